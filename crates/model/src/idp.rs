@@ -1,0 +1,182 @@
+//! The IdP side: one [`IdpEvent`] per sign-in relevant Okta, Entra ID or Google Workspace event.
+
+use crate::{Millis, Outcome};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Idp {
+    Okta,
+    Entra,
+    Google,
+}
+
+impl Idp {
+    pub const ALL: [Idp; 3] = [Idp::Okta, Idp::Entra, Idp::Google];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Idp::Okta => "okta",
+            Idp::Entra => "entra",
+            Idp::Google => "google",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Idp> {
+        Idp::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// What an IdP event says happened, in the terms the correlator reasons with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdpEventKind {
+    /// The user was signed in to an application (Okta `user.authentication.sso`, an Entra
+    /// sign-in to an app, a Google `saml` login). For AWS this is the SAML assertion.
+    AppSso,
+    /// An IdP session began (Okta `user.session.start`).
+    SessionStart,
+    /// A factor was checked and passed (Okta `auth_via_mfa` / `verify` success).
+    FactorVerified,
+    /// A factor was checked and failed.
+    FactorFailed,
+    /// A sign-on policy was evaluated (Okta `policy.evaluate_sign_on`).
+    PolicyEvaluated,
+    /// A sign-in to the IdP itself (Google `login` application: login_success, login_failure,
+    /// login_verification, login_challenge).
+    Login,
+    /// The user authenticated through another IdP (Okta `auth_via_IDP`).
+    UpstreamAuth,
+    /// The session ended (Okta `user.session.end`, Google `logout`).
+    SessionEnd,
+}
+
+impl IdpEventKind {
+    pub const ALL: [IdpEventKind; 8] = [
+        IdpEventKind::AppSso,
+        IdpEventKind::SessionStart,
+        IdpEventKind::FactorVerified,
+        IdpEventKind::FactorFailed,
+        IdpEventKind::PolicyEvaluated,
+        IdpEventKind::Login,
+        IdpEventKind::UpstreamAuth,
+        IdpEventKind::SessionEnd,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdpEventKind::AppSso => "app_sso",
+            IdpEventKind::SessionStart => "session_start",
+            IdpEventKind::FactorVerified => "factor_verified",
+            IdpEventKind::FactorFailed => "factor_failed",
+            IdpEventKind::PolicyEvaluated => "policy_evaluated",
+            IdpEventKind::Login => "login",
+            IdpEventKind::UpstreamAuth => "upstream_auth",
+            IdpEventKind::SessionEnd => "session_end",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<IdpEventKind> {
+        IdpEventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// What this one record proves about multi-factor authentication, read by the source parser
+/// under that source's rules (see each source crate's docs). The correlator combines the
+/// claims of the records of one IdP session; a parser never guesses: when the record does not
+/// say, the claim is [`MfaClaim::Silent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaClaim {
+    /// The record says nothing about MFA (an Okta SSO event, a Google SAML event).
+    #[default]
+    Silent,
+    /// The record shows a non-password factor that succeeded in this sign-in.
+    Verified,
+    /// MFA was required and satisfied by an earlier sign-in (Entra "Previously satisfied" /
+    /// "MFA requirement satisfied by claim in the token").
+    Carried,
+    /// The record shows a sign-in that completed with a single factor (Entra
+    /// `singleFactorAuthentication`, Google password-only login, Okta password-only verify).
+    SingleFactor,
+    /// A second factor was attempted and failed or was denied.
+    Failed,
+    /// The factor happened at another IdP that this log cannot see (Google `login_type=saml`,
+    /// Okta `auth_via_IDP`, Entra federated token issuer without an MFA claim).
+    Upstream,
+}
+
+impl MfaClaim {
+    pub const ALL: [MfaClaim; 6] = [
+        MfaClaim::Silent,
+        MfaClaim::Verified,
+        MfaClaim::Carried,
+        MfaClaim::SingleFactor,
+        MfaClaim::Failed,
+        MfaClaim::Upstream,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaClaim::Silent => "silent",
+            MfaClaim::Verified => "verified",
+            MfaClaim::Carried => "carried",
+            MfaClaim::SingleFactor => "single_factor",
+            MfaClaim::Failed => "failed",
+            MfaClaim::Upstream => "upstream",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MfaClaim> {
+        MfaClaim::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// The keys an IdP event names its user by. Matching folds case (see [`crate::fold`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UserKeys {
+    /// IdP login: Okta `actor.alternateId`, Entra `userPrincipalName`, Google `actor.email`.
+    pub login: Option<String>,
+    /// An e-mail address when the source gives one apart from the login.
+    pub email: Option<String>,
+    /// The IdP's immutable user id: Okta `actor.id`, Entra `userId`, Google `actor.profileId`.
+    pub user_id: Option<String>,
+    pub display_name: Option<String>,
+    /// The user name the app received, when the event names it (Okta `AppUser` target).
+    pub app_username: Option<String>,
+}
+
+/// One sign-in relevant IdP event, normalized. Fields a record does not carry are `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdpEvent {
+    pub provider: Idp,
+    /// Entra tenant id, Google customer id; Okta events do not name their org (`None`).
+    pub tenant: Option<String>,
+    /// Unique within the provider: Okta `uuid`, Entra `id`, Google
+    /// `<id.time>/<id.uniqueQualifier>` plus `#<n>` for the n-th event of a multi-event activity.
+    pub event_id: String,
+    pub time_ms: Millis,
+    pub kind: IdpEventKind,
+    /// The source's own event name: Okta `eventType`, `signIn` for Entra, Google
+    /// `<application>/<event name>` (e.g. `login/login_success`, `saml/login_success`).
+    pub native_type: String,
+    pub outcome: Outcome,
+    /// Failure reason or policy result as the source words it.
+    pub outcome_reason: Option<String>,
+    pub user: UserKeys,
+    pub app_id: Option<String>,
+    pub app_name: Option<String>,
+    /// IdP session id: Okta `authenticationContext.externalSessionId`, Entra `sessionId`.
+    pub session_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub asn: Option<u32>,
+    pub as_org: Option<String>,
+    pub country: Option<String>,
+    pub mfa: MfaClaim,
+    /// The factors/methods this record shows as used, in the source's words
+    /// (`OKTA_VERIFY_PUSH`, `Mobile app notification`, `security_key`, `Password`...).
+    pub factors: Vec<String>,
+    /// Entra `authenticationRequirement` (`multiFactorAuthentication` / `singleFactorAuthentication`).
+    pub auth_requirement: Option<String>,
+}
