@@ -1,1 +1,31 @@
-fn main() {}
+//! The `trailproof` binary: thin glue over the library crates.
+
+mod args;
+mod cmd_correlate;
+mod cmd_import;
+mod cmd_lookup;
+mod cmd_report;
+mod cmd_status;
+mod util;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    util::init_tracing(cli.global.verbose, cli.global.quiet);
+    let result = match &cli.command {
+        args::Command::Import(a) => cmd_import::run(&cli.global, a),
+        args::Command::Status(a) => cmd_status::run(&cli.global, a),
+        args::Command::Correlate(a) => cmd_correlate::run(&cli.global, a),
+        args::Command::Report(a) => cmd_report::run(&cli.global, a),
+        args::Command::Lookup(a) => cmd_lookup::run(&cli.global, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(util::EXIT_FAILURE)
+        }
+    }
+}

@@ -1,1 +1,448 @@
+//! File import: the pipeline behind `trailproof import`.
+//!
+//! ```text
+//! inputs ──► worker threads (one file at a time each):            ──► writer (caller's thread)
+//!            open (gzip by magic) → split records (jsonrec)            batches into one transaction
+//!            → prefilter → parse (source crate) → compress raw         each, coverage at the end
+//! ```
+//!
+//! Invariants:
+//! - Nothing is lost silently: every record found is counted exactly once as stored, duplicate,
+//!   skipped or quarantined, and `read` is their sum.
+//! - Memory is bounded by the channel (a few batches) and the largest record, not the input.
+//! - Coverage is recorded only when it can be vouched for: from `--covers`, from a directory's
+//!   `coverage.json`, or from the span of the records read, and in the last case only when every
+//!   input was read to the end and nothing was quarantined (a record we could not read might be
+//!   the one that matters).
 
+pub mod input;
+pub mod manifest;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use trailproof_jsonrec::{Splitter, WrapperPath};
+use trailproof_model::{AwsEvent, IdpEvent, Millis, ParseError, Parsed, Source};
+use trailproof_store::{ImportCounts, Origin, Store, StoreError, Stored, raw};
+
+pub use input::{Input, collect_inputs};
+
+use trailproof_source_cloudtrail as cloudtrail;
+use trailproof_source_entra as entra;
+use trailproof_source_google as google;
+use trailproof_source_okta as okta;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read {path}: {source}")]
+    Path { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a valid coverage manifest: {why}")]
+    Manifest { path: PathBuf, why: String },
+    #[error("--format {format:?} is not a {source} format; choose one of: {choices}")]
+    Format { source: Source, format: String, choices: &'static str },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The record shape to expect, per source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Cloudtrail(cloudtrail::Format),
+    Entra(entra::Format),
+    /// Okta and Google have one shape each.
+    Native,
+}
+
+impl Format {
+    /// Reads `--format` for a source; `None` means auto-detect.
+    pub fn for_source(source: Source, s: Option<&str>) -> Result<Format, IngestError> {
+        let choices = Format::choices(source);
+        let bad = || IngestError::Format { source, format: s.unwrap_or_default().to_string(), choices };
+        match source {
+            Source::Cloudtrail => Ok(Format::Cloudtrail(match s {
+                None => cloudtrail::Format::Auto,
+                Some(s) => cloudtrail::Format::parse(s).ok_or_else(bad)?,
+            })),
+            Source::Entra => Ok(Format::Entra(match s {
+                None => entra::Format::Auto,
+                Some(s) => entra::Format::parse(s).ok_or_else(bad)?,
+            })),
+            Source::Okta | Source::Google => match s {
+                None | Some("auto") | Some("native") => Ok(Format::Native),
+                Some(_) => Err(bad()),
+            },
+        }
+    }
+
+    pub fn choices(source: Source) -> &'static str {
+        match source {
+            Source::Cloudtrail => "auto, native, lookup-events, ecs",
+            Source::Entra => "auto, graph, azure-monitor, log-analytics",
+            Source::Okta | Source::Google => "auto, native",
+        }
+    }
+}
+
+/// The wrapper objects each source's files come in (see `trailproof-jsonrec`).
+pub fn wrappers(source: Source) -> &'static [WrapperPath] {
+    match source {
+        Source::Cloudtrail => &[&["Records"], &["Events"], &["hits", "hits"]],
+        Source::Okta => &[&["hits", "hits"]],
+        Source::Entra => &[&["value"], &["records"]],
+        Source::Google => &[&["items"]],
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub source: Source,
+    pub format: Format,
+    /// `--covers START/END`: the user vouches the inputs hold every record of that span.
+    pub covers: Option<(Millis, Millis)>,
+    /// Overrides the coverage scope the records name (or `*` when they name none).
+    pub scope: Option<String>,
+    /// Parse threads; 0 = one per core.
+    pub threads: usize,
+    /// Records per transaction.
+    pub batch_size: usize,
+}
+
+impl ImportOptions {
+    pub fn new(source: Source) -> ImportOptions {
+        ImportOptions { source, format: Format::for_source(source, None).unwrap_or(Format::Native), covers: None, scope: None, threads: 0, batch_size: 5_000 }
+    }
+}
+
+/// How the recorded coverage was decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoverageBasis {
+    /// `--covers`.
+    Vouched,
+    /// A directory's `coverage.json`.
+    Manifest,
+    /// The span of the records read.
+    Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoverageRecorded {
+    pub scope: String,
+    pub start_ms: Millis,
+    pub end_ms: Millis,
+    pub basis: CoverageBasis,
+}
+
+/// What an import did: the numbers its summary prints.
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    pub counts: ImportCounts,
+    pub files: u64,
+    /// Bytes read from the inputs (compressed size for gzip files).
+    pub bytes: u64,
+    /// The first quarantine reasons, as `(location, reason)`.
+    pub quarantine_examples: Vec<(String, String)>,
+    /// Inputs that could not be read to the end, with why. Non-empty means the import is
+    /// incomplete and the caller must exit non-zero.
+    pub failed_inputs: Vec<(String, String)>,
+    pub coverage: Vec<CoverageRecorded>,
+    /// Why span coverage was not recorded, when it was not.
+    pub coverage_withheld: Option<String>,
+}
+
+/// Progress, reported from the writer after each batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub files_done: u64,
+    pub files_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub records: u64,
+}
+
+enum Events {
+    Aws(Vec<AwsEvent>),
+    Idp(Vec<IdpEvent>),
+}
+
+enum Item {
+    Relevant { native_id: String, input: usize, location: String, raw: Vec<u8>, events: Events },
+    Quarantine { input: usize, location: String, reason: String, raw: Vec<u8> },
+}
+
+#[derive(Default)]
+struct Local {
+    read: u64,
+    skipped: u64,
+    /// scope -> (min, max) of record times.
+    span: BTreeMap<String, (Millis, Millis)>,
+}
+
+enum Msg {
+    Items(Vec<Item>),
+    Done { input: usize, local: Local, error: Option<String> },
+}
+
+const MAX_EXAMPLES: usize = 5;
+
+fn location(index: u64, offset: u64) -> String {
+    format!("record {} at byte {}", index + 1, offset)
+}
+
+/// Parses one record for the source. Returns the events and the native id, or what to count.
+fn parse_one(source: Source, format: Format, raw: &[u8]) -> Result<Parsed<Events>, ParseError> {
+    fn map<E>(p: Parsed<E>, f: fn(Vec<E>) -> Events) -> Parsed<Events> {
+        match p {
+            Parsed::Relevant { native_id, events } => Parsed::Relevant { native_id, events: f(events) },
+            Parsed::Irrelevant { time_ms, scope } => Parsed::Irrelevant { time_ms, scope },
+        }
+    }
+    Ok(match (source, format) {
+        (Source::Cloudtrail, Format::Cloudtrail(f)) => map(cloudtrail::parse_record(raw, f)?, Events::Aws),
+        (Source::Cloudtrail, _) => map(cloudtrail::parse_record(raw, cloudtrail::Format::Auto)?, Events::Aws),
+        (Source::Entra, Format::Entra(f)) => map(entra::parse_record(raw, f)?, Events::Idp),
+        (Source::Entra, _) => map(entra::parse_record(raw, entra::Format::Auto)?, Events::Idp),
+        (Source::Okta, _) => map(okta::parse_record(raw)?, Events::Idp),
+        (Source::Google, _) => map(google::parse_record(raw)?, Events::Idp),
+    })
+}
+
+fn note_span(local: &mut Local, scope: Option<String>, t: Millis) {
+    let key = scope.unwrap_or_else(|| "*".to_string());
+    let e = local.span.entry(key).or_insert((t, t));
+    e.0 = e.0.min(t);
+    e.1 = e.1.max(t);
+}
+
+fn idp_scope(e: &IdpEvent) -> Option<String> {
+    e.tenant.clone()
+}
+
+/// Reads one input to the end, sending batches of items.
+fn read_input(
+    opts: &ImportOptions,
+    inputs: &[Input],
+    idx: usize,
+    counter: Arc<AtomicU64>,
+    tx: &mpsc::SyncSender<Msg>,
+) -> (Local, Option<String>) {
+    let mut local = Local::default();
+    let reader = match input::open(&inputs[idx], counter) {
+        Ok(r) => r,
+        Err(e) => return (local, Some(format!("cannot open: {e}"))),
+    };
+    let mut splitter = Splitter::new(reader, wrappers(opts.source));
+    let mut batch = Vec::with_capacity(256);
+    let source = opts.source;
+    loop {
+        let rec = match splitter.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = tx.send(Msg::Items(std::mem::take(&mut batch)));
+                return (local, Some(format!("{e} (after {} records)", local.read)));
+            }
+        };
+        local.read += 1;
+        let loc = location(rec.index, rec.offset);
+        if rec.truncated {
+            batch.push(Item::Quarantine {
+                input: idx,
+                location: loc,
+                reason: "input ends inside this record (truncated file?)".into(),
+                raw: rec.bytes.to_vec(),
+            });
+        } else if source == Source::Cloudtrail && !cloudtrail::prefilter(rec.bytes) {
+            local.skipped += 1;
+            let (t, scope) = cloudtrail::peek_time_scope(rec.bytes);
+            if let Some(t) = t {
+                note_span(&mut local, scope, t);
+            }
+        } else {
+            match parse_one(source, opts.format, rec.bytes) {
+                Ok(Parsed::Irrelevant { time_ms, scope }) => {
+                    local.skipped += 1;
+                    if let Some(t) = time_ms {
+                        note_span(&mut local, scope, t);
+                    }
+                }
+                Ok(Parsed::Relevant { native_id, events }) => {
+                    match &events {
+                        Events::Aws(ev) => ev.iter().for_each(|e| note_span(&mut local, cloudtrail::scope_of(e), e.time_ms)),
+                        Events::Idp(ev) => ev.iter().for_each(|e| note_span(&mut local, idp_scope(e), e.time_ms)),
+                    }
+                    batch.push(Item::Relevant { native_id, input: idx, location: loc, raw: raw::compress(rec.bytes), events });
+                }
+                Err(e) => batch.push(Item::Quarantine { input: idx, location: loc, reason: e.to_string(), raw: rec.bytes.to_vec() }),
+            }
+        }
+        if batch.len() >= 256 && tx.send(Msg::Items(std::mem::replace(&mut batch, Vec::with_capacity(256)))).is_err() {
+            return (local, Some("import stopped".into()));
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(Msg::Items(batch));
+    }
+    (local, None)
+}
+
+/// Imports the inputs into the store. Per-record problems are quarantined and counted; an
+/// input that cannot be read to the end is reported in `failed_inputs` (the other inputs are
+/// still imported).
+pub fn import(
+    store: &mut Store,
+    inputs: &[Input],
+    manifests: &[manifest::Entry],
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<ImportReport, IngestError> {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0);
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    } else {
+        opts.threads
+    }
+    .clamp(1, inputs.len().max(1));
+    let names: Vec<String> = inputs.iter().map(Input::name).collect();
+    let bytes_total: u64 = inputs.iter().map(Input::size).sum();
+    let counter = Arc::new(AtomicU64::new(0));
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::sync_channel::<Msg>(threads * 4);
+    let mut report = ImportReport { files: inputs.len() as u64, ..Default::default() };
+    let mut span: BTreeMap<String, (Millis, Millis)> = BTreeMap::new();
+    let mut prog = Progress { files_total: inputs.len() as u64, bytes_total, ..Default::default() };
+
+    let result: Result<(), IngestError> = std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, counter) = (&next, counter.clone());
+            scope.spawn(move || {
+                loop {
+                    let idx = next.fetch_add(1, Ordering::Relaxed);
+                    if idx >= inputs.len() {
+                        break;
+                    }
+                    let (local, error) = read_input(opts, inputs, idx, counter.clone(), &tx);
+                    if tx.send(Msg::Done { input: idx, local, error }).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // The writer: this thread.
+        let mut batch = store.batch()?;
+        let mut in_batch = 0usize;
+        for msg in rx {
+            match msg {
+                Msg::Items(items) => {
+                    for item in items {
+                        match item {
+                            Item::Relevant { native_id, input, location, raw, events } => {
+                                let at = Origin { origin: &names[input], location: &location };
+                                let stored = match &events {
+                                    Events::Aws(ev) => batch.insert_aws(&native_id, at, &raw, ev)?,
+                                    Events::Idp(ev) => batch.insert_idp(opts.source, &native_id, at, &raw, ev)?,
+                                };
+                                match stored {
+                                    Stored::New => report.counts.stored += 1,
+                                    Stored::Duplicate => report.counts.duplicates += 1,
+                                }
+                            }
+                            Item::Quarantine { input, location, reason, raw } => {
+                                let at = Origin { origin: &names[input], location: &location };
+                                batch.quarantine(opts.source, at, &reason, &raw)?;
+                                report.counts.quarantined += 1;
+                                if report.quarantine_examples.len() < MAX_EXAMPLES {
+                                    report.quarantine_examples.push((format!("{} {}", names[input], location), reason));
+                                }
+                            }
+                        }
+                        in_batch += 1;
+                    }
+                    if in_batch >= opts.batch_size.max(1) {
+                        batch.commit()?;
+                        batch = store.batch()?;
+                        in_batch = 0;
+                    }
+                }
+                Msg::Done { input, local, error } => {
+                    report.counts.read += local.read;
+                    report.counts.skipped += local.skipped;
+                    let in_manifest = matches!(&inputs[input], Input::File { in_manifest_dir: true, .. });
+                    if !in_manifest {
+                        for (k, (lo, hi)) in local.span {
+                            let e = span.entry(k).or_insert((lo, hi));
+                            e.0 = e.0.min(lo);
+                            e.1 = e.1.max(hi);
+                        }
+                    }
+                    if let Some(e) = error {
+                        report.failed_inputs.push((names[input].clone(), e));
+                    }
+                    prog.files_done += 1;
+                }
+            }
+            prog.bytes_done = counter.load(Ordering::Relaxed);
+            prog.records = report.counts.read.max(report.counts.stored + report.counts.duplicates + report.counts.quarantined);
+            progress(&prog);
+        }
+        batch.commit()?;
+        Ok(())
+    });
+    result?;
+    report.bytes = counter.load(Ordering::Relaxed);
+    report.counts.read = report.counts.skipped + report.counts.stored + report.counts.duplicates + report.counts.quarantined;
+
+    // Coverage, in one transaction with the import log line.
+    let mut batch = store.batch()?;
+    if let Some((start, end)) = opts.covers {
+        let mut scopes: Vec<String> = span.keys().cloned().collect();
+        if let Some(s) = &opts.scope {
+            scopes = vec![s.clone()];
+        } else if scopes.is_empty() {
+            scopes.push("*".into());
+        }
+        for scope in scopes {
+            batch.add_coverage(opts.source, &scope, start, end)?;
+            report.coverage.push(CoverageRecorded { scope, start_ms: start, end_ms: end, basis: CoverageBasis::Vouched });
+        }
+    } else {
+        for m in manifests {
+            let scope = opts.scope.clone().unwrap_or_else(|| m.scope.clone());
+            batch.add_coverage(opts.source, &scope, m.start_ms, m.end_ms)?;
+            report.coverage.push(CoverageRecorded { scope, start_ms: m.start_ms, end_ms: m.end_ms, basis: CoverageBasis::Manifest });
+        }
+        if !span.is_empty() {
+            if !report.failed_inputs.is_empty() {
+                report.coverage_withheld = Some(format!("{} input(s) could not be read to the end", report.failed_inputs.len()));
+            } else if report.counts.quarantined > 0 {
+                report.coverage_withheld = Some(format!(
+                    "{} record(s) were quarantined and may have been the ones that matter; fix them and re-import, or pass --covers START/END to vouch for the span",
+                    report.counts.quarantined
+                ));
+            } else {
+                let mut merged: BTreeMap<String, (Millis, Millis)> = BTreeMap::new();
+                for (k, (lo, hi)) in span {
+                    let key = opts.scope.clone().unwrap_or(k);
+                    let e = merged.entry(key).or_insert((lo, hi));
+                    e.0 = e.0.min(lo);
+                    e.1 = e.1.max(hi);
+                }
+                for (scope, (lo, hi)) in merged {
+                    batch.add_coverage(opts.source, &scope, lo, hi)?;
+                    report.coverage.push(CoverageRecorded { scope, start_ms: lo, end_ms: hi, basis: CoverageBasis::Span });
+                }
+            }
+        }
+    }
+    let origin = if names.len() == 1 { names[0].clone() } else { format!("{} inputs", names.len()) };
+    batch.log_import(opts.source, &origin, started, &report.counts)?;
+    batch.commit()?;
+    Ok(report)
+}

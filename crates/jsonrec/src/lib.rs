@@ -1,1 +1,440 @@
+//! Streaming split of JSON input into records, without parsing the records.
+//!
+//! Sources deliver records in many containers: a JSON array, NDJSON (one value per line, or
+//! any whitespace between values), a single object, or a wrapper object holding the array
+//! (`{"Records":[...]}`, `{"value":[...]}`, `{"hits":{"hits":[...]}}`). [`Splitter`] reads any
+//! of these from a [`Read`] and hands out each record's bytes, keeping memory bounded by the
+//! largest single record rather than the input.
+//!
+//! It only finds where values begin and end (strings, escapes, nesting); it does not validate
+//! JSON. A record that is not valid JSON is still handed out, and its parser says why. Input
+//! that ends inside a record yields that tail once with [`Record::truncated`] set.
+//!
+//! Which values count as records: every value at the top of the stream is in *record
+//! position*. An array in record position puts each of its elements in record position; an
+//! object whose key path matches one of the configured wrapper paths and leads to an array puts
+//! that array's elements in record position (the object's other keys are skipped); any other
+//! value is a record.
 
+use std::io::{self, Read};
+
+/// A wrapper path: the keys leading from an object to the array of records, e.g.
+/// `&["hits", "hits"]`.
+pub type WrapperPath = &'static [&'static str];
+
+/// One record as found in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// The record's bytes, from its first to its last byte.
+    pub bytes: &'a [u8],
+    /// Byte offset of the record's first byte in the (decompressed) input.
+    pub offset: u64,
+    /// 0-based index of the record in the input.
+    pub index: u64,
+    /// The input ended before this record did.
+    pub truncated: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    #[error("read failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("a single record is larger than {limit} bytes (at byte {offset})")]
+    TooLarge { offset: u64, limit: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    /// Inside an array whose elements are in record position.
+    Array,
+    /// Inside `depth` nested wrapper objects; when the array ends, their remaining keys are skipped.
+    Wrapper { depth: usize },
+}
+
+/// Streams records out of a reader. See the crate docs for what counts as a record.
+pub struct Splitter<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// First unconsumed byte in `buf`.
+    pos: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+    stack: Vec<Frame>,
+    wrappers: &'static [WrapperPath],
+    index: u64,
+    max_record: usize,
+    chunk: usize,
+    started: bool,
+}
+
+const DEFAULT_CHUNK: usize = 256 * 1024;
+/// Records larger than this are refused rather than buffered without end.
+pub const DEFAULT_MAX_RECORD: usize = 256 * 1024 * 1024;
+
+enum Probe {
+    NeedMore,
+    /// Not a wrapper: the object ends at this index (exclusive), relative to the probe start.
+    Record(usize),
+    /// A wrapper: the array's `[` is at this index; `depth` objects are open around it.
+    Wrapper { open: usize, depth: usize },
+}
+
+impl<R: Read> Splitter<R> {
+    pub fn new(reader: R, wrappers: &'static [WrapperPath]) -> Self {
+        Splitter {
+            reader,
+            buf: Vec::new(),
+            pos: 0,
+            base: 0,
+            eof: false,
+            stack: Vec::new(),
+            wrappers,
+            index: 0,
+            max_record: DEFAULT_MAX_RECORD,
+            chunk: DEFAULT_CHUNK,
+            started: false,
+        }
+    }
+
+    /// Sets the largest record accepted (default [`DEFAULT_MAX_RECORD`]).
+    pub fn max_record(mut self, limit: usize) -> Self {
+        self.max_record = limit;
+        self
+    }
+
+    /// Sets the read size (tests use tiny chunks to exercise refills).
+    pub fn chunk_size(mut self, chunk: usize) -> Self {
+        self.chunk = chunk.max(1);
+        self
+    }
+
+    /// Bytes consumed so far (a progress measure).
+    pub fn consumed(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Reads more input. Returns false at end of input.
+    fn fill(&mut self) -> Result<bool, SplitError> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 && (self.pos >= self.buf.len() / 2 || self.buf.len() - self.pos < self.chunk) {
+            self.buf.drain(..self.pos);
+            self.base += self.pos as u64;
+            self.pos = 0;
+        }
+        if self.buf.len() - self.pos > self.max_record {
+            return Err(SplitError::TooLarge { offset: self.consumed(), limit: self.max_record });
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + self.chunk, 0);
+        let n = loop {
+            match self.reader.read(&mut self.buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(old);
+                    return Err(e.into());
+                }
+            }
+        };
+        self.buf.truncate(old + n);
+        if n == 0 {
+            self.eof = true;
+        }
+        Ok(n > 0)
+    }
+
+    /// Skips whitespace (and a UTF-8 byte order mark at the very start). Returns the next byte,
+    /// or `None` at end of input.
+    fn peek_non_ws(&mut self) -> Result<Option<u8>, SplitError> {
+        if !self.started {
+            while self.buf.len() - self.pos < 3 && self.fill()? {}
+            if self.buf[self.pos..].starts_with(&[0xEF, 0xBB, 0xBF]) {
+                self.pos += 3;
+            }
+            self.started = true;
+        }
+        loop {
+            while let Some(&b) = self.buf.get(self.pos) {
+                if matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0) {
+                    self.pos += 1;
+                } else {
+                    return Ok(Some(b));
+                }
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The next record, or `None` at the end of the input.
+    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, SplitError> {
+        loop {
+            let Some(b) = self.peek_non_ws()? else {
+                return Ok(None);
+            };
+            match self.stack.last().copied() {
+                Some(Frame::Array) if b == b',' => {
+                    self.pos += 1;
+                    continue;
+                }
+                Some(Frame::Array) if b == b']' => {
+                    self.pos += 1;
+                    self.stack.pop();
+                    if let Some(Frame::Wrapper { depth }) = self.stack.last().copied() {
+                        self.stack.pop();
+                        self.skip_to_close(depth)?;
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            match b {
+                b'[' => {
+                    self.pos += 1;
+                    self.stack.push(Frame::Array);
+                }
+                b'{' => match self.probe_object()? {
+                    Probe::Wrapper { open, depth } => {
+                        self.pos += open + 1;
+                        self.stack.push(Frame::Wrapper { depth });
+                        self.stack.push(Frame::Array);
+                    }
+                    Probe::Record(len) => return Ok(Some(self.emit(len, false))),
+                    Probe::NeedMore => {
+                        // Only at end of input: the object never closed.
+                        let len = self.buf.len() - self.pos;
+                        return Ok(Some(self.emit(len, true)));
+                    }
+                },
+                _ => {
+                    let in_array = matches!(self.stack.last(), Some(Frame::Array));
+                    let (len, truncated) = self.scalar_extent(in_array)?;
+                    return Ok(Some(self.emit(len, truncated)));
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, len: usize, truncated: bool) -> Record<'_> {
+        let start = self.pos;
+        self.pos += len;
+        let index = self.index;
+        self.index += 1;
+        Record { bytes: &self.buf[start..start + len], offset: self.base + start as u64, index, truncated }
+    }
+
+    /// Decides whether the object at `pos` is a wrapper or a record, reading more as needed.
+    fn probe_object(&mut self) -> Result<Probe, SplitError> {
+        loop {
+            let probe = probe_wrapper(&self.buf[self.pos..], self.wrappers);
+            if !matches!(probe, Probe::NeedMore) {
+                return Ok(probe);
+            }
+            if !self.fill()? {
+                return Ok(Probe::NeedMore);
+            }
+        }
+    }
+
+    /// Extent of a non-container value (a string, number, literal or garbage). Garbage runs to
+    /// the end of the line at the top level, or to the next `,`/`]` inside an array.
+    fn scalar_extent(&mut self, in_array: bool) -> Result<(usize, bool), SplitError> {
+        loop {
+            let rest = &self.buf[self.pos..];
+            let found = if rest.first() == Some(&b'"') {
+                string_end(rest, 1).map(|e| e + 1)
+            } else if in_array {
+                rest.iter().position(|&c| matches!(c, b',' | b']' | b'\n'))
+            } else {
+                memchr::memchr(b'\n', rest)
+            };
+            match found {
+                Some(n) => {
+                    // Trim trailing whitespace of garbage.
+                    let mut n = n;
+                    while n > 0 && rest[n - 1].is_ascii_whitespace() {
+                        n -= 1;
+                    }
+                    return Ok((n.max(1), false));
+                }
+                None => {
+                    if !self.fill()? {
+                        let rest = &self.buf[self.pos..];
+                        let quoted_open = rest.first() == Some(&b'"');
+                        return Ok((rest.len(), quoted_open));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Skips the rest of `depth` open objects (their remaining keys after a wrapper array).
+    fn skip_to_close(&mut self, depth: usize) -> Result<(), SplitError> {
+        loop {
+            if let Some(n) = close_extent(&self.buf[self.pos..], depth) {
+                self.pos += n;
+                return Ok(());
+            }
+            if !self.fill()? {
+                self.pos = self.buf.len();
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Index of the closing quote of a string whose body starts at `from`, or `None` if incomplete.
+fn string_end(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    loop {
+        let j = i + memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[j] == b'"' {
+            return Some(j);
+        }
+        i = j + 2;
+        if i > b.len() {
+            return None;
+        }
+    }
+}
+
+/// Given `b[0]` is `{` or `[`, the index just past its matching close, or `None` if incomplete.
+pub fn container_end(b: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => i = string_end(b, i + 1)?,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Index just past the close of the `depth`-th enclosing container, starting inside it.
+fn close_extent(b: &[u8], depth: usize) -> Option<usize> {
+    let mut depth = depth;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => i = string_end(b, i + 1)?,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> Option<usize> {
+    while i < b.len() {
+        if !matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Probes the object at `b[0] == '{'` for a wrapper path.
+fn probe_wrapper(b: &[u8], wrappers: &[WrapperPath]) -> Probe {
+    if wrappers.is_empty() {
+        return match container_end(b) {
+            Some(n) => Probe::Record(n),
+            None => Probe::NeedMore,
+        };
+    }
+    let candidates: Vec<&[&str]> = wrappers.iter().map(|w| &w[..]).filter(|w| !w.is_empty()).collect();
+    match probe_level(b, 0, &candidates, 1) {
+        Level::Found { open, depth } => Probe::Wrapper { open, depth },
+        Level::NeedMore => Probe::NeedMore,
+        Level::NotFound | Level::Malformed => match container_end(b) {
+            Some(n) => Probe::Record(n),
+            None => Probe::NeedMore,
+        },
+    }
+}
+
+enum Level {
+    Found { open: usize, depth: usize },
+    NotFound,
+    NeedMore,
+    Malformed,
+}
+
+/// Walks the keys of the object starting at `b[at] == '{'`, looking for one of the paths.
+fn probe_level(b: &[u8], at: usize, paths: &[&[&str]], depth: usize) -> Level {
+    let mut i = at + 1;
+    loop {
+        let Some(j) = skip_ws(b, i) else { return Level::NeedMore };
+        match b[j] {
+            b'}' => return Level::NotFound,
+            b',' => {
+                i = j + 1;
+                continue;
+            }
+            b'"' => {}
+            _ => return Level::Malformed,
+        }
+        let Some(kend) = string_end(b, j + 1) else { return Level::NeedMore };
+        let key = &b[j + 1..kend];
+        let Some(colon) = skip_ws(b, kend + 1) else { return Level::NeedMore };
+        if b[colon] != b':' {
+            return Level::Malformed;
+        }
+        let Some(v) = skip_ws(b, colon + 1) else { return Level::NeedMore };
+        let matching: Vec<&[&str]> =
+            paths.iter().filter(|p| p[0].as_bytes() == key).map(|p| &p[1..]).collect();
+        if !matching.is_empty() {
+            if b[v] == b'[' && matching.iter().any(|p| p.is_empty()) {
+                return Level::Found { open: v, depth };
+            }
+            if b[v] == b'{' {
+                let deeper: Vec<&[&str]> = matching.into_iter().filter(|p| !p.is_empty()).collect();
+                if !deeper.is_empty() {
+                    match probe_level(b, v, &deeper, depth + 1) {
+                        Level::NotFound => {}
+                        other => return other,
+                    }
+                }
+            }
+        }
+        // Skip this value.
+        let end = match b[v] {
+            b'{' | b'[' => match container_end(&b[v..]) {
+                Some(n) => v + n,
+                None => return Level::NeedMore,
+            },
+            b'"' => match string_end(b, v + 1) {
+                Some(e) => e + 1,
+                None => return Level::NeedMore,
+            },
+            _ => match b[v..].iter().position(|&c| matches!(c, b',' | b'}' | b']')) {
+                Some(n) => v + n,
+                None => return Level::NeedMore,
+            },
+        };
+        i = end;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -5,8 +5,11 @@
 //! Unix epoch ([`Millis`]) everywhere; [`time`] parses and formats them.
 
 pub mod aws;
+pub mod config;
 pub mod idp;
+pub mod snapshot;
 pub mod time;
+pub mod verdict;
 
 pub use aws::{AwsEvent, AwsEventKind};
 pub use idp::{Idp, IdpEvent, IdpEventKind, MfaClaim, UserKeys};

@@ -1,1 +1,495 @@
+//! The SQLite store: the only crate that speaks SQL.
+//!
+//! Invariants (see ARCHITECTURE.md):
+//! - Every stored event points at its raw record (`raw_records`, deflate-compressed JSON with
+//!   origin and location). Nothing is stored without its raw record, and a record that could not
+//!   be used goes to `quarantine` with the reason.
+//! - Dedupe on the source's native id: inserting a record that is already present changes nothing
+//!   and reports it as a duplicate.
+//! - Coverage intervals per (source, scope) are merged on insert, so the table always holds
+//!   disjoint, non-adjacent intervals.
+//! - All times are UTC milliseconds.
+//! - Everything a [`Batch`] writes commits together or not at all.
 
+mod schema;
+pub mod raw;
+pub mod snapshot;
+pub mod verdicts;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::path::Path;
+use trailproof_model::{AwsEvent, IdpEvent, Millis, Source, fold};
+
+pub use schema::MIGRATIONS;
+pub use snapshot::SnapshotQuery;
+pub use verdicts::VerdictChanges;
+
+/// Quarantined records keep at most this many bytes of the raw record.
+pub const RAW_QUARANTINE_CAP: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "the database is at schema version {found} but this trailproof knows only up to {known}: \
+         it was written by a newer trailproof; upgrade trailproof or use another --db"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("could not open the database {path}: {source}")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A coverage interval: the source's records from `start_ms` to `end_ms` (both inclusive) for
+/// `scope` are all in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    pub source: Source,
+    pub scope: String,
+    pub start_ms: Millis,
+    pub end_ms: Millis,
+}
+
+/// Where a raw record came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// File path, `-` for standard input, or an API URL.
+    pub origin: &'a str,
+    /// Position in the origin, e.g. `record 12 at byte 3456`.
+    pub location: &'a str,
+}
+
+/// Outcome of storing one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    New,
+    Duplicate,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)
+            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        Store::setup(conn)
+    }
+
+    pub fn open_in_memory() -> Result<Store> {
+        Store::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(conn: Connection) -> Result<Store> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Schema version of this database (number of migrations applied).
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let known = MIGRATIONS.len() as i64;
+        let found = self.schema_version()?;
+        if found > known {
+            return Err(StoreError::TooNew { found, known });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Applies only the first `n` migrations to a fresh connection: for migration tests.
+    #[doc(hidden)]
+    pub fn create_at_version(path: &Path, n: usize) -> Result<()> {
+        let mut conn = Connection::open(path)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(n) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Starts a write batch: everything written through it commits together.
+    pub fn batch(&mut self) -> Result<Batch<'_>> {
+        Ok(Batch { tx: self.conn.transaction()?, now: now_ms() })
+    }
+
+    /// The raw connection, for read queries of sibling modules and tests.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Coverage intervals, ordered by source, scope and start.
+    pub fn coverage(&self) -> Result<Vec<Coverage>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT source, scope, start_ms, end_ms FROM coverage ORDER BY source, scope, start_ms")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (source, scope, start_ms, end_ms) = row?;
+            let source =
+                Source::parse(&source).ok_or_else(|| StoreError::Corrupt(format!("unknown source {source:?}")))?;
+            out.push(Coverage { source, scope, start_ms, end_ms });
+        }
+        Ok(out)
+    }
+
+    /// Stored event counts per (source, kind), for `status`.
+    pub fn event_counts(&self) -> Result<Vec<(String, String, u64)>> {
+        let mut out = Vec::new();
+        let mut st = self.conn.prepare("SELECT kind, COUNT(*) FROM aws_events GROUP BY kind ORDER BY kind")?;
+        for row in st.query_map([], |r| Ok(("cloudtrail".to_string(), r.get(0)?, r.get::<_, i64>(1)? as u64)))? {
+            out.push(row?);
+        }
+        let mut st = self.conn.prepare(
+            "SELECT provider, kind, COUNT(*) FROM idp_events GROUP BY provider, kind ORDER BY provider, kind",
+        )?;
+        for row in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))? {
+            out.push(row?);
+        }
+        Ok(out)
+    }
+
+    /// Raw records per source.
+    pub fn raw_counts(&self) -> Result<Vec<(String, u64)>> {
+        let mut st = self.conn.prepare("SELECT source, COUNT(*) FROM raw_records GROUP BY source ORDER BY source")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Quarantine counts per source with up to `examples` distinct reasons each (most frequent first).
+    pub fn quarantine_summary(&self, examples: usize) -> Result<Vec<QuarantineSummary>> {
+        let mut st = self.conn.prepare("SELECT source, COUNT(*) FROM quarantine GROUP BY source ORDER BY source")?;
+        let counts: Vec<(String, i64)> =
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::new();
+        let mut reasons = self.conn.prepare(
+            "SELECT reason, COUNT(*) AS n, MIN(origin || ' ' || location) FROM quarantine WHERE source = ?1
+             GROUP BY reason ORDER BY n DESC, reason LIMIT ?2",
+        )?;
+        for (source, count) in counts {
+            let top = reasons
+                .query_map(params![source, examples as i64], |r| {
+                    Ok(QuarantineReason { reason: r.get(0)?, count: r.get::<_, i64>(1)? as u64, example: r.get(2)? })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            out.push(QuarantineSummary { source, count: count as u64, reasons: top });
+        }
+        Ok(out)
+    }
+
+    /// Reads one raw record back (decompressed), by source and native id.
+    pub fn raw_record(&self, source: Source, native_id: &str) -> Result<Option<Vec<u8>>> {
+        let blob: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT raw FROM raw_records WHERE source = ?1 AND native_id = ?2",
+                params![source.as_str(), native_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        blob.map(|b| raw::decompress(&b).map_err(|e| StoreError::Corrupt(format!("raw record {native_id}: {e}"))))
+            .transpose()
+    }
+
+    /// The import log, newest first.
+    pub fn imports(&self, limit: usize) -> Result<Vec<ImportLog>> {
+        let mut st = self.conn.prepare(
+            "SELECT source, origin, started_ms, finished_ms, records_read, stored, duplicates, skipped, quarantined
+             FROM imports ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit as i64], |r| {
+            Ok(ImportLog {
+                source: r.get(0)?,
+                origin: r.get(1)?,
+                started_ms: r.get(2)?,
+                finished_ms: r.get(3)?,
+                counts: ImportCounts {
+                    read: r.get::<_, i64>(4)? as u64,
+                    stored: r.get::<_, i64>(5)? as u64,
+                    duplicates: r.get::<_, i64>(6)? as u64,
+                    skipped: r.get::<_, i64>(7)? as u64,
+                    quarantined: r.get::<_, i64>(8)? as u64,
+                },
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineReason {
+    pub reason: String,
+    pub count: u64,
+    /// `origin location` of the first such record.
+    pub example: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineSummary {
+    pub source: String,
+    pub count: u64,
+    pub reasons: Vec<QuarantineReason>,
+}
+
+/// Counts of one import, as printed in its summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    /// Records found in the input.
+    pub read: u64,
+    /// Records stored for the first time.
+    pub stored: u64,
+    /// Records already in the store.
+    pub duplicates: u64,
+    /// Well-formed records trailproof does not need.
+    pub skipped: u64,
+    /// Records that could not be used (see the quarantine table).
+    pub quarantined: u64,
+}
+
+impl ImportCounts {
+    pub fn add(&mut self, o: &ImportCounts) {
+        self.read += o.read;
+        self.stored += o.stored;
+        self.duplicates += o.duplicates;
+        self.skipped += o.skipped;
+        self.quarantined += o.quarantined;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportLog {
+    pub source: String,
+    pub origin: String,
+    pub started_ms: Millis,
+    pub finished_ms: Millis,
+    pub counts: ImportCounts,
+}
+
+/// A write transaction. Dropping it without [`Batch::commit`] rolls everything back.
+pub struct Batch<'a> {
+    tx: Transaction<'a>,
+    now: Millis,
+}
+
+fn opt_bool(b: Option<bool>) -> Option<i64> {
+    b.map(i64::from)
+}
+
+impl Batch<'_> {
+    /// Inserts the raw record; `None` when (source, native_id) is already stored.
+    fn insert_raw(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw_deflated: &[u8]) -> Result<Option<i64>> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO raw_records (source, native_id, origin, location, stored_ms, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let n = st.execute(params![source.as_str(), native_id, at.origin, at.location, self.now, raw_deflated])?;
+        Ok((n == 1).then(|| self.tx.last_insert_rowid()))
+    }
+
+    /// Stores one CloudTrail record and its normalized events. `raw_deflated` comes from
+    /// [`raw::compress`].
+    pub fn insert_aws(&mut self, native_id: &str, at: Origin<'_>, raw_deflated: &[u8], events: &[AwsEvent]) -> Result<Stored> {
+        let Some(raw_id) = self.insert_raw(Source::Cloudtrail, native_id, at, raw_deflated)? else {
+            return Ok(Stored::Duplicate);
+        };
+        let mut st = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO aws_events (event_id, time_ms, kind, account_id, region, outcome, error_code,
+                error_message, principal_type, arn, principal_id, user_name, role_name, session_name,
+                session_name_fold, session_issuer_arn, session_issuer_type, source_identity, mfa_authenticated,
+                mfa_used, saml_provider_arn, saml_subject, saml_subject_type, saml_issuer, saml_name_qualifier,
+                issued_arn, issued_access_key_id, access_key_id, source_ip, user_agent, credential_type, login_to,
+                raw_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)",
+        )?;
+        for e in events {
+            let kind = e.kind.map(|k| k.as_str()).unwrap_or("other");
+            st.execute(params![
+                e.event_id,
+                e.time_ms,
+                kind,
+                e.account_id,
+                e.region,
+                e.outcome.as_str(),
+                e.error_code,
+                e.error_message,
+                e.principal_type,
+                e.arn,
+                e.principal_id,
+                e.user_name,
+                e.role_name,
+                e.session_name,
+                e.session_name.as_deref().map(fold),
+                e.session_issuer_arn,
+                e.session_issuer_type,
+                e.source_identity,
+                opt_bool(e.mfa_authenticated),
+                opt_bool(e.mfa_used),
+                e.saml_provider_arn,
+                e.saml_subject,
+                e.saml_subject_type,
+                e.saml_issuer,
+                e.saml_name_qualifier,
+                e.issued_arn,
+                e.issued_access_key_id,
+                e.access_key_id,
+                e.source_ip,
+                e.user_agent,
+                e.credential_type,
+                e.login_to,
+                raw_id,
+            ])?;
+        }
+        Ok(Stored::New)
+    }
+
+    /// Stores one IdP record and its normalized events.
+    pub fn insert_idp(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw_deflated: &[u8], events: &[IdpEvent]) -> Result<Stored> {
+        let Some(raw_id) = self.insert_raw(source, native_id, at, raw_deflated)? else {
+            return Ok(Stored::Duplicate);
+        };
+        let mut st = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO idp_events (provider, tenant, event_id, time_ms, kind, native_type, outcome,
+                outcome_reason, user_login, user_login_fold, user_email, user_email_fold, user_id, display_name,
+                app_username, app_id, app_name, session_id, source_ip, user_agent, asn, as_org, country, mfa,
+                factors, auth_requirement, raw_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+        )?;
+        for e in events {
+            let factors = serde_json::to_string(&e.factors).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+            st.execute(params![
+                e.provider.as_str(),
+                e.tenant,
+                e.event_id,
+                e.time_ms,
+                e.kind.as_str(),
+                e.native_type,
+                e.outcome.as_str(),
+                e.outcome_reason,
+                e.user.login,
+                e.user.login.as_deref().map(fold),
+                e.user.email,
+                e.user.email.as_deref().map(fold),
+                e.user.user_id,
+                e.user.display_name,
+                e.user.app_username,
+                e.app_id,
+                e.app_name,
+                e.session_id,
+                e.source_ip,
+                e.user_agent,
+                e.asn,
+                e.as_org,
+                e.country,
+                e.mfa.as_str(),
+                factors,
+                e.auth_requirement,
+                raw_id,
+            ])?;
+        }
+        Ok(Stored::New)
+    }
+
+    /// Quarantines a record that could not be used. The same bytes quarantined twice for one
+    /// source are kept once (returns `Stored::Duplicate`).
+    pub fn quarantine(&mut self, source: Source, at: Origin<'_>, reason: &str, raw: &[u8]) -> Result<Stored> {
+        use sha2::Digest;
+        let hash = hex::encode(sha2::Sha256::digest(raw));
+        let kept = &raw[..raw.len().min(RAW_QUARANTINE_CAP)];
+        let mut st = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO quarantine (source, origin, location, reason, raw, raw_len, raw_sha256, stored_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        let n = st.execute(params![source.as_str(), at.origin, at.location, reason, kept, raw.len() as i64, hash, self.now])?;
+        Ok(if n == 1 { Stored::New } else { Stored::Duplicate })
+    }
+
+    /// Records that `[start_ms, end_ms]` of `source`/`scope` is complete in the store, merging
+    /// with overlapping or adjacent intervals.
+    pub fn add_coverage(&mut self, source: Source, scope: &str, start_ms: Millis, end_ms: Millis) -> Result<()> {
+        let (mut lo, mut hi) = (start_ms.min(end_ms), start_ms.max(end_ms));
+        let src = source.as_str();
+        {
+            let mut st = self.tx.prepare_cached(
+                "SELECT start_ms, end_ms FROM coverage WHERE source = ?1 AND scope = ?2
+                 AND start_ms <= ?4 + 1 AND end_ms + 1 >= ?3",
+            )?;
+            let rows = st.query_map(params![src, scope, lo, hi], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (s, e) = row?;
+                lo = lo.min(s);
+                hi = hi.max(e);
+            }
+        }
+        self.tx.execute(
+            "DELETE FROM coverage WHERE source = ?1 AND scope = ?2 AND start_ms >= ?3 AND end_ms <= ?4",
+            params![src, scope, lo, hi],
+        )?;
+        self.tx.execute(
+            "INSERT INTO coverage (source, scope, start_ms, end_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![src, scope, lo, hi],
+        )?;
+        Ok(())
+    }
+
+    /// Appends a line to the import log.
+    pub fn log_import(&mut self, source: Source, origin: &str, started_ms: Millis, counts: &ImportCounts) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO imports (source, origin, started_ms, finished_ms, records_read, stored, duplicates, skipped, quarantined)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                source.as_str(),
+                origin,
+                started_ms,
+                now_ms(),
+                counts.read as i64,
+                counts.stored as i64,
+                counts.duplicates as i64,
+                counts.skipped as i64,
+                counts.quarantined as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn commit(self) -> Result<()> {
+        self.tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

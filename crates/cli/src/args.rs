@@ -1,0 +1,192 @@
+//! Command-line flags, declared once.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "trailproof",
+    version,
+    about = "Was MFA enforced for this AWS console session?",
+    long_about = "trailproof collects CloudTrail and the sign-in logs of Okta, Microsoft Entra ID and Google \
+Workspace into one SQLite database, joins every federated ConsoleLogin to the IdP login behind it, and \
+states whether MFA was enforced, with the evidence.\n\n\
+Start with `trailproof import` to load exported logs, then `trailproof status` to see what is stored.",
+    after_help = "Exit codes: 0 success; 1 operational failure (missing or unreadable input, database error); \
+2 usage error; 3 finished, but some records were quarantined (see `trailproof status`)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug)]
+pub struct Global {
+    /// SQLite database file (created if missing).
+    #[arg(long, global = true, env = "TRAILPROOF_DB", default_value = "trailproof.db", value_name = "PATH")]
+    pub db: PathBuf,
+    /// Configuration file (TOML; see config/trailproof.example.toml). Without one, defaults
+    /// apply and every IdP present in the database is searched.
+    #[arg(long, global = true, env = "TRAILPROOF_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print only errors and the final summary; no progress display.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Import exported log files (or standard input) of one source into the database.
+    #[command(long_about = "Import exported log files (or standard input) of one source into the database.\n\n\
+Files may be gzip-compressed (detected by content) and hold a JSON array, NDJSON, a single record, \
+or the source's page/wrapper object ({\"Records\":[..]}, {\"Events\":[..]}, {\"value\":[..]}, \
+{\"records\":[..]}, {\"items\":[..]}, Elasticsearch {\"hits\":{\"hits\":[..]}}). Directories are read \
+recursively (*.json, *.json.gz, *.ndjson, *.jsonl, *.gz, *.log; CloudTrail-Digest folders are skipped).\n\n\
+Importing the same data twice stores nothing new. A record that cannot be parsed is quarantined with \
+the reason and never aborts the file.\n\n\
+Coverage: trailproof only says \"no IdP login\" or \"no MFA\" for times it knows it holds every record of. \
+An import records the span of the records it read (when nothing was quarantined), or exactly what \
+--covers states, or what a directory's coverage.json states.",
+        after_help = "Examples:\n  \
+trailproof --db tp.db import cloudtrail ./AWSLogs/\n  \
+trailproof --db tp.db import cloudtrail lookup-events.json\n  \
+trailproof --db tp.db import okta okta-logs.json --covers 2026-11-01T00:00:00Z/2026-11-02T00:00:00Z\n  \
+trailproof --db tp.db import entra signins.json\n  \
+trailproof --db tp.db import google login.json saml.json\n  \
+cat records.ndjson | trailproof --db tp.db import okta -")]
+    Import(ImportArgs),
+    /// Show what is stored: counts per source and event kind, coverage, quarantine.
+    Status(StatusArgs),
+    /// Judge every stored console session: was MFA enforced? Stores versioned verdicts.
+    #[command(long_about = "Judge every stored console session: was MFA enforced?\n\n\
+Each successful ConsoleLogin gets one verdict (enforced, not_enforced, no_idp_login, or unknown with \
+the reason) with the evidence it rests on and risk signals. Verdicts are stored; running again on \
+the same data changes nothing, and a verdict that changes because late records arrived gets a new \
+version. The rules are in docs/judging.md.")]
+    Correlate(CorrelateArgs),
+    /// Print stored verdicts.
+    Report(ReportArgs),
+    /// Explain one session: its verdict, explanation and the timeline of records behind it.
+    #[command(after_help = "Examples:\n  \
+trailproof --db tp.db lookup arn:aws:sts::111122223333:assumed-role/Admin/alice@example.com\n  \
+trailproof --db tp.db lookup 5f4cb814-8c1e-4a35-9bb6-3c3a4bbd5ee0 --format json")]
+    Lookup(LookupArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CorrelateArgs {
+    /// Judge ConsoleLogins up to this time (RFC 3339); default: now.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Judge only ConsoleLogins at or after this time (RFC 3339, or a duration back from --now
+    /// such as 24h or 7d); default: all stored.
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub since: Option<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Ndjson,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Only sessions at or after this time (RFC 3339, or a duration back from now such as 24h).
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub since: Option<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct LookupArgs {
+    /// A session ARN (arn:aws:sts::ACCOUNT:assumed-role/ROLE/NAME, federated-user/NAME, an IAM user
+    /// ARN) or a ConsoleLogin eventID.
+    #[arg(value_name = "ARN|EVENT_ID")]
+    pub target: String,
+    #[arg(long, value_enum, default_value_t = LookupFormat::Text)]
+    pub format: LookupFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceArg {
+    Cloudtrail,
+    Okta,
+    Entra,
+    Google,
+}
+
+impl SourceArg {
+    pub fn source(self) -> trailproof_model::Source {
+        use trailproof_model::Source;
+        match self {
+            SourceArg::Cloudtrail => Source::Cloudtrail,
+            SourceArg::Okta => Source::Okta,
+            SourceArg::Entra => Source::Entra,
+            SourceArg::Google => Source::Google,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Which source the files come from.
+    #[arg(value_enum)]
+    pub source: SourceArg,
+    /// Files or directories to import; `-` reads standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Force a record shape instead of detecting it per record.
+    /// cloudtrail: native, lookup-events, ecs; entra: graph, azure-monitor, log-analytics.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Vouch that the inputs hold every record of this span: START/END in RFC 3339.
+    #[arg(long, value_name = "START/END")]
+    pub covers: Option<String>,
+    /// Coverage scope to record instead of the one the records name
+    /// (Okta records name none: `*`).
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// Parser threads (default: one per core).
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    pub threads: usize,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,125 @@
+//! Small helpers shared by the commands.
+
+use std::io::IsTerminal;
+use trailproof_model::{Millis, format_ms};
+
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_QUARANTINE: u8 = 3;
+
+pub fn init_tracing(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Whether to draw progress bars: stderr is a terminal and the user did not ask for quiet.
+pub fn show_progress(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}
+
+/// `2026-11-01T00:00:00Z → 2026-11-02T00:00:00Z (24h 0m)`.
+pub fn interval(start: Millis, end: Millis) -> String {
+    format!("{} → {} ({})", format_ms(start), format_ms(end), duration(end - start))
+}
+
+pub fn duration(ms: Millis) -> String {
+    let s = ms / 1000;
+    match s {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m {}s", s / 60, s % 60),
+        s if s < 86_400 * 2 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// Removes control characters (terminal escapes) from text that came from a record.
+pub fn inert(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { '�' } else { c }).collect()
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+/// Parses `START/END` (RFC 3339 each).
+pub fn parse_span(s: &str) -> anyhow::Result<(Millis, Millis)> {
+    let (a, b) = s
+        .split_once('/')
+        .ok_or_else(|| anyhow::anyhow!("--covers takes START/END, e.g. 2026-11-01T00:00:00Z/2026-11-02T00:00:00Z"))?;
+    let start = trailproof_model::parse_time(a).map_err(|e| anyhow::anyhow!("--covers start: {e}"))?;
+    let end = trailproof_model::parse_time(b).map_err(|e| anyhow::anyhow!("--covers end: {e}"))?;
+    anyhow::ensure!(start <= end, "--covers ends before it starts: {s}");
+    Ok((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_neutralised() {
+        assert_eq!(inert("ok\u{1b}[31mred\u{7}"), "ok�[31mred�");
+    }
+
+    #[test]
+    fn spans() {
+        assert!(parse_span("2026-11-01T00:00:00Z/2026-11-02T00:00:00Z").is_ok());
+        assert!(parse_span("2026-11-02T00:00:00Z/2026-11-01T00:00:00Z").is_err());
+        assert!(parse_span("2026-11-01T00:00:00Z").is_err());
+        assert_eq!(duration(86_400_000), "24h 0m");
+    }
+}
+
+/// Reads the configuration file, or the defaults when none is given.
+pub fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<trailproof_model::config::Config> {
+    let Some(path) = path else { return Ok(Default::default()) };
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+}
+
+/// Opens an existing database (commands that only read must not create an empty one).
+pub fn open_existing(db: &std::path::Path) -> anyhow::Result<trailproof_store::Store> {
+    if !db.exists() {
+        anyhow::bail!(
+            "no database at {}: import or collect something first (trailproof --db {} import <source> <path>) or pass --db",
+            db.display(),
+            db.display()
+        );
+    }
+    trailproof_store::Store::open(db).map_err(|e| anyhow::anyhow!("opening {}: {e}", db.display()))
+}
+
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
+}
+
+/// Parses an RFC 3339 time, or a duration back from `now` (`90m`, `24h`, `7d`).
+pub fn parse_time_or_ago(s: &str, now: Millis) -> anyhow::Result<Millis> {
+    let t = s.trim();
+    if let Some(unit) = t.chars().last().filter(|c| matches!(c, 's' | 'm' | 'h' | 'd' | 'w')) {
+        if let Ok(n) = t[..t.len() - 1].parse::<i64>() {
+            let ms = match unit {
+                's' => 1_000,
+                'm' => 60_000,
+                'h' => 3_600_000,
+                'd' => 86_400_000,
+                _ => 7 * 86_400_000,
+            };
+            return Ok(now - n * ms);
+        }
+    }
+    trailproof_model::parse_time(t).map_err(|e| anyhow::anyhow!("{e} (or give a duration such as 24h, 7d)"))
+}

@@ -1,0 +1,879 @@
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use trailproof_model::snapshot::Snapshot;
+use trailproof_model::verdict::{
+    Evidence, Identity, IdentitySource, MatchedBy, MfaInfo, Risk, SessionPath, Severity, Signal, UnknownReason,
+    Verdict, VerdictRecord,
+};
+use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, Millis, MfaClaim, Outcome, Source, fold, format_ms};
+
+use crate::config::Compiled;
+use crate::explain::Story;
+
+const MIN: Millis = 60_000;
+const SAML_LOOKBACK: Millis = 12 * 60 * MIN;
+const FEDERATION_LOOKBACK: Millis = 36 * 60 * MIN;
+const SIGNIN_TOKEN_LOOKBACK: Millis = 15 * MIN;
+const TIE_MS: Millis = 60_000;
+const GOOGLE_SIGNIN_GROUP: Millis = 10 * MIN;
+
+/// Judges every successful ConsoleLogin of the snapshot. Records come out sorted by time, then
+/// ConsoleLogin event id.
+pub fn correlate(snap: &Snapshot, cfg: &Compiled) -> Vec<VerdictRecord> {
+    let ix = Index::new(snap, cfg);
+    let mut logins: Vec<&AwsEvent> =
+        snap.console_logins.iter().filter(|c| c.outcome == Outcome::Success).collect();
+    logins.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+    logins.dedup_by(|a, b| a.event_id == b.event_id);
+    logins.into_iter().map(|c| ix.judge(c)).collect()
+}
+
+fn provider_source(p: Idp) -> Source {
+    match p {
+        Idp::Okta => Source::Okta,
+        Idp::Entra => Source::Entra,
+        Idp::Google => Source::Google,
+    }
+}
+
+fn identity_source(p: Idp) -> IdentitySource {
+    match p {
+        Idp::Okta => IdentitySource::Okta,
+        Idp::Entra => IdentitySource::Entra,
+        Idp::Google => IdentitySource::Google,
+    }
+}
+
+fn rank(m: MatchedBy) -> u8 {
+    match m {
+        MatchedBy::SourceIdentity => 0,
+        MatchedBy::SamlSubject => 1,
+        MatchedBy::Email | MatchedBy::Username => 2,
+        MatchedBy::LocalPart => 3,
+        MatchedBy::Alias => 4,
+        MatchedBy::Rule => 5,
+        MatchedBy::Prefix => 6,
+        MatchedBy::AwsPrincipal => 7,
+    }
+}
+
+fn user_keys(e: &IdpEvent) -> impl Iterator<Item = String> + '_ {
+    [&e.user.login, &e.user.email, &e.user.app_username].into_iter().flatten().map(|k| fold(k))
+}
+
+/// A network for burst detection: IPv4 /24, IPv6 /48.
+fn network(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        Ok(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        Err(_) => ip.to_string(),
+    }
+}
+
+pub(crate) struct Index<'a> {
+    snap: &'a Snapshot,
+    cfg: &'a Compiled,
+    /// AssumeRoleWithSAML and GetFederationToken by the ARN they issued.
+    issued: HashMap<&'a str, Vec<&'a AwsEvent>>,
+    /// GetSigninToken by the caller's ARN.
+    signin_tokens: HashMap<&'a str, Vec<&'a AwsEvent>>,
+    /// Successful SSOs to AWS apps by (provider, folded user key).
+    ssos: HashMap<(Idp, String), Vec<&'a IdpEvent>>,
+    /// Non-SSO events of an IdP session.
+    sessions: HashMap<(Idp, &'a str), Vec<&'a IdpEvent>>,
+    /// Google `login` application events by folded user.
+    google_logins: HashMap<String, Vec<&'a IdpEvent>>,
+    /// Successful console logins (history and range) by principal key.
+    principals: HashMap<String, Vec<&'a AwsEvent>>,
+    /// Known users per provider, alias targets included.
+    known: BTreeMap<Idp, BTreeSet<String>>,
+    alias_targets: BTreeSet<String>,
+}
+
+fn by_time<T>(v: &mut [&T], key: impl Fn(&T) -> (Millis, &str)) {
+    v.sort_by(|a, b| key(a).cmp(&key(b)));
+}
+
+impl<'a> Index<'a> {
+    fn new(snap: &'a Snapshot, cfg: &'a Compiled) -> Index<'a> {
+        let mut ix = Index {
+            snap,
+            cfg,
+            issued: HashMap::new(),
+            signin_tokens: HashMap::new(),
+            ssos: HashMap::new(),
+            sessions: HashMap::new(),
+            google_logins: HashMap::new(),
+            principals: HashMap::new(),
+            known: snap.known_users.clone(),
+            alias_targets: cfg.aliases.values().cloned().collect(),
+        };
+        for e in &snap.aws_related {
+            match e.kind {
+                Some(AwsEventKind::AssumeRoleWithSaml | AwsEventKind::GetFederationToken) => {
+                    if let Some(a) = e.issued_arn.as_deref() {
+                        ix.issued.entry(a).or_default().push(e);
+                    }
+                }
+                Some(AwsEventKind::GetSigninToken) => {
+                    if let Some(a) = e.arn.as_deref() {
+                        ix.signin_tokens.entry(a).or_default().push(e);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for e in &snap.idp {
+            if e.kind == IdpEventKind::AppSso {
+                if e.outcome == Outcome::Success && cfg.is_aws_app(e.provider, e.app_id.as_deref(), e.app_name.as_deref())
+                {
+                    let keys: BTreeSet<String> = user_keys(e).collect();
+                    for k in keys {
+                        ix.ssos.entry((e.provider, k)).or_default().push(e);
+                    }
+                }
+            } else if let Some(sid) = e.session_id.as_deref() {
+                ix.sessions.entry((e.provider, sid)).or_default().push(e);
+            }
+            if e.provider == Idp::Google && matches!(e.kind, IdpEventKind::Login) {
+                let keys: BTreeSet<String> = user_keys(e).collect();
+                for k in keys {
+                    ix.google_logins.entry(k).or_default().push(e);
+                }
+            }
+        }
+        for c in snap.history.iter().chain(snap.console_logins.iter()).filter(|c| c.outcome == Outcome::Success) {
+            ix.principals.entry(principal_key(c)).or_default().push(c);
+        }
+        for v in ix.issued.values_mut().chain(ix.signin_tokens.values_mut()) {
+            by_time(v, |e| (e.time_ms, &e.event_id));
+            v.dedup_by(|a, b| a.event_id == b.event_id);
+        }
+        for v in ix.principals.values_mut() {
+            by_time(v, |e| (e.time_ms, &e.event_id));
+            v.dedup_by(|a, b| a.event_id == b.event_id);
+        }
+        for v in ix.ssos.values_mut().chain(ix.sessions.values_mut()).chain(ix.google_logins.values_mut()) {
+            by_time(v, |e| (e.time_ms, &e.event_id));
+        }
+        ix
+    }
+
+    fn is_known(&self, p: Idp, u: &str) -> bool {
+        self.known.get(&p).is_some_and(|s| s.contains(u)) || self.alias_targets.contains(u)
+    }
+}
+
+/// The key under which a principal's console sessions are compared for "new" signals and bursts:
+/// the folded session name for federated sessions, the folded ARN (or user name) otherwise.
+fn principal_key(c: &AwsEvent) -> String {
+    match c.principal_type.as_deref() {
+        Some("IAMUser" | "Root") => fold(c.arn.as_deref().or(c.user_name.as_deref()).unwrap_or(&c.event_id)),
+        _ => fold(c.session_name.as_deref().or(c.arn.as_deref()).unwrap_or(&c.event_id)),
+    }
+}
+
+/// The chain of AWS records behind a ConsoleLogin.
+struct Chain<'a> {
+    saml: Option<&'a AwsEvent>,
+    federation: Option<&'a AwsEvent>,
+    signin_token: Option<&'a AwsEvent>,
+}
+
+/// What one IdP login says about MFA.
+struct MfaFinding<'a> {
+    verdict: Verdict,
+    reason: Option<UnknownReason>,
+    mfa: Option<MfaInfo>,
+    /// IdP records cited, with their role.
+    evidence: Vec<(&'a IdpEvent, &'static str)>,
+    note: String,
+}
+
+impl<'a> MfaFinding<'a> {
+    fn unknown(note: String, evidence: Vec<(&'a IdpEvent, &'static str)>) -> Self {
+        MfaFinding { verdict: Verdict::Unknown, reason: Some(UnknownReason::IdpLogsNotCollected), mfa: None, evidence, note }
+    }
+}
+
+struct Candidate<'a> {
+    event: &'a IdpEvent,
+    user: String,
+    matched_by: MatchedBy,
+    ip_equal: bool,
+    distance: Millis,
+}
+
+struct Searched {
+    provider: Idp,
+    scope: Option<String>,
+}
+
+impl<'a> Index<'a> {
+    fn chain(&self, c: &'a AwsEvent) -> Chain<'a> {
+        let Some(arn) = c.arn.as_deref() else {
+            return Chain { saml: None, federation: None, signin_token: None };
+        };
+        let issued = self.issued.get(arn).map(Vec::as_slice).unwrap_or(&[]);
+        let latest = |kind: AwsEventKind, lookback: Millis| {
+            issued
+                .iter()
+                .rev()
+                .find(|e| e.kind == Some(kind) && e.time_ms <= c.time_ms + self.cfg.skew_ms && e.time_ms >= c.time_ms - lookback)
+                .copied()
+        };
+        let tokens = self.signin_tokens.get(arn).map(Vec::as_slice).unwrap_or(&[]);
+        Chain {
+            saml: latest(AwsEventKind::AssumeRoleWithSaml, SAML_LOOKBACK),
+            federation: latest(AwsEventKind::GetFederationToken, FEDERATION_LOOKBACK),
+            signin_token: tokens
+                .iter()
+                .rev()
+                .find(|e| e.time_ms <= c.time_ms + self.cfg.skew_ms && e.time_ms >= c.time_ms - SIGNIN_TOKEN_LOOKBACK)
+                .copied(),
+        }
+    }
+
+    /// docs/judging.md §1.
+    fn path(&self, c: &AwsEvent, chain: &Chain<'_>) -> SessionPath {
+        match c.principal_type.as_deref() {
+            Some("IAMUser" | "Root") => SessionPath::AwsNative,
+            Some("AssumedRole") => {
+                if c.role_name.as_deref().is_some_and(|r| r.starts_with("AWSReservedSSO_")) {
+                    SessionPath::IdentityCenter
+                } else if c.saml_provider_arn.is_some() || chain.saml.is_some() {
+                    SessionPath::Saml
+                } else {
+                    SessionPath::RoleBroker
+                }
+            }
+            Some("FederatedUser") => SessionPath::FederationBroker,
+            _ => SessionPath::AwsNative,
+        }
+    }
+
+    /// docs/judging.md §2.
+    fn searched_idps(&self, c: &AwsEvent, path: SessionPath, chain: &Chain<'_>) -> Vec<Searched> {
+        let cfg = self.cfg;
+        let saml_arn = c.saml_provider_arn.as_deref().or(chain.saml.and_then(|a| a.saml_provider_arn.as_deref()));
+        let issuers: Vec<&str> = [c.session_issuer_arn.as_deref(), chain.federation.and_then(|f| f.session_issuer_arn.as_deref())]
+            .into_iter()
+            .flatten()
+            .collect();
+        let mapped: Vec<Searched> = cfg
+            .idps
+            .iter()
+            .filter(|r| match path {
+                SessionPath::Saml => saml_arn.is_some_and(|a| r.saml_provider_arns.contains(a)),
+                SessionPath::IdentityCenter => r.identity_center,
+                SessionPath::FederationBroker => issuers.iter().any(|i| r.broker_issuer_arns.contains(*i)),
+                SessionPath::RoleBroker => {
+                    issuers.iter().any(|i| r.role_arns.contains(*i))
+                        || c.role_name.as_deref().is_some_and(|role| {
+                            r.role_arns.iter().any(|ra| ra.rsplit('/').next() == Some(role))
+                        })
+                }
+                SessionPath::AwsNative => false,
+            })
+            .map(|r| Searched { provider: r.provider, scope: r.scope.clone() })
+            .collect();
+        if !mapped.is_empty() {
+            return mapped;
+        }
+        if !cfg.idps.is_empty() {
+            return cfg.idps.iter().map(|r| Searched { provider: r.provider, scope: r.scope.clone() }).collect();
+        }
+        self.snap.providers_present.iter().map(|p| Searched { provider: *p, scope: None }).collect()
+    }
+
+    /// docs/judging.md §3: the known users of `p` that the session's keys name, strongest first.
+    fn match_users(&self, p: Idp, c: &AwsEvent, chain: &Chain<'_>, path: SessionPath) -> Vec<(String, MatchedBy)> {
+        let mut out: Vec<(String, MatchedBy)> = Vec::new();
+        let push = |u: String, m: MatchedBy, out: &mut Vec<(String, MatchedBy)>| {
+            if !out.iter().any(|(x, _)| *x == u) {
+                out.push((u, m));
+            }
+        };
+        let source_identity = c.source_identity.as_deref().or(chain.saml.and_then(|a| a.source_identity.as_deref()));
+        if let Some(si) = source_identity.map(fold).filter(|s| self.is_known(p, s)) {
+            push(si, MatchedBy::SourceIdentity, &mut out);
+        }
+        if let Some(subj) = chain.saml.and_then(|a| a.saml_subject.as_deref()).map(fold).filter(|s| self.is_known(p, s)) {
+            push(subj, MatchedBy::SamlSubject, &mut out);
+        }
+        let Some(sn) = c.session_name.as_deref().map(fold).filter(|s| !s.is_empty()) else {
+            return out;
+        };
+        if self.is_known(p, &sn) {
+            let m = if sn.contains('@') { MatchedBy::Email } else { MatchedBy::Username };
+            push(sn.clone(), m, &mut out);
+        }
+        let known = self.known.get(&p);
+        if !sn.contains('@') {
+            if let Some(k) = known {
+                let prefix = format!("{sn}@");
+                let locals: Vec<&String> = k.range(prefix.clone()..).take_while(|u| u.starts_with(&prefix)).collect();
+                if locals.len() == 1 {
+                    push(locals[0].clone(), MatchedBy::LocalPart, &mut out);
+                }
+            }
+        }
+        if let Some(target) = self.cfg.aliases.get(&sn) {
+            push(target.clone(), MatchedBy::Alias, &mut out);
+        }
+        for (re, rep) in &self.cfg.rules {
+            if re.is_match(&sn) {
+                let u = fold(&re.replace(&sn, rep.as_str()));
+                if self.is_known(p, &u) {
+                    push(u, MatchedBy::Rule, &mut out);
+                }
+            }
+        }
+        let cut = sn.chars().count();
+        if (cut == 32 && path == SessionPath::FederationBroker) || cut == 64 {
+            if let Some(k) = known {
+                let longer: Vec<&String> =
+                    k.range(sn.clone()..).take_while(|u| u.starts_with(&sn)).filter(|u| **u != sn).take(2).collect();
+                if longer.len() == 1 {
+                    push(longer[0].clone(), MatchedBy::Prefix, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    /// docs/judging.md §4: candidate SSOs in the window, best first.
+    fn candidates(&self, c: &AwsEvent, users: &[(Idp, String, MatchedBy)]) -> Vec<Candidate<'a>> {
+        let lo = c.time_ms - self.cfg.before_ms - self.cfg.skew_ms;
+        let hi = c.time_ms + self.cfg.after_ms + self.cfg.skew_ms;
+        let mut out: Vec<Candidate<'a>> = Vec::new();
+        for (p, u, m) in users {
+            for e in self.ssos.get(&(*p, u.clone())).map(Vec::as_slice).unwrap_or(&[]) {
+                if e.time_ms < lo || e.time_ms > hi {
+                    continue;
+                }
+                if let Some(prev) = out.iter_mut().find(|x| x.event.provider == e.provider && x.event.event_id == e.event_id) {
+                    if rank(*m) < rank(prev.matched_by) {
+                        prev.matched_by = *m;
+                        prev.user = u.clone();
+                    }
+                    continue;
+                }
+                out.push(Candidate {
+                    event: e,
+                    user: u.clone(),
+                    matched_by: *m,
+                    ip_equal: e.source_ip.is_some() && e.source_ip == c.source_ip,
+                    distance: (e.time_ms - c.time_ms).abs(),
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            (rank(a.matched_by), !a.ip_equal, a.distance, a.event.time_ms, &a.event.event_id).cmp(&(
+                rank(b.matched_by),
+                !b.ip_equal,
+                b.distance,
+                b.event.time_ms,
+                &b.event.event_id,
+            ))
+        });
+        out
+    }
+
+    fn covered(&self, searched: &[Searched], lo: Millis, hi: Millis) -> bool {
+        !searched.is_empty()
+            && searched.iter().all(|s| self.snap.covers(provider_source(s.provider), s.scope.as_deref(), lo, hi))
+    }
+
+    /// docs/judging.md §5, Okta.
+    fn okta_mfa(&self, sso: &'a IdpEvent, scope: Option<&str>) -> MfaFinding<'a> {
+        let Some(sid) = sso.session_id.as_deref() else {
+            return MfaFinding::unknown("The Okta SSO names no session, so the factors behind it cannot be found.".into(), vec![]);
+        };
+        let events: Vec<&IdpEvent> = self
+            .sessions
+            .get(&(Idp::Okta, sid))
+            .map(|v| v.iter().copied().filter(|e| e.time_ms <= sso.time_ms).collect())
+            .unwrap_or_default();
+        let start = events
+            .iter()
+            .rev()
+            .find(|e| e.kind == IdpEventKind::SessionStart && e.outcome == Outcome::Success)
+            .copied();
+        let mut evidence: Vec<(&IdpEvent, &'static str)> = Vec::new();
+        if let Some(s) = start {
+            evidence.push((s, "idp_session_start"));
+        }
+        if let Some(f) = events
+            .iter()
+            .rev()
+            .find(|e| e.kind == IdpEventKind::FactorVerified && e.mfa == MfaClaim::Verified)
+            .copied()
+        {
+            evidence.push((f, "mfa_factor"));
+            let note = format!(
+                "In Okta session {sid}, factor {} was verified at {} (event {}), at or before the SSO.",
+                list(&f.factors),
+                format_ms(f.time_ms),
+                f.event_id
+            );
+            return MfaFinding {
+                verdict: Verdict::Enforced,
+                reason: None,
+                mfa: Some(MfaInfo { factors: f.factors.clone(), at: Some(format_ms(f.time_ms)), carried_from_earlier_signin: false }),
+                evidence,
+                note,
+            };
+        }
+        if let Some(u) = events.iter().find(|e| e.kind == IdpEventKind::UpstreamAuth).copied() {
+            evidence.push((u, "idp_login"));
+            return MfaFinding::unknown(
+                format!("Okta session {sid} was authenticated by another IdP (event {}), whose factors are not in these logs.", u.event_id),
+                evidence,
+            );
+        }
+        if let Some(s) = start {
+            if self.snap.covers(Source::Okta, scope, s.time_ms, sso.time_ms) {
+                return MfaFinding {
+                    verdict: Verdict::NotEnforced,
+                    reason: None,
+                    mfa: None,
+                    evidence,
+                    note: format!(
+                        "Okta session {sid} began at {} (event {}) and the Okta logs are complete from then to the SSO, yet no non-password factor was verified in it.",
+                        format_ms(s.time_ms),
+                        s.event_id
+                    ),
+                };
+            }
+            return MfaFinding::unknown(
+                format!("No verified factor was found in Okta session {sid}, but the Okta logs between its start and the SSO are incomplete."),
+                evidence,
+            );
+        }
+        MfaFinding::unknown(
+            format!("No verified factor was found in Okta session {sid}, and its start is not in the collected Okta logs, so the factor may be in records not held."),
+            evidence,
+        )
+    }
+
+    /// docs/judging.md §5, Entra.
+    fn entra_mfa(&self, sso: &'a IdpEvent) -> MfaFinding<'a> {
+        let at = Some(format_ms(sso.time_ms));
+        let factors: Vec<String> = sso.factors.clone();
+        match sso.mfa {
+            MfaClaim::Verified => MfaFinding {
+                verdict: Verdict::Enforced,
+                reason: None,
+                mfa: Some(MfaInfo { factors: factors.clone(), at, carried_from_earlier_signin: false }),
+                evidence: vec![],
+                note: format!("The Entra sign-in required multi-factor authentication and it was completed ({}).", list(&factors)),
+            },
+            MfaClaim::Carried => MfaFinding {
+                verdict: Verdict::Enforced,
+                reason: None,
+                mfa: Some(MfaInfo { factors: factors.clone(), at, carried_from_earlier_signin: true }),
+                evidence: vec![],
+                note: "The Entra sign-in required multi-factor authentication and it was satisfied by a claim from an earlier sign-in (\"Previously satisfied\"): MFA was enforced, though not prompted again.".into(),
+            },
+            MfaClaim::SingleFactor => MfaFinding {
+                verdict: Verdict::NotEnforced,
+                reason: None,
+                mfa: None,
+                evidence: vec![],
+                note: format!("The Entra sign-in completed with single-factor authentication ({}).", list(&factors)),
+            },
+            MfaClaim::Upstream => MfaFinding::unknown("The Entra sign-in's MFA was satisfied by an external provider whose logs are not collected.".into(), vec![]),
+            _ => MfaFinding::unknown(
+                "The Entra sign-in record does not say how authentication was completed (authenticationDetails missing: collect the Graph beta endpoint).".into(),
+                vec![],
+            ),
+        }
+    }
+
+    /// docs/judging.md §5, Google.
+    fn google_mfa(&self, sso: &'a IdpEvent, user: &str) -> MfaFinding<'a> {
+        let lo = sso.time_ms - self.cfg.google_lookback_ms;
+        let logins: Vec<&IdpEvent> = self
+            .google_logins
+            .get(user)
+            .map(|v| v.iter().copied().filter(|e| e.time_ms >= lo && e.time_ms <= sso.time_ms).collect())
+            .unwrap_or_default();
+        let successes: Vec<&IdpEvent> = logins
+            .iter()
+            .copied()
+            .filter(|e| e.native_type == "login/login_success" && e.outcome == Outcome::Success)
+            .collect();
+        let Some(mut chosen) = successes.last().copied() else {
+            return MfaFinding::unknown(
+                format!("No Google sign-in of {user} was found in the {} days before the SAML login.", self.cfg.google_lookback_ms / (24 * 60 * MIN)),
+                vec![],
+            );
+        };
+        if chosen.source_ip != sso.source_ip {
+            if let Some(alt) = successes
+                .iter()
+                .rev()
+                .skip(1)
+                .take_while(|e| chosen.time_ms - e.time_ms <= TIE_MS)
+                .find(|e| e.source_ip.is_some() && e.source_ip == sso.source_ip)
+            {
+                chosen = alt;
+            }
+        }
+        let group: Vec<&IdpEvent> = logins
+            .iter()
+            .copied()
+            .filter(|e| {
+                (e.native_type == "login/login_verification" || e.native_type == "login/login_challenge")
+                    && e.time_ms >= chosen.time_ms - GOOGLE_SIGNIN_GROUP
+                    && e.time_ms <= chosen.time_ms
+            })
+            .collect();
+        let mut evidence: Vec<(&IdpEvent, &'static str)> = vec![(chosen, "idp_login")];
+        let verified: Vec<&IdpEvent> =
+            std::iter::once(chosen).chain(group.iter().copied()).filter(|e| e.mfa == MfaClaim::Verified).collect();
+        if !verified.is_empty() {
+            let mut factors: Vec<String> = Vec::new();
+            for e in std::iter::once(chosen).chain(group.iter().copied()) {
+                for f in &e.factors {
+                    if !factors.contains(f) {
+                        factors.push(f.clone());
+                    }
+                }
+            }
+            for v in &verified {
+                if v.event_id != chosen.event_id {
+                    evidence.push((v, "idp_login"));
+                }
+            }
+            return MfaFinding {
+                verdict: Verdict::Enforced,
+                reason: None,
+                mfa: Some(MfaInfo { factors: factors.clone(), at: Some(format_ms(chosen.time_ms)), carried_from_earlier_signin: chosen.time_ms + GOOGLE_SIGNIN_GROUP < sso.time_ms }),
+                evidence,
+                note: format!(
+                    "The Google sign-in behind it ({} at {}) passed a second factor ({}).",
+                    chosen.event_id,
+                    format_ms(chosen.time_ms),
+                    list(&factors)
+                ),
+            };
+        }
+        if std::iter::once(chosen).chain(group.iter().copied()).any(|e| e.mfa == MfaClaim::Upstream) {
+            return MfaFinding::unknown(
+                format!("The Google sign-in behind it ({}) was federated to another IdP whose logs are not collected.", chosen.event_id),
+                evidence,
+            );
+        }
+        if chosen.mfa == MfaClaim::SingleFactor {
+            return MfaFinding {
+                verdict: Verdict::NotEnforced,
+                reason: None,
+                mfa: None,
+                evidence,
+                note: format!(
+                    "The Google sign-in behind it ({} at {}) used only {}.",
+                    chosen.event_id,
+                    format_ms(chosen.time_ms),
+                    list(&chosen.factors)
+                ),
+            };
+        }
+        MfaFinding::unknown(format!("The Google sign-in behind it ({}) does not say which challenges were passed.", chosen.event_id), evidence)
+    }
+
+    fn mfa_of(&self, cand: &Candidate<'a>, searched: &[Searched]) -> MfaFinding<'a> {
+        let scope = searched.iter().find(|s| s.provider == cand.event.provider).and_then(|s| s.scope.as_deref());
+        match cand.event.provider {
+            Idp::Okta => self.okta_mfa(cand.event, scope),
+            Idp::Entra => self.entra_mfa(cand.event),
+            Idp::Google => self.google_mfa(cand.event, &cand.user),
+        }
+    }
+
+    fn judge(&self, c: &'a AwsEvent) -> VerdictRecord {
+        let chain = self.chain(c);
+        let path = self.path(c, &chain);
+        let mut story = Story::new(c, path);
+        let mut evidence = vec![Evidence { source: Source::Cloudtrail, id: c.event_id.clone(), role: "console_login".into() }];
+        for (e, role) in [
+            (chain.saml, "assume_role_with_saml"),
+            (chain.federation, "get_federation_token"),
+            (chain.signin_token, "get_signin_token"),
+        ] {
+            if let Some(e) = e {
+                if path != SessionPath::AwsNative {
+                    evidence.push(Evidence { source: Source::Cloudtrail, id: e.event_id.clone(), role: role.into() });
+                    story.aws_link(role, e);
+                }
+            }
+        }
+
+        let mut verdict = Verdict::Unknown;
+        let mut reason = None;
+        let mut identity = None;
+        let mut mfa = None;
+        let mut chosen: Option<&IdpEvent> = None;
+
+        if path == SessionPath::AwsNative {
+            identity = Some(Identity {
+                idp: IdentitySource::Aws,
+                user: c.user_name.clone().or_else(|| c.arn.clone()).unwrap_or_default(),
+                matched_by: MatchedBy::AwsPrincipal,
+            });
+            match c.mfa_used {
+                Some(true) => {
+                    verdict = Verdict::Enforced;
+                    mfa = Some(MfaInfo { factors: vec!["aws_mfa".into()], at: Some(format_ms(c.time_ms)), carried_from_earlier_signin: false });
+                    story.note("CloudTrail records MFAUsed = Yes for this IAM user/root sign-in, which AWS itself checked.".into());
+                }
+                Some(false) => {
+                    verdict = Verdict::NotEnforced;
+                    story.note("CloudTrail records MFAUsed = No for this IAM user/root sign-in, which AWS itself checked.".into());
+                }
+                None => {
+                    reason = Some(UnknownReason::AwsMfaFieldMissing);
+                    story.note("The ConsoleLogin record has no MFAUsed field, so AWS's own MFA check cannot be read.".into());
+                }
+            }
+        } else {
+            let searched = self.searched_idps(c, path, &chain);
+            if searched.is_empty() {
+                reason = Some(UnknownReason::IdpNotConfigured);
+                story.note("No identity provider is configured or present in the store to check this federated sign-in against.".into());
+            } else {
+                let mut users: Vec<(Idp, String, MatchedBy)> = Vec::new();
+                for s in &searched {
+                    for (u, m) in self.match_users(s.provider, c, &chain, path) {
+                        if !users.iter().any(|(p, x, _)| *p == s.provider && *x == u) {
+                            users.push((s.provider, u, m));
+                        }
+                    }
+                }
+                users.sort_by(|a, b| (rank(a.2), a.0, &a.1).cmp(&(rank(b.2), b.0, &b.1)));
+                if users.is_empty() {
+                    reason = Some(UnknownReason::IdentityUnmapped);
+                    story.note(format!(
+                        "The session name matches no user known to {}; add an identity alias or rule if it belongs to someone.",
+                        searched.iter().map(|s| s.provider.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
+                } else {
+                    let cands = self.candidates(c, &users);
+                    let lo = c.time_ms - self.cfg.before_ms - self.cfg.skew_ms;
+                    let hi = c.time_ms + self.cfg.after_ms + self.cfg.skew_ms;
+                    match cands.first() {
+                        None => {
+                            let (p, u, m) = &users[0];
+                            identity = Some(Identity { idp: identity_source(*p), user: u.clone(), matched_by: *m });
+                            if self.covered(&searched, lo, hi) {
+                                verdict = Verdict::NoIdpLogin;
+                                story.note(format!(
+                                    "The IdP logs are complete from {} to {} and hold no sign-in of {u} to an AWS application: this console session did not come through the IdP.",
+                                    format_ms(lo),
+                                    format_ms(hi)
+                                ));
+                            } else {
+                                reason = Some(UnknownReason::IdpLogsNotCollected);
+                                story.note(format!(
+                                    "No sign-in of {u} to an AWS application was found between {} and {}, but the IdP logs for that time are not complete.",
+                                    format_ms(lo),
+                                    format_ms(hi)
+                                ));
+                            }
+                        }
+                        Some(best) => {
+                            identity = Some(Identity { idp: identity_source(best.event.provider), user: best.user.clone(), matched_by: best.matched_by });
+                            chosen = Some(best.event);
+                            let finding = self.mfa_of(best, &searched);
+                            let rivals: Vec<(&Candidate<'a>, MfaFinding<'a>)> = cands
+                                .iter()
+                                .skip(1)
+                                .filter(|r| {
+                                    rank(r.matched_by) == rank(best.matched_by)
+                                        && r.ip_equal == best.ip_equal
+                                        && r.distance - best.distance <= TIE_MS
+                                })
+                                .map(|r| (r, self.mfa_of(r, &searched)))
+                                .filter(|(_, f)| f.verdict != finding.verdict)
+                                .collect();
+                            evidence.push(Evidence {
+                                source: provider_source(best.event.provider),
+                                id: best.event.event_id.clone(),
+                                role: "idp_sso".into(),
+                            });
+                            story.sso(best.event, best.matched_by, &best.user);
+                            if rivals.is_empty() {
+                                verdict = finding.verdict;
+                                reason = finding.reason;
+                                mfa = finding.mfa;
+                                for (e, role) in finding.evidence {
+                                    evidence.push(Evidence { source: provider_source(e.provider), id: e.event_id.clone(), role: role.into() });
+                                }
+                                story.note(finding.note);
+                            } else {
+                                reason = Some(UnknownReason::ConflictingCandidates);
+                                for (r, _) in &rivals {
+                                    evidence.push(Evidence {
+                                        source: provider_source(r.event.provider),
+                                        id: r.event.event_id.clone(),
+                                        role: "conflicting_candidate".into(),
+                                    });
+                                }
+                                story.note(format!(
+                                    "Another sign-in of the same user ({}) is just as close to the console login and tells a different story about MFA; trailproof will not guess which one this session came from.",
+                                    rivals.iter().map(|(r, _)| r.event.event_id.as_str()).collect::<Vec<_>>().join(", ")
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        story.verdict(verdict, reason);
+
+        let signals = self.signals(c, verdict, chosen, &chain);
+        let risk = self.risk(verdict, &signals);
+        VerdictRecord {
+            console_login_event_id: c.event_id.clone(),
+            account_id: c.account_id.clone(),
+            arn: c.arn.clone(),
+            session_name: c.session_name.clone(),
+            time: format_ms(c.time_ms),
+            source_ip: c.source_ip.clone(),
+            user_agent: c.user_agent.clone(),
+            path,
+            verdict,
+            reason,
+            identity,
+            mfa,
+            evidence,
+            risk,
+            explanation: story.finish(),
+            version: 1,
+        }
+    }
+
+    /// docs/judging.md §7.
+    fn signals(&self, c: &AwsEvent, verdict: Verdict, chosen: Option<&IdpEvent>, chain: &Chain<'_>) -> Vec<Signal> {
+        let cfg = self.cfg;
+        let mut s = BTreeSet::new();
+        match verdict {
+            Verdict::NotEnforced => {
+                s.insert(Signal::NoMfa);
+            }
+            Verdict::NoIdpLogin => {
+                s.insert(Signal::NoIdpLogin);
+            }
+            _ => {}
+        }
+        let ip = c.source_ip.as_deref();
+        if let (Some(t), Some(ip)) = (chain.signin_token, ip) {
+            if let Some(tip) = t.source_ip.as_deref() {
+                if tip != ip && !cfg.allowlisted_ip(tip) {
+                    s.insert(Signal::TokenRelay);
+                }
+            }
+        }
+        if let (Some(e), Some(ip)) = (chosen, ip) {
+            if e.source_ip.as_deref().is_some_and(|eip| eip != ip) {
+                s.insert(Signal::IdpIpMismatch);
+            }
+        }
+        let key = principal_key(c);
+        let mine = self.principals.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+        let earlier: Vec<&&AwsEvent> =
+            mine.iter().filter(|h| h.time_ms < c.time_ms && h.time_ms >= c.time_ms - cfg.baseline_ms && h.event_id != c.event_id).collect();
+        if !earlier.is_empty() {
+            if ip.is_some() && !earlier.iter().any(|h| h.source_ip.as_deref() == ip) {
+                s.insert(Signal::NewIp);
+            }
+            if c.user_agent.is_some() && !earlier.iter().any(|h| h.user_agent == c.user_agent) {
+                s.insert(Signal::NewUserAgent);
+            }
+            if c.role_name.is_some() && !earlier.iter().any(|h| h.role_name == c.role_name) {
+                s.insert(Signal::NewRole);
+            }
+        }
+        if let Some(e) = chosen {
+            let mut prior: Vec<&IdpEvent> = Vec::new();
+            for k in user_keys(e) {
+                for p in self.ssos.get(&(e.provider, k)).map(Vec::as_slice).unwrap_or(&[]) {
+                    if p.time_ms < e.time_ms && p.time_ms >= e.time_ms - cfg.baseline_ms && !prior.iter().any(|x| x.event_id == p.event_id) {
+                        prior.push(p);
+                    }
+                }
+            }
+            if !prior.is_empty() {
+                if e.asn.is_some() && !prior.iter().any(|p| p.asn == e.asn) {
+                    s.insert(Signal::NewAsn);
+                }
+                if e.country.is_some() && !prior.iter().any(|p| p.country == e.country) {
+                    s.insert(Signal::NewCountry);
+                }
+            }
+            if e.asn.is_some_and(|a| cfg.allow_asns.contains(&a)) {
+                s.insert(Signal::AllowlistedNetwork);
+            }
+        }
+        let nets: BTreeSet<String> = mine
+            .iter()
+            .filter(|h| (h.time_ms - c.time_ms).abs() <= cfg.burst_ms)
+            .filter_map(|h| h.source_ip.as_deref().map(network))
+            .collect();
+        if nets.len() >= 2 {
+            s.insert(Signal::MultiNetworkBurst);
+        }
+        if ip.is_some_and(|ip| cfg.allowlisted_ip(ip)) {
+            s.insert(Signal::AllowlistedNetwork);
+        }
+        if c.user_agent.as_deref().is_some_and(|ua| cfg.allow_user_agents.iter().any(|r| r.is_match(ua))) {
+            s.insert(Signal::AllowlistedUserAgent);
+        }
+        s.into_iter().collect()
+    }
+
+    fn risk(&self, verdict: Verdict, signals: &[Signal]) -> Risk {
+        let w = &self.cfg.weights;
+        let mut score = match verdict {
+            Verdict::Enforced => w.base_enforced,
+            Verdict::Unknown => w.base_unknown,
+            Verdict::NotEnforced => w.base_not_enforced,
+            Verdict::NoIdpLogin => w.base_no_idp_login,
+        };
+        for sig in signals {
+            score += match sig {
+                Signal::NoMfa | Signal::NoIdpLogin => 0,
+                Signal::TokenRelay => w.token_relay,
+                Signal::IdpIpMismatch => w.idp_ip_mismatch,
+                Signal::NewIp => w.new_ip,
+                Signal::NewAsn => w.new_asn,
+                Signal::NewCountry => w.new_country,
+                Signal::NewUserAgent => w.new_user_agent,
+                Signal::NewRole => w.new_role,
+                Signal::MultiNetworkBurst => w.multi_network_burst,
+                Signal::AllowlistedNetwork => w.allowlisted_network,
+                Signal::AllowlistedUserAgent => w.allowlisted_user_agent,
+            };
+        }
+        let score = score.clamp(0, 100) as u8;
+        let severity = match score {
+            0..25 => Severity::Low,
+            25..50 => Severity::Medium,
+            50..75 => Severity::High,
+            _ => Severity::Critical,
+        };
+        Risk { score, severity, signals: signals.to_vec() }
+    }
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() { "no named factor".into() } else { v.join(", ") }
+}

@@ -1,0 +1,318 @@
+//! The rules of docs/judging.md, one test each, on hand-built snapshots.
+
+use trailproof_correlate::{Compiled, correlate};
+use trailproof_model::config::Config;
+use trailproof_model::snapshot::{CoverageSpan, Snapshot};
+use trailproof_model::verdict::{MatchedBy, SessionPath, Signal, UnknownReason, Verdict, VerdictRecord};
+use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Outcome, Source, UserKeys, fold};
+
+const T: i64 = 1_793_527_200_000; // 2026-11-01T10:00:00Z
+const MIN: i64 = 60_000;
+const ACCT: &str = "111122223333";
+
+fn login(id: &str, t: i64, session: &str, ip: &str) -> AwsEvent {
+    AwsEvent {
+        event_id: id.into(),
+        time_ms: t,
+        kind: Some(AwsEventKind::ConsoleLogin),
+        account_id: Some(ACCT.into()),
+        region: Some("us-east-1".into()),
+        outcome: Outcome::Success,
+        principal_type: Some("AssumedRole".into()),
+        arn: Some(format!("arn:aws:sts::{ACCT}:assumed-role/OktaAdmin/{session}")),
+        role_name: Some("OktaAdmin".into()),
+        session_name: Some(session.into()),
+        saml_provider_arn: Some(format!("arn:aws:iam::{ACCT}:saml-provider/Okta")),
+        source_ip: Some(ip.into()),
+        user_agent: Some("Mozilla/5.0".into()),
+        mfa_used: Some(false),
+        ..Default::default()
+    }
+}
+
+fn idp(p: Idp, id: &str, t: i64, kind: IdpEventKind, user: &str) -> IdpEvent {
+    IdpEvent {
+        provider: p,
+        tenant: None,
+        event_id: id.into(),
+        time_ms: t,
+        kind,
+        native_type: "x".into(),
+        outcome: Outcome::Success,
+        outcome_reason: None,
+        user: UserKeys { login: Some(user.into()), ..Default::default() },
+        app_id: None,
+        app_name: None,
+        session_id: None,
+        source_ip: Some("198.51.100.7".into()),
+        user_agent: None,
+        asn: None,
+        as_org: None,
+        country: None,
+        mfa: MfaClaim::Silent,
+        factors: vec![],
+        auth_requirement: None,
+    }
+}
+
+fn sso(p: Idp, id: &str, t: i64, user: &str, sid: Option<&str>) -> IdpEvent {
+    let mut e = idp(p, id, t, IdpEventKind::AppSso, user);
+    e.app_name = Some("AWS Account Federation".into());
+    e.session_id = sid.map(str::to_string);
+    e
+}
+
+fn okta_session(sid: &str, start: i64, factor_at: Option<i64>, user: &str) -> Vec<IdpEvent> {
+    let mut s = idp(Idp::Okta, &format!("start-{sid}"), start, IdpEventKind::SessionStart, user);
+    s.session_id = Some(sid.into());
+    let mut out = vec![s];
+    if let Some(t) = factor_at {
+        let mut f = idp(Idp::Okta, &format!("mfa-{sid}"), t, IdpEventKind::FactorVerified, user);
+        f.session_id = Some(sid.into());
+        f.mfa = MfaClaim::Verified;
+        f.factors = vec!["OKTA_VERIFY_PUSH".into()];
+        out.push(f);
+    }
+    out
+}
+
+fn snap(logins: Vec<AwsEvent>, idp: Vec<IdpEvent>, covered: Option<(i64, i64)>) -> Snapshot {
+    let mut s = Snapshot { console_logins: logins, ..Default::default() };
+    for e in &idp {
+        s.providers_present.insert(e.provider);
+        for k in [&e.user.login, &e.user.email].into_iter().flatten() {
+            s.known_users.entry(e.provider).or_default().insert(fold(k));
+        }
+    }
+    s.idp = idp;
+    if let Some((a, b)) = covered {
+        for src in [Source::Okta, Source::Entra, Source::Google] {
+            s.coverage.push(CoverageSpan { source: src, scope: "*".into(), start_ms: a, end_ms: b });
+        }
+    }
+    s
+}
+
+fn judge(s: &Snapshot) -> Vec<VerdictRecord> {
+    correlate(s, &Compiled::new(&Config::default()).unwrap())
+}
+
+fn one(s: &Snapshot) -> VerdictRecord {
+    let mut v = judge(s);
+    assert_eq!(v.len(), 1, "{v:#?}");
+    v.remove(0)
+}
+
+const ALICE: &str = "alice@example.com";
+
+#[test]
+fn okta_mfa_hours_earlier_in_the_same_session_is_enforced() {
+    let mut ev = okta_session("s1", T - 300 * MIN, Some(T - 299 * MIN), ALICE);
+    ev.push(sso(Idp::Okta, "sso1", T - 5_000, ALICE, Some("s1")));
+    let v = one(&snap(vec![login("c1", T, "Alice@Example.com", "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN))));
+    assert_eq!(v.path, SessionPath::Saml);
+    assert_eq!(v.verdict, Verdict::Enforced, "{}", v.explanation);
+    let id = v.identity.unwrap();
+    assert_eq!((id.user.as_str(), id.matched_by), (ALICE, MatchedBy::Email));
+    assert_eq!(v.mfa.unwrap().factors, vec!["OKTA_VERIFY_PUSH"]);
+    let roles: Vec<(&str, &str)> = v.evidence.iter().map(|e| (e.id.as_str(), e.role.as_str())).collect();
+    assert!(roles.contains(&("sso1", "idp_sso")) && roles.contains(&("mfa-s1", "mfa_factor")), "{roles:?}");
+}
+
+#[test]
+fn okta_factor_after_the_sso_does_not_count() {
+    let mut ev = okta_session("s1", T - 60 * MIN, Some(T + 1_000), ALICE);
+    ev.push(sso(Idp::Okta, "sso1", T - 5_000, ALICE, Some("s1")));
+    let v = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN))));
+    assert_eq!(v.verdict, Verdict::NotEnforced);
+    assert!(v.risk.signals.contains(&Signal::NoMfa));
+}
+
+#[test]
+fn okta_password_only_needs_coverage_back_to_the_session_start() {
+    let mut ev = okta_session("s1", T - 120 * MIN, None, ALICE);
+    ev.push(sso(Idp::Okta, "sso1", T - 5_000, ALICE, Some("s1")));
+    let covered = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], ev.clone(), Some((T - 600 * MIN, T + 60 * MIN))));
+    assert_eq!(covered.verdict, Verdict::NotEnforced);
+    // Coverage starting after the session start: the MFA could be in what we do not hold.
+    let cut = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], ev.clone(), Some((T - 60 * MIN, T + 60 * MIN))));
+    assert_eq!((cut.verdict, cut.reason), (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)));
+    // No session start at all.
+    let no_start: Vec<IdpEvent> = ev.into_iter().filter(|e| e.kind != IdpEventKind::SessionStart).collect();
+    let v = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], no_start, Some((T - 600 * MIN, T + 60 * MIN))));
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)));
+}
+
+#[test]
+fn no_idp_login_only_inside_coverage() {
+    // Alice is known (an SSO of hers a day earlier), but none is in the window.
+    let ev = vec![sso(Idp::Okta, "old", T - 1440 * MIN, ALICE, Some("s0"))];
+    let c = login("c1", T, ALICE, "203.0.113.66");
+    let v = one(&snap(vec![c.clone()], ev.clone(), Some((T - 2000 * MIN, T + 60 * MIN))));
+    assert_eq!(v.verdict, Verdict::NoIdpLogin);
+    assert!(v.risk.signals.contains(&Signal::NoIdpLogin));
+    assert_eq!(v.identity.unwrap().user, ALICE);
+    let v = one(&snap(vec![c.clone()], ev.clone(), Some((T - 2000 * MIN, T - MIN))));
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)));
+    let v = one(&snap(vec![c], ev, None));
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)));
+}
+
+#[test]
+fn unknown_session_name_is_identity_unmapped() {
+    let ev = vec![sso(Idp::Okta, "sso1", T - 5_000, ALICE, Some("s1"))];
+    let v = one(&snap(vec![login("c1", T, "botocore-session-1793491200", "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN))));
+    assert_eq!((v.verdict, v.reason, v.identity), (Verdict::Unknown, Some(UnknownReason::IdentityUnmapped), None));
+}
+
+#[test]
+fn short_name_matches_the_local_part_and_prefix_of_a_cut_name() {
+    let mut ev = okta_session("s1", T - 30 * MIN, Some(T - 29 * MIN), ALICE);
+    ev.push(sso(Idp::Okta, "sso1", T - 5_000, ALICE, Some("s1")));
+    let v = one(&snap(vec![login("c1", T, "alice", "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN))));
+    assert_eq!(v.identity.unwrap().matched_by, MatchedBy::LocalPart);
+
+    let long = "alexandra.konstantinopoulou-smythe@engineering.example.com"; // 58 chars
+    let cut32: String = long.chars().take(32).collect();
+    let mut ev = okta_session("s2", T - 30 * MIN, Some(T - 29 * MIN), long);
+    ev.push(sso(Idp::Okta, "sso2", T - 5_000, long, Some("s2")));
+    let mut c = login("c2", T, &cut32, "198.51.100.7");
+    c.principal_type = Some("FederatedUser".into());
+    c.arn = Some(format!("arn:aws:sts::{ACCT}:federated-user/{cut32}"));
+    c.saml_provider_arn = None;
+    c.role_name = None;
+    let v = one(&snap(vec![c], ev, Some((T - 600 * MIN, T + 60 * MIN))));
+    assert_eq!(v.path, SessionPath::FederationBroker);
+    assert_eq!(v.verdict, Verdict::Enforced);
+    assert_eq!(v.identity.unwrap().matched_by, MatchedBy::Prefix);
+}
+
+#[test]
+fn two_indistinguishable_sso_with_different_mfa_are_conflicting() {
+    let mut ev = okta_session("s1", T - 30 * MIN, Some(T - 29 * MIN), ALICE);
+    ev.extend(okta_session("s2", T - 30 * MIN, None, ALICE));
+    ev.push(sso(Idp::Okta, "sso1", T - 10_000, ALICE, Some("s1")));
+    ev.push(sso(Idp::Okta, "sso2", T - 5_000, ALICE, Some("s2")));
+    let v = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN))));
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::ConflictingCandidates)), "{}", v.explanation);
+    assert!(v.evidence.iter().any(|e| e.role == "conflicting_candidate"));
+}
+
+#[test]
+fn same_user_twice_minutes_apart_is_separated_by_time() {
+    let mut ev = okta_session("s1", T - 30 * MIN, Some(T - 29 * MIN), ALICE);
+    ev.extend(okta_session("s2", T - 30 * MIN, None, ALICE));
+    ev.push(sso(Idp::Okta, "sso1", T - 3_000 + 2 * MIN, ALICE, Some("s1"))); // +2 min IdP skew
+    ev.push(sso(Idp::Okta, "sso2", T + 7 * MIN - 3_000 + 2 * MIN, ALICE, Some("s2")));
+    let vs = judge(&snap(
+        vec![login("c1", T, ALICE, "198.51.100.7"), login("c2", T + 7 * MIN, ALICE, "198.51.100.7")],
+        ev,
+        Some((T - 600 * MIN, T + 60 * MIN)),
+    ));
+    assert_eq!(vs[0].verdict, Verdict::Enforced);
+    assert_eq!(vs[1].verdict, Verdict::NotEnforced);
+}
+
+#[test]
+fn aws_native_reads_mfaused() {
+    let mut c = login("c1", T, "", "198.51.100.7");
+    c.principal_type = Some("Root".into());
+    c.arn = Some(format!("arn:aws:iam::{ACCT}:root"));
+    c.session_name = None;
+    c.mfa_used = Some(true);
+    assert_eq!(one(&snap(vec![c.clone()], vec![], None)).verdict, Verdict::Enforced);
+    c.mfa_used = Some(false);
+    assert_eq!(one(&snap(vec![c.clone()], vec![], None)).verdict, Verdict::NotEnforced);
+    c.mfa_used = None;
+    let v = one(&snap(vec![c], vec![], None));
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::AwsMfaFieldMissing)));
+}
+
+#[test]
+fn failed_console_logins_get_no_verdict_and_no_idp_means_not_configured() {
+    let mut f = login("c0", T, ALICE, "198.51.100.7");
+    f.outcome = Outcome::Failure;
+    assert!(judge(&snap(vec![f], vec![], None)).is_empty());
+    let v = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![], None));
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::IdpNotConfigured)));
+}
+
+#[test]
+fn entra_previously_satisfied_is_enforced_and_carried() {
+    let mut e = sso(Idp::Entra, "e1", T - 2_000, ALICE, None);
+    e.app_name = Some("AWS Single-Account Access".into());
+    e.mfa = MfaClaim::Carried;
+    e.factors = vec!["Previously satisfied".into()];
+    let v = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![e.clone()], None));
+    assert_eq!(v.verdict, Verdict::Enforced);
+    assert!(v.mfa.unwrap().carried_from_earlier_signin);
+    e.mfa = MfaClaim::SingleFactor;
+    assert_eq!(one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![e.clone()], None)).verdict, Verdict::NotEnforced);
+    e.mfa = MfaClaim::Silent;
+    assert_eq!(one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![e], None)).verdict, Verdict::Unknown);
+}
+
+#[test]
+fn google_saml_links_to_the_latest_login_before_it() {
+    let mut s = sso(Idp::Google, "g-saml", T - 2_000, ALICE, None);
+    s.app_name = Some("Amazon Web Services".into());
+    let mut l = idp(Idp::Google, "g-login", T - 90 * MIN, IdpEventKind::Login, ALICE);
+    l.native_type = "login/login_success".into();
+    l.mfa = MfaClaim::Verified;
+    l.factors = vec!["password".into(), "security_key".into()];
+    let v = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![s.clone(), l.clone()], None));
+    assert_eq!(v.verdict, Verdict::Enforced, "{}", v.explanation);
+    assert!(v.evidence.iter().any(|e| e.id == "g-login" && e.role == "idp_login"));
+    l.mfa = MfaClaim::SingleFactor;
+    l.factors = vec!["password".into()];
+    assert_eq!(one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![s.clone(), l], None)).verdict, Verdict::NotEnforced);
+    assert_eq!(one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![s], None)).verdict, Verdict::Unknown);
+}
+
+#[test]
+fn other_apps_are_never_taken_as_aws_logins() {
+    let mut ev = okta_session("s1", T - 30 * MIN, Some(T - 29 * MIN), ALICE);
+    let mut slack = sso(Idp::Okta, "slack", T - 5_000, ALICE, Some("s1"));
+    slack.app_name = Some("Slack".into());
+    ev.push(slack);
+    let v = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN))));
+    assert_eq!(v.verdict, Verdict::NoIdpLogin);
+}
+
+#[test]
+fn token_relay_and_idp_ip_mismatch() {
+    let mut ev = okta_session("s1", T - 30 * MIN, Some(T - 29 * MIN), ALICE);
+    ev.push(sso(Idp::Okta, "sso1", T - 5_000, ALICE, Some("s1")));
+    let c = login("c1", T, ALICE, "192.0.2.50");
+    let mut tok = AwsEvent {
+        event_id: "tok".into(),
+        time_ms: T - 10_000,
+        kind: Some(AwsEventKind::GetSigninToken),
+        arn: c.arn.clone(),
+        source_ip: Some("203.0.113.9".into()),
+        outcome: Outcome::Success,
+        ..Default::default()
+    };
+    let mut s = snap(vec![c.clone()], ev, Some((T - 600 * MIN, T + 60 * MIN)));
+    s.aws_related.push(tok.clone());
+    let v = one(&s);
+    assert!(v.risk.signals.contains(&Signal::TokenRelay), "{:?}", v.risk);
+    assert!(v.risk.signals.contains(&Signal::IdpIpMismatch));
+    // From an allow-listed broker network it is not a relay.
+    let cfg = Config { allowlist: trailproof_model::config::Allowlist { cidrs: vec!["203.0.113.0/24".into()], ..Default::default() }, ..Default::default() };
+    let v = correlate(&s, &Compiled::new(&cfg).unwrap()).remove(0);
+    assert!(!v.risk.signals.contains(&Signal::TokenRelay));
+    tok.source_ip = c.source_ip.clone();
+    s.aws_related = vec![tok];
+    assert!(!one(&s).risk.signals.contains(&Signal::TokenRelay));
+}
+
+#[test]
+fn same_snapshot_same_bytes() {
+    let mut ev = okta_session("s1", T - 30 * MIN, Some(T - 29 * MIN), ALICE);
+    ev.push(sso(Idp::Okta, "sso1", T - 5_000, ALICE, Some("s1")));
+    let s = snap(vec![login("c1", T, ALICE, "198.51.100.7"), login("c2", T, "bob", "198.51.100.8")], ev, Some((T - 600 * MIN, T + 60 * MIN)));
+    let a = serde_json::to_string(&judge(&s)).unwrap();
+    let b = serde_json::to_string(&judge(&s)).unwrap();
+    assert_eq!(a, b);
+}

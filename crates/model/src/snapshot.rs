@@ -1,0 +1,42 @@
+//! The data the correlator judges: everything it needs about a time range, as plain values.
+//! The store builds it with set-based queries (crates/store `snapshot`); tests build it by hand.
+
+use crate::{AwsEvent, Idp, IdpEvent, Millis, Source};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A coverage interval (both ends inclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoverageSpan {
+    pub source: Source,
+    pub scope: String,
+    pub start_ms: Millis,
+    pub end_ms: Millis,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// ConsoleLogins to judge (success and failure; only successes get verdicts).
+    pub console_logins: Vec<AwsEvent>,
+    /// Successful ConsoleLogins before the range, for baselines (new IP, new role, ...).
+    pub history: Vec<AwsEvent>,
+    /// AssumeRoleWithSAML, GetFederationToken, GetSigninToken, CheckMfa around the range.
+    pub aws_related: Vec<AwsEvent>,
+    /// IdP events: SSOs to AWS apps around the range and in the baseline, the events of the IdP
+    /// sessions those SSOs belong to, and Google `login` events of their users.
+    pub idp: Vec<IdpEvent>,
+    /// Folded user keys (login, email, app user name) seen in any stored event, per provider.
+    pub known_users: BTreeMap<Idp, BTreeSet<String>>,
+    /// Providers with any stored events or coverage.
+    pub providers_present: BTreeSet<Idp>,
+    pub coverage: Vec<CoverageSpan>,
+}
+
+impl Snapshot {
+    /// Whether `[start, end]` lies inside one coverage interval of `source` (in `scope`, or in any
+    /// scope when `scope` is `None`).
+    pub fn covers(&self, source: Source, scope: Option<&str>, start: Millis, end: Millis) -> bool {
+        self.coverage.iter().any(|c| {
+            c.source == source && scope.is_none_or(|s| s == c.scope) && c.start_ms <= start && end <= c.end_ms
+        })
+    }
+}

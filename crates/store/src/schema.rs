@@ -1,0 +1,155 @@
+//! Versioned migrations. `PRAGMA user_version` holds the number of migrations applied; each
+//! migration runs once, in order, in its own transaction. Never edit a released migration: add one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: raw records, normalized events, quarantine, coverage, import log.
+    r#"
+    CREATE TABLE raw_records (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT    NOT NULL,
+        native_id   TEXT    NOT NULL,
+        origin      TEXT    NOT NULL,
+        location    TEXT    NOT NULL,
+        stored_ms   INTEGER NOT NULL,
+        raw         BLOB    NOT NULL,   -- deflate-compressed JSON, see raw::compress
+        UNIQUE (source, native_id)
+    );
+
+    CREATE TABLE aws_events (
+        id                   INTEGER PRIMARY KEY,
+        event_id             TEXT    NOT NULL UNIQUE,
+        time_ms              INTEGER NOT NULL,
+        kind                 TEXT    NOT NULL,
+        account_id           TEXT,
+        region               TEXT,
+        outcome              TEXT    NOT NULL,
+        error_code           TEXT,
+        error_message        TEXT,
+        principal_type       TEXT,
+        arn                  TEXT,
+        principal_id         TEXT,
+        user_name            TEXT,
+        role_name            TEXT,
+        session_name         TEXT,
+        session_name_fold    TEXT,
+        session_issuer_arn   TEXT,
+        session_issuer_type  TEXT,
+        source_identity      TEXT,
+        mfa_authenticated    INTEGER,
+        mfa_used             INTEGER,
+        saml_provider_arn    TEXT,
+        saml_subject         TEXT,
+        saml_subject_type    TEXT,
+        saml_issuer          TEXT,
+        saml_name_qualifier  TEXT,
+        issued_arn           TEXT,
+        issued_access_key_id TEXT,
+        access_key_id        TEXT,
+        source_ip            TEXT,
+        user_agent           TEXT,
+        credential_type      TEXT,
+        login_to             TEXT,
+        raw_id               INTEGER NOT NULL REFERENCES raw_records(id)
+    );
+    CREATE INDEX aws_events_kind_time ON aws_events (kind, time_ms);
+    CREATE INDEX aws_events_arn_time ON aws_events (arn, time_ms);
+    CREATE INDEX aws_events_session_time ON aws_events (session_name_fold, time_ms);
+    CREATE INDEX aws_events_issued_arn ON aws_events (issued_arn);
+
+    CREATE TABLE idp_events (
+        id                INTEGER PRIMARY KEY,
+        provider          TEXT    NOT NULL,
+        tenant            TEXT,
+        event_id          TEXT    NOT NULL,
+        time_ms           INTEGER NOT NULL,
+        kind              TEXT    NOT NULL,
+        native_type       TEXT    NOT NULL,
+        outcome           TEXT    NOT NULL,
+        outcome_reason    TEXT,
+        user_login        TEXT,
+        user_login_fold   TEXT,
+        user_email        TEXT,
+        user_email_fold   TEXT,
+        user_id           TEXT,
+        display_name      TEXT,
+        app_username      TEXT,
+        app_id            TEXT,
+        app_name          TEXT,
+        session_id        TEXT,
+        source_ip         TEXT,
+        user_agent        TEXT,
+        asn               INTEGER,
+        as_org            TEXT,
+        country           TEXT,
+        mfa               TEXT    NOT NULL,
+        factors           TEXT    NOT NULL,  -- JSON array of strings
+        auth_requirement  TEXT,
+        raw_id            INTEGER NOT NULL REFERENCES raw_records(id),
+        UNIQUE (provider, event_id)
+    );
+    CREATE INDEX idp_events_login_time ON idp_events (user_login_fold, time_ms);
+    CREATE INDEX idp_events_email_time ON idp_events (user_email_fold, time_ms);
+    CREATE INDEX idp_events_session ON idp_events (provider, session_id, time_ms);
+    CREATE INDEX idp_events_kind_time ON idp_events (provider, kind, time_ms);
+
+    CREATE TABLE quarantine (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT    NOT NULL,
+        origin      TEXT    NOT NULL,
+        location    TEXT    NOT NULL,
+        reason      TEXT    NOT NULL,
+        raw         BLOB    NOT NULL,   -- the first bytes of the record, at most RAW_QUARANTINE_CAP
+        raw_len     INTEGER NOT NULL,
+        raw_sha256  TEXT    NOT NULL,
+        stored_ms   INTEGER NOT NULL,
+        UNIQUE (source, raw_sha256)
+    );
+
+    CREATE TABLE coverage (
+        source    TEXT    NOT NULL,
+        scope     TEXT    NOT NULL,
+        start_ms  INTEGER NOT NULL,
+        end_ms    INTEGER NOT NULL,
+        PRIMARY KEY (source, scope, start_ms)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE imports (
+        id           INTEGER PRIMARY KEY,
+        source       TEXT    NOT NULL,
+        origin       TEXT    NOT NULL,
+        started_ms   INTEGER NOT NULL,
+        finished_ms  INTEGER NOT NULL,
+        records_read INTEGER NOT NULL,
+        stored       INTEGER NOT NULL,
+        duplicates   INTEGER NOT NULL,
+        skipped      INTEGER NOT NULL,
+        quarantined  INTEGER NOT NULL
+    );
+    "#,
+    // 2: verdicts, versioned; earlier versions kept in verdict_history.
+    r#"
+    CREATE TABLE verdicts (
+        console_login_event_id TEXT PRIMARY KEY,
+        time_ms       INTEGER NOT NULL,
+        account_id    TEXT,
+        arn           TEXT,
+        verdict       TEXT    NOT NULL,
+        reason        TEXT,
+        severity      TEXT    NOT NULL,
+        score         INTEGER NOT NULL,
+        version       INTEGER NOT NULL,
+        record        TEXT    NOT NULL,  -- the verdict record as JSON, version included
+        content_sha256 TEXT   NOT NULL,  -- hash of the record with version 0: detects change
+        updated_ms    INTEGER NOT NULL
+    );
+    CREATE INDEX verdicts_time ON verdicts (time_ms);
+    CREATE INDEX verdicts_arn ON verdicts (arn, time_ms);
+    CREATE TABLE verdict_history (
+        console_login_event_id TEXT    NOT NULL,
+        version                INTEGER NOT NULL,
+        record                 TEXT    NOT NULL,
+        superseded_ms          INTEGER NOT NULL,
+        PRIMARY KEY (console_login_event_id, version)
+    );
+    "#,
+];

@@ -1,0 +1,283 @@
+//! Reading what the correlator needs for a time range, with set-based queries.
+
+use crate::{Result, Store, StoreError};
+use rusqlite::{Row, params_from_iter, types::Value};
+use std::collections::{BTreeMap, BTreeSet};
+use trailproof_model::snapshot::{CoverageSpan, Snapshot};
+use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, Millis, MfaClaim, Outcome, UserKeys};
+
+/// What to load. All durations in milliseconds.
+#[derive(Debug, Clone)]
+pub struct SnapshotQuery {
+    /// ConsoleLogins with `from_ms <= time < to_ms` are judged.
+    pub from_ms: Millis,
+    pub to_ms: Millis,
+    /// How far before a login its IdP login may be (window before + skew).
+    pub before_ms: Millis,
+    /// How far after a login its IdP login may be (window after + skew).
+    pub after_ms: Millis,
+    /// Baseline for "new" signals.
+    pub baseline_ms: Millis,
+    /// How far back Google logins are looked for.
+    pub google_lookback_ms: Millis,
+    /// AWS applications at the IdPs, by id and by folded display name.
+    pub aws_app_ids: Vec<String>,
+    pub aws_app_names: Vec<String>,
+    /// Also take apps whose name contains `aws` or `amazon` (any case): the default for IdPs
+    /// with no AWS app configured. Forced on when both lists are empty.
+    pub default_app_pattern: bool,
+}
+
+/// How far before a ConsoleLogin its issuing STS call may be (GetFederationToken credentials
+/// live up to 36 hours).
+pub const RELATED_LOOKBACK_MS: Millis = 36 * 3600 * 1000;
+
+const AWS_COLS: &str = "event_id, time_ms, kind, account_id, region, outcome, error_code, error_message, principal_type,
+    arn, principal_id, user_name, role_name, session_name, session_issuer_arn, session_issuer_type, source_identity,
+    mfa_authenticated, mfa_used, saml_provider_arn, saml_subject, saml_subject_type, saml_issuer, saml_name_qualifier,
+    issued_arn, issued_access_key_id, access_key_id, source_ip, user_agent, credential_type, login_to";
+
+const IDP_COLS: &str = "provider, tenant, event_id, time_ms, kind, native_type, outcome, outcome_reason, user_login,
+    user_email, user_id, display_name, app_username, app_id, app_name, session_id, source_ip, user_agent, asn, as_org,
+    country, mfa, factors, auth_requirement";
+
+fn opt_bool(v: Option<i64>) -> Option<bool> {
+    v.map(|b| b != 0)
+}
+
+fn aws_row(r: &Row<'_>) -> rusqlite::Result<AwsEvent> {
+    let kind: String = r.get(2)?;
+    let outcome: String = r.get(5)?;
+    Ok(AwsEvent {
+        event_id: r.get(0)?,
+        time_ms: r.get(1)?,
+        kind: AwsEventKind::parse(&kind),
+        account_id: r.get(3)?,
+        region: r.get(4)?,
+        outcome: Outcome::parse(&outcome),
+        error_code: r.get(6)?,
+        error_message: r.get(7)?,
+        principal_type: r.get(8)?,
+        arn: r.get(9)?,
+        principal_id: r.get(10)?,
+        user_name: r.get(11)?,
+        role_name: r.get(12)?,
+        session_name: r.get(13)?,
+        session_issuer_arn: r.get(14)?,
+        session_issuer_type: r.get(15)?,
+        source_identity: r.get(16)?,
+        mfa_authenticated: opt_bool(r.get(17)?),
+        mfa_used: opt_bool(r.get(18)?),
+        saml_provider_arn: r.get(19)?,
+        saml_subject: r.get(20)?,
+        saml_subject_type: r.get(21)?,
+        saml_issuer: r.get(22)?,
+        saml_name_qualifier: r.get(23)?,
+        issued_arn: r.get(24)?,
+        issued_access_key_id: r.get(25)?,
+        access_key_id: r.get(26)?,
+        source_ip: r.get(27)?,
+        user_agent: r.get(28)?,
+        credential_type: r.get(29)?,
+        login_to: r.get(30)?,
+    })
+}
+
+/// An IdP row, or the text of what is wrong with it (an unknown enum value means the database was
+/// written by another version, which must not be silently misread).
+fn idp_row(r: &Row<'_>) -> rusqlite::Result<std::result::Result<IdpEvent, String>> {
+    let provider: String = r.get(0)?;
+    let kind: String = r.get(4)?;
+    let outcome: String = r.get(6)?;
+    let mfa: String = r.get(21)?;
+    let factors: String = r.get(22)?;
+    let (Some(provider), Some(kind), Some(mfa)) = (Idp::parse(&provider), IdpEventKind::parse(&kind), MfaClaim::parse(&mfa))
+    else {
+        return Ok(Err(format!("idp event with provider {provider:?}, kind {kind:?}, mfa {mfa:?}")));
+    };
+    let factors: Vec<String> = match serde_json::from_str(&factors) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(format!("factors {factors:?}: {e}"))),
+    };
+    Ok(Ok(IdpEvent {
+        provider,
+        tenant: r.get(1)?,
+        event_id: r.get(2)?,
+        time_ms: r.get(3)?,
+        kind,
+        native_type: r.get(5)?,
+        outcome: Outcome::parse(&outcome),
+        outcome_reason: r.get(7)?,
+        user: UserKeys {
+            login: r.get(8)?,
+            email: r.get(9)?,
+            user_id: r.get(10)?,
+            display_name: r.get(11)?,
+            app_username: r.get(12)?,
+        },
+        app_id: r.get(13)?,
+        app_name: r.get(14)?,
+        session_id: r.get(15)?,
+        source_ip: r.get(16)?,
+        user_agent: r.get(17)?,
+        asn: r.get::<_, Option<i64>>(18)?.and_then(|a| u32::try_from(a).ok()),
+        as_org: r.get(19)?,
+        country: r.get(20)?,
+        mfa,
+        factors,
+        auth_requirement: r.get(23)?,
+    }))
+}
+
+impl Store {
+    pub(crate) fn aws_query_pub(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<AwsEvent>> {
+        self.aws_query(where_sql, args)
+    }
+
+    pub(crate) fn idp_query_pub(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<IdpEvent>> {
+        self.idp_query(where_sql, args)
+    }
+
+    fn aws_query(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<AwsEvent>> {
+        let sql = format!("SELECT {AWS_COLS} FROM aws_events WHERE {where_sql} ORDER BY time_ms, event_id");
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map(params_from_iter(args), aws_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn idp_query(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<IdpEvent>> {
+        let sql = format!("SELECT {IDP_COLS} FROM idp_events WHERE {where_sql} ORDER BY time_ms, provider, event_id");
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map(params_from_iter(args), idp_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?.map_err(StoreError::Corrupt)?);
+        }
+        Ok(out)
+    }
+
+    /// Loads everything the correlator needs to judge the ConsoleLogins of `[from_ms, to_ms)`.
+    pub fn snapshot(&self, q: &SnapshotQuery) -> Result<Snapshot> {
+        let mut snap = Snapshot {
+            console_logins: self.aws_query(
+                "kind = 'ConsoleLogin' AND time_ms >= ?1 AND time_ms < ?2",
+                vec![q.from_ms.into(), q.to_ms.into()],
+            )?,
+            history: self.aws_query(
+                "kind = 'ConsoleLogin' AND outcome = 'success' AND time_ms >= ?1 AND time_ms < ?2",
+                vec![(q.from_ms - q.baseline_ms).into(), q.from_ms.into()],
+            )?,
+            aws_related: self.aws_query(
+                "kind IN ('AssumeRoleWithSAML', 'GetFederationToken', 'GetSigninToken', 'CheckMfa')
+                 AND time_ms >= ?1 AND time_ms <= ?2",
+                vec![(q.from_ms - RELATED_LOOKBACK_MS).into(), (q.to_ms + q.after_ms).into()],
+            )?,
+            ..Default::default()
+        };
+
+        // SSOs to AWS applications, for the range and the baseline before it.
+        let mut args: Vec<Value> =
+            vec![(q.from_ms - q.baseline_ms - q.before_ms).into(), (q.to_ms + q.after_ms).into()];
+        let mut app = Vec::new();
+        for id in &q.aws_app_ids {
+            args.push(id.clone().into());
+            app.push(format!("app_id = ?{}", args.len()));
+        }
+        for name in &q.aws_app_names {
+            args.push(trailproof_model::fold(name).into());
+            app.push(format!("lower(app_name) = ?{}", args.len()));
+        }
+        if app.is_empty() || q.default_app_pattern {
+            app.push("lower(app_name) LIKE '%aws%' OR lower(app_name) LIKE '%amazon%'".into());
+        }
+        let ssos = self.idp_query(
+            &format!("kind = 'app_sso' AND time_ms >= ?1 AND time_ms <= ?2 AND ({})", app.join(" OR ")),
+            args,
+        )?;
+
+        // The IdP sessions those SSOs belong to (Okta), and the Google users' logins.
+        let mut sessions: BTreeSet<(&'static str, String)> = BTreeSet::new();
+        let mut google_users: BTreeSet<String> = BTreeSet::new();
+        for e in &ssos {
+            if let Some(sid) = &e.session_id {
+                sessions.insert((e.provider.as_str(), sid.clone()));
+            }
+            if e.provider == Idp::Google {
+                for k in [&e.user.login, &e.user.email].into_iter().flatten() {
+                    google_users.insert(trailproof_model::fold(k));
+                }
+            }
+        }
+        let mut related: Vec<IdpEvent> = Vec::new();
+        let sessions: Vec<_> = sessions.into_iter().collect();
+        for chunk in sessions.chunks(400) {
+            let mut args: Vec<Value> = Vec::new();
+            let mut ors = Vec::new();
+            for (provider, sid) in chunk {
+                args.push((*provider).to_string().into());
+                args.push(sid.clone().into());
+                ors.push(format!("(provider = ?{} AND session_id = ?{})", args.len() - 1, args.len()));
+            }
+            related.extend(self.idp_query(&format!("kind != 'app_sso' AND ({})", ors.join(" OR ")), args)?);
+        }
+        let google_users: Vec<String> = google_users.into_iter().collect();
+        for chunk in google_users.chunks(400) {
+            let mut args: Vec<Value> = vec![
+                (q.from_ms - q.before_ms - q.google_lookback_ms).into(),
+                (q.to_ms + q.after_ms).into(),
+            ];
+            let mut ins = Vec::new();
+            for u in chunk {
+                args.push(u.clone().into());
+                ins.push(format!("?{}", args.len()));
+            }
+            related.extend(self.idp_query(
+                &format!(
+                    "provider = 'google' AND kind IN ('login', 'session_end') AND time_ms >= ?1 AND time_ms <= ?2
+                     AND user_login_fold IN ({})",
+                    ins.join(", ")
+                ),
+                args,
+            )?);
+        }
+        let mut idp = ssos;
+        idp.extend(related);
+        idp.sort_by(|a, b| (a.time_ms, a.provider, &a.event_id).cmp(&(b.time_ms, b.provider, &b.event_id)));
+        idp.dedup_by(|a, b| a.provider == b.provider && a.event_id == b.event_id);
+        snap.idp = idp;
+
+        // Known users and providers present.
+        let mut known: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
+        let mut st = self.conn.prepare(
+            "SELECT DISTINCT provider, user_login_fold FROM idp_events WHERE user_login_fold IS NOT NULL
+             UNION SELECT DISTINCT provider, user_email_fold FROM idp_events WHERE user_email_fold IS NOT NULL
+             UNION SELECT DISTINCT provider, lower(trim(app_username)) FROM idp_events WHERE app_username IS NOT NULL",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (p, u) = row?;
+            if let Some(p) = Idp::parse(&p) {
+                known.entry(p).or_default().insert(u);
+            }
+        }
+        snap.known_users = known;
+        let mut st = self.conn.prepare("SELECT DISTINCT provider FROM idp_events")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        for p in rows {
+            if let Some(p) = Idp::parse(&p?) {
+                snap.providers_present.insert(p);
+            }
+        }
+        snap.coverage = self
+            .coverage()?
+            .into_iter()
+            .map(|c| CoverageSpan { source: c.source, scope: c.scope, start_ms: c.start_ms, end_ms: c.end_ms })
+            .collect();
+        for c in &snap.coverage {
+            if let Some(p) = Idp::parse(c.source.as_str()) {
+                snap.providers_present.insert(p);
+            }
+        }
+        Ok(snap)
+    }
+}

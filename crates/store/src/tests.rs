@@ -1,0 +1,200 @@
+use super::*;
+use proptest::prelude::*;
+use trailproof_model::{AwsEventKind, Idp, IdpEventKind, MfaClaim, Outcome, UserKeys};
+
+fn at() -> Origin<'static> {
+    Origin { origin: "test.json", location: "record 0 at byte 0" }
+}
+
+fn aws(id: &str) -> AwsEvent {
+    AwsEvent {
+        event_id: id.into(),
+        time_ms: 1_000,
+        kind: Some(AwsEventKind::ConsoleLogin),
+        outcome: Outcome::Success,
+        arn: Some("arn:aws:sts::111122223333:assumed-role/Admin/Alice@Example.com".into()),
+        session_name: Some("Alice@Example.com".into()),
+        mfa_used: Some(false),
+        ..Default::default()
+    }
+}
+
+fn idp(id: &str) -> IdpEvent {
+    IdpEvent {
+        provider: Idp::Okta,
+        tenant: None,
+        event_id: id.into(),
+        time_ms: 2_000,
+        kind: IdpEventKind::FactorVerified,
+        native_type: "user.authentication.auth_via_mfa".into(),
+        outcome: Outcome::Success,
+        outcome_reason: None,
+        user: UserKeys { login: Some("Alice@Example.com".into()), ..Default::default() },
+        app_id: None,
+        app_name: None,
+        session_id: Some("102abc".into()),
+        source_ip: Some("198.51.100.7".into()),
+        user_agent: None,
+        asn: Some(3741),
+        as_org: None,
+        country: None,
+        mfa: MfaClaim::Verified,
+        factors: vec!["OKTA_VERIFY_PUSH".into()],
+        auth_requirement: None,
+    }
+}
+
+#[test]
+fn reinserting_the_same_record_is_a_duplicate_and_changes_nothing() {
+    let mut s = Store::open_in_memory().unwrap();
+    let raw = raw::compress(br#"{"eventID":"e1"}"#);
+    let mut b = s.batch().unwrap();
+    assert_eq!(b.insert_aws("e1", at(), &raw, &[aws("e1")]).unwrap(), Stored::New);
+    assert_eq!(b.insert_aws("e1", at(), &raw, &[aws("e1")]).unwrap(), Stored::Duplicate);
+    b.commit().unwrap();
+    let mut b = s.batch().unwrap();
+    assert_eq!(b.insert_aws("e1", at(), &raw, &[aws("e1")]).unwrap(), Stored::Duplicate);
+    b.commit().unwrap();
+    let n: i64 = s.conn().query_row("SELECT COUNT(*) FROM aws_events", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(s.raw_counts().unwrap(), vec![("cloudtrail".to_string(), 1)]);
+}
+
+#[test]
+fn stored_fields_and_folded_keys() {
+    let mut s = Store::open_in_memory().unwrap();
+    let mut b = s.batch().unwrap();
+    b.insert_aws("e1", at(), &raw::compress(b"{}"), &[aws("e1")]).unwrap();
+    b.insert_idp(Source::Okta, "u1", at(), &raw::compress(b"{}"), &[idp("u1")]).unwrap();
+    b.commit().unwrap();
+    let (fold, mfa_used): (String, i64) = s
+        .conn()
+        .query_row("SELECT session_name_fold, mfa_used FROM aws_events", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(fold, "alice@example.com");
+    assert_eq!(mfa_used, 0);
+    let (login_fold, mfa, factors, asn): (String, String, String, i64) = s
+        .conn()
+        .query_row("SELECT user_login_fold, mfa, factors, asn FROM idp_events", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .unwrap();
+    assert_eq!(login_fold, "alice@example.com");
+    assert_eq!(mfa, "verified");
+    assert_eq!(factors, r#"["OKTA_VERIFY_PUSH"]"#);
+    assert_eq!(asn, 3741);
+    let counts = s.event_counts().unwrap();
+    assert!(counts.contains(&("cloudtrail".into(), "ConsoleLogin".into(), 1)));
+    assert!(counts.contains(&("okta".into(), "factor_verified".into(), 1)));
+}
+
+#[test]
+fn raw_record_round_trips_compressed() {
+    let mut s = Store::open_in_memory().unwrap();
+    let raw = br#"{"uuid":"u1","published":"2024-05-01T09:00:02.123Z"}"#;
+    let mut b = s.batch().unwrap();
+    b.insert_idp(Source::Okta, "u1", at(), &raw::compress(raw), &[idp("u1")]).unwrap();
+    b.commit().unwrap();
+    assert_eq!(s.raw_record(Source::Okta, "u1").unwrap().as_deref(), Some(&raw[..]));
+    assert_eq!(s.raw_record(Source::Okta, "nope").unwrap(), None);
+}
+
+#[test]
+fn rollback_when_batch_is_dropped() {
+    let mut s = Store::open_in_memory().unwrap();
+    {
+        let mut b = s.batch().unwrap();
+        b.insert_aws("e1", at(), &raw::compress(b"{}"), &[aws("e1")]).unwrap();
+        b.add_coverage(Source::Cloudtrail, "1/us-east-1", 0, 10).unwrap();
+    }
+    assert!(s.raw_counts().unwrap().is_empty());
+    assert!(s.coverage().unwrap().is_empty());
+}
+
+#[test]
+fn quarantine_dedupes_identical_bytes_and_caps_size() {
+    let mut s = Store::open_in_memory().unwrap();
+    let big = vec![b'x'; RAW_QUARANTINE_CAP + 10];
+    let mut b = s.batch().unwrap();
+    assert_eq!(b.quarantine(Source::Okta, at(), "not valid JSON", b"garbage").unwrap(), Stored::New);
+    assert_eq!(b.quarantine(Source::Okta, at(), "not valid JSON", b"garbage").unwrap(), Stored::Duplicate);
+    assert_eq!(b.quarantine(Source::Okta, at(), "too big", &big).unwrap(), Stored::New);
+    b.commit().unwrap();
+    let q = s.quarantine_summary(5).unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].count, 2);
+    let (len, kept): (i64, i64) = s
+        .conn()
+        .query_row("SELECT raw_len, length(raw) FROM quarantine WHERE reason = 'too big'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(len as usize, RAW_QUARANTINE_CAP + 10);
+    assert_eq!(kept as usize, RAW_QUARANTINE_CAP);
+}
+
+#[test]
+fn coverage_merges_overlapping_and_adjacent_intervals_per_scope() {
+    let mut s = Store::open_in_memory().unwrap();
+    let mut b = s.batch().unwrap();
+    b.add_coverage(Source::Okta, "*", 100, 200).unwrap();
+    b.add_coverage(Source::Okta, "*", 300, 400).unwrap();
+    b.add_coverage(Source::Okta, "other", 150, 350).unwrap();
+    b.add_coverage(Source::Okta, "*", 201, 250).unwrap(); // adjacent to the first
+    b.add_coverage(Source::Okta, "*", 260, 310).unwrap(); // overlaps the second
+    b.commit().unwrap();
+    let c: Vec<(String, i64, i64)> = s.coverage().unwrap().into_iter().map(|c| (c.scope, c.start_ms, c.end_ms)).collect();
+    assert_eq!(c, vec![("*".into(), 100, 250), ("*".into(), 260, 400), ("other".into(), 150, 350)]);
+}
+
+proptest! {
+    /// Whatever intervals are added in whatever order, the stored coverage is the exact union
+    /// (at millisecond granularity), as disjoint non-adjacent intervals.
+    #[test]
+    fn coverage_is_the_union(intervals in prop::collection::vec((0i64..200, 0i64..40), 1..12)) {
+        let mut s = Store::open_in_memory().unwrap();
+        let mut b = s.batch().unwrap();
+        let mut covered = [false; 241];
+        for &(start, len) in &intervals {
+            b.add_coverage(Source::Entra, "t", start, start + len).unwrap();
+            for c in covered.iter_mut().skip(start as usize).take(len as usize + 1) { *c = true; }
+        }
+        b.commit().unwrap();
+        let got = s.coverage().unwrap();
+        let mut stored = [false; 241];
+        for w in got.windows(2) {
+            prop_assert!(w[0].end_ms + 1 < w[1].start_ms, "not disjoint/non-adjacent: {:?}", w);
+        }
+        for c in &got { for t in c.start_ms..=c.end_ms { stored[t as usize] = true; } }
+        prop_assert_eq!(covered.to_vec(), stored.to_vec());
+    }
+}
+
+#[test]
+fn migrations_bring_an_old_database_up_to_date_and_refuse_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    Store::create_at_version(&path, 0).unwrap();
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    drop(s);
+    // Reopening an up-to-date database applies nothing and keeps data.
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    s.conn().pragma_update(None, "user_version", 999).unwrap();
+    drop(s);
+    match Store::open(&path) {
+        Err(StoreError::TooNew { found: 999, .. }) => {}
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("opened a database from the future"),
+    }
+}
+
+#[test]
+fn every_migration_prefix_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    for n in 0..=MIGRATIONS.len() {
+        let path = dir.path().join(format!("v{n}.db"));
+        Store::create_at_version(&path, n).unwrap();
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    }
+}

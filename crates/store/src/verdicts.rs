@@ -1,0 +1,152 @@
+//! Verdict records, versioned: a record whose content changes gets the next version, the old one
+//! moves to `verdict_history`; an unchanged record keeps its version (so re-running the engine on
+//! the same data writes nothing).
+
+use crate::{Batch, Result, Store, StoreError};
+use rusqlite::{OptionalExtension, params};
+use trailproof_model::verdict::VerdictRecord;
+use trailproof_model::{Millis, parse_time};
+
+/// What storing a set of verdicts did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerdictChanges {
+    pub new: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    /// Event ids of records that are new or changed, with their new version.
+    pub written: Vec<(String, u32)>,
+}
+
+fn content_hash(r: &VerdictRecord) -> Result<(String, String)> {
+    use sha2::Digest;
+    let mut v0 = r.clone();
+    v0.version = 0;
+    let j = serde_json::to_string(&v0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok((hex::encode(sha2::Sha256::digest(j.as_bytes())), j))
+}
+
+fn encode(r: &VerdictRecord) -> Result<String> {
+    serde_json::to_string(r).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode(s: &str) -> Result<VerdictRecord> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("stored verdict: {e}")))
+}
+
+impl Batch<'_> {
+    /// Stores verdict records, assigning versions (the `version` field of the input is ignored).
+    pub fn put_verdicts(&mut self, records: &[VerdictRecord]) -> Result<VerdictChanges> {
+        let mut out = VerdictChanges::default();
+        for r in records {
+            let (hash, _) = content_hash(r)?;
+            let old: Option<(i64, String, String)> = self
+                .tx
+                .prepare_cached("SELECT version, content_sha256, record FROM verdicts WHERE console_login_event_id = ?1")?
+                .query_row([&r.console_login_event_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .optional()?;
+            let version = match &old {
+                Some((_, h, _)) if *h == hash => {
+                    out.unchanged += 1;
+                    continue;
+                }
+                Some((v, _, old_record)) => {
+                    self.tx.prepare_cached(
+                        "INSERT OR REPLACE INTO verdict_history (console_login_event_id, version, record, superseded_ms)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![r.console_login_event_id, v, old_record, self.now])?;
+                    out.changed += 1;
+                    *v as u32 + 1
+                }
+                None => {
+                    out.new += 1;
+                    1
+                }
+            };
+            let mut rec = r.clone();
+            rec.version = version;
+            let time_ms: Millis = parse_time(&rec.time).map_err(StoreError::Corrupt)?;
+            let severity = serde_json::to_value(rec.risk.severity)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            self.tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO verdicts (console_login_event_id, time_ms, account_id, arn, verdict, reason,
+                        severity, score, version, record, content_sha256, updated_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?
+                .execute(params![
+                    rec.console_login_event_id,
+                    time_ms,
+                    rec.account_id,
+                    rec.arn,
+                    rec.verdict.as_str(),
+                    rec.reason.map(|r| r.as_str()),
+                    severity,
+                    rec.risk.score,
+                    version,
+                    encode(&rec)?,
+                    hash,
+                    self.now
+                ])?;
+            out.written.push((rec.console_login_event_id.clone(), version));
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// Stored verdicts with `from_ms <= time < to_ms`, oldest first.
+    pub fn verdicts(&self, from_ms: Millis, to_ms: Millis) -> Result<Vec<VerdictRecord>> {
+        let mut st = self.conn.prepare(
+            "SELECT record FROM verdicts WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms, console_login_event_id",
+        )?;
+        let rows = st.query_map(params![from_ms, to_ms], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(decode(&row?)?);
+        }
+        Ok(out)
+    }
+
+    /// Verdicts for a session ARN (newest first), or for a ConsoleLogin event id.
+    pub fn verdicts_for(&self, arn_or_event_id: &str) -> Result<Vec<VerdictRecord>> {
+        let mut st = self.conn.prepare(
+            "SELECT record FROM verdicts WHERE arn = ?1 OR console_login_event_id = ?1
+             ORDER BY time_ms DESC, console_login_event_id",
+        )?;
+        let rows = st.query_map([arn_or_event_id], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(decode(&row?)?);
+        }
+        Ok(out)
+    }
+
+    /// Earliest and latest ConsoleLogin times stored.
+    pub fn console_login_span(&self) -> Result<Option<(Millis, Millis)>> {
+        let r: (Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT MIN(time_ms), MAX(time_ms) FROM aws_events WHERE kind = 'ConsoleLogin'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(match r {
+            (Some(a), Some(b)) => Some((a, b)),
+            _ => None,
+        })
+    }
+
+    /// One stored AWS event by CloudTrail event id.
+    pub fn aws_event(&self, event_id: &str) -> Result<Option<trailproof_model::AwsEvent>> {
+        Ok(self.aws_query_pub("event_id = ?1", vec![event_id.to_string().into()])?.into_iter().next())
+    }
+
+    /// One stored IdP event by provider and event id.
+    pub fn idp_event(&self, provider: trailproof_model::Idp, event_id: &str) -> Result<Option<trailproof_model::IdpEvent>> {
+        Ok(self
+            .idp_query_pub("provider = ?1 AND event_id = ?2", vec![provider.as_str().to_string().into(), event_id.to_string().into()])?
+            .into_iter()
+            .next())
+    }
+}
