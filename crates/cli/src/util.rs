@@ -123,3 +123,23 @@ pub fn parse_time_or_ago(s: &str, now: Millis) -> anyhow::Result<Millis> {
     }
     trailproof_model::parse_time(t).map_err(|e| anyhow::anyhow!("{e} (or give a duration such as 24h, 7d)"))
 }
+
+#[cfg(test)]
+mod config_tests {
+    #[test]
+    fn the_example_configuration_parses_and_compiles() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/trailproof.example.toml");
+        let cfg = super::load_config(Some(&path)).unwrap();
+        assert_eq!(cfg.idp.len(), 2);
+        trailproof_correlate::Compiled::new(&cfg).unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_the_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.toml");
+        std::fs::write(&p, "[windows]\nbefore_minute = 5\n").unwrap();
+        let e = super::load_config(Some(&p)).unwrap_err().to_string();
+        assert!(e.contains("bad.toml") && e.contains("before_minute"), "{e}");
+    }
+}

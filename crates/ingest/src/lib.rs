@@ -37,12 +37,12 @@ use trailproof_source_okta as okta;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Path { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a valid coverage manifest: {why}")]
     Manifest { path: PathBuf, why: String },
-    #[error("--format {format:?} is not a {source} format; choose one of: {choices}")]
-    Format { source: Source, format: String, choices: &'static str },
+    #[error("--format {format:?} is not a {src} format; choose one of: {choices}")]
+    Format { src: Source, format: String, choices: &'static str },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -60,7 +60,7 @@ impl Format {
     /// Reads `--format` for a source; `None` means auto-detect.
     pub fn for_source(source: Source, s: Option<&str>) -> Result<Format, IngestError> {
         let choices = Format::choices(source);
-        let bad = || IngestError::Format { source, format: s.unwrap_or_default().to_string(), choices };
+        let bad = || IngestError::Format { src: source, format: s.unwrap_or_default().to_string(), choices };
         match source {
             Source::Cloudtrail => Ok(Format::Cloudtrail(match s {
                 None => cloudtrail::Format::Auto,
@@ -191,12 +191,18 @@ fn location(index: u64, offset: u64) -> String {
     format!("record {} at byte {}", index + 1, offset)
 }
 
-/// Parses one record for the source. Returns the events and the native id, or what to count.
-fn parse_one(source: Source, format: Format, raw: &[u8]) -> Result<Parsed<Events>, ParseError> {
-    fn map<E>(p: Parsed<E>, f: fn(Vec<E>) -> Events) -> Parsed<Events> {
+/// One record's parse, whatever the source.
+enum One {
+    Relevant { native_id: String, events: Events },
+    Irrelevant { time_ms: Option<Millis>, scope: Option<String> },
+}
+
+/// Parses one record for the source.
+fn parse_one(source: Source, format: Format, raw: &[u8]) -> Result<One, ParseError> {
+    fn map<E>(p: Parsed<E>, f: fn(Vec<E>) -> Events) -> One {
         match p {
-            Parsed::Relevant { native_id, events } => Parsed::Relevant { native_id, events: f(events) },
-            Parsed::Irrelevant { time_ms, scope } => Parsed::Irrelevant { time_ms, scope },
+            Parsed::Relevant { native_id, events } => One::Relevant { native_id, events: f(events) },
+            Parsed::Irrelevant { time_ms, scope } => One::Irrelevant { time_ms, scope },
         }
     }
     Ok(match (source, format) {
@@ -242,7 +248,8 @@ fn read_input(
             Ok(None) => break,
             Err(e) => {
                 let _ = tx.send(Msg::Items(std::mem::take(&mut batch)));
-                return (local, Some(format!("{e} (after {} records)", local.read)));
+                let why = format!("{e} (after {} records)", local.read);
+                return (local, Some(why));
             }
         };
         local.read += 1;
@@ -262,13 +269,13 @@ fn read_input(
             }
         } else {
             match parse_one(source, opts.format, rec.bytes) {
-                Ok(Parsed::Irrelevant { time_ms, scope }) => {
+                Ok(One::Irrelevant { time_ms, scope }) => {
                     local.skipped += 1;
                     if let Some(t) = time_ms {
                         note_span(&mut local, scope, t);
                     }
                 }
-                Ok(Parsed::Relevant { native_id, events }) => {
+                Ok(One::Relevant { native_id, events }) => {
                     match &events {
                         Events::Aws(ev) => ev.iter().for_each(|e| note_span(&mut local, cloudtrail::scope_of(e), e.time_ms)),
                         Events::Idp(ev) => ev.iter().for_each(|e| note_span(&mut local, idp_scope(e), e.time_ms)),

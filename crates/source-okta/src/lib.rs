@@ -162,10 +162,7 @@ pub fn parse_record(raw: &[u8]) -> Result<Parsed<IdpEvent>, ParseError> {
     match raw.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
         Some(_) => {
-            return Err(ParseError::WrongShape {
-                expected: EXPECTED,
-                why: "the record is not a JSON object".into(),
-            });
+            return Err(ParseError::WrongShape { expected: EXPECTED, why: "the record is not a JSON object".into() });
         }
         None => return Err(ParseError::WrongShape { expected: EXPECTED, why: "the record is empty".into() }),
     }
@@ -177,11 +174,13 @@ pub fn parse_record(raw: &[u8]) -> Result<Parsed<IdpEvent>, ParseError> {
     let uuid = ev.uuid.get();
     let published = ev.published.get();
     if uuid.is_none() && published.is_none() {
-        return Err(ParseError::WrongShape { expected: EXPECTED, why: "neither `uuid` nor `published` is present".into() });
+        return Err(ParseError::WrongShape {
+            expected: EXPECTED,
+            why: "neither `uuid` nor `published` is present".into(),
+        });
     }
-    let time_ms = published
-        .map(|p| parse_time(p).map_err(|why| ParseError::invalid("published", p, why)))
-        .transpose()?;
+    let time_ms =
+        published.map(|p| parse_time(p).map_err(|why| ParseError::invalid("published", p, why))).transpose()?;
 
     let Some(kind) = kept(event_type) else {
         return Ok(Parsed::Irrelevant { time_ms, scope: None });
@@ -282,9 +281,7 @@ fn normalize(ev: &LogEvent<'_>, kind: Kept, uuid: &str, event_type: &str, time_m
     let client = ev.client.as_ref();
     let hops: Vec<&raw::IpHop<'_>> =
         ev.request.as_ref().and_then(|r| r.ip_chain.as_ref()).into_iter().flatten().flatten().collect();
-    let source_ip = client
-        .and_then(|c| clean(&c.ip_address))
-        .or_else(|| hops.iter().find_map(|h| clean(&h.ip)));
+    let source_ip = client.and_then(|c| clean(&c.ip_address)).or_else(|| hops.iter().find_map(|h| clean(&h.ip)));
     let user_agent = client.and_then(|c| c.user_agent.as_ref()).and_then(|u| clean(&u.raw_user_agent));
     let country = client.and_then(|c| c.geographical_context.as_ref()).and_then(|g| clean(&g.country)).or_else(|| {
         let ip = source_ip?;
@@ -317,9 +314,11 @@ fn normalize(ev: &LogEvent<'_>, kind: Kept, uuid: &str, event_type: &str, time_m
     };
     let name_only = || evidence.name().map(|n| vec![n.to_owned()]).unwrap_or_default();
     let (kind, mfa, factors) = match kind {
-        Kept::SessionStart => {
-            (IdpEventKind::SessionStart, MfaClaim::Silent, credential_type.map(|c| vec![c.to_owned()]).unwrap_or_default())
-        }
+        Kept::SessionStart => (
+            IdpEventKind::SessionStart,
+            MfaClaim::Silent,
+            credential_type.map(|c| vec![c.to_owned()]).unwrap_or_default(),
+        ),
         Kept::Sso => (IdpEventKind::AppSso, MfaClaim::Silent, Vec::new()),
         Kept::DenyAccess => (IdpEventKind::AppSso, MfaClaim::Silent, Vec::new()),
         Kept::PolicyEvaluate => (IdpEventKind::PolicyEvaluated, MfaClaim::Silent, Vec::new()),

@@ -74,9 +74,7 @@ impl<'r> FactorEvidence<'r> {
     /// The one name that best says which factor ran: the debug factor, else the first
     /// enrollment's method, else its display name, else the credential type.
     pub(crate) fn name(&self) -> Option<&'r str> {
-        self.debug_factor
-            .or_else(|| self.enrollments.iter().find_map(|(m, d)| m.or(*d)))
-            .or(self.credential_type)
+        self.debug_factor.or_else(|| self.enrollments.iter().find_map(|(m, d)| m.or(*d))).or(self.credential_type)
     }
 
     /// Every name present, with its class, without duplicates (first spelling kept).
@@ -121,7 +119,10 @@ impl<'r> FactorEvidence<'r> {
             // without them it is the credential type, which then is the factor seen.
             return (MfaClaim::Verified, self.name().map(|n| vec![n.to_owned()]).unwrap_or_default());
         }
-        (MfaClaim::Silent, all.into_iter().filter(|(_, k)| *k != AuthClass::Neutral).map(|(s, _)| s.to_owned()).collect())
+        (
+            MfaClaim::Silent,
+            all.into_iter().filter(|(_, k)| *k != AuthClass::Neutral).map(|(s, _)| s.to_owned()).collect(),
+        )
     }
 }
 

@@ -69,7 +69,13 @@ fn user_target() -> Value {
     json!({"id": "00u1abcdEFGH2345d7", "type": "User", "alternateId": "alice@example.com", "displayName": "Alice Example"})
 }
 
-fn mfa_event(event_type: &str, result: &str, factor: Option<&str>, targets: Value, credential_type: Option<&str>) -> Value {
+fn mfa_event(
+    event_type: &str,
+    result: &str,
+    factor: Option<&str>,
+    targets: Value,
+    credential_type: Option<&str>,
+) -> Value {
     let mut v = event(event_type, result);
     v["target"] = targets;
     v["debugContext"]["debugData"]["factor"] = json!(factor);
@@ -252,8 +258,12 @@ fn user_agent_unknown_is_absent() {
 #[test]
 fn actor_not_user_takes_user_keys_from_user_target() {
     let mut v = sso();
-    v["actor"] = json!({"id": "0oaclient1", "type": "PublicClientApp", "alternateId": "okta-cli", "displayName": "CLI"});
-    v["target"].as_array_mut().unwrap().push(json!({"id": "00u2bob", "type": "User", "alternateId": "bob@example.com", "displayName": "Bob"}));
+    v["actor"] =
+        json!({"id": "0oaclient1", "type": "PublicClientApp", "alternateId": "okta-cli", "displayName": "CLI"});
+    v["target"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "00u2bob", "type": "User", "alternateId": "bob@example.com", "displayName": "Bob"}));
     let e = one(&v);
     assert_eq!(e.user.login.as_deref(), Some("bob@example.com"));
     assert_eq!(e.user.user_id.as_deref(), Some("00u2bob"));
@@ -297,7 +307,9 @@ fn email_only_when_login_looks_like_an_address() {
 
 #[test]
 fn escaped_strings_are_unescaped() {
-    let raw = sso().to_string().replace("\"alternateId\":\"alice@example.com\"", "\"alternateId\":\"alice\\u0040example.com\"");
+    let raw = sso()
+        .to_string()
+        .replace("\"alternateId\":\"alice@example.com\"", "\"alternateId\":\"alice\\u0040example.com\"");
     assert!(raw.contains("\\u0040"));
     let Ok(Parsed::Relevant { events, .. }) = parse_record(raw.as_bytes()) else { panic!("not relevant") };
     assert_eq!(events[0].user.login.as_deref(), Some("alice@example.com"));
@@ -415,7 +427,13 @@ fn auth_via_mfa_okta_verify_push_is_verified() {
 #[test]
 fn auth_via_mfa_fido_webauthn_is_verified() {
     // Elastic test log shape: debugData.factor, a User target, no enrollment target.
-    let e = one(&mfa_event("user.authentication.auth_via_mfa", "SUCCESS", Some("FIDO_WEBAUTHN"), json!([user_target()]), None));
+    let e = one(&mfa_event(
+        "user.authentication.auth_via_mfa",
+        "SUCCESS",
+        Some("FIDO_WEBAUTHN"),
+        json!([user_target()]),
+        None,
+    ));
     assert_eq!(e.mfa, MfaClaim::Verified);
     assert_eq!(e.factors, vec!["FIDO_WEBAUTHN"]);
 }
@@ -461,7 +479,12 @@ fn auth_via_mfa_with_password_enrollment_is_not_verified() {
 
 #[test]
 fn password_spelled_in_any_case_is_single_factor() {
-    for (factor, ct) in [(Some("PASSWORD"), None), (Some("password"), None), (None, Some("PASSWORD")), (Some("Password"), Some("PASSWORD"))] {
+    for (factor, ct) in [
+        (Some("PASSWORD"), None),
+        (Some("password"), None),
+        (None, Some("PASSWORD")),
+        (Some("Password"), Some("PASSWORD")),
+    ] {
         let e = one(&mfa_event("user.authentication.verify", "SUCCESS", factor, Value::Null, ct));
         assert_eq!(e.mfa, MfaClaim::SingleFactor, "{factor:?} {ct:?}");
         assert_eq!(e.factors, vec!["Password"]);
@@ -492,7 +515,8 @@ fn contradicting_authenticator_names_are_silent() {
     let e = one(&mfa_event("user.authentication.auth_via_mfa", "SUCCESS", Some("OKTA_VERIFY_PUSH"), targets, None));
     assert_eq!(e.mfa, MfaClaim::Silent);
     assert_eq!(e.factors, vec!["OKTA_VERIFY_PUSH", "Password"]);
-    let e = one(&mfa_event("user.authentication.verify", "SUCCESS", Some("FIDO_WEBAUTHN"), Value::Null, Some("PASSWORD")));
+    let e =
+        one(&mfa_event("user.authentication.verify", "SUCCESS", Some("FIDO_WEBAUTHN"), Value::Null, Some("PASSWORD")));
     assert_eq!(e.mfa, MfaClaim::Silent);
 }
 
@@ -514,7 +538,8 @@ fn one_time_password_enrollment_is_verified_not_password() {
 
 #[test]
 fn auth_via_mfa_failure_invalid_credentials_is_failed() {
-    let mut v = mfa_event("user.authentication.auth_via_mfa", "FAILURE", Some("GOOGLE_OTP"), json!([user_target()]), None);
+    let mut v =
+        mfa_event("user.authentication.auth_via_mfa", "FAILURE", Some("GOOGLE_OTP"), json!([user_target()]), None);
     v["outcome"]["reason"] = json!("INVALID_CREDENTIALS");
     v["legacyEventType"] = json!("core.user.factor.attempt_fail");
     let e = one(&v);
@@ -538,7 +563,8 @@ fn verify_deny_is_failed() {
 
 #[test]
 fn factor_event_with_challenge_result_is_silent_and_not_verified() {
-    let e = one(&mfa_event("user.authentication.auth_via_mfa", "CHALLENGE", Some("OKTA_VERIFY_PUSH"), Value::Null, None));
+    let e =
+        one(&mfa_event("user.authentication.auth_via_mfa", "CHALLENGE", Some("OKTA_VERIFY_PUSH"), Value::Null, None));
     assert_eq!(e.kind, IdpEventKind::FactorFailed);
     assert_eq!(e.outcome, Outcome::Unknown);
     assert_eq!(e.mfa, MfaClaim::Silent);
@@ -622,7 +648,12 @@ fn every_kept_type_is_relevant_and_nothing_else() {
     for t in KEPT_EVENT_TYPES {
         assert!(matches!(parse(&event(t, "SUCCESS")), Ok(Parsed::Relevant { .. })), "{t}");
     }
-    for t in ["user.mfa.factor.activate", "system.push.send_factor_verify_push", "user.session.impersonation.grant", "app.auth.sso"] {
+    for t in [
+        "user.mfa.factor.activate",
+        "system.push.send_factor_verify_push",
+        "user.session.impersonation.grant",
+        "app.auth.sso",
+    ] {
         assert!(matches!(parse(&event(t, "SUCCESS")), Ok(Parsed::Irrelevant { .. })), "{t}");
     }
 }
@@ -662,15 +693,20 @@ fn garbage_is_an_error_not_a_panic() {
     assert!(matches!(parse_record(b"42"), Err(ParseError::WrongShape { .. })));
     assert!(matches!(parse_record(b"[{}]"), Err(ParseError::WrongShape { .. })));
     assert!(matches!(parse_record(b"{}"), Err(ParseError::WrongShape { .. })));
-    assert!(matches!(parse_record(b"{\"actor\": \"alice\", \"eventType\": \"x\", \"uuid\": \"u\"}"), Err(ParseError::Json(_))));
+    assert!(matches!(
+        parse_record(b"{\"actor\": \"alice\", \"eventType\": \"x\", \"uuid\": \"u\"}"),
+        Err(ParseError::Json(_))
+    ));
 }
 
 #[test]
 fn records_of_other_sources_are_wrong_shape() {
     let cloudtrail = json!({"eventVersion": "1.08", "eventTime": "2024-05-01T09:00:04Z", "eventSource": "signin.amazonaws.com",
         "eventName": "ConsoleLogin", "eventType": "AwsConsoleSignIn", "eventID": "5f4cb814"});
-    let entra = json!({"id": "66ea54eb", "createdDateTime": "2024-05-01T09:00:01Z", "userPrincipalName": "a@example.com"});
-    let google = json!({"kind": "admin#reports#activity", "id": {"time": "2024-05-01T09:00:01.512Z", "uniqueQualifier": "1"}});
+    let entra =
+        json!({"id": "66ea54eb", "createdDateTime": "2024-05-01T09:00:01Z", "userPrincipalName": "a@example.com"});
+    let google =
+        json!({"kind": "admin#reports#activity", "id": {"time": "2024-05-01T09:00:01.512Z", "uniqueQualifier": "1"}});
     for v in [cloudtrail, entra, google] {
         assert!(matches!(parse(&v), Err(ParseError::WrongShape { expected: "valid Okta System Log", .. })), "{v}");
     }
@@ -692,7 +728,10 @@ fn error_messages_name_the_problem() {
 #[test]
 fn api_filter_lists_every_kept_type() {
     let f = api_filter();
-    assert!(f.starts_with("eventType eq \"user.session.start\" or eventType eq \"user.authentication.sso\" or "), "{f}");
+    assert!(
+        f.starts_with("eventType eq \"user.session.start\" or eventType eq \"user.authentication.sso\" or "),
+        "{f}"
+    );
     assert!(f.ends_with(" or eventType eq \"application.policy.sign_on.deny_access\""), "{f}");
     assert_eq!(f.matches(" or ").count(), KEPT_EVENT_TYPES.len() - 1);
     assert_eq!(KEPT_EVENT_TYPES.len(), 9);

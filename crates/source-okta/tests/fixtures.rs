@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::path::{Path, PathBuf};
-use trailproof_model::{IdpEvent, Millis, MfaClaim};
+use trailproof_model::{IdpEvent, MfaClaim, Millis};
 use trailproof_source_okta::{Parsed, parse_record};
 
 #[derive(Debug, Deserialize)]

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use trailproof_model::MfaClaim;
 use trailproof_source_okta::{KEPT_EVENT_TYPES, Parsed, parse_record};
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/samples");
@@ -12,8 +13,8 @@ const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/samp
 const FILES: &[&str] = &[
     "okta-management-openapi-spec/ListLogs_0.json",
     "okta-management-openapi-spec/ListLogsWithAdditionalSecurityContext_0.json",
-    "elastic-integrations/okta_system/test-okta-system-events.selected.ndjson",
-    "panther-analysis/okta_systemlog.ndjson",
+    ELASTIC,
+    PANTHER,
 ];
 
 /// Sample records deliberately not supported: (file, record index, reason). Each must still fail
@@ -37,15 +38,32 @@ const NOT_SUPPORTED: &[(&str, usize, &str)] = &[
     (PANTHER, 36, "Panther test record without `published`"),
 ];
 
+/// Real shapes whose MFA reading is pinned: (file, record index, claim, factors).
+const PINNED: &[(&str, usize, MfaClaim, &[&str])] = &[
+    // Elastic: auth_via_mfa SUCCESS with debugData.factor OKTA_VERIFY_PUSH, only a User target.
+    (ELASTIC, 5, MfaClaim::Verified, &["OKTA_VERIFY_PUSH"]),
+    // Elastic: auth_via_mfa SUCCESS with debugData.factor FIDO_WEBAUTHN.
+    (ELASTIC, 6, MfaClaim::Verified, &["FIDO_WEBAUTHN"]),
+    // Elastic: user.authentication.verify SUCCESS, target null, no factor named: cannot tell.
+    (ELASTIC, 3, MfaClaim::Silent, &[]),
+    (ELASTIC, 4, MfaClaim::Silent, &[]),
+    // Okta OpenAPI example: session.start (OIE) with an "Okta Verify" enrollment target.
+    ("okta-management-openapi-spec/ListLogs_0.json", 0, MfaClaim::Silent, &[]),
+    // Panther: session.start with a Password enrollment target.
+    (PANTHER, 9, MfaClaim::Silent, &[]),
+];
+
+const ELASTIC: &str = "elastic-integrations/okta_system/test-okta-system-events.selected.ndjson";
+
 fn split(v: Value, out: &mut Vec<Value>) {
     match v {
         Value::Array(a) => a.into_iter().for_each(|x| split(x, out)),
         Value::Object(mut o) => {
             for key in ["Records", "Events", "value", "records", "items"] {
-                if let Some(Value::Array(_)) = o.get(key) {
-                    if let Some(inner) = o.remove(key) {
-                        return split(inner, out);
-                    }
+                if o.get(key).is_some_and(Value::is_array)
+                    && let Some(inner) = o.remove(key)
+                {
+                    return split(inner, out);
                 }
             }
             if let Some(Value::Array(hits)) = o.get_mut("hits").and_then(|h| h.get_mut("hits")).map(Value::take) {
@@ -70,7 +88,9 @@ fn records(path: &Path) -> Vec<Value> {
 }
 
 fn is_sign_in(v: &Value) -> bool {
-    v.get("eventType").and_then(Value::as_str).is_some_and(|t| KEPT_EVENT_TYPES.iter().any(|k| k.eq_ignore_ascii_case(t)))
+    v.get("eventType")
+        .and_then(Value::as_str)
+        .is_some_and(|t| KEPT_EVENT_TYPES.iter().any(|k| k.eq_ignore_ascii_case(t)))
 }
 
 #[test]
@@ -91,6 +111,13 @@ fn public_samples_parse() {
         for (i, rec) in records(&path).into_iter().enumerate() {
             let listed = NOT_SUPPORTED.iter().find(|(f, n, _)| f == file && *n == i);
             let result = parse_record(rec.to_string().as_bytes());
+            if let Some((_, _, claim, factors)) = PINNED.iter().find(|(f, n, _, _)| f == file && *n == i) {
+                match &result {
+                    Ok(Parsed::Relevant { events, .. }) if events[0].mfa == *claim && events[0].factors == *factors => {
+                    }
+                    other => failures.push(format!("{file}[{i}]: expected {claim:?} {factors:?}, got {other:?}")),
+                }
+            }
             let problem = match (&result, is_sign_in(&rec)) {
                 (Ok(Parsed::Relevant { native_id, events }), true) => {
                     let e = &events[0];
@@ -127,4 +154,5 @@ fn public_samples_parse() {
     eprintln!("public Okta samples: {relevant} relevant, {irrelevant} irrelevant, {excluded} listed as not supported");
     assert!(failures.is_empty(), "{} sample records failed:\n{}", failures.len(), failures.join("\n"));
     assert!(relevant >= 10, "only {relevant} relevant sample records parsed");
+    assert_eq!(excluded, NOT_SUPPORTED.len(), "every NOT_SUPPORTED entry must name a real record");
 }

@@ -1,0 +1,224 @@
+//! Byte-level work done before (or instead of) a JSON parse: the prefilter that skips records
+//! which cannot be kept events, and the time/scope peek that still counts them for coverage.
+
+use crate::build::{parse_any_time, scope};
+use memchr::memmem::Finder;
+use std::sync::LazyLock;
+use trailproof_model::Millis;
+
+struct Needles {
+    signin: Finder<'static>,
+    sso: Finder<'static>,
+    get_federation_token: Finder<'static>,
+    assume_role_with_saml: Finder<'static>,
+    event_time: Finder<'static>,
+    lookup_event_time: Finder<'static>,
+    timestamp: Finder<'static>,
+    recipient_account_id: Finder<'static>,
+    ecs_recipient_account_id: Finder<'static>,
+    aws_region: Finder<'static>,
+    dotted_cloud_region: Finder<'static>,
+    dotted_cloud_account_id: Finder<'static>,
+    cloud: Finder<'static>,
+    region: Finder<'static>,
+    account: Finder<'static>,
+    id: Finder<'static>,
+}
+
+static NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles {
+    signin: Finder::new("signin.amazonaws.com"),
+    sso: Finder::new("sso.amazonaws.com"),
+    get_federation_token: Finder::new("GetFederationToken"),
+    assume_role_with_saml: Finder::new("AssumeRoleWithSAML"),
+    event_time: Finder::new("eventTime"),
+    lookup_event_time: Finder::new("EventTime"),
+    timestamp: Finder::new("@timestamp"),
+    recipient_account_id: Finder::new("recipientAccountId"),
+    ecs_recipient_account_id: Finder::new("recipient_account_id"),
+    aws_region: Finder::new("awsRegion"),
+    dotted_cloud_region: Finder::new("cloud.region"),
+    dotted_cloud_account_id: Finder::new("cloud.account.id"),
+    cloud: Finder::new("cloud"),
+    region: Finder::new("region"),
+    account: Finder::new("account"),
+    id: Finder::new("id"),
+});
+
+/// Whether `raw` holds the needle as a whole JSON string value: `"needle"`, or escaped inside
+/// another string (`\"needle\"`, as in LookupEvents' `CloudTrailEvent` or ECS `event.original`).
+/// This skips the far more frequent mentions inside ARNs, such as Identity Center role paths
+/// `role/aws-reserved/sso.amazonaws.com/...`.
+fn has_string_value(raw: &[u8], finder: &Finder) -> bool {
+    let len = finder.needle().len();
+    finder.find_iter(raw).any(|i| {
+        i > 0 && raw[i - 1] == b'"' && matches!(raw.get(i + len), Some(b'"') | Some(b'\\'))
+    })
+}
+
+/// See [`crate::prefilter`].
+pub(crate) fn prefilter(raw: &[u8]) -> bool {
+    let n = &*NEEDLES;
+    has_string_value(raw, &n.signin)
+        || has_string_value(raw, &n.sso)
+        || n.get_federation_token.find(raw).is_some()
+        || n.assume_role_with_saml.find(raw).is_some()
+}
+
+fn skip_ws(raw: &[u8], mut j: usize) -> usize {
+    while matches!(raw.get(j), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        j += 1;
+    }
+    j
+}
+
+/// Finds `"key": <value>` (or its escaped form `\"key\":\"value\"`) and returns the position
+/// just after the colon and following whitespace.
+fn after_key(raw: &[u8], key: &Finder, from: usize) -> Option<usize> {
+    let hay = raw.get(from..)?;
+    let len = key.needle().len();
+    for i in key.find_iter(hay).map(|i| i + from) {
+        if i == 0 || raw[i - 1] != b'"' {
+            continue;
+        }
+        let mut j = i + len;
+        while raw.get(j) == Some(&b'\\') {
+            j += 1;
+        }
+        if raw.get(j) != Some(&b'"') {
+            continue;
+        }
+        j = skip_ws(raw, j + 1);
+        if raw.get(j) != Some(&b':') {
+            continue;
+        }
+        return Some(skip_ws(raw, j + 1));
+    }
+    None
+}
+
+/// The text of the first `"key"`'s scalar value: a string's content (escaped or not; it ends
+/// at the next quote or backslash) or a number's digits. `None` if absent, empty or not a scalar.
+fn scalar(raw: &[u8], key: &Finder) -> Option<String> {
+    let mut from = 0;
+    while let Some(j) = after_key(raw, key, from) {
+        from = j;
+        let mut k = j;
+        while raw.get(k) == Some(&b'\\') {
+            k += 1;
+        }
+        let bytes = match raw.get(k) {
+            Some(b'"') => {
+                let start = k + 1;
+                let end = memchr::memchr2(b'"', b'\\', raw.get(start..)?)? + start;
+                &raw[start..end]
+            }
+            Some(b) if b.is_ascii_digit() || *b == b'-' => {
+                let end = raw[k..]
+                    .iter()
+                    .position(|b| !(b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')))
+                    .map_or(raw.len(), |p| p + k);
+                &raw[k..end]
+            }
+            _ => continue,
+        };
+        let text = std::str::from_utf8(bytes).ok()?.trim();
+        if !text.is_empty() {
+            return Some(text.to_owned());
+        }
+    }
+    None
+}
+
+/// The bytes of the first `"key"`'s object value (`{` to its matching `}`, strings skipped).
+fn object<'r>(raw: &'r [u8], key: &Finder) -> Option<&'r [u8]> {
+    let mut from = 0;
+    while let Some(j) = after_key(raw, key, from) {
+        from = j;
+        if raw.get(j) != Some(&b'{') {
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut k = j;
+        while k < raw.len() {
+            match raw[k] {
+                b'"' => {
+                    // Skip the string, honouring escapes.
+                    k += 1;
+                    while k < raw.len() && raw[k] != b'"' {
+                        k += if raw[k] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return raw.get(j..=k);
+                    }
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        return None;
+    }
+    None
+}
+
+/// See [`crate::peek_time_scope`].
+pub(crate) fn peek_time_scope(raw: &[u8]) -> (Option<Millis>, Option<String>) {
+    let n = &*NEEDLES;
+    let time = scalar(raw, &n.event_time)
+        .or_else(|| scalar(raw, &n.lookup_event_time))
+        .or_else(|| scalar(raw, &n.timestamp))
+        .and_then(|t| parse_any_time(&t).ok());
+    let cloud = || object(raw, &n.cloud);
+    let account = scalar(raw, &n.recipient_account_id)
+        .or_else(|| scalar(raw, &n.ecs_recipient_account_id))
+        .or_else(|| scalar(raw, &n.dotted_cloud_account_id))
+        .or_else(|| cloud().and_then(|c| object(c, &n.account)).and_then(|a| scalar(a, &n.id)));
+    let region = account.as_ref().and_then(|_| {
+        scalar(raw, &n.aws_region)
+            .or_else(|| scalar(raw, &n.dotted_cloud_region))
+            .or_else(|| cloud().and_then(|c| scalar(c, &n.region)))
+    });
+    (time, scope(account.as_deref(), region.as_deref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_value_boundaries() {
+        let n = &*NEEDLES;
+        assert!(has_string_value(br#"{"eventSource":"sso.amazonaws.com"}"#, &n.sso));
+        assert!(has_string_value(br#"{"x":"{\"eventSource\":\"sso.amazonaws.com\"}"}"#, &n.sso));
+        assert!(!has_string_value(br#"{"arn":"arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/X"}"#, &n.sso));
+        assert!(!has_string_value(br#"{"eventSource":"portal.sso.amazonaws.com"}"#, &n.sso));
+        assert!(!has_string_value(br#"sso.amazonaws.com"#, &n.sso));
+    }
+
+    #[test]
+    fn scalar_reads_plain_escaped_and_numbers() {
+        let n = &*NEEDLES;
+        assert_eq!(scalar(br#"{"eventTime" :  "2024-05-01T09:00:04Z"}"#, &n.event_time).as_deref(), Some("2024-05-01T09:00:04Z"));
+        assert_eq!(
+            scalar(br#"{"C":"{\"eventTime\":\"2024-05-01T09:00:04Z\"}"}"#, &n.event_time).as_deref(),
+            Some("2024-05-01T09:00:04Z")
+        );
+        assert_eq!(scalar(br#"{"EventTime": 1714554004.0}"#, &n.lookup_event_time).as_deref(), Some("1714554004.0"));
+        // A mention that is not a key is skipped.
+        assert_eq!(scalar(br#"{"a":"eventTime","eventTime":"x"}"#, &n.event_time).as_deref(), Some("x"));
+        assert_eq!(scalar(br#"{"eventTime":null}"#, &n.event_time), None);
+        assert_eq!(scalar(br#"{"eventTime":""}"#, &n.event_time), None);
+        assert_eq!(scalar(br#"{"eventTime":"#, &n.event_time), None);
+    }
+
+    #[test]
+    fn object_is_balanced_and_string_aware() {
+        let n = &*NEEDLES;
+        let raw = br#"{"x":1,"cloud":{"a":"}{\"","account":{"id":"1"},"region":"r"},"y":{}}"#;
+        assert_eq!(object(raw, &n.cloud), Some(&br#"{"a":"}{\"","account":{"id":"1"},"region":"r"}"#[..]));
+        assert_eq!(object(br#"{"cloud":{"a":1"#, &n.cloud), None);
+    }
+}
