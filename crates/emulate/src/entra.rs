@@ -109,7 +109,7 @@ fn mint(st: &St, tenant: &str, body: &[u8]) -> Response {
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
+                &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
             );
         }
         Some(_) => {}

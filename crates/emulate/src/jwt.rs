@@ -1,7 +1,8 @@
 //! Verification of the signed JWTs clients present (Okta private_key_jwt client assertions,
 //! Google service-account JWT-bearer assertions).
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, insecure_decode};
+use jsonwebtoken::dangerous::insecure_decode;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
 
 use crate::clock::wall_ms;

@@ -425,10 +425,10 @@ pub fn import(
             batch.add_coverage(opts.source, &scope, m.start_ms, m.end_ms)?;
             report.coverage.push(CoverageRecorded { scope, start_ms: m.start_ms, end_ms: m.end_ms, basis: CoverageBasis::Manifest });
         }
-        if !span.is_empty() {
-            if !report.failed_inputs.is_empty() {
-                report.coverage_withheld = Some(format!("{} input(s) could not be read to the end", report.failed_inputs.len()));
-            } else if report.counts.quarantined > 0 {
+        if !report.failed_inputs.is_empty() {
+            report.coverage_withheld = Some(format!("{} input(s) could not be read to the end", report.failed_inputs.len()));
+        } else if !span.is_empty() {
+            if report.counts.quarantined > 0 {
                 report.coverage_withheld = Some(format!(
                     "{} record(s) were quarantined and may have been the ones that matter; fix them and re-import, or pass --covers START/END to vouch for the span",
                     report.counts.quarantined

@@ -74,7 +74,7 @@ mod tests {
     #[test]
     fn parses_entries_and_rejects_nonsense() {
         let e = parse(br#"[{"scope":"*","start":"2026-11-01T00:00:00Z","end":"2026-11-01T00:00:01.5Z"}]"#).unwrap();
-        assert_eq!(e, vec![Entry { scope: "*".into(), start_ms: 1_761_955_200_000, end_ms: 1_761_955_201_500 }]);
+        assert_eq!(e, vec![Entry { scope: "*".into(), start_ms: 1_793_491_200_000, end_ms: 1_793_491_201_500 }]);
         assert!(parse(br#"[{"scope":"*","start":"2026-11-02T00:00:00Z","end":"2026-11-01T00:00:00Z"}]"#).is_err());
         assert!(parse(br#"[{"scope":"*","start":"yesterday","end":"2026-11-01T00:00:00Z"}]"#).is_err());
         assert!(parse(br#"[{"scope":"*","begin":"2026-11-01T00:00:00Z","end":"2026-11-01T00:00:00Z"}]"#).is_err());

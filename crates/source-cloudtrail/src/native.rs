@@ -302,6 +302,12 @@ pub(crate) fn native(top: &Top, outer: Option<&Outer>) -> Result<Parsed<AwsEvent
     let event_name = top.event_name.get().or(outer.and_then(|o| o.event_name));
     let event_time = top.event_time.get().or(outer.and_then(|o| o.event_time));
     let region = top.aws_region.get();
+    if event_source.is_none() && event_name.is_none() {
+        return Err(ParseError::WrongShape {
+            expected: "CloudTrail",
+            why: "the record has neither eventSource nor eventName".to_owned(),
+        });
+    }
     let Some(_) = build::classify(event_source, event_name, NATIVE_NAMES)? else {
         // Not a kept event: only its time and scope matter; read userIdentity only if needed.
         let account = match top.recipient_account_id.get() {

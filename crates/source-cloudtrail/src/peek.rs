@@ -64,11 +64,16 @@ pub(crate) fn prefilter(raw: &[u8]) -> bool {
         || n.assume_role_with_saml.find(raw).is_some()
 }
 
+/// Skips JSON whitespace, and its escaped form (`\t`, `\n`, `\r` as two bytes) found when the
+/// record is embedded in a string (a backslash cannot occur there in plain JSON).
 fn skip_ws(raw: &[u8], mut j: usize) -> usize {
-    while matches!(raw.get(j), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        j += 1;
+    loop {
+        match raw.get(j) {
+            Some(b' ' | b'\t' | b'\n' | b'\r') => j += 1,
+            Some(b'\\') if matches!(raw.get(j + 1), Some(b't' | b'n' | b'r')) => j += 2,
+            _ => return j,
+        }
     }
-    j
 }
 
 /// Finds `"key": <value>` (or its escaped form `\"key\":\"value\"`) and returns the position

@@ -1,0 +1,202 @@
+//! Import behaviour, end to end through the library: containers, gzip, directories, dedupe,
+//! quarantine, coverage.
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use trailproof_ingest::{CoverageBasis, ImportOptions, ImportReport, collect_inputs, import};
+use trailproof_model::Source;
+use trailproof_store::Store;
+
+fn console_login(id: &str, time: &str, region: &str) -> String {
+    format!(
+        r#"{{"eventVersion":"1.08","userIdentity":{{"type":"AssumedRole","principalId":"AROAX:alice@example.com","arn":"arn:aws:sts::111122223333:assumed-role/Admin/alice@example.com","accountId":"111122223333"}},"eventTime":"{time}","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"{region}","sourceIPAddress":"198.51.100.7","userAgent":"Mozilla/5.0","requestParameters":null,"responseElements":{{"ConsoleLogin":"Success"}},"additionalEventData":{{"MFAUsed":"No","SamlProviderArn":"arn:aws:iam::111122223333:saml-provider/Okta"}},"eventID":"{id}","eventType":"AwsConsoleSignIn","recipientAccountId":"111122223333"}}"#
+    )
+}
+
+fn noise(id: &str, time: &str) -> String {
+    format!(
+        r#"{{"eventVersion":"1.08","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/app/i-1"}},"eventTime":"{time}","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","sourceIPAddress":"10.0.0.1","eventID":"{id}","eventType":"AwsApiCall","recipientAccountId":"111122223333"}}"#
+    )
+}
+
+fn gz(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(body.as_bytes()).unwrap();
+    std::fs::write(path, e.finish().unwrap()).unwrap();
+}
+
+fn run(store: &mut Store, paths: &[PathBuf], opts: &ImportOptions) -> ImportReport {
+    let (inputs, manifests) = collect_inputs(paths).unwrap();
+    let r = import(store, &inputs, &manifests, opts, &mut |_| {}).unwrap();
+    let c = &r.counts;
+    assert_eq!(c.read, c.stored + c.duplicates + c.skipped + c.quarantined, "every record counted once: {c:?}");
+    r
+}
+
+/// An S3 trail tree: nested dated folders, gzip, a digest folder, a stray README.
+fn trail_tree(root: &Path) {
+    let base = root.join("AWSLogs/o-abc123/111122223333/CloudTrail");
+    gz(
+        &base.join("us-east-1/2026/11/02/111122223333_CloudTrail_us-east-1_20261102T0905Z_a.json.gz"),
+        &format!(
+            r#"{{"Records":[{},{},{}]}}"#,
+            noise("n1", "2026-11-02T08:58:00Z"),
+            console_login("e1", "2026-11-02T09:00:04Z", "us-east-1"),
+            noise("n2", "2026-11-02T08:59:00Z")
+        ),
+    );
+    // The same ConsoleLogin delivered again in another file (duplicates happen).
+    gz(
+        &base.join("eu-west-1/2026/11/02/111122223333_CloudTrail_eu-west-1_20261102T0910Z_b.json.gz"),
+        &format!(r#"{{"Records":[{},{}]}}"#, console_login("e1", "2026-11-02T09:00:04Z", "us-east-1"), noise("n3", "2026-11-02T09:01:00Z")),
+    );
+    gz(&root.join("AWSLogs/o-abc123/111122223333/CloudTrail-Digest/us-east-1/2026/11/02/digest.json.gz"), r#"{"digestStartTime":"x"}"#);
+    std::fs::write(root.join("AWSLogs/README.txt"), "not a log").unwrap();
+}
+
+#[test]
+fn s3_trail_tree_with_duplicates_and_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    trail_tree(dir.path());
+    let mut store = Store::open_in_memory().unwrap();
+    let opts = ImportOptions::new(Source::Cloudtrail);
+    let r = run(&mut store, &[dir.path().join("AWSLogs")], &opts);
+    assert_eq!(r.files, 2, "digest folder and README are not read");
+    assert_eq!((r.counts.read, r.counts.stored, r.counts.duplicates, r.counts.skipped, r.counts.quarantined), (5, 1, 1, 3, 0));
+    // Coverage per account/region from the records' own fields, including the skipped noise.
+    let cov: Vec<(String, String, String)> = r
+        .coverage
+        .iter()
+        .map(|c| (c.scope.clone(), trailproof_model::format_ms(c.start_ms), trailproof_model::format_ms(c.end_ms)))
+        .collect();
+    assert_eq!(
+        cov,
+        vec![("111122223333/us-east-1".to_string(), "2026-11-02T08:58:00Z".to_string(), "2026-11-02T09:01:00Z".to_string())]
+    );
+    // Importing again stores nothing new.
+    let again = run(&mut store, &[dir.path().join("AWSLogs")], &opts);
+    assert_eq!((again.counts.stored, again.counts.duplicates), (0, 2));
+    assert_eq!(store.raw_counts().unwrap(), vec![("cloudtrail".to_string(), 1)]);
+}
+
+#[test]
+fn lookup_events_and_ndjson_and_single_record_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = console_login("e2", "2026-11-02T10:00:00Z", "us-east-1");
+    let lookup = serde_json::json!({"Events": [{"EventId": "e2", "EventName": "ConsoleLogin", "EventTime": 1793613600, "CloudTrailEvent": inner}], "NextToken": "x"});
+    std::fs::write(dir.path().join("lookup.json"), lookup.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("events.ndjson"),
+        format!("{}\n{}\n", console_login("e3", "2026-11-02T10:01:00Z", "us-east-1"), noise("n9", "2026-11-02T10:02:00Z")),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("one.json"), console_login("e4", "2026-11-02T10:03:00Z", "us-east-1")).unwrap();
+    let mut store = Store::open_in_memory().unwrap();
+    let r = run(&mut store, &[dir.path().to_path_buf()], &ImportOptions::new(Source::Cloudtrail));
+    assert_eq!((r.counts.stored, r.counts.skipped, r.counts.quarantined), (3, 1, 0), "{r:?}");
+}
+
+#[test]
+fn a_bad_record_is_quarantined_and_span_coverage_is_withheld() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("okta.json");
+    std::fs::write(
+        &f,
+        r#"[{"uuid":"u1","published":"2026-11-02T09:00:00.000Z","eventType":"user.session.start","actor":{"type":"User","alternateId":"a@example.com"},"outcome":{"result":"SUCCESS"},"authenticationContext":{"externalSessionId":"s1"}},
+            {"uuid":"u2","published":"not a time","eventType":"user.session.start"},
+            {"uuid":"u3","published":"2026-11-02T10:00:00.000Z","eventType":"user.session.start","actor":{"type":"User","alternateId":"b@example.com"},"outcome":{"result":"SUCCESS"}}]"#,
+    )
+    .unwrap();
+    let mut store = Store::open_in_memory().unwrap();
+    let r = run(&mut store, std::slice::from_ref(&f), &ImportOptions::new(Source::Okta));
+    assert_eq!((r.counts.stored, r.counts.quarantined), (2, 1));
+    assert!(r.quarantine_examples[0].0.contains("record 2"), "{:?}", r.quarantine_examples);
+    assert!(r.coverage.is_empty());
+    assert!(r.coverage_withheld.as_deref().unwrap_or("").contains("quarantined"));
+    assert!(store.coverage().unwrap().is_empty());
+    // The same file with --covers: the user vouches, coverage is recorded as stated.
+    let mut opts = ImportOptions::new(Source::Okta);
+    opts.covers = Some((1_793_577_600_000, 1_793_664_000_000));
+    let r = run(&mut store, &[f], &opts);
+    assert_eq!(r.coverage.len(), 1);
+    assert_eq!(r.coverage[0].basis, CoverageBasis::Vouched);
+    assert_eq!((r.coverage[0].scope.as_str(), r.coverage[0].start_ms), ("*", 1_793_577_600_000));
+    assert_eq!(r.counts.duplicates, 2);
+}
+
+#[test]
+fn coverage_manifest_is_honoured_and_gaps_stay_uncovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let okta = dir.path().join("okta");
+    std::fs::create_dir_all(&okta).unwrap();
+    std::fs::write(
+        okta.join("page-1.json"),
+        r#"[{"uuid":"u1","published":"2026-11-02T09:00:00.000Z","eventType":"user.session.start","actor":{"type":"User","alternateId":"a@example.com"},"outcome":{"result":"SUCCESS"}}]"#,
+    )
+    .unwrap();
+    std::fs::write(
+        okta.join("coverage.json"),
+        r#"[{"scope":"*","start":"2026-11-02T00:00:00Z","end":"2026-11-02T06:00:00Z"},{"scope":"*","start":"2026-11-02T07:00:00Z","end":"2026-11-02T23:59:59Z"}]"#,
+    )
+    .unwrap();
+    let mut store = Store::open_in_memory().unwrap();
+    let r = run(&mut store, &[okta], &ImportOptions::new(Source::Okta));
+    assert_eq!(r.files, 1, "the manifest is not read as records");
+    assert_eq!(r.counts.stored, 1);
+    assert!(r.coverage.iter().all(|c| c.basis == CoverageBasis::Manifest));
+    let cov = store.coverage().unwrap();
+    assert_eq!(cov.len(), 2, "the 06:00–07:00 gap stays uncovered: {cov:?}");
+}
+
+#[test]
+fn malformed_manifest_is_an_error_not_a_guess() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("coverage.json"), r#"[{"scope":"*","start":"yesterday"}]"#).unwrap();
+    let e = collect_inputs(&[dir.path().to_path_buf()]).unwrap_err().to_string();
+    assert!(e.contains("coverage.json"), "{e}");
+}
+
+#[test]
+fn truncated_gzip_is_a_failed_input_and_what_was_read_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("trail.json.gz");
+    let body = format!(
+        r#"{{"Records":[{},{}]}}"#,
+        console_login("e1", "2026-11-02T09:00:04Z", "us-east-1"),
+        console_login("e2", "2026-11-02T09:00:05Z", "us-east-1")
+    );
+    gz(&f, &body);
+    let bytes = std::fs::read(&f).unwrap();
+    std::fs::write(&f, &bytes[..bytes.len() - 30]).unwrap();
+    let mut store = Store::open_in_memory().unwrap();
+    let (inputs, m) = collect_inputs(&[f]).unwrap();
+    let r = import(&mut store, &inputs, &m, &ImportOptions::new(Source::Cloudtrail), &mut |_| {}).unwrap();
+    assert_eq!(r.failed_inputs.len(), 1, "{r:?}");
+    assert!(r.coverage.is_empty());
+    assert!(r.coverage_withheld.is_some());
+}
+
+#[test]
+fn missing_path_is_an_error_before_anything_is_read() {
+    let e = collect_inputs(&[PathBuf::from("/definitely/not/here.json")]).unwrap_err().to_string();
+    assert!(e.contains("/definitely/not/here.json"), "{e}");
+}
+
+#[test]
+fn idp_page_wrappers_are_unwrapped() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/cases");
+    let mut store = Store::open_in_memory().unwrap();
+    let r = run(&mut store, &[fixtures.join("entra_previously_satisfied/entra.json")], &ImportOptions::new(Source::Entra));
+    assert_eq!((r.counts.read, r.counts.stored), (2, 2));
+    assert_eq!(r.coverage[0].scope, "aaaabbbb-0000-4000-8000-000000000001");
+    let r = run(
+        &mut store,
+        &[fixtures.join("google_saml_2sv/google-login.json"), fixtures.join("google_saml_2sv/google-saml.json")],
+        &ImportOptions::new(Source::Google),
+    );
+    assert_eq!((r.counts.read, r.counts.stored), (4, 4));
+    assert_eq!(r.coverage[0].scope, "C03az79cb");
+}
