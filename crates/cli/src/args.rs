@@ -42,7 +42,8 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Import exported log files (or standard input) of one source into the database.
-    #[command(long_about = "Import exported log files (or standard input) of one source into the database.\n\n\
+    #[command(
+        long_about = "Import exported log files (or standard input) of one source into the database.\n\n\
 Files may be gzip-compressed (detected by content) and hold a JSON array, NDJSON, a single record, \
 or the source's page/wrapper object ({\"Records\":[..]}, {\"Events\":[..]}, {\"value\":[..]}, \
 {\"records\":[..]}, {\"items\":[..]}, Elasticsearch {\"hits\":{\"hits\":[..]}}). Directories are read \
@@ -58,7 +59,8 @@ trailproof --db tp.db import cloudtrail lookup-events.json\n  \
 trailproof --db tp.db import okta okta-logs.json --covers 2026-11-01T00:00:00Z/2026-11-02T00:00:00Z\n  \
 trailproof --db tp.db import entra signins.json\n  \
 trailproof --db tp.db import google login.json saml.json\n  \
-cat records.ndjson | trailproof --db tp.db import okta -")]
+cat records.ndjson | trailproof --db tp.db import okta -"
+    )]
     Import(ImportArgs),
     /// Show what is stored: counts per source and event kind, coverage, quarantine.
     Status(StatusArgs),

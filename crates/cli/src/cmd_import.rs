@@ -62,13 +62,19 @@ pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
             CoverageBasis::Manifest => "from coverage.json",
             CoverageBasis::Span => "span of the records read",
         };
-        println!("  coverage recorded: {source} {} {} ({basis})", util::inert(&cov.scope), util::interval(cov.start_ms, cov.end_ms));
+        println!(
+            "  coverage recorded: {source} {} {} ({basis})",
+            util::inert(&cov.scope),
+            util::interval(cov.start_ms, cov.end_ms)
+        );
     }
     if let Some(why) = &report.coverage_withheld {
         println!("  coverage NOT recorded: {why}");
     }
     if report.coverage.is_empty() && report.coverage_withheld.is_none() {
-        println!("  coverage: nothing recorded (no records with a time were read; pass --covers to vouch for an empty span)");
+        println!(
+            "  coverage: nothing recorded (no records with a time were read; pass --covers to vouch for an empty span)"
+        );
     }
     for (input, why) in &report.failed_inputs {
         eprintln!("error: {}: {}", util::inert(input), util::inert(why));

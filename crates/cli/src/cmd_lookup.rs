@@ -88,9 +88,20 @@ pub fn run(g: &Global, a: &LookupArgs) -> anyhow::Result<ExitCode> {
             println!();
         }
         println!("session   {}", util::inert(r.arn.as_deref().unwrap_or("-")));
-        println!("login     {} at {} from {}", r.console_login_event_id, r.time, util::inert(r.source_ip.as_deref().unwrap_or("-")));
+        println!(
+            "login     {} at {} from {}",
+            r.console_login_event_id,
+            r.time,
+            util::inert(r.source_ip.as_deref().unwrap_or("-"))
+        );
         let reason = r.reason.map(|x| format!(" ({})", x.as_str())).unwrap_or_default();
-        println!("verdict   {}{reason}   path {}   risk {} {:?}", r.verdict.as_str(), r.path.as_str(), r.risk.score, r.risk.severity);
+        println!(
+            "verdict   {}{reason}   path {}   risk {} {:?}",
+            r.verdict.as_str(),
+            r.path.as_str(),
+            r.risk.score,
+            r.risk.severity
+        );
         if let Some(id) = &r.identity {
             println!("identity  {:?} user {} matched by {:?}", id.idp, util::inert(&id.user), id.matched_by);
         }

@@ -86,7 +86,8 @@ mod tests {
 /// Reads the configuration file, or the defaults when none is given.
 pub fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<trailproof_model::config::Config> {
     let Some(path) = path else { return Ok(Default::default()) };
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
 }
 

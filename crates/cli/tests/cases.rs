@@ -23,7 +23,10 @@ fn inputs(dir: &Path, case: &Value) -> Vec<(String, Vec<PathBuf>)> {
         return map
             .iter()
             .map(|(src, files)| {
-                let files = files.as_array().map(|a| a.iter().filter_map(Value::as_str).map(|f| dir.join(f)).collect()).unwrap_or_default();
+                let files = files
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).map(|f| dir.join(f)).collect())
+                    .unwrap_or_default();
                 (src.clone(), files)
             })
             .collect();
@@ -85,7 +88,8 @@ fn check(want: &Value, got: &Value, path: &str, errors: &mut Vec<String>) {
 
 #[test]
 fn fixture_cases_give_the_expected_verdicts() {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(cases_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     assert!(dirs.len() >= 7, "expected the fixture cases, found {dirs:?}");
     let mut failures = Vec::new();

@@ -15,7 +15,12 @@ fn case(name: &str, file: &str) -> PathBuf {
 
 fn run(db: &Path, args: &[&str]) -> String {
     let out = bin().arg("--db").arg(db).arg("--quiet").args(args).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
@@ -35,10 +40,36 @@ fn late_idp_records_update_only_the_affected_verdict() {
     let p = |n, f| case(n, f).display().to_string();
     let bob = "c2c2c2c2-0000-4000-8000-000000000002";
     let alice = "c1c1c1c1-0000-4000-8000-000000000001";
-    run(&db, &["import", "cloudtrail", &p("okta_password_only_not_enforced", "cloudtrail.json"), &p("okta_saml_mfa_enforced", "cloudtrail.json")]);
+    run(
+        &db,
+        &[
+            "import",
+            "cloudtrail",
+            &p("okta_password_only_not_enforced", "cloudtrail.json"),
+            &p("okta_saml_mfa_enforced", "cloudtrail.json"),
+        ],
+    );
     // Okta first arrives without bob's session start, covering only from 10:15.
-    run(&db, &["import", "okta", &p("okta_logs_not_collected", "okta.json"), "--covers", "2026-11-02T10:15:00Z/2026-11-02T12:00:00Z"]);
-    run(&db, &["import", "okta", &p("okta_saml_mfa_enforced", "okta.json"), "--covers", "2026-11-02T00:00:00Z/2026-11-02T10:15:00Z"]);
+    run(
+        &db,
+        &[
+            "import",
+            "okta",
+            &p("okta_logs_not_collected", "okta.json"),
+            "--covers",
+            "2026-11-02T10:15:00Z/2026-11-02T12:00:00Z",
+        ],
+    );
+    run(
+        &db,
+        &[
+            "import",
+            "okta",
+            &p("okta_saml_mfa_enforced", "okta.json"),
+            "--covers",
+            "2026-11-02T00:00:00Z/2026-11-02T10:15:00Z",
+        ],
+    );
     let cfg = p("okta_password_only_not_enforced", "config.toml");
     run(&db, &["--config", &cfg, "correlate", "--now", "2026-11-02T12:00:00Z"]);
     let first = verdicts(&db);
@@ -52,7 +83,16 @@ fn late_idp_records_update_only_the_affected_verdict() {
     assert_eq!(verdicts(&db), first);
 
     // The late export with the session start, covering the whole day.
-    run(&db, &["import", "okta", &p("okta_password_only_not_enforced", "okta.ndjson"), "--covers", "2026-11-02T00:00:00Z/2026-11-02T12:00:00Z"]);
+    run(
+        &db,
+        &[
+            "import",
+            "okta",
+            &p("okta_password_only_not_enforced", "okta.ndjson"),
+            "--covers",
+            "2026-11-02T00:00:00Z/2026-11-02T12:00:00Z",
+        ],
+    );
     let out = run(&db, &["--config", &cfg, "correlate", "--now", "2026-11-02T12:00:00Z"]);
     assert!(out.contains("0 new, 1 changed"), "{out}");
     let second = verdicts(&db);

@@ -121,7 +121,8 @@ impl Compiled {
             return app_name.is_some_and(|n| self.default_app.is_match(n));
         }
         rules.iter().any(|r| {
-            app_id.is_some_and(|id| r.aws_app_ids.contains(id)) || app_name.is_some_and(|n| r.aws_app_names.contains(&fold(n)))
+            app_id.is_some_and(|id| r.aws_app_ids.contains(id))
+                || app_name.is_some_and(|n| r.aws_app_names.contains(&fold(n)))
         })
     }
 
@@ -138,9 +139,9 @@ impl Compiled {
             ids.extend(r.aws_app_ids.iter().cloned());
             names.extend(r.aws_app_names.iter().cloned());
         }
-        let default_needed = !Idp::ALL
-            .iter()
-            .all(|p| self.idps.iter().any(|r| r.provider == *p && (!r.aws_app_ids.is_empty() || !r.aws_app_names.is_empty())));
+        let default_needed = !Idp::ALL.iter().all(|p| {
+            self.idps.iter().any(|r| r.provider == *p && (!r.aws_app_ids.is_empty() || !r.aws_app_names.is_empty()))
+        });
         (ids.into_iter().collect(), names.into_iter().collect(), default_needed)
     }
 }

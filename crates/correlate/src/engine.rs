@@ -6,7 +6,9 @@ use trailproof_model::verdict::{
     Evidence, Identity, IdentitySource, MatchedBy, MfaInfo, Risk, SessionPath, Severity, Signal, UnknownReason,
     Verdict, VerdictRecord,
 };
-use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, Millis, MfaClaim, Outcome, Source, fold, format_ms};
+use trailproof_model::{
+    AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, Source, fold, format_ms,
+};
 
 use crate::config::Compiled;
 use crate::explain::Story;
@@ -22,8 +24,7 @@ const GOOGLE_SIGNIN_GROUP: Millis = 10 * MIN;
 /// ConsoleLogin event id.
 pub fn correlate(snap: &Snapshot, cfg: &Compiled) -> Vec<VerdictRecord> {
     let ix = Index::new(snap, cfg);
-    let mut logins: Vec<&AwsEvent> =
-        snap.console_logins.iter().filter(|c| c.outcome == Outcome::Success).collect();
+    let mut logins: Vec<&AwsEvent> = snap.console_logins.iter().filter(|c| c.outcome == Outcome::Success).collect();
     logins.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
     logins.dedup_by(|a, b| a.event_id == b.event_id);
     logins.into_iter().map(|c| ix.judge(c)).collect()
@@ -132,7 +133,8 @@ impl<'a> Index<'a> {
         }
         for e in &snap.idp {
             if e.kind == IdpEventKind::AppSso {
-                if e.outcome == Outcome::Success && cfg.is_aws_app(e.provider, e.app_id.as_deref(), e.app_name.as_deref())
+                if e.outcome == Outcome::Success
+                    && cfg.is_aws_app(e.provider, e.app_id.as_deref(), e.app_name.as_deref())
                 {
                     let keys: BTreeSet<String> = user_keys(e).collect();
                     for k in keys {
@@ -199,7 +201,13 @@ struct MfaFinding<'a> {
 
 impl<'a> MfaFinding<'a> {
     fn unknown(note: String, evidence: Vec<(&'a IdpEvent, &'static str)>) -> Self {
-        MfaFinding { verdict: Verdict::Unknown, reason: Some(UnknownReason::IdpLogsNotCollected), mfa: None, evidence, note }
+        MfaFinding {
+            verdict: Verdict::Unknown,
+            reason: Some(UnknownReason::IdpLogsNotCollected),
+            mfa: None,
+            evidence,
+            note,
+        }
     }
 }
 
@@ -226,7 +234,11 @@ impl<'a> Index<'a> {
             issued
                 .iter()
                 .rev()
-                .find(|e| e.kind == Some(kind) && e.time_ms <= c.time_ms + self.cfg.skew_ms && e.time_ms >= c.time_ms - lookback)
+                .find(|e| {
+                    e.kind == Some(kind)
+                        && e.time_ms <= c.time_ms + self.cfg.skew_ms
+                        && e.time_ms >= c.time_ms - lookback
+                })
                 .copied()
         };
         let tokens = self.signin_tokens.get(arn).map(Vec::as_slice).unwrap_or(&[]);
@@ -263,10 +275,11 @@ impl<'a> Index<'a> {
     fn searched_idps(&self, c: &AwsEvent, path: SessionPath, chain: &Chain<'_>) -> Vec<Searched> {
         let cfg = self.cfg;
         let saml_arn = c.saml_provider_arn.as_deref().or(chain.saml.and_then(|a| a.saml_provider_arn.as_deref()));
-        let issuers: Vec<&str> = [c.session_issuer_arn.as_deref(), chain.federation.and_then(|f| f.session_issuer_arn.as_deref())]
-            .into_iter()
-            .flatten()
-            .collect();
+        let issuers: Vec<&str> =
+            [c.session_issuer_arn.as_deref(), chain.federation.and_then(|f| f.session_issuer_arn.as_deref())]
+                .into_iter()
+                .flatten()
+                .collect();
         let mapped: Vec<Searched> = cfg
             .idps
             .iter()
@@ -276,9 +289,9 @@ impl<'a> Index<'a> {
                 SessionPath::FederationBroker => issuers.iter().any(|i| r.broker_issuer_arns.contains(*i)),
                 SessionPath::RoleBroker => {
                     issuers.iter().any(|i| r.role_arns.contains(*i))
-                        || c.role_name.as_deref().is_some_and(|role| {
-                            r.role_arns.iter().any(|ra| ra.rsplit('/').next() == Some(role))
-                        })
+                        || c.role_name
+                            .as_deref()
+                            .is_some_and(|role| r.role_arns.iter().any(|ra| ra.rsplit('/').next() == Some(role)))
                 }
                 SessionPath::AwsNative => false,
             })
@@ -305,7 +318,8 @@ impl<'a> Index<'a> {
         if let Some(si) = source_identity.map(fold).filter(|s| self.is_known(p, s)) {
             push(si, MatchedBy::SourceIdentity, &mut out);
         }
-        if let Some(subj) = chain.saml.and_then(|a| a.saml_subject.as_deref()).map(fold).filter(|s| self.is_known(p, s)) {
+        if let Some(subj) = chain.saml.and_then(|a| a.saml_subject.as_deref()).map(fold).filter(|s| self.is_known(p, s))
+        {
             push(subj, MatchedBy::SamlSubject, &mut out);
         }
         let Some(sn) = c.session_name.as_deref().map(fold).filter(|s| !s.is_empty()) else {
@@ -359,7 +373,9 @@ impl<'a> Index<'a> {
                 if e.time_ms < lo || e.time_ms > hi {
                     continue;
                 }
-                if let Some(prev) = out.iter_mut().find(|x| x.event.provider == e.provider && x.event.event_id == e.event_id) {
+                if let Some(prev) =
+                    out.iter_mut().find(|x| x.event.provider == e.provider && x.event.event_id == e.event_id)
+                {
                     if rank(*m) < rank(prev.matched_by) {
                         prev.matched_by = *m;
                         prev.user = u.clone();
@@ -395,7 +411,10 @@ impl<'a> Index<'a> {
     /// docs/judging.md §5, Okta.
     fn okta_mfa(&self, sso: &'a IdpEvent, scope: Option<&str>) -> MfaFinding<'a> {
         let Some(sid) = sso.session_id.as_deref() else {
-            return MfaFinding::unknown("The Okta SSO names no session, so the factors behind it cannot be found.".into(), vec![]);
+            return MfaFinding::unknown(
+                "The Okta SSO names no session, so the factors behind it cannot be found.".into(),
+                vec![],
+            );
         };
         let events: Vec<&IdpEvent> = self
             .sessions
@@ -411,11 +430,8 @@ impl<'a> Index<'a> {
         if let Some(s) = start {
             evidence.push((s, "idp_session_start"));
         }
-        if let Some(f) = events
-            .iter()
-            .rev()
-            .find(|e| e.kind == IdpEventKind::FactorVerified && e.mfa == MfaClaim::Verified)
-            .copied()
+        if let Some(f) =
+            events.iter().rev().find(|e| e.kind == IdpEventKind::FactorVerified && e.mfa == MfaClaim::Verified).copied()
         {
             evidence.push((f, "mfa_factor"));
             let note = format!(
@@ -427,7 +443,11 @@ impl<'a> Index<'a> {
             return MfaFinding {
                 verdict: Verdict::Enforced,
                 reason: None,
-                mfa: Some(MfaInfo { factors: f.factors.clone(), at: Some(format_ms(f.time_ms)), carried_from_earlier_signin: false }),
+                mfa: Some(MfaInfo {
+                    factors: f.factors.clone(),
+                    at: Some(format_ms(f.time_ms)),
+                    carried_from_earlier_signin: false,
+                }),
                 evidence,
                 note,
             };
@@ -435,7 +455,10 @@ impl<'a> Index<'a> {
         if let Some(u) = events.iter().find(|e| e.kind == IdpEventKind::UpstreamAuth).copied() {
             evidence.push((u, "idp_login"));
             return MfaFinding::unknown(
-                format!("Okta session {sid} was authenticated by another IdP (event {}), whose factors are not in these logs.", u.event_id),
+                format!(
+                    "Okta session {sid} was authenticated by another IdP (event {}), whose factors are not in these logs.",
+                    u.event_id
+                ),
                 evidence,
             );
         }
@@ -454,12 +477,16 @@ impl<'a> Index<'a> {
                 };
             }
             return MfaFinding::unknown(
-                format!("No verified factor was found in Okta session {sid}, but the Okta logs between its start and the SSO are incomplete."),
+                format!(
+                    "No verified factor was found in Okta session {sid}, but the Okta logs between its start and the SSO are incomplete."
+                ),
                 evidence,
             );
         }
         MfaFinding::unknown(
-            format!("No verified factor was found in Okta session {sid}, and its start is not in the collected Okta logs, so the factor may be in records not held."),
+            format!(
+                "No verified factor was found in Okta session {sid}, and its start is not in the collected Okta logs, so the factor may be in records not held."
+            ),
             evidence,
         )
     }
@@ -513,7 +540,10 @@ impl<'a> Index<'a> {
             .collect();
         let Some(mut chosen) = successes.last().copied() else {
             return MfaFinding::unknown(
-                format!("No Google sign-in of {user} was found in the {} days before the SAML login.", self.cfg.google_lookback_ms / (24 * 60 * MIN)),
+                format!(
+                    "No Google sign-in of {user} was found in the {} days before the SAML login.",
+                    self.cfg.google_lookback_ms / (24 * 60 * MIN)
+                ),
                 vec![],
             );
         };
@@ -557,7 +587,11 @@ impl<'a> Index<'a> {
             return MfaFinding {
                 verdict: Verdict::Enforced,
                 reason: None,
-                mfa: Some(MfaInfo { factors: factors.clone(), at: Some(format_ms(chosen.time_ms)), carried_from_earlier_signin: chosen.time_ms + GOOGLE_SIGNIN_GROUP < sso.time_ms }),
+                mfa: Some(MfaInfo {
+                    factors: factors.clone(),
+                    at: Some(format_ms(chosen.time_ms)),
+                    carried_from_earlier_signin: chosen.time_ms + GOOGLE_SIGNIN_GROUP < sso.time_ms,
+                }),
                 evidence,
                 note: format!(
                     "The Google sign-in behind it ({} at {}) passed a second factor ({}).",
@@ -569,7 +603,10 @@ impl<'a> Index<'a> {
         }
         if std::iter::once(chosen).chain(group.iter().copied()).any(|e| e.mfa == MfaClaim::Upstream) {
             return MfaFinding::unknown(
-                format!("The Google sign-in behind it ({}) was federated to another IdP whose logs are not collected.", chosen.event_id),
+                format!(
+                    "The Google sign-in behind it ({}) was federated to another IdP whose logs are not collected.",
+                    chosen.event_id
+                ),
                 evidence,
             );
         }
@@ -587,7 +624,10 @@ impl<'a> Index<'a> {
                 ),
             };
         }
-        MfaFinding::unknown(format!("The Google sign-in behind it ({}) does not say which challenges were passed.", chosen.event_id), evidence)
+        MfaFinding::unknown(
+            format!("The Google sign-in behind it ({}) does not say which challenges were passed.", chosen.event_id),
+            evidence,
+        )
     }
 
     fn mfa_of(&self, cand: &Candidate<'a>, searched: &[Searched]) -> MfaFinding<'a> {
@@ -603,7 +643,8 @@ impl<'a> Index<'a> {
         let chain = self.chain(c);
         let path = self.path(c, &chain);
         let mut story = Story::new(c, path);
-        let mut evidence = vec![Evidence { source: Source::Cloudtrail, id: c.event_id.clone(), role: "console_login".into() }];
+        let mut evidence =
+            vec![Evidence { source: Source::Cloudtrail, id: c.event_id.clone(), role: "console_login".into() }];
         for (e, role) in [
             (chain.saml, "assume_role_with_saml"),
             (chain.federation, "get_federation_token"),
@@ -632,16 +673,28 @@ impl<'a> Index<'a> {
             match c.mfa_used {
                 Some(true) => {
                     verdict = Verdict::Enforced;
-                    mfa = Some(MfaInfo { factors: vec!["aws_mfa".into()], at: Some(format_ms(c.time_ms)), carried_from_earlier_signin: false });
-                    story.note("CloudTrail records MFAUsed = Yes for this IAM user/root sign-in, which AWS itself checked.".into());
+                    mfa = Some(MfaInfo {
+                        factors: vec!["aws_mfa".into()],
+                        at: Some(format_ms(c.time_ms)),
+                        carried_from_earlier_signin: false,
+                    });
+                    story.note(
+                        "CloudTrail records MFAUsed = Yes for this IAM user/root sign-in, which AWS itself checked."
+                            .into(),
+                    );
                 }
                 Some(false) => {
                     verdict = Verdict::NotEnforced;
-                    story.note("CloudTrail records MFAUsed = No for this IAM user/root sign-in, which AWS itself checked.".into());
+                    story.note(
+                        "CloudTrail records MFAUsed = No for this IAM user/root sign-in, which AWS itself checked."
+                            .into(),
+                    );
                 }
                 None => {
                     reason = Some(UnknownReason::AwsMfaFieldMissing);
-                    story.note("The ConsoleLogin record has no MFAUsed field, so AWS's own MFA check cannot be read.".into());
+                    story.note(
+                        "The ConsoleLogin record has no MFAUsed field, so AWS's own MFA check cannot be read.".into(),
+                    );
                 }
             }
         } else {
@@ -690,7 +743,11 @@ impl<'a> Index<'a> {
                             }
                         }
                         Some(best) => {
-                            identity = Some(Identity { idp: identity_source(best.event.provider), user: best.user.clone(), matched_by: best.matched_by });
+                            identity = Some(Identity {
+                                idp: identity_source(best.event.provider),
+                                user: best.user.clone(),
+                                matched_by: best.matched_by,
+                            });
                             chosen = Some(best.event);
                             let finding = self.mfa_of(best, &searched);
                             let rivals: Vec<(&Candidate<'a>, MfaFinding<'a>)> = cands
@@ -715,7 +772,11 @@ impl<'a> Index<'a> {
                                 reason = finding.reason;
                                 mfa = finding.mfa;
                                 for (e, role) in finding.evidence {
-                                    evidence.push(Evidence { source: provider_source(e.provider), id: e.event_id.clone(), role: role.into() });
+                                    evidence.push(Evidence {
+                                        source: provider_source(e.provider),
+                                        id: e.event_id.clone(),
+                                        role: role.into(),
+                                    });
                                 }
                                 story.note(finding.note);
                             } else {
@@ -789,8 +850,10 @@ impl<'a> Index<'a> {
         }
         let key = principal_key(c);
         let mine = self.principals.get(&key).map(Vec::as_slice).unwrap_or(&[]);
-        let earlier: Vec<&&AwsEvent> =
-            mine.iter().filter(|h| h.time_ms < c.time_ms && h.time_ms >= c.time_ms - cfg.baseline_ms && h.event_id != c.event_id).collect();
+        let earlier: Vec<&&AwsEvent> = mine
+            .iter()
+            .filter(|h| h.time_ms < c.time_ms && h.time_ms >= c.time_ms - cfg.baseline_ms && h.event_id != c.event_id)
+            .collect();
         if !earlier.is_empty() {
             if ip.is_some() && !earlier.iter().any(|h| h.source_ip.as_deref() == ip) {
                 s.insert(Signal::NewIp);
@@ -806,7 +869,10 @@ impl<'a> Index<'a> {
             let mut prior: Vec<&IdpEvent> = Vec::new();
             for k in user_keys(e) {
                 for p in self.ssos.get(&(e.provider, k)).map(Vec::as_slice).unwrap_or(&[]) {
-                    if p.time_ms < e.time_ms && p.time_ms >= e.time_ms - cfg.baseline_ms && !prior.iter().any(|x| x.event_id == p.event_id) {
+                    if p.time_ms < e.time_ms
+                        && p.time_ms >= e.time_ms - cfg.baseline_ms
+                        && !prior.iter().any(|x| x.event_id == p.event_id)
+                    {
                         prior.push(p);
                     }
                 }

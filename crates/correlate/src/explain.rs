@@ -34,13 +34,8 @@ fn matched_words(m: MatchedBy) -> &'static str {
 impl Story {
     pub(crate) fn new(c: &AwsEvent, path: SessionPath) -> Story {
         let who = c.arn.as_deref().or(c.user_name.as_deref()).unwrap_or("an unnamed principal");
-        let mut s = format!(
-            "{} console sign-in {} of {} at {}",
-            path_words(path),
-            c.event_id,
-            who,
-            format_ms(c.time_ms)
-        );
+        let mut s =
+            format!("{} console sign-in {} of {} at {}", path_words(path), c.event_id, who, format_ms(c.time_ms));
         if let Some(ip) = &c.source_ip {
             s.push_str(&format!(" from {ip}"));
         }

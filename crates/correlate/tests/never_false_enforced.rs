@@ -7,7 +7,9 @@ use trailproof_correlate::{Compiled, correlate};
 use trailproof_model::config::Config;
 use trailproof_model::snapshot::{CoverageSpan, Snapshot};
 use trailproof_model::verdict::Verdict;
-use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Outcome, Source, UserKeys, fold};
+use trailproof_model::{
+    AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Outcome, Source, UserKeys, fold,
+};
 
 const T: i64 = 1_793_527_200_000;
 const MIN: i64 = 60_000;
@@ -23,14 +25,16 @@ struct Sess {
 }
 
 fn arb_sess() -> impl Strategy<Value = Sess> {
-    (0u8..6, 0u8..3, 0u8..4, 1i64..600, 0i64..180, 0i64..120).prop_map(|(user, provider, mfa, start_off, sso_off, login_off)| Sess {
-        user,
-        provider,
-        mfa,
-        start_off,
-        sso_off,
-        login_off,
-    })
+    (0u8..6, 0u8..3, 0u8..4, 1i64..600, 0i64..180, 0i64..120).prop_map(
+        |(user, provider, mfa, start_off, sso_off, login_off)| Sess {
+            user,
+            provider,
+            mfa,
+            start_off,
+            sso_off,
+            login_off,
+        },
+    )
 }
 
 fn ev(p: Idp, id: String, t: i64, kind: IdpEventKind, user: &str) -> IdpEvent {
@@ -79,7 +83,13 @@ fn build(sessions: &[Sess]) -> Snapshot {
                 st.session_id = Some(sid.clone());
                 s.idp.push(st);
                 if claim == MfaClaim::Verified {
-                    let mut f = ev(p, format!("factor{i}"), sso_t - x.start_off * MIN + 5_000, IdpEventKind::FactorVerified, &user);
+                    let mut f = ev(
+                        p,
+                        format!("factor{i}"),
+                        sso_t - x.start_off * MIN + 5_000,
+                        IdpEventKind::FactorVerified,
+                        &user,
+                    );
                     f.session_id = Some(sid.clone());
                     f.mfa = MfaClaim::Verified;
                     s.idp.push(f);
@@ -119,7 +129,12 @@ fn build(sessions: &[Sess]) -> Snapshot {
         s.providers_present.insert(p);
     }
     for src in [Source::Okta, Source::Entra, Source::Google] {
-        s.coverage.push(CoverageSpan { source: src, scope: "*".into(), start_ms: T - 2000 * MIN, end_ms: T + 2000 * MIN });
+        s.coverage.push(CoverageSpan {
+            source: src,
+            scope: "*".into(),
+            start_ms: T - 2000 * MIN,
+            end_ms: T + 2000 * MIN,
+        });
     }
     s
 }

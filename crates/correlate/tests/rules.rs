@@ -4,7 +4,9 @@ use trailproof_correlate::{Compiled, correlate};
 use trailproof_model::config::Config;
 use trailproof_model::snapshot::{CoverageSpan, Snapshot};
 use trailproof_model::verdict::{MatchedBy, SessionPath, Signal, UnknownReason, Verdict, VerdictRecord};
-use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Outcome, Source, UserKeys, fold};
+use trailproof_model::{
+    AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Outcome, Source, UserKeys, fold,
+};
 
 const T: i64 = 1_793_527_200_000; // 2026-11-01T10:00:00Z
 const MIN: i64 = 60_000;
@@ -109,7 +111,8 @@ const ALICE: &str = "alice@example.com";
 fn okta_mfa_hours_earlier_in_the_same_session_is_enforced() {
     let mut ev = okta_session("s1", T - 300 * MIN, Some(T - 299 * MIN), ALICE);
     ev.push(sso(Idp::Okta, "sso1", T - 5_000, ALICE, Some("s1")));
-    let v = one(&snap(vec![login("c1", T, "Alice@Example.com", "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN))));
+    let v =
+        one(&snap(vec![login("c1", T, "Alice@Example.com", "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN))));
     assert_eq!(v.path, SessionPath::Saml);
     assert_eq!(v.verdict, Verdict::Enforced, "{}", v.explanation);
     let id = v.identity.unwrap();
@@ -132,7 +135,8 @@ fn okta_factor_after_the_sso_does_not_count() {
 fn okta_password_only_needs_coverage_back_to_the_session_start() {
     let mut ev = okta_session("s1", T - 120 * MIN, None, ALICE);
     ev.push(sso(Idp::Okta, "sso1", T - 5_000, ALICE, Some("s1")));
-    let covered = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], ev.clone(), Some((T - 600 * MIN, T + 60 * MIN))));
+    let covered =
+        one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], ev.clone(), Some((T - 600 * MIN, T + 60 * MIN))));
     assert_eq!(covered.verdict, Verdict::NotEnforced);
     // Coverage starting after the session start: the MFA could be in what we do not hold.
     let cut = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], ev.clone(), Some((T - 60 * MIN, T + 60 * MIN))));
@@ -161,7 +165,11 @@ fn no_idp_login_only_inside_coverage() {
 #[test]
 fn unknown_session_name_is_identity_unmapped() {
     let ev = vec![sso(Idp::Okta, "sso1", T - 5_000, ALICE, Some("s1"))];
-    let v = one(&snap(vec![login("c1", T, "botocore-session-1793491200", "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN))));
+    let v = one(&snap(
+        vec![login("c1", T, "botocore-session-1793491200", "198.51.100.7")],
+        ev,
+        Some((T - 600 * MIN, T + 60 * MIN)),
+    ));
     assert_eq!((v.verdict, v.reason, v.identity), (Verdict::Unknown, Some(UnknownReason::IdentityUnmapped), None));
 }
 
@@ -194,7 +202,12 @@ fn two_indistinguishable_sso_with_different_mfa_are_conflicting() {
     ev.push(sso(Idp::Okta, "sso1", T - 10_000, ALICE, Some("s1")));
     ev.push(sso(Idp::Okta, "sso2", T - 5_000, ALICE, Some("s2")));
     let v = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN))));
-    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::ConflictingCandidates)), "{}", v.explanation);
+    assert_eq!(
+        (v.verdict, v.reason),
+        (Verdict::Unknown, Some(UnknownReason::ConflictingCandidates)),
+        "{}",
+        v.explanation
+    );
     assert!(v.evidence.iter().any(|e| e.role == "conflicting_candidate"));
 }
 
@@ -247,7 +260,10 @@ fn entra_previously_satisfied_is_enforced_and_carried() {
     assert_eq!(v.verdict, Verdict::Enforced);
     assert!(v.mfa.unwrap().carried_from_earlier_signin);
     e.mfa = MfaClaim::SingleFactor;
-    assert_eq!(one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![e.clone()], None)).verdict, Verdict::NotEnforced);
+    assert_eq!(
+        one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![e.clone()], None)).verdict,
+        Verdict::NotEnforced
+    );
     e.mfa = MfaClaim::Silent;
     assert_eq!(one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![e], None)).verdict, Verdict::Unknown);
 }
@@ -265,7 +281,10 @@ fn google_saml_links_to_the_latest_login_before_it() {
     assert!(v.evidence.iter().any(|e| e.id == "g-login" && e.role == "idp_login"));
     l.mfa = MfaClaim::SingleFactor;
     l.factors = vec!["password".into()];
-    assert_eq!(one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![s.clone(), l], None)).verdict, Verdict::NotEnforced);
+    assert_eq!(
+        one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![s.clone(), l], None)).verdict,
+        Verdict::NotEnforced
+    );
     assert_eq!(one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![s], None)).verdict, Verdict::Unknown);
 }
 
@@ -299,7 +318,10 @@ fn token_relay_and_idp_ip_mismatch() {
     assert!(v.risk.signals.contains(&Signal::TokenRelay), "{:?}", v.risk);
     assert!(v.risk.signals.contains(&Signal::IdpIpMismatch));
     // From an allow-listed broker network it is not a relay.
-    let cfg = Config { allowlist: trailproof_model::config::Allowlist { cidrs: vec!["203.0.113.0/24".into()], ..Default::default() }, ..Default::default() };
+    let cfg = Config {
+        allowlist: trailproof_model::config::Allowlist { cidrs: vec!["203.0.113.0/24".into()], ..Default::default() },
+        ..Default::default()
+    };
     let v = correlate(&s, &Compiled::new(&cfg).unwrap()).remove(0);
     assert!(!v.risk.signals.contains(&Signal::TokenRelay));
     tok.source_ip = c.source_ip.clone();
@@ -311,7 +333,11 @@ fn token_relay_and_idp_ip_mismatch() {
 fn same_snapshot_same_bytes() {
     let mut ev = okta_session("s1", T - 30 * MIN, Some(T - 29 * MIN), ALICE);
     ev.push(sso(Idp::Okta, "sso1", T - 5_000, ALICE, Some("s1")));
-    let s = snap(vec![login("c1", T, ALICE, "198.51.100.7"), login("c2", T, "bob", "198.51.100.8")], ev, Some((T - 600 * MIN, T + 60 * MIN)));
+    let s = snap(
+        vec![login("c1", T, ALICE, "198.51.100.7"), login("c2", T, "bob", "198.51.100.8")],
+        ev,
+        Some((T - 600 * MIN, T + 60 * MIN)),
+    );
     let a = serde_json::to_string(&judge(&s)).unwrap();
     let b = serde_json::to_string(&judge(&s)).unwrap();
     assert_eq!(a, b);

@@ -16,20 +16,10 @@ use crate::server::{
     Dialect, St, aws_error, decode_cursor, encode_cursor, error_id, json_body, param_hash, set_header, throttled,
 };
 
-const TARGETS: &[&str] = &[
-    "CloudTrail_20131101.LookupEvents",
-    "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
-];
-const KEYS: &[&str] = &[
-    "EventId",
-    "EventName",
-    "ReadOnly",
-    "Username",
-    "EventSource",
-    "ResourceType",
-    "ResourceName",
-    "AccessKeyId",
-];
+const TARGETS: &[&str] =
+    &["CloudTrail_20131101.LookupEvents", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"];
+const KEYS: &[&str] =
+    &["EventId", "EventName", "ReadOnly", "Username", "EventSource", "ResourceType", "ResourceName", "AccessKeyId"];
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Cursor {
@@ -91,8 +81,7 @@ pub(crate) async fn dispatch(
         };
         return aws_error(StatusCode::BAD_REQUEST, "UnknownOperationException", &msg);
     }
-    st.with_faults(&conn, Endpoint::CloudTrail, Dialect::Aws, || async { lookup(&st, &headers, &body) })
-        .await
+    st.with_faults(&conn, Endpoint::CloudTrail, Dialect::Aws, || async { lookup(&st, &headers, &body) }).await
 }
 
 fn epoch_ms(v: &Value) -> Option<Millis> {
@@ -125,11 +114,7 @@ fn matches(r: &CtRec, attr: Option<&Attr>) -> bool {
 }
 
 fn event_json(r: &CtRec) -> Value {
-    let time = if r.time_ms % 1000 == 0 {
-        json!(r.time_ms / 1000)
-    } else {
-        json!(r.time_ms as f64 / 1000.0)
-    };
+    let time = if r.time_ms % 1000 == 0 { json!(r.time_ms / 1000) } else { json!(r.time_ms as f64 / 1000.0) };
     let mut e = json!({
         "EventId": r.event_id,
         "EventTime": time,
@@ -179,7 +164,9 @@ fn lookup(st: &St, headers: &HeaderMap, body: &[u8]) -> Response {
     }
     let req: Request = match serde_json::from_slice(if body.is_empty() { b"{}" } else { body }) {
         Ok(r) => r,
-        Err(e) => return aws_error(StatusCode::BAD_REQUEST, "SerializationException", &format!("Invalid request body: {e}")),
+        Err(e) => {
+            return aws_error(StatusCode::BAD_REQUEST, "SerializationException", &format!("Invalid request body: {e}"));
+        }
     };
     let attrs = req.lookup_attributes.unwrap_or_default();
     if attrs.len() > 1 {
@@ -210,12 +197,16 @@ fn lookup(st: &St, headers: &HeaderMap, body: &[u8]) -> Response {
     let start = match req.start_time.as_ref().map(epoch_ms) {
         None => None,
         Some(Some(t)) => Some(t),
-        Some(None) => return aws_error(StatusCode::BAD_REQUEST, "SerializationException", "StartTime is not a timestamp."),
+        Some(None) => {
+            return aws_error(StatusCode::BAD_REQUEST, "SerializationException", "StartTime is not a timestamp.");
+        }
     };
     let end = match req.end_time.as_ref().map(epoch_ms) {
         None => None,
         Some(Some(t)) => Some(t),
-        Some(None) => return aws_error(StatusCode::BAD_REQUEST, "SerializationException", "EndTime is not a timestamp."),
+        Some(None) => {
+            return aws_error(StatusCode::BAD_REQUEST, "SerializationException", "EndTime is not a timestamp.");
+        }
     };
     if let (Some(s), Some(e)) = (start, end)
         && s > e
@@ -283,8 +274,7 @@ fn lookup(st: &St, headers: &HeaderMap, body: &[u8]) -> Response {
         m.insert("NextToken".into(), json!(encode_cursor(&Cursor { p: pos, ..cursor })));
     }
     let mut r = json_body(StatusCode::OK, out.to_string());
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
     set_header(&mut r, "x-amzn-requestid", error_id(pos as u64));
     r
 }

@@ -401,10 +401,7 @@ mod tests {
                 Some("bob@x.com"),
             ),
             (json!({"userIdentity":{"type":"AssumedRole","principalId":"AROA1:carol"}}), Some("carol")),
-            (
-                json!({"userIdentity":{"type":"FederatedUser","arn":"arn:aws:sts::1:federated-user/dave"}}),
-                Some("dave"),
-            ),
+            (json!({"userIdentity":{"type":"FederatedUser","arn":"arn:aws:sts::1:federated-user/dave"}}), Some("dave")),
             (json!({"userIdentity":{"type":"AWSService"}}), None),
         ];
         for (v, want) in cases {

@@ -62,8 +62,7 @@ pub(crate) async fn token(
     Path(tenant): Path<String>,
     body: Bytes,
 ) -> Response {
-    st.with_faults(&conn, Endpoint::EntraToken, Dialect::OAuth, || async { mint(&st, &tenant, &body) })
-        .await
+    st.with_faults(&conn, Endpoint::EntraToken, Dialect::OAuth, || async { mint(&st, &tenant, &body) }).await
 }
 
 fn mint(st: &St, tenant: &str, body: &[u8]) -> Response {
@@ -73,7 +72,9 @@ fn mint(st: &St, tenant: &str, body: &[u8]) -> Response {
             StatusCode::BAD_REQUEST,
             "invalid_request",
             90002,
-            &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            &format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
         );
     }
     let form = query_pairs(std::str::from_utf8(body).ok());
@@ -92,7 +93,9 @@ fn mint(st: &St, tenant: &str, body: &[u8]) -> Response {
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             700016,
-            &format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."),
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+            ),
         );
     }
     match get(&form, "client_secret") {
@@ -109,7 +112,9 @@ fn mint(st: &St, tenant: &str, body: &[u8]) -> Response {
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 7000215,
-                &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
+                &format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                ),
             );
         }
         Some(_) => {}
@@ -128,12 +133,15 @@ fn mint(st: &St, tenant: &str, body: &[u8]) -> Response {
                 StatusCode::BAD_REQUEST,
                 "invalid_scope",
                 1002012,
-                &format!("The provided value for scope {s} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+                &format!(
+                    "The provided value for scope {s} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                ),
             );
         }
         Some(_) => {}
     }
-    let (token, expires_in) = st.mint("eyJ0eXAiOiJKV1QiLCJlbXUiOiJlbnRyYSJ9.", TokenKind::Entra { client_id: app.client_id.clone() });
+    let (token, expires_in) =
+        st.mint("eyJ0eXAiOiJKV1QiLCJlbXUiOiJlbnRyYSJ9.", TokenKind::Entra { client_id: app.client_id.clone() });
     json_value(
         StatusCode::OK,
         &json!({"token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": expires_in, "access_token": token}),
@@ -172,7 +180,11 @@ async fn signins(st: St, conn: Conn, headers: HeaderMap, uri: Uri, beta: bool) -
         let client_id = match st.bearer(&headers, |k| matches!(k, TokenKind::Entra { .. })) {
             Ok(TokenKind::Entra { client_id }) => client_id,
             Ok(_) | Err(AuthFail::Invalid) => {
-                return graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token validation failure.");
+                return graph_error(
+                    StatusCode::UNAUTHORIZED,
+                    "InvalidAuthenticationToken",
+                    "Access token validation failure.",
+                );
             }
             Err(AuthFail::Missing) => {
                 return graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "Access token is empty.");
@@ -212,7 +224,11 @@ fn list(st: &St, headers: &HeaderMap, uri: &Uri, beta: bool) -> Response {
         None => 1000,
         Some(t) => match t.parse::<usize>() {
             Ok(n) if (1..=1000).contains(&n) => n,
-            _ => return bad_request(&format!("Invalid page size specified: '{t}'. Must be between 1 and 1000 inclusive.")),
+            _ => {
+                return bad_request(&format!(
+                    "Invalid page size specified: '{t}'. Must be between 1 and 1000 inclusive."
+                ));
+            }
         },
     };
     let orderby = param("orderby").unwrap_or("");
@@ -220,7 +236,9 @@ fn list(st: &St, headers: &HeaderMap, uri: &Uri, beta: bool) -> Response {
         [] => false,
         [p] | [p, "asc"] if p.eq_ignore_ascii_case("createdDateTime") => true,
         [p, "desc"] if p.eq_ignore_ascii_case("createdDateTime") => false,
-        _ => return bad_request(&format!("Invalid $orderby: '{orderby}'. Only createdDateTime asc|desc is supported.")),
+        _ => {
+            return bad_request(&format!("Invalid $orderby: '{orderby}'. Only createdDateTime asc|desc is supported."));
+        }
     };
     let filter_s = param("filter").unwrap_or("");
     let filter: Option<Expr> = if filter_s.trim().is_empty() {

@@ -23,9 +23,7 @@ impl Trigger {
     fn fires(&self, seed: u64, endpoint: Endpoint, kind: FaultKind, n: u64) -> bool {
         match *self {
             Trigger::Probability(p) => roll(seed, endpoint, kind, n) < p,
-            Trigger::Burst { len, every, after } => {
-                n >= after && every > 0 && (n - after) % every < len
-            }
+            Trigger::Burst { len, every, after } => n >= after && every > 0 && (n - after) % every < len,
         }
     }
 }
@@ -163,13 +161,8 @@ impl Faults {
         if !endpoint.targeted(&self.targets) {
             return Decision::default();
         }
-        let drop = self
-            .drop_connections
-            .is_some_and(|p| roll(seed, endpoint, FaultKind::Drop, n) < p);
-        let throttle = self
-            .throttle_storm
-            .as_ref()
-            .is_some_and(|t| t.fires(seed, endpoint, FaultKind::Throttle, n));
+        let drop = self.drop_connections.is_some_and(|p| roll(seed, endpoint, FaultKind::Drop, n) < p);
+        let throttle = self.throttle_storm.as_ref().is_some_and(|t| t.fires(seed, endpoint, FaultKind::Throttle, n));
         let server_error = self
             .server_errors
             .as_ref()
@@ -210,9 +203,7 @@ impl Faults {
 
     fn apply(&mut self, spec: &str) -> Result<(), FaultParseError> {
         let err = |msg: String| FaultParseError { spec: spec.to_string(), msg };
-        let (kind, args) = spec
-            .split_once(':')
-            .ok_or_else(|| err("expected KIND:ARGS, e.g. 429:0.2".into()))?;
+        let (kind, args) = spec.split_once(':').ok_or_else(|| err("expected KIND:ARGS, e.g. 429:0.2".into()))?;
         let args = args.trim();
         match kind.trim().to_ascii_lowercase().as_str() {
             "429" | "throttle" => {
@@ -266,13 +257,7 @@ impl Faults {
                 }
             }
             "on" => {
-                let mut t = Targets {
-                    okta: false,
-                    entra: false,
-                    google: false,
-                    cloudtrail: false,
-                    tokens: false,
-                };
+                let mut t = Targets { okta: false, entra: false, google: false, cloudtrail: false, tokens: false };
                 for name in args.split([',', '+']).map(str::trim).filter(|s| !s.is_empty()) {
                     match name {
                         "okta" => t.okta = true,
@@ -322,9 +307,7 @@ fn parse_trigger(args: &str) -> Result<(Trigger, Opts), String> {
         match opts.iter().position(|(k, _)| k == key) {
             Some(i) => {
                 let (_, v) = opts.remove(i);
-                v.parse::<u64>()
-                    .map(Some)
-                    .map_err(|_| format!("{key} must be a whole number, got {v:?}"))
+                v.parse::<u64>().map(Some).map_err(|_| format!("{key} must be a whole number, got {v:?}"))
             }
             None => Ok(None),
         }
@@ -369,11 +352,8 @@ pub fn parse_prob(s: &str) -> Result<f64, String> {
         Some(n) => (n, 100.0),
         None => (s, 1.0),
     };
-    let p = num
-        .trim()
-        .parse::<f64>()
-        .map_err(|_| format!("expected a probability like 0.2 or 20%, got {s:?}"))?
-        / scale;
+    let p =
+        num.trim().parse::<f64>().map_err(|_| format!("expected a probability like 0.2 or 20%, got {s:?}"))? / scale;
     if !(0.0..=1.0).contains(&p) {
         return Err(format!("probability must be within 0..1, got {s:?}"));
     }
@@ -387,9 +367,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(|| format!("duration {s:?} needs a unit: ms, s, m or h (e.g. 200ms)"))?;
     let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("expected a duration like 200ms or 5m, got {s:?}"))?;
+    let n: f64 = num.parse().map_err(|_| format!("expected a duration like 200ms or 5m, got {s:?}"))?;
     let secs = match unit.trim() {
         "ms" => n / 1000.0,
         "s" => n,
@@ -531,8 +509,7 @@ mod tests {
         let d = f.event_delay_ms(3, "evt-1");
         assert_eq!(d, f.event_delay_ms(3, "evt-1"));
         assert!((1000..=11000).contains(&d));
-        let spread: std::collections::BTreeSet<i64> =
-            (0..50).map(|i| f.event_delay_ms(3, &format!("e{i}"))).collect();
+        let spread: std::collections::BTreeSet<i64> = (0..50).map(|i| f.event_delay_ms(3, &format!("e{i}"))).collect();
         assert!(spread.len() > 40);
     }
 }

@@ -56,8 +56,7 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    st.with_faults(&conn, Endpoint::GoogleToken, Dialect::OAuth, || async { mint(&st, &headers, &body) })
-        .await
+    st.with_faults(&conn, Endpoint::GoogleToken, Dialect::OAuth, || async { mint(&st, &headers, &body) }).await
 }
 
 fn mint(st: &St, headers: &HeaderMap, body: &[u8]) -> Response {
@@ -183,7 +182,8 @@ fn parse_filters(s: &str) -> Result<Vec<Cond>, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let ops = ["==", "<>", "<=", ">=", "<", ">"];
-        let found = ops.iter().filter_map(|op| part.find(op).map(|i| (i, *op))).min_by_key(|(i, op)| (*i, 2 - op.len()));
+        let found =
+            ops.iter().filter_map(|op| part.find(op).map(|i| (i, *op))).min_by_key(|(i, op)| (*i, 2 - op.len()));
         let Some((i, op)) = found else {
             return Err(format!("Invalid value '{part}' in filters: expected PARAM<op>VALUE"));
         };

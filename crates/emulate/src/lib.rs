@@ -269,9 +269,8 @@ pub async fn serve(cfg: EmulatorConfig) -> Result<RunningEmulator, EmulateError>
     let data = tokio::task::spawn_blocking(move || data::load(&dir, &faults, seed))
         .await
         .map_err(|e| EmulateError::Join(e.to_string()))??;
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|err| EmulateError::Bind { addr: cfg.listen, err })?;
+    let listener =
+        tokio::net::TcpListener::bind(cfg.listen).await.map_err(|err| EmulateError::Bind { addr: cfg.listen, err })?;
     let addr = listener.local_addr().map_err(|err| EmulateError::Bind { addr: cfg.listen, err })?;
     let mut cfg = cfg;
     cfg.listen = addr;
@@ -310,10 +309,7 @@ fn router(state: St) -> Router {
         .route("/beta/auditLogs/signIns", get(entra::beta))
         .route("/v1.0/auditLogs/signIns", get(entra::v1))
         .route("/token", post(google::token))
-        .route(
-            "/admin/reports/v1/activity/users/{user_key}/applications/{application}",
-            get(google::activities),
-        )
+        .route("/admin/reports/v1/activity/users/{user_key}/applications/{application}", get(google::activities))
         .route("/", post(cloudtrail::dispatch))
         .route("/_emulator/stats", get(admin_stats))
         .route("/_emulator/clock", get(admin_clock))

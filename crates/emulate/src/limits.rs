@@ -69,9 +69,7 @@ impl Limiter {
     pub(crate) fn hit(&self, key: &str) -> Hit {
         let now = Instant::now();
         let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let w = map
-            .entry(key.to_string())
-            .or_insert_with(|| Window { start: now, start_wall_ms: wall_ms(), count: 0 });
+        let w = map.entry(key.to_string()).or_insert_with(|| Window { start: now, start_wall_ms: wall_ms(), count: 0 });
         if now.duration_since(w.start) >= self.limit.window {
             *w = Window { start: now, start_wall_ms: wall_ms(), count: 0 };
         }

@@ -79,9 +79,7 @@ pub struct MotoS3 {
 
 fn free_port() -> Result<u16, EmulateError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| EmulateError::Moto(format!("no free port: {e}")))?;
-    l.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| EmulateError::Moto(format!("no free port: {e}")))
+    l.local_addr().map(|a| a.port()).map_err(|e| EmulateError::Moto(format!("no free port: {e}")))
 }
 
 fn answers_http(port: u16) -> bool {
@@ -140,11 +138,7 @@ impl MotoS3 {
     /// Creates `bucket` and uploads `data/AWSLogs/**` as `[prefix/]AWSLogs/**`.
     pub fn upload(&self, data: &Path, bucket: &str, prefix: Option<&str>) -> Result<(), EmulateError> {
         let mut cmd = Command::new("bash");
-        cmd.arg(script())
-            .arg("upload")
-            .arg(self.port.to_string())
-            .arg(data)
-            .arg(bucket);
+        cmd.arg(script()).arg("upload").arg(self.port.to_string()).arg(data).arg(bucket);
         if let Some(p) = prefix {
             cmd.arg(p);
         }

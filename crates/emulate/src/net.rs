@@ -1,8 +1,8 @@
 //! Connection-level faults: a listener whose connections a handler can kill (dropped
 //! connections), and a body that announces its full length but ends early (truncation).
 
-use std::io;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -129,10 +129,7 @@ struct Parser {
 
 fn path_of(w: &str) -> Result<Vec<String>, String> {
     let segs: Vec<String> = w.split('/').map(str::to_string).collect();
-    if segs
-        .iter()
-        .any(|s| s.is_empty() || !s.chars().all(|c| c.is_alphanumeric() || c == '_'))
-    {
+    if segs.iter().any(|s| s.is_empty() || !s.chars().all(|c| c.is_alphanumeric() || c == '_')) {
         return Err(format!("invalid property path {w:?}"));
     }
     Ok(segs)
@@ -207,7 +204,8 @@ impl Parser {
                     return Ok(Expr::Func { func, path, arg });
                 }
                 let mut path = path_of(&w)?;
-                if path.last().is_some_and(|l| l.eq_ignore_ascii_case("any")) && self.toks.get(self.pos) == Some(&Tok::Open)
+                if path.last().is_some_and(|l| l.eq_ignore_ascii_case("any"))
+                    && self.toks.get(self.pos) == Some(&Tok::Open)
                 {
                     path.pop();
                     self.pos += 1;
@@ -352,7 +350,9 @@ mod tests {
 
     #[test]
     fn time_window_and_app() {
-        assert!(ev("createdDateTime ge 2024-05-01T00:00:00Z and createdDateTime le 2024-05-01T23:59:59Z and appId eq 'aaa-BBB'"));
+        assert!(ev(
+            "createdDateTime ge 2024-05-01T00:00:00Z and createdDateTime le 2024-05-01T23:59:59Z and appId eq 'aaa-BBB'"
+        ));
         assert!(!ev("createdDateTime ge 2024-05-01T10:00:00.1234568Z"));
         assert!(ev("createdDateTime le 2024-05-01T12:00:00+02:00"));
         assert!(!ev("createdDateTime lt 2024-05-01T10:00:00Z"));

@@ -199,7 +199,11 @@ fn list(st: &St, headers: &HeaderMap, uri: &Uri) -> Response {
                 }
                 (until, desc) => {
                     let u = until.unwrap_or(now + 1);
-                    let p = if desc { okta.partition_point(|r| r.published < u) } else { okta.partition_point(|r| r.published < since) };
+                    let p = if desc {
+                        okta.partition_point(|r| r.published < u)
+                    } else {
+                        okta.partition_point(|r| r.published < since)
+                    };
                     Cursor { m: if desc { 2 } else { 1 }, p, s: since, u, a: now, h: hash }
                 }
             }
@@ -288,13 +292,8 @@ fn list(st: &St, headers: &HeaderMap, uri: &Uri) -> Response {
 }
 
 /// `POST /oauth2/v1/token`: client_credentials with a private_key_jwt client assertion.
-pub(crate) async fn token(
-    State(st): State<St>,
-    ConnectInfo(conn): ConnectInfo<Conn>,
-    body: Bytes,
-) -> Response {
-    st.with_faults(&conn, Endpoint::OktaToken, Dialect::OAuth, || async { mint(&st, &body) })
-        .await
+pub(crate) async fn token(State(st): State<St>, ConnectInfo(conn): ConnectInfo<Conn>, body: Bytes) -> Response {
+    st.with_faults(&conn, Endpoint::OktaToken, Dialect::OAuth, || async { mint(&st, &body) }).await
 }
 
 fn mint(st: &St, body: &[u8]) -> Response {
@@ -304,15 +303,21 @@ fn mint(st: &St, body: &[u8]) -> Response {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            &format!("The authorization grant type is not supported by the authorization server. Configured grant types: [client_credentials]. Got: {grant:?}."),
+            &format!(
+                "The authorization grant type is not supported by the authorization server. Configured grant types: [client_credentials]. Got: {grant:?}."
+            ),
         );
     }
     let invalid_client = |d: &str| oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", d);
     if get(&form, "client_assertion_type") != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
-        return invalid_client("Client authentication failed. Either the client or the client credentials are invalid.");
+        return invalid_client(
+            "Client authentication failed. Either the client or the client credentials are invalid.",
+        );
     }
     let Some(assertion) = get(&form, "client_assertion") else {
-        return invalid_client("Client authentication failed. Either the client or the client credentials are invalid.");
+        return invalid_client(
+            "Client authentication failed. Either the client or the client credentials are invalid.",
+        );
     };
     let claims = match jwt::verify(assertion, st.cfg.okta_client_public_key_pem.as_deref(), 3600) {
         Ok(c) => c,

@@ -194,9 +194,7 @@ impl Filter {
             Filter::Or(a, b) => a.eval(lookup) || b.eval(lookup),
             Filter::And(a, b) => a.eval(lookup) && b.eval(lookup),
             Filter::Not(a) => !a.eval(lookup),
-            Filter::Present(path) => lookup(path)
-                .iter()
-                .any(|v| !v.is_null() && v.as_str() != Some("")),
+            Filter::Present(path) => lookup(path).iter().any(|v| !v.is_null() && v.as_str() != Some("")),
             Filter::Cmp { path, op, value } => {
                 let vals = lookup(path);
                 if *op == Op::Ne {

@@ -115,15 +115,16 @@ impl AppState {
         let token = format!("{prefix}{a:016x}{b:016x}{n}");
         let ttl = self.token_ttl();
         let expires_at = self.clock.now_ms() + ttl.as_millis() as Millis;
-        self.tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(token.clone(), Token { kind, expires_at });
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), Token { kind, expires_at });
         (token, ttl.as_secs_f64().ceil().max(1.0) as u64)
     }
 
     /// Checks `Authorization: Bearer <token>` against minted tokens accepted by `accept`.
-    pub(crate) fn bearer(&self, headers: &HeaderMap, accept: impl Fn(&TokenKind) -> bool) -> Result<TokenKind, AuthFail> {
+    pub(crate) fn bearer(
+        &self,
+        headers: &HeaderMap,
+        accept: impl Fn(&TokenKind) -> bool,
+    ) -> Result<TokenKind, AuthFail> {
         let Some(tok) = auth_value(headers, "Bearer") else {
             return Err(AuthFail::Missing);
         };
@@ -179,18 +180,13 @@ impl AppState {
 pub(crate) fn auth_value(headers: &HeaderMap, scheme: &str) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (s, rest) = v.split_once(' ')?;
-    if s.eq_ignore_ascii_case(scheme) {
-        Some(rest.trim().to_string()).filter(|t| !t.is_empty())
-    } else {
-        None
-    }
+    if s.eq_ignore_ascii_case(scheme) { Some(rest.trim().to_string()).filter(|t| !t.is_empty()) } else { None }
 }
 
 pub(crate) fn json_body(status: StatusCode, body: impl Into<Body>) -> Response {
     let mut r = Response::new(body.into());
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     r
 }
 
@@ -241,8 +237,7 @@ pub(crate) fn google_error(status: StatusCode, message: &str, reason: &str, doma
 
 pub(crate) fn aws_error(status: StatusCode, typ: &str, message: &str) -> Response {
     let mut r = json_value(status, &json!({"__type": typ, "message": message}));
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
     set_header(&mut r, "x-amzn-errortype", typ);
     set_header(&mut r, "x-amzn-requestid", error_id(9));
     r
@@ -259,11 +254,9 @@ pub(crate) fn throttled(dialect: Dialect, retry_after: u64) -> Response {
             "E0000047",
             "API call exceeded rate limit due to too many requests.",
         ),
-        Dialect::OAuth => oauth_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
-            "Too many requests; retry later.",
-        ),
+        Dialect::OAuth => {
+            oauth_error(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", "Too many requests; retry later.")
+        }
         Dialect::Graph => graph_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests."),
         Dialect::Google => google_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -338,9 +331,7 @@ pub(crate) fn base_url(headers: &HeaderMap, fallback: std::net::SocketAddr) -> S
 
 /// Query pairs, percent- and `+`-decoded, in order.
 pub(crate) fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(q.unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+    url::form_urlencoded::parse(q.unwrap_or("").as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 pub(crate) fn get<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {

@@ -180,7 +180,12 @@ fn main() -> anyhow::Result<()> {
     generate(&dir, gzip_mb * 1_000_000)?;
     let fs = files(&dir);
     let gz_bytes: u64 = fs.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
-    eprintln!("corpus: {} files, {:.1} MB gzip (ready in {:.1}s)", fs.len(), gz_bytes as f64 / 1e6, t.elapsed().as_secs_f64());
+    eprintln!(
+        "corpus: {} files, {:.1} MB gzip (ready in {:.1}s)",
+        fs.len(),
+        gz_bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
 
     let mut flate = Vec::new();
     let mut gzip_cli = Vec::new();
@@ -240,8 +245,20 @@ fn main() -> anyhow::Result<()> {
     }
     let (f, i) = (median(flate), median(imp));
     let mb = gz_bytes as f64 / 1e6;
-    println!("corpus            {} files, {:.1} MB gzip, {:.1} MB JSON, {} records ({} sign-in events stored)", fs.len(), mb, raw_bytes as f64 / 1e6, records, stored);
-    println!("flate2 decompress {:.2}s  {:.1} MB/s gzip   {:.0} MB/s JSON (single thread, the floor)", f, mb / f, raw_bytes as f64 / 1e6 / f);
+    println!(
+        "corpus            {} files, {:.1} MB gzip, {:.1} MB JSON, {} records ({} sign-in events stored)",
+        fs.len(),
+        mb,
+        raw_bytes as f64 / 1e6,
+        records,
+        stored
+    );
+    println!(
+        "flate2 decompress {:.2}s  {:.1} MB/s gzip   {:.0} MB/s JSON (single thread, the floor)",
+        f,
+        mb / f,
+        raw_bytes as f64 / 1e6 / f
+    );
     if !gzip_cli.is_empty() {
         let g = median(gzip_cli);
         println!("gzip -dc          {:.2}s  {:.1} MB/s gzip", g, mb / g);

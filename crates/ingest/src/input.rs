@@ -15,7 +15,11 @@ pub enum Input {
     Stdin,
     /// `in_manifest_dir`: the file lies under a directory whose `coverage.json` states the
     /// coverage, so its records' span does not count.
-    File { path: PathBuf, size: u64, in_manifest_dir: bool },
+    File {
+        path: PathBuf,
+        size: u64,
+        in_manifest_dir: bool,
+    },
 }
 
 impl Input {
@@ -109,9 +113,5 @@ pub fn open(input: &Input, counter: Arc<AtomicU64>) -> io::Result<Box<dyn Read +
     };
     let mut reader = BufReader::with_capacity(256 * 1024, Counting { inner: raw, counter });
     let head = reader.fill_buf()?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(MultiGzDecoder::new(reader)))
-    } else {
-        Ok(Box::new(reader))
-    }
+    if head.starts_with(&[0x1f, 0x8b]) { Ok(Box::new(MultiGzDecoder::new(reader))) } else { Ok(Box::new(reader)) }
 }

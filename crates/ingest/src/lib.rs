@@ -26,7 +26,7 @@ use std::sync::mpsc;
 
 use trailproof_jsonrec::{Splitter, WrapperPath};
 use trailproof_model::{AwsEvent, IdpEvent, Millis, ParseError, Parsed, Source};
-use trailproof_store::{ImportCounts, Origin, Store, StoreError, Stored, raw};
+use trailproof_store::{Batch, ImportCounts, Origin, Store, StoreError, Stored, raw};
 
 pub use input::{Input, collect_inputs};
 
@@ -43,6 +43,8 @@ pub enum IngestError {
     Manifest { path: PathBuf, why: String },
     #[error("--format {format:?} is not a {src} format; choose one of: {choices}")]
     Format { src: Source, format: String, choices: &'static str },
+    #[error("{origin}: {why}")]
+    Page { origin: String, why: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -112,7 +114,14 @@ pub struct ImportOptions {
 
 impl ImportOptions {
     pub fn new(source: Source) -> ImportOptions {
-        ImportOptions { source, format: Format::for_source(source, None).unwrap_or(Format::Native), covers: None, scope: None, threads: 0, batch_size: 5_000 }
+        ImportOptions {
+            source,
+            format: Format::for_source(source, None).unwrap_or(Format::Native),
+            covers: None,
+            scope: None,
+            threads: 0,
+            batch_size: 5_000,
+        }
     }
 }
 
@@ -226,6 +235,120 @@ fn idp_scope(e: &IdpEvent) -> Option<String> {
     e.tenant.clone()
 }
 
+/// Turns one record into what must be written (nothing for a skipped record), counting it.
+fn record_item(
+    opts: &ImportOptions,
+    rec: &trailproof_jsonrec::Record<'_>,
+    input: usize,
+    local: &mut Local,
+) -> Option<Item> {
+    let source = opts.source;
+    local.read += 1;
+    let loc = location(rec.index, rec.offset);
+    if rec.truncated {
+        return Some(Item::Quarantine {
+            input,
+            location: loc,
+            reason: "input ends inside this record (truncated file?)".into(),
+            raw: rec.bytes.to_vec(),
+        });
+    }
+    if source == Source::Cloudtrail && !cloudtrail::prefilter(rec.bytes) {
+        local.skipped += 1;
+        let (t, scope) = cloudtrail::peek_time_scope(rec.bytes);
+        if let Some(t) = t {
+            note_span(local, scope, t);
+        }
+        return None;
+    }
+    match parse_one(source, opts.format, rec.bytes) {
+        Ok(One::Irrelevant { time_ms, scope }) => {
+            local.skipped += 1;
+            if let Some(t) = time_ms {
+                note_span(local, scope, t);
+            }
+            None
+        }
+        Ok(One::Relevant { native_id, events }) => {
+            match &events {
+                Events::Aws(ev) => ev.iter().for_each(|e| note_span(local, cloudtrail::scope_of(e), e.time_ms)),
+                Events::Idp(ev) => ev.iter().for_each(|e| note_span(local, idp_scope(e), e.time_ms)),
+            }
+            Some(Item::Relevant { native_id, input, location: loc, raw: raw::compress(rec.bytes), events })
+        }
+        Err(e) => Some(Item::Quarantine { input, location: loc, reason: e.to_string(), raw: rec.bytes.to_vec() }),
+    }
+}
+
+/// Writes one item into the batch, counting it in `report`.
+fn write_item(
+    batch: &mut Batch<'_>,
+    source: Source,
+    names: &[String],
+    item: Item,
+    report: &mut ImportReport,
+) -> Result<(), IngestError> {
+    match item {
+        Item::Relevant { native_id, input, location, raw, events } => {
+            let at = Origin { origin: &names[input], location: &location };
+            let stored = match &events {
+                Events::Aws(ev) => batch.insert_aws(&native_id, at, &raw, ev)?,
+                Events::Idp(ev) => batch.insert_idp(source, &native_id, at, &raw, ev)?,
+            };
+            match stored {
+                Stored::New => report.counts.stored += 1,
+                Stored::Duplicate => report.counts.duplicates += 1,
+            }
+        }
+        Item::Quarantine { input, location, reason, raw } => {
+            let at = Origin { origin: &names[input], location: &location };
+            batch.quarantine(source, at, &reason, &raw)?;
+            report.counts.quarantined += 1;
+            if report.quarantine_examples.len() < MAX_EXAMPLES {
+                report.quarantine_examples.push((format!("{} {}", names[input], location), reason));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What one page of records did (collectors: the page and its cursor go in one batch).
+#[derive(Debug, Clone, Default)]
+pub struct PageReport {
+    pub counts: ImportCounts,
+    /// Per coverage scope, the earliest and latest record time on the page.
+    pub span: BTreeMap<String, (Millis, Millis)>,
+    pub quarantine_examples: Vec<(String, String)>,
+}
+
+/// Parses and stores one page of records (an API response body, in any container the source's
+/// files come in) into an open batch. The caller adds its checkpoint and coverage to the same
+/// batch and commits: a page and its cursor land together or not at all.
+pub fn ingest_page(
+    batch: &mut Batch<'_>,
+    opts: &ImportOptions,
+    origin: &str,
+    page: &[u8],
+) -> Result<PageReport, IngestError> {
+    let mut splitter = Splitter::new(page, wrappers(opts.source));
+    let mut local = Local::default();
+    let names = [origin.to_string()];
+    let mut report = ImportReport::default();
+    loop {
+        let rec = match splitter.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => return Err(IngestError::Page { origin: origin.to_string(), why: e.to_string() }),
+        };
+        if let Some(item) = record_item(opts, &rec, 0, &mut local) {
+            write_item(batch, opts.source, &names, item, &mut report)?;
+        }
+    }
+    report.counts.read = local.read;
+    report.counts.skipped = local.skipped;
+    Ok(PageReport { counts: report.counts, span: local.span, quarantine_examples: report.quarantine_examples })
+}
+
 /// Reads one input to the end, sending batches of items.
 fn read_input(
     opts: &ImportOptions,
@@ -241,7 +364,6 @@ fn read_input(
     };
     let mut splitter = Splitter::new(reader, wrappers(opts.source));
     let mut batch = Vec::with_capacity(256);
-    let source = opts.source;
     loop {
         let rec = match splitter.next_record() {
             Ok(Some(r)) => r,
@@ -252,38 +374,8 @@ fn read_input(
                 return (local, Some(why));
             }
         };
-        local.read += 1;
-        let loc = location(rec.index, rec.offset);
-        if rec.truncated {
-            batch.push(Item::Quarantine {
-                input: idx,
-                location: loc,
-                reason: "input ends inside this record (truncated file?)".into(),
-                raw: rec.bytes.to_vec(),
-            });
-        } else if source == Source::Cloudtrail && !cloudtrail::prefilter(rec.bytes) {
-            local.skipped += 1;
-            let (t, scope) = cloudtrail::peek_time_scope(rec.bytes);
-            if let Some(t) = t {
-                note_span(&mut local, scope, t);
-            }
-        } else {
-            match parse_one(source, opts.format, rec.bytes) {
-                Ok(One::Irrelevant { time_ms, scope }) => {
-                    local.skipped += 1;
-                    if let Some(t) = time_ms {
-                        note_span(&mut local, scope, t);
-                    }
-                }
-                Ok(One::Relevant { native_id, events }) => {
-                    match &events {
-                        Events::Aws(ev) => ev.iter().for_each(|e| note_span(&mut local, cloudtrail::scope_of(e), e.time_ms)),
-                        Events::Idp(ev) => ev.iter().for_each(|e| note_span(&mut local, idp_scope(e), e.time_ms)),
-                    }
-                    batch.push(Item::Relevant { native_id, input: idx, location: loc, raw: raw::compress(rec.bytes), events });
-                }
-                Err(e) => batch.push(Item::Quarantine { input: idx, location: loc, reason: e.to_string(), raw: rec.bytes.to_vec() }),
-            }
+        if let Some(item) = record_item(opts, &rec, idx, &mut local) {
+            batch.push(item);
         }
         if batch.len() >= 256 && tx.send(Msg::Items(std::mem::replace(&mut batch, Vec::with_capacity(256)))).is_err() {
             return (local, Some("import stopped".into()));
@@ -349,27 +441,7 @@ pub fn import(
             match msg {
                 Msg::Items(items) => {
                     for item in items {
-                        match item {
-                            Item::Relevant { native_id, input, location, raw, events } => {
-                                let at = Origin { origin: &names[input], location: &location };
-                                let stored = match &events {
-                                    Events::Aws(ev) => batch.insert_aws(&native_id, at, &raw, ev)?,
-                                    Events::Idp(ev) => batch.insert_idp(opts.source, &native_id, at, &raw, ev)?,
-                                };
-                                match stored {
-                                    Stored::New => report.counts.stored += 1,
-                                    Stored::Duplicate => report.counts.duplicates += 1,
-                                }
-                            }
-                            Item::Quarantine { input, location, reason, raw } => {
-                                let at = Origin { origin: &names[input], location: &location };
-                                batch.quarantine(opts.source, at, &reason, &raw)?;
-                                report.counts.quarantined += 1;
-                                if report.quarantine_examples.len() < MAX_EXAMPLES {
-                                    report.quarantine_examples.push((format!("{} {}", names[input], location), reason));
-                                }
-                            }
-                        }
+                        write_item(&mut batch, opts.source, &names, item, &mut report)?;
                         in_batch += 1;
                     }
                     if in_batch >= opts.batch_size.max(1) {
@@ -396,7 +468,8 @@ pub fn import(
                 }
             }
             prog.bytes_done = counter.load(Ordering::Relaxed);
-            prog.records = report.counts.read.max(report.counts.stored + report.counts.duplicates + report.counts.quarantined);
+            prog.records =
+                report.counts.read.max(report.counts.stored + report.counts.duplicates + report.counts.quarantined);
             progress(&prog);
         }
         batch.commit()?;
@@ -404,7 +477,8 @@ pub fn import(
     });
     result?;
     report.bytes = counter.load(Ordering::Relaxed);
-    report.counts.read = report.counts.skipped + report.counts.stored + report.counts.duplicates + report.counts.quarantined;
+    report.counts.read =
+        report.counts.skipped + report.counts.stored + report.counts.duplicates + report.counts.quarantined;
 
     // Coverage, in one transaction with the import log line.
     let mut batch = store.batch()?;
@@ -417,16 +491,27 @@ pub fn import(
         }
         for scope in scopes {
             batch.add_coverage(opts.source, &scope, start, end)?;
-            report.coverage.push(CoverageRecorded { scope, start_ms: start, end_ms: end, basis: CoverageBasis::Vouched });
+            report.coverage.push(CoverageRecorded {
+                scope,
+                start_ms: start,
+                end_ms: end,
+                basis: CoverageBasis::Vouched,
+            });
         }
     } else {
         for m in manifests {
             let scope = opts.scope.clone().unwrap_or_else(|| m.scope.clone());
             batch.add_coverage(opts.source, &scope, m.start_ms, m.end_ms)?;
-            report.coverage.push(CoverageRecorded { scope, start_ms: m.start_ms, end_ms: m.end_ms, basis: CoverageBasis::Manifest });
+            report.coverage.push(CoverageRecorded {
+                scope,
+                start_ms: m.start_ms,
+                end_ms: m.end_ms,
+                basis: CoverageBasis::Manifest,
+            });
         }
         if !report.failed_inputs.is_empty() {
-            report.coverage_withheld = Some(format!("{} input(s) could not be read to the end", report.failed_inputs.len()));
+            report.coverage_withheld =
+                Some(format!("{} input(s) could not be read to the end", report.failed_inputs.len()));
         } else if !span.is_empty() {
             if report.counts.quarantined > 0 {
                 report.coverage_withheld = Some(format!(
@@ -443,7 +528,12 @@ pub fn import(
                 }
                 for (scope, (lo, hi)) in merged {
                     batch.add_coverage(opts.source, &scope, lo, hi)?;
-                    report.coverage.push(CoverageRecorded { scope, start_ms: lo, end_ms: hi, basis: CoverageBasis::Span });
+                    report.coverage.push(CoverageRecorded {
+                        scope,
+                        start_ms: lo,
+                        end_ms: hi,
+                        basis: CoverageBasis::Span,
+                    });
                 }
             }
         }

@@ -50,8 +50,9 @@ pub fn read_dir_manifest(dir: &Path) -> Result<Option<Vec<Entry>>, IngestError> 
 }
 
 pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
-    let raw: Vec<RawEntry> = serde_json::from_slice(bytes)
-        .map_err(|e| format!("{e} (expected [{{\"scope\": \"...\", \"start\": \"RFC 3339\", \"end\": \"RFC 3339\"}}, ...])"))?;
+    let raw: Vec<RawEntry> = serde_json::from_slice(bytes).map_err(|e| {
+        format!("{e} (expected [{{\"scope\": \"...\", \"start\": \"RFC 3339\", \"end\": \"RFC 3339\"}}, ...])")
+    })?;
     raw.into_iter()
         .map(|r| {
             let start_ms = parse_time(&r.start)?;

@@ -51,9 +51,16 @@ fn trail_tree(root: &Path) {
     // The same ConsoleLogin delivered again in another file (duplicates happen).
     gz(
         &base.join("eu-west-1/2026/11/02/111122223333_CloudTrail_eu-west-1_20261102T0910Z_b.json.gz"),
-        &format!(r#"{{"Records":[{},{}]}}"#, console_login("e1", "2026-11-02T09:00:04Z", "us-east-1"), noise("n3", "2026-11-02T09:01:00Z")),
+        &format!(
+            r#"{{"Records":[{},{}]}}"#,
+            console_login("e1", "2026-11-02T09:00:04Z", "us-east-1"),
+            noise("n3", "2026-11-02T09:01:00Z")
+        ),
     );
-    gz(&root.join("AWSLogs/o-abc123/111122223333/CloudTrail-Digest/us-east-1/2026/11/02/digest.json.gz"), r#"{"digestStartTime":"x"}"#);
+    gz(
+        &root.join("AWSLogs/o-abc123/111122223333/CloudTrail-Digest/us-east-1/2026/11/02/digest.json.gz"),
+        r#"{"digestStartTime":"x"}"#,
+    );
     std::fs::write(root.join("AWSLogs/README.txt"), "not a log").unwrap();
 }
 
@@ -65,7 +72,10 @@ fn s3_trail_tree_with_duplicates_and_digests() {
     let opts = ImportOptions::new(Source::Cloudtrail);
     let r = run(&mut store, &[dir.path().join("AWSLogs")], &opts);
     assert_eq!(r.files, 2, "digest folder and README are not read");
-    assert_eq!((r.counts.read, r.counts.stored, r.counts.duplicates, r.counts.skipped, r.counts.quarantined), (5, 1, 1, 3, 0));
+    assert_eq!(
+        (r.counts.read, r.counts.stored, r.counts.duplicates, r.counts.skipped, r.counts.quarantined),
+        (5, 1, 1, 3, 0)
+    );
     // Coverage per account/region from the records' own fields, including the skipped noise.
     let cov: Vec<(String, String, String)> = r
         .coverage
@@ -74,7 +84,11 @@ fn s3_trail_tree_with_duplicates_and_digests() {
         .collect();
     assert_eq!(
         cov,
-        vec![("111122223333/us-east-1".to_string(), "2026-11-02T08:58:00Z".to_string(), "2026-11-02T09:01:00Z".to_string())]
+        vec![(
+            "111122223333/us-east-1".to_string(),
+            "2026-11-02T08:58:00Z".to_string(),
+            "2026-11-02T09:01:00Z".to_string()
+        )]
     );
     // Importing again stores nothing new.
     let again = run(&mut store, &[dir.path().join("AWSLogs")], &opts);
@@ -90,7 +104,11 @@ fn lookup_events_and_ndjson_and_single_record_files() {
     std::fs::write(dir.path().join("lookup.json"), lookup.to_string()).unwrap();
     std::fs::write(
         dir.path().join("events.ndjson"),
-        format!("{}\n{}\n", console_login("e3", "2026-11-02T10:01:00Z", "us-east-1"), noise("n9", "2026-11-02T10:02:00Z")),
+        format!(
+            "{}\n{}\n",
+            console_login("e3", "2026-11-02T10:01:00Z", "us-east-1"),
+            noise("n9", "2026-11-02T10:02:00Z")
+        ),
     )
     .unwrap();
     std::fs::write(dir.path().join("one.json"), console_login("e4", "2026-11-02T10:03:00Z", "us-east-1")).unwrap();
@@ -189,7 +207,8 @@ fn missing_path_is_an_error_before_anything_is_read() {
 fn idp_page_wrappers_are_unwrapped() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/cases");
     let mut store = Store::open_in_memory().unwrap();
-    let r = run(&mut store, &[fixtures.join("entra_previously_satisfied/entra.json")], &ImportOptions::new(Source::Entra));
+    let r =
+        run(&mut store, &[fixtures.join("entra_previously_satisfied/entra.json")], &ImportOptions::new(Source::Entra));
     assert_eq!((r.counts.read, r.counts.stored), (2, 2));
     assert_eq!(r.coverage[0].scope, "aaaabbbb-0000-4000-8000-000000000001");
     let r = run(
@@ -199,4 +218,28 @@ fn idp_page_wrappers_are_unwrapped() {
     );
     assert_eq!((r.counts.read, r.counts.stored), (4, 4));
     assert_eq!(r.coverage[0].scope, "C03az79cb");
+}
+
+#[test]
+fn a_page_and_its_checkpoint_commit_together() {
+    let page = br#"[{"uuid":"u1","published":"2026-11-02T09:00:00.000Z","eventType":"user.session.start","actor":{"type":"User","alternateId":"a@example.com"},"outcome":{"result":"SUCCESS"}},
+                    {"uuid":"u2","published":"2026-11-02T09:05:00.000Z","eventType":"user.lifecycle.create"}]"#;
+    let mut store = Store::open_in_memory().unwrap();
+    let opts = ImportOptions::new(Source::Okta);
+    {
+        let mut b = store.batch().unwrap();
+        let r = trailproof_ingest::ingest_page(&mut b, &opts, "https://example.okta.com/api/v1/logs", page).unwrap();
+        assert_eq!((r.counts.read, r.counts.stored, r.counts.skipped), (2, 1, 1));
+        assert_eq!(r.span.get("*"), Some(&(1_793_610_000_000, 1_793_610_300_000)));
+        b.set_checkpoint(Source::Okta, "*", "logs", "next-1").unwrap();
+        // Not committed: a crash here leaves neither the page nor the cursor.
+    }
+    assert!(store.raw_counts().unwrap().is_empty());
+    assert_eq!(store.checkpoint(Source::Okta, "*", "logs").unwrap(), None);
+    let mut b = store.batch().unwrap();
+    trailproof_ingest::ingest_page(&mut b, &opts, "https://example.okta.com/api/v1/logs", page).unwrap();
+    b.set_checkpoint(Source::Okta, "*", "logs", "next-1").unwrap();
+    b.commit().unwrap();
+    assert_eq!(store.raw_counts().unwrap(), vec![("okta".to_string(), 1)]);
+    assert_eq!(store.checkpoint(Source::Okta, "*", "logs").unwrap().as_deref(), Some("next-1"));
 }

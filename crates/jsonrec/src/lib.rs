@@ -77,7 +77,10 @@ enum Probe {
     /// Not a wrapper: the object ends at this index (exclusive), relative to the probe start.
     Record(usize),
     /// A wrapper: the array's `[` is at this index; `depth` objects are open around it.
-    Wrapper { open: usize, depth: usize },
+    Wrapper {
+        open: usize,
+        depth: usize,
+    },
 }
 
 impl<R: Read> Splitter<R> {
@@ -401,8 +404,7 @@ fn probe_level(b: &[u8], at: usize, paths: &[&[&str]], depth: usize) -> Level {
             return Level::Malformed;
         }
         let Some(v) = skip_ws(b, colon + 1) else { return Level::NeedMore };
-        let matching: Vec<&[&str]> =
-            paths.iter().filter(|p| p[0].as_bytes() == key).map(|p| &p[1..]).collect();
+        let matching: Vec<&[&str]> = paths.iter().filter(|p| p[0].as_bytes() == key).map(|p| &p[1..]).collect();
         if !matching.is_empty() {
             if b[v] == b'[' && matching.iter().any(|p| p.is_empty()) {
                 return Level::Found { open: v, depth };

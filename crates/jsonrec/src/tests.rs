@@ -30,7 +30,8 @@ fn cloudtrail_records_wrapper() {
 
 #[test]
 fn wrapper_with_keys_before_and_after_the_array() {
-    let t = texts(r#"{"@odata.context":"x","value":[{"id":"1"},{"id":"2"}],"@odata.nextLink":"https://n?$skiptoken=]}"}"#);
+    let t =
+        texts(r#"{"@odata.context":"x","value":[{"id":"1"},{"id":"2"}],"@odata.nextLink":"https://n?$skiptoken=]}"}"#);
     assert_eq!(t, vec![r#"{"id":"1"}"#, r#"{"id":"2"}"#]);
 }
 

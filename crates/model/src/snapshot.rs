@@ -35,8 +35,8 @@ impl Snapshot {
     /// Whether `[start, end]` lies inside one coverage interval of `source` (in `scope`, or in any
     /// scope when `scope` is `None`).
     pub fn covers(&self, source: Source, scope: Option<&str>, start: Millis, end: Millis) -> bool {
-        self.coverage.iter().any(|c| {
-            c.source == source && scope.is_none_or(|s| s == c.scope) && c.start_ms <= start && end <= c.end_ms
-        })
+        self.coverage
+            .iter()
+            .any(|c| c.source == source && scope.is_none_or(|s| s == c.scope) && c.start_ms <= start && end <= c.end_ms)
     }
 }

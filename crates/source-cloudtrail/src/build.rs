@@ -92,7 +92,8 @@ pub(crate) fn scope(account: Option<&str>, region: Option<&str>) -> Option<Strin
 /// milliseconds).
 pub(crate) fn parse_any_time(s: &str) -> Result<Millis, String> {
     let t = s.trim();
-    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'e' || b == b'E' || b == b'+')
+    if !t.is_empty()
+        && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'e' || b == b'E' || b == b'+')
     {
         let v: f64 = t.parse().map_err(|_| format!("not a time stamp: {t:?}"))?;
         if !v.is_finite() || v.abs() > 1e15 {
@@ -180,9 +181,8 @@ fn identity_names(f: &Fields) -> (Option<String>, Option<String>) {
             .map(str::to_owned);
     }
     if role.is_none() && assumed {
-        role = own(f.si_user_name).or_else(|| {
-            f.si_arn.and_then(split_arn).filter(|p| p.resource_type == "role").and_then(|p| p.name)
-        });
+        role = own(f.si_user_name)
+            .or_else(|| f.si_arn.and_then(split_arn).filter(|p| p.resource_type == "role").and_then(|p| p.name));
     }
     (role, session)
 }

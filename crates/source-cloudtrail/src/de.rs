@@ -11,8 +11,8 @@
 //!   `responseElements` that way) is parsed as that object; anything else is absent.
 //! - [`Seq`]: a lenient array of [`Obj`] items.
 
-use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;

@@ -168,7 +168,9 @@ fn parse_depth(raw: &[u8], format: Format, depth: u8) -> Result<Parsed<AwsEvent>
     let first = raw.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if first != Some(b'{') {
         return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(raw) {
-            Ok(_) => ParseError::WrongShape { expected: EXPECTED, why: format!("a JSON {}, not an object", kind_of(first)) },
+            Ok(_) => {
+                ParseError::WrongShape { expected: EXPECTED, why: format!("a JSON {}, not an object", kind_of(first)) }
+            }
             Err(e) => ParseError::Json(e.to_string()),
         });
     }
@@ -217,7 +219,9 @@ fn ecs(raw: &[u8]) -> Result<Parsed<AwsEvent>, ParseError> {
         return Ok(parsed);
     }
     if !doc.is_ecs() {
-        return Err(wrong("no CloudTrail fields (eventID/eventName/eventSource), no LookupEvents CloudTrailEvent, no ECS event.id/event.action/event.provider"));
+        return Err(wrong(
+            "no CloudTrail fields (eventID/eventName/eventSource), no LookupEvents CloudTrailEvent, no ECS event.id/event.action/event.provider",
+        ));
     }
     doc.build()
 }

@@ -220,8 +220,7 @@ impl<'de> Deserialize<'de> for Elements {
                             out.federated_user_arn = map.next_value::<Obj<ArnHolder>>()?.0.and_then(|a| a.arn.0)
                         }
                         "credentials" => {
-                            out.access_key_id =
-                                map.next_value::<Obj<Credentials>>()?.0.and_then(|c| c.access_key_id.0)
+                            out.access_key_id = map.next_value::<Obj<Credentials>>()?.0.and_then(|c| c.access_key_id.0)
                         }
                         "subject" => out.subject = text(&mut map)?,
                         "subjectType" => out.subject_type = text(&mut map)?,

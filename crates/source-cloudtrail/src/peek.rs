@@ -50,9 +50,7 @@ static NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles {
 /// `role/aws-reserved/sso.amazonaws.com/...`.
 fn has_string_value(raw: &[u8], finder: &Finder) -> bool {
     let len = finder.needle().len();
-    finder.find_iter(raw).any(|i| {
-        i > 0 && raw[i - 1] == b'"' && matches!(raw.get(i + len), Some(b'"') | Some(b'\\'))
-    })
+    finder.find_iter(raw).any(|i| i > 0 && raw[i - 1] == b'"' && matches!(raw.get(i + len), Some(b'"') | Some(b'\\')))
 }
 
 /// See [`crate::prefilter`].
@@ -206,7 +204,10 @@ mod tests {
     #[test]
     fn scalar_reads_plain_escaped_and_numbers() {
         let n = &*NEEDLES;
-        assert_eq!(scalar(br#"{"eventTime" :  "2024-05-01T09:00:04Z"}"#, &n.event_time).as_deref(), Some("2024-05-01T09:00:04Z"));
+        assert_eq!(
+            scalar(br#"{"eventTime" :  "2024-05-01T09:00:04Z"}"#, &n.event_time).as_deref(),
+            Some("2024-05-01T09:00:04Z")
+        );
         assert_eq!(
             scalar(br#"{"C":"{\"eventTime\":\"2024-05-01T09:00:04Z\"}"}"#, &n.event_time).as_deref(),
             Some("2024-05-01T09:00:04Z")

@@ -30,14 +30,30 @@ const UNSUPPORTED: &[(&str, usize, &str)] = &[
     ("panther-analysis/aws_cloudtrail_auth.ndjson", 9, "hand-written GetSigninToken test without eventID"),
     ("panther-analysis/aws_cloudtrail_auth.ndjson", 10, "hand-written rule test without eventID"),
     ("panther-analysis/aws_cloudtrail_auth.ndjson", 17, "hand-written rule test without eventID/eventTime"),
-    ("panther-analysis/aws_cloudtrail_auth.ndjson", 20, "userIdentity without arn, principalId or userName: no user key"),
+    (
+        "panther-analysis/aws_cloudtrail_auth.ndjson",
+        20,
+        "userIdentity without arn, principalId or userName: no user key",
+    ),
     ("panther-analysis/aws_cloudtrail_auth.ndjson", 27, "Authenticate record without userIdentity: no user key"),
-    ("panther-analysis/aws_cloudtrail_auth.ndjson", 34, "ConsoleLogin without eventSource (an error, not silently irrelevant)"),
+    (
+        "panther-analysis/aws_cloudtrail_auth.ndjson",
+        34,
+        "ConsoleLogin without eventSource (an error, not silently irrelevant)",
+    ),
     ("panther-analysis/aws_cloudtrail_auth.ndjson", 39, "hand-written rule test without eventID"),
     ("panther-analysis/aws_cloudtrail_auth.ndjson", 40, "hand-written rule test without eventID"),
     ("panther-analysis/aws_cloudtrail_auth.ndjson", 41, "hand-written rule test without eventID"),
-    ("awsdocs-cloudtrail-user-guide/cloudtrail-event-reference-user-identity_05.json", 0, "a userIdentity fragment, not a record"),
-    ("awsdocs-iam-user-guide/id_credentials_temp_control-access_monitor_13.json", 0, "a userIdentity fragment, not a record"),
+    (
+        "awsdocs-cloudtrail-user-guide/cloudtrail-event-reference-user-identity_05.json",
+        0,
+        "a userIdentity fragment, not a record",
+    ),
+    (
+        "awsdocs-iam-user-guide/id_credentials_temp_control-access_monitor_13.json",
+        0,
+        "a userIdentity fragment, not a record",
+    ),
 ];
 
 /// Files skipped as a whole.
@@ -126,9 +142,8 @@ fn public_samples_parse() {
                         relevant += usize::from(kept_kind(&rec).is_some());
                     }
                     (false, Some(entry)) => seen_unsupported.push(*entry),
-                    (true, Some((_, _, why))) => {
-                        failures.push(format!("{rel}[{i}] is listed as unsupported ({why}) but parses: update the list"))
-                    }
+                    (true, Some((_, _, why))) => failures
+                        .push(format!("{rel}[{i}] is listed as unsupported ({why}) but parses: update the list")),
                     (false, None) => failures.push(format!("{rel}[{i}]: {parsed:?}")),
                 }
             }

@@ -107,7 +107,9 @@ mod params;
 #[cfg(test)]
 mod tests;
 
-pub use mfa::{NON_FACTOR_METHODS, SECOND_FACTOR_METHODS, UNINFORMATIVE_METHODS, challenge_outcome, is_second_factor_method};
+pub use mfa::{
+    NON_FACTOR_METHODS, SECOND_FACTOR_METHODS, UNINFORMATIVE_METHODS, challenge_outcome, is_second_factor_method,
+};
 pub use params::{ParamValue, Parameter, Parameters};
 pub use trailproof_model::{IdpEvent, ParseError, Parsed};
 

@@ -11,8 +11,8 @@
 //! - All times are UTC milliseconds.
 //! - Everything a [`Batch`] writes commits together or not at all.
 
-mod schema;
 pub mod raw;
+mod schema;
 pub mod snapshot;
 pub mod verdicts;
 
@@ -75,17 +75,14 @@ pub struct Store {
 }
 
 fn now_ms() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as Millis)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
-        let conn = Connection::open(path)
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        let conn =
+            Connection::open(path).map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
         Store::setup(conn)
     }
 
@@ -147,14 +144,24 @@ impl Store {
         &self.conn
     }
 
+    /// A collector's cursor, if one was stored.
+    pub fn checkpoint(&self, source: Source, scope: &str, stream: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT cursor FROM checkpoints WHERE source = ?1 AND scope = ?2 AND stream = ?3",
+                params![source.as_str(), scope, stream],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Coverage intervals, ordered by source, scope and start.
     pub fn coverage(&self) -> Result<Vec<Coverage>> {
         let mut st = self
             .conn
             .prepare("SELECT source, scope, start_ms, end_ms FROM coverage ORDER BY source, scope, start_ms")?;
-        let rows = st.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?))
-        })?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let (source, scope, start_ms, end_ms) = row?;
@@ -309,7 +316,13 @@ fn opt_bool(b: Option<bool>) -> Option<i64> {
 
 impl Batch<'_> {
     /// Inserts the raw record; `None` when (source, native_id) is already stored.
-    fn insert_raw(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw_deflated: &[u8]) -> Result<Option<i64>> {
+    fn insert_raw(
+        &mut self,
+        source: Source,
+        native_id: &str,
+        at: Origin<'_>,
+        raw_deflated: &[u8],
+    ) -> Result<Option<i64>> {
         let mut st = self.tx.prepare_cached(
             "INSERT OR IGNORE INTO raw_records (source, native_id, origin, location, stored_ms, raw)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -320,7 +333,13 @@ impl Batch<'_> {
 
     /// Stores one CloudTrail record and its normalized events. `raw_deflated` comes from
     /// [`raw::compress`].
-    pub fn insert_aws(&mut self, native_id: &str, at: Origin<'_>, raw_deflated: &[u8], events: &[AwsEvent]) -> Result<Stored> {
+    pub fn insert_aws(
+        &mut self,
+        native_id: &str,
+        at: Origin<'_>,
+        raw_deflated: &[u8],
+        events: &[AwsEvent],
+    ) -> Result<Stored> {
         let Some(raw_id) = self.insert_raw(Source::Cloudtrail, native_id, at, raw_deflated)? else {
             return Ok(Stored::Duplicate);
         };
@@ -376,7 +395,14 @@ impl Batch<'_> {
     }
 
     /// Stores one IdP record and its normalized events.
-    pub fn insert_idp(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw_deflated: &[u8], events: &[IdpEvent]) -> Result<Stored> {
+    pub fn insert_idp(
+        &mut self,
+        source: Source,
+        native_id: &str,
+        at: Origin<'_>,
+        raw_deflated: &[u8],
+        events: &[IdpEvent],
+    ) -> Result<Stored> {
         let Some(raw_id) = self.insert_raw(source, native_id, at, raw_deflated)? else {
             return Ok(Stored::Duplicate);
         };
@@ -433,7 +459,16 @@ impl Batch<'_> {
             "INSERT OR IGNORE INTO quarantine (source, origin, location, reason, raw, raw_len, raw_sha256, stored_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        let n = st.execute(params![source.as_str(), at.origin, at.location, reason, kept, raw.len() as i64, hash, self.now])?;
+        let n = st.execute(params![
+            source.as_str(),
+            at.origin,
+            at.location,
+            reason,
+            kept,
+            raw.len() as i64,
+            hash,
+            self.now
+        ])?;
         Ok(if n == 1 { Stored::New } else { Stored::Duplicate })
     }
 
@@ -466,7 +501,13 @@ impl Batch<'_> {
     }
 
     /// Appends a line to the import log.
-    pub fn log_import(&mut self, source: Source, origin: &str, started_ms: Millis, counts: &ImportCounts) -> Result<()> {
+    pub fn log_import(
+        &mut self,
+        source: Source,
+        origin: &str,
+        started_ms: Millis,
+        counts: &ImportCounts,
+    ) -> Result<()> {
         self.tx.execute(
             "INSERT INTO imports (source, origin, started_ms, finished_ms, records_read, stored, duplicates, skipped, quarantined)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -482,6 +523,19 @@ impl Batch<'_> {
                 counts.quarantined as i64
             ],
         )?;
+        Ok(())
+    }
+
+    /// Sets a collector's cursor (e.g. Okta's `next` link, a time position) for `(source, scope,
+    /// stream)`. Written in the same transaction as the page it follows, so a crash never leaves a
+    /// cursor ahead of the data or data without its cursor.
+    pub fn set_checkpoint(&mut self, source: Source, scope: &str, stream: &str, cursor: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO checkpoints (source, scope, stream, cursor, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (source, scope, stream) DO UPDATE SET cursor = excluded.cursor, updated_ms = excluded.updated_ms",
+            )?
+            .execute(params![source.as_str(), scope, stream, cursor, self.now])?;
         Ok(())
     }
 

@@ -152,4 +152,15 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (console_login_event_id, version)
     );
     "#,
+    // 3: collector checkpoints (cursor per source, scope and stream), committed with the data.
+    r#"
+    CREATE TABLE checkpoints (
+        source      TEXT    NOT NULL,
+        scope       TEXT    NOT NULL,
+        stream      TEXT    NOT NULL,
+        cursor      TEXT    NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (source, scope, stream)
+    ) WITHOUT ROWID;
+    "#,
 ];

@@ -4,7 +4,7 @@ use crate::{Result, Store, StoreError};
 use rusqlite::{Row, params_from_iter, types::Value};
 use std::collections::{BTreeMap, BTreeSet};
 use trailproof_model::snapshot::{CoverageSpan, Snapshot};
-use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, Millis, MfaClaim, Outcome, UserKeys};
+use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys};
 
 /// What to load. All durations in milliseconds.
 #[derive(Debug, Clone)]
@@ -32,7 +32,8 @@ pub struct SnapshotQuery {
 /// live up to 36 hours).
 pub const RELATED_LOOKBACK_MS: Millis = 36 * 3600 * 1000;
 
-const AWS_COLS: &str = "event_id, time_ms, kind, account_id, region, outcome, error_code, error_message, principal_type,
+const AWS_COLS: &str =
+    "event_id, time_ms, kind, account_id, region, outcome, error_code, error_message, principal_type,
     arn, principal_id, user_name, role_name, session_name, session_issuer_arn, session_issuer_type, source_identity,
     mfa_authenticated, mfa_used, saml_provider_arn, saml_subject, saml_subject_type, saml_issuer, saml_name_qualifier,
     issued_arn, issued_access_key_id, access_key_id, source_ip, user_agent, credential_type, login_to";
@@ -91,7 +92,8 @@ fn idp_row(r: &Row<'_>) -> rusqlite::Result<std::result::Result<IdpEvent, String
     let outcome: String = r.get(6)?;
     let mfa: String = r.get(21)?;
     let factors: String = r.get(22)?;
-    let (Some(provider), Some(kind), Some(mfa)) = (Idp::parse(&provider), IdpEventKind::parse(&kind), MfaClaim::parse(&mfa))
+    let (Some(provider), Some(kind), Some(mfa)) =
+        (Idp::parse(&provider), IdpEventKind::parse(&kind), MfaClaim::parse(&mfa))
     else {
         return Ok(Err(format!("idp event with provider {provider:?}, kind {kind:?}, mfa {mfa:?}")));
     };
@@ -222,10 +224,8 @@ impl Store {
         }
         let google_users: Vec<String> = google_users.into_iter().collect();
         for chunk in google_users.chunks(400) {
-            let mut args: Vec<Value> = vec![
-                (q.from_ms - q.before_ms - q.google_lookback_ms).into(),
-                (q.to_ms + q.after_ms).into(),
-            ];
+            let mut args: Vec<Value> =
+                vec![(q.from_ms - q.before_ms - q.google_lookback_ms).into(), (q.to_ms + q.after_ms).into()];
             let mut ins = Vec::new();
             for u in chunk {
                 args.push(u.clone().into());

@@ -125,7 +125,9 @@ fn quarantine_dedupes_identical_bytes_and_caps_size() {
     assert_eq!(q[0].count, 2);
     let (len, kept): (i64, i64) = s
         .conn()
-        .query_row("SELECT raw_len, length(raw) FROM quarantine WHERE reason = 'too big'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT raw_len, length(raw) FROM quarantine WHERE reason = 'too big'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert_eq!(len as usize, RAW_QUARANTINE_CAP + 10);
     assert_eq!(kept as usize, RAW_QUARANTINE_CAP);
@@ -141,7 +143,8 @@ fn coverage_merges_overlapping_and_adjacent_intervals_per_scope() {
     b.add_coverage(Source::Okta, "*", 201, 250).unwrap(); // adjacent to the first
     b.add_coverage(Source::Okta, "*", 260, 310).unwrap(); // overlaps the second
     b.commit().unwrap();
-    let c: Vec<(String, i64, i64)> = s.coverage().unwrap().into_iter().map(|c| (c.scope, c.start_ms, c.end_ms)).collect();
+    let c: Vec<(String, i64, i64)> =
+        s.coverage().unwrap().into_iter().map(|c| (c.scope, c.start_ms, c.end_ms)).collect();
     assert_eq!(c, vec![("*".into(), 100, 250), ("*".into(), 260, 400), ("other".into(), 150, 350)]);
 }
 
@@ -197,4 +200,19 @@ fn every_migration_prefix_opens() {
         let s = Store::open(&path).unwrap();
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
     }
+}
+
+#[test]
+fn checkpoints_commit_with_the_batch() {
+    let mut s = Store::open_in_memory().unwrap();
+    {
+        let mut b = s.batch().unwrap();
+        b.set_checkpoint(Source::Okta, "*", "logs", "https://x/api/v1/logs?after=1").unwrap();
+    } // dropped: rolled back
+    assert_eq!(s.checkpoint(Source::Okta, "*", "logs").unwrap(), None);
+    let mut b = s.batch().unwrap();
+    b.set_checkpoint(Source::Okta, "*", "logs", "a").unwrap();
+    b.set_checkpoint(Source::Okta, "*", "logs", "b").unwrap();
+    b.commit().unwrap();
+    assert_eq!(s.checkpoint(Source::Okta, "*", "logs").unwrap().as_deref(), Some("b"));
 }

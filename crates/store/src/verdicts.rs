@@ -41,7 +41,9 @@ impl Batch<'_> {
             let (hash, _) = content_hash(r)?;
             let old: Option<(i64, String, String)> = self
                 .tx
-                .prepare_cached("SELECT version, content_sha256, record FROM verdicts WHERE console_login_event_id = ?1")?
+                .prepare_cached(
+                    "SELECT version, content_sha256, record FROM verdicts WHERE console_login_event_id = ?1",
+                )?
                 .query_row([&r.console_login_event_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                 .optional()?;
             let version = match &old {
@@ -143,9 +145,16 @@ impl Store {
     }
 
     /// One stored IdP event by provider and event id.
-    pub fn idp_event(&self, provider: trailproof_model::Idp, event_id: &str) -> Result<Option<trailproof_model::IdpEvent>> {
+    pub fn idp_event(
+        &self,
+        provider: trailproof_model::Idp,
+        event_id: &str,
+    ) -> Result<Option<trailproof_model::IdpEvent>> {
         Ok(self
-            .idp_query_pub("provider = ?1 AND event_id = ?2", vec![provider.as_str().to_string().into(), event_id.to_string().into()])?
+            .idp_query_pub(
+                "provider = ?1 AND event_id = ?2",
+                vec![provider.as_str().to_string().into(), event_id.to_string().into()],
+            )?
             .into_iter()
             .next())
     }
