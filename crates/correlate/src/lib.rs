@@ -7,9 +7,11 @@
 //! `signals`). The guiding invariant: **never a false `enforced`**. Whatever is missing from the
 //! snapshot, the verdict can only move to `not_enforced`, `no_idp_login` or `unknown`.
 
+pub mod agreement;
 pub mod config;
 mod engine;
 mod explain;
 
+pub use agreement::{Agreement, Mismatch, agreement};
 pub use config::{Compiled, ConfigError};
 pub use engine::correlate;

@@ -155,10 +155,10 @@ pub(crate) fn load(dir: &Path, faults: &Faults, seed: u64) -> Result<Dataset, Lo
     let mut poll: Vec<usize> = (0..ds.okta.len()).collect();
     poll.sort_by_key(|&i| ds.okta.get(i).map(|r| (r.visible_at, r.published)));
     ds.okta_poll = poll;
-    ds.entra.sort_by(|a, b| b.created_ns.cmp(&a.created_ns));
-    ds.google.sort_by(|a, b| b.time_ms.cmp(&a.time_ms));
+    ds.entra.sort_by_key(|r| std::cmp::Reverse(r.created_ns));
+    ds.google.sort_by_key(|r| std::cmp::Reverse(r.time_ms));
     for recs in ds.cloudtrail.values_mut() {
-        recs.sort_by(|a, b| b.time_ms.cmp(&a.time_ms));
+        recs.sort_by_key(|r| std::cmp::Reverse(r.time_ms));
     }
     ds.stats.okta = ds.okta.len();
     ds.stats.entra = ds.entra.len();

@@ -243,23 +243,19 @@ fn list(st: &St, uri: &Uri, user_key: &str, app: &str) -> Response {
             _ => return invalid(&format!("Invalid value '{m}'. Values must be within the range: [1, 1000]")),
         },
     };
-    let time_param = |k: &str| -> Result<Option<Millis>, Response> {
+    let time_param = |k: &str| -> Result<Option<Millis>, String> {
         match get(&q, k) {
             None => Ok(None),
             Some(t) => parse_time(t).map(Some).map_err(|_| {
-                invalid(&format!(
+                format!(
                     "Invalid value '{t}'. Values must match the following regular expression: '(?:(?:19|20)[0-9]{{2}}-(?:0[1-9]|1[012])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?(?:Z|[+-][01][0-9]:[0-5][0-9]))'"
-                ))
+                )
             }),
         }
     };
-    let start = match time_param("startTime") {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let end = match time_param("endTime") {
-        Ok(t) => t,
-        Err(r) => return r,
+    let (start, end) = match (time_param("startTime"), time_param("endTime")) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(m), _) | (_, Err(m)) => return invalid(&m),
     };
     if let (Some(s), Some(e)) = (start, end)
         && s > e

@@ -354,7 +354,8 @@ mod tests {
             "createdDateTime ge 2024-05-01T00:00:00Z and createdDateTime le 2024-05-01T23:59:59Z and appId eq 'aaa-BBB'"
         ));
         assert!(!ev("createdDateTime ge 2024-05-01T10:00:00.1234568Z"));
-        assert!(ev("createdDateTime le 2024-05-01T12:00:00+02:00"));
+        assert!(ev("createdDateTime le 2024-05-01T12:30:00+02:00"));
+        assert!(!ev("createdDateTime le 2024-05-01T12:00:00+02:00"));
         assert!(!ev("createdDateTime lt 2024-05-01T10:00:00Z"));
         assert!(!ev("appId eq 'other'"));
     }

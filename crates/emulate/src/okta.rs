@@ -44,7 +44,7 @@ pub(crate) async fn logs(
     let hit = st.limits.okta.hit("org");
     let mut resp = st
         .with_faults(&conn, Endpoint::OktaLogs, Dialect::Okta, || async {
-            if let Err(r) = authorize(&st, &headers) {
+            if let Some(r) = authorize(&st, &headers) {
                 return r;
             }
             if st.cfg.rate_limits && hit.over {
@@ -60,19 +60,20 @@ pub(crate) async fn logs(
     resp
 }
 
-fn authorize(st: &St, headers: &HeaderMap) -> Result<(), Response> {
+/// `None` when the request is authorized, else the 401 to send.
+fn authorize(st: &St, headers: &HeaderMap) -> Option<Response> {
     if let Some(t) = auth_value(headers, "SSWS") {
         if t == st.cfg.okta_token {
-            return Ok(());
+            return None;
         }
-        return Err(okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided"));
+        return Some(okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided"));
     }
     if let Some(t) = auth_value(headers, "Bearer") {
         if t == st.cfg.okta_token {
-            return Ok(());
+            return None;
         }
         let why = match st.check_token(&t, |k| *k == TokenKind::Okta) {
-            Ok(_) => return Ok(()),
+            Ok(_) => return None,
             Err(AuthFail::Expired) => "The token has expired.",
             Err(_) => "The access token is invalid.",
         };
@@ -85,9 +86,9 @@ fn authorize(st: &St, headers: &HeaderMap) -> Result<(), Response> {
                 base_url(headers, st.cfg.listen)
             ),
         );
-        return Err(r);
+        return Some(r);
     }
-    Err(okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided"))
+    Some(okta_error(StatusCode::UNAUTHORIZED, "E0000011", "Invalid token provided"))
 }
 
 fn bad_filter(cause: &str) -> Response {

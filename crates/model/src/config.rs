@@ -13,6 +13,124 @@ pub struct Config {
     pub windows: Windows,
     pub allowlist: Allowlist,
     pub score: ScoreWeights,
+    /// Live collection (`trailproof collect`).
+    pub collect: CollectConfig,
+}
+
+/// Where and how `trailproof collect` reads each source. Secrets are never written here: a key
+/// names the environment variable (`*_env`) or file (`*_file`) that holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectConfig {
+    /// Re-read this much before the last checkpoint on every incremental run, so late events
+    /// are caught (dedupe keeps the store exact).
+    pub overlap_minutes: u32,
+    /// Where a source's first incremental run starts when it has no checkpoint.
+    pub initial_lookback_hours: u32,
+    /// Give up on a request after this many retries (5xx, connection errors, 429).
+    pub max_retries: u32,
+    pub okta: Vec<OktaSource>,
+    pub entra: Vec<EntraSource>,
+    pub google: Vec<GoogleSource>,
+    pub cloudtrail: Vec<CloudTrailSource>,
+}
+
+impl Default for CollectConfig {
+    fn default() -> Self {
+        CollectConfig {
+            overlap_minutes: 30,
+            initial_lookback_hours: 24,
+            max_retries: 6,
+            okta: vec![],
+            entra: vec![],
+            google: vec![],
+            cloudtrail: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OktaSource {
+    pub name: String,
+    /// `https://example.okta.com` (or an emulator's address).
+    pub url: String,
+    /// API token (SSWS): the environment variable or file that holds it.
+    pub token_env: String,
+    pub token_file: String,
+    /// OAuth 2.0 service app instead of an API token: client id and the PEM private key file
+    /// for the private_key_jwt client assertion (scope okta.logs.read).
+    pub client_id: String,
+    pub private_key_file: String,
+    /// Coverage scope to record (default `*`).
+    pub scope: String,
+    /// Requests per minute for /api/v1/logs (org-wide limit; default 50 = Enterprise). 0: no pacing.
+    pub requests_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EntraSource {
+    pub name: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret_env: String,
+    pub client_secret_file: String,
+    /// Certificate credential instead of a secret: PEM private key and the certificate's
+    /// thumbprint (x5t) for the client assertion.
+    pub certificate_key_file: String,
+    pub certificate_thumbprint: String,
+    /// Default `https://login.microsoftonline.com`.
+    pub authority_url: String,
+    /// Default `https://graph.microsoft.com`.
+    pub graph_url: String,
+    /// Only sign-ins to these applications (`appId eq '…'`); empty: all interactive sign-ins.
+    pub app_ids: Vec<String>,
+    /// Requests per 10 seconds (default 5, Graph's documented limit for sign-in logs). 0: no pacing.
+    pub requests_per_10s: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GoogleSource {
+    pub name: String,
+    /// `my_customer` or `C0…`; also the coverage scope.
+    pub customer_id: String,
+    /// Service account JSON key file (domain-wide delegation).
+    pub service_account_key_file: String,
+    /// The admin user to impersonate (`sub` of the JWT).
+    pub admin_email: String,
+    /// Default `https://oauth2.googleapis.com/token`.
+    pub token_url: String,
+    /// Default `https://admin.googleapis.com`.
+    pub reports_url: String,
+    /// Requests per minute (default 60). 0: no pacing.
+    pub requests_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudTrailSource {
+    pub name: String,
+    /// `lookup` (LookupEvents API), `s3` (trail bucket) or `directory` (a local trail tree).
+    pub mode: String,
+    /// Regions to read (lookup: one call stream per region; s3: the region folders).
+    pub regions: Vec<String>,
+    /// Named profile from the AWS config files; empty: the default credential chain.
+    pub profile: String,
+    /// Role to assume before reading.
+    pub role_arn: String,
+    /// Endpoint override (emulators, S3-compatible servers).
+    pub endpoint_url: String,
+    /// s3: bucket, optional key prefix before `AWSLogs/`, organization id for org trails, accounts.
+    pub bucket: String,
+    pub prefix: String,
+    pub org_id: String,
+    pub accounts: Vec<String>,
+    /// directory: the path of the trail tree.
+    pub directory: String,
+    /// lookup: requests per second per region (default 2). 0: no pacing.
+    pub requests_per_second: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

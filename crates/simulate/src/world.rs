@@ -345,6 +345,8 @@ pub struct World {
     /// Per account: noise NAT address.
     pub nat_ips: Vec<Ip>,
     pub aliases: Vec<(String, String)>,
+    /// Known user keys per IdP (folded logins and alias targets), by [`idp_index`].
+    pub known: [BTreeSet<String>; 3],
 }
 
 fn app(rng: &mut Pcg64, prefix: &str, name: &'static str) -> App {
@@ -613,6 +615,14 @@ impl World {
             }
         }
 
+        let mut known: [BTreeSet<String>; 3] = [BTreeSet::new(), BTreeSet::new(), BTreeSet::new()];
+        for u in &users {
+            known[idp_index(u.idp)].insert(trailproof_model::fold(&u.login));
+        }
+        for k in &mut known {
+            k.extend(aliases.iter().map(|(_, t): &(String, String)| trailproof_model::fold(t)));
+        }
+
         World {
             seed,
             accounts,
@@ -641,6 +651,7 @@ impl World {
             name_qualifiers,
             nat_ips,
             aliases,
+            known,
         }
     }
 
@@ -696,14 +707,6 @@ impl World {
 
     pub fn saml_provider_arn(&self, account: usize, p: Idp) -> String {
         format!("arn:aws:iam::{}:saml-provider/{}", self.accounts[account].id, Self::saml_provider_name(p))
-    }
-
-    /// The known user keys of a provider (folded): every user's login plus alias targets.
-    pub fn known_keys(&self, p: Idp) -> BTreeSet<String> {
-        let mut out: BTreeSet<String> =
-            self.by_idp[idp_index(p)].iter().map(|u| trailproof_model::fold(&self.users[*u as usize].login)).collect();
-        out.extend(self.aliases.iter().map(|(_, t)| trailproof_model::fold(t)));
-        out
     }
 
     /// org.toml.

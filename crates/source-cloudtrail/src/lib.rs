@@ -14,34 +14,34 @@
 //! | Elasticsearch search hit | `_source` | the `_source` object is parsed with the same format |
 //! | ECS document (Elastic Agent / Filebeat `aws.cloudtrail`) | `event.id`/`event.action`/`event.provider`/`event.original` | nested objects, dotted keys or both. `event.original`, when kept, is parsed as the native record and wins. formats.md 1.9 |
 //!
-//! # Field mapping (native name → [`AwsEvent`] field; ECS name in brackets)
+//! # Field mapping (native name → [`AwsEvent`] field; ECS name in parentheses)
 //!
-//! - `eventID` [`event.id`] → `event_id` and the native id; `eventTime` [`@timestamp`] →
+//! - `eventID` (ECS `event.id`) → `event_id` and the native id; `eventTime` (ECS `@timestamp`) →
 //!   `time_ms` ([`trailproof_model::parse_time`]: 0–9 fraction digits, offsets; epoch numbers
 //!   are read as seconds, or milliseconds above 10^11).
-//! - `(eventSource, eventName)` [`event.provider`, `event.action`] → `kind`
+//! - `(eventSource, eventName)` (ECS `event.provider`, `event.action`) → `kind`
 //!   ([`AwsEventKind::classify`]). `eventType` is not needed and not read (its spellings vary:
 //!   `AwsConsoleSignIn`, `AwsConsoleSignin`, `ConsoleSignin`, and `AwsApiCall` on some
 //!   GetSigninToken records).
-//! - `recipientAccountId` [`aws.cloudtrail.recipient_account_id`], else `userIdentity.accountId`
-//!   [`cloud.account.id`] → `account_id`; `awsRegion` [`cloud.region`] → `region`. The coverage
+//! - `recipientAccountId` (ECS `aws.cloudtrail.recipient_account_id`), else `userIdentity.accountId`
+//!   (ECS `cloud.account.id`) → `account_id`; `awsRegion` (ECS `cloud.region`) → `region`. The coverage
 //!   scope ([`scope_of`]) is `"ACCOUNT/REGION"`.
-//! - `sourceIPAddress` [`source.address`, else `source.ip`], `userAgent` [`user_agent.original`],
-//!   `errorCode`/`errorMessage` [`aws.cloudtrail.error_code`/`error_message`].
-//! - `userIdentity.type/arn/principalId/userName/accessKeyId` [`aws.cloudtrail.user_identity.type`,
-//!   `.arn`, `user.id`, `user.name` (see below), `.access_key_id`]. Empty strings are absent
+//! - `sourceIPAddress` (ECS `source.address`, else `source.ip`), `userAgent` (ECS `user_agent.original`),
+//!   `errorCode`/`errorMessage` (ECS `aws.cloudtrail.error_code`/`error_message`).
+//! - `userIdentity.type/arn/principalId/userName/accessKeyId` (ECS `aws.cloudtrail.user_identity.type`,
+//!   `.arn`, `user.id`, `user.name` (see below), `.access_key_id`). Empty strings are absent
 //!   (ConsoleLogin's `accessKeyId: ""`, Identity Center's `arn: ""`). A `userName` of
 //!   `HIDDEN_DUE_TO_SECURITY_REASONS` (failed login, unknown user name; formats.md 1.2) is kept
 //!   as written and nothing is derived from it.
 //! - `sessionContext.sessionIssuer.arn/type`, `sessionContext.sourceIdentity`,
-//!   `sessionContext.attributes.mfaAuthenticated` ["true"/"false", any case].
+//!   `sessionContext.attributes.mfaAuthenticated` ("true"/"false", any case).
 //! - `role_name`/`session_name` (formats.md 1.2, 1.3, 5): from the ARN (`assumed-role/ROLE/SESSION`,
 //!   `federated-user/NAME`, every partition, via [`trailproof_model::aws::split_arn`]); else, for
 //!   AssumedRole/FederatedUser callers, the session from `principalId` after the first `:`
 //!   (`AROA…:session`, `ACCOUNT:name`) and the role from `sessionIssuer.userName`/`arn`.
 //!   ConsoleLogin records often have no `sessionContext` at all.
-//! - `additionalEventData.MFAUsed` [`aws.cloudtrail.flattened.additional_eventdata.MFAUsed`, else
-//!   the boolean `aws.cloudtrail.console_login.additional_eventdata.mfa_used`] → `mfa_used`;
+//! - `additionalEventData.MFAUsed` (ECS `aws.cloudtrail.flattened.additional_eventdata.MFAUsed`, else
+//!   the boolean `aws.cloudtrail.console_login.additional_eventdata.mfa_used`) → `mfa_used`;
 //!   `SamlProviderArn` → `saml_provider_arn`; `CredentialType` → `credential_type`; `LoginTo` →
 //!   `login_to`. The ECS `aws.cloudtrail.additional_eventdata` is a Java map `toString`, not JSON,
 //!   and is never parsed.
