@@ -30,8 +30,8 @@ pub fn run(g: &Global, a: &ReportArgs) -> anyhow::Result<ExitCode> {
         }
         ReportFormat::Table => {
             println!(
-                "{:<20} {:<13} {:<22} {:<17} {:<12} {:<40} {}",
-                "time", "verdict", "reason", "path", "account", "session", "signals"
+                "{:<20} {:<13} {:<22} {:<17} {:<12} {:<40} signals",
+                "time", "verdict", "reason", "path", "account", "session"
             );
             for r in &records {
                 let sig: Vec<&str> = r.risk.signals.iter().map(|s| s.as_str()).collect();

@@ -110,8 +110,8 @@ pub fn now_ms() -> Millis {
 /// Parses an RFC 3339 time, or a duration back from `now` (`90m`, `24h`, `7d`).
 pub fn parse_time_or_ago(s: &str, now: Millis) -> anyhow::Result<Millis> {
     let t = s.trim();
-    if let Some(unit) = t.chars().last().filter(|c| matches!(c, 's' | 'm' | 'h' | 'd' | 'w')) {
-        if let Ok(n) = t[..t.len() - 1].parse::<i64>() {
+    if let Some(unit) = t.chars().last().filter(|c| matches!(c, 's' | 'm' | 'h' | 'd' | 'w'))
+        && let Ok(n) = t[..t.len() - 1].parse::<i64>() {
             let ms = match unit {
                 's' => 1_000,
                 'm' => 60_000,
@@ -121,7 +121,6 @@ pub fn parse_time_or_ago(s: &str, now: Millis) -> anyhow::Result<Millis> {
             };
             return Ok(now - n * ms);
         }
-    }
     trailproof_model::parse_time(t).map_err(|e| anyhow::anyhow!("{e} (or give a duration such as 24h, 7d)"))
 }
 

@@ -330,15 +330,14 @@ impl<'a> Index<'a> {
             push(sn.clone(), m, &mut out);
         }
         let known = self.known.get(&p);
-        if !sn.contains('@') {
-            if let Some(k) = known {
+        if !sn.contains('@')
+            && let Some(k) = known {
                 let prefix = format!("{sn}@");
                 let locals: Vec<&String> = k.range(prefix.clone()..).take_while(|u| u.starts_with(&prefix)).collect();
                 if locals.len() == 1 {
                     push(locals[0].clone(), MatchedBy::LocalPart, &mut out);
                 }
             }
-        }
         if let Some(target) = self.cfg.aliases.get(&sn) {
             push(target.clone(), MatchedBy::Alias, &mut out);
         }
@@ -351,15 +350,14 @@ impl<'a> Index<'a> {
             }
         }
         let cut = sn.chars().count();
-        if (cut == 32 && path == SessionPath::FederationBroker) || cut == 64 {
-            if let Some(k) = known {
+        if ((cut == 32 && path == SessionPath::FederationBroker) || cut == 64)
+            && let Some(k) = known {
                 let longer: Vec<&String> =
                     k.range(sn.clone()..).take_while(|u| u.starts_with(&sn)).filter(|u| **u != sn).take(2).collect();
                 if longer.len() == 1 {
                     push(longer[0].clone(), MatchedBy::Prefix, &mut out);
                 }
             }
-        }
         out
     }
 
@@ -547,8 +545,8 @@ impl<'a> Index<'a> {
                 vec![],
             );
         };
-        if chosen.source_ip != sso.source_ip {
-            if let Some(alt) = successes
+        if chosen.source_ip != sso.source_ip
+            && let Some(alt) = successes
                 .iter()
                 .rev()
                 .skip(1)
@@ -557,7 +555,6 @@ impl<'a> Index<'a> {
             {
                 chosen = alt;
             }
-        }
         let group: Vec<&IdpEvent> = logins
             .iter()
             .copied()
@@ -650,12 +647,11 @@ impl<'a> Index<'a> {
             (chain.federation, "get_federation_token"),
             (chain.signin_token, "get_signin_token"),
         ] {
-            if let Some(e) = e {
-                if path != SessionPath::AwsNative {
+            if let Some(e) = e
+                && path != SessionPath::AwsNative {
                     evidence.push(Evidence { source: Source::Cloudtrail, id: e.event_id.clone(), role: role.into() });
                     story.aws_link(role, e);
                 }
-            }
         }
 
         let mut verdict = Verdict::Unknown;
@@ -836,18 +832,15 @@ impl<'a> Index<'a> {
             _ => {}
         }
         let ip = c.source_ip.as_deref();
-        if let (Some(t), Some(ip)) = (chain.signin_token, ip) {
-            if let Some(tip) = t.source_ip.as_deref() {
-                if tip != ip && !cfg.allowlisted_ip(tip) {
+        if let (Some(t), Some(ip)) = (chain.signin_token, ip)
+            && let Some(tip) = t.source_ip.as_deref()
+                && tip != ip && !cfg.allowlisted_ip(tip) {
                     s.insert(Signal::TokenRelay);
                 }
-            }
-        }
-        if let (Some(e), Some(ip)) = (chosen, ip) {
-            if e.source_ip.as_deref().is_some_and(|eip| eip != ip) {
+        if let (Some(e), Some(ip)) = (chosen, ip)
+            && e.source_ip.as_deref().is_some_and(|eip| eip != ip) {
                 s.insert(Signal::IdpIpMismatch);
             }
-        }
         let key = principal_key(c);
         let mine = self.principals.get(&key).map(Vec::as_slice).unwrap_or(&[]);
         let earlier: Vec<&&AwsEvent> = mine

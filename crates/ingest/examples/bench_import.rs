@@ -38,8 +38,7 @@ fn uuid(rng: &mut SmallRng) -> String {
 }
 
 fn time(base: i64, off_s: i64) -> String {
-    let t = time_fmt(base + off_s);
-    t
+    time_fmt(base + off_s)
 }
 
 fn time_fmt(s: i64) -> String {
