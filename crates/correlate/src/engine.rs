@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
-use trailproof_model::snapshot::Snapshot;
+use trailproof_model::snapshot::{PriorSessions, PriorSsos, Snapshot};
 use trailproof_model::verdict::{
     Evidence, Identity, IdentitySource, MatchedBy, MfaInfo, Risk, SessionPath, Severity, Signal, UnknownReason,
     Verdict, VerdictRecord,
@@ -175,7 +175,7 @@ impl<'a> Index<'a> {
 
 /// The key under which a principal's console sessions are compared for "new" signals and bursts:
 /// the folded session name for federated sessions, the folded ARN (or user name) otherwise.
-fn principal_key(c: &AwsEvent) -> String {
+pub fn principal_key(c: &AwsEvent) -> String {
     match c.principal_type.as_deref() {
         Some("IAMUser" | "Root") => fold(c.arn.as_deref().or(c.user_name.as_deref()).unwrap_or(&c.event_id)),
         _ => fold(c.session_name.as_deref().or(c.arn.as_deref()).unwrap_or(&c.event_id)),
@@ -843,38 +843,47 @@ impl<'a> Index<'a> {
             }
         let key = principal_key(c);
         let mine = self.principals.get(&key).map(Vec::as_slice).unwrap_or(&[]);
-        let earlier: Vec<&&AwsEvent> = mine
-            .iter()
-            .filter(|h| h.time_ms < c.time_ms && h.time_ms >= c.time_ms - cfg.baseline_ms && h.event_id != c.event_id)
-            .collect();
-        if !earlier.is_empty() {
-            if ip.is_some() && !earlier.iter().any(|h| h.source_ip.as_deref() == ip) {
+        let earlier: Vec<&&AwsEvent> =
+            mine.iter().filter(|h| h.time_ms < c.time_ms && h.time_ms >= c.time_ms - cfg.baseline_ms && h.event_id != c.event_id).collect();
+        let prior = self.snap.prior_sessions.get(&key);
+        if !earlier.is_empty() || prior.is_some_and(|p| p.sessions > 0) {
+            let seen = |f: &dyn Fn(&AwsEvent) -> Option<&str>, agg: &dyn Fn(&PriorSessions) -> &BTreeSet<String>, v: Option<&str>| {
+                v.is_some_and(|v| earlier.iter().any(|h| f(h) == Some(v)) || prior.is_some_and(|p| agg(p).contains(v)))
+            };
+            if ip.is_some() && !seen(&|h| h.source_ip.as_deref(), &|p| &p.ips, ip) {
                 s.insert(Signal::NewIp);
             }
-            if c.user_agent.is_some() && !earlier.iter().any(|h| h.user_agent == c.user_agent) {
+            if c.user_agent.is_some() && !seen(&|h| h.user_agent.as_deref(), &|p| &p.user_agents, c.user_agent.as_deref()) {
                 s.insert(Signal::NewUserAgent);
             }
-            if c.role_name.is_some() && !earlier.iter().any(|h| h.role_name == c.role_name) {
+            if c.role_name.is_some() && !seen(&|h| h.role_name.as_deref(), &|p| &p.roles, c.role_name.as_deref()) {
                 s.insert(Signal::NewRole);
             }
         }
         if let Some(e) = chosen {
             let mut prior: Vec<&IdpEvent> = Vec::new();
+            let mut agg: Vec<&PriorSsos> = Vec::new();
             for k in user_keys(e) {
-                for p in self.ssos.get(&(e.provider, k)).map(Vec::as_slice).unwrap_or(&[]) {
-                    if p.time_ms < e.time_ms
-                        && p.time_ms >= e.time_ms - cfg.baseline_ms
-                        && !prior.iter().any(|x| x.event_id == p.event_id)
-                    {
+                for p in self.ssos.get(&(e.provider, k.clone())).map(Vec::as_slice).unwrap_or(&[]) {
+                    if p.time_ms < e.time_ms && p.time_ms >= e.time_ms - cfg.baseline_ms && !prior.iter().any(|x| x.event_id == p.event_id) {
                         prior.push(p);
                     }
                 }
+                if let Some(a) = self.snap.prior_ssos.get(&(e.provider, k)).filter(|a| a.ssos > 0) {
+                    agg.push(a);
+                }
             }
-            if !prior.is_empty() {
-                if e.asn.is_some() && !prior.iter().any(|p| p.asn == e.asn) {
+            if !prior.is_empty() || !agg.is_empty() {
+                if let Some(asn) = e.asn
+                    && !prior.iter().any(|p| p.asn == Some(asn))
+                    && !agg.iter().any(|a| a.asns.contains(&asn))
+                {
                     s.insert(Signal::NewAsn);
                 }
-                if e.country.is_some() && !prior.iter().any(|p| p.country == e.country) {
+                if let Some(country) = e.country.as_deref()
+                    && !prior.iter().any(|p| p.country.as_deref() == Some(country))
+                    && !agg.iter().any(|a| a.countries.contains(country))
+                {
                     s.insert(Signal::NewCountry);
                 }
             }

@@ -17,6 +17,25 @@ pub enum ClockMode {
     Running(Millis),
 }
 
+impl ClockMode {
+    /// Parses `wall`, `frozen:RFC3339` or `running:RFC3339` (for a `--clock` flag).
+    pub fn parse(s: &str) -> Result<ClockMode, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("wall") {
+            return Ok(ClockMode::Wall);
+        }
+        let (kind, at) = s
+            .split_once(':')
+            .ok_or_else(|| format!("invalid clock {s:?}: expected wall, frozen:RFC3339 or running:RFC3339"))?;
+        let t = trailproof_model::time::parse_time(at).map_err(|e| format!("invalid clock {s:?}: {e}"))?;
+        match kind.to_ascii_lowercase().as_str() {
+            "frozen" => Ok(ClockMode::Frozen(t)),
+            "running" => Ok(ClockMode::Running(t)),
+            _ => Err(format!("invalid clock {s:?}: expected wall, frozen:RFC3339 or running:RFC3339")),
+        }
+    }
+}
+
 /// A shared clock that tests (or `POST /_emulator/clock`) can move forward.
 #[derive(Debug)]
 pub struct Clock {
@@ -80,6 +99,15 @@ mod tests {
         c.set_ms(10);
         assert_eq!(c.now_ms(), 10);
         assert!(c.is_emulated());
+    }
+
+    #[test]
+    fn clock_modes_parse() {
+        assert_eq!(ClockMode::parse("wall"), Ok(ClockMode::Wall));
+        assert_eq!(ClockMode::parse("frozen:1970-01-01T00:00:01Z"), Ok(ClockMode::Frozen(1000)));
+        assert_eq!(ClockMode::parse("running:1970-01-01T00:00:02Z"), Ok(ClockMode::Running(2000)));
+        assert!(ClockMode::parse("frozen:yesterday").unwrap_err().contains("invalid clock"));
+        assert!(ClockMode::parse("sometimes").is_err());
     }
 
     #[test]

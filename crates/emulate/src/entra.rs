@@ -262,35 +262,33 @@ fn list(st: &St, headers: &HeaderMap, uri: &Uri, beta: bool) -> Response {
     let recs = &st.data.entra;
     let n = recs.len();
     let at = |pos: usize| if ascending { recs.get(n.wrapping_sub(pos + 1)) } else { recs.get(pos) };
-    let ok = |r: &crate::data::EntraRec| -> Option<Value> {
+    let ok = |r: &crate::data::EntraRec| -> bool {
         if (interactive_only && !r.interactive) || !st.visible(r.visible_at, cursor.a) {
-            return None;
+            return false;
         }
-        let doc: Value = serde_json::from_str(&r.raw).ok()?;
-        if filter.as_ref().is_some_and(|f| !f.eval(&doc)) {
-            return None;
+        match &filter {
+            None => true,
+            Some(f) => serde_json::from_str::<Value>(&r.raw).is_ok_and(|doc| f.eval(&doc)),
         }
-        Some(doc)
     };
     let mut items: Vec<String> = Vec::new();
     let mut pos = cursor.p;
     while pos < n && items.len() < top {
         let Some(r) = at(pos) else { break };
         pos += 1;
-        if let Some(mut doc) = ok(r) {
-            if beta {
-                items.push(r.raw.to_string());
-            } else {
-                if let Value::Object(m) = &mut doc {
-                    for k in BETA_ONLY {
-                        m.remove(*k);
-                    }
-                }
-                items.push(doc.to_string());
+        if !ok(r) {
+            continue;
+        }
+        if beta {
+            items.push(r.raw.to_string());
+        } else if let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(&r.raw) {
+            for k in BETA_ONLY {
+                m.remove(*k);
             }
+            items.push(Value::Object(m).to_string());
         }
     }
-    let more = (pos..n).any(|p| at(p).and_then(ok).is_some());
+    let more = (pos..n).any(|p| at(p).is_some_and(ok));
     let version = if beta { "beta" } else { "v1.0" };
     let mut body = format!(
         "{{\"@odata.context\":\"https://graph.microsoft.com/{version}/$metadata#auditLogs/signIns\",\"value\":[{}]",

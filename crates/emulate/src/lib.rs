@@ -28,7 +28,8 @@
 //! | `/_emulator/stats`, `/_emulator/clock` | test control: request counters and load stats; read, advance (`POST /_emulator/clock/advance?by=5m`) or set (`POST /_emulator/clock/set?to=RFC3339`) the clock. |
 //!
 //! # Clock and late events
-//! The emulator has its own [`Clock`] ([`ClockMode::Wall`], `Frozen(t)` or `Running(t)`). An
+//! The emulator has its own [`Clock`] ([`ClockMode::Wall`], `Frozen(t)` or `Running(t)`;
+//! [`ClockMode::parse`] reads `wall`, `frozen:RFC3339`, `running:RFC3339`). An
 //! event is visible once `clock ≥ event time + late + seeded jitter`. That rule applies when
 //! `late_events` is set or the clock is emulated (frozen, running or moved); with the wall
 //! clock and no late events every loaded record is visible. Bounded queries (Graph, Reports,

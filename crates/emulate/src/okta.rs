@@ -218,15 +218,12 @@ fn list(st: &St, headers: &HeaderMap, uri: &Uri) -> Response {
             let order = &st.data.okta_poll;
             let mut i = cursor.p;
             while let Some(r) = order.get(i).and_then(|&k| okta.get(k)) {
-                if hides && r.visible_at > now {
+                if items.len() >= limit || (hides && r.visible_at > now) {
                     break;
                 }
                 i += 1;
                 if matcher.matches(r) {
                     items.push(&r.raw);
-                    if items.len() >= limit {
-                        break;
-                    }
                 }
             }
             (Cursor { p: i, ..cursor }, true)

@@ -29,6 +29,15 @@ pub struct CollectConfig {
     pub initial_lookback_hours: u32,
     /// Give up on a request after this many retries (5xx, connection errors, 429).
     pub max_retries: u32,
+    /// First retry delay after a 5xx, a connection error or an unreadable body, in
+    /// milliseconds; doubled on each further retry (with jitter) up to `retry_max_ms`. A
+    /// `Retry-After` or `X-Rate-Limit-Reset` from the server takes precedence.
+    pub retry_initial_ms: u64,
+    /// Longest backoff delay between two retries, in milliseconds.
+    pub retry_max_ms: u64,
+    /// Give up on one HTTP request (connect, send, read the whole body) after this many seconds;
+    /// it then counts as a failed attempt and is retried.
+    pub request_timeout_seconds: u32,
     pub okta: Vec<OktaSource>,
     pub entra: Vec<EntraSource>,
     pub google: Vec<GoogleSource>,
@@ -41,6 +50,9 @@ impl Default for CollectConfig {
             overlap_minutes: 30,
             initial_lookback_hours: 24,
             max_retries: 6,
+            retry_initial_ms: 500,
+            retry_max_ms: 30_000,
+            request_timeout_seconds: 60,
             okta: vec![],
             entra: vec![],
             google: vec![],

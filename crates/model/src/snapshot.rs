@@ -13,12 +13,39 @@ pub struct CoverageSpan {
     pub end_ms: Millis,
 }
 
+/// What a principal did before the judged range (for the "new" signals), aggregated so memory
+/// follows the number of principals, not the number of past sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PriorSessions {
+    pub sessions: u64,
+    pub ips: BTreeSet<String>,
+    pub user_agents: BTreeSet<String>,
+    pub roles: BTreeSet<String>,
+}
+
+/// A user's earlier SSOs to AWS applications (for new_asn / new_country), aggregated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PriorSsos {
+    pub ssos: u64,
+    pub asns: BTreeSet<u32>,
+    pub countries: BTreeSet<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    /// ConsoleLogins to judge (success and failure; only successes get verdicts).
+    /// Judge only ConsoleLogins with `start <= time < end`; the others in `console_logins` are
+    /// neighbours (bursts, "earlier in the baseline"). `None`: judge all.
+    pub range: Option<(Millis, Millis)>,
+    /// ConsoleLogins to judge and their neighbours (success and failure; only successes in the
+    /// range get verdicts).
     pub console_logins: Vec<AwsEvent>,
-    /// Successful ConsoleLogins before the range, for baselines (new IP, new role, ...).
+    /// Successful ConsoleLogins before the range, for baselines (new IP, new role, ...), one by one
+    /// (hand-built snapshots); the store fills `prior_sessions` instead.
     pub history: Vec<AwsEvent>,
+    /// Per principal key (see the engine's `principal_key`), the baseline before the range.
+    pub prior_sessions: BTreeMap<String, PriorSessions>,
+    /// Per (provider, folded user), the AWS-app SSOs of the baseline before the range.
+    pub prior_ssos: BTreeMap<(Idp, String), PriorSsos>,
     /// AssumeRoleWithSAML, GetFederationToken, GetSigninToken, CheckMfa around the range.
     pub aws_related: Vec<AwsEvent>,
     /// IdP events: SSOs to AWS apps around the range and in the baseline, the events of the IdP

@@ -7,7 +7,7 @@ use trailproof_model::Idp;
 
 use crate::rng::{self, Pcg64};
 use crate::time;
-use crate::world::{BROKER_USER, Ip, World};
+use crate::world::{BROKER_USER, World};
 
 /// A CloudTrail record about to be delivered.
 pub struct CtRecord {
@@ -392,9 +392,4 @@ pub fn ic_federate(w: &World, user_name: &str, target_acct: usize, perm_set: &st
     );
     m.insert("readOnly".into(), json!(false));
     CtRecord { account: acct, region: "us-east-1", time: t, event_id: eid, event_name: "Federate", kind: Some("sso:Federate"), json: Value::Object(m) }
-}
-
-/// Convenience: the text form of an IP for record fields.
-pub fn ip_s(ip: &Ip) -> String {
-    ip.to_string()
 }

@@ -19,7 +19,6 @@ pub mod stream {
     pub const USER_DAY: u64 = 2;
     pub const SCENARIO: u64 = 3;
     pub const NOISE_FILE: u64 = 4;
-    pub const DELIVERY: u64 = 5;
     pub const PAGES: u64 = 6;
     pub const IAM_DAY: u64 = 7;
 }

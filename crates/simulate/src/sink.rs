@@ -95,6 +95,8 @@ pub struct Truth {
     pub labels: u64,
     /// Labels per scenario name.
     pub scenarios: BTreeMap<String, u64>,
+    /// Console visits whose label (by the rules) differs from what they were built for.
+    pub construction_mismatches: Vec<String>,
 }
 
 type Line = (i64, u64, String);
@@ -119,6 +121,8 @@ pub struct Sink {
     relevant_per_day: BTreeMap<i64, u64>,
     noise_signal_per_day: BTreeMap<i64, u64>,
     made_dirs: BTreeSet<PathBuf>,
+    /// Days whose IdP pages are written: later records for them go to the next open day.
+    flushed_through: i64,
     pub truth: Truth,
     pub files: u64,
     pub bytes: u64,
@@ -161,6 +165,7 @@ impl Sink {
             relevant_per_day: BTreeMap::new(),
             noise_signal_per_day: BTreeMap::new(),
             made_dirs: BTreeSet::new(),
+            flushed_through: i64::MIN,
             truth: Truth::default(),
             files: 0,
             bytes: 0,
@@ -187,7 +192,7 @@ impl Sink {
             return false;
         }
         let seq = self.next_seq();
-        self.days.entry(day_of(w, t)).or_default().okta.push((t, seq, json));
+        self.days.entry(day_of(w, t).max(self.flushed_through.saturating_add(1))).or_default().okta.push((t, seq, json));
         let tr = &mut self.truth.okta;
         tr.records += 1;
         *tr.by_native_type.entry(event_type.to_string()).or_default() += 1;
@@ -208,7 +213,7 @@ impl Sink {
             return false;
         }
         let seq = self.next_seq();
-        self.days.entry(day_of(w, t)).or_default().entra.push((t, seq, json));
+        self.days.entry(day_of(w, t).max(self.flushed_through.saturating_add(1))).or_default().entra.push((t, seq, json));
         let tr = &mut self.truth.entra;
         tr.records += 1;
         *tr.by_native_type.entry(native.to_string()).or_default() += 1;
@@ -228,7 +233,7 @@ impl Sink {
             return false;
         }
         let seq = self.next_seq();
-        let day = self.days.entry(day_of(w, t)).or_default();
+        let day = self.days.entry(day_of(w, t).max(self.flushed_through.saturating_add(1))).or_default();
         if saml {
             day.google_saml.push((t, seq, json));
         } else {
@@ -318,6 +323,7 @@ impl Sink {
 
     /// Writes the IdP pages of day `day`.
     pub fn flush_idp_day(&mut self, w: &World, day: i64) -> Result<(), SimError> {
+        self.flushed_through = self.flushed_through.max(day);
         let Some(mut buf) = self.days.remove(&day) else { return Ok(()) };
         let date = time::yyyymmdd(w.start + day * DAY);
         let mut rng = rng::rng_for(self.seed, stream::PAGES, &[day as u64]);

@@ -88,7 +88,6 @@ pub const COWORKING_IP: Ip = Ip::V4([62, 210, 55, 10]);
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: String,
-    pub alias: String,
 }
 
 /// How a user reaches the console day to day.
@@ -367,13 +366,8 @@ impl World {
         let seed = opts.seed;
         let mut rng = rng::rng_for(seed, stream::WORLD, &[]);
         let n_accounts = opts.accounts.clamp(1, 9) as usize;
-        const ALIASES: [&str; 9] =
-            ["acme-prod", "acme-staging", "acme-data", "acme-sandbox", "acme-audit", "acme-network", "acme-dev", "acme-ml", "acme-shared"];
         let accounts: Vec<Account> = (0..n_accounts)
-            .map(|i| Account {
-                id: format!("{}{}", (b'1' + i as u8) as char, rng::digits(&mut rng, 11)),
-                alias: ALIASES[i].to_string(),
-            })
+            .map(|i| Account { id: format!("{}{}", (b'1' + i as u8) as char, rng::digits(&mut rng, 11)) })
             .collect();
         let regions = vec!["us-east-1", "us-west-2", "eu-west-1", "eu-north-1"];
 

@@ -87,9 +87,9 @@ pub const MIGRATIONS: &[&str] = &[
         raw_id            INTEGER NOT NULL REFERENCES raw_records(id),
         UNIQUE (provider, event_id)
     );
-    CREATE INDEX idp_events_login_time ON idp_events (user_login_fold, time_ms);
-    CREATE INDEX idp_events_email_time ON idp_events (user_email_fold, time_ms);
-    CREATE INDEX idp_events_session ON idp_events (provider, session_id, time_ms);
+    CREATE INDEX idp_events_login_time ON idp_events (provider, user_login_fold, time_ms);
+    CREATE INDEX idp_events_email_time ON idp_events (provider, user_email_fold, time_ms);
+    CREATE INDEX idp_events_session ON idp_events (provider, session_id, kind, time_ms);
     CREATE INDEX idp_events_kind_time ON idp_events (provider, kind, time_ms);
 
     CREATE TABLE quarantine (

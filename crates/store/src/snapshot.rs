@@ -18,6 +18,8 @@ pub struct SnapshotQuery {
     pub after_ms: Millis,
     /// Baseline for "new" signals.
     pub baseline_ms: Millis,
+    /// Neighbouring ConsoleLogins this far around the range are loaded (burst signal).
+    pub burst_ms: Millis,
     /// How far back Google logins are looked for.
     pub google_lookback_ms: Millis,
     /// AWS applications at the IdPs, by id and by folded display name.
@@ -158,16 +160,18 @@ impl Store {
         Ok(out)
     }
 
-    /// Loads everything the correlator needs to judge the ConsoleLogins of `[from_ms, to_ms)`.
+    /// Loads everything the correlator needs to judge the ConsoleLogins of `[from_ms, to_ms)`,
+    /// except the known users (see [`Store::identity_index`], loaded once per run).
+    ///
+    /// Memory follows the range: its ConsoleLogins and neighbours, the STS/sign-in records around
+    /// them, the SSOs to AWS applications in the candidate windows with their IdP sessions, and the
+    /// baseline before the range as per-principal / per-user aggregates.
     pub fn snapshot(&self, q: &SnapshotQuery) -> Result<Snapshot> {
         let mut snap = Snapshot {
+            range: Some((q.from_ms, q.to_ms)),
             console_logins: self.aws_query(
                 "kind = 'ConsoleLogin' AND time_ms >= ?1 AND time_ms < ?2",
-                vec![q.from_ms.into(), q.to_ms.into()],
-            )?,
-            history: self.aws_query(
-                "kind = 'ConsoleLogin' AND outcome = 'success' AND time_ms >= ?1 AND time_ms < ?2",
-                vec![(q.from_ms - q.baseline_ms).into(), q.from_ms.into()],
+                vec![(q.from_ms - q.burst_ms).into(), (q.to_ms + q.burst_ms).into()],
             )?,
             aws_related: self.aws_query(
                 "kind IN ('AssumeRoleWithSAML', 'GetFederationToken', 'GetSigninToken', 'CheckMfa')
@@ -177,25 +181,129 @@ impl Store {
             ..Default::default()
         };
 
-        // SSOs to AWS applications, for the range and the baseline before it.
-        let mut args: Vec<Value> =
-            vec![(q.from_ms - q.baseline_ms - q.before_ms).into(), (q.to_ms + q.after_ms).into()];
+        // The baseline before the range, aggregated per principal, for the range's principals.
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        let mut arns: BTreeSet<String> = BTreeSet::new();
+        for c in &snap.console_logins {
+            if let Some(n) = &c.session_name {
+                names.insert(trailproof_model::fold(n));
+            }
+            if let Some(a) = &c.arn {
+                arns.insert(a.clone());
+            }
+        }
+        let key_sql = "CASE WHEN principal_type IN ('IAMUser', 'Root') THEN lower(trim(coalesce(arn, user_name, event_id)))
+                            ELSE coalesce(session_name_fold, lower(trim(coalesce(arn, event_id)))) END";
+        let lists: Vec<(&str, &str, Vec<String>)> = vec![
+            ("session_name_fold", "NOT IN", names.into_iter().collect()),
+            ("arn", "IN", arns.into_iter().collect()),
+        ];
+        for (col, native, values) in lists {
+            for chunk in values.chunks(400) {
+                let mut args: Vec<Value> = vec![(q.from_ms - q.baseline_ms).into(), q.from_ms.into()];
+                let mut ins = Vec::new();
+                for v in chunk {
+                    args.push(v.clone().into());
+                    ins.push(format!("?{}", args.len()));
+                }
+                let sql = format!(
+                    "SELECT {key_sql} AS k, source_ip, user_agent, role_name
+                     FROM aws_events INDEXED BY aws_events_{idx}_time
+                     WHERE {col} IN ({}) AND time_ms >= ?1 AND time_ms < ?2
+                     AND kind = 'ConsoleLogin' AND outcome = 'success' AND coalesce(principal_type, '') {native} ('IAMUser', 'Root')",
+                    ins.join(", "),
+                    idx = if col == "arn" { "arn" } else { "session" },
+                );
+                let mut st = self.conn.prepare(&sql)?;
+                let rows = st.query_map(params_from_iter(args), |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?))
+                })?;
+                for row in rows {
+                    let (k, ip, ua, role) = row?;
+                    let p = snap.prior_sessions.entry(k).or_default();
+                    p.sessions += 1;
+                    p.ips.extend(ip);
+                    p.user_agents.extend(ua);
+                    p.roles.extend(role);
+                }
+            }
+        }
+
+        // SSOs to AWS applications in the candidate windows of the range.
+        let mut app_args: Vec<Value> = Vec::new();
         let mut app = Vec::new();
         for id in &q.aws_app_ids {
-            args.push(id.clone().into());
-            app.push(format!("app_id = ?{}", args.len()));
+            app_args.push(id.clone().into());
+            app.push(format!("app_id = ?{}", app_args.len() + 2));
         }
         for name in &q.aws_app_names {
-            args.push(trailproof_model::fold(name).into());
-            app.push(format!("lower(app_name) = ?{}", args.len()));
+            app_args.push(trailproof_model::fold(name).into());
+            app.push(format!("lower(app_name) = ?{}", app_args.len() + 2));
         }
         if app.is_empty() || q.default_app_pattern {
             app.push("lower(app_name) LIKE '%aws%' OR lower(app_name) LIKE '%amazon%'".into());
         }
-        let ssos = self.idp_query(
-            &format!("kind = 'app_sso' AND time_ms >= ?1 AND time_ms <= ?2 AND ({})", app.join(" OR ")),
-            args,
-        )?;
+        let sso_where = format!(
+            "provider IN ('okta', 'entra', 'google') AND kind = 'app_sso' AND time_ms >= ?1 AND time_ms <= ?2 AND ({})",
+            app.join(" OR ")
+        );
+        let with_range = |a: Millis, b: Millis| {
+            let mut v: Vec<Value> = vec![a.into(), b.into()];
+            v.extend(app_args.iter().cloned());
+            v
+        };
+        let window_start = q.from_ms - q.before_ms;
+        let ssos = self.idp_query(&sso_where, with_range(window_start, q.to_ms + q.after_ms))?;
+
+        // The baseline of SSOs before the windows, aggregated per user key, for the users of
+        // this range's SSOs only (index (provider, user_login_fold, time_ms)).
+        let mut users: BTreeSet<(&'static str, String)> = BTreeSet::new();
+        for e in &ssos {
+            if let Some(l) = &e.user.login {
+                users.insert((e.provider.as_str(), trailproof_model::fold(l)));
+            }
+        }
+        for provider in ["okta", "entra", "google"] {
+            let list: Vec<&String> = users.iter().filter(|(p, _)| *p == provider).map(|(_, u)| u).collect();
+            for chunk in list.chunks(400) {
+                let mut args = with_range(window_start - q.baseline_ms, window_start - 1);
+                args.push(provider.to_string().into());
+                let p_arg = args.len();
+                let mut ins = Vec::new();
+                for u in chunk {
+                    args.push((*u).clone().into());
+                    ins.push(format!("?{}", args.len()));
+                }
+                let sql = format!(
+                    "SELECT provider, user_login_fold, user_email_fold, lower(trim(app_username)), asn, country, COUNT(*)
+                     FROM idp_events INDEXED BY idp_events_login_time
+                     WHERE provider = ?{p_arg} AND user_login_fold IN ({}) AND outcome = 'success' AND {sso_where}
+                     GROUP BY 1, 2, 3, 4, 5, 6",
+                    ins.join(", ")
+                );
+                let mut st = self.conn.prepare(&sql)?;
+                let rows = st.query_map(params_from_iter(args), |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        [r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?],
+                        r.get::<_, Option<i64>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, i64>(6)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (provider, keys, asn, country, n) = row?;
+                    let Some(provider) = Idp::parse(&provider) else { continue };
+                    let keys: BTreeSet<String> = keys.into_iter().flatten().collect();
+                    for k in keys {
+                        let p = snap.prior_ssos.entry((provider, k)).or_default();
+                        p.ssos += n as u64;
+                        p.asns.extend(asn.and_then(|a| u32::try_from(a).ok()));
+                        p.countries.extend(country.clone());
+                    }
+                }
+            }
+        }
 
         // The IdP sessions those SSOs belong to (Okta), and the Google users' logins.
         let mut sessions: BTreeSet<(&'static str, String)> = BTreeSet::new();
@@ -211,21 +319,27 @@ impl Store {
             }
         }
         let mut related: Vec<IdpEvent> = Vec::new();
-        let sessions: Vec<_> = sessions.into_iter().collect();
-        for chunk in sessions.chunks(400) {
-            let mut args: Vec<Value> = Vec::new();
-            let mut ors = Vec::new();
-            for (provider, sid) in chunk {
-                args.push((*provider).to_string().into());
-                args.push(sid.clone().into());
-                ors.push(format!("(provider = ?{} AND session_id = ?{})", args.len() - 1, args.len()));
+        for provider in ["okta", "entra", "google"] {
+            let sids: Vec<&String> = sessions.iter().filter(|(p, _)| *p == provider).map(|(_, s)| s).collect();
+            for chunk in sids.chunks(500) {
+                let mut args: Vec<Value> = vec![provider.to_string().into()];
+                let mut ins = Vec::new();
+                for sid in chunk {
+                    args.push((*sid).clone().into());
+                    ins.push(format!("?{}", args.len()));
+                }
+                related.extend(self.idp_query(
+                    &format!("provider = ?1 AND session_id IN ({}) AND kind != 'app_sso'", ins.join(", ")),
+                    args,
+                )?);
             }
-            related.extend(self.idp_query(&format!("kind != 'app_sso' AND ({})", ors.join(" OR ")), args)?);
         }
         let google_users: Vec<String> = google_users.into_iter().collect();
         for chunk in google_users.chunks(400) {
-            let mut args: Vec<Value> =
-                vec![(q.from_ms - q.before_ms - q.google_lookback_ms).into(), (q.to_ms + q.after_ms).into()];
+            let mut args: Vec<Value> = vec![
+                (q.from_ms - q.before_ms - q.google_lookback_ms).into(),
+                (q.to_ms + q.after_ms).into(),
+            ];
             let mut ins = Vec::new();
             for u in chunk {
                 args.push(u.clone().into());
@@ -246,38 +360,45 @@ impl Store {
         idp.dedup_by(|a, b| a.provider == b.provider && a.event_id == b.event_id);
         snap.idp = idp;
 
-        // Known users and providers present.
-        let mut known: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
-        let mut st = self.conn.prepare(
-            "SELECT DISTINCT provider, user_login_fold FROM idp_events WHERE user_login_fold IS NOT NULL
-             UNION SELECT DISTINCT provider, user_email_fold FROM idp_events WHERE user_email_fold IS NOT NULL
-             UNION SELECT DISTINCT provider, lower(trim(app_username)) FROM idp_events WHERE app_username IS NOT NULL",
-        )?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        for row in rows {
-            let (p, u) = row?;
-            if let Some(p) = Idp::parse(&p) {
-                known.entry(p).or_default().insert(u);
-            }
-        }
-        snap.known_users = known;
-        let mut st = self.conn.prepare("SELECT DISTINCT provider FROM idp_events")?;
-        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-        for p in rows {
-            if let Some(p) = Idp::parse(&p?) {
-                snap.providers_present.insert(p);
-            }
-        }
         snap.coverage = self
             .coverage()?
             .into_iter()
             .map(|c| CoverageSpan { source: c.source, scope: c.scope, start_ms: c.start_ms, end_ms: c.end_ms })
             .collect();
-        for c in &snap.coverage {
-            if let Some(p) = Idp::parse(c.source.as_str()) {
-                snap.providers_present.insert(p);
+        Ok(snap)
+    }
+
+    /// Known users (folded login, e-mail and app user name of every stored IdP event) and the
+    /// providers with any events or coverage: what identity matching needs, loaded once per run.
+    pub fn identity_index(&self) -> Result<(BTreeMap<Idp, BTreeSet<String>>, BTreeSet<Idp>)> {
+        let mut known: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
+        let mut present = BTreeSet::new();
+        for sql in [
+            "SELECT DISTINCT provider, user_login_fold FROM idp_events WHERE user_login_fold IS NOT NULL",
+            "SELECT DISTINCT provider, user_email_fold FROM idp_events WHERE user_email_fold IS NOT NULL",
+            "SELECT DISTINCT provider, lower(trim(app_username)) FROM idp_events WHERE app_username IS NOT NULL",
+        ] {
+            let mut st = self.conn.prepare(sql)?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (p, u) = row?;
+                if let Some(p) = Idp::parse(&p) {
+                    present.insert(p);
+                    known.entry(p).or_default().insert(u);
+                }
             }
         }
-        Ok(snap)
+        let mut st = self.conn.prepare("SELECT DISTINCT provider FROM idp_events")?;
+        for p in st.query_map([], |r| r.get::<_, String>(0))? {
+            if let Some(p) = Idp::parse(&p?) {
+                present.insert(p);
+            }
+        }
+        for c in self.coverage()? {
+            if let Some(p) = Idp::parse(c.source.as_str()) {
+                present.insert(p);
+            }
+        }
+        Ok((known, present))
     }
 }

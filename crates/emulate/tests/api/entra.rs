@@ -8,12 +8,7 @@ use trailproof_emulate::{
 use crate::common::*;
 
 async fn token_req(emu: &RunningEmulator, tenant: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    http()
-        .post(format!("{}/{tenant}/oauth2/v2.0/token", emu.url()))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
+    post_form(&format!("{}/{tenant}/oauth2/v2.0/token", emu.url()), form).await
 }
 
 pub async fn graph_token(emu: &RunningEmulator) -> String {
@@ -82,11 +77,18 @@ async fn token_errors_are_aadsts_json() {
     let with = |k: &str, v: &'static str| -> Vec<(&'static str, &'static str)> {
         base.iter().map(|&(bk, bv)| if bk == k { (bk, v) } else { (bk, bv) }).collect()
     };
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         ("other-tenant", base.to_vec(), 400, "invalid_request", "AADSTS90002"),
         (DEFAULT_ENTRA_TENANT, with("client_secret", "wrong"), 401, "invalid_client", "AADSTS7000215"),
         (DEFAULT_ENTRA_TENANT, with("client_id", "nobody"), 400, "unauthorized_client", "AADSTS700016"),
-        (DEFAULT_ENTRA_TENANT, with("scope", "https://graph.microsoft.com/AuditLog.Read.All"), 400, "invalid_scope", "AADSTS1002012"),
+        (
+            DEFAULT_ENTRA_TENANT,
+            with("scope", "https://graph.microsoft.com/AuditLog.Read.All"),
+            400,
+            "invalid_scope",
+            "AADSTS1002012",
+        ),
         (DEFAULT_ENTRA_TENANT, with("grant_type", "password"), 400, "unsupported_grant_type", "AADSTS70003"),
         (
             DEFAULT_ENTRA_TENANT,

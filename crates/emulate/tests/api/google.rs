@@ -21,12 +21,7 @@ fn good_claims() -> Value {
 }
 
 async fn token_req(emu: &RunningEmulator, grant: &str, assertion: &str) -> reqwest::Response {
-    http()
-        .post(format!("{}/token", emu.url()))
-        .form(&[("grant_type", grant), ("assertion", assertion)])
-        .send()
-        .await
-        .unwrap()
+    post_form(&format!("{}/token", emu.url()), &[("grant_type", grant), ("assertion", assertion)]).await
 }
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -39,7 +34,9 @@ async fn google_token(emu: &RunningEmulator, c: &Value) -> String {
     v["access_token"].as_str().unwrap().to_string()
 }
 
-async fn start_google(tweak: impl FnOnce(&mut trailproof_emulate::EmulatorConfig)) -> (RunningEmulator, tempfile::TempDir) {
+async fn start_google(
+    tweak: impl FnOnce(&mut trailproof_emulate::EmulatorConfig),
+) -> (RunningEmulator, tempfile::TempDir) {
     start(|c| {
         c.google_public_key_pem = Some(PUB_A.into());
         c.google_client_email = Some(SA.into());
@@ -50,11 +47,8 @@ async fn start_google(tweak: impl FnOnce(&mut trailproof_emulate::EmulatorConfig
 }
 
 fn activities_url(emu: &RunningEmulator, user: &str, app: &str, q: &[(&str, &str)]) -> String {
-    let mut u = url::Url::parse(&format!(
-        "{}/admin/reports/v1/activity/users/{user}/applications/{app}",
-        emu.url()
-    ))
-    .unwrap();
+    let mut u =
+        url::Url::parse(&format!("{}/admin/reports/v1/activity/users/{user}/applications/{app}", emu.url())).unwrap();
     for (k, v) in q {
         u.query_pairs_mut().append_pair(k, v);
     }
@@ -94,19 +88,34 @@ async fn jwt_bearer_grant_checks_signature_scope_audience_and_lifetime() {
             "audience",
         ),
         (
-            sign(&claims("https://oauth2.googleapis.com/token", GOOGLE_REPORTS_SCOPE, Some(ADMIN), n - 7200, n - 3600), PRIV_A),
+            sign(
+                &claims("https://oauth2.googleapis.com/token", GOOGLE_REPORTS_SCOPE, Some(ADMIN), n - 7200, n - 3600),
+                PRIV_A,
+            ),
             400,
             "invalid_grant",
             "short-lived",
         ),
         (
-            sign(&claims("https://oauth2.googleapis.com/token", GOOGLE_REPORTS_SCOPE, Some(ADMIN), n, n + 7200), PRIV_A),
+            sign(
+                &claims("https://oauth2.googleapis.com/token", GOOGLE_REPORTS_SCOPE, Some(ADMIN), n, n + 7200),
+                PRIV_A,
+            ),
             400,
             "invalid_grant",
             "short-lived",
         ),
         (
-            sign(&claims("https://oauth2.googleapis.com/token", "https://www.googleapis.com/auth/drive", Some(ADMIN), n, n + 600), PRIV_A),
+            sign(
+                &claims(
+                    "https://oauth2.googleapis.com/token",
+                    "https://www.googleapis.com/auth/drive",
+                    Some(ADMIN),
+                    n,
+                    n + 600,
+                ),
+                PRIV_A,
+            ),
             401,
             "unauthorized_client",
             "scopes requested",
@@ -118,7 +127,16 @@ async fn jwt_bearer_grant_checks_signature_scope_audience_and_lifetime() {
             "scope",
         ),
         (
-            sign(&claims("https://oauth2.googleapis.com/token", GOOGLE_REPORTS_SCOPE, Some("eve@example.com"), n, n + 600), PRIV_A),
+            sign(
+                &claims(
+                    "https://oauth2.googleapis.com/token",
+                    GOOGLE_REPORTS_SCOPE,
+                    Some("eve@example.com"),
+                    n,
+                    n + 600,
+                ),
+                PRIV_A,
+            ),
             400,
             "invalid_grant",
             "Invalid email or User ID",
@@ -149,9 +167,10 @@ async fn activities_page_newest_first_each_once() {
         let v = body_json(r).await;
         assert_eq!(v["kind"], "admin#reports#activities");
         all.extend(uqs(&v));
-        url = v.get("nextPageToken").and_then(Value::as_str).map(|t| {
-            activities_url(&emu, "all", "login", &[("maxResults", "3"), ("pageToken", t)])
-        });
+        url = v
+            .get("nextPageToken")
+            .and_then(Value::as_str)
+            .map(|t| activities_url(&emu, "all", "login", &[("maxResults", "3"), ("pageToken", t)]));
         pages += 1;
         assert!(pages < 10);
     }
@@ -165,13 +184,24 @@ async fn filters_event_name_time_user_and_parameters() {
     let token = google_token(&emu, &good_claims()).await;
     let start_t = iso(t0() + 3 * MIN);
     let end_t = iso(t0() + 15 * MIN);
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         ("all", "login", vec![("eventName", "login_verification")], vec!["login-7", "login-5", "login-3", "login-1"]),
-        ("all", "login", vec![("startTime", &start_t), ("endTime", &end_t)], vec!["login-5", "login-4", "login-3", "login-2", "login-1"]),
+        (
+            "all",
+            "login",
+            vec![("startTime", &start_t), ("endTime", &end_t)],
+            vec!["login-5", "login-4", "login-3", "login-2", "login-1"],
+        ),
         ("bob@example.com", "login", vec![], vec!["login-7", "login-5", "login-3", "login-1"]),
         ("10000", "login", vec![], vec!["login-6", "login-4", "login-2", "login-0"]),
         ("all", "login", vec![("filters", "login_type==saml")], vec!["login-6", "login-3", "login-0"]),
-        ("all", "login", vec![("eventName", "login_success"), ("filters", "login_type==saml")], vec!["login-6", "login-0"]),
+        (
+            "all",
+            "login",
+            vec![("eventName", "login_success"), ("filters", "login_type==saml")],
+            vec!["login-6", "login-0"],
+        ),
         ("all", "login", vec![("actorIpAddress", "198.51.100.4")], vec!["login-4"]),
         ("all", "saml", vec![], vec!["saml-3", "saml-2", "saml-1", "saml-0"]),
         ("all", "token", vec![], vec![]),
@@ -223,7 +253,9 @@ async fn auth_errors_401_and_403() {
 
     // A service account without domain-wide delegation (no sub) is not an admin.
     let n = now_s();
-    let no_sub = google_token(&emu, &claims("https://oauth2.googleapis.com/token", GOOGLE_REPORTS_SCOPE, None, n, n + 600)).await;
+    let no_sub =
+        google_token(&emu, &claims("https://oauth2.googleapis.com/token", GOOGLE_REPORTS_SCOPE, None, n, n + 600))
+            .await;
     let r = get_reports(&url, &no_sub).await;
     assert_eq!(r.status(), 403);
     let v = body_json(r).await;

@@ -52,11 +52,7 @@ async fn bounded_paging_returns_every_event_once_in_published_order() {
 #[tokio::test]
 async fn descending_order_is_newest_first() {
     let (emu, _d) = start(|_| {}).await;
-    let q = format!(
-        "since={}&until={}&limit=10&sortOrder=DESCENDING",
-        iso(t0() + 5 * MIN),
-        iso(t0() + 20 * MIN + 123)
-    );
+    let q = format!("since={}&until={}&limit=10&sortOrder=DESCENDING", iso(t0() + 5 * MIN), iso(t0() + 20 * MIN + 123));
     let (all, _) = follow(logs_url(&emu.url(), &q), 5).await;
     // since inclusive (okta-05 at +5m0.123s), until exclusive (okta-20 at exactly until).
     let want: Vec<String> = (5..20).rev().map(|i| format!("okta-{i:02}")).collect();
@@ -78,7 +74,7 @@ async fn filter_eq_or_sw_and_nested_attributes() {
         (r#"target.id eq "0oaAWS""#, (0..OKTA_EVENTS).filter(|i| i % 3 == 1).count()),
         (
             r#"actor.id eq "00u0" and authenticationContext.externalSessionId eq "idx0""#,
-            (0..OKTA_EVENTS).filter(|i| i % 3 == 0 && i % 5 == 0).count(),
+            (0..OKTA_EVENTS).filter(|i| i.is_multiple_of(3) && i.is_multiple_of(5)).count(),
         ),
         (r#"target.alternateId eq "AWS \"Prod\"""#, (0..OKTA_EVENTS).filter(|i| i % 3 == 1).count()),
     ];
@@ -271,17 +267,16 @@ fn assertion(base: &str, client: &str, exp_in: i64) -> Value {
 }
 
 async fn okta_token(base: &str, jwt: &str, scope: &str) -> reqwest::Response {
-    http()
-        .post(format!("{base}/oauth2/v1/token"))
-        .form(&[
+    post_form(
+        &format!("{base}/oauth2/v1/token"),
+        &[
             ("grant_type", "client_credentials"),
             ("scope", scope),
             ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
             ("client_assertion", jwt),
-        ])
-        .send()
-        .await
-        .unwrap()
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -338,12 +333,7 @@ async fn oauth_token_errors() {
         assert_eq!(v["error"], error, "{needle}");
         assert!(v["error_description"].as_str().unwrap().contains(needle), "{needle}: {v}");
     }
-    let r = http()
-        .post(format!("{base}/oauth2/v1/token"))
-        .form(&[("grant_type", "password")])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&format!("{base}/oauth2/v1/token"), &[("grant_type", "password")]).await;
     assert_eq!(r.status(), 400);
     assert_eq!(body_json(r).await["error"], "unsupported_grant_type");
 }

@@ -64,8 +64,8 @@ pub fn entra_signin(i: usize) -> Value {
     json!({
         "id": format!("si-{i:02}"),
         "createdDateTime": format!("{}.1234567Z", iso(t0() + i as Millis * 2 * MIN).trim_end_matches('Z')),
-        "appId": if i % 2 == 0 { AWS_APP } else { "other-app" },
-        "appDisplayName": if i % 2 == 0 { "AWS Prod" } else { "Outlook" },
+        "appId": if i.is_multiple_of(2) { AWS_APP } else { "other-app" },
+        "appDisplayName": if i.is_multiple_of(2) { "AWS Prod" } else { "Outlook" },
         "userPrincipalName": format!("user{}@example.com", i % 3),
         "isInteractive": interactive,
         "signInEventTypes": [if interactive { "interactiveUser" } else { "nonInteractiveUser" }],
@@ -76,15 +76,15 @@ pub fn entra_signin(i: usize) -> Value {
 }
 
 pub fn google_activity(i: usize, app: &str) -> Value {
-    let name = if i % 2 == 0 { "login_success" } else { "login_verification" };
+    let name = if i.is_multiple_of(2) { "login_success" } else { "login_verification" };
     json!({
         "kind": "admin#reports#activity",
         "id": {"time": iso(t0() + i as Millis * 3 * MIN), "uniqueQualifier": format!("{app}-{i}"),
                "applicationName": app, "customerId": "C01"},
-        "actor": {"email": if i % 2 == 0 { "alice@example.com" } else { "bob@example.com" }, "profileId": format!("1000{}", i % 2)},
+        "actor": {"email": if i.is_multiple_of(2) { "alice@example.com" } else { "bob@example.com" }, "profileId": format!("1000{}", i % 2)},
         "ipAddress": format!("198.51.100.{i}"),
         "events": [{"type": "login", "name": name, "parameters": [
-            {"name": "login_type", "value": if i % 3 == 0 { "saml" } else { "google_password" }},
+            {"name": "login_type", "value": if i.is_multiple_of(3) { "saml" } else { "google_password" }},
             {"name": "is_second_factor", "boolValue": i % 2 == 1}
         ]}]
     })
@@ -164,7 +164,8 @@ pub fn frozen_after() -> ClockMode {
 
 pub async fn start(tweak: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, TempDir) {
     let dir = data_dir();
-    let mut cfg = EmulatorConfig { data: dir.path().to_path_buf(), clock: frozen_after(), seed: 42, ..Default::default() };
+    let mut cfg =
+        EmulatorConfig { data: dir.path().to_path_buf(), clock: frozen_after(), seed: 42, ..Default::default() };
     tweak(&mut cfg);
     let emu = serve(cfg).await.unwrap();
     (emu, dir)
@@ -194,10 +195,7 @@ pub fn next_link(resp: &reqwest::Response) -> Option<String> {
 }
 
 pub fn has_self_link(resp: &reqwest::Response) -> bool {
-    resp.headers()
-        .get_all("link")
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|s| s.contains("rel=\"self\"")))
+    resp.headers().get_all("link").iter().any(|v| v.to_str().is_ok_and(|s| s.contains("rel=\"self\"")))
 }
 
 pub fn now_s() -> i64 {
@@ -213,4 +211,10 @@ pub fn sign(claims: &Value, private_pem: &str) -> String {
 pub async fn body_json(resp: reqwest::Response) -> Value {
     let text = resp.text().await.unwrap();
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// POSTs an `application/x-www-form-urlencoded` body.
+pub async fn post_form(url: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    http().post(url).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap()
 }

@@ -1,0 +1,346 @@
+//! What the simulator writes, checked from the files themselves (no parsers involved).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::*;
+use trailproof_model::verdict::{MatchedBy, SessionPath, Signal, UnknownReason, Verdict};
+use trailproof_model::{Source, parse_time};
+use trailproof_simulate::{SCENARIOS, SimOptions, simulate};
+
+#[test]
+fn same_seed_gives_identical_bytes_and_another_seed_differs() {
+    let (a, _) = run(&small(7));
+    let (b, _) = run(&small(7));
+    let (c, _) = run(&small(8));
+    let ta = tree(a.path());
+    let tb = tree(b.path());
+    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
+    for (k, v) in &ta {
+        assert!(tb[k] == *v, "{k} differs between two runs with the same seed");
+    }
+    let tc = tree(c.path());
+    assert_ne!(ta.get("labels.ndjson"), tc.get("labels.ndjson"));
+    assert_ne!(ta.get("org.toml"), tc.get("org.toml"));
+}
+
+#[test]
+fn every_scenario_appears_at_50_users_and_1_day() {
+    let (dir, summary) = run(&small(7));
+    assert!(summary.mismatches.is_empty(), "{:#?}", summary.mismatches);
+    let labels = labels(dir.path());
+    let seen: BTreeSet<&str> = labels.iter().map(|l| l.scenario.as_str()).collect();
+    for s in SCENARIOS {
+        assert!(seen.contains(s), "scenario {s} missing; seen {seen:?}");
+    }
+    for s in &seen {
+        assert!(SCENARIOS.contains(s), "scenario {s} is not in the catalogue");
+    }
+    let truth = truth(dir.path());
+    assert!(!truth.console_logins.failed.is_empty(), "failed console logins are part of the mix");
+}
+
+#[test]
+fn every_scenario_appears_for_other_seeds_too() {
+    for seed in [1, 2, 3] {
+        let (dir, summary) = run(&small(seed));
+        assert!(summary.mismatches.is_empty(), "seed {seed}: {:#?}", summary.mismatches);
+        let seen: BTreeSet<String> = labels(dir.path()).into_iter().map(|l| l.scenario).collect();
+        for s in SCENARIOS {
+            assert!(seen.contains(s), "seed {seed}: scenario {s} missing");
+        }
+    }
+}
+
+/// The label each special scenario is built for, as docs/judging.md gives it.
+#[test]
+fn scenario_labels_follow_the_rules() {
+    let (dir, _) = run(&small(7));
+    let labels = labels(dir.path());
+    let by: BTreeMap<&str, Vec<_>> = labels.iter().fold(BTreeMap::new(), |mut m, l| {
+        m.entry(l.scenario.as_str()).or_insert_with(Vec::new).push(l);
+        m
+    });
+    let one = |name: &str| by[name][0];
+    let has = |l: &trailproof_model::verdict::Label, s: Signal| l.risk.signals.contains(&s);
+    let role = |l: &trailproof_model::verdict::Label, r: &str| l.evidence.iter().filter(|e| e.role == r).count();
+
+    let l = one("broker_stolen_keys");
+    assert_eq!((l.path, l.verdict, l.reason), (SessionPath::FederationBroker, Verdict::NoIdpLogin, None));
+    assert!(has(l, Signal::NoIdpLogin) && has(l, Signal::TokenRelay));
+    assert_eq!(l.identity.as_ref().unwrap().matched_by, MatchedBy::LocalPart);
+    assert_eq!((role(l, "get_federation_token"), role(l, "get_signin_token"), role(l, "idp_sso")), (1, 1, 0));
+    let l = one("broker_stolen_keys_same_ip");
+    assert_eq!(l.verdict, Verdict::NoIdpLogin);
+    assert!(!has(l, Signal::TokenRelay));
+
+    let l = one("google_fed_broker_token_relay");
+    assert!(has(l, Signal::TokenRelay));
+    assert_eq!(role(l, "idp_sso"), 1);
+
+    let l = one("google_fed_broker_name_cut_32");
+    assert_eq!(l.identity.as_ref().unwrap().matched_by, MatchedBy::Prefix);
+    let l = one("entra_saml_name_cut_64");
+    assert_eq!(l.identity.as_ref().unwrap().matched_by, MatchedBy::Prefix);
+    assert_eq!(one("entra_saml_case_difference").identity.as_ref().unwrap().matched_by, MatchedBy::Email);
+    assert_eq!(one("okta_ic_local_part").identity.as_ref().unwrap().matched_by, MatchedBy::LocalPart);
+    assert_eq!(one("entra_role_broker_alias").identity.as_ref().unwrap().matched_by, MatchedBy::Alias);
+    assert_eq!(one("okta_saml_source_identity").identity.as_ref().unwrap().matched_by, MatchedBy::SourceIdentity);
+    assert_eq!(one("okta_saml_mfa_at_signin").identity.as_ref().unwrap().matched_by, MatchedBy::SamlSubject);
+    assert_eq!(one("okta_ic_mfa_at_signin").path, SessionPath::IdentityCenter);
+    assert_eq!(one("entra_role_broker_mfa_fresh").path, SessionPath::RoleBroker);
+
+    let l = one("entra_conflicting_ssos");
+    assert_eq!((l.verdict, l.reason), (Verdict::Unknown, Some(UnknownReason::ConflictingCandidates)));
+    assert_eq!((role(l, "idp_sso"), role(l, "conflicting_candidate")), (1, 1));
+
+    let l = one("cli_session_name");
+    assert_eq!((l.verdict, l.reason, l.identity.is_none()), (Verdict::Unknown, Some(UnknownReason::IdentityUnmapped), true));
+
+    for name in ["okta_idp_logs_missing", "okta_mfa_in_missing_stretch", "okta_session_start_before_coverage", "okta_saml_upstream_idp", "entra_saml_federated_mfa", "google_saml_no_recent_login"] {
+        let l = one(name);
+        assert_eq!((l.verdict, l.reason), (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)), "{name}");
+        assert!(l.identity.is_some(), "{name}");
+    }
+    assert_eq!(role(one("okta_idp_logs_missing"), "idp_sso"), 0, "the SSO is in the dropped stretch");
+    assert_eq!(role(one("okta_mfa_in_missing_stretch"), "idp_sso"), 1);
+
+    let mut repeat: Vec<_> = by["okta_repeat_login_step_up"].clone();
+    repeat.sort_by_key(|l| l.evidence.iter().find(|e| e.role == "idp_sso").map(|e| e.id.clone()));
+    let verdicts: BTreeSet<Verdict> = repeat.iter().map(|l| l.verdict).collect();
+    assert_eq!(verdicts, BTreeSet::from([Verdict::Enforced, Verdict::NotEnforced]));
+
+    for l in &by["entra_multi_network_burst"] {
+        assert!(has(l, Signal::MultiNetworkBurst));
+    }
+    assert!(by["entra_multi_network_burst"].iter().any(|l| has(l, Signal::AllowlistedNetwork)));
+    assert!(has(one("okta_saml_ipv6_idp_ip_mismatch"), Signal::IdpIpMismatch));
+
+    for l in &labels {
+        assert_eq!(l.verdict == Verdict::NotEnforced, has(l, Signal::NoMfa), "{}", l.console_login_event_id);
+        if l.verdict == Verdict::Enforced {
+            match l.identity.as_ref().unwrap().idp {
+                trailproof_model::verdict::IdentitySource::Okta => assert_eq!(role(l, "mfa_factor"), 1),
+                trailproof_model::verdict::IdentitySource::Google => assert_eq!(role(l, "idp_login"), 1),
+                _ => {}
+            }
+        }
+        match l.path {
+            SessionPath::Saml => assert_eq!(role(l, "assume_role_with_saml"), 1),
+            SessionPath::FederationBroker => assert_eq!((role(l, "get_federation_token"), role(l, "get_signin_token")), (1, 1)),
+            SessionPath::RoleBroker => assert_eq!(role(l, "get_signin_token"), 1),
+            SessionPath::AwsNative => assert_eq!(l.identity.as_ref().unwrap().matched_by, MatchedBy::AwsPrincipal),
+            SessionPath::IdentityCenter => {}
+        }
+    }
+    assert!(labels.iter().any(|l| has(l, Signal::AllowlistedNetwork)));
+}
+
+#[test]
+fn one_label_per_successful_console_login_and_evidence_exists() {
+    let (dir, _) = run(&small(11));
+    let labels = labels(dir.path());
+    let truth = truth(dir.path());
+    let ids: Vec<&str> = labels.iter().map(|l| l.console_login_event_id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "labels sorted by id, one each");
+    let successful: Vec<&str> = truth.console_logins.successful.iter().map(String::as_str).collect();
+    assert_eq!(ids, successful);
+    assert_eq!(truth.labels as usize, labels.len());
+
+    // Successful and failed ConsoleLogins, as written.
+    let mut ok = BTreeSet::new();
+    let mut failed = BTreeSet::new();
+    for (_, r) in cloudtrail_records(dir.path()) {
+        if r["eventName"] == "ConsoleLogin" {
+            let id = r["eventID"].as_str().unwrap().to_string();
+            if r["responseElements"]["ConsoleLogin"] == "Success" { ok.insert(id) } else { failed.insert(id) };
+        }
+    }
+    assert_eq!(ok.iter().map(String::as_str).collect::<Vec<_>>(), successful);
+    assert_eq!(failed.into_iter().collect::<Vec<_>>(), truth.console_logins.failed);
+
+    let written = written_ids(dir.path());
+    for l in &labels {
+        for e in &l.evidence {
+            let set = match e.source {
+                Source::Cloudtrail => &written.cloudtrail,
+                Source::Okta => &written.okta,
+                Source::Entra => &written.entra,
+                Source::Google => &written.google,
+            };
+            assert!(set.contains(&e.id), "{} cites {:?} {} ({}), not in the written data", l.console_login_event_id, e.source, e.id, e.role);
+        }
+        assert_eq!(l.evidence.iter().filter(|e| e.role == "console_login").count(), 1);
+    }
+}
+
+#[test]
+fn cloudtrail_files_are_delivered_after_their_events() {
+    let (dir, _) = run(&SimOptions { late_ratio: 0.0, ..small(5) });
+    let truth = truth(dir.path());
+    let records = cloudtrail_records(dir.path());
+    assert_eq!(records.len() as u64, truth.cloudtrail.records_written);
+    let mut by_id: BTreeMap<String, u32> = BTreeMap::new();
+    for (path, r) in &records {
+        // .../ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_xxxxxxxxxxxxxxxx.json.gz
+        let name = path.rsplit('/').next().unwrap();
+        let parts: Vec<&str> = name.split('_').collect();
+        assert_eq!(parts.len(), 5, "{name}");
+        assert_eq!(parts[1], "CloudTrail");
+        assert_eq!(parts[4].len(), "xxxxxxxxxxxxxxxx.json.gz".len());
+        let stamp = parts[3];
+        let file_time = parse_time(&format!(
+            "{}-{}-{}T{}:{}:00Z",
+            &stamp[0..4],
+            &stamp[4..6],
+            &stamp[6..8],
+            &stamp[9..11],
+            &stamp[11..13]
+        ))
+        .unwrap();
+        let t = parse_time(r["eventTime"].as_str().unwrap()).unwrap();
+        let lag = file_time - t;
+        // Duplicate copies may go up to 15 minutes later than the first delivery.
+        assert!((5 * 60_000..=35 * 60_000).contains(&lag), "{name}: event at {} delivered {lag} ms later", r["eventTime"]);
+        assert!(path.contains(r["recipientAccountId"].as_str().unwrap()));
+        *by_id.entry(r["eventID"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    let dups: u64 = by_id.values().map(|n| (*n - 1) as u64).sum();
+    assert_eq!(dups, truth.cloudtrail.relevant_duplicate_copies + truth.cloudtrail.noise_duplicate_copies);
+    assert!(dups > 0, "some records are delivered twice");
+    let relevant: u64 = truth.cloudtrail.relevant_by_kind.values().sum();
+    assert_eq!(relevant, truth.cloudtrail.relevant);
+    assert_eq!(by_id.len() as u64, truth.cloudtrail.relevant + truth.cloudtrail.noise);
+    let ratio = truth.cloudtrail.noise as f64 / (truth.cloudtrail.noise + truth.cloudtrail.relevant) as f64;
+    assert!((0.85..0.95).contains(&ratio), "noise ratio {ratio}");
+}
+
+#[test]
+fn idp_pages_are_ordered_and_bounded() {
+    let (dir, _) = run(&SimOptions { users: 120, ..small(3) });
+    let mut okta_prev = String::new();
+    for (path, bytes) in tree(dir.path()) {
+        if path.ends_with("coverage.json") {
+            continue;
+        }
+        if path.starts_with("okta/") {
+            let v: Vec<serde_json::Value> = serde_json::from_slice(&bytes).unwrap();
+            assert!(v.len() <= 1000);
+            for r in v {
+                let p = r["published"].as_str().unwrap().to_string();
+                assert!(p >= okta_prev, "Okta pages in published order: {p} after {okta_prev}");
+                okta_prev = p;
+            }
+        } else if path.starts_with("entra/") {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert!(v["@odata.context"].as_str().unwrap().contains("auditLogs/signIns"));
+            let times: Vec<&str> = v["value"].as_array().unwrap().iter().map(|r| r["createdDateTime"].as_str().unwrap()).collect();
+            assert!(times.len() <= 1000);
+            assert!(times.windows(2).all(|w| w[0] >= w[1]), "Entra pages newest first");
+        } else if path.starts_with("google/") {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(v["kind"], "admin#reports#activities");
+            let items = v["items"].as_array().unwrap();
+            let app = if path.starts_with("google/login-") { "login" } else { "saml" };
+            for r in items {
+                assert_eq!(r["id"]["applicationName"], app);
+            }
+            let times: Vec<&str> = items.iter().map(|r| r["id"]["time"].as_str().unwrap()).collect();
+            assert!(times.windows(2).all(|w| w[0] >= w[1]), "Google pages newest first");
+        }
+    }
+}
+
+#[test]
+fn coverage_manifests_leave_out_the_dropped_stretch() {
+    let (dir, _) = run(&small(7));
+    let truth = truth(dir.path());
+    let org: trailproof_model::config::Config = toml::from_str(&std::fs::read_to_string(dir.path().join("org.toml")).unwrap()).unwrap();
+    for (idp, tr) in [("okta", &truth.okta), ("entra", &truth.entra), ("google", &truth.google)] {
+        let entries = trailproof_simulate_manifest(&dir.path().join(idp).join("coverage.json"));
+        assert_eq!(entries.len(), 2, "{idp}: one stretch is dropped");
+        let scope = &org.idp.iter().find(|i| i.kind == idp).unwrap().scope;
+        assert!(entries.iter().all(|(s, _, _)| s == scope), "{idp}: scope matches org.toml");
+        assert_eq!(entries[0].1, parse_time(&truth.idp_start).unwrap());
+        assert_eq!(entries[1].2, parse_time(&truth.end).unwrap());
+        assert!(entries[0].2 < entries[1].1);
+        assert_eq!(tr.coverage.len(), 2);
+        // Records written lie inside the coverage.
+        for (path, bytes) in tree(dir.path()) {
+            if !path.starts_with(&format!("{idp}/")) || path.ends_with("coverage.json") {
+                continue;
+            }
+            let text = String::from_utf8(bytes).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let recs: Vec<serde_json::Value> = match idp {
+                "okta" => v.as_array().unwrap().clone(),
+                "entra" => v["value"].as_array().unwrap().clone(),
+                _ => v["items"].as_array().unwrap().clone(),
+            };
+            for r in recs {
+                let t = match idp {
+                    "okta" => r["published"].as_str().unwrap().to_string(),
+                    "entra" => r["createdDateTime"].as_str().unwrap().to_string(),
+                    _ => r["id"]["time"].as_str().unwrap().to_string(),
+                };
+                let t = parse_time(&t).unwrap();
+                assert!(entries.iter().any(|(_, s, e)| *s <= t && t <= *e), "{idp} record at {t} outside coverage");
+            }
+        }
+    }
+    assert!(truth.okta.dropped > 0, "the Okta stretch held records that were dropped");
+}
+
+fn trailproof_simulate_manifest(path: &std::path::Path) -> Vec<(String, i64, i64)> {
+    let v: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v.into_iter()
+        .map(|e| {
+            (
+                e["scope"].as_str().unwrap().to_string(),
+                parse_time(e["start"].as_str().unwrap()).unwrap(),
+                parse_time(e["end"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn org_toml_is_a_config_naming_every_aws_entry_point() {
+    let (dir, _) = run(&small(7));
+    let org: trailproof_model::config::Config = toml::from_str(&std::fs::read_to_string(dir.path().join("org.toml")).unwrap()).unwrap();
+    assert_eq!(org.idp.len(), 3);
+    assert_eq!(org.idp.iter().filter(|i| i.identity_center).count(), 1);
+    assert!(org.idp.iter().all(|i| i.saml_provider_arns.len() == 3));
+    assert!(org.idp.iter().any(|i| !i.broker_issuer_arns.is_empty()));
+    assert!(org.idp.iter().any(|i| !i.role_arns.is_empty()));
+    assert!(org.idp.iter().any(|i| i.aws_app_names.iter().any(|n| n == "AWS Console Broker")));
+    assert_eq!(org.identity.aliases.len(), 1);
+    assert_eq!(org.allowlist.cidrs.len(), 2);
+}
+
+#[test]
+fn rejects_nonsense_options() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in [
+        SimOptions { users: 0, ..SimOptions::default() },
+        SimOptions { days: 0, ..SimOptions::default() },
+        SimOptions { noise_ratio: 1.0, ..SimOptions::default() },
+        SimOptions { accounts: 10, ..SimOptions::default() },
+        SimOptions { duplicate_ratio: 1.5, ..SimOptions::default() },
+    ] {
+        assert!(simulate(&bad, dir.path(), &mut |_| {}).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn tiny_orgs_still_work() {
+    for users in [1, 5, 17] {
+        let (dir, s) = run(&SimOptions { users, ..small(2) });
+        assert!(s.mismatches.is_empty(), "{users}: {:#?}", s.mismatches);
+        assert_eq!(labels(dir.path()).len() as u64, s.labels);
+    }
+}
