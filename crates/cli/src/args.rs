@@ -78,6 +78,95 @@ version. The rules are in docs/judging.md.")]
 trailproof --db tp.db lookup arn:aws:sts::111122223333:assumed-role/Admin/alice@example.com\n  \
 trailproof --db tp.db lookup 5f4cb814-8c1e-4a35-9bb6-3c3a4bbd5ee0 --format json")]
     Lookup(LookupArgs),
+    /// Serve a simulated data directory over the vendors' real APIs (Okta System Log, Microsoft
+    /// token + Graph sign-ins, Google token + Reports, CloudTrail LookupEvents), for testing
+    /// collectors and demos. Runs until interrupted.
+    #[command(after_help = "Faults (repeat --fault, or separate with ';'):\n  \
+429:P | 429:burst=N[,every=M][,after=K]    throttling (P = 0.2 or 20%)\n  \
+5xx:P[,status=S] | 5xx:burst=N...         server errors (default 503)\n  \
+slow:200ms   drop:P   trunc:P[,mode=close|cut]   ttl:30s (tokens expire)   late:5m[,jitter=10m]\n  \
+on:okta+entra+google+cloudtrail+tokens     which endpoints the faults hit\n\n\
+Example:\n  trailproof simulate --out ./sim && trailproof emulate --data ./sim --listen 127.0.0.1:8443 --fault 429:10%")]
+    Emulate(EmulateArgs),
+    /// Write a simulated organisation's logs in each source's native format, with ground-truth
+    /// labels: for tests, demos and benchmarks.
+    #[command(long_about = "Write a simulated organisation's logs in each source's native format, with ground-truth labels.\n\n\
+Writes OUT/AWSLogs/ (a CloudTrail S3 trail tree of .json.gz files, delivery-time names, duplicates, \
+ordinary API noise), OUT/okta/, OUT/entra/, OUT/google/ (API pages, each with a coverage.json), \
+OUT/labels.ndjson (the expected verdict of every console session), OUT/org.toml (the organisation as \
+trailproof configuration) and OUT/truth.json (record counts). Same seed, same bytes. The scenario \
+catalogue is crates/simulate/README.md.",
+        after_help = "Example:\n  trailproof simulate --seed 7 --users 500 --days 3 --out ./sim\n  \
+for s in cloudtrail:AWSLogs okta entra google; do trailproof --db sim.db import ${s%%:*} ./sim/${s#*:}; done")]
+    Simulate(SimulateArgs),
+    /// The whole job on a built-in simulated organisation: no accounts, no network.
+    #[command(long_about = "The whole job on a built-in simulated organisation: no accounts, no network.\n\n\
+Generates a labelled organisation (Okta, Entra ID and Google Workspace users signing in to AWS through \
+SAML, IAM Identity Center and federation brokers, plus attacks and gaps), imports its logs, judges \
+every console session, writes the verdicts to OUT/verdicts.json, and checks every verdict against the \
+simulator's ground truth. Then try `trailproof --db OUT/trailproof.db lookup <ARN>`.")]
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where to write the demo's data, database and reports.
+    #[arg(long, default_value = "trailproof-demo", value_name = "DIR")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 150)]
+    pub users: u32,
+    #[arg(long, default_value_t = 2)]
+    pub days: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Output directory (created; files of the same names are overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 500)]
+    pub users: u32,
+    #[arg(long, default_value_t = 3)]
+    pub days: u32,
+    /// First day (RFC 3339); default 2026-11-01T00:00:00Z.
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// Share of CloudTrail records that are ordinary API calls (raise it for bigger corpora:
+    /// 0.999 writes ten times the records of 0.99).
+    #[arg(long, default_value_t = 0.99)]
+    pub noise_ratio: f64,
+    /// IdP events unrelated to AWS per user per day.
+    #[arg(long, default_value_t = 20)]
+    pub idp_noise: u32,
+    /// AWS accounts (1–9).
+    #[arg(long, default_value_t = 3)]
+    pub accounts: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct EmulateArgs {
+    /// The data directory (as written by `trailproof simulate`).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Address to listen on (loopback unless you mean it).
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Inject faults; see below.
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<String>,
+    /// Seed of every fault decision (same seed, same faults).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Enforce the vendors' documented rate limits (429 / ThrottlingException past them).
+    #[arg(long)]
+    pub rate_limits: bool,
+    /// Emulated clock: wall, frozen:RFC3339, running:RFC3339 (events become visible as it passes).
+    #[arg(long, default_value = "wall", value_name = "MODE")]
+    pub clock: String,
 }
 
 #[derive(Args, Debug)]

@@ -56,7 +56,8 @@ pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
     if c.quarantined > report.quarantine_examples.len() as u64 {
         println!("  … see `trailproof status` for all quarantine reasons");
     }
-    for cov in &report.coverage {
+    const SHOWN: usize = 6;
+    for cov in report.coverage.iter().take(SHOWN) {
         let basis = match cov.basis {
             CoverageBasis::Vouched => "as vouched by --covers",
             CoverageBasis::Manifest => "from coverage.json",
@@ -67,6 +68,9 @@ pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
             util::inert(&cov.scope),
             util::interval(cov.start_ms, cov.end_ms)
         );
+    }
+    if report.coverage.len() > SHOWN {
+        println!("  … and coverage for {} more scopes (see `trailproof status`)", report.coverage.len() - SHOWN);
     }
     if let Some(why) = &report.coverage_withheld {
         println!("  coverage NOT recorded: {why}");

@@ -2,9 +2,12 @@
 
 mod args;
 mod cmd_correlate;
+mod cmd_demo;
+mod cmd_emulate;
 mod cmd_import;
 mod cmd_lookup;
 mod cmd_report;
+mod cmd_simulate;
 mod cmd_status;
 mod util;
 
@@ -12,6 +15,13 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`trailproof report | head`), as Unix tools do, instead of
+    // panicking inside println!.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = args::Cli::parse();
     util::init_tracing(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {
@@ -20,6 +30,9 @@ fn main() -> ExitCode {
         args::Command::Correlate(a) => cmd_correlate::run(&cli.global, a),
         args::Command::Report(a) => cmd_report::run(&cli.global, a),
         args::Command::Lookup(a) => cmd_lookup::run(&cli.global, a),
+        args::Command::Emulate(a) => cmd_emulate::run(&cli.global, a),
+        args::Command::Simulate(a) => cmd_simulate::run(&cli.global, a),
+        args::Command::Demo(a) => cmd_demo::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

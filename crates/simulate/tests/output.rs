@@ -180,7 +180,7 @@ fn one_label_per_successful_console_login_and_evidence_exists() {
 
 #[test]
 fn cloudtrail_files_are_delivered_after_their_events() {
-    let (dir, _) = run(&SimOptions { late_ratio: 0.0, ..small(5) });
+    let (dir, _) = run(&SimOptions { late_ratio: 0.0, duplicate_ratio: 0.05, ..small(5) });
     let truth = truth(dir.path());
     let records = cloudtrail_records(dir.path());
     assert_eq!(records.len() as u64, truth.cloudtrail.records_written);
