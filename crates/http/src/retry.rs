@@ -64,28 +64,31 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 
 /// Parses an HTTP date (IMF-fixdate, RFC 850, asctime) into a system time.
 pub fn parse_http_date(v: &str) -> Option<SystemTime> {
+    use time::PrimitiveDateTime;
     use time::macros::format_description;
-    use time::{OffsetDateTime, PrimitiveDateTime};
-    let fixdate =
-        format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
-    let rfc850 = format_description!(
-        "[weekday repr:long], [day]-[month repr:short]-[year repr:last_two] [hour]:[minute]:[second] GMT"
-    );
-    let asctime =
-        format_description!("[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] [year]");
     let v = v.trim();
-    let dt: PrimitiveDateTime = if let Ok(d) = PrimitiveDateTime::parse(v, fixdate) {
-        d
-    } else if let Ok(d) = PrimitiveDateTime::parse(v, rfc850) {
-        // Two-digit years: RFC 9110 says to read them as the closest century; 19xx is never
-        // plausible for a Retry-After.
-        let y = d.year();
-        if y < 100 { d.replace_year(2000 + y).ok()? } else { d }
+    let dt: PrimitiveDateTime = if let Some((_weekday, rest)) = v.split_once(", ") {
+        let rest = rest.trim();
+        let fixdate = format_description!("[day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
+        if let Ok(d) = PrimitiveDateTime::parse(rest, fixdate) {
+            d
+        } else {
+            // RFC 850: `21-Oct-15 07:28:00 GMT`; a two-digit year is 20yy (RFC 9110 reads it
+            // as the nearest century, and no Retry-After points to the 1900s).
+            let (date, time_part) = rest.split_once(' ')?;
+            let mut it = date.split('-');
+            let (d, m, y) = (it.next()?, it.next()?, it.next()?);
+            let year = if y.len() == 2 { format!("20{y}") } else { y.to_string() };
+            PrimitiveDateTime::parse(&format!("{d} {m} {year} {time_part}"), fixdate).ok()?
+        }
     } else {
-        PrimitiveDateTime::parse(v, asctime).ok()?
+        // asctime: `Sun Nov  6 08:49:37 1994`
+        let parts: Vec<&str> = v.split_whitespace().collect();
+        let [_, mon, day, hms, year] = parts.as_slice() else { return None };
+        let f = format_description!("[day padding:none] [month repr:short] [year] [hour]:[minute]:[second]");
+        PrimitiveDateTime::parse(&format!("{day} {mon} {year} {hms}"), f).ok()?
     };
-    let odt: OffsetDateTime = dt.assume_utc();
-    let secs = odt.unix_timestamp();
+    let secs = dt.assume_utc().unix_timestamp();
     if secs < 0 {
         return None;
     }
