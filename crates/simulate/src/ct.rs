@@ -21,6 +21,7 @@ pub struct CtRecord {
     pub json: Value,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn common(
     w: &World,
     acct: usize,
@@ -93,7 +94,14 @@ pub fn ui_assumed_role(
     u
 }
 
-pub fn ui_federated(w: &World, acct: usize, name: &str, context: bool, created: i64, access_key: Option<&str>) -> Value {
+pub fn ui_federated(
+    w: &World,
+    acct: usize,
+    name: &str,
+    context: bool,
+    created: i64,
+    access_key: Option<&str>,
+) -> Value {
     let id = &w.accounts[acct].id;
     let mut u = json!({
         "type": "FederatedUser",
@@ -210,8 +218,19 @@ pub fn assume_role_with_saml(w: &World, a: Arws<'_>, rng: &mut Pcg64) -> (CtReco
     let issued = format!("arn:aws:sts::{id}:assumed-role/{}/{}", a.role, a.session);
     let identity = json!({"type": "SAMLUser", "principalId": format!("{nq}:{}", a.subject), "userName": a.subject,
                           "identityProvider": nq});
-    let (mut m, eid) =
-        common(w, a.acct, "us-east-1", a.t, "sts.amazonaws.com", "AssumeRoleWithSAML", "AwsApiCall", identity, a.ip, a.ua, rng);
+    let (mut m, eid) = common(
+        w,
+        a.acct,
+        "us-east-1",
+        a.t,
+        "sts.amazonaws.com",
+        "AssumeRoleWithSAML",
+        "AwsApiCall",
+        identity,
+        a.ip,
+        a.ua,
+        rng,
+    );
     let mut req = json!({"sAMLAssertionID": format!("_{}", rng::hex(rng, 32)), "roleSessionName": a.session,
                          "durationSeconds": 3600, "roleArn": role_arn, "principalArn": provider});
     let mut resp = json!({
@@ -252,7 +271,15 @@ pub fn assume_role_with_saml(w: &World, a: Arws<'_>, rng: &mut Pcg64) -> (CtReco
 
 /// GetFederationToken by the broker IAM user (formats.md 1.5). Returns the record and the
 /// temporary access key it issued.
-pub fn get_federation_token(w: &World, acct: usize, name: &str, ip: &str, ua: &str, t: i64, rng: &mut Pcg64) -> (CtRecord, String) {
+pub fn get_federation_token(
+    w: &World,
+    acct: usize,
+    name: &str,
+    ip: &str,
+    ua: &str,
+    t: i64,
+    rng: &mut Pcg64,
+) -> (CtRecord, String) {
     let id = &w.accounts[acct].id;
     let (aida, akia) = &w.broker_ids[acct];
     let identity = ui_iam_user(w, acct, BROKER_USER, aida, akia);
@@ -287,9 +314,28 @@ pub fn get_federation_token(w: &World, acct: usize, name: &str, ip: &str, ua: &s
 }
 
 /// GetSigninToken at the federation endpoint (formats.md 1.5).
-pub fn get_signin_token(w: &World, acct: usize, identity: Value, ip: &str, ua: &str, t: i64, rng: &mut Pcg64) -> CtRecord {
-    let (mut m, eid) =
-        common(w, acct, "us-east-1", t, "signin.amazonaws.com", "GetSigninToken", "AwsConsoleSignIn", identity, ip, ua, rng);
+pub fn get_signin_token(
+    w: &World,
+    acct: usize,
+    identity: Value,
+    ip: &str,
+    ua: &str,
+    t: i64,
+    rng: &mut Pcg64,
+) -> CtRecord {
+    let (mut m, eid) = common(
+        w,
+        acct,
+        "us-east-1",
+        t,
+        "signin.amazonaws.com",
+        "GetSigninToken",
+        "AwsConsoleSignIn",
+        identity,
+        ip,
+        ua,
+        rng,
+    );
     m.insert("requestParameters".into(), Value::Null);
     m.insert("responseElements".into(), json!({"GetSigninToken": "Success"}));
     m.insert("additionalEventData".into(), json!({"MobileVersion": "No", "MFAUsed": "No"}));
@@ -319,7 +365,8 @@ pub fn assume_role(
     rng: &mut Pcg64,
 ) -> (CtRecord, String) {
     let id = &w.accounts[acct].id;
-    let (mut m, eid) = common(w, acct, "us-east-1", t, "sts.amazonaws.com", "AssumeRole", "AwsApiCall", caller, ip, ua, rng);
+    let (mut m, eid) =
+        common(w, acct, "us-east-1", t, "sts.amazonaws.com", "AssumeRole", "AwsApiCall", caller, ip, ua, rng);
     let key = format!("ASIA{}", rng::upper(rng, 16));
     m.insert(
         "requestParameters".into(),
@@ -333,21 +380,51 @@ pub fn assume_role(
     );
     m.insert("requestID".into(), json!(rng::uuid(rng)));
     m.insert("readOnly".into(), json!(true));
-    m.insert("resources".into(), json!([{"ARN": format!("arn:aws:iam::{id}:role/{role}"), "accountId": id, "type": "AWS::IAM::Role"}]));
+    m.insert(
+        "resources".into(),
+        json!([{"ARN": format!("arn:aws:iam::{id}:role/{role}"), "accountId": id, "type": "AWS::IAM::Role"}]),
+    );
     (
-        CtRecord { account: acct, region: "us-east-1", time: t, event_id: eid, event_name: "AssumeRole", kind: None, json: Value::Object(m) },
+        CtRecord {
+            account: acct,
+            region: "us-east-1",
+            time: t,
+            event_id: eid,
+            event_name: "AssumeRole",
+            kind: None,
+            json: Value::Object(m),
+        },
         key,
     )
 }
 
 /// IAM user MFA step before the ConsoleLogin.
-pub fn check_mfa(w: &World, acct: usize, identity: Value, ip: &str, ua: &str, t: i64, region: &'static str, rng: &mut Pcg64) -> CtRecord {
-    let (mut m, eid) = common(w, acct, region, t, "signin.amazonaws.com", "CheckMfa", "AwsConsoleSignIn", identity, ip, ua, rng);
+#[allow(clippy::too_many_arguments)]
+pub fn check_mfa(
+    w: &World,
+    acct: usize,
+    identity: Value,
+    ip: &str,
+    ua: &str,
+    t: i64,
+    region: &'static str,
+    rng: &mut Pcg64,
+) -> CtRecord {
+    let (mut m, eid) =
+        common(w, acct, region, t, "signin.amazonaws.com", "CheckMfa", "AwsConsoleSignIn", identity, ip, ua, rng);
     m.insert("requestParameters".into(), Value::Null);
     m.insert("responseElements".into(), json!({"CheckMfa": "Success"}));
     m.insert("additionalEventData".into(), json!({"MfaType": "Virtual MFA"}));
     m.insert("readOnly".into(), json!(false));
-    CtRecord { account: acct, region, time: t, event_id: eid, event_name: "CheckMfa", kind: Some("CheckMfa"), json: Value::Object(m) }
+    CtRecord {
+        account: acct,
+        region,
+        time: t,
+        event_id: eid,
+        event_name: "CheckMfa",
+        kind: Some("CheckMfa"),
+        json: Value::Object(m),
+    }
 }
 
 /// Identity Center sign-in with an external IdP: `UserAuthentication` (formats.md 1.6).
@@ -355,8 +432,19 @@ pub fn ic_user_authentication(w: &World, user_name: &str, ip: &str, ua: &str, t:
     let acct = 0;
     let id = &w.accounts[acct].id;
     let identity = json!({"type": "Unknown", "principalId": id, "arn": "", "accountId": id, "accessKeyId": "", "userName": user_name});
-    let (mut m, eid) =
-        common(w, acct, "us-east-1", t, "signin.amazonaws.com", "UserAuthentication", "AwsServiceEvent", identity, ip, ua, rng);
+    let (mut m, eid) = common(
+        w,
+        acct,
+        "us-east-1",
+        t,
+        "signin.amazonaws.com",
+        "UserAuthentication",
+        "AwsServiceEvent",
+        identity,
+        ip,
+        ua,
+        rng,
+    );
     m.insert("requestParameters".into(), Value::Null);
     m.insert("responseElements".into(), Value::Null);
     m.insert(
@@ -379,17 +467,34 @@ pub fn ic_user_authentication(w: &World, user_name: &str, ip: &str, ua: &str, t:
 
 /// Identity Center portal `Federate`: the user picked an account and permission set (shape
 /// UNCONFIRMED in formats.md 1.6; this is the older `Unknown` identity form).
-pub fn ic_federate(w: &World, user_name: &str, target_acct: usize, perm_set: &str, ip: &str, ua: &str, t: i64, rng: &mut Pcg64) -> CtRecord {
+#[allow(clippy::too_many_arguments)]
+pub fn ic_federate(
+    w: &World,
+    user_name: &str,
+    target_acct: usize,
+    perm_set: &str,
+    ip: &str,
+    ua: &str,
+    t: i64,
+    rng: &mut Pcg64,
+) -> CtRecord {
     let acct = 0;
     let id = &w.accounts[acct].id;
-    let identity = json!({"type": "Unknown", "principalId": format!("{id}:{user_name}"), "accountId": id, "userName": user_name});
-    let (mut m, eid) = common(w, acct, "us-east-1", t, "sso.amazonaws.com", "Federate", "AwsServiceEvent", identity, ip, ua, rng);
+    let identity =
+        json!({"type": "Unknown", "principalId": format!("{id}:{user_name}"), "accountId": id, "userName": user_name});
+    let (mut m, eid) =
+        common(w, acct, "us-east-1", t, "sso.amazonaws.com", "Federate", "AwsServiceEvent", identity, ip, ua, rng);
     m.insert("requestParameters".into(), Value::Null);
     m.insert("responseElements".into(), Value::Null);
-    m.insert(
-        "serviceEventDetails".into(),
-        json!({"account_id": w.accounts[target_acct].id, "role_name": perm_set}),
-    );
+    m.insert("serviceEventDetails".into(), json!({"account_id": w.accounts[target_acct].id, "role_name": perm_set}));
     m.insert("readOnly".into(), json!(false));
-    CtRecord { account: acct, region: "us-east-1", time: t, event_id: eid, event_name: "Federate", kind: Some("sso:Federate"), json: Value::Object(m) }
+    CtRecord {
+        account: acct,
+        region: "us-east-1",
+        time: t,
+        event_id: eid,
+        event_name: "Federate",
+        kind: Some("sso:Federate"),
+        json: Value::Object(m),
+    }
 }

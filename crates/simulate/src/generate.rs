@@ -16,8 +16,8 @@ use crate::sink::{Sink, day_of};
 use crate::time::{self, DAY, HOUR, MIN, SEC};
 use crate::track::{Fed, GKind, GLogin, PendingLogin, SessKind, SessRec, SsoRec, Tracker};
 use crate::world::{
-    self, AwsPath, Ip, Mfa, Naming, User, World, ENTRA_AWS_APP, ENTRA_PORTAL_APP, GOOGLE_AWS_APP, GOOGLE_BROKER_APP,
-    GOOGLE_OTHER_APPS, IC_PERMISSION_SETS, OKTA_AWS_APP, OKTA_IC_APP, ROLE_BROKER_ROLE, USER_AGENTS,
+    self, AwsPath, ENTRA_AWS_APP, ENTRA_PORTAL_APP, GOOGLE_AWS_APP, GOOGLE_BROKER_APP, GOOGLE_OTHER_APPS,
+    IC_PERMISSION_SETS, Ip, Mfa, Naming, OKTA_AWS_APP, OKTA_IC_APP, ROLE_BROKER_ROLE, USER_AGENTS, User, World,
 };
 
 pub type Expect = Option<(Verdict, Option<UnknownReason>)>;
@@ -74,11 +74,16 @@ pub fn routine_name(u: &User, path: AwsPath) -> String {
 
 pub fn expected(mfa: Mfa) -> Expect {
     Some(match mfa {
-        Mfa::OktaAtSignin | Mfa::OktaStepUp | Mfa::EntraFresh | Mfa::EntraPrevious | Mfa::GoogleKey | Mfa::GooglePrompt => {
-            (Verdict::Enforced, None)
-        }
+        Mfa::OktaAtSignin
+        | Mfa::OktaStepUp
+        | Mfa::EntraFresh
+        | Mfa::EntraPrevious
+        | Mfa::GoogleKey
+        | Mfa::GooglePrompt => (Verdict::Enforced, None),
         Mfa::OktaPasswordOnly | Mfa::EntraSingle | Mfa::GooglePassword => (Verdict::NotEnforced, None),
-        Mfa::OktaUpstream | Mfa::EntraFederated | Mfa::GoogleNoLogin => (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)),
+        Mfa::OktaUpstream | Mfa::EntraFederated | Mfa::GoogleNoLogin => {
+            (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected))
+        }
     })
 }
 
@@ -102,7 +107,12 @@ impl Special {
     pub fn idp(self) -> Idp {
         use Special::*;
         match self {
-            SessionBeforeCoverage | IdpLogsMissing | MfaInMissingStretch | RepeatLoginStepUp | NatTwoUsers | Ipv6IdpIpMismatch => Idp::Okta,
+            SessionBeforeCoverage
+            | IdpLogsMissing
+            | MfaInMissingStretch
+            | RepeatLoginStepUp
+            | NatTwoUsers
+            | Ipv6IdpIpMismatch => Idp::Okta,
             ConflictingSsos | MultiNetworkBurst => Idp::Entra,
             StolenKeys | StolenKeysSameIp | FedBrokerTokenRelay => Idp::Google,
         }
@@ -255,7 +265,11 @@ fn saml_issuer(w: &World, p: Idp) -> String {
 }
 
 fn google_claim(methods: &[&str]) -> MfaClaim {
-    if methods.iter().any(|m| matches!(*m, "security_key" | "google_prompt")) { MfaClaim::Verified } else { MfaClaim::SingleFactor }
+    if methods.iter().any(|m| matches!(*m, "security_key" | "google_prompt")) {
+        MfaClaim::Verified
+    } else {
+        MfaClaim::SingleFactor
+    }
 }
 
 impl<'a> Gen<'a> {
@@ -270,10 +284,30 @@ impl<'a> Gen<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn okta(&mut self, rng: &mut Pcg64, u: &User, ty: OktaType, t_true: i64, ip: Ip, session: Option<&str>, success: bool, app: Option<&world::App>) -> (String, i64, bool) {
+    fn okta(
+        &mut self,
+        rng: &mut Pcg64,
+        u: &User,
+        ty: OktaType,
+        t_true: i64,
+        ip: Ip,
+        session: Option<&str>,
+        success: bool,
+        app: Option<&world::App>,
+    ) -> (String, i64, bool) {
         let w = self.w;
         let t = t_true + w.skew(Idp::Okta);
-        let e = OktaEvent { t, ty, user: u, ip, ua: USER_AGENTS[u.ua % USER_AGENTS.len()], session, success, app, issuer: &w.okta_issuer };
+        let e = OktaEvent {
+            t,
+            ty,
+            user: u,
+            ip,
+            ua: USER_AGENTS[u.ua % USER_AGENTS.len()],
+            session,
+            success,
+            app,
+            issuer: &w.okta_issuer,
+        };
         let (id, json) = idp::okta(&e, rng);
         let stored = self.sink.okta(w, t, json, ty.event_type(), ty.kind(success));
         if let Some(sid) = session {
@@ -288,27 +322,75 @@ impl<'a> Gen<'a> {
             }
         }
         if ty == OktaType::Sso && success && app.is_some_and(|a| a.name == OKTA_AWS_APP || a.name == OKTA_IC_APP) {
-            self.tr.add_sso(&u.login, SsoRec { idp: Idp::Okta, t, id: id.clone(), ip, stored, session: session.map(str::to_string), entra: None });
+            self.tr.add_sso(
+                &u.login,
+                SsoRec {
+                    idp: Idp::Okta,
+                    t,
+                    id: id.clone(),
+                    ip,
+                    stored,
+                    session: session.map(str::to_string),
+                    entra: None,
+                },
+            );
         }
         (id, t, stored)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn entra(&mut self, rng: &mut Pcg64, u: &User, app: &world::App, auth: EntraAuth, t_true: i64, ip: Ip, session: &str) -> (String, i64, bool) {
+    fn entra(
+        &mut self,
+        rng: &mut Pcg64,
+        u: &User,
+        app: &world::App,
+        auth: EntraAuth,
+        t_true: i64,
+        ip: Ip,
+        session: &str,
+    ) -> (String, i64, bool) {
         let w = self.w;
         let t = t_true + w.skew(Idp::Entra);
-        let e = EntraEvent { t, user: u, app, ip, ua: USER_AGENTS[u.ua % USER_AGENTS.len()], auth, session, tenant: &w.entra_tenant };
+        let e = EntraEvent {
+            t,
+            user: u,
+            app,
+            ip,
+            ua: USER_AGENTS[u.ua % USER_AGENTS.len()],
+            auth,
+            session,
+            tenant: &w.entra_tenant,
+        };
         let (id, json) = idp::entra(&e, rng);
         let relevant = auth != EntraAuth::ServicePrincipal;
         let stored = self.sink.entra(w, t, json, if relevant { "signIn" } else { "servicePrincipal" }, relevant);
-        if relevant && auth != EntraAuth::FailedPassword && (app.name == ENTRA_AWS_APP || app.name == ENTRA_PORTAL_APP) {
-            self.tr.add_sso(&u.login, SsoRec { idp: Idp::Entra, t, id: id.clone(), ip, stored, session: Some(session.to_string()), entra: Some(auth) });
+        if relevant && auth != EntraAuth::FailedPassword && (app.name == ENTRA_AWS_APP || app.name == ENTRA_PORTAL_APP)
+        {
+            self.tr.add_sso(
+                &u.login,
+                SsoRec {
+                    idp: Idp::Entra,
+                    t,
+                    id: id.clone(),
+                    ip,
+                    stored,
+                    session: Some(session.to_string()),
+                    entra: Some(auth),
+                },
+            );
         }
         (id, t, stored)
     }
 
     /// One Google activity; returns the event ids.
-    fn google(&mut self, rng: &mut Pcg64, u: &User, t_true: i64, ip: Ip, events: Vec<GoogleEv>) -> (Vec<String>, i64, bool) {
+    fn google(
+        &mut self,
+        rng: &mut Pcg64,
+        u: &User,
+        t_true: i64,
+        ip: Ip,
+        events: Vec<GoogleEv>,
+    ) -> (Vec<String>, i64, bool) {
         let w = self.w;
         let t = t_true + w.skew(Idp::Google);
         let (native, json) = idp::google(w, t, u, ip, &events, rng);
@@ -320,13 +402,15 @@ impl<'a> Gen<'a> {
         for (i, e) in events.iter().enumerate() {
             let id = ids[i].clone();
             match e {
-                GoogleEv::LoginSuccess(m) => {
-                    self.tr.add_google_login(&u.login, GLogin { t, id, kind: GKind::Success(google_claim(m)), ip, stored })
+                GoogleEv::LoginSuccess(m) => self
+                    .tr
+                    .add_google_login(&u.login, GLogin { t, id, kind: GKind::Success(google_claim(m)), ip, stored }),
+                GoogleEv::Verification(_) => {
+                    self.tr.add_google_login(&u.login, GLogin { t, id, kind: GKind::Verification, ip, stored })
                 }
-                GoogleEv::Verification(_) => self.tr.add_google_login(&u.login, GLogin { t, id, kind: GKind::Verification, ip, stored }),
-                GoogleEv::SamlSuccess(app) if app == GOOGLE_AWS_APP || app == GOOGLE_BROKER_APP => {
-                    self.tr.add_sso(&u.login, SsoRec { idp: Idp::Google, t, id, ip, stored, session: None, entra: None })
-                }
+                GoogleEv::SamlSuccess(app) if app == GOOGLE_AWS_APP || app == GOOGLE_BROKER_APP => self
+                    .tr
+                    .add_sso(&u.login, SsoRec { idp: Idp::Google, t, id, ip, stored, session: None, entra: None }),
                 _ => {}
             }
         }
@@ -353,7 +437,9 @@ impl<'a> Gen<'a> {
         let login_to = if region == "us-east-1" {
             "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true".to_string()
         } else {
-            format!("https://{region}.console.aws.amazon.com/console/home?region={region}&state=hashArgs%23&isauthcode=true")
+            format!(
+                "https://{region}.console.aws.amazon.com/console/home?region={region}&state=hashArgs%23&isauthcode=true"
+            )
         };
         let mut evidence = Vec::new();
         let mut signin_ip = None;
@@ -388,7 +474,20 @@ impl<'a> Gen<'a> {
                 let context = rng.random_bool(0.5);
                 let identity = ct::ui_assumed_role(w, acct, role, "", &sn, context, t - SEC, si.as_deref(), None);
                 let provider = w.saml_provider_arn(acct, idp);
-                self.console(rng, acct, region, t, identity, &ip_s, ua, "No", Some(&provider), &login_to, plan, &mut evidence);
+                self.console(
+                    rng,
+                    acct,
+                    region,
+                    t,
+                    identity,
+                    &ip_s,
+                    ua,
+                    "No",
+                    Some(&provider),
+                    &login_to,
+                    plan,
+                    &mut evidence,
+                );
                 (SessionPath::Saml, vec![idp], fold(&sn))
             }
             AwsPath::OktaIc => {
@@ -400,8 +499,17 @@ impl<'a> Gen<'a> {
                 let rec = ct::ic_federate(w, &sn, acct, ps, &ip_s, ua, t - SEC, rng);
                 self.ct(rng, rec);
                 let context = rng.random_bool(0.5);
-                let identity =
-                    ct::ui_assumed_role(w, acct, &role, "aws-reserved/sso.amazonaws.com/", &sn, context, t - SEC, None, None);
+                let identity = ct::ui_assumed_role(
+                    w,
+                    acct,
+                    &role,
+                    "aws-reserved/sso.amazonaws.com/",
+                    &sn,
+                    context,
+                    t - SEC,
+                    None,
+                    None,
+                );
                 self.console(rng, acct, region, t, identity, &ip_s, ua, "No", None, &login_to, plan, &mut evidence);
                 (SessionPath::IdentityCenter, vec![Idp::Okta], fold(&sn))
             }
@@ -409,15 +517,37 @@ impl<'a> Gen<'a> {
                 let broker = plan.broker_ip.unwrap_or(world::broker_ip((u.idx % 4) as u8));
                 let b = broker.to_string();
                 let inst = format!("i-0{}", rng::hex(rng, 16));
-                let caller = ct::ui_assumed_role(w, acct, "portal-broker-instance-role", "", &inst, true, t - 2 * HOUR, None, Some(&format!("ASIA{}", rng::upper(rng, 16))));
-                let (rec, key) = ct::assume_role(w, acct, caller, ROLE_BROKER_ROLE, &sn, &b, BROKER_UA, t - 3 * SEC, rng);
+                let caller = ct::ui_assumed_role(
+                    w,
+                    acct,
+                    "portal-broker-instance-role",
+                    "",
+                    &inst,
+                    true,
+                    t - 2 * HOUR,
+                    None,
+                    Some(&format!("ASIA{}", rng::upper(rng, 16))),
+                );
+                let (rec, key) =
+                    ct::assume_role(w, acct, caller, ROLE_BROKER_ROLE, &sn, &b, BROKER_UA, t - 3 * SEC, rng);
                 self.ct(rng, rec);
-                let identity = ct::ui_assumed_role(w, acct, ROLE_BROKER_ROLE, "", &sn, true, t - 3 * SEC, None, Some(&key));
+                let identity =
+                    ct::ui_assumed_role(w, acct, ROLE_BROKER_ROLE, "", &sn, true, t - 3 * SEC, None, Some(&key));
                 let rec = ct::get_signin_token(w, acct, identity, &b, REQUESTS_UA, t - 2 * SEC, rng);
                 evidence.push(("get_signin_token", rec.event_id.clone()));
                 self.ct(rng, rec);
                 signin_ip = Some(broker);
-                let identity = ct::ui_assumed_role(w, acct, ROLE_BROKER_ROLE, "", &sn, rng.random_bool(0.5), t - 3 * SEC, None, None);
+                let identity = ct::ui_assumed_role(
+                    w,
+                    acct,
+                    ROLE_BROKER_ROLE,
+                    "",
+                    &sn,
+                    rng.random_bool(0.5),
+                    t - 3 * SEC,
+                    None,
+                    None,
+                );
                 self.console(rng, acct, region, t, identity, &ip_s, ua, "No", None, &login_to, plan, &mut evidence);
                 (SessionPath::RoleBroker, vec![Idp::Entra], fold(&sn))
             }
@@ -437,7 +567,8 @@ impl<'a> Gen<'a> {
                 (SessionPath::FederationBroker, vec![Idp::Google], fold(&sn))
             }
         };
-        let console_id = evidence.iter().find(|(r, _)| *r == "console_login").map(|(_, i)| i.clone()).unwrap_or_default();
+        let console_id =
+            evidence.iter().find(|(r, _)| *r == "console_login").map(|(_, i)| i.clone()).unwrap_or_default();
         let evidence: Vec<Evidence> = evidence.into_iter().map(|(r, i)| ev(Source::Cloudtrail, &i, r)).collect();
         self.pending(PendingLogin {
             id: console_id,
@@ -604,7 +735,15 @@ impl<'a> Gen<'a> {
         if rng.random_bool(0.08) {
             let app = w.entra_apps[rng.random_range(2..n_apps.max(3))].clone();
             let t = rng::between(rng, s, wd.end);
-            self.entra(rng, u, &app, EntraAuth::ServicePrincipal, t, world::Ip::V4([20, 190, 128, 1 + (u.idx % 200) as u8]), &sid);
+            self.entra(
+                rng,
+                u,
+                &app,
+                EntraAuth::ServicePrincipal,
+                t,
+                world::Ip::V4([20, 190, 128, 1 + (u.idx % 200) as u8]),
+                &sid,
+            );
         }
         for plan in plans {
             let auth = plan.entra_auth.unwrap_or(match u.mfa {
@@ -613,7 +752,11 @@ impl<'a> Gen<'a> {
                 Mfa::EntraSingle => EntraAuth::SinglePassword,
                 _ => EntraAuth::External,
             });
-            let app = if plan.path == AwsPath::EntraRoleBroker { w.entra_portal_app.clone() } else { w.entra_aws_app.clone() };
+            let app = if plan.path == AwsPath::EntraRoleBroker {
+                w.entra_portal_app.clone()
+            } else {
+                w.entra_aws_app.clone()
+            };
             let a = rng::between(rng, 3 * SEC, 9 * SEC);
             let sso_ip = plan.console_ip.unwrap_or(ip);
             self.entra(rng, u, &app, auth, plan.t - a, sso_ip, &sid);
@@ -638,7 +781,10 @@ impl<'a> Gen<'a> {
                         u,
                         s + 11 * SEC,
                         ip,
-                        vec![GoogleEv::Verification("security_key"), GoogleEv::LoginSuccess(vec!["password", "security_key"])],
+                        vec![
+                            GoogleEv::Verification("security_key"),
+                            GoogleEv::LoginSuccess(vec!["password", "security_key"]),
+                        ],
                     );
                 }
                 Mfa::GoogleKey | Mfa::GooglePrompt => {
@@ -788,26 +934,41 @@ impl<'a> Gen<'a> {
                 let start = w.lead_start - 3 * HOUR - skew;
                 let t = time::floor_sec(w.start + 6 * HOUR + 30 * MIN + rng::between(&mut rng, 0, 20 * MIN));
                 let custom = Workday { start, end: w.start + 9 * HOUR, ip: user.home_ip };
-                let plan = self.plan(t, AwsPath::OktaSaml, user.account, "okta_session_start_before_coverage", not_collected);
+                let plan =
+                    self.plan(t, AwsPath::OktaSaml, user.account, "okta_session_start_before_coverage", not_collected);
                 self.okta_day(&mut rng, &user, &custom, Mfa::OktaAtSignin, &[plan], noise * 3 / 2);
             }
             Special::IdpLogsMissing => {
                 let (g0, _) = w.gap(Idp::Okta);
                 let skew = w.skew(Idp::Okta);
                 let custom = Workday { start: g0 + 20 * MIN - skew, end: g0 + 80 * MIN - skew, ip: user.home_ip };
-                let plan = self.plan(g0 + 45 * MIN, AwsPath::OktaSaml, user.account, "okta_idp_logs_missing", not_collected);
+                let plan =
+                    self.plan(g0 + 45 * MIN, AwsPath::OktaSaml, user.account, "okta_idp_logs_missing", not_collected);
                 self.okta_day(&mut rng, &user, &custom, Mfa::OktaAtSignin, &[plan], 4);
             }
             Special::MfaInMissingStretch => {
                 let (_, g1) = w.gap(Idp::Okta);
                 let skew = w.skew(Idp::Okta);
                 let custom = Workday { start: g1 - 25 * MIN - skew, end: g1 + 3 * HOUR, ip: user.home_ip };
-                let plan = self.plan(g1 + 25 * MIN, AwsPath::OktaSaml, user.account, "okta_mfa_in_missing_stretch", not_collected);
+                let plan = self.plan(
+                    g1 + 25 * MIN,
+                    AwsPath::OktaSaml,
+                    user.account,
+                    "okta_mfa_in_missing_stretch",
+                    not_collected,
+                );
                 self.okta_day(&mut rng, &user, &custom, Mfa::OktaAtSignin, &[plan], 6);
             }
             Special::RepeatLoginStepUp => {
-                let p1 = self.plan(mid, AwsPath::OktaSaml, user.account, "okta_repeat_login_step_up", Some((Verdict::NotEnforced, None)));
-                let mut p2 = self.plan(mid + 7 * MIN, AwsPath::OktaSaml, user.account, "okta_repeat_login_step_up", enforced);
+                let p1 = self.plan(
+                    mid,
+                    AwsPath::OktaSaml,
+                    user.account,
+                    "okta_repeat_login_step_up",
+                    Some((Verdict::NotEnforced, None)),
+                );
+                let mut p2 =
+                    self.plan(mid + 7 * MIN, AwsPath::OktaSaml, user.account, "okta_repeat_login_step_up", enforced);
                 p2.factor_at = Some(mid + 4 * MIN);
                 self.okta_day(&mut rng, &user, &wd, Mfa::OktaPasswordOnly, &[p1, p2], noise);
             }
@@ -827,7 +988,8 @@ impl<'a> Gen<'a> {
             Special::Ipv6IdpIpMismatch => {
                 let mut wd6 = wd;
                 wd6.ip = Ip::V6([0x2001, 0xdb8, 0x4a2f, (u0 % 0xffff) as u16, 0, 0, 0, 0x23]);
-                let mut plan = self.plan(mid, AwsPath::OktaSaml, user.account, "okta_saml_ipv6_idp_ip_mismatch", enforced);
+                let mut plan =
+                    self.plan(mid, AwsPath::OktaSaml, user.account, "okta_saml_ipv6_idp_ip_mismatch", enforced);
                 plan.console_ip = Some(user.home_ip);
                 self.okta_day(&mut rng, &user, &wd6, Mfa::OktaAtSignin, &[plan], noise);
             }
@@ -844,7 +1006,13 @@ impl<'a> Gen<'a> {
                 let app = w.entra_aws_app.clone();
                 self.entra(&mut rng, &user, &app, EntraAuth::SinglePassword, a_true, wd.ip, &sid);
                 self.entra(&mut rng, &user, &app, EntraAuth::FreshMfa, b_true, wd.ip, &sid);
-                let plan = self.plan(t, AwsPath::EntraSaml, user.account, "entra_conflicting_ssos", Some((Verdict::Unknown, Some(UnknownReason::ConflictingCandidates))));
+                let plan = self.plan(
+                    t,
+                    AwsPath::EntraSaml,
+                    user.account,
+                    "entra_conflicting_ssos",
+                    Some((Verdict::Unknown, Some(UnknownReason::ConflictingCandidates))),
+                );
                 self.aws_visit(&mut rng, &user, &plan, wd.ip);
             }
             Special::MultiNetworkBurst => {
@@ -857,7 +1025,13 @@ impl<'a> Gen<'a> {
                     let t = time::floor_sec(mid + k * 8 * MIN);
                     let a = rng::between(&mut rng, 3 * SEC, 9 * SEC);
                     self.entra(&mut rng, &user, &app, EntraAuth::FreshMfa, t - a, ip, &sid);
-                    let plan = self.plan(t, AwsPath::EntraSaml, (user.account + k as usize) % n, "entra_multi_network_burst", enforced);
+                    let plan = self.plan(
+                        t,
+                        AwsPath::EntraSaml,
+                        (user.account + k as usize) % n,
+                        "entra_multi_network_burst",
+                        enforced,
+                    );
                     self.aws_visit(&mut rng, &user, &plan, ip);
                 }
             }
@@ -865,11 +1039,20 @@ impl<'a> Gen<'a> {
                 let same = s.kind == Special::StolenKeysSameIp;
                 let server = Ip::V4([185, 220, 101, 10 + (s.seq % 200) as u8]);
                 let browser = if same { server } else { Ip::V4([45, 133, 1, 10 + (s.seq % 200) as u8]) };
-                let name: String = if same && user.login.len() <= 32 { user.login.clone() } else { user.local_part().to_string() };
+                let name: String =
+                    if same && user.login.len() <= 32 { user.login.clone() } else { user.local_part().to_string() };
                 let acct = user.account.min(w.accounts.len() - 1);
                 let t = mid;
                 let srv = server.to_string();
-                let (rec, key) = ct::get_federation_token(w, acct, &name, &srv, "aws-cli/2.17.50 md/awscrt#0.21.2 ua/2.0 os/linux#6.8.0", t - 8 * SEC, &mut rng);
+                let (rec, key) = ct::get_federation_token(
+                    w,
+                    acct,
+                    &name,
+                    &srv,
+                    "aws-cli/2.17.50 md/awscrt#0.21.2 ua/2.0 os/linux#6.8.0",
+                    t - 8 * SEC,
+                    &mut rng,
+                );
                 let gft = rec.event_id.clone();
                 self.ct(&mut rng, rec);
                 let identity = ct::ui_federated(w, acct, &name, true, t - 8 * SEC, Some(&key));
@@ -905,7 +1088,12 @@ impl<'a> Gen<'a> {
                     path: SessionPath::FederationBroker,
                     scenario: if same { "broker_stolen_keys_same_ip".into() } else { "broker_stolen_keys".into() },
                     principal_key: fold(&name),
-                    fed: Some(Fed { searched: vec![Idp::Google], session_name: name, subject: None, source_identity: None }),
+                    fed: Some(Fed {
+                        searched: vec![Idp::Google],
+                        session_name: name,
+                        subject: None,
+                        source_identity: None,
+                    }),
                     native: None,
                     evidence: vec![
                         ev(Source::Cloudtrail, &cl, "console_login"),
@@ -917,10 +1105,22 @@ impl<'a> Gen<'a> {
                 });
             }
             Special::FedBrokerTokenRelay => {
-                let mut plan = self.plan(mid, AwsPath::GoogleFedBroker, user.account, "google_fed_broker_token_relay", expected(user.mfa));
+                let mut plan = self.plan(
+                    mid,
+                    AwsPath::GoogleFedBroker,
+                    user.account,
+                    "google_fed_broker_token_relay",
+                    expected(user.mfa),
+                );
                 plan.broker_ip = Some(world::DR_BROKER_IP);
                 let a = rng::between(&mut rng, 5 * SEC, 12 * SEC);
-                self.google(&mut rng, &user, plan.t - a, wd.ip, vec![GoogleEv::SamlSuccess(GOOGLE_BROKER_APP.to_string())]);
+                self.google(
+                    &mut rng,
+                    &user,
+                    plan.t - a,
+                    wd.ip,
+                    vec![GoogleEv::SamlSuccess(GOOGLE_BROKER_APP.to_string())],
+                );
                 self.aws_visit(&mut rng, &user, &plan, wd.ip);
             }
         }
@@ -932,7 +1132,8 @@ impl<'a> Gen<'a> {
     pub fn aws_only_day(&mut self, day: i64) {
         let w = self.w;
         let mut rng = rng::rng_for(w.seed, stream::IAM_DAY, &[day as u64]);
-        const IAM_USERS: [(&str, bool); 3] = [("breakglass-admin", true), ("legacy-reporting", false), ("vendor-support", true)];
+        const IAM_USERS: [(&str, bool); 3] =
+            [("breakglass-admin", true), ("legacy-reporting", false), ("vendor-support", true)];
         let day_start = w.start + day * DAY;
         for acct in 0..w.accounts.len() {
             let id = w.accounts[acct].id.clone();
@@ -1063,7 +1264,11 @@ impl<'a> Gen<'a> {
                         mfa_used: "No",
                         saml_provider: None,
                         mfa_identifier: None,
-                        error_message: Some(if hidden { "No username found in supplied account" } else { "Failed authentication" }),
+                        error_message: Some(if hidden {
+                            "No username found in supplied account"
+                        } else {
+                            "Failed authentication"
+                        }),
                         login_to: "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
                     },
                     &mut rng,
@@ -1080,8 +1285,24 @@ impl<'a> Gen<'a> {
         let ip_s = ip.to_string();
         let session = format!("botocore-session-{}", (t - 5 * SEC) / 1000);
         let mut ids = rng::rng_for(w.seed, stream::WORLD, &[4, acct as u64]);
-        let caller = ct::ui_iam_user(w, acct, "dev-tools", &format!("AIDA{}", rng::upper(&mut ids, 17)), &format!("AKIA{}", rng::upper(&mut ids, 16)));
-        let (rec, key) = ct::assume_role(w, acct, caller, "DevOpsAdmin", &session, &ip_s, "aws-cli/2.17.50 md/awscrt#0.21.2 ua/2.0 os/macos#23.6.0", t - 5 * SEC, &mut rng);
+        let caller = ct::ui_iam_user(
+            w,
+            acct,
+            "dev-tools",
+            &format!("AIDA{}", rng::upper(&mut ids, 17)),
+            &format!("AKIA{}", rng::upper(&mut ids, 16)),
+        );
+        let (rec, key) = ct::assume_role(
+            w,
+            acct,
+            caller,
+            "DevOpsAdmin",
+            &session,
+            &ip_s,
+            "aws-cli/2.17.50 md/awscrt#0.21.2 ua/2.0 os/macos#23.6.0",
+            t - 5 * SEC,
+            &mut rng,
+        );
         self.ct(&mut rng, rec);
         let identity = ct::ui_assumed_role(w, acct, "DevOpsAdmin", "", &session, true, t - 5 * SEC, None, Some(&key));
         let rec = ct::get_signin_token(w, acct, identity, &ip_s, "aws-vault/7.2.0", t - 3 * SEC, &mut rng);
@@ -1118,7 +1339,10 @@ impl<'a> Gen<'a> {
             principal_key: fold(&session),
             fed: Some(Fed { searched: Idp::ALL.to_vec(), session_name: session, subject: None, source_identity: None }),
             native: None,
-            evidence: vec![ev(Source::Cloudtrail, &cl, "console_login"), ev(Source::Cloudtrail, &gst, "get_signin_token")],
+            evidence: vec![
+                ev(Source::Cloudtrail, &cl, "console_login"),
+                ev(Source::Cloudtrail, &gst, "get_signin_token"),
+            ],
             signin_token_ip: Some(ip),
             expect: Some((Verdict::Unknown, Some(UnknownReason::IdentityUnmapped))),
         });
@@ -1129,13 +1353,13 @@ impl<'a> Gen<'a> {
         let Some(pending) = self.tr.pending.remove(&day) else { return };
         for p in pending {
             let label = self.tr.label(self.w, &p);
-            if let Some((v, r)) = p.expect {
-                if (v, r) != (label.verdict, label.reason) {
-                    self.mismatches.push(format!(
-                        "{} ({}): built for {:?}/{:?}, rules give {:?}/{:?}",
-                        p.id, p.scenario, v, r, label.verdict, label.reason
-                    ));
-                }
+            if let Some((v, r)) = p.expect
+                && (v, r) != (label.verdict, label.reason)
+            {
+                self.mismatches.push(format!(
+                    "{} ({}): built for {:?}/{:?}, rules give {:?}/{:?}",
+                    p.id, p.scenario, v, r, label.verdict, label.reason
+                ));
             }
             *self.sink.truth.scenarios.entry(p.scenario.clone()).or_default() += 1;
             self.labels.push(label);

@@ -21,18 +21,117 @@ pub struct Geo {
 }
 
 const GEOS: [Geo; 8] = [
-    Geo { city: "Dublin", state: "Leinster", country: "Ireland", cc: "IE", lat: 53.3331, lon: -6.2489, asn: 5466, as_org: "eir" },
-    Geo { city: "London", state: "England", country: "United Kingdom", cc: "GB", lat: 51.5164, lon: -0.093, asn: 2856, as_org: "british telecommunications plc" },
-    Geo { city: "Amsterdam", state: "North Holland", country: "Netherlands", cc: "NL", lat: 52.3759, lon: 4.8975, asn: 1136, as_org: "kpn b.v." },
-    Geo { city: "Munich", state: "Bavaria", country: "Germany", cc: "DE", lat: 48.1374, lon: 11.5755, asn: 3320, as_org: "deutsche telekom ag" },
-    Geo { city: "Boston", state: "Massachusetts", country: "United States", cc: "US", lat: 42.3584, lon: -71.0598, asn: 7922, as_org: "comcast cable communications, llc" },
-    Geo { city: "Seattle", state: "Washington", country: "United States", cc: "US", lat: 47.6062, lon: -122.3321, asn: 20115, as_org: "charter communications" },
-    Geo { city: "Stockholm", state: "Stockholm County", country: "Sweden", cc: "SE", lat: 59.3293, lon: 18.0686, asn: 3301, as_org: "telia company ab" },
-    Geo { city: "Madrid", state: "Madrid", country: "Spain", cc: "ES", lat: 40.4165, lon: -3.7026, asn: 3352, as_org: "telefonica de espana s.a.u." },
+    Geo {
+        city: "Dublin",
+        state: "Leinster",
+        country: "Ireland",
+        cc: "IE",
+        lat: 53.3331,
+        lon: -6.2489,
+        asn: 5466,
+        as_org: "eir",
+    },
+    Geo {
+        city: "London",
+        state: "England",
+        country: "United Kingdom",
+        cc: "GB",
+        lat: 51.5164,
+        lon: -0.093,
+        asn: 2856,
+        as_org: "british telecommunications plc",
+    },
+    Geo {
+        city: "Amsterdam",
+        state: "North Holland",
+        country: "Netherlands",
+        cc: "NL",
+        lat: 52.3759,
+        lon: 4.8975,
+        asn: 1136,
+        as_org: "kpn b.v.",
+    },
+    Geo {
+        city: "Munich",
+        state: "Bavaria",
+        country: "Germany",
+        cc: "DE",
+        lat: 48.1374,
+        lon: 11.5755,
+        asn: 3320,
+        as_org: "deutsche telekom ag",
+    },
+    Geo {
+        city: "Boston",
+        state: "Massachusetts",
+        country: "United States",
+        cc: "US",
+        lat: 42.3584,
+        lon: -71.0598,
+        asn: 7922,
+        as_org: "comcast cable communications, llc",
+    },
+    Geo {
+        city: "Seattle",
+        state: "Washington",
+        country: "United States",
+        cc: "US",
+        lat: 47.6062,
+        lon: -122.3321,
+        asn: 20115,
+        as_org: "charter communications",
+    },
+    Geo {
+        city: "Stockholm",
+        state: "Stockholm County",
+        country: "Sweden",
+        cc: "SE",
+        lat: 59.3293,
+        lon: 18.0686,
+        asn: 3301,
+        as_org: "telia company ab",
+    },
+    Geo {
+        city: "Madrid",
+        state: "Madrid",
+        country: "Spain",
+        cc: "ES",
+        lat: 40.4165,
+        lon: -3.7026,
+        asn: 3352,
+        as_org: "telefonica de espana s.a.u.",
+    },
 ];
-const OFFICE: Geo = Geo { city: "Dublin", state: "Leinster", country: "Ireland", cc: "IE", lat: 53.3498, lon: -6.2603, asn: 64_512, as_org: "acme corp" };
-const COWORK: Geo = Geo { city: "Berlin", state: "Land Berlin", country: "Germany", cc: "DE", lat: 52.52, lon: 13.405, asn: 12_876, as_org: "scaleway s.a.s." };
-const ATTACKER: Geo = Geo { city: "Frankfurt am Main", state: "Hesse", country: "Germany", cc: "DE", lat: 50.1109, lon: 8.6821, asn: 208_091, as_org: "xhost internet solutions lp" };
+const OFFICE: Geo = Geo {
+    city: "Dublin",
+    state: "Leinster",
+    country: "Ireland",
+    cc: "IE",
+    lat: 53.3498,
+    lon: -6.2603,
+    asn: 64_512,
+    as_org: "acme corp",
+};
+const COWORK: Geo = Geo {
+    city: "Berlin",
+    state: "Land Berlin",
+    country: "Germany",
+    cc: "DE",
+    lat: 52.52,
+    lon: 13.405,
+    asn: 12_876,
+    as_org: "scaleway s.a.s.",
+};
+const ATTACKER: Geo = Geo {
+    city: "Frankfurt am Main",
+    state: "Hesse",
+    country: "Germany",
+    cc: "DE",
+    lat: 50.1109,
+    lon: 8.6821,
+    asn: 208_091,
+    as_org: "xhost internet solutions lp",
+};
 
 pub fn geo(ip: &Ip) -> &'static Geo {
     match ip {
@@ -155,7 +254,9 @@ pub fn okta(ev: &OktaEvent<'_>, rng: &mut Pcg64) -> (String, String) {
             auth["authenticationProvider"] = json!("OKTA_AUTHENTICATION_PROVIDER");
             auth["credentialType"] = json!("PASSWORD");
             debug["requestUri"] = json!("/idp/idx/identify");
-            debug["behaviors"] = json!("{New Geo-Location=NEGATIVE, New Device=NEGATIVE, New IP=NEGATIVE, New State=NEGATIVE, New Country=NEGATIVE, Velocity=NEGATIVE, New City=NEGATIVE}");
+            debug["behaviors"] = json!(
+                "{New Geo-Location=NEGATIVE, New Device=NEGATIVE, New IP=NEGATIVE, New State=NEGATIVE, New Country=NEGATIVE, Velocity=NEGATIVE, New City=NEGATIVE}"
+            );
             ("User login to Okta", "core.user_auth.login_success", "INFO", result)
         }
         OktaType::VerifyPassword => {
@@ -231,7 +332,12 @@ pub fn okta(ev: &OktaEvent<'_>, rng: &mut Pcg64) -> (String, String) {
         }
         OktaType::PushSent => {
             debug["requestUri"] = json!("/idp/idx/challenge");
-            ("A push notification was sent to the user's Okta Verify app", "core.user.factor.push_sent", "INFO", "SUCCESS")
+            (
+                "A push notification was sent to the user's Okta Verify app",
+                "core.user.factor.push_sent",
+                "INFO",
+                "SUCCESS",
+            )
         }
         OktaType::TokenGrant => {
             target = json!([{"id": format!("aat{}", rng::alnum(rng, 17)), "type": "access_token", "alternateId": "access_token",
@@ -332,44 +438,104 @@ pub fn entra(ev: &EntraEvent<'_>, rng: &mut Pcg64) -> (String, String) {
     let (req, details, status, ca, used): (&str, Value, Value, &str, Value) = match ev.auth {
         EntraAuth::FreshMfa => (
             "multiFactorAuthentication",
-            json!([step(t - 9_000, "Password", Some("Password Hash Sync"), true, "Correct password", "Primary authentication"),
-                   step(t - 2_000, "Mobile app notification", None, true, "MFA successfully completed", "Multifactor authentication")]),
+            json!([
+                step(
+                    t - 9_000,
+                    "Password",
+                    Some("Password Hash Sync"),
+                    true,
+                    "Correct password",
+                    "Primary authentication"
+                ),
+                step(
+                    t - 2_000,
+                    "Mobile app notification",
+                    None,
+                    true,
+                    "MFA successfully completed",
+                    "Multifactor authentication"
+                )
+            ]),
             json!({"errorCode": 0, "failureReason": "Other.", "additionalDetails": "MFA completed in Azure AD"}),
             "success",
             json!(["Password", "Mobile app notification"]),
         ),
         EntraAuth::Previously => (
             "multiFactorAuthentication",
-            json!([step(t, "Previously satisfied", None, true, "First factor requirement satisfied by claim in the token", "Primary authentication"),
-                   step(t, "Previously satisfied", None, true, "MFA requirement satisfied by claim in the token", "Multifactor authentication")]),
+            json!([
+                step(
+                    t,
+                    "Previously satisfied",
+                    None,
+                    true,
+                    "First factor requirement satisfied by claim in the token",
+                    "Primary authentication"
+                ),
+                step(
+                    t,
+                    "Previously satisfied",
+                    None,
+                    true,
+                    "MFA requirement satisfied by claim in the token",
+                    "Multifactor authentication"
+                )
+            ]),
             json!({"errorCode": 0, "failureReason": "Other.", "additionalDetails": "MFA requirement satisfied by claim in the token"}),
             "success",
             json!([]),
         ),
         EntraAuth::SinglePassword => (
             "singleFactorAuthentication",
-            json!([step(t - 4_000, "Password", Some("Password Hash Sync"), true, "Correct password", "Primary authentication")]),
+            json!([step(
+                t - 4_000,
+                "Password",
+                Some("Password Hash Sync"),
+                true,
+                "Correct password",
+                "Primary authentication"
+            )]),
             json!({"errorCode": 0, "failureReason": "Other.", "additionalDetails": null}),
             "notApplied",
             json!(["Password"]),
         ),
         EntraAuth::SingleCarried => (
             "singleFactorAuthentication",
-            json!([step(t, "Previously satisfied", None, true, "First factor requirement satisfied by claim in the token", "Primary authentication")]),
+            json!([step(
+                t,
+                "Previously satisfied",
+                None,
+                true,
+                "First factor requirement satisfied by claim in the token",
+                "Primary authentication"
+            )]),
             json!({"errorCode": 0, "failureReason": "Other.", "additionalDetails": null}),
             "notApplied",
             json!([]),
         ),
         EntraAuth::External => (
             "multiFactorAuthentication",
-            json!([step(t, "Previously satisfied", None, true, "MFA requirement satisfied by claim provided by external provider", "Multifactor authentication")]),
+            json!([step(
+                t,
+                "Previously satisfied",
+                None,
+                true,
+                "MFA requirement satisfied by claim provided by external provider",
+                "Multifactor authentication"
+            )]),
             json!({"errorCode": 0, "failureReason": "Other.", "additionalDetails": "MFA requirement satisfied by claim provided by external provider"}),
             "success",
             json!([]),
         ),
         EntraAuth::FailedPassword => (
             "singleFactorAuthentication",
-            json!([step(t, "Password", Some("Password Hash Sync"), false, "Invalid username or password or Invalid on-premise username or password.", "Primary authentication")]),
+            json!([step(
+                t,
+                "Password",
+                Some("Password Hash Sync"),
+                false,
+                "Invalid username or password or Invalid on-premise username or password.",
+                "Primary authentication"
+            )]),
             json!({"errorCode": 50126, "failureReason": "Error validating credentials due to invalid username or password.", "additionalDetails": "The user didn't enter the right credentials. It's expected to see some number of these errors in your logs due to users making mistakes."}),
             "notApplied",
             json!([]),

@@ -174,7 +174,11 @@ fn check(opts: &SimOptions) -> Result<(), SimError> {
     if !(0.0..1.0).contains(&opts.noise_ratio) {
         return bad(format!("noise_ratio must be at least 0 and below 1, not {}", opts.noise_ratio));
     }
-    for (name, v) in [("aws_user_share", opts.aws_user_share), ("late_ratio", opts.late_ratio), ("duplicate_ratio", opts.duplicate_ratio)] {
+    for (name, v) in [
+        ("aws_user_share", opts.aws_user_share),
+        ("late_ratio", opts.late_ratio),
+        ("duplicate_ratio", opts.duplicate_ratio),
+    ] {
         if !(0.0..=1.0).contains(&v) {
             return bad(format!("{name} must be between 0 and 1, not {v}"));
         }

@@ -68,148 +68,189 @@ pub fn write_record(out: &mut String, w: &World, acct: usize, region: &str, t: i
     let nat = w.nat_ips.get(acct).map(|ip| ip.s()).unwrap_or_else(|| "3.3.3.3".into());
     let ua = *rng::one(rng, &SDK_UAS);
     out.push_str(r#"{"eventVersion":"1.09","userIdentity":"#);
-    let (source, name, read_only, req, resp, src_ip, ua): (&str, &'static str, bool, String, String, String, &str) = match pick {
-        0..=19 => {
-            assumed(out, w, acct, "order-processor-lambda-role", "order-processor", created, rng);
-            (
-                "kms.amazonaws.com",
-                "Decrypt",
-                true,
-                format!(
-                    r#"{{"encryptionContext":{{"aws:lambda:FunctionArn":"arn:aws:lambda:{region}:{id}:function:order-processor"}},"encryptionAlgorithm":"SYMMETRIC_DEFAULT"}}"#
-                ),
-                "null".into(),
-                "lambda.amazonaws.com".into(),
-                "lambda.amazonaws.com",
-            )
-        }
-        20..=34 => {
-            out.push_str(r#"{"type":"AWSService","invokedBy":"lambda.amazonaws.com"}"#);
-            (
-                "sts.amazonaws.com",
-                "AssumeRole",
-                true,
-                format!(
-                    r#"{{"roleArn":"arn:aws:iam::{id}:role/order-processor-lambda-role","roleSessionName":"order-processor"}}"#
-                ),
-                format!(
-                    r#"{{"credentials":{{"accessKeyId":"ASIA{k}","sessionToken":"IQoJb3JpZ2luX2VjE{tok}","expiration":"{exp}"}}}}"#,
-                    k = rng::upper(rng, 16),
-                    tok = rng::alnum(rng, 24),
-                    exp = time::sts_expiration(t + time::HOUR),
-                ),
-                "lambda.amazonaws.com".into(),
-                "lambda.amazonaws.com",
-            )
-        }
-        35..=44 => {
-            let inst = instance_id(rng);
-            assumed(out, w, acct, "app-server-role", &inst, created, rng);
-            ("ec2.amazonaws.com", "DescribeInstances", true, r#"{"instancesSet":{},"filterSet":{}}"#.into(), "null".into(), nat, ua)
-        }
-        45..=49 => {
-            assumed(out, w, acct, "github-actions-deploy", "GitHubActions", created, rng);
-            ("sts.amazonaws.com", "GetCallerIdentity", true, "null".into(), "null".into(), nat, ua)
-        }
-        50..=54 => {
-            assumed(out, w, acct, "order-processor-lambda-role", "order-processor", created, rng);
-            (
-                "logs.amazonaws.com",
-                "CreateLogStream",
-                false,
-                format!(
-                    r#"{{"logGroupName":"/aws/lambda/order-processor","logStreamName":"2026/11/01/[$LATEST]{h}"}}"#,
-                    h = rng::hex(rng, 32)
-                ),
-                "null".into(),
-                "lambda.amazonaws.com".into(),
-                "lambda.amazonaws.com",
-            )
-        }
-        55..=59 => {
-            iam_user(out, w, acct, "terraform", rng);
-            ("iam.amazonaws.com", "GetRole", true, r#"{"roleName":"app-server-role"}"#.into(), "null".into(), nat, SDK_UAS[4])
-        }
-        60..=66 => {
-            let inst = instance_id(rng);
-            assumed(out, w, acct, "app-server-role", &inst, created, rng);
-            (
-                "ssm.amazonaws.com",
-                "GetParameters",
-                true,
-                r#"{"names":["/app/prod/db-url","/app/prod/feature-flags"],"withDecryption":true}"#.into(),
-                "null".into(),
-                nat,
-                ua,
-            )
-        }
-        67..=72 => {
-            let inst = instance_id(rng);
-            assumed(out, w, acct, "eks-node-group-role", &inst, created, rng);
-            ("ecr.amazonaws.com", "GetAuthorizationToken", true, r#"{"registryIds":[]}"#.into(), "null".into(), nat, ua)
-        }
-        73..=78 => {
-            let inst = instance_id(rng);
-            assumed(out, w, acct, "app-server-role", &inst, created, rng);
-            ("dynamodb.amazonaws.com", "DescribeTable", true, r#"{"tableName":"orders"}"#.into(), "null".into(), nat, ua)
-        }
-        79..=83 => {
-            out.push_str(&format!(
+    let (source, name, read_only, req, resp, src_ip, ua): (&str, &'static str, bool, String, String, String, &str) =
+        match pick {
+            0..=19 => {
+                assumed(out, w, acct, "order-processor-lambda-role", "order-processor", created, rng);
+                (
+                    "kms.amazonaws.com",
+                    "Decrypt",
+                    true,
+                    format!(
+                        r#"{{"encryptionContext":{{"aws:lambda:FunctionArn":"arn:aws:lambda:{region}:{id}:function:order-processor"}},"encryptionAlgorithm":"SYMMETRIC_DEFAULT"}}"#
+                    ),
+                    "null".into(),
+                    "lambda.amazonaws.com".into(),
+                    "lambda.amazonaws.com",
+                )
+            }
+            20..=34 => {
+                out.push_str(r#"{"type":"AWSService","invokedBy":"lambda.amazonaws.com"}"#);
+                (
+                    "sts.amazonaws.com",
+                    "AssumeRole",
+                    true,
+                    format!(
+                        r#"{{"roleArn":"arn:aws:iam::{id}:role/order-processor-lambda-role","roleSessionName":"order-processor"}}"#
+                    ),
+                    format!(
+                        r#"{{"credentials":{{"accessKeyId":"ASIA{k}","sessionToken":"IQoJb3JpZ2luX2VjE{tok}","expiration":"{exp}"}}}}"#,
+                        k = rng::upper(rng, 16),
+                        tok = rng::alnum(rng, 24),
+                        exp = time::sts_expiration(t + time::HOUR),
+                    ),
+                    "lambda.amazonaws.com".into(),
+                    "lambda.amazonaws.com",
+                )
+            }
+            35..=44 => {
+                let inst = instance_id(rng);
+                assumed(out, w, acct, "app-server-role", &inst, created, rng);
+                (
+                    "ec2.amazonaws.com",
+                    "DescribeInstances",
+                    true,
+                    r#"{"instancesSet":{},"filterSet":{}}"#.into(),
+                    "null".into(),
+                    nat,
+                    ua,
+                )
+            }
+            45..=49 => {
+                assumed(out, w, acct, "github-actions-deploy", "GitHubActions", created, rng);
+                ("sts.amazonaws.com", "GetCallerIdentity", true, "null".into(), "null".into(), nat, ua)
+            }
+            50..=54 => {
+                assumed(out, w, acct, "order-processor-lambda-role", "order-processor", created, rng);
+                (
+                    "logs.amazonaws.com",
+                    "CreateLogStream",
+                    false,
+                    format!(
+                        r#"{{"logGroupName":"/aws/lambda/order-processor","logStreamName":"2026/11/01/[$LATEST]{h}"}}"#,
+                        h = rng::hex(rng, 32)
+                    ),
+                    "null".into(),
+                    "lambda.amazonaws.com".into(),
+                    "lambda.amazonaws.com",
+                )
+            }
+            55..=59 => {
+                iam_user(out, w, acct, "terraform", rng);
+                (
+                    "iam.amazonaws.com",
+                    "GetRole",
+                    true,
+                    r#"{"roleName":"app-server-role"}"#.into(),
+                    "null".into(),
+                    nat,
+                    SDK_UAS[4],
+                )
+            }
+            60..=66 => {
+                let inst = instance_id(rng);
+                assumed(out, w, acct, "app-server-role", &inst, created, rng);
+                (
+                    "ssm.amazonaws.com",
+                    "GetParameters",
+                    true,
+                    r#"{"names":["/app/prod/db-url","/app/prod/feature-flags"],"withDecryption":true}"#.into(),
+                    "null".into(),
+                    nat,
+                    ua,
+                )
+            }
+            67..=72 => {
+                let inst = instance_id(rng);
+                assumed(out, w, acct, "eks-node-group-role", &inst, created, rng);
+                (
+                    "ecr.amazonaws.com",
+                    "GetAuthorizationToken",
+                    true,
+                    r#"{"registryIds":[]}"#.into(),
+                    "null".into(),
+                    nat,
+                    ua,
+                )
+            }
+            73..=78 => {
+                let inst = instance_id(rng);
+                assumed(out, w, acct, "app-server-role", &inst, created, rng);
+                (
+                    "dynamodb.amazonaws.com",
+                    "DescribeTable",
+                    true,
+                    r#"{"tableName":"orders"}"#.into(),
+                    "null".into(),
+                    nat,
+                    ua,
+                )
+            }
+            79..=83 => {
+                out.push_str(&format!(
                 r#"{{"type":"WebIdentityUser","principalId":"arn:aws:iam::{id}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/{oid}:sts.amazonaws.com:system:serviceaccount:payments:payments-api","userName":"system:serviceaccount:payments:payments-api","identityProvider":"arn:aws:iam::{id}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/{oid}"}}"#,
                 oid = "B1C5E4F3A2D6C7B8A9F0E1D2C3B4A596"
             ));
-            (
-                "sts.amazonaws.com",
-                "AssumeRoleWithWebIdentity",
-                true,
-                format!(
-                    r#"{{"roleArn":"arn:aws:iam::{id}:role/data-pipeline-role","roleSessionName":"botocore-session-{s}"}}"#,
-                    s = t / 1000
-                ),
-                format!(
-                    r#"{{"credentials":{{"accessKeyId":"ASIA{k}","expiration":"{exp}"}},"assumedRoleUser":{{"assumedRoleId":"{rid}:botocore-session-{s}","arn":"arn:aws:sts::{id}:assumed-role/data-pipeline-role/botocore-session-{s}"}},"provider":"arn:aws:iam::{id}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/B1C5E4F3A2D6C7B8A9F0E1D2C3B4A596","audience":"sts.amazonaws.com"}}"#,
-                    k = rng::upper(rng, 16),
-                    exp = time::sts_expiration(t + time::HOUR),
-                    rid = w.role_id(acct, "data-pipeline-role"),
-                    s = t / 1000,
-                ),
-                nat,
-                SDK_UAS[1],
-            )
-        }
-        84..=88 => {
-            assumed(out, w, acct, "github-actions-deploy", "GitHubActions", created, rng);
-            (
-                "lambda.amazonaws.com",
-                "ListFunctions20150331",
-                true,
-                "null".into(),
-                "null".into(),
-                nat,
-                ua,
-            )
-        }
-        89..=93 => {
-            iam_user(out, w, acct, "terraform", rng);
-            ("ec2.amazonaws.com", "DescribeSecurityGroups", true, r#"{"securityGroupSet":{},"filterSet":{}}"#.into(), "null".into(), nat, SDK_UAS[4])
-        }
-        94..=96 => {
-            assumed(out, w, acct, "data-pipeline-role", "airflow-worker", created, rng);
-            ("s3.amazonaws.com", "ListBuckets", true, r#"{"Host":"s3.amazonaws.com"}"#.into(), "null".into(), nat, SDK_UAS[1])
-        }
-        _ => {
-            assumed(out, w, acct, "github-actions-deploy", "GitHubActions", created, rng);
-            (
-                "cloudformation.amazonaws.com",
-                "DescribeStacks",
-                true,
-                r#"{"stackName":"payments-service"}"#.into(),
-                "null".into(),
-                nat,
-                ua,
-            )
-        }
-    };
+                (
+                    "sts.amazonaws.com",
+                    "AssumeRoleWithWebIdentity",
+                    true,
+                    format!(
+                        r#"{{"roleArn":"arn:aws:iam::{id}:role/data-pipeline-role","roleSessionName":"botocore-session-{s}"}}"#,
+                        s = t / 1000
+                    ),
+                    format!(
+                        r#"{{"credentials":{{"accessKeyId":"ASIA{k}","expiration":"{exp}"}},"assumedRoleUser":{{"assumedRoleId":"{rid}:botocore-session-{s}","arn":"arn:aws:sts::{id}:assumed-role/data-pipeline-role/botocore-session-{s}"}},"provider":"arn:aws:iam::{id}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/B1C5E4F3A2D6C7B8A9F0E1D2C3B4A596","audience":"sts.amazonaws.com"}}"#,
+                        k = rng::upper(rng, 16),
+                        exp = time::sts_expiration(t + time::HOUR),
+                        rid = w.role_id(acct, "data-pipeline-role"),
+                        s = t / 1000,
+                    ),
+                    nat,
+                    SDK_UAS[1],
+                )
+            }
+            84..=88 => {
+                assumed(out, w, acct, "github-actions-deploy", "GitHubActions", created, rng);
+                ("lambda.amazonaws.com", "ListFunctions20150331", true, "null".into(), "null".into(), nat, ua)
+            }
+            89..=93 => {
+                iam_user(out, w, acct, "terraform", rng);
+                (
+                    "ec2.amazonaws.com",
+                    "DescribeSecurityGroups",
+                    true,
+                    r#"{"securityGroupSet":{},"filterSet":{}}"#.into(),
+                    "null".into(),
+                    nat,
+                    SDK_UAS[4],
+                )
+            }
+            94..=96 => {
+                assumed(out, w, acct, "data-pipeline-role", "airflow-worker", created, rng);
+                (
+                    "s3.amazonaws.com",
+                    "ListBuckets",
+                    true,
+                    r#"{"Host":"s3.amazonaws.com"}"#.into(),
+                    "null".into(),
+                    nat,
+                    SDK_UAS[1],
+                )
+            }
+            _ => {
+                assumed(out, w, acct, "github-actions-deploy", "GitHubActions", created, rng);
+                (
+                    "cloudformation.amazonaws.com",
+                    "DescribeStacks",
+                    true,
+                    r#"{"stackName":"payments-service"}"#.into(),
+                    "null".into(),
+                    nat,
+                    ua,
+                )
+            }
+        };
     let _ = write!(
         out,
         r#","eventTime":"{et}","eventSource":"{source}","eventName":"{name}","awsRegion":"{region}","sourceIPAddress":"{src_ip}","userAgent":"{ua}","requestParameters":{req},"responseElements":{resp},"requestID":"{rq}","eventID":"{ev}","readOnly":{read_only},"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"{id}","eventCategory":"Management""#,

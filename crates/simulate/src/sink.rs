@@ -192,7 +192,11 @@ impl Sink {
             return false;
         }
         let seq = self.next_seq();
-        self.days.entry(day_of(w, t).max(self.flushed_through.saturating_add(1))).or_default().okta.push((t, seq, json));
+        self.days
+            .entry(day_of(w, t).max(self.flushed_through.saturating_add(1)))
+            .or_default()
+            .okta
+            .push((t, seq, json));
         let tr = &mut self.truth.okta;
         tr.records += 1;
         *tr.by_native_type.entry(event_type.to_string()).or_default() += 1;
@@ -213,7 +217,11 @@ impl Sink {
             return false;
         }
         let seq = self.next_seq();
-        self.days.entry(day_of(w, t).max(self.flushed_through.saturating_add(1))).or_default().entra.push((t, seq, json));
+        self.days
+            .entry(day_of(w, t).max(self.flushed_through.saturating_add(1)))
+            .or_default()
+            .entra
+            .push((t, seq, json));
         let tr = &mut self.truth.entra;
         tr.records += 1;
         *tr.by_native_type.entry(native.to_string()).or_default() += 1;
@@ -227,7 +235,14 @@ impl Sink {
     }
 
     /// A Google activity with the events' native types and kinds.
-    pub fn google(&mut self, w: &World, t: i64, json: String, saml: bool, events: &[(String, Option<&'static str>)]) -> bool {
+    pub fn google(
+        &mut self,
+        w: &World,
+        t: i64,
+        json: String,
+        saml: bool,
+        events: &[(String, Option<&'static str>)],
+    ) -> bool {
         if !w.idp_stored(Idp::Google, t) {
             self.truth.google.dropped += 1;
             return false;
@@ -328,7 +343,7 @@ impl Sink {
         let date = time::yyyymmdd(w.start + day * DAY);
         let mut rng = rng::rng_for(self.seed, stream::PAGES, &[day as u64]);
         // Okta: published order, JSON arrays of up to 1000.
-        buf.okta.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        buf.okta.sort_by_key(|a| (a.0, a.1));
         for (i, page) in buf.okta.chunks(1000).enumerate() {
             let mut body = String::from("[\n");
             for (k, (_, _, j)) in page.iter().enumerate() {
@@ -343,11 +358,12 @@ impl Sink {
             self.truth.okta.files += 1;
         }
         // Entra: newest first, Graph pages.
-        buf.entra.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        buf.entra.sort_by_key(|b| std::cmp::Reverse((b.0, b.1)));
         let pages: Vec<&[Line]> = buf.entra.chunks(1000).collect();
         let n = pages.len();
         for (i, page) in pages.into_iter().enumerate() {
-            let mut body = String::from(r#"{"@odata.context":"https://graph.microsoft.com/beta/$metadata#auditLogs/signIns""#);
+            let mut body =
+                String::from(r#"{"@odata.context":"https://graph.microsoft.com/beta/$metadata#auditLogs/signIns""#);
             if i + 1 < n {
                 body.push_str(&format!(
                     r#","@odata.nextLink":"https://graph.microsoft.com/beta/auditLogs/signIns?$top=1000&$skiptoken={}""#,
@@ -367,8 +383,10 @@ impl Sink {
             self.truth.entra.files += 1;
         }
         // Google: newest first, Reports API pages, one series per application.
-        for (app, mut lines) in [("login", std::mem::take(&mut buf.google_login)), ("saml", std::mem::take(&mut buf.google_saml))] {
-            lines.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        for (app, mut lines) in
+            [("login", std::mem::take(&mut buf.google_login)), ("saml", std::mem::take(&mut buf.google_saml))]
+        {
+            lines.sort_by_key(|b| std::cmp::Reverse((b.0, b.1)));
             let pages: Vec<&[Line]> = lines.chunks(1000).collect();
             let n = pages.len();
             for (i, page) in pages.into_iter().enumerate() {
@@ -386,7 +404,11 @@ impl Sink {
                 }
                 body.push_str("\n]");
                 if i + 1 < n {
-                    body.push_str(&format!(r#","nextPageToken":"A:{}:{}""#, rng.random_range(1_000_000_000u64..9_999_999_999), rng::alnum(&mut rng, 40)));
+                    body.push_str(&format!(
+                        r#","nextPageToken":"A:{}:{}""#,
+                        rng.random_range(1_000_000_000u64..9_999_999_999),
+                        rng::alnum(&mut rng, 40)
+                    ));
                 }
                 body.push_str("}\n");
                 let path = self.out.join("google").join(format!("{app}-{date}-{:04}.json", i + 1));
@@ -418,7 +440,8 @@ impl Sink {
         let total_w: f64 = slots.iter().map(|s| slot_w(*s)).sum::<f64>()
             * (0..n_regions).map(|r| REGION_W.get(r).copied().unwrap_or(0.05)).sum::<f64>()
             * (0..w.accounts.len()).map(acct_w).sum::<f64>();
-        let mut keys: BTreeSet<(i64, usize, usize)> = self.pending.range(..=(until, usize::MAX, usize::MAX)).map(|(k, _)| *k).collect();
+        let mut keys: BTreeSet<(i64, usize, usize)> =
+            self.pending.range(..=(until, usize::MAX, usize::MAX)).map(|(k, _)| *k).collect();
         if target > 0.0 {
             for s in &slots {
                 for a in 0..w.accounts.len() {
@@ -436,7 +459,8 @@ impl Sink {
             let mut records = self.pending.remove(&key).unwrap_or_default();
             let mut rng = rng::rng_for(self.seed, stream::NOISE_FILE, &[slot as u64, acct as u64, region as u64]);
             if slot > day_start && slot <= day_end && target > 0.0 {
-                let lambda = target * slot_w(slot) * REGION_W.get(region).copied().unwrap_or(0.05) * acct_w(acct) / total_w;
+                let lambda =
+                    target * slot_w(slot) * REGION_W.get(region).copied().unwrap_or(0.05) * acct_w(acct) / total_w;
                 let mut n = lambda.floor() as u64;
                 if rng.random_bool((lambda - lambda.floor()).clamp(0.0, 1.0)) {
                     n += 1;
@@ -465,7 +489,15 @@ impl Sink {
         Ok(())
     }
 
-    fn write_ct_file(&mut self, w: &World, slot: i64, acct: usize, region: usize, records: &[String], rng: &mut Pcg64) -> Result<(), SimError> {
+    fn write_ct_file(
+        &mut self,
+        w: &World,
+        slot: i64,
+        acct: usize,
+        region: usize,
+        records: &[String],
+        rng: &mut Pcg64,
+    ) -> Result<(), SimError> {
         let account = &w.accounts[acct].id;
         let region_name = w.regions.get(region).copied().unwrap_or("us-east-1");
         let ([y, m, d], stamp) = time::ct_key_parts(slot);

@@ -196,17 +196,22 @@ impl Tracker {
             .get(sid)
             .map(|v| v.iter().filter(|e| e.stored && e.t <= sso.t).collect())
             .unwrap_or_default();
-        let latest = |k: SessKind| events.iter().filter(|e| e.kind == k).max_by(|a, b| (a.t, &a.id).cmp(&(b.t, &b.id))).copied();
+        let latest =
+            |k: SessKind| events.iter().filter(|e| e.kind == k).max_by(|a, b| (a.t, &a.id).cmp(&(b.t, &b.id))).copied();
         if let Some(f) = latest(SessKind::Factor) {
-            return Finding { verdict: Verdict::Enforced, reason: None, evidence: vec![ev(Source::Okta, &f.id, "mfa_factor")] };
+            return Finding {
+                verdict: Verdict::Enforced,
+                reason: None,
+                evidence: vec![ev(Source::Okta, &f.id, "mfa_factor")],
+            };
         }
         if latest(SessKind::Upstream).is_some() {
             return Finding::unknown();
         }
-        if let Some(s) = latest(SessKind::Start) {
-            if w.covered(Idp::Okta, s.t, sso.t) {
-                return Finding { verdict: Verdict::NotEnforced, reason: None, evidence: vec![] };
-            }
+        if let Some(s) = latest(SessKind::Start)
+            && w.covered(Idp::Okta, s.t, sso.t)
+        {
+            return Finding { verdict: Verdict::NotEnforced, reason: None, evidence: vec![] };
         }
         Finding::unknown()
     }
@@ -218,13 +223,15 @@ impl Tracker {
             .get(user)
             .map(|v| v.iter().filter(|e| e.stored && e.t >= lo && e.t <= sso.t).collect())
             .unwrap_or_default();
-        let mut successes: Vec<&GLogin> = logins.iter().copied().filter(|e| matches!(e.kind, GKind::Success(_))).collect();
+        let mut successes: Vec<&GLogin> =
+            logins.iter().copied().filter(|e| matches!(e.kind, GKind::Success(_))).collect();
         successes.sort_by(|a, b| (a.t, &a.id).cmp(&(b.t, &b.id)));
         let Some(mut chosen) = successes.last().copied() else { return Finding::unknown() };
-        if chosen.ip != sso.ip {
-            if let Some(alt) = successes.iter().rev().skip(1).take_while(|e| chosen.t - e.t <= TIE_MS).find(|e| e.ip == sso.ip) {
-                chosen = alt;
-            }
+        if chosen.ip != sso.ip
+            && let Some(alt) =
+                successes.iter().rev().skip(1).take_while(|e| chosen.t - e.t <= TIE_MS).find(|e| e.ip == sso.ip)
+        {
+            chosen = alt;
         }
         let group: Vec<&GLogin> = logins
             .iter()
@@ -236,7 +243,11 @@ impl Tracker {
             GKind::Verification => MfaClaim::Verified,
         };
         if chosen_claim == MfaClaim::Verified || !group.is_empty() {
-            return Finding { verdict: Verdict::Enforced, reason: None, evidence: vec![ev(Source::Google, &chosen.id, "idp_login")] };
+            return Finding {
+                verdict: Verdict::Enforced,
+                reason: None,
+                evidence: vec![ev(Source::Google, &chosen.id, "idp_login")],
+            };
         }
         if chosen_claim == MfaClaim::Upstream {
             return Finding::unknown();
@@ -251,8 +262,12 @@ impl Tracker {
         match sso.idp {
             Idp::Okta => self.okta_finding(w, sso),
             Idp::Entra => match sso.entra.and_then(EntraAuth::claim) {
-                Some(MfaClaim::Verified | MfaClaim::Carried) => Finding { verdict: Verdict::Enforced, reason: None, evidence: vec![] },
-                Some(MfaClaim::SingleFactor) => Finding { verdict: Verdict::NotEnforced, reason: None, evidence: vec![] },
+                Some(MfaClaim::Verified | MfaClaim::Carried) => {
+                    Finding { verdict: Verdict::Enforced, reason: None, evidence: vec![] }
+                }
+                Some(MfaClaim::SingleFactor) => {
+                    Finding { verdict: Verdict::NotEnforced, reason: None, evidence: vec![] }
+                }
                 _ => Finding::unknown(),
             },
             Idp::Google => self.google_finding(user, sso),
@@ -278,7 +293,8 @@ impl Tracker {
         }
         if !sn.contains('@') {
             let prefix = format!("{sn}@");
-            let locals: Vec<&String> = known.range(prefix.clone()..).take_while(|k| k.starts_with(&prefix)).take(2).collect();
+            let locals: Vec<&String> =
+                known.range(prefix.clone()..).take_while(|k| k.starts_with(&prefix)).take(2).collect();
             if locals.len() == 1 {
                 return Some((locals[0].clone(), MatchedBy::LocalPart));
             }
@@ -302,7 +318,8 @@ impl Tracker {
         let mut evidence = p.evidence.clone();
         let mut signals: Vec<Signal> = Vec::new();
         let (verdict, reason, identity, chosen_ip) = if let Some((user, mfa_used)) = &p.native {
-            let identity = Some(Identity { idp: IdentitySource::Aws, user: user.clone(), matched_by: MatchedBy::AwsPrincipal });
+            let identity =
+                Some(Identity { idp: IdentitySource::Aws, user: user.clone(), matched_by: MatchedBy::AwsPrincipal });
             match mfa_used {
                 Some(true) => (Verdict::Enforced, None, identity, None),
                 Some(false) => (Verdict::NotEnforced, None, identity, None),
@@ -327,7 +344,12 @@ impl Tracker {
                         .map(|v| v.iter().filter(|s| s.stored && s.t >= lo && s.t <= hi).collect())
                         .unwrap_or_default();
                     cands.sort_by(|a, b| {
-                        (a.ip != p.ip, (a.t - p.t).abs(), a.t, &a.id).cmp(&(b.ip != p.ip, (b.t - p.t).abs(), b.t, &b.id))
+                        (a.ip != p.ip, (a.t - p.t).abs(), a.t, &a.id).cmp(&(
+                            b.ip != p.ip,
+                            (b.t - p.t).abs(),
+                            b.t,
+                            &b.id,
+                        ))
                     });
                     match cands.first() {
                         None => {
@@ -369,15 +391,16 @@ impl Tracker {
             Verdict::NoIdpLogin => signals.push(Signal::NoIdpLogin),
             _ => {}
         }
-        if let Some(tip) = &p.signin_token_ip {
-            if *tip != p.ip && !allowlisted(tip) {
-                signals.push(Signal::TokenRelay);
-            }
+        if let Some(tip) = &p.signin_token_ip
+            && *tip != p.ip
+            && !allowlisted(tip)
+        {
+            signals.push(Signal::TokenRelay);
         }
-        if let Some(cip) = chosen_ip {
-            if cip != p.ip {
-                signals.push(Signal::IdpIpMismatch);
-            }
+        if let Some(cip) = chosen_ip
+            && cip != p.ip
+        {
+            signals.push(Signal::IdpIpMismatch);
         }
         let mut nets: Vec<String> = self
             .recent

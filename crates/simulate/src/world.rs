@@ -280,11 +280,54 @@ const FIRST: [&str; 48] = [
     "quentin", "rosa", "sven", "tomas", "ursula", "valeria", "wei", "xavier", "yusuf", "zainab", "noor",
 ];
 const LAST: [&str; 48] = [
-    "smith", "jones", "garcia", "muller", "rossi", "dubois", "kowalski", "nakamura", "okafor", "silva", "novak",
-    "larsen", "kim", "patel", "haddad", "andersen", "costa", "fischer", "ivanova", "jensen", "khan", "lopez",
-    "moreau", "nguyen", "oconnor", "petrov", "quinn", "reyes", "schmidt", "tanaka", "ueda", "vargas", "weber",
-    "xu", "yilmaz", "zhang", "baker", "carter", "diaz", "evans", "ferreira", "gomez", "horvat", "ito", "jaramillo",
-    "keller", "lindqvist", "murphy",
+    "smith",
+    "jones",
+    "garcia",
+    "muller",
+    "rossi",
+    "dubois",
+    "kowalski",
+    "nakamura",
+    "okafor",
+    "silva",
+    "novak",
+    "larsen",
+    "kim",
+    "patel",
+    "haddad",
+    "andersen",
+    "costa",
+    "fischer",
+    "ivanova",
+    "jensen",
+    "khan",
+    "lopez",
+    "moreau",
+    "nguyen",
+    "oconnor",
+    "petrov",
+    "quinn",
+    "reyes",
+    "schmidt",
+    "tanaka",
+    "ueda",
+    "vargas",
+    "weber",
+    "xu",
+    "yilmaz",
+    "zhang",
+    "baker",
+    "carter",
+    "diaz",
+    "evans",
+    "ferreira",
+    "gomez",
+    "horvat",
+    "ito",
+    "jaramillo",
+    "keller",
+    "lindqvist",
+    "murphy",
 ];
 
 /// A >32-character Google login for the federation-broker cut.
@@ -358,7 +401,12 @@ fn guid_app(rng: &mut Pcg64, name: &'static str) -> App {
 
 fn home_ip(rng: &mut Pcg64) -> Ip {
     const FIRST_OCTETS: [u8; 16] = [24, 50, 68, 71, 73, 76, 81, 82, 86, 88, 92, 94, 98, 109, 176, 188];
-    Ip::V4([*rng::one(rng, &FIRST_OCTETS), rng.random_range(1..=254), rng.random_range(0..=255), rng.random_range(1..=254)])
+    Ip::V4([
+        *rng::one(rng, &FIRST_OCTETS),
+        rng.random_range(1..=254),
+        rng.random_range(0..=255),
+        rng.random_range(1..=254),
+    ])
 }
 
 impl World {
@@ -411,8 +459,16 @@ impl World {
                 })
             })
             .collect();
-        let nat_ips: Vec<Ip> =
-            (0..n_accounts).map(|_| Ip::V4([*rng::one(&mut rng, &[3u8, 18, 52, 54]), rng.random_range(0..=255), rng.random_range(0..=255), rng.random_range(1..=254)])).collect();
+        let nat_ips: Vec<Ip> = (0..n_accounts)
+            .map(|_| {
+                Ip::V4([
+                    *rng::one(&mut rng, &[3u8, 18, 52, 54]),
+                    rng.random_range(0..=255),
+                    rng.random_range(0..=255),
+                    rng.random_range(1..=254),
+                ])
+            })
+            .collect();
 
         let mut role_names: Vec<String> = Vec::new();
         role_names.extend(OKTA_SAML_ROLES.iter().map(|s| s.to_string()));
@@ -453,7 +509,8 @@ impl World {
             let last = *rng::one(&mut urng, &LAST);
             let mut local = format!("{first}.{last}");
             let mut k = 2;
-            while taken.contains(&local) || local.starts_with(LONG_GOOGLE_LOCAL) || local.starts_with(LONG_ENTRA_LOCAL) {
+            while taken.contains(&local) || local.starts_with(LONG_GOOGLE_LOCAL) || local.starts_with(LONG_ENTRA_LOCAL)
+            {
                 local = format!("{first}.{last}{k}");
                 k += 1;
             }
@@ -598,9 +655,24 @@ impl World {
                 let roll: f64 = urng.random();
                 let (path, mfa) = *rng::one(&mut urng, &anchors[p]);
                 user.mfa = match p {
-                    0 => *rng::one(&mut urng, &[Mfa::OktaAtSignin, Mfa::OktaAtSignin, Mfa::OktaAtSignin, Mfa::OktaStepUp, Mfa::OktaPasswordOnly]),
-                    1 => *rng::one(&mut urng, &[Mfa::EntraFresh, Mfa::EntraPrevious, Mfa::EntraPrevious, Mfa::EntraSingle]),
-                    _ => *rng::one(&mut urng, &[Mfa::GoogleKey, Mfa::GooglePrompt, Mfa::GooglePrompt, Mfa::GooglePassword]),
+                    0 => *rng::one(
+                        &mut urng,
+                        &[
+                            Mfa::OktaAtSignin,
+                            Mfa::OktaAtSignin,
+                            Mfa::OktaAtSignin,
+                            Mfa::OktaStepUp,
+                            Mfa::OktaPasswordOnly,
+                        ],
+                    ),
+                    1 => *rng::one(
+                        &mut urng,
+                        &[Mfa::EntraFresh, Mfa::EntraPrevious, Mfa::EntraPrevious, Mfa::EntraSingle],
+                    ),
+                    _ => *rng::one(
+                        &mut urng,
+                        &[Mfa::GoogleKey, Mfa::GooglePrompt, Mfa::GooglePrompt, Mfa::GooglePassword],
+                    ),
                 };
                 let _ = mfa;
                 if roll < opts.aws_user_share {
@@ -734,7 +806,9 @@ impl World {
                     name: "google".into(),
                     kind: "google".into(),
                     scope: self.google_customer.clone(),
-                    saml_provider_arns: per_account(&|a| format!("arn:aws:iam::{}:saml-provider/GoogleWorkspace", a.id)),
+                    saml_provider_arns: per_account(&|a| {
+                        format!("arn:aws:iam::{}:saml-provider/GoogleWorkspace", a.id)
+                    }),
                     identity_center: false,
                     broker_issuer_arns: per_account(&|a| format!("arn:aws:iam::{}:user/{BROKER_USER}", a.id)),
                     role_arns: vec![],
@@ -746,7 +820,11 @@ impl World {
                 aliases: self.aliases.iter().map(|(aws, idp)| Alias { aws: aws.clone(), idp: idp.clone() }).collect(),
                 rules: vec![],
             },
-            allowlist: Allowlist { cidrs: vec![CORP_CIDR.into(), BROKER_CIDR.into()], asns: vec![], user_agents: vec![] },
+            allowlist: Allowlist {
+                cidrs: vec![CORP_CIDR.into(), BROKER_CIDR.into()],
+                asns: vec![],
+                user_agents: vec![],
+            },
             ..Config::default()
         }
     }

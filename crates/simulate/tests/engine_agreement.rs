@@ -22,11 +22,14 @@ fn engine_verdicts_agree_with_labels() {
     let (dir, _) = run(&SimOptions { seed, users, days, noise_ratio: 0.9, ..SimOptions::default() });
     let dir = dir.path();
     let mut store = Store::open_in_memory().unwrap();
-    for (sub, source) in [("AWSLogs", Source::Cloudtrail), ("okta", Source::Okta), ("entra", Source::Entra), ("google", Source::Google)] {
+    for (sub, source) in
+        [("AWSLogs", Source::Cloudtrail), ("okta", Source::Okta), ("entra", Source::Entra), ("google", Source::Google)]
+    {
         let (inputs, manifests) = collect_inputs(&[dir.join(sub)]).unwrap();
         import(&mut store, &inputs, &manifests, &ImportOptions::new(source), &mut |_| {}).unwrap();
     }
-    let cfg: trailproof_model::config::Config = toml::from_str(&std::fs::read_to_string(dir.join("org.toml")).unwrap()).unwrap();
+    let cfg: trailproof_model::config::Config =
+        toml::from_str(&std::fs::read_to_string(dir.join("org.toml")).unwrap()).unwrap();
     let compiled = Compiled::new(&cfg).unwrap();
     let now = trailproof_model::parse_time(&truth(dir).end).unwrap() + 86_400_000;
     trailproof_pipeline::judge(&mut store, &compiled, None, now, &mut |_, _| {}).unwrap();

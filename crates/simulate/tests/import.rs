@@ -25,7 +25,10 @@ fn kinds(store: &Store, source: &str) -> BTreeMap<String, u64> {
 }
 
 fn native_types(store: &Store, provider: &str) -> BTreeMap<String, u64> {
-    let mut st = store.conn().prepare("SELECT native_type, COUNT(*) FROM idp_events WHERE provider = ?1 GROUP BY native_type").unwrap();
+    let mut st = store
+        .conn()
+        .prepare("SELECT native_type, COUNT(*) FROM idp_events WHERE provider = ?1 GROUP BY native_type")
+        .unwrap();
     st.query_map([provider], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
         .unwrap()
         .map(Result::unwrap)
@@ -45,8 +48,15 @@ fn check_idp(store: &mut Store, dir: &Path, source: Source, truth: &IdpTruth) {
     // Native types of the kept events.
     let stored_types = native_types(store, name);
     let expected: BTreeMap<String, u64> = match source {
-        Source::Entra => BTreeMap::from([("signIn".to_string(), truth.by_native_type.get("signIn").copied().unwrap_or(0))]),
-        _ => truth.by_native_type.iter().filter(|(t, _)| stored_types.contains_key(*t)).map(|(t, n)| (t.clone(), *n)).collect(),
+        Source::Entra => {
+            BTreeMap::from([("signIn".to_string(), truth.by_native_type.get("signIn").copied().unwrap_or(0))])
+        }
+        _ => truth
+            .by_native_type
+            .iter()
+            .filter(|(t, _)| stored_types.contains_key(*t))
+            .map(|(t, n)| (t.clone(), *n))
+            .collect(),
     };
     assert_eq!(stored_types, expected, "{name}: events per native type");
     // Coverage from the manifest, exactly.
@@ -68,7 +78,8 @@ fn check_idp(store: &mut Store, dir: &Path, source: Source, truth: &IdpTruth) {
 
 #[test]
 fn simulated_org_imports_and_matches_truth() {
-    let (dir, summary) = run(&SimOptions { users: 80, days: 2, noise_ratio: 0.95, duplicate_ratio: 0.03, ..SimOptions::default() });
+    let (dir, summary) =
+        run(&SimOptions { users: 80, days: 2, noise_ratio: 0.95, duplicate_ratio: 0.03, ..SimOptions::default() });
     assert!(summary.mismatches.is_empty());
     let dir = dir.path();
     let truth = truth(dir);
@@ -81,13 +92,19 @@ fn simulated_org_imports_and_matches_truth() {
     assert_eq!(ct.counts.stored, truth.cloudtrail.relevant, "cloudtrail: stored");
     assert_eq!(ct.counts.duplicates, truth.cloudtrail.relevant_duplicate_copies, "cloudtrail: duplicates");
     assert!(truth.cloudtrail.relevant_duplicate_copies > 0);
-    assert_eq!(ct.counts.skipped, truth.cloudtrail.noise + truth.cloudtrail.noise_duplicate_copies, "cloudtrail: skipped");
+    assert_eq!(
+        ct.counts.skipped,
+        truth.cloudtrail.noise + truth.cloudtrail.noise_duplicate_copies,
+        "cloudtrail: skipped"
+    );
     assert_eq!(kinds(&store, "cloudtrail"), truth.cloudtrail.relevant_by_kind, "cloudtrail: events per kind");
 
     for id in truth.console_logins.successful.iter().chain(&truth.console_logins.failed) {
         let n: i64 = store
             .conn()
-            .query_row("SELECT COUNT(*) FROM aws_events WHERE event_id = ?1 AND kind = 'ConsoleLogin'", [id], |r| r.get(0))
+            .query_row("SELECT COUNT(*) FROM aws_events WHERE event_id = ?1 AND kind = 'ConsoleLogin'", [id], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(n, 1, "ConsoleLogin {id} stored once");
     }
@@ -105,7 +122,9 @@ fn simulated_org_imports_and_matches_truth() {
     for l in labels(dir) {
         for e in &l.evidence {
             let n: i64 = match e.source {
-                Source::Cloudtrail => store.conn().query_row("SELECT COUNT(*) FROM aws_events WHERE event_id = ?1", [&e.id], |r| r.get(0)),
+                Source::Cloudtrail => {
+                    store.conn().query_row("SELECT COUNT(*) FROM aws_events WHERE event_id = ?1", [&e.id], |r| r.get(0))
+                }
                 p => store.conn().query_row(
                     "SELECT COUNT(*) FROM idp_events WHERE provider = ?1 AND event_id = ?2",
                     [p.as_str(), e.id.as_str()],
@@ -113,7 +132,11 @@ fn simulated_org_imports_and_matches_truth() {
                 ),
             }
             .unwrap();
-            assert_eq!(n, 1, "{}: evidence {:?} {} ({}) not in the store", l.console_login_event_id, e.source, e.id, e.role);
+            assert_eq!(
+                n, 1,
+                "{}: evidence {:?} {} ({}) not in the store",
+                l.console_login_event_id, e.source, e.id, e.role
+            );
         }
     }
 }

@@ -96,9 +96,19 @@ fn scenario_labels_follow_the_rules() {
     assert_eq!((role(l, "idp_sso"), role(l, "conflicting_candidate")), (1, 1));
 
     let l = one("cli_session_name");
-    assert_eq!((l.verdict, l.reason, l.identity.is_none()), (Verdict::Unknown, Some(UnknownReason::IdentityUnmapped), true));
+    assert_eq!(
+        (l.verdict, l.reason, l.identity.is_none()),
+        (Verdict::Unknown, Some(UnknownReason::IdentityUnmapped), true)
+    );
 
-    for name in ["okta_idp_logs_missing", "okta_mfa_in_missing_stretch", "okta_session_start_before_coverage", "okta_saml_upstream_idp", "entra_saml_federated_mfa", "google_saml_no_recent_login"] {
+    for name in [
+        "okta_idp_logs_missing",
+        "okta_mfa_in_missing_stretch",
+        "okta_session_start_before_coverage",
+        "okta_saml_upstream_idp",
+        "entra_saml_federated_mfa",
+        "google_saml_no_recent_login",
+    ] {
         let l = one(name);
         assert_eq!((l.verdict, l.reason), (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)), "{name}");
         assert!(l.identity.is_some(), "{name}");
@@ -128,7 +138,9 @@ fn scenario_labels_follow_the_rules() {
         }
         match l.path {
             SessionPath::Saml => assert_eq!(role(l, "assume_role_with_saml"), 1),
-            SessionPath::FederationBroker => assert_eq!((role(l, "get_federation_token"), role(l, "get_signin_token")), (1, 1)),
+            SessionPath::FederationBroker => {
+                assert_eq!((role(l, "get_federation_token"), role(l, "get_signin_token")), (1, 1))
+            }
             SessionPath::RoleBroker => assert_eq!(role(l, "get_signin_token"), 1),
             SessionPath::AwsNative => assert_eq!(l.identity.as_ref().unwrap().matched_by, MatchedBy::AwsPrincipal),
             SessionPath::IdentityCenter => {}
@@ -157,7 +169,11 @@ fn one_label_per_successful_console_login_and_evidence_exists() {
     for (_, r) in cloudtrail_records(dir.path()) {
         if r["eventName"] == "ConsoleLogin" {
             let id = r["eventID"].as_str().unwrap().to_string();
-            if r["responseElements"]["ConsoleLogin"] == "Success" { ok.insert(id) } else { failed.insert(id) };
+            if r["responseElements"]["ConsoleLogin"] == "Success" {
+                ok.insert(id)
+            } else {
+                failed.insert(id)
+            };
         }
     }
     assert_eq!(ok.iter().map(String::as_str).collect::<Vec<_>>(), successful);
@@ -172,7 +188,14 @@ fn one_label_per_successful_console_login_and_evidence_exists() {
                 Source::Entra => &written.entra,
                 Source::Google => &written.google,
             };
-            assert!(set.contains(&e.id), "{} cites {:?} {} ({}), not in the written data", l.console_login_event_id, e.source, e.id, e.role);
+            assert!(
+                set.contains(&e.id),
+                "{} cites {:?} {} ({}), not in the written data",
+                l.console_login_event_id,
+                e.source,
+                e.id,
+                e.role
+            );
         }
         assert_eq!(l.evidence.iter().filter(|e| e.role == "console_login").count(), 1);
     }
@@ -205,7 +228,11 @@ fn cloudtrail_files_are_delivered_after_their_events() {
         let t = parse_time(r["eventTime"].as_str().unwrap()).unwrap();
         let lag = file_time - t;
         // Duplicate copies may go up to 15 minutes later than the first delivery.
-        assert!((5 * 60_000..=35 * 60_000).contains(&lag), "{name}: event at {} delivered {lag} ms later", r["eventTime"]);
+        assert!(
+            (5 * 60_000..=35 * 60_000).contains(&lag),
+            "{name}: event at {} delivered {lag} ms later",
+            r["eventTime"]
+        );
         assert!(path.contains(r["recipientAccountId"].as_str().unwrap()));
         *by_id.entry(r["eventID"].as_str().unwrap().to_string()).or_default() += 1;
     }
@@ -238,7 +265,8 @@ fn idp_pages_are_ordered_and_bounded() {
         } else if path.starts_with("entra/") {
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
             assert!(v["@odata.context"].as_str().unwrap().contains("auditLogs/signIns"));
-            let times: Vec<&str> = v["value"].as_array().unwrap().iter().map(|r| r["createdDateTime"].as_str().unwrap()).collect();
+            let times: Vec<&str> =
+                v["value"].as_array().unwrap().iter().map(|r| r["createdDateTime"].as_str().unwrap()).collect();
             assert!(times.len() <= 1000);
             assert!(times.windows(2).all(|w| w[0] >= w[1]), "Entra pages newest first");
         } else if path.starts_with("google/") {
@@ -259,7 +287,8 @@ fn idp_pages_are_ordered_and_bounded() {
 fn coverage_manifests_leave_out_the_dropped_stretch() {
     let (dir, _) = run(&small(7));
     let truth = truth(dir.path());
-    let org: trailproof_model::config::Config = toml::from_str(&std::fs::read_to_string(dir.path().join("org.toml")).unwrap()).unwrap();
+    let org: trailproof_model::config::Config =
+        toml::from_str(&std::fs::read_to_string(dir.path().join("org.toml")).unwrap()).unwrap();
     for (idp, tr) in [("okta", &truth.okta), ("entra", &truth.entra), ("google", &truth.google)] {
         let entries = trailproof_simulate_manifest(&dir.path().join(idp).join("coverage.json"));
         assert_eq!(entries.len(), 2, "{idp}: one stretch is dropped");
@@ -311,7 +340,8 @@ fn trailproof_simulate_manifest(path: &std::path::Path) -> Vec<(String, i64, i64
 #[test]
 fn org_toml_is_a_config_naming_every_aws_entry_point() {
     let (dir, _) = run(&small(7));
-    let org: trailproof_model::config::Config = toml::from_str(&std::fs::read_to_string(dir.path().join("org.toml")).unwrap()).unwrap();
+    let org: trailproof_model::config::Config =
+        toml::from_str(&std::fs::read_to_string(dir.path().join("org.toml")).unwrap()).unwrap();
     assert_eq!(org.idp.len(), 3);
     assert_eq!(org.idp.iter().filter(|i| i.identity_center).count(), 1);
     assert!(org.idp.iter().all(|i| i.saml_provider_arns.len() == 3));
@@ -342,5 +372,42 @@ fn tiny_orgs_still_work() {
         let (dir, s) = run(&SimOptions { users, ..small(2) });
         assert!(s.mismatches.is_empty(), "{users}: {:#?}", s.mismatches);
         assert_eq!(labels(dir.path()).len() as u64, s.labels);
+    }
+}
+
+#[test]
+fn every_scenario_appears_at_default_size() {
+    // Default users and days; less noise so that a debug build stays quick (noise does not
+    // change the scenarios).
+    let (dir, summary) = run(&SimOptions { noise_ratio: 0.5, ..SimOptions::default() });
+    assert!(summary.mismatches.is_empty(), "{:#?}", summary.mismatches);
+    let seen: BTreeMap<String, u64> = summary.scenarios.clone();
+    for s in SCENARIOS {
+        assert!(seen.get(s).copied().unwrap_or(0) >= 1, "scenario {s} missing at default size");
+    }
+    assert_eq!(labels(dir.path()).len() as u64, summary.labels);
+    assert!(summary.labels > 500, "{} labels", summary.labels);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+        /// Any seed, size and start: the run succeeds, labels agree with their construction, and
+        /// there is exactly one label per successful ConsoleLogin.
+        #[test]
+        fn any_small_org_is_consistent(seed in any::<u64>(), users in 1u32..90, days in 1u32..3, start_h in 0i64..48) {
+            let opts = SimOptions { seed, users, days, start_ms: trailproof_simulate::DEFAULT_START_MS + start_h * 3_600_000, noise_ratio: 0.5, ..SimOptions::default() };
+            let (dir, s) = run(&opts);
+            prop_assert!(s.mismatches.is_empty(), "{:#?}", s.mismatches);
+            let truth = truth(dir.path());
+            prop_assert_eq!(s.labels as usize, truth.console_logins.successful.len());
+            let labels = labels(dir.path());
+            let ids: Vec<String> = labels.into_iter().map(|l| l.console_login_event_id).collect();
+            prop_assert_eq!(ids, truth.console_logins.successful);
+        }
     }
 }

@@ -6,6 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use trailproof_model::snapshot::{CoverageSpan, Snapshot};
 use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys};
 
+/// Known users per provider (folded keys) and the providers present.
+pub type IdentityIndex = (BTreeMap<Idp, BTreeSet<String>>, BTreeSet<Idp>);
+
 /// What to load. All durations in milliseconds.
 #[derive(Debug, Clone)]
 pub struct SnapshotQuery {
@@ -370,7 +373,7 @@ impl Store {
 
     /// Known users (folded login, e-mail and app user name of every stored IdP event) and the
     /// providers with any events or coverage: what identity matching needs, loaded once per run.
-    pub fn identity_index(&self) -> Result<(BTreeMap<Idp, BTreeSet<String>>, BTreeSet<Idp>)> {
+    pub fn identity_index(&self) -> Result<IdentityIndex> {
         let mut known: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
         let mut present = BTreeSet::new();
         for sql in [

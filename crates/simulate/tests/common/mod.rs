@@ -101,7 +101,8 @@ pub fn written_ids(dir: &Path) -> Ids {
         } else if path.starts_with("google/") {
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
             for r in v["items"].as_array().unwrap() {
-                let native = format!("{}/{}", r["id"]["time"].as_str().unwrap(), r["id"]["uniqueQualifier"].as_str().unwrap());
+                let native =
+                    format!("{}/{}", r["id"]["time"].as_str().unwrap(), r["id"]["uniqueQualifier"].as_str().unwrap());
                 let n = r["events"].as_array().unwrap().len();
                 if n == 1 {
                     ids.google.insert(native);
