@@ -85,6 +85,8 @@ pub(crate) struct Index<'a> {
     issued: HashMap<&'a str, Vec<&'a AwsEvent>>,
     /// GetSigninToken by the caller's ARN.
     signin_tokens: HashMap<&'a str, Vec<&'a AwsEvent>>,
+    /// Identity Center portal sign-ins (UserAuthentication) by folded user name.
+    portal_sign_ins: HashMap<String, Vec<&'a AwsEvent>>,
     /// Successful SSOs to AWS apps by (provider, folded user key).
     ssos: HashMap<(Idp, String), Vec<&'a IdpEvent>>,
     /// Non-SSO events of an IdP session.
@@ -109,6 +111,7 @@ impl<'a> Index<'a> {
             cfg,
             issued: HashMap::new(),
             signin_tokens: HashMap::new(),
+            portal_sign_ins: HashMap::new(),
             ssos: HashMap::new(),
             sessions: HashMap::new(),
             google_logins: HashMap::new(),
@@ -126,6 +129,11 @@ impl<'a> Index<'a> {
                 Some(AwsEventKind::GetSigninToken) => {
                     if let Some(a) = e.arn.as_deref() {
                         ix.signin_tokens.entry(a).or_default().push(e);
+                    }
+                }
+                Some(AwsEventKind::UserAuthentication) if e.outcome == Outcome::Success => {
+                    if let Some(u) = e.user_name.as_deref() {
+                        ix.portal_sign_ins.entry(fold(u)).or_default().push(e);
                     }
                 }
                 _ => {}
@@ -154,7 +162,7 @@ impl<'a> Index<'a> {
         for c in snap.history.iter().chain(snap.console_logins.iter()).filter(|c| c.outcome == Outcome::Success) {
             ix.principals.entry(principal_key(c)).or_default().push(c);
         }
-        for v in ix.issued.values_mut().chain(ix.signin_tokens.values_mut()) {
+        for v in ix.issued.values_mut().chain(ix.signin_tokens.values_mut()).chain(ix.portal_sign_ins.values_mut()) {
             by_time(v, |e| (e.time_ms, &e.event_id));
             v.dedup_by(|a, b| a.event_id == b.event_id);
         }
@@ -217,6 +225,17 @@ struct Candidate<'a> {
     matched_by: MatchedBy,
     ip_equal: bool,
     distance: Millis,
+}
+
+/// Where the IdP sign-in behind a session is looked for (docs/judging.md §4).
+struct Window<'a> {
+    /// Candidates are ranked by distance to this time and IP equality with `ip`.
+    anchor: Millis,
+    ip: Option<&'a str>,
+    lo: Millis,
+    hi: Millis,
+    /// The Identity Center portal sign-in the window is anchored on, if any.
+    portal: Option<&'a AwsEvent>,
 }
 
 struct Searched {
@@ -361,10 +380,42 @@ impl<'a> Index<'a> {
         out
     }
 
+    /// docs/judging.md §4: the candidate window. For Identity Center the console login can come
+    /// hours after the portal sign-in: the window is anchored on the user's latest portal sign-in
+    /// (UserAuthentication) within the portal session length, or, without one, spans the whole
+    /// session length before the login.
+    fn window(&self, c: &'a AwsEvent, path: SessionPath) -> Window<'a> {
+        let cfg = self.cfg;
+        let around = |t: Millis, ip: Option<&'a str>, portal| Window {
+            anchor: t,
+            ip,
+            lo: t - cfg.before_ms - cfg.skew_ms,
+            hi: t + cfg.after_ms + cfg.skew_ms,
+            portal,
+        };
+        if path != SessionPath::IdentityCenter {
+            return around(c.time_ms, c.source_ip.as_deref(), None);
+        }
+        let portal = c.session_name.as_deref().map(fold).and_then(|u| {
+            self.portal_sign_ins.get(&u).and_then(|v| {
+                v.iter()
+                    .rev()
+                    .find(|e| e.time_ms <= c.time_ms + cfg.skew_ms && e.time_ms >= c.time_ms - cfg.identity_center_session_ms)
+                    .copied()
+            })
+        });
+        match portal {
+            Some(p) => around(p.time_ms, p.source_ip.as_deref().or(c.source_ip.as_deref()), Some(p)),
+            None => Window {
+                lo: c.time_ms - cfg.identity_center_session_ms - cfg.skew_ms,
+                ..around(c.time_ms, c.source_ip.as_deref(), None)
+            },
+        }
+    }
+
     /// docs/judging.md §4: candidate SSOs in the window, best first.
-    fn candidates(&self, c: &AwsEvent, users: &[(Idp, String, MatchedBy)]) -> Vec<Candidate<'a>> {
-        let lo = c.time_ms - self.cfg.before_ms - self.cfg.skew_ms;
-        let hi = c.time_ms + self.cfg.after_ms + self.cfg.skew_ms;
+    fn candidates(&self, w: &Window<'_>, users: &[(Idp, String, MatchedBy)]) -> Vec<Candidate<'a>> {
+        let (lo, hi) = (w.lo, w.hi);
         let mut out: Vec<Candidate<'a>> = Vec::new();
         for (p, u, m) in users {
             for e in self.ssos.get(&(*p, u.clone())).map(Vec::as_slice).unwrap_or(&[]) {
@@ -384,8 +435,8 @@ impl<'a> Index<'a> {
                     event: e,
                     user: u.clone(),
                     matched_by: *m,
-                    ip_equal: e.source_ip.is_some() && e.source_ip == c.source_ip,
-                    distance: (e.time_ms - c.time_ms).abs(),
+                    ip_equal: e.source_ip.is_some() && e.source_ip.as_deref() == w.ip,
+                    distance: (e.time_ms - w.anchor).abs(),
                 });
             }
         }
@@ -715,9 +766,22 @@ impl<'a> Index<'a> {
                         searched.iter().map(|s| s.provider.as_str()).collect::<Vec<_>>().join(", ")
                     ));
                 } else {
-                    let cands = self.candidates(c, &users);
-                    let lo = c.time_ms - self.cfg.before_ms - self.cfg.skew_ms;
-                    let hi = c.time_ms + self.cfg.after_ms + self.cfg.skew_ms;
+                    let w = self.window(c, path);
+                    if let Some(p) = w.portal {
+                        evidence.push(Evidence {
+                            source: Source::Cloudtrail,
+                            id: p.event_id.clone(),
+                            role: "identity_center_sign_in".into(),
+                        });
+                        story.note(format!(
+                            "The user's IAM Identity Center portal sign-in (UserAuthentication {}, credential {}) was at {}; the IdP sign-in is looked for around it.",
+                            p.event_id,
+                            p.credential_type.as_deref().unwrap_or("unknown"),
+                            format_ms(p.time_ms)
+                        ));
+                    }
+                    let cands = self.candidates(&w, &users);
+                    let (lo, hi) = (w.lo, w.hi);
                     match cands.first() {
                         None => {
                             let (p, u, m) = &users[0];

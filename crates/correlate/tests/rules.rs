@@ -342,3 +342,42 @@ fn same_snapshot_same_bytes() {
     let b = serde_json::to_string(&judge(&s)).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn identity_center_console_login_hours_after_the_portal_sign_in() {
+    // Portal sign-in through Okta at 07:00 (SSO to the Identity Center app, MFA); the user opens
+    // an account's console at 10:00 from the same portal session.
+    let mut ev = okta_session("s1", T - 185 * MIN, Some(T - 184 * MIN), ALICE);
+    let mut s = sso(Idp::Okta, "sso-ic", T - 180 * MIN, ALICE, Some("s1"));
+    s.app_name = Some("AWS IAM Identity Center".into());
+    ev.push(s);
+    let mut c = login("c1", T, ALICE, "198.51.100.7");
+    c.role_name = Some("AWSReservedSSO_Admin_0123456789abcdef".into());
+    c.arn = Some(format!("arn:aws:sts::{ACCT}:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/{ALICE}"));
+    c.saml_provider_arn = None;
+    let covered = Some((T - 900 * MIN, T + 60 * MIN));
+    // Without the portal's own records (member-account trail only): the whole session length is searched.
+    let v = one(&snap(vec![c.clone()], ev.clone(), covered));
+    assert_eq!((v.path, v.verdict), (SessionPath::IdentityCenter, Verdict::Enforced), "{}", v.explanation);
+    // With the portal sign-in (UserAuthentication, EXTERNAL_IDP) the window is anchored on it and it is cited.
+    let mut s2 = snap(vec![c.clone()], ev.clone(), covered);
+    s2.aws_related.push(AwsEvent {
+        event_id: "ua1".into(),
+        time_ms: T - 179 * MIN,
+        kind: Some(AwsEventKind::UserAuthentication),
+        outcome: Outcome::Success,
+        user_name: Some(ALICE.into()),
+        credential_type: Some("EXTERNAL_IDP".into()),
+        source_ip: Some("198.51.100.7".into()),
+        ..Default::default()
+    });
+    let v = one(&s2);
+    assert_eq!(v.verdict, Verdict::Enforced, "{}", v.explanation);
+    assert!(v.evidence.iter().any(|e| e.id == "ua1" && e.role == "identity_center_sign_in"));
+    // A SAML login three hours after an SSO is not linked to it: the SAML window stays short.
+    let mut saml = c.clone();
+    saml.role_name = Some("OktaAdmin".into());
+    saml.saml_provider_arn = Some(format!("arn:aws:iam::{ACCT}:saml-provider/Okta"));
+    let v = one(&snap(vec![saml], ev, covered));
+    assert_eq!(v.verdict, Verdict::NoIdpLogin);
+}

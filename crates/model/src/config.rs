@@ -202,6 +202,9 @@ pub struct Windows {
     pub google_lookback_days: u32,
     pub baseline_days: u32,
     pub burst_minutes: u32,
+    /// IAM Identity Center: how long an access-portal session lasts. A console login can come
+    /// this long after the portal sign-in (and the IdP SSO) behind it.
+    pub identity_center_session_hours: u32,
 }
 
 impl Default for Windows {
@@ -213,6 +216,7 @@ impl Default for Windows {
             google_lookback_days: 14,
             baseline_days: 30,
             burst_minutes: 15,
+            identity_center_session_hours: 12,
         }
     }
 }

@@ -177,7 +177,7 @@ impl Store {
                 vec![(q.from_ms - q.burst_ms).into(), (q.to_ms + q.burst_ms).into()],
             )?,
             aws_related: self.aws_query(
-                "kind IN ('AssumeRoleWithSAML', 'GetFederationToken', 'GetSigninToken', 'CheckMfa')
+                "kind IN ('AssumeRoleWithSAML', 'GetFederationToken', 'GetSigninToken', 'CheckMfa', 'UserAuthentication')
                  AND time_ms >= ?1 AND time_ms <= ?2",
                 vec![(q.from_ms - RELATED_LOOKBACK_MS).into(), (q.to_ms + q.after_ms).into()],
             )?,
