@@ -90,14 +90,16 @@ Example:\n  trailproof simulate --out ./sim && trailproof emulate --data ./sim -
     Emulate(EmulateArgs),
     /// Write a simulated organisation's logs in each source's native format, with ground-truth
     /// labels: for tests, demos and benchmarks.
-    #[command(long_about = "Write a simulated organisation's logs in each source's native format, with ground-truth labels.\n\n\
+    #[command(
+        long_about = "Write a simulated organisation's logs in each source's native format, with ground-truth labels.\n\n\
 Writes OUT/AWSLogs/ (a CloudTrail S3 trail tree of .json.gz files, delivery-time names, duplicates, \
 ordinary API noise), OUT/okta/, OUT/entra/, OUT/google/ (API pages, each with a coverage.json), \
 OUT/labels.ndjson (the expected verdict of every console session), OUT/org.toml (the organisation as \
 trailproof configuration) and OUT/truth.json (record counts). Same seed, same bytes. The scenario \
 catalogue is crates/simulate/README.md.",
         after_help = "Example:\n  trailproof simulate --seed 7 --users 500 --days 3 --out ./sim\n  \
-for s in cloudtrail:AWSLogs okta entra google; do trailproof --db sim.db import ${s%%:*} ./sim/${s#*:}; done")]
+for s in cloudtrail:AWSLogs okta entra google; do trailproof --db sim.db import ${s%%:*} ./sim/${s#*:}; done"
+    )]
     Simulate(SimulateArgs),
     /// The whole job on a built-in simulated organisation: no accounts, no network.
     #[command(long_about = "The whole job on a built-in simulated organisation: no accounts, no network.\n\n\

@@ -42,10 +42,15 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     ));
 
     let mut store = Store::open(&db_path)?;
-    for (source, dir) in [(Source::Cloudtrail, "AWSLogs"), (Source::Okta, "okta"), (Source::Entra, "entra"), (Source::Google, "google")] {
+    for (source, dir) in
+        [(Source::Cloudtrail, "AWSLogs"), (Source::Okta, "okta"), (Source::Entra, "entra"), (Source::Google, "google")]
+    {
         let (inputs, manifests) = collect_inputs(&[sim_dir.join(dir)])?;
         let r = import(&mut store, &inputs, &manifests, &ImportOptions::new(source), &mut |_| {})?;
-        anyhow::ensure!(r.failed_inputs.is_empty() && r.counts.quarantined == 0, "demo import of {source} was not clean: {r:?}");
+        anyhow::ensure!(
+            r.failed_inputs.is_empty() && r.counts.quarantined == 0,
+            "demo import of {source} was not clean: {r:?}"
+        );
         step(&format!(
             "imported {source}: {} records read, {} stored, {} skipped as irrelevant",
             r.counts.read, r.counts.stored, r.counts.skipped
@@ -102,7 +107,9 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         verdicts.len(),
         a.out.join("verdicts.json").display()
     );
-    println!("(collection through the live collectors and emulators, the HTML report and tickets join the demo with the batch-run issue)");
+    println!(
+        "(collection through the live collectors and emulators, the HTML report and tickets join the demo with the batch-run issue)"
+    );
     step("done");
     if !agree.all_match() {
         for m in agree.mismatches.iter().take(10) {

@@ -7,7 +7,11 @@ use trailproof_emulate::{ClockMode, EmulatorConfig, Faults, serve};
 use crate::args::{EmulateArgs, Global};
 
 pub fn run(_g: &Global, a: &EmulateArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(a.data.is_dir(), "--data {}: not a directory (write one with `trailproof simulate --out DIR`)", a.data.display());
+    anyhow::ensure!(
+        a.data.is_dir(),
+        "--data {}: not a directory (write one with `trailproof simulate --out DIR`)",
+        a.data.display()
+    );
     let faults = Faults::parse(&a.faults).map_err(|e| anyhow::anyhow!("--fault: {e}"))?;
     let clock = ClockMode::parse(&a.clock).map_err(|e| anyhow::anyhow!("--clock: {e}"))?;
     let cfg = EmulatorConfig {

@@ -40,7 +40,10 @@ pub fn run(g: &Global, a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let scen: Vec<String> = s.scenarios.iter().map(|(k, v)| format!("{k} {v}")).collect();
     println!("scenarios: {}", scen.join(", "));
     if !s.mismatches.is_empty() {
-        anyhow::bail!("the generator's own labels disagree with its scenarios (a simulator bug): {}", s.mismatches.join("; "));
+        anyhow::bail!(
+            "the generator's own labels disagree with its scenarios (a simulator bug): {}",
+            s.mismatches.join("; ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -111,16 +111,17 @@ pub fn now_ms() -> Millis {
 pub fn parse_time_or_ago(s: &str, now: Millis) -> anyhow::Result<Millis> {
     let t = s.trim();
     if let Some(unit) = t.chars().last().filter(|c| matches!(c, 's' | 'm' | 'h' | 'd' | 'w'))
-        && let Ok(n) = t[..t.len() - 1].parse::<i64>() {
-            let ms = match unit {
-                's' => 1_000,
-                'm' => 60_000,
-                'h' => 3_600_000,
-                'd' => 86_400_000,
-                _ => 7 * 86_400_000,
-            };
-            return Ok(now - n * ms);
-        }
+        && let Ok(n) = t[..t.len() - 1].parse::<i64>()
+    {
+        let ms = match unit {
+            's' => 1_000,
+            'm' => 60_000,
+            'h' => 3_600_000,
+            'd' => 86_400_000,
+            _ => 7 * 86_400_000,
+        };
+        return Ok(now - n * ms);
+    }
     trailproof_model::parse_time(t).map_err(|e| anyhow::anyhow!("{e} (or give a duration such as 24h, 7d)"))
 }
 

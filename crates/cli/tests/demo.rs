@@ -19,7 +19,8 @@ fn demo_runs_end_to_end_and_every_verdict_matches_the_labels() {
     let want: String = rest.chars().take_while(char::is_ascii_digit).collect();
     assert_eq!(got.trim(), want, "{line}");
     assert!(want.parse::<u32>().unwrap() > 20, "{line}");
-    let verdicts: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("verdicts.json")).unwrap()).unwrap();
+    let verdicts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("verdicts.json")).unwrap()).unwrap();
     assert_eq!(verdicts.as_array().unwrap().len().to_string(), want);
     // A session can be looked up from the database the demo leaves behind.
     let id = verdicts[0]["console_login_event_id"].as_str().unwrap();

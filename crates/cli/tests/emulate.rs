@@ -18,7 +18,11 @@ fn emulate_serves_simulated_okta_logs_and_refuses_bad_tokens() {
     let tmp = tempfile::tempdir().unwrap();
     let sim = tmp.path().join("sim");
     let bin = env!("CARGO_BIN_EXE_trailproof");
-    let o = Command::new(bin).args(["--quiet", "simulate", "--users", "50", "--days", "1", "--noise-ratio", "0.5", "--out"]).arg(&sim).output().unwrap();
+    let o = Command::new(bin)
+        .args(["--quiet", "simulate", "--users", "50", "--days", "1", "--noise-ratio", "0.5", "--out"])
+        .arg(&sim)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut child = Command::new(bin)
         .args(["emulate", "--listen", "127.0.0.1:0", "--data"])
@@ -29,8 +33,13 @@ fn emulate_serves_simulated_okta_logs_and_refuses_bad_tokens() {
         .unwrap();
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let addr = first.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect("address line").to_string();
-    let (status, body) = get(&addr, "/api/v1/logs?limit=5&since=2026-10-31T00:00:00Z&until=2026-11-02T00:00:00Z", "SSWS emulator-okta-token");
+    let addr =
+        first.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect("address line").to_string();
+    let (status, body) = get(
+        &addr,
+        "/api/v1/logs?limit=5&since=2026-10-31T00:00:00Z&until=2026-11-02T00:00:00Z",
+        "SSWS emulator-okta-token",
+    );
     let (bad, bad_body) = get(&addr, "/api/v1/logs?limit=5", "SSWS wrong");
     let _ = child.kill();
     let _ = child.wait();

@@ -31,7 +31,8 @@ impl Agreement {
 
 /// Checks every label against the verdict for the same ConsoleLogin.
 pub fn agreement(labels: &[Label], verdicts: &[VerdictRecord]) -> Agreement {
-    let by_id: BTreeMap<&str, &VerdictRecord> = verdicts.iter().map(|v| (v.console_login_event_id.as_str(), v)).collect();
+    let by_id: BTreeMap<&str, &VerdictRecord> =
+        verdicts.iter().map(|v| (v.console_login_event_id.as_str(), v)).collect();
     let mut out = Agreement { labels: labels.len(), ..Default::default() };
     for l in labels {
         let id = l.console_login_event_id.as_str();
@@ -70,7 +71,11 @@ pub fn agreement(labels: &[Label], verdicts: &[VerdictRecord]) -> Agreement {
         if wrong.is_empty() {
             out.matched += 1;
         } else {
-            out.mismatches.push(Mismatch { console_login_event_id: id.to_string(), scenario: l.scenario.clone(), what: wrong.join("; ") });
+            out.mismatches.push(Mismatch {
+                console_login_event_id: id.to_string(),
+                scenario: l.scenario.clone(),
+                what: wrong.join("; "),
+            });
         }
     }
     let labelled: std::collections::BTreeSet<&str> = labels.iter().map(|l| l.console_login_event_id.as_str()).collect();

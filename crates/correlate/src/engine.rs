@@ -350,13 +350,14 @@ impl<'a> Index<'a> {
         }
         let known = self.known.get(&p);
         if !sn.contains('@')
-            && let Some(k) = known {
-                let prefix = format!("{sn}@");
-                let locals: Vec<&String> = k.range(prefix.clone()..).take_while(|u| u.starts_with(&prefix)).collect();
-                if locals.len() == 1 {
-                    push(locals[0].clone(), MatchedBy::LocalPart, &mut out);
-                }
+            && let Some(k) = known
+        {
+            let prefix = format!("{sn}@");
+            let locals: Vec<&String> = k.range(prefix.clone()..).take_while(|u| u.starts_with(&prefix)).collect();
+            if locals.len() == 1 {
+                push(locals[0].clone(), MatchedBy::LocalPart, &mut out);
             }
+        }
         if let Some(target) = self.cfg.aliases.get(&sn) {
             push(target.clone(), MatchedBy::Alias, &mut out);
         }
@@ -370,13 +371,14 @@ impl<'a> Index<'a> {
         }
         let cut = sn.chars().count();
         if ((cut == 32 && path == SessionPath::FederationBroker) || cut == 64)
-            && let Some(k) = known {
-                let longer: Vec<&String> =
-                    k.range(sn.clone()..).take_while(|u| u.starts_with(&sn)).filter(|u| **u != sn).take(2).collect();
-                if longer.len() == 1 {
-                    push(longer[0].clone(), MatchedBy::Prefix, &mut out);
-                }
+            && let Some(k) = known
+        {
+            let longer: Vec<&String> =
+                k.range(sn.clone()..).take_while(|u| u.starts_with(&sn)).filter(|u| **u != sn).take(2).collect();
+            if longer.len() == 1 {
+                push(longer[0].clone(), MatchedBy::Prefix, &mut out);
             }
+        }
         out
     }
 
@@ -400,7 +402,9 @@ impl<'a> Index<'a> {
             self.portal_sign_ins.get(&u).and_then(|v| {
                 v.iter()
                     .rev()
-                    .find(|e| e.time_ms <= c.time_ms + cfg.skew_ms && e.time_ms >= c.time_ms - cfg.identity_center_session_ms)
+                    .find(|e| {
+                        e.time_ms <= c.time_ms + cfg.skew_ms && e.time_ms >= c.time_ms - cfg.identity_center_session_ms
+                    })
                     .copied()
             })
         });
@@ -603,9 +607,9 @@ impl<'a> Index<'a> {
                 .skip(1)
                 .take_while(|e| chosen.time_ms - e.time_ms <= TIE_MS)
                 .find(|e| e.source_ip.is_some() && e.source_ip == sso.source_ip)
-            {
-                chosen = alt;
-            }
+        {
+            chosen = alt;
+        }
         let group: Vec<&IdpEvent> = logins
             .iter()
             .copied()
@@ -699,10 +703,11 @@ impl<'a> Index<'a> {
             (chain.signin_token, "get_signin_token"),
         ] {
             if let Some(e) = e
-                && path != SessionPath::AwsNative {
-                    evidence.push(Evidence { source: Source::Cloudtrail, id: e.event_id.clone(), role: role.into() });
-                    story.aws_link(role, e);
-                }
+                && path != SessionPath::AwsNative
+            {
+                evidence.push(Evidence { source: Source::Cloudtrail, id: e.event_id.clone(), role: role.into() });
+                story.aws_link(role, e);
+            }
         }
 
         let mut verdict = Verdict::Unknown;
@@ -898,26 +903,35 @@ impl<'a> Index<'a> {
         let ip = c.source_ip.as_deref();
         if let (Some(t), Some(ip)) = (chain.signin_token, ip)
             && let Some(tip) = t.source_ip.as_deref()
-                && tip != ip && !cfg.allowlisted_ip(tip) {
-                    s.insert(Signal::TokenRelay);
-                }
+            && tip != ip
+            && !cfg.allowlisted_ip(tip)
+        {
+            s.insert(Signal::TokenRelay);
+        }
         if let (Some(e), Some(ip)) = (chosen, ip)
-            && e.source_ip.as_deref().is_some_and(|eip| eip != ip) {
-                s.insert(Signal::IdpIpMismatch);
-            }
+            && e.source_ip.as_deref().is_some_and(|eip| eip != ip)
+        {
+            s.insert(Signal::IdpIpMismatch);
+        }
         let key = principal_key(c);
         let mine = self.principals.get(&key).map(Vec::as_slice).unwrap_or(&[]);
-        let earlier: Vec<&&AwsEvent> =
-            mine.iter().filter(|h| h.time_ms < c.time_ms && h.time_ms >= c.time_ms - cfg.baseline_ms && h.event_id != c.event_id).collect();
+        let earlier: Vec<&&AwsEvent> = mine
+            .iter()
+            .filter(|h| h.time_ms < c.time_ms && h.time_ms >= c.time_ms - cfg.baseline_ms && h.event_id != c.event_id)
+            .collect();
         let prior = self.snap.prior_sessions.get(&key);
         if !earlier.is_empty() || prior.is_some_and(|p| p.sessions > 0) {
-            let seen = |f: &dyn Fn(&AwsEvent) -> Option<&str>, agg: &dyn Fn(&PriorSessions) -> &BTreeSet<String>, v: Option<&str>| {
+            let seen = |f: &dyn Fn(&AwsEvent) -> Option<&str>,
+                        agg: &dyn Fn(&PriorSessions) -> &BTreeSet<String>,
+                        v: Option<&str>| {
                 v.is_some_and(|v| earlier.iter().any(|h| f(h) == Some(v)) || prior.is_some_and(|p| agg(p).contains(v)))
             };
             if ip.is_some() && !seen(&|h| h.source_ip.as_deref(), &|p| &p.ips, ip) {
                 s.insert(Signal::NewIp);
             }
-            if c.user_agent.is_some() && !seen(&|h| h.user_agent.as_deref(), &|p| &p.user_agents, c.user_agent.as_deref()) {
+            if c.user_agent.is_some()
+                && !seen(&|h| h.user_agent.as_deref(), &|p| &p.user_agents, c.user_agent.as_deref())
+            {
                 s.insert(Signal::NewUserAgent);
             }
             if c.role_name.is_some() && !seen(&|h| h.role_name.as_deref(), &|p| &p.roles, c.role_name.as_deref()) {
@@ -929,7 +943,10 @@ impl<'a> Index<'a> {
             let mut agg: Vec<&PriorSsos> = Vec::new();
             for k in user_keys(e) {
                 for p in self.ssos.get(&(e.provider, k.clone())).map(Vec::as_slice).unwrap_or(&[]) {
-                    if p.time_ms < e.time_ms && p.time_ms >= e.time_ms - cfg.baseline_ms && !prior.iter().any(|x| x.event_id == p.event_id) {
+                    if p.time_ms < e.time_ms
+                        && p.time_ms >= e.time_ms - cfg.baseline_ms
+                        && !prior.iter().any(|x| x.event_id == p.event_id)
+                    {
                         prior.push(p);
                     }
                 }

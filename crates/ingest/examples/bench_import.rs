@@ -267,7 +267,9 @@ fn main() -> anyhow::Result<()> {
     println!("import / flate2 time ratio: {:.2}", i / f);
     let hwm = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .unwrap_or(0);
     println!("peak RSS (VmHWM)  {} MB for the whole benchmark process", hwm / 1024);
     Ok(())

@@ -46,7 +46,9 @@ fn idp(id: String, t: i64, kind: IdpEventKind, user: &str, sid: &str, app: &str)
 fn vm_hwm_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -88,7 +90,14 @@ fn main() -> anyhow::Result<()> {
                     batch.insert_idp(Source::Okta, &f.event_id.clone(), at, &raw_blob, &[f])?;
                     idp_rows += 1;
                 }
-                let sso = idp(format!("sso{d}-{u}"), login_t - 3_000, IdpEventKind::AppSso, &user, &sid, "AWS Account Federation");
+                let sso = idp(
+                    format!("sso{d}-{u}"),
+                    login_t - 3_000,
+                    IdpEventKind::AppSso,
+                    &user,
+                    &sid,
+                    "AWS Account Federation",
+                );
                 batch.insert_idp(Source::Okta, &sso.event_id.clone(), at, &raw_blob, &[sso])?;
                 idp_rows += 1;
                 for n in 0..noise {
@@ -136,7 +145,10 @@ fn main() -> anyhow::Result<()> {
     let secs = t.elapsed().as_secs_f64();
     println!("sessions judged      {}", s.sessions);
     println!("verdicts             {:?}", s.by_verdict);
-    println!("judge time           {secs:.2}s  ({:.0} sessions/s, snapshot queries + engine + verdict writes)", s.sessions as f64 / secs);
+    println!(
+        "judge time           {secs:.2}s  ({:.0} sessions/s, snapshot queries + engine + verdict writes)",
+        s.sessions as f64 / secs
+    );
     println!(
         "time split           snapshot queries {:.2}s, engine {:.2}s, verdict writes {:.2}s",
         s.timings.snapshot.as_secs_f64(),

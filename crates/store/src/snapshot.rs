@@ -195,7 +195,8 @@ impl Store {
                 arns.insert(a.clone());
             }
         }
-        let key_sql = "CASE WHEN principal_type IN ('IAMUser', 'Root') THEN lower(trim(coalesce(arn, user_name, event_id)))
+        let key_sql =
+            "CASE WHEN principal_type IN ('IAMUser', 'Root') THEN lower(trim(coalesce(arn, user_name, event_id)))
                             ELSE coalesce(session_name_fold, lower(trim(coalesce(arn, event_id)))) END";
         let lists: Vec<(&str, &str, Vec<String>)> = vec![
             ("session_name_fold", "NOT IN", names.into_iter().collect()),
@@ -219,7 +220,12 @@ impl Store {
                 );
                 let mut st = self.conn.prepare(&sql)?;
                 let rows = st.query_map(params_from_iter(args), |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
                 })?;
                 for row in rows {
                     let (k, ip, ua, role) = row?;
@@ -288,7 +294,11 @@ impl Store {
                 let rows = st.query_map(params_from_iter(args), |r| {
                     Ok((
                         r.get::<_, String>(0)?,
-                        [r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?],
+                        [
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                        ],
                         r.get::<_, Option<i64>>(4)?,
                         r.get::<_, Option<String>>(5)?,
                         r.get::<_, i64>(6)?,
@@ -339,10 +349,8 @@ impl Store {
         }
         let google_users: Vec<String> = google_users.into_iter().collect();
         for chunk in google_users.chunks(400) {
-            let mut args: Vec<Value> = vec![
-                (q.from_ms - q.before_ms - q.google_lookback_ms).into(),
-                (q.to_ms + q.after_ms).into(),
-            ];
+            let mut args: Vec<Value> =
+                vec![(q.from_ms - q.before_ms - q.google_lookback_ms).into(), (q.to_ms + q.after_ms).into()];
             let mut ins = Vec::new();
             for u in chunk {
                 args.push(u.clone().into());
