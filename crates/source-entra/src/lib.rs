@@ -114,6 +114,7 @@
 //! (§3.2) but are not read: the model has no field for them.
 
 mod de;
+pub mod fetch;
 mod map;
 mod mfa;
 mod record;

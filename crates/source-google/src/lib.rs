@@ -101,6 +101,7 @@
 //! `is_second_factor` is read from `boolValue` or from the strings `"true"`/`"false"`.
 
 mod de;
+pub mod fetch;
 mod mfa;
 mod params;
 

@@ -92,6 +92,7 @@
 //! [`api_filter`] builds the SCIM `filter` parameter for `/api/v1/logs` (formats.md 2.3) from
 //! [`KEPT_EVENT_TYPES`], so the collector fetches only what this parser keeps.
 
+pub mod fetch;
 mod mfa;
 mod raw;
 
