@@ -108,6 +108,36 @@ SAML, IAM Identity Center and federation brokers, plus attacks and gaps), import
 every console session, writes the verdicts to OUT/verdicts.json, and checks every verdict against the \
 simulator's ground truth. Then try `trailproof --db OUT/trailproof.db lookup <ARN>`.")]
     Demo(DemoArgs),
+    /// Collect from the configured sources' APIs into the database: incrementally from each
+    /// source's checkpoint, or a backfill with --since.
+    #[command(long_about = "Collect from the configured sources' APIs into the database.\n\n\
+Without --since, each source continues from its checkpoint (re-reading `collect.overlap_minutes` so late \
+events are caught); the first run starts `collect.initial_lookback_hours` back. With --since (and \
+--until) it backfills that range on a stream of its own. Every page of records is stored together with \
+its checkpoint, so a run killed at any moment resumes without gaps or duplicates, and coverage is \
+recorded only for what completed. Okta, Entra ID and Google run concurrently, CloudTrail sources beside \
+them, each paced at its vendor's rate limit. Secrets are read from the environment variables or files \
+the configuration names, and never printed.",
+        after_help = "Examples:\n  \
+trailproof --config trailproof.toml collect\n  \
+trailproof --config trailproof.toml collect --source okta --since 2026-10-01T00:00:00Z\n  \
+trailproof --config trailproof.toml collect --until 2026-11-02T00:00:00Z")]
+    Collect(CollectArgs),
+    /// Check each configured source: credentials, reachability, permission to read the logs.
+    Check,
+}
+
+#[derive(Args, Debug)]
+pub struct CollectArgs {
+    /// Only this source.
+    #[arg(long, value_enum)]
+    pub source: Option<SourceArg>,
+    /// Backfill from this time (RFC 3339, or a duration back such as 7d).
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub since: Option<String>,
+    /// Up to this time (RFC 3339); default now.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,8 @@
 //! The `trailproof` binary: thin glue over the library crates.
 
 mod args;
+mod cmd_check;
+mod cmd_collect;
 mod cmd_correlate;
 mod cmd_demo;
 mod cmd_emulate;
@@ -33,6 +35,8 @@ fn main() -> ExitCode {
         args::Command::Emulate(a) => cmd_emulate::run(&cli.global, a),
         args::Command::Simulate(a) => cmd_simulate::run(&cli.global, a),
         args::Command::Demo(a) => cmd_demo::run(&cli.global, a),
+        args::Command::Collect(a) => cmd_collect::run(&cli.global, a),
+        args::Command::Check => cmd_check::run(&cli.global),
     };
     match result {
         Ok(code) => code,
