@@ -110,7 +110,8 @@ simulator's ground truth. Then try `trailproof --db OUT/trailproof.db lookup <AR
     Demo(DemoArgs),
     /// Collect from the configured sources' APIs into the database: incrementally from each
     /// source's checkpoint, or a backfill with --since.
-    #[command(long_about = "Collect from the configured sources' APIs into the database.\n\n\
+    #[command(
+        long_about = "Collect from the configured sources' APIs into the database.\n\n\
 Without --since, each source continues from its checkpoint (re-reading `collect.overlap_minutes` so late \
 events are caught); the first run starts `collect.initial_lookback_hours` back. With --since (and \
 --until) it backfills that range on a stream of its own. Every page of records is stored together with \
@@ -121,7 +122,8 @@ the configuration names, and never printed.",
         after_help = "Examples:\n  \
 trailproof --config trailproof.toml collect\n  \
 trailproof --config trailproof.toml collect --source okta --since 2026-10-01T00:00:00Z\n  \
-trailproof --config trailproof.toml collect --until 2026-11-02T00:00:00Z")]
+trailproof --config trailproof.toml collect --until 2026-11-02T00:00:00Z"
+    )]
     Collect(CollectArgs),
     /// Check each configured source: credentials, reachability, permission to read the logs.
     Check,

@@ -23,15 +23,22 @@ pub fn reporter(g: &Global) -> Box<dyn Reporter> {
 
 pub fn run(g: &Global, a: &CollectArgs) -> anyhow::Result<ExitCode> {
     let Some(cfg_path) = g.config.as_deref() else {
-        anyhow::bail!("collect needs --config FILE naming the sources (see config/trailproof.example.toml, [collect] section)");
+        anyhow::bail!(
+            "collect needs --config FILE naming the sources (see config/trailproof.example.toml, [collect] section)"
+        );
     };
     let cfg = util::load_config(Some(cfg_path))?;
     let now = util::now_ms();
     let since = a.since.as_deref().map(|s| util::parse_time_or_ago(s, now)).transpose()?;
-    let until = a.until.as_deref().map(|s| trailproof_model::parse_time(s).map_err(|e| anyhow::anyhow!("--until: {e}"))).transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| trailproof_model::parse_time(s).map_err(|e| anyhow::anyhow!("--until: {e}")))
+        .transpose()?;
     let only = a.source.map(|s| s.source());
     let c = &cfg.collect;
-    let want_idp = only.is_none_or(|s| s != Source::Cloudtrail) && (!c.okta.is_empty() || !c.entra.is_empty() || !c.google.is_empty());
+    let want_idp = only.is_none_or(|s| s != Source::Cloudtrail)
+        && (!c.okta.is_empty() || !c.entra.is_empty() || !c.google.is_empty());
     let want_ct = only.is_none_or(|s| s == Source::Cloudtrail) && !c.cloudtrail.is_empty();
     if !want_idp && !want_ct {
         anyhow::bail!(
@@ -66,7 +73,9 @@ pub fn run(g: &Global, a: &CollectArgs) -> anyhow::Result<ExitCode> {
                 opts.since = since;
                 opts.until = until;
                 let r = match Store::open(&g.db) {
-                    Ok(mut store) => collect_cloudtrail(&mut store, src, &opts, &mut |_| {}).await.map_err(|e| e.to_string()),
+                    Ok(mut store) => {
+                        collect_cloudtrail(&mut store, src, &opts, &mut |_| {}).await.map_err(|e| e.to_string())
+                    }
                     Err(e) => Err(format!("cloudtrail:{}: opening {}: {e}", src.name, g.db.display())),
                 };
                 out.push(r);

@@ -12,7 +12,12 @@ fn bin() -> Command {
 
 fn run(cmd: &mut Command) -> String {
     let o = cmd.output().unwrap();
-    assert!(o.status.success(), "{cmd:?}\n{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{cmd:?}\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
@@ -28,9 +33,29 @@ fn collect_from_the_emulators_stores_what_import_stores() {
     // Three days ending today, so every record is inside the APIs' retention.
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let start = trailproof_model::format_ms(now_ms - now_ms.rem_euclid(86_400_000) - 3 * 86_400_000);
-    run(bin().args(["--quiet", "simulate", "--users", "40", "--days", "2", "--noise-ratio", "0.5", "--start", &start, "--out"]).arg(&sim));
+    run(bin()
+        .args([
+            "--quiet",
+            "simulate",
+            "--users",
+            "40",
+            "--days",
+            "2",
+            "--noise-ratio",
+            "0.5",
+            "--start",
+            &start,
+            "--out",
+        ])
+        .arg(&sim));
 
-    let mut em = bin().args(["emulate", "--listen", "127.0.0.1:0", "--data"]).arg(&sim).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut em = bin()
+        .args(["emulate", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&sim)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut first = String::new();
     BufReader::new(em.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let url = first.split_whitespace().nth(2).unwrap().to_string();
