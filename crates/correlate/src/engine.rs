@@ -27,8 +27,32 @@ pub fn correlate(snap: &Snapshot, cfg: &Compiled) -> Vec<VerdictRecord> {
     let mut logins: Vec<&AwsEvent> = snap.console_logins.iter().filter(|c| c.outcome == Outcome::Success).collect();
     logins.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
     logins.dedup_by(|a, b| a.event_id == b.event_id);
-    logins.into_iter().map(|c| ix.judge(c)).collect()
+    // The judgements are independent reads of the index: split them across the cores. Chunks
+    // are contiguous, so the output keeps the (time, event id) order.
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if threads < 2 || logins.len() < PARALLEL_MIN {
+        return logins.into_iter().map(|c| ix.judge(c)).collect();
+    }
+    let chunk = logins.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let ix = &ix;
+        let handles: Vec<_> = logins
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|c| ix.judge(c)).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(logins.len());
+        for h in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
 }
+
+/// Below this many sessions, judging on one thread is faster than starting others.
+const PARALLEL_MIN: usize = 2_000;
 
 fn provider_source(p: Idp) -> Source {
     match p {

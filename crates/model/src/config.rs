@@ -15,6 +15,40 @@ pub struct Config {
     pub score: ScoreWeights,
     /// Live collection (`trailproof collect`).
     pub collect: CollectConfig,
+    /// The scheduled batch (`trailproof run`).
+    pub run: RunConfig,
+}
+
+/// What `trailproof run` does after collecting: which sessions it re-judges, which reports it
+/// writes where, and which findings make it exit with the findings code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Re-judge the ConsoleLogins of this many hours back on each run, so that IdP records which
+    /// arrive late change the verdicts they concern (a new verdict version).
+    pub rejudge_hours: u32,
+    /// The reports cover the sessions of this many hours back.
+    pub report_hours: u32,
+    /// Report formats to write each run: table, json, ndjson, csv, md, html.
+    pub report_formats: Vec<String>,
+    /// Directory for the reports (relative to the working directory). Each run writes
+    /// `report-<UTC time>.<ext>` and replaces `latest.<ext>`.
+    pub report_dir: String,
+    /// Exit with the findings code (4) when a session of the report window has a risk severity at
+    /// or above this: low, medium, high, critical; "none" never does.
+    pub fail_on_severity: String,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            rejudge_hours: 72,
+            report_hours: 24,
+            report_formats: vec!["html".into(), "json".into()],
+            report_dir: "trailproof-reports".into(),
+            fail_on_severity: "high".into(),
+        }
+    }
 }
 
 /// Where and how `trailproof collect` reads each source. Secrets are never written here: a key

@@ -163,4 +163,10 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source, scope, stream)
     ) WITHOUT ROWID;
     "#,
+    // 4: let the correlator seek the SSOs to the AWS applications by name or by id, instead of
+    // reading the SSOs to every application in its windows.
+    r#"
+    CREATE INDEX idp_events_app_time ON idp_events (provider, kind, lower(app_name), time_ms);
+    CREATE INDEX idp_events_appid_time ON idp_events (provider, kind, app_id, time_ms);
+    "#,
 ];

@@ -1,7 +1,7 @@
 //! Reading what the correlator needs for a time range, with set-based queries.
 
 use crate::{Result, Store, StoreError};
-use rusqlite::{Row, params_from_iter, types::Value};
+use rusqlite::{OptionalExtension, Row, params, params_from_iter, types::Value};
 use std::collections::{BTreeMap, BTreeSet};
 use trailproof_model::snapshot::{CoverageSpan, Snapshot};
 use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys};
@@ -32,6 +32,10 @@ pub struct SnapshotQuery {
     /// with no AWS app configured. Forced on when both lists are empty.
     pub default_app_pattern: bool,
 }
+
+/// Every IdP event kind but `app_sso`, as SQL literals (a test checks the list is complete).
+const SESSION_KINDS: &str =
+    "'session_start', 'factor_verified', 'factor_failed', 'policy_evaluated', 'login', 'upstream_auth', 'session_end'";
 
 /// How far before a ConsoleLogin its issuing STS call may be (GetFederationToken credentials
 /// live up to 36 hours).
@@ -136,7 +140,117 @@ fn idp_row(r: &Row<'_>) -> rusqlite::Result<std::result::Result<IdpEvent, String
     }))
 }
 
+/// The AWS applications at the IdPs: by id, and by lower-case name.
+struct AwsApps {
+    ids: Vec<String>,
+    names: Vec<String>,
+}
+
+/// The fields of an SSO the baseline aggregates.
+struct SsoBrief {
+    provider: Idp,
+    event_id: String,
+    outcome: String,
+    login_fold: Option<String>,
+    email_fold: Option<String>,
+    app_username_fold: Option<String>,
+    asn: Option<u32>,
+    country: Option<String>,
+}
+
+/// `?N` placeholders for `values`, appended to `args`.
+fn placeholders(args: &mut Vec<Value>, values: &[String]) -> String {
+    let mut ins = Vec::with_capacity(values.len());
+    for v in values {
+        args.push(v.clone().into());
+        ins.push(format!("?{}", args.len()));
+    }
+    ins.join(", ")
+}
+
 impl Store {
+    /// The app filters of [`AwsApps`], one per index and chunk: `(index, column, values)`.
+    fn aws_app_filters(apps: &AwsApps) -> Vec<(&'static str, &'static str, &[String])> {
+        let mut out = Vec::new();
+        for (index, col, values) in
+            [("idp_events_app_time", "lower(app_name)", &apps.names), ("idp_events_appid_time", "app_id", &apps.ids)]
+        {
+            for chunk in values.chunks(400) {
+                out.push((index, col, chunk));
+            }
+        }
+        out
+    }
+
+    /// SSOs to the AWS applications with `from <= time <= to`.
+    fn aws_app_ssos(&self, apps: &AwsApps, from: Millis, to: Millis) -> Result<Vec<IdpEvent>> {
+        let mut out = Vec::new();
+        for (index, col, values) in Self::aws_app_filters(apps) {
+            let mut args: Vec<Value> = vec![from.into(), to.into()];
+            let cond = format!("{col} IN ({})", placeholders(&mut args, values));
+            let sql = format!(
+                "SELECT {IDP_COLS} FROM idp_events INDEXED BY {index}
+                 WHERE provider = ?{p} AND kind = 'app_sso' AND {cond} AND time_ms >= ?1 AND time_ms <= ?2
+                 ORDER BY time_ms, provider, event_id",
+                p = args.len() + 1
+            );
+            for provider in Idp::ALL {
+                let mut a = args.clone();
+                a.push(provider.as_str().to_string().into());
+                let mut st = self.conn.prepare_cached(&sql)?;
+                let rows = st.query_map(params_from_iter(a), idp_row)?;
+                for row in rows {
+                    out.push(row?.map_err(StoreError::Corrupt)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` with the baseline fields of each SSO to the AWS applications with
+    /// `from <= time <= to` (an SSO matched both by id and by name comes twice).
+    fn for_each_aws_app_sso_brief(
+        &self,
+        apps: &AwsApps,
+        from: Millis,
+        to: Millis,
+        f: &mut dyn FnMut(&SsoBrief),
+    ) -> Result<()> {
+        for (index, col, values) in Self::aws_app_filters(apps) {
+            let mut args: Vec<Value> = vec![from.into(), to.into()];
+            let cond = format!("{col} IN ({})", placeholders(&mut args, values));
+            let sql = format!(
+                "SELECT provider, event_id, outcome, user_login_fold, user_email_fold, lower(trim(app_username)), asn, country
+                 FROM idp_events INDEXED BY {index}
+                 WHERE provider = ?{p} AND kind = 'app_sso' AND {cond} AND time_ms >= ?1 AND time_ms <= ?2",
+                p = args.len() + 1
+            );
+            for provider in Idp::ALL {
+                let mut a = args.clone();
+                a.push(provider.as_str().to_string().into());
+                let mut st = self.conn.prepare_cached(&sql)?;
+                let mut rows = st.query(params_from_iter(a))?;
+                while let Some(r) = rows.next()? {
+                    let p: String = r.get(0)?;
+                    let Some(provider) = Idp::parse(&p) else {
+                        return Err(StoreError::Corrupt(format!("idp event with provider {p:?}")));
+                    };
+                    f(&SsoBrief {
+                        provider,
+                        event_id: r.get(1)?,
+                        outcome: r.get(2)?,
+                        login_fold: r.get(3)?,
+                        email_fold: r.get(4)?,
+                        app_username_fold: r.get(5)?,
+                        asn: r.get::<_, Option<i64>>(6)?.and_then(|a| u32::try_from(a).ok()),
+                        country: r.get(7)?,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn aws_query_pub(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<AwsEvent>> {
         self.aws_query(where_sql, args)
     }
@@ -238,85 +352,49 @@ impl Store {
             }
         }
 
-        // SSOs to AWS applications in the candidate windows of the range.
-        let mut app_args: Vec<Value> = Vec::new();
-        let mut app = Vec::new();
-        for id in &q.aws_app_ids {
-            app_args.push(id.clone().into());
-            app.push(format!("app_id = ?{}", app_args.len() + 2));
+        // SSOs to AWS applications in the candidate windows of the range. Applications are
+        // matched by id or by lower-case name; the default pattern (`aws` or `amazon` in the
+        // name) is resolved to the names stored, so every query seeks its application in the
+        // indexes (provider, kind, lower(app_name), time_ms) and (provider, kind, app_id,
+        // time_ms) instead of reading the SSOs to every other application.
+        let mut app_names: BTreeSet<String> = q.aws_app_names.iter().map(|n| trailproof_model::fold(n)).collect();
+        if (q.aws_app_ids.is_empty() && q.aws_app_names.is_empty()) || q.default_app_pattern {
+            for name in self.sso_app_names()? {
+                if name.contains("aws") || name.contains("amazon") {
+                    app_names.insert(name);
+                }
+            }
         }
-        for name in &q.aws_app_names {
-            app_args.push(trailproof_model::fold(name).into());
-            app.push(format!("lower(app_name) = ?{}", app_args.len() + 2));
-        }
-        if app.is_empty() || q.default_app_pattern {
-            app.push("lower(app_name) LIKE '%aws%' OR lower(app_name) LIKE '%amazon%'".into());
-        }
-        let sso_where = format!(
-            "provider IN ('okta', 'entra', 'google') AND kind = 'app_sso' AND time_ms >= ?1 AND time_ms <= ?2 AND ({})",
-            app.join(" OR ")
-        );
-        let with_range = |a: Millis, b: Millis| {
-            let mut v: Vec<Value> = vec![a.into(), b.into()];
-            v.extend(app_args.iter().cloned());
-            v
-        };
+        let apps = AwsApps { ids: q.aws_app_ids.clone(), names: app_names.into_iter().collect() };
         let window_start = q.from_ms - q.before_ms;
-        let ssos = self.idp_query(&sso_where, with_range(window_start, q.to_ms + q.after_ms))?;
+        let ssos = self.aws_app_ssos(&apps, window_start, q.to_ms + q.after_ms)?;
 
         // The baseline of SSOs before the windows, aggregated per user key, for the users of
-        // this range's SSOs only (index (provider, user_login_fold, time_ms)).
-        let mut users: BTreeSet<(&'static str, String)> = BTreeSet::new();
+        // this range's SSOs only.
+        let mut users: BTreeSet<(Idp, String)> = BTreeSet::new();
         for e in &ssos {
             if let Some(l) = &e.user.login {
-                users.insert((e.provider.as_str(), trailproof_model::fold(l)));
+                users.insert((e.provider, trailproof_model::fold(l)));
             }
         }
-        for provider in ["okta", "entra", "google"] {
-            let list: Vec<&String> = users.iter().filter(|(p, _)| *p == provider).map(|(_, u)| u).collect();
-            for chunk in list.chunks(400) {
-                let mut args = with_range(window_start - q.baseline_ms, window_start - 1);
-                args.push(provider.to_string().into());
-                let p_arg = args.len();
-                let mut ins = Vec::new();
-                for u in chunk {
-                    args.push((*u).clone().into());
-                    ins.push(format!("?{}", args.len()));
-                }
-                let sql = format!(
-                    "SELECT provider, user_login_fold, user_email_fold, lower(trim(app_username)), asn, country, COUNT(*)
-                     FROM idp_events INDEXED BY idp_events_login_time
-                     WHERE provider = ?{p_arg} AND user_login_fold IN ({}) AND outcome = 'success' AND {sso_where}
-                     GROUP BY 1, 2, 3, 4, 5, 6",
-                    ins.join(", ")
-                );
-                let mut st = self.conn.prepare(&sql)?;
-                let rows = st.query_map(params_from_iter(args), |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        [
-                            r.get::<_, Option<String>>(1)?,
-                            r.get::<_, Option<String>>(2)?,
-                            r.get::<_, Option<String>>(3)?,
-                        ],
-                        r.get::<_, Option<i64>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, i64>(6)?,
-                    ))
-                })?;
-                for row in rows {
-                    let (provider, keys, asn, country, n) = row?;
-                    let Some(provider) = Idp::parse(&provider) else { continue };
-                    let keys: BTreeSet<String> = keys.into_iter().flatten().collect();
-                    for k in keys {
-                        let p = snap.prior_ssos.entry((provider, k)).or_default();
-                        p.ssos += n as u64;
-                        p.asns.extend(asn.and_then(|a| u32::try_from(a).ok()));
-                        p.countries.extend(country.clone());
-                    }
-                }
+        let mut seen: std::collections::HashSet<(Idp, String)> = std::collections::HashSet::new();
+        self.for_each_aws_app_sso_brief(&apps, window_start - q.baseline_ms, window_start - 1, &mut |b| {
+            let Some(login) = &b.login_fold else { return };
+            if b.outcome != "success" || !users.contains(&(b.provider, login.clone())) {
+                return;
             }
-        }
+            if !seen.insert((b.provider, b.event_id.clone())) {
+                return; // matched both by id and by name
+            }
+            let keys: BTreeSet<&String> =
+                [Some(login), b.email_fold.as_ref(), b.app_username_fold.as_ref()].into_iter().flatten().collect();
+            for k in keys {
+                let p = snap.prior_ssos.entry((b.provider, k.clone())).or_default();
+                p.ssos += 1;
+                p.asns.extend(b.asn);
+                p.countries.extend(b.country.clone());
+            }
+        })?;
 
         // The IdP sessions those SSOs belong to (Okta), and the Google users' logins.
         let mut sessions: BTreeSet<(&'static str, String)> = BTreeSet::new();
@@ -342,7 +420,10 @@ impl Store {
                     ins.push(format!("?{}", args.len()));
                 }
                 related.extend(self.idp_query(
-                    &format!("provider = ?1 AND session_id IN ({}) AND kind != 'app_sso'", ins.join(", ")),
+                    // `kind IN (..)` rather than `kind != 'app_sso'`: the index (provider, session_id,
+                    // kind, time_ms) then seeks each kind instead of walking a session's SSOs to
+                    // other applications, which can be most of its events.
+                    &format!("provider = ?1 AND session_id IN ({}) AND kind IN ({SESSION_KINDS})", ins.join(", ")),
                     args,
                 )?);
             }
@@ -379,6 +460,26 @@ impl Store {
         Ok(snap)
     }
 
+    /// The distinct application names (lower case) of stored SSO events, read by a loose index
+    /// scan: one index seek per name, however many SSOs there are.
+    pub fn sso_app_names(&self) -> Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        let mut st = self.conn.prepare_cached(
+            "SELECT lower(app_name) FROM idp_events INDEXED BY idp_events_app_time
+             WHERE provider = ?1 AND kind = 'app_sso' AND lower(app_name) > ?2 ORDER BY lower(app_name) LIMIT 1",
+        )?;
+        for provider in Idp::ALL {
+            let mut after = String::new();
+            while let Some(name) =
+                st.query_row(params![provider.as_str(), after], |r| r.get::<_, String>(0)).optional()?
+            {
+                out.insert(name.clone());
+                after = name;
+            }
+        }
+        Ok(out)
+    }
+
     /// Known users (folded login, e-mail and app user name of every stored IdP event) and the
     /// providers with any events or coverage: what identity matching needs, loaded once per run.
     pub fn identity_index(&self) -> Result<IdentityIndex> {
@@ -411,5 +512,20 @@ impl Store {
             }
         }
         Ok((known, present))
+    }
+}
+
+#[cfg(test)]
+mod kind_list_tests {
+    use trailproof_model::IdpEventKind;
+
+    /// A kind added to the model must be added to the session query, or its events would
+    /// silently stop reaching the engine.
+    #[test]
+    fn session_kinds_lists_every_kind_but_app_sso() {
+        for k in IdpEventKind::ALL {
+            let listed = super::SESSION_KINDS.contains(&format!("'{}'", k.as_str()));
+            assert_eq!(listed, k != IdpEventKind::AppSso, "{}", k.as_str());
+        }
     }
 }

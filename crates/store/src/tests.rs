@@ -216,3 +216,66 @@ fn checkpoints_commit_with_the_batch() {
     b.commit().unwrap();
     assert_eq!(s.checkpoint(Source::Okta, "*", "logs").unwrap().as_deref(), Some("b"));
 }
+
+fn sso(id: &str, t: i64, app_id: Option<&str>, app_name: Option<&str>, login: &str) -> IdpEvent {
+    IdpEvent {
+        event_id: id.into(),
+        time_ms: t,
+        kind: IdpEventKind::AppSso,
+        native_type: "user.authentication.sso".into(),
+        app_id: app_id.map(str::to_string),
+        app_name: app_name.map(str::to_string),
+        user: UserKeys { login: Some(login.into()), ..Default::default() },
+        mfa: MfaClaim::Silent,
+        factors: vec![],
+        ..idp(id)
+    }
+}
+
+/// The snapshot seeks SSOs to the AWS applications by name or id (an index per column); the
+/// default pattern is resolved to the stored names. Whatever the path, it must take exactly the
+/// SSOs the old full scan took: AWS apps by id, by configured name in any case, by the pattern.
+#[test]
+fn snapshot_takes_sso_to_aws_apps_by_id_name_and_pattern_and_nothing_else() {
+    let mut s = Store::open_in_memory().unwrap();
+    let day = 86_400_000;
+    let t = 10 * day;
+    let events = vec![
+        sso("by-pattern", t, None, Some("Amazon Web Services (Prod)"), "a@x.com"),
+        sso("by-pattern-2", t + 1, None, Some("AWS IAM Identity Center"), "b@x.com"),
+        sso("by-name", t + 2, None, Some("Console Access"), "c@x.com"),
+        sso("by-id", t + 3, Some("0oa-aws"), Some("Federation"), "d@x.com"),
+        sso("other-app", t + 4, Some("0oa-slack"), Some("Slack"), "a@x.com"),
+        sso("outside-window", t + 3 * day, None, Some("Amazon Web Services (Prod)"), "a@x.com"),
+        sso("baseline", t - 5 * day, None, Some("aws iam identity center"), "b@x.com"),
+    ];
+    let mut b = s.batch().unwrap();
+    for e in &events {
+        b.insert_idp(Source::Okta, &e.event_id, at(), &raw::compress(b"{}"), std::slice::from_ref(e)).unwrap();
+    }
+    b.commit().unwrap();
+    let q = |ids: Vec<&str>, names: Vec<&str>, pattern: bool| SnapshotQuery {
+        from_ms: t,
+        to_ms: t + day,
+        before_ms: 3_600_000,
+        after_ms: 3_600_000,
+        baseline_ms: 30 * day,
+        burst_ms: 0,
+        google_lookback_ms: 0,
+        aws_app_ids: ids.into_iter().map(String::from).collect(),
+        aws_app_names: names.into_iter().map(String::from).collect(),
+        default_app_pattern: pattern,
+    };
+    let ids_of = |snap: &trailproof_model::snapshot::Snapshot| -> Vec<String> {
+        snap.idp.iter().map(|e| e.event_id.clone()).collect()
+    };
+    let snap = s.snapshot(&q(vec![], vec![], false)).unwrap();
+    assert_eq!(ids_of(&snap), ["by-pattern", "by-pattern-2"]);
+    let prior = &snap.prior_ssos[&(Idp::Okta, "b@x.com".to_string())];
+    assert_eq!(prior.ssos, 1, "the baseline SSO of b, found by the pattern in another case");
+    let snap = s.snapshot(&q(vec!["0oa-aws"], vec!["  CONSOLE access "], false)).unwrap();
+    assert_eq!(ids_of(&snap), ["by-name", "by-id"]);
+    assert!(snap.prior_ssos.is_empty());
+    let snap = s.snapshot(&q(vec!["0oa-aws"], vec![], true)).unwrap();
+    assert_eq!(ids_of(&snap), ["by-pattern", "by-pattern-2", "by-id"]);
+}
