@@ -13,7 +13,8 @@ Workspace into one SQLite database, joins every federated ConsoleLogin to the Id
 states whether MFA was enforced, with the evidence.\n\n\
 Start with `trailproof import` to load exported logs, then `trailproof status` to see what is stored.",
     after_help = "Exit codes: 0 success; 1 operational failure (missing or unreadable input, database error); \
-2 usage error; 3 finished, but some records were quarantined (see `trailproof status`)."
+2 usage error; 3 finished, but some records were quarantined (see `trailproof status`); \
+4 `run` found sessions at or above run.fail_on_severity; 5 another `run` holds the database's lock."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -127,6 +128,15 @@ trailproof --config trailproof.toml collect --until 2026-11-02T00:00:00Z"
     Collect(CollectArgs),
     /// Check each configured source: credentials, reachability, permission to read the logs.
     Check,
+    /// The scheduled batch: collect → correlate → report → notify, one summary line per stage.
+    #[command(
+        long_about = "The scheduled batch: collect → correlate → report → notify, one summary line per stage.\n\n\
+Meant for cron, a systemd timer or a Kubernetes CronJob (examples in config/schedule/). A lock keeps two \
+runs off one database; the [run] section of the configuration says what is re-judged, which reports are \
+written where, and which findings set the exit code.",
+        after_help = crate::cmd_run::AFTER_HELP
+    )]
+    Run(crate::cmd_run::RunArgs),
 }
 
 #[derive(Args, Debug)]
@@ -153,6 +163,11 @@ pub struct DemoArgs {
     pub users: u32,
     #[arg(long, default_value_t = 2)]
     pub days: u32,
+    /// Read CloudTrail through the S3 collector from a local moto server (installed by
+    /// `bash crates/emulate/scripts/moto-s3.sh install`; uploading the tree takes a minute or
+    /// two). Without it, or without moto, the collector reads the trail tree from disk.
+    #[arg(long)]
+    pub s3: bool,
 }
 
 #[derive(Args, Debug)]

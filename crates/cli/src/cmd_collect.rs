@@ -47,11 +47,47 @@ pub fn run(g: &Global, a: &CollectArgs) -> anyhow::Result<ExitCode> {
             cfg_path.display()
         );
     }
+    let r = collect_all(g, &cfg, &Window { now, since, until }, only, None, true)?;
+    Ok(if r.failed > 0 { ExitCode::from(util::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+/// What [`collect_all`] did: sources that completed and sources that failed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Collected {
+    pub ok: usize,
+    pub failed: usize,
+}
+
+/// The time window of a collection: incremental from the checkpoints (`since` unset) or a
+/// backfill of `[since, until]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub now: trailproof_model::Millis,
+    pub since: Option<trailproof_model::Millis>,
+    pub until: Option<trailproof_model::Millis>,
+}
+
+/// Runs every configured collector (or only `only`'s) into `g.db`, printing one line per source
+/// and the errors with their fixes on stderr. Per-source failures are counted, not returned.
+/// `ct_credentials` replaces the AWS credential chain (the demo's S3 server takes any).
+pub fn collect_all(
+    g: &Global,
+    cfg: &trailproof_model::config::Config,
+    w: &Window,
+    only: Option<Source>,
+    ct_credentials: Option<aws_sdk_cloudtrail::config::Credentials>,
+    echo: bool,
+) -> anyhow::Result<Collected> {
+    let Window { now, since, until } = *w;
+    let c = &cfg.collect;
+    let want_idp = only.is_none_or(|s| s != Source::Cloudtrail)
+        && (!c.okta.is_empty() || !c.entra.is_empty() || !c.google.is_empty());
+    let want_ct = only.is_none_or(|s| s == Source::Cloudtrail) && !c.cloudtrail.is_empty();
     // Create the database (and its schema) before the collectors open their connections.
     drop(Store::open(&g.db).with_context(|| format!("opening {}", g.db.display()))?);
     let rep = reporter(g);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    let mut failed = false;
+    let mut out = Collected::default();
     rt.block_on(async {
         let idp = async {
             if !want_idp {
@@ -72,6 +108,7 @@ pub fn run(g: &Global, a: &CollectArgs) -> anyhow::Result<ExitCode> {
                 let mut opts = CtOptions::from_config(c, now);
                 opts.since = since;
                 opts.until = until;
+                opts.credentials = ct_credentials.clone();
                 let r = match Store::open(&g.db) {
                     Ok(mut store) => {
                         collect_cloudtrail(&mut store, src, &opts, &mut |_| {}).await.map_err(|e| e.to_string())
@@ -86,7 +123,14 @@ pub fn run(g: &Global, a: &CollectArgs) -> anyhow::Result<ExitCode> {
         match idp {
             Some(Ok(summary)) => {
                 for s in &summary.sources {
-                    println!("{}", util::inert(&s.line()));
+                    if s.error.is_some() {
+                        out.failed += 1;
+                    } else {
+                        out.ok += 1;
+                    }
+                    if echo {
+                        println!("{}", util::inert(&s.line()));
+                    }
                     if let Some(e) = &s.error {
                         eprintln!("error: {}", util::inert(&e.to_string()));
                     }
@@ -94,23 +138,30 @@ pub fn run(g: &Global, a: &CollectArgs) -> anyhow::Result<ExitCode> {
                         eprintln!("  fix: {}", util::inert(fix));
                     }
                 }
-                failed |= summary.failed();
+                if summary.failed() && out.failed == 0 {
+                    out.failed = 1;
+                }
             }
             Some(Err(e)) => {
                 eprintln!("error: {e}");
-                failed = true;
+                out.failed += 1;
             }
             None => {}
         }
         for r in ct {
             match r {
-                Ok(s) => println!("{}", util::inert(&s.line())),
+                Ok(s) => {
+                    out.ok += 1;
+                    if echo {
+                        println!("{}", util::inert(&s.line()));
+                    }
+                }
                 Err(e) => {
                     eprintln!("error: {}", util::inert(&e));
-                    failed = true;
+                    out.failed += 1;
                 }
             }
         }
     });
-    Ok(if failed { ExitCode::from(util::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+    Ok(out)
 }

@@ -1,30 +1,120 @@
-//! `trailproof demo`: simulate → import → correlate → report → check against the ground truth.
+//! `trailproof demo`: the real pipeline on a built-in simulated organisation.
 //!
-//! Today the demo reads the simulated logs as exported files (the `import` path). Collecting them
-//! through the real collectors from the in-process emulators, the HTML report and the ticket
-//! feed join it with the batch-run issue.
+//! simulate → emulators in-process on loopback → the real collectors (Okta System Log, Microsoft
+//! Graph, Google Reports; CloudTrail from an S3 server when moto is installed, else the local
+//! trail tree) → correlate → summary table, HTML and JSON reports → tickets to an in-process
+//! webhook sink → every verdict checked against the simulator's labels.
 
 use anyhow::Context;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 use trailproof_correlate::{Compiled, agreement};
-use trailproof_ingest::{ImportOptions, collect_inputs, import};
-use trailproof_model::Source;
+use trailproof_emulate::{EmulatorConfig, Limit, RateLimits, serve};
+use trailproof_model::config::{CloudTrailSource, Config, EntraSource, GoogleSource, OktaSource};
 use trailproof_model::verdict::{Label, Verdict};
+use trailproof_model::{Millis, Source, format_ms};
 use trailproof_simulate::{SimOptions, simulate};
 use trailproof_store::Store;
 
 use crate::args::{DemoArgs, Global};
+use crate::cmd_collect::{Window, collect_all};
 use crate::util;
 
-pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    let step = |what: &str| {
-        if !g.quiet {
-            eprintln!("[{:>5.1}s] {what}", started.elapsed().as_secs_f64());
+const DAY: Millis = 86_400_000;
+/// A throwaway RSA key for the demo's Google service account (the emulator does not check the
+/// signature). Not a secret: it signs nothing outside this demo.
+const DEMO_GOOGLE_KEY: &str = include_str!("../assets/demo-google-key.pem");
+const DEMO_GOOGLE_SA: &str = "trailproof-demo@demo.iam.gserviceaccount.com";
+
+/// The simulated organisation's Entra tenant and Google customer, and the periods each IdP's
+/// logs were collected (its `coverage.json`).
+struct SimIds {
+    entra_tenant: String,
+    google_customer: String,
+    spans: Vec<(Source, Vec<trailproof_ingest::manifest::Entry>)>,
+}
+
+fn sim_ids(sim: &Path) -> anyhow::Result<SimIds> {
+    let mut spans = Vec::new();
+    for (source, dir) in [(Source::Okta, "okta"), (Source::Entra, "entra"), (Source::Google, "google")] {
+        let m = trailproof_ingest::manifest::read_dir_manifest(&sim.join(dir))?
+            .with_context(|| format!("the simulated {dir}/ has no coverage.json"))?;
+        spans.push((source, m));
+    }
+    let scope = |s: Source| spans.iter().find(|(x, _)| *x == s).and_then(|(_, m)| m.first()).map(|e| e.scope.clone());
+    Ok(SimIds {
+        entra_tenant: scope(Source::Entra).context("no Entra coverage in the simulation")?,
+        google_customer: scope(Source::Google).context("no Google coverage in the simulation")?,
+        spans,
+    })
+}
+
+struct Steps {
+    started: Instant,
+    quiet: bool,
+}
+
+impl Steps {
+    fn say(&self, what: &str) {
+        if !self.quiet {
+            eprintln!("[{:>5.1}s] {what}", self.started.elapsed().as_secs_f64());
         }
+    }
+}
+
+/// The demo's collector configuration: every source pointed at the in-process emulator (or the
+/// S3 server), credentials in files under `creds`.
+fn demo_config(org: &Path, url: &str, creds: &Path, ids: &SimIds, ct: CloudTrailSource) -> anyhow::Result<Config> {
+    let mut config = util::load_config(Some(org))?;
+    std::fs::create_dir_all(creds)?;
+    let file = |name: &str, body: &str| -> anyhow::Result<String> {
+        let p = creds.join(name);
+        std::fs::write(&p, body).with_context(|| format!("writing {}", p.display()))?;
+        Ok(p.to_string_lossy().into_owned())
     };
+    let key = serde_json::json!({
+        "type": "service_account", "project_id": "trailproof-demo", "private_key_id": "demo",
+        "private_key": DEMO_GOOGLE_KEY, "client_email": DEMO_GOOGLE_SA,
+        "token_uri": format!("{url}/token"),
+    });
+    let c = &mut config.collect;
+    c.overlap_minutes = 0;
+    c.retry_initial_ms = 10;
+    c.retry_max_ms = 200;
+    c.okta = vec![OktaSource {
+        name: "demo".into(),
+        url: url.into(),
+        token_file: file("okta-token", trailproof_emulate::DEFAULT_OKTA_TOKEN)?,
+        requests_per_minute: Some(0),
+        ..Default::default()
+    }];
+    c.entra = vec![EntraSource {
+        name: "demo".into(),
+        tenant_id: ids.entra_tenant.clone(),
+        client_id: trailproof_emulate::DEFAULT_ENTRA_CLIENT_ID.into(),
+        client_secret_file: file("entra-secret", trailproof_emulate::DEFAULT_ENTRA_CLIENT_SECRET)?,
+        authority_url: url.into(),
+        graph_url: url.into(),
+        requests_per_10s: Some(0),
+        ..Default::default()
+    }];
+    c.google = vec![GoogleSource {
+        name: "demo".into(),
+        customer_id: ids.google_customer.clone(),
+        service_account_key_file: file("google-key.json", &key.to_string())?,
+        admin_email: "admin@example.com".into(),
+        token_url: format!("{url}/token"),
+        reports_url: url.into(),
+        requests_per_minute: Some(0),
+    }];
+    c.cloudtrail = vec![ct];
+    Ok(config)
+}
+
+pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
+    let steps = Steps { started: Instant::now(), quiet: g.quiet };
     let sim_dir = a.out.join("sim");
     let db_path = a.out.join("trailproof.db");
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
@@ -32,39 +122,168 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_file(a.out.join(f));
     }
 
-    step(&format!("simulating an organisation of {} users over {} days (seed {})", a.users, a.days, a.seed));
-    let opts = SimOptions { seed: a.seed, users: a.users, days: a.days, ..Default::default() };
+    // Days ending yesterday, so every record is inside the APIs' retention (Entra keeps 30 days).
+    let now = util::now_ms();
+    let start_ms = now - now.rem_euclid(DAY) - Millis::from(a.days) * DAY;
+    steps.say(&format!(
+        "simulating an organisation of {} users over {} days from {} (seed {})",
+        a.users,
+        a.days,
+        format_ms(start_ms),
+        a.seed
+    ));
+    // A fresh organisation each time: the emulators serve every file under sim/.
+    if sim_dir.exists() {
+        anyhow::ensure!(
+            sim_dir.join("truth.json").is_file(),
+            "{} exists but was not written by `trailproof demo` or `simulate`; choose another --out",
+            sim_dir.display()
+        );
+        std::fs::remove_dir_all(&sim_dir).with_context(|| format!("removing the previous {}", sim_dir.display()))?;
+    }
+    let opts = SimOptions { seed: a.seed, users: a.users, days: a.days, start_ms, ..Default::default() };
     let sim = simulate(&opts, &sim_dir, &mut |_| {})?;
-    step(&format!(
-        "wrote {} files ({}): CloudTrail S3 tree, Okta, Entra ID and Google pages, labels",
+    steps.say(&format!(
+        "wrote {} files ({}): a CloudTrail S3 tree, Okta, Entra ID and Google API pages, labels",
         sim.files,
         util::human_bytes(sim.bytes)
     ));
 
-    let mut store = Store::open(&db_path)?;
-    for (source, dir) in
-        [(Source::Cloudtrail, "AWSLogs"), (Source::Okta, "okta"), (Source::Entra, "entra"), (Source::Google, "google")]
-    {
-        let (inputs, manifests) = collect_inputs(&[sim_dir.join(dir)])?;
-        let r = import(&mut store, &inputs, &manifests, &ImportOptions::new(source), &mut |_| {})?;
-        anyhow::ensure!(
-            r.failed_inputs.is_empty() && r.counts.quarantined == 0,
-            "demo import of {source} was not clean: {r:?}"
-        );
-        step(&format!(
-            "imported {source}: {} records read, {} stored, {} skipped as irrelevant",
-            r.counts.read, r.counts.stored, r.counts.skipped
-        ));
-    }
+    let ids = sim_ids(&sim_dir)?;
 
-    let config = util::load_config(Some(&sim_dir.join("org.toml")))?;
+    // The emulators and the webhook sink, on loopback, in a runtime of their own.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let em = rt
+        .block_on(serve(EmulatorConfig {
+            data: sim_dir.clone(),
+            // Okta's X-Rate-Limit-Remaining would pause the collector: make it unreachable.
+            limits: RateLimits {
+                okta: Limit { max: 1_000_000, window: std::time::Duration::from_secs(60) },
+                ..RateLimits::default()
+            },
+            entra: trailproof_emulate::EntraApp {
+                tenant: ids.entra_tenant.clone(),
+                client_id: trailproof_emulate::DEFAULT_ENTRA_CLIENT_ID.into(),
+                client_secret: trailproof_emulate::DEFAULT_ENTRA_CLIENT_SECRET.into(),
+            },
+            ..EmulatorConfig::default()
+        }))
+        .map_err(|e| anyhow::anyhow!("starting the emulators: {e}"))?;
+    let url = em.url();
+    steps.say(&format!(
+        "emulators listening on {url}: Okta System Log, Microsoft token + Graph, Google token + Reports"
+    ));
+
+    // CloudTrail: the collector's `directory` mode reads the simulated trail tree (the same object
+    // reader and parser as the S3 mode). With --s3 the S3 mode reads it from moto's S3 server.
+    let moto = if a.s3 {
+        match trailproof_emulate::moto::MotoS3::start() {
+            Ok(m) => {
+                steps.say(&format!("uploading the trail tree to moto at {} (slow: one PUT per file)", m.endpoint()));
+                match m.upload(&sim_dir, "demo-trail", None) {
+                    Ok(()) => Some(m),
+                    Err(e) => {
+                        steps.say(&format!("moto upload failed ({e}); reading the trail directory instead"));
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                steps.say(&format!(
+                    "no S3 server ({e}); reading the trail directory instead \
+                     (`bash crates/emulate/scripts/moto-s3.sh install` installs moto)"
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (ct, ct_creds) = match &moto {
+        Some(m) => {
+            steps.say(&format!("CloudTrail: trail bucket s3://demo-trail on moto at {}", m.endpoint()));
+            (
+                CloudTrailSource {
+                    name: "demo".into(),
+                    mode: "s3".into(),
+                    bucket: "demo-trail".into(),
+                    endpoint_url: m.endpoint(),
+                    ..Default::default()
+                },
+                Some(aws_sdk_cloudtrail::config::Credentials::new("AKIDDEMO", "demo-secret", None, None, "demo")),
+            )
+        }
+        None => {
+            steps.say(
+                "CloudTrail: the collector reads the simulated S3 trail tree from disk (directory mode; --s3 for moto)",
+            );
+            (
+                CloudTrailSource {
+                    name: "demo".into(),
+                    mode: "directory".into(),
+                    directory: sim_dir.join("AWSLogs").to_string_lossy().into_owned(),
+                    ..Default::default()
+                },
+                None,
+            )
+        }
+    };
+    let config = demo_config(&sim_dir.join("org.toml"), &url, &a.out.join("creds"), &ids, ct)?;
+
+    // Collect. Each IdP is backfilled over the periods its simulated collector was running
+    // (coverage.json): the simulated organisation lost some stretches of IdP logs, and the demo
+    // must not claim them.
+    let cg = Global { db: db_path.clone(), config: None, quiet: true, verbose: g.verbose };
+    drop(Store::open(&db_path)?);
+    let mut failed = 0;
+    for (source, spans) in &ids.spans {
+        let source = *source;
+        for span in spans {
+            let w = Window { now, since: Some(span.start_ms), until: Some(span.end_ms + 1) };
+            failed += collect_all(&cg, &config, &w, Some(source), None, false)?.failed;
+        }
+    }
+    let end_ms = start_ms + Millis::from(a.days) * DAY;
+    let w = Window { now, since: Some(start_ms - DAY), until: Some(end_ms + DAY) };
+    failed += collect_all(&cg, &config, &w, Some(Source::Cloudtrail), ct_creds, false)?.failed;
+    anyhow::ensure!(failed == 0, "{failed} collector runs failed (see above)");
+    let stats = em.stats();
+    steps.say(&format!(
+        "collected through the real collectors: {} API requests served",
+        stats.requests.values().sum::<u64>()
+    ));
+
+    let mut store = Store::open(&db_path)?;
     let cfg = Compiled::new(&config)?;
-    let summary = trailproof_pipeline::judge(&mut store, &cfg, None, i64::MAX - 1, &mut |_, _| {})?;
-    step(&format!("judged {} console sessions", summary.sessions));
+    let summary = trailproof_pipeline::judge(&mut store, &cfg, None, now, &mut |_, _| {})?;
+    steps.say(&format!("judged {} console sessions", summary.sessions));
 
     let verdicts = store.verdicts(i64::MIN, i64::MAX)?;
-    let json = serde_json::to_string_pretty(&verdicts)?;
-    std::fs::write(a.out.join("verdicts.json"), json).context("writing verdicts.json")?;
+    let report_opts = crate::report_bridge::ReportOptions {
+        color: false,
+        generated_at: format_ms(util::now_ms()),
+        title: "trailproof demo".into(),
+        range: Some((format_ms(start_ms), format_ms(end_ms))),
+    };
+    let files = crate::cmd_run::write_reports(
+        &verdicts,
+        &["html".to_string(), "json".to_string()],
+        &a.out,
+        "report",
+        &report_opts,
+    )?;
+    crate::cmd_run::write_atomic(&a.out.join("verdicts.json"), serde_json::to_string_pretty(&verdicts)?.as_bytes())?;
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    steps.say(&format!("reports written: {}", names.join(", ")));
+
+    let tickets = crate::cmd_run::demo_tickets(&rt, &config, &mut store)?;
+    steps.say(&tickets);
+    drop(em);
+    drop(moto);
 
     // Summary table: verdicts by path.
     let mut table: BTreeMap<(&str, &str), u64> = BTreeMap::new();
@@ -100,17 +319,9 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         .context("reading labels.ndjson")?;
     let agree = agreement(&labels, &verdicts);
     println!();
-    println!(
-        "{}/{} verdicts match the simulator's ground truth ({} written to {})",
-        agree.matched,
-        agree.labels,
-        verdicts.len(),
-        a.out.join("verdicts.json").display()
-    );
-    println!(
-        "(collection through the live collectors and emulators, the HTML report and tickets join the demo with the batch-run issue)"
-    );
-    step("done");
+    println!("open {} in a browser for the report", a.out.join("report.html").display());
+    println!("{}/{} verdicts match the simulator's ground truth", agree.matched, agree.labels);
+    steps.say("done");
     if !agree.all_match() {
         for m in agree.mismatches.iter().take(10) {
             eprintln!("mismatch {} ({}): {}", m.console_login_event_id, m.scenario, m.what);

@@ -9,8 +9,11 @@ mod cmd_emulate;
 mod cmd_import;
 mod cmd_lookup;
 mod cmd_report;
+mod cmd_run;
 mod cmd_simulate;
 mod cmd_status;
+mod demo_sink;
+mod report_bridge;
 mod util;
 
 use clap::Parser;
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         args::Command::Demo(a) => cmd_demo::run(&cli.global, a),
         args::Command::Collect(a) => cmd_collect::run(&cli.global, a),
         args::Command::Check => cmd_check::run(&cli.global),
+        args::Command::Run(a) => cmd_run::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

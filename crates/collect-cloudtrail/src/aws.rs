@@ -25,7 +25,9 @@ pub(crate) async fn sdk_config(
         loader = loader.endpoint_url(&src.endpoint_url);
     }
     if let Some(c) = creds {
-        loader = loader.credentials_provider(c.clone());
+        // Static credentials come with a test or demo server: no region to look up (the lookup
+        // would end at the instance metadata service, with a warning, off AWS).
+        loader = loader.credentials_provider(c.clone()).region(Region::new("us-east-1"));
     }
     let conf = loader.load().await;
     if src.role_arn.is_empty() {

@@ -185,6 +185,8 @@ fn json_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
                 if name != "CloudTrail-Digest" {
                     stack.push(p);
                 }
+            } else if name == "coverage.json" {
+                // The import manifest (what the simulated collector held), not records.
             } else if name.ends_with(".json") || name.ends_with(".json.gz") || name.ends_with(".ndjson") {
                 out.push(p);
             }
