@@ -72,7 +72,12 @@ the reason) with the evidence it rests on and risk signals. Verdicts are stored;
 the same data changes nothing, and a verdict that changes because late records arrived gets a new \
 version. The rules are in docs/judging.md.")]
     Correlate(CorrelateArgs),
-    /// Print stored verdicts.
+    /// Report stored verdicts: terminal table, JSON, NDJSON, CSV, Markdown or an HTML page.
+    #[command(after_help = "Examples:\n  \
+trailproof --db tp.db report --since 24h\n  \
+trailproof --db tp.db report --since 7d --format html --out report.html\n  \
+trailproof --db tp.db report --format csv --out verdicts.csv\n  \
+trailproof --db tp.db report --format ndjson | jq 'select(.verdict == \"not_enforced\")'")]
     Report(ReportArgs),
     /// Explain one session: its verdict, explanation and the timeline of records behind it.
     #[command(after_help = "Examples:\n  \
@@ -231,9 +236,33 @@ pub struct CorrelateArgs {
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
+    /// One line per session (colour on a terminal unless NO_COLOR is set).
     Table,
+    /// {"summary": …, "verdicts": […]}; schema in docs/report.schema.json.
     Json,
+    /// One verdict record per line, then a {"summary": …} line.
     Ndjson,
+    /// For spreadsheets (cells that would start a formula are prefixed with ').
+    Csv,
+    /// A Markdown table for tickets and chats.
+    Md,
+    /// One self-contained page: counts, a chart over time, a sortable and filterable table, each
+    /// session's evidence on click.
+    Html,
+}
+
+impl ReportFormat {
+    pub fn format(self) -> trailproof_report::Format {
+        use trailproof_report::Format;
+        match self {
+            ReportFormat::Table => Format::Table,
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Ndjson => Format::Ndjson,
+            ReportFormat::Csv => Format::Csv,
+            ReportFormat::Md => Format::Md,
+            ReportFormat::Html => Format::Html,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -244,6 +273,13 @@ pub struct ReportArgs {
     /// Only sessions at or after this time (RFC 3339, or a duration back from now such as 24h).
     #[arg(long, value_name = "TIME|DURATION")]
     pub since: Option<String>,
+    /// Only sessions before this time (RFC 3339); default: all.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Write to this file (atomically: a reader never sees half a report) instead of standard
+    /// output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

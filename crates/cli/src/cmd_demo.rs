@@ -263,7 +263,7 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     steps.say(&format!("judged {} console sessions", summary.sessions));
 
     let verdicts = store.verdicts(i64::MIN, i64::MAX)?;
-    let report_opts = crate::report_bridge::ReportOptions {
+    let report_opts = trailproof_report::ReportOptions {
         color: false,
         generated_at: format_ms(util::now_ms()),
         title: "trailproof demo".into(),

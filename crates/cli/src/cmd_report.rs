@@ -1,6 +1,6 @@
-//! `trailproof report` (the plain formats; richer reports come with the report crate).
+//! `trailproof report`: stored verdicts in any of the report crate's formats.
 
-use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use crate::args::{Global, ReportArgs, ReportFormat};
@@ -10,44 +10,39 @@ pub fn run(g: &Global, a: &ReportArgs) -> anyhow::Result<ExitCode> {
     let store = util::open_existing(&g.db)?;
     let now = util::now_ms();
     let from = a.since.as_deref().map(|s| util::parse_time_or_ago(s, now)).transpose()?.unwrap_or(i64::MIN);
-    let records = store.verdicts(from, i64::MAX)?;
-    let mut by_verdict: BTreeMap<&str, u64> = BTreeMap::new();
-    for r in &records {
-        *by_verdict.entry(r.verdict.as_str()).or_default() += 1;
-    }
-    match a.format {
-        ReportFormat::Json => {
-            let v = serde_json::json!({
-                "summary": {"sessions": records.len(), "by_verdict": by_verdict},
-                "verdicts": records,
-            });
-            println!("{}", serde_json::to_string_pretty(&v)?);
-        }
-        ReportFormat::Ndjson => {
-            for r in &records {
-                println!("{}", serde_json::to_string(r)?);
+    let to = a
+        .until
+        .as_deref()
+        .map(|s| trailproof_model::parse_time(s).map_err(|e| anyhow::anyhow!("--until: {e}")))
+        .transpose()?
+        .unwrap_or(i64::MAX);
+    let records = store.verdicts(from, to)?;
+    let to_terminal = a.out.is_none() && std::io::stdout().is_terminal();
+    let opts = trailproof_report::ReportOptions {
+        color: a.format == ReportFormat::Table
+            && to_terminal
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        generated_at: trailproof_model::format_ms(now),
+        title: "trailproof report".into(),
+        range: Some((
+            a.since.as_ref().map(|_| trailproof_model::format_ms(from)).unwrap_or_else(|| "the first session".into()),
+            a.until.as_ref().map(|_| trailproof_model::format_ms(to)).unwrap_or_else(|| "the last session".into()),
+        )),
+    };
+    let mut buf = Vec::new();
+    trailproof_report::render(&records, a.format.format(), &opts, &mut buf)?;
+    match &a.out {
+        Some(path) => {
+            crate::cmd_run::write_atomic(path, &buf)?;
+            if !g.quiet {
+                eprintln!("wrote {} sessions as {} to {}", records.len(), a.format.format().as_str(), path.display());
             }
         }
-        ReportFormat::Table => {
-            println!(
-                "{:<20} {:<13} {:<22} {:<17} {:<12} {:<40} signals",
-                "time", "verdict", "reason", "path", "account", "session"
-            );
-            for r in &records {
-                let sig: Vec<&str> = r.risk.signals.iter().map(|s| s.as_str()).collect();
-                println!(
-                    "{:<20} {:<13} {:<22} {:<17} {:<12} {:<40} {}",
-                    r.time,
-                    r.verdict.as_str(),
-                    r.reason.map(|x| x.as_str()).unwrap_or("-"),
-                    r.path.as_str(),
-                    r.account_id.as_deref().unwrap_or("-"),
-                    util::inert(r.session_name.as_deref().or(r.arn.as_deref()).unwrap_or("-")),
-                    sig.join(",")
-                );
-            }
-            let parts: Vec<String> = by_verdict.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            println!("{} sessions: {}", records.len(), parts.join(", "));
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&buf)?;
+            out.flush()?;
         }
     }
     Ok(ExitCode::SUCCESS)

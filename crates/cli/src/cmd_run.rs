@@ -113,17 +113,8 @@ fn severity(s: &str) -> anyhow::Result<Option<Severity>> {
     })
 }
 
-fn format_of(name: &str) -> anyhow::Result<(crate::report_bridge::Format, &'static str)> {
-    use crate::report_bridge::Format;
-    Ok(match name.trim().to_ascii_lowercase().as_str() {
-        "table" => (Format::Table, "txt"),
-        "json" => (Format::Json, "json"),
-        "ndjson" => (Format::Ndjson, "ndjson"),
-        "csv" => (Format::Csv, "csv"),
-        "md" | "markdown" => (Format::Md, "md"),
-        "html" => (Format::Html, "html"),
-        other => anyhow::bail!("run.report_formats: unknown format {other:?} (table, json, ndjson, csv, md, html)"),
-    })
+fn format_of(name: &str) -> anyhow::Result<trailproof_report::Format> {
+    name.parse::<trailproof_report::Format>().map_err(|e| anyhow::anyhow!("run.report_formats: {e}"))
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half a
@@ -144,13 +135,14 @@ pub fn write_reports(
     formats: &[String],
     dir: &Path,
     stem: &str,
-    opts: &crate::report_bridge::ReportOptions,
+    opts: &trailproof_report::ReportOptions,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for f in formats {
-        let (format, ext) = format_of(f)?;
+        let format = format_of(f)?;
+        let ext = format.extension();
         let mut buf = Vec::new();
-        crate::report_bridge::render(records, format, opts, &mut buf).with_context(|| format!("rendering {f}"))?;
+        trailproof_report::render(records, format, opts, &mut buf).with_context(|| format!("rendering {f}"))?;
         let path = dir.join(format!("{stem}.{ext}"));
         write_atomic(&path, &buf)?;
         write_atomic(&dir.join(format!("latest.{ext}")), &buf)?;
@@ -269,7 +261,7 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<ExitCode> {
         st.line("report", t, true, "skipped: run.report_formats is empty");
     } else {
         let stamp = format_ms(now).replace([':', '-'], "").replace('.', "");
-        let opts = crate::report_bridge::ReportOptions {
+        let opts = trailproof_report::ReportOptions {
             color: false,
             generated_at: format_ms(util::now_ms()),
             title: format!("trailproof run {}", format_ms(now)),

@@ -13,7 +13,6 @@ mod cmd_run;
 mod cmd_simulate;
 mod cmd_status;
 mod demo_sink;
-mod report_bridge;
 mod util;
 
 use clap::Parser;
