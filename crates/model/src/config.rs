@@ -17,6 +17,78 @@ pub struct Config {
     pub collect: CollectConfig,
     /// The scheduled batch (`trailproof run`).
     pub run: RunConfig,
+    /// Ticketing and chat sinks for verdicts (`trailproof notify`, the last stage of `run`).
+    pub notify: Vec<NotifySink>,
+}
+
+/// One `[[notify]]` sink. Which verdicts it takes: those in `verdicts` whose risk severity is at
+/// least `min_severity`. Secrets (Jira API token, ServiceNow password, PagerDuty routing key,
+/// Slack webhook URL, webhook HMAC key) come from `secret_env` or `secret_file`, never from here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifySink {
+    /// A unique name: the sink's delivery state in the database is kept under it.
+    pub name: String,
+    /// jira, servicenow, pagerduty, slack or webhook.
+    pub kind: String,
+    /// Base URL: Jira site, ServiceNow instance, PagerDuty Events API (default
+    /// https://events.pagerduty.com), webhook endpoint. Slack's webhook URL is a secret.
+    pub url: String,
+    pub verdicts: Vec<String>,
+    /// low, medium, high or critical.
+    pub min_severity: String,
+    /// When a session with an open ticket is judged `enforced` after all (late IdP records), add a
+    /// closing comment (Jira), resolve the incident (ServiceNow) or the alert (PagerDuty).
+    pub close_on_enforced: bool,
+    pub secret_env: String,
+    pub secret_file: String,
+    /// Jira: the account e-mail for Cloud basic auth (API token as the secret); empty: the
+    /// secret is a bearer token (Jira Server/Data Center personal access token).
+    /// ServiceNow: the user name (password as the secret).
+    pub user: String,
+    /// Jira project key.
+    pub project: String,
+    /// Jira issue type.
+    pub issue_type: String,
+    /// Extra Jira labels.
+    pub labels: Vec<String>,
+    /// ServiceNow assignment group (sys_id or name).
+    pub assignment_group: String,
+    /// Requests per minute to this sink (0: no pacing).
+    pub requests_per_minute: u32,
+    pub max_retries: u32,
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    pub request_timeout_seconds: u32,
+    /// Only verdicts stored after this sink first ran are sent (so adding a sink does not file
+    /// the whole history); set true to send every stored verdict once.
+    pub backfill: bool,
+}
+
+impl Default for NotifySink {
+    fn default() -> Self {
+        NotifySink {
+            name: String::new(),
+            kind: String::new(),
+            url: String::new(),
+            verdicts: vec!["not_enforced".into(), "no_idp_login".into(), "unknown".into()],
+            min_severity: "low".into(),
+            close_on_enforced: true,
+            secret_env: String::new(),
+            secret_file: String::new(),
+            user: String::new(),
+            project: String::new(),
+            issue_type: "Task".into(),
+            labels: vec!["trailproof".into()],
+            assignment_group: String::new(),
+            requests_per_minute: 60,
+            max_retries: 6,
+            retry_initial_ms: 500,
+            retry_max_ms: 30_000,
+            request_timeout_seconds: 30,
+            backfill: false,
+        }
+    }
 }
 
 /// What `trailproof run` does after collecting: which sessions it re-judges, which reports it

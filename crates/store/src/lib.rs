@@ -11,6 +11,7 @@
 //! - All times are UTC milliseconds.
 //! - Everything a [`Batch`] writes commits together or not at all.
 
+pub mod outbox;
 pub mod raw;
 mod schema;
 pub mod snapshot;

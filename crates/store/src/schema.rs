@@ -169,4 +169,31 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX idp_events_app_time ON idp_events (provider, kind, lower(app_name), time_ms);
     CREATE INDEX idp_events_appid_time ON idp_events (provider, kind, app_id, time_ms);
     "#,
+    // 5: the ticket outbox. One row per verdict version stored, written in the same transaction
+    // as the verdict; each notify sink keeps a cursor into it and its tickets per dedup key.
+    r#"
+    CREATE TABLE outbox (
+        id                     INTEGER PRIMARY KEY AUTOINCREMENT,
+        console_login_event_id TEXT    NOT NULL,
+        version                INTEGER NOT NULL,
+        created_ms             INTEGER NOT NULL,
+        UNIQUE (console_login_event_id, version)
+    );
+    CREATE TABLE notify_cursors (
+        sink        TEXT    PRIMARY KEY,
+        outbox_id   INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE tickets (
+        sink                   TEXT    NOT NULL,
+        dedup_key              TEXT    NOT NULL,
+        console_login_event_id TEXT    NOT NULL,
+        external_id            TEXT,
+        state                  TEXT    NOT NULL,
+        version                INTEGER NOT NULL,
+        verdict                TEXT    NOT NULL,
+        updated_ms             INTEGER NOT NULL,
+        PRIMARY KEY (sink, dedup_key)
+    ) WITHOUT ROWID;
+    "#,
 ];

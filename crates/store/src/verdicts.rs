@@ -92,6 +92,12 @@ impl Batch<'_> {
                     hash,
                     self.now
                 ])?;
+            // The ticket outbox row, in the same transaction as the verdict it announces.
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO outbox (console_login_event_id, version, created_ms) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![rec.console_login_event_id, version, self.now])?;
             out.written.push((rec.console_login_event_id.clone(), version));
         }
         Ok(out)

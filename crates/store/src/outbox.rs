@@ -1,0 +1,171 @@
+//! The ticket outbox: every verdict version stored gets an `outbox` row in the same transaction
+//! (see `Batch::put_verdicts`), so a verdict is never stored without its notification queued.
+//! Each notify sink reads the rows after its cursor, and keeps one ticket per dedup key.
+
+use crate::{Result, Store};
+use rusqlite::{OptionalExtension, params};
+use trailproof_model::Millis;
+
+/// A queued notification: a session's verdict reached `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub console_login_event_id: String,
+    pub version: u32,
+}
+
+/// What a sink has filed for one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub dedup_key: String,
+    pub console_login_event_id: String,
+    /// The sink's id for it (Jira issue key, ServiceNow sys_id, PagerDuty dedup key…).
+    pub external_id: Option<String>,
+    /// `open` or `closed`.
+    pub state: String,
+    /// The verdict version last sent.
+    pub version: u32,
+    pub verdict: String,
+}
+
+fn now_ms() -> Millis {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
+}
+
+impl Store {
+    /// The sink's cursor: the last outbox id it has handled. `None` before its first run.
+    pub fn notify_cursor(&self, sink: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row("SELECT outbox_id FROM notify_cursors WHERE sink = ?1", [sink], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets the sink's cursor (never moves it back).
+    pub fn set_notify_cursor(&self, sink: &str, outbox_id: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO notify_cursors (sink, outbox_id, updated_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (sink) DO UPDATE SET outbox_id = max(outbox_id, excluded.outbox_id), updated_ms = excluded.updated_ms",
+            params![sink, outbox_id, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// The newest outbox id (0 when empty).
+    pub fn outbox_head(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT coalesce(max(id), 0) FROM outbox", [], |r| r.get(0))?)
+    }
+
+    /// The cursor that starts a sink at the rows created at or after `t`: the id before the first
+    /// such row, or the newest id when there is none.
+    pub fn outbox_before_ms(&self, t: Millis) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce((SELECT min(id) - 1 FROM outbox WHERE created_ms >= ?1), (SELECT coalesce(max(id), 0) FROM outbox))",
+            [t],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Outbox rows after `after`, oldest first, at most `limit`.
+    pub fn outbox_after(&self, after: i64, limit: usize) -> Result<Vec<OutboxRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, console_login_event_id, version FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![after, limit as i64], |r| {
+            Ok(OutboxRow { id: r.get(0)?, console_login_event_id: r.get(1)?, version: r.get(2)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn ticket(&self, sink: &str, dedup_key: &str) -> Result<Option<Ticket>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT dedup_key, console_login_event_id, external_id, state, version, verdict FROM tickets
+                 WHERE sink = ?1 AND dedup_key = ?2",
+                params![sink, dedup_key],
+                |r| {
+                    Ok(Ticket {
+                        dedup_key: r.get(0)?,
+                        console_login_event_id: r.get(1)?,
+                        external_id: r.get(2)?,
+                        state: r.get(3)?,
+                        version: r.get(4)?,
+                        verdict: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Records what the sink now holds for a session (after the remote call succeeded).
+    pub fn put_ticket(&self, sink: &str, t: &Ticket) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO tickets (sink, dedup_key, console_login_event_id, external_id, state, version, verdict, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![sink, t.dedup_key, t.console_login_event_id, t.external_id, t.state, t.version, t.verdict, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Tickets per sink and state, for `status`-like summaries.
+    pub fn ticket_counts(&self, sink: &str) -> Result<(u64, u64)> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(sum(state = 'open'), 0), coalesce(sum(state = 'closed'), 0) FROM tickets WHERE sink = ?1",
+            [sink],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Store;
+    use trailproof_model::verdict::{Risk, SessionPath, Severity, Verdict, VerdictRecord};
+
+    fn rec(id: &str, verdict: Verdict) -> VerdictRecord {
+        VerdictRecord {
+            console_login_event_id: id.into(),
+            account_id: Some("111122223333".into()),
+            arn: None,
+            session_name: None,
+            time: "2026-11-02T10:00:00Z".into(),
+            source_ip: None,
+            user_agent: None,
+            path: SessionPath::Saml,
+            verdict,
+            reason: None,
+            identity: None,
+            mfa: None,
+            evidence: vec![],
+            risk: Risk { score: 60, severity: Severity::High, signals: vec![] },
+            explanation: String::new(),
+            version: 0,
+        }
+    }
+
+    /// A verdict and its outbox row commit together; an unchanged verdict queues nothing; a
+    /// changed one queues its new version.
+    #[test]
+    fn every_stored_verdict_version_is_queued_once_in_its_transaction() {
+        let mut s = Store::open_in_memory().unwrap();
+        let mut b = s.batch().unwrap();
+        b.put_verdicts(&[rec("e1", Verdict::NotEnforced), rec("e2", Verdict::Enforced)]).unwrap();
+        drop(b); // rolled back: neither the verdicts nor their outbox rows exist
+        assert_eq!(s.outbox_head().unwrap(), 0);
+        let mut b = s.batch().unwrap();
+        b.put_verdicts(&[rec("e1", Verdict::NotEnforced), rec("e2", Verdict::Enforced)]).unwrap();
+        b.commit().unwrap();
+        let mut b = s.batch().unwrap();
+        b.put_verdicts(&[rec("e1", Verdict::NotEnforced), rec("e2", Verdict::NoIdpLogin)]).unwrap();
+        b.commit().unwrap();
+        let rows: Vec<(String, u32)> =
+            s.outbox_after(0, 100).unwrap().into_iter().map(|r| (r.console_login_event_id, r.version)).collect();
+        assert_eq!(rows, [("e1".into(), 1), ("e2".into(), 1), ("e2".into(), 2)]);
+        assert_eq!(s.notify_cursor("jira").unwrap(), None);
+        s.set_notify_cursor("jira", 2).unwrap();
+        s.set_notify_cursor("jira", 1).unwrap();
+        assert_eq!(s.notify_cursor("jira").unwrap(), Some(2), "a cursor never moves back");
+        assert_eq!(s.outbox_after(2, 100).unwrap().len(), 1);
+    }
+}
