@@ -142,6 +142,9 @@ written where, and which findings set the exit code.",
         after_help = crate::cmd_run::AFTER_HELP
     )]
     Run(crate::cmd_run::RunArgs),
+    /// Deliver queued verdicts to the [[notify]] sinks: Jira, ServiceNow, PagerDuty, Slack, webhooks.
+    #[command(after_help = crate::cmd_notify::AFTER_HELP)]
+    Notify(crate::cmd_notify::NotifyArgs),
 }
 
 #[derive(Args, Debug)]

@@ -280,8 +280,8 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     steps.say(&format!("reports written: {}", names.join(", ")));
 
-    let tickets = crate::cmd_run::demo_tickets(&rt, &config, &mut store)?;
-    steps.say(&tickets);
+    let tickets = crate::cmd_run::demo_tickets(&rt, &config, &mut store, &a.out.join("creds"))?;
+    println!("{tickets}");
     drop(em);
     drop(moto);
 

@@ -326,15 +326,61 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-// TEMPORARY until crates/notify lands.
-fn notify_stage(_config: &Config, _store: &mut trailproof_store::Store, _dry_run: bool) -> anyhow::Result<String> {
-    Ok("skipped: no [[notify]] sink is configured".into())
+/// The notify stage: every `[[notify]]` sink, or a note that none is configured.
+fn notify_stage(config: &Config, store: &mut trailproof_store::Store, dry_run: bool) -> anyhow::Result<String> {
+    if config.notify.is_empty() {
+        return Ok("skipped: no [[notify]] sink is configured".into());
+    }
+    let summary = crate::cmd_notify::notify(config, store, dry_run)?;
+    let lines: Vec<String> = summary.sinks.iter().map(|s| util::inert(&s.line())).collect();
+    let text = format!("{}{}", lines.join("; "), if dry_run { " (dry run: nothing sent)" } else { "" });
+    if summary.failed() {
+        anyhow::bail!("{text}");
+    }
+    Ok(text)
 }
 
+/// The demo's ticket feed: a webhook sink pointed at the in-process receiver, every verdict the
+/// demo judged (backfill), then a second dispatch that must send nothing.
 pub fn demo_tickets(
-    _rt: &tokio::runtime::Runtime,
-    _config: &Config,
-    _store: &mut trailproof_store::Store,
+    rt: &tokio::runtime::Runtime,
+    config: &Config,
+    store: &mut trailproof_store::Store,
+    creds: &Path,
 ) -> anyhow::Result<String> {
-    Ok("tickets: (notify pending)".into())
+    let key = "demo-webhook-signing-key";
+    let sink = rt.block_on(crate::demo_sink::start(key.as_bytes())).context("starting the webhook receiver")?;
+    std::fs::create_dir_all(creds)?;
+    let key_file = creds.join("webhook-key");
+    std::fs::write(&key_file, key)?;
+    let mut cfg = config.clone();
+    cfg.notify = vec![trailproof_model::config::NotifySink {
+        name: "demo-webhook".into(),
+        kind: "webhook".into(),
+        url: sink.url(),
+        secret_file: key_file.to_string_lossy().into_owned(),
+        requests_per_minute: 0,
+        backfill: true,
+        ..Default::default()
+    }];
+    let first = crate::cmd_notify::notify(&cfg, store, false)?;
+    let again = crate::cmd_notify::notify(&cfg, store, false)?;
+    let got = sink.received();
+    let created = first.sinks.first().map(|s| s.created).unwrap_or(0);
+    let twice = got.by_key.values().filter(|n| **n > 1).count();
+    anyhow::ensure!(!first.failed(), "the webhook sink failed: {}", first.sinks[0].line());
+    anyhow::ensure!(
+        got.bad_signatures == 0 && twice == 0 && got.by_key.len() as u64 == created,
+        "webhook deliveries: {} tickets sent, {} received, {} twice, {} bad signatures",
+        created,
+        got.by_key.len(),
+        twice,
+        got.bad_signatures
+    );
+    let resent = again.sinks.first().map(|s| s.created + s.updated + s.closed).unwrap_or(0);
+    anyhow::ensure!(resent == 0, "a second dispatch re-sent {resent} tickets");
+    Ok(format!(
+        "tickets: {created} sent to a webhook sink at {} (HMAC verified, one per session; a second dispatch sent none)",
+        sink.url()
+    ))
 }

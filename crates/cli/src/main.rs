@@ -8,6 +8,7 @@ mod cmd_demo;
 mod cmd_emulate;
 mod cmd_import;
 mod cmd_lookup;
+mod cmd_notify;
 mod cmd_report;
 mod cmd_run;
 mod cmd_simulate;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         args::Command::Collect(a) => cmd_collect::run(&cli.global, a),
         args::Command::Check => cmd_check::run(&cli.global),
         args::Command::Run(a) => cmd_run::run(&cli.global, a),
+        args::Command::Notify(a) => cmd_notify::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

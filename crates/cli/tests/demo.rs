@@ -19,6 +19,14 @@ fn demo_runs_end_to_end_and_every_verdict_matches_the_labels() {
     let want: String = rest.chars().take_while(char::is_ascii_digit).collect();
     assert_eq!(got.trim(), want, "{line}");
     assert!(want.parse::<u32>().unwrap() > 20, "{line}");
+    // Collected through the real collectors, reported, ticketed.
+    let tickets = stdout.lines().find(|l| l.starts_with("tickets: ")).expect("tickets line");
+    let sent: u32 = tickets["tickets: ".len()..].split_whitespace().next().unwrap().parse().unwrap();
+    assert!(sent > 0 && tickets.contains("HMAC verified"), "{tickets}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg id=\"chart\""));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["summary"]["sessions"].to_string(), want);
     let verdicts: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("verdicts.json")).unwrap()).unwrap();
     assert_eq!(verdicts.as_array().unwrap().len().to_string(), want);

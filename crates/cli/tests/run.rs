@@ -143,3 +143,31 @@ fn a_second_run_on_a_locked_database_names_the_holder_and_exits_5() {
     let o = run(&db, &cfg, &["--no-collect"]);
     assert_eq!(o.status.code(), Some(4), "the lock is free again\n{}", text(&o));
 }
+
+#[test]
+fn a_dry_run_prints_the_tickets_it_would_send_and_sends_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = db_with_a_finding(tmp.path());
+    // A webhook sink on a port nothing listens on: a real send would fail.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(tmp.path().join("key"), "webhook-signing-key").unwrap();
+    let cfg = config(
+        tmp.path(),
+        &format!(
+            "[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/h\"\nsecret_file = \"{}\"\n\
+             backfill = true\nmax_retries = 0\n",
+            tmp.path().join("key").display()
+        ),
+    );
+    let o = run(&db, &cfg, &["--no-collect", "--dry-run"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(4), "{out}");
+    assert!(out.contains("hook: would create 444455556666:c2c2c2c2-0000-4000-8000-000000000002"), "{out}");
+    assert!(out.contains("notify    ok") && out.contains("dry run: nothing sent"), "{out}");
+    // For real, the sink is down: the notify stage fails, the ticket stays queued.
+    let o = run(&db, &cfg, &["--no-collect"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("notify    FAILED") && out.contains("1 left queued"), "{out}");
+    assert!(!out.contains("webhook-signing-key"), "{out}");
+}
