@@ -33,3 +33,9 @@ bench-correlate USERS="50000" DAYS="20" NOISE="17":
 # The demo.
 demo:
     cargo run --release -- demo
+
+# The benchmark suite (BENCHMARKS.md, bench-results.json): a simulated large organisation's day
+# (50,000 users by default, cached in bench-data/), each stage next to gzip -dc and DuckDB, medians.
+# `just bench 10000 1` for a smaller day and one run; scripts/bench.sh --help for the options.
+bench USERS="50000" RUNS="3":
+    scripts/bench.sh --users {{USERS}} --runs {{RUNS}}

@@ -97,7 +97,7 @@ pub fn collect_all(
             opts.only = only;
             opts.since = since;
             opts.until = until;
-            Some(collect(&g.db, &cfg, &opts, rep.as_ref()).await)
+            Some(collect(&g.db, cfg, &opts, rep.as_ref()).await)
         };
         let ct = async {
             let mut out = Vec::new();

@@ -344,28 +344,30 @@ async fn servicenow_pagerduty_and_slack_requests_carry_the_dedup_key_and_escape_
     let s = dispatch(&store, &cfg, &opts()).await.unwrap();
     assert!(!s.failed(), "{s:?}");
     assert!(s.sinks.iter().all(|x| x.created == 1), "{s:?}");
-    let snow = snow_st.lock().unwrap();
-    assert!(
-        snow.requests[0].query.contains("correlation_id%3Dtrailproof%3A111122223333%3Ap1"),
-        "{}",
-        snow.requests[0].query
-    );
-    let created: Value = serde_json::from_str(&snow.requests[1].body).unwrap();
-    assert_eq!(created["correlation_id"], "trailproof:111122223333:p1");
-    assert!(snow.requests[1].headers["authorization"].to_str().unwrap().starts_with("Basic "));
-    let pd: Value = serde_json::from_str(&pd_st.lock().unwrap().requests[0].body).unwrap();
-    assert_eq!(pd["dedup_key"], "trailproof:111122223333:p1");
-    assert_eq!(pd["event_action"], "trigger");
-    assert_eq!(pd["routing_key"], "R0UTINGKEY0123456789");
-    let slack = slack_st.lock().unwrap();
-    assert_eq!(slack.requests[0].path, "/services/T/B/X");
-    let text = serde_json::from_str::<Value>(&slack.requests[0].body).unwrap()["text"].as_str().unwrap().to_string();
-    assert!(!text.contains("<!channel>") && text.contains("&lt;!channel&gt;"), "{text}");
-    assert!(!text.contains("<script>"), "{text}");
+    {
+        let snow = snow_st.lock().unwrap();
+        assert!(
+            snow.requests[0].query.contains("correlation_id%3Dtrailproof%3A111122223333%3Ap1"),
+            "{}",
+            snow.requests[0].query
+        );
+        let created: Value = serde_json::from_str(&snow.requests[1].body).unwrap();
+        assert_eq!(created["correlation_id"], "trailproof:111122223333:p1");
+        assert!(snow.requests[1].headers["authorization"].to_str().unwrap().starts_with("Basic "));
+        let pd: Value = serde_json::from_str(&pd_st.lock().unwrap().requests[0].body).unwrap();
+        assert_eq!(pd["dedup_key"], "trailproof:111122223333:p1");
+        assert_eq!(pd["event_action"], "trigger");
+        assert_eq!(pd["routing_key"], "R0UTINGKEY0123456789");
+        let slack = slack_st.lock().unwrap();
+        assert_eq!(slack.requests[0].path, "/services/T/B/X");
+        let text =
+            serde_json::from_str::<Value>(&slack.requests[0].body).unwrap()["text"].as_str().unwrap().to_string();
+        assert!(!text.contains("<!channel>") && text.contains("&lt;!channel&gt;"), "{text}");
+        assert!(!text.contains("<script>"), "{text}");
+    }
 
     // The session turns out enforced: PagerDuty resolves, ServiceNow resolves with a note.
     put(&mut store, &[rec("p1", Verdict::Enforced, 0)]);
-    drop((snow, slack));
     let s = dispatch(&store, &cfg, &opts()).await.unwrap();
     assert!(s.sinks.iter().all(|x| x.closed == 1), "{s:?}");
     let pd: Value = serde_json::from_str(&pd_st.lock().unwrap().requests[1].body).unwrap();

@@ -111,8 +111,11 @@ fn opt(s: &Option<String>) -> String {
     clean(s.as_deref().unwrap_or("-"))
 }
 
-/// Counts per time bucket and verdict, for the chart.
-fn buckets(records: &[VerdictRecord]) -> (Millis, Vec<(Millis, BTreeMap<Verdict, u64>)>) {
+/// A chart bucket: its start and the sessions per verdict in it.
+type Bucket = (Millis, BTreeMap<Verdict, u64>);
+
+/// Counts per time bucket and verdict, for the chart, with the bucket length.
+fn buckets(records: &[VerdictRecord]) -> (Millis, Vec<Bucket>) {
     let times: Vec<(Millis, Verdict)> =
         records.iter().filter_map(|r| parse_time(&r.time).ok().map(|t| (t, r.verdict))).collect();
     let (Some(lo), Some(hi)) = (times.iter().map(|t| t.0).min(), times.iter().map(|t| t.0).max()) else {
@@ -122,8 +125,7 @@ fn buckets(records: &[VerdictRecord]) -> (Millis, Vec<(Millis, BTreeMap<Verdict,
     let step = if hi - lo <= 3 * 24 * hour { hour } else { 24 * hour };
     let first = lo - lo.rem_euclid(step);
     let n = ((hi - first) / step + 1) as usize;
-    let mut out: Vec<(Millis, BTreeMap<Verdict, u64>)> =
-        (0..n.min(2_000)).map(|i| (first + i as Millis * step, BTreeMap::new())).collect();
+    let mut out: Vec<Bucket> = (0..n.min(2_000)).map(|i| (first + i as Millis * step, BTreeMap::new())).collect();
     for (t, v) in times {
         let i = ((t - first) / step) as usize;
         if let Some(b) = out.get_mut(i) {

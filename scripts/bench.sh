@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# The benchmark suite (issue 7): a simulated "large organisation day", then, each --runs times
+# (median reported), every stage of trailproof next to its baselines measured in the same run:
+#   CloudTrail import  vs  single-threaded `gzip -dc` of the same files  vs  DuckDB read_json_auto
+#   IdP imports (records/s), correlate (sessions/s, peak RSS), report, the whole day end to end,
+#   database size per million stored records.
+# Writes BENCHMARKS.md and bench-results.json (in --out, default the repository root).
+#
+#   scripts/bench.sh                       # 50,000 users (~9 M CloudTrail, ~4 M IdP records)
+#   scripts/bench.sh --users 10000 --runs 1
+#   scripts/bench.sh --quick               # 300 users, 1 run: the same code paths in seconds
+#
+# Options: --users N, --runs N, --data DIR (generated corpus, cached by its parameters),
+# --out DIR, --no-duckdb, --bin PATH (a built trailproof; default: cargo build --release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+users=50000 runs=3 data="" out="." duck=1 bin="" noise=0.995 idp_noise=40
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --users) users=$2; shift ;;
+    --runs) runs=$2; shift ;;
+    --data) data=$2; shift ;;
+    --out) out=$2; shift ;;
+    --no-duckdb) duck=0 ;;
+    --bin) bin=$2; shift ;;
+    --quick) users=300 runs=1 noise=0.99 idp_noise=20 ;;
+    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+data=${data:-bench-data/day-$users}
+if [ -z "$bin" ]; then
+  cargo build --release -q -p trailproof
+  bin=target/release/trailproof
+fi
+mkdir -p "$data" "$out"
+work=$(mktemp -d "${TMPDIR:-/tmp}/tp-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+results="$work/results.tsv"   # stage<TAB>run<TAB>seconds<TAB>peak_kb<TAB>extra
+: > "$results"
+
+# 1. The corpus, cached by its parameters.
+params="seed=7 users=$users days=1 noise_ratio=$noise idp_noise=$idp_noise"
+if [ "$(cat "$data/params" 2>/dev/null)" != "$params" ]; then
+  rm -rf "$data/sim"
+  echo "== generating: $params" >&2
+  /usr/bin/time -f "%e %M" -o "$work/gen" "$bin" --quiet simulate --seed 7 --users "$users" --days 1 \
+    --noise-ratio "$noise" --idp-noise "$idp_noise" --out "$data/sim" >/dev/null
+  echo "$params" > "$data/params"
+  cp "$work/gen" "$data/generation"
+fi
+sim="$data/sim"
+
+timed() { # stage run cmd... : wall seconds and peak RSS of the command (and its children)
+  local stage=$1 run=$2; shift 2
+  /usr/bin/time -f "%e %M" -o "$work/t" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err" >&2; return 1; }
+  printf '%s\t%s\t%s\t%s\n' "$stage" "$run" "$(cut -d' ' -f1 "$work/t")" "$(cut -d' ' -f2 "$work/t")" >> "$results"
+}
+
+if [ "$duck" = 1 ]; then
+  venv=target/bench-venv
+  if ! "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
+    echo "== installing duckdb from PyPI into $venv" >&2
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q duckdb
+  fi
+  cat > "$work/duck.py" <<'PY'
+import duckdb, sys
+con = duckdb.connect()
+con.execute("SET threads TO 2")
+# What trailproof extracts from a trail tree: the sign-in and STS records behind console sessions.
+con.execute(f"""
+CREATE TABLE signins AS
+SELECT r.* FROM (
+  SELECT unnest(Records) AS r
+  FROM read_json_auto('{sys.argv[1]}/**/*.json.gz', maximum_object_size=268435456, union_by_name=true)
+)
+WHERE r.eventName IN ('ConsoleLogin', 'AssumeRoleWithSAML', 'GetFederationToken', 'GetSigninToken', 'CheckMfa',
+                      'UserAuthentication', 'Federate')
+""")
+print(con.execute("SELECT count(*) FROM signins").fetchone()[0])
+PY
+fi
+
+gz_bytes=$(find "$sim/AWSLogs" -name '*.json.gz' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+for run in $(seq 1 "$runs"); do
+  echo "== run $run of $runs" >&2
+  db="$work/tp-$run.db"
+  timed gzip_dc "$run" sh -c "find '$sim/AWSLogs' -name '*.json.gz' -print0 | sort -z | xargs -0 cat | gzip -dc > /dev/null"
+  timed import_cloudtrail "$run" "$bin" --quiet --db "$db" import cloudtrail "$sim/AWSLogs"
+  if [ "$duck" = 1 ]; then
+    timed duckdb "$run" "$venv/bin/python" "$work/duck.py" "$sim/AWSLogs"
+    echo "duckdb_rows $(cat "$work/out")" >> "$work/counts"
+  fi
+  for s in okta entra google; do
+    timed "import_$s" "$run" "$bin" --quiet --db "$db" import "$s" "$sim/$s"
+  done
+  timed correlate "$run" "$bin" --quiet --db "$db" --config "$sim/org.toml" correlate --now 2100-01-01T00:00:00Z
+  timed report_html "$run" "$bin" --quiet --db "$db" report --format html --out "$work/report.html"
+  "$bin" --db "$db" status --format json > "$work/status-$run.json"
+  ls -l "$db" | awk '{print $5}' > "$work/dbsize-$run"
+  rm -f "$db" "$db-wal" "$db-shm"
+done
+
+python3 - "$work" "$runs" "$gz_bytes" "$sim" "$data" "$out" "$users" "$duck" "$params" <<'PY'
+import json, os, statistics, subprocess, sys, datetime
+work, runs, gz_bytes, sim, data, out, users, duck, params = sys.argv[1:]
+runs, gz_bytes = int(runs), int(gz_bytes)
+rows = [l.rstrip("\n").split("\t") for l in open(f"{work}/results.tsv")]
+def med(stage, col):
+    vals = [float(r[col]) for r in rows if r[0] == stage]
+    return statistics.median(vals) if vals else None
+truth = json.load(open(f"{sim}/truth.json"))
+ct_records = truth["cloudtrail"]["records_written"]
+status = json.load(open(f"{work}/status-1.json"))
+stored = sum(v for v in status.get("raw_records", {}).values()) if isinstance(status.get("raw_records"), dict) else 0
+dbsize = int(open(f"{work}/dbsize-1").read())
+idp = {s: truth[s]["records"] for s in ("okta", "entra", "google")}
+sessions = len(truth["console_logins"]["successful"])
+r = {"params": params, "runs": runs, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+     "machine": {"cores": os.cpu_count(), "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+                 "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")},
+     "corpus": {"cloudtrail_records": ct_records, "cloudtrail_gzip_bytes": gz_bytes, "idp_records": idp, "console_sessions": sessions, "stored_records": stored},
+     "stages": {}}
+for stage in sorted({row[0] for row in rows}):
+    r["stages"][stage] = {"seconds": med(stage, 2), "peak_rss_mb": round(med(stage, 3) / 1024, 1)}
+st = r["stages"]
+ct = st["import_cloudtrail"]["seconds"]
+st["import_cloudtrail"].update({"gzip_mb_per_s": round(gz_bytes / 2**20 / ct, 1), "records_per_s": round(ct_records / ct)})
+for s in ("okta", "entra", "google"):
+    if idp[s] and f"import_{s}" in st:
+        st[f"import_{s}"]["records_per_s"] = round(idp[s] / st[f"import_{s}"]["seconds"])
+counts = [l.split() for l in open(f"{work}/counts")] if os.path.exists(f"{work}/counts") else []
+st["correlate"]["sessions"] = sessions
+st["correlate"]["sessions_per_s"] = round(sessions / st["correlate"]["seconds"])
+whole = ["import_cloudtrail", "import_okta", "import_entra", "import_google", "correlate", "report_html"]
+r["whole_day"] = {"seconds": round(sum(st[s]["seconds"] for s in whole if s in st), 1),
+                  "peak_rss_mb": max(st[s]["peak_rss_mb"] for s in whole if s in st)}
+r["ratios"] = {"import_vs_gzip_dc_time": round(ct / st["gzip_dc"]["seconds"], 2)}
+if "duckdb" in st:
+    r["ratios"]["duckdb_vs_import_time"] = round(st["duckdb"]["seconds"] / ct, 2)
+    r["duckdb_rows"] = counts[0][1] if counts else None
+r["db_bytes_per_million_records"] = round(dbsize / max(stored, 1) * 1e6) if stored else None
+r["db_bytes"] = dbsize
+gen = open(f"{data}/generation").read().split() if os.path.exists(f"{data}/generation") else None
+if gen:
+    r["generation"] = {"seconds": float(gen[0]), "peak_rss_mb": round(int(gen[1]) / 1024, 1)}
+json.dump(r, open(f"{out}/bench-results.json", "w"), indent=2)
+def line(name, s, extra=""):
+    return f"| {name} | {s['seconds']:.2f} s | {s['peak_rss_mb']:.0f} MB | {extra} |"
+md = [f"# Benchmarks", "", f"`scripts/bench.sh --users {users} --runs {runs}` (also `just bench`), {r['date']}.",
+      f"Machine: {r['machine']['cores']} cores, {r['machine']['memory_gb']} GB, {r['machine']['cpu']}. Median of {runs} run(s).", "",
+      f"Corpus ({params}): {ct_records:,} CloudTrail records in {gz_bytes/2**20:.0f} MB of gzip; Okta {idp['okta']:,}, Entra {idp['entra']:,}, Google {idp['google']:,} records; {sessions:,} console sessions; {stored:,} records stored.", "",
+      "| stage | wall | peak RSS | figures |", "|---|---|---|---|",
+      line("`gzip -dc` of the trail files (single thread, the floor)", st["gzip_dc"]),
+      line("**import cloudtrail**", st["import_cloudtrail"], f"{st['import_cloudtrail']['gzip_mb_per_s']} MB/s gzip, {st['import_cloudtrail']['records_per_s']:,} records/s; {r['ratios']['import_vs_gzip_dc_time']}x the time of gzip -dc")]
+if "duckdb" in st:
+    md.append(line("DuckDB `read_json_auto` extraction (2 threads)", st["duckdb"], f"{r['ratios']['duckdb_vs_import_time']}x the time of trailproof's import; {r.get('duckdb_rows')} rows"))
+for s in ("okta", "entra", "google"):
+    if f"import_{s}" in st:
+        md.append(line(f"import {s}", st[f"import_{s}"], f"{st[f'import_{s}'].get('records_per_s', 0):,} records/s"))
+md += [line("correlate (all sessions of the day)", st["correlate"], f"{sessions:,} sessions, {st['correlate']['sessions_per_s']:,} sessions/s"), line("report --format html", st["report_html"]),
+       f"| **whole day** (imports + correlate + report) | {r['whole_day']['seconds']} s | {r['whole_day']['peak_rss_mb']:.0f} MB | |", "",
+       f"Database: {dbsize/2**20:.0f} MB, {r['db_bytes_per_million_records']/2**20 if r['db_bytes_per_million_records'] else 0:.0f} MB per million stored records.", ""]
+open(f"{out}/BENCHMARKS.md", "w").write("\n".join(md) + "\n")
+print("\n".join(md))
+PY
