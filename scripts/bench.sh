@@ -113,14 +113,15 @@ def med(stage, col):
 truth = json.load(open(f"{sim}/truth.json"))
 ct_records = truth["cloudtrail"]["records_written"]
 status = json.load(open(f"{work}/status-1.json"))
-stored = sum(v for v in status.get("raw_records", {}).values()) if isinstance(status.get("raw_records"), dict) else 0
+stored_by_source = status.get("raw_records", {})
+stored = sum(stored_by_source.values())
 dbsize = int(open(f"{work}/dbsize-1").read())
 idp = {s: truth[s]["records"] for s in ("okta", "entra", "google")}
 sessions = len(truth["console_logins"]["successful"])
 r = {"params": params, "runs": runs, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
      "machine": {"cores": os.cpu_count(), "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
                  "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")},
-     "corpus": {"cloudtrail_records": ct_records, "cloudtrail_gzip_bytes": gz_bytes, "idp_records": idp, "console_sessions": sessions, "stored_records": stored},
+     "corpus": {"cloudtrail_records": ct_records, "cloudtrail_gzip_bytes": gz_bytes, "idp_records": idp, "console_sessions": sessions, "stored_records": stored, "stored_by_source": stored_by_source},
      "stages": {}}
 for stage in sorted({row[0] for row in rows}):
     r["stages"][stage] = {"seconds": med(stage, 2), "peak_rss_mb": round(med(stage, 3) / 1024, 1)}
@@ -155,7 +156,8 @@ md = [f"# Benchmarks", "", f"`scripts/bench.sh --users {users} --runs {runs}` (a
       line("`gzip -dc` of the trail files (single thread, the floor)", st["gzip_dc"]),
       line("**import cloudtrail**", st["import_cloudtrail"], f"{st['import_cloudtrail']['gzip_mb_per_s']} MB/s gzip, {st['import_cloudtrail']['records_per_s']:,} records/s; {r['ratios']['import_vs_gzip_dc_time']}x the time of gzip -dc")]
 if "duckdb" in st:
-    md.append(line("DuckDB `read_json_auto` extraction (2 threads)", st["duckdb"], f"{r['ratios']['duckdb_vs_import_time']}x the time of trailproof's import; {r.get('duckdb_rows')} rows"))
+    dups = truth["cloudtrail"].get("relevant_duplicate_copies", 0)
+    md.append(line("DuckDB `read_json_auto` extraction (2 threads)", st["duckdb"], f"{r['ratios']['duckdb_vs_import_time']}x the time of trailproof's import; {r.get('duckdb_rows')} rows (the {dups} duplicate copies in the trail included) vs {stored_by_source.get('cloudtrail', 0):,} stored by trailproof (deduplicated)"))
 for s in ("okta", "entra", "google"):
     if f"import_{s}" in st:
         md.append(line(f"import {s}", st[f"import_{s}"], f"{st[f'import_{s}'].get('records_per_s', 0):,} records/s"))
