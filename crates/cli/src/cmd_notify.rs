@@ -41,6 +41,9 @@ pub fn notify(config: &Config, store: &Store, dry_run: bool) -> anyhow::Result<D
         for p in &s.planned {
             println!("{}", util::inert(p));
         }
+        for r in &s.rejections {
+            eprintln!("error: ticket refused: {}", util::inert(r));
+        }
     }
     Ok(summary)
 }

@@ -24,7 +24,8 @@ async fn jira(State(s): State<Arc<Mutex<Jira>>>, method: Method, uri: Uri, body:
     let hang = {
         let mut j = s.lock().unwrap();
         match (method.as_str(), uri.path()) {
-            ("GET", "/rest/api/2/search") => {
+            // Jira Cloud's enhanced search (what trailproof asks first) and Server's.
+            ("GET", "/rest/api/2/search/jql" | "/rest/api/2/search") => {
                 let q: String = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
                     .find(|(k, _)| k == "jql")
                     .map(|(_, v)| v.to_string())

@@ -31,7 +31,7 @@
 mod sink;
 mod text;
 
-pub use sink::{Action, Kind, Sink, sign};
+pub use sink::{Action, CallError, Kind, Sink, sign};
 
 use std::collections::HashMap;
 use trailproof_model::Millis;
@@ -67,6 +67,10 @@ pub struct SinkSummary {
     pub skipped: u64,
     /// Sessions left queued for the next run.
     pub pending: u64,
+    /// Tickets the service refused for their content (400, 413, 422): recorded, not retried for
+    /// this verdict version, listed in `rejections`.
+    pub rejected: u64,
+    pub rejections: Vec<String>,
     /// Why the sink stopped, when it did.
     pub error: Option<String>,
     /// Dry run: what would be sent, one line each.
@@ -79,6 +83,9 @@ impl SinkSummary {
             "{}: {} created, {} updated, {} closed, {} skipped",
             self.name, self.created, self.updated, self.closed, self.skipped
         );
+        if self.rejected > 0 {
+            s.push_str(&format!(", {} rejected by the service", self.rejected));
+        }
         if self.pending > 0 {
             s.push_str(&format!(", {} left queued", self.pending));
         }
@@ -95,9 +102,9 @@ pub struct DispatchSummary {
 }
 
 impl DispatchSummary {
-    /// Some sink stopped with sessions left queued.
+    /// Some sink stopped with sessions left queued, or refused a ticket.
     pub fn failed(&self) -> bool {
-        self.sinks.iter().any(|s| s.error.is_some())
+        self.sinks.iter().any(|s| s.error.is_some() || s.rejected > 0)
     }
 }
 
@@ -189,7 +196,12 @@ async fn dispatch_one(store: &Store, sink: &Sink, opts: &DispatchOptions) -> Res
         }
         match sink.send(action, &rec, &key, held.as_ref().and_then(|t| t.external_id.as_deref())).await {
             Ok(external_id) => {
-                let state = if action == Action::Close { "closed" } else { "open" };
+                // Updating a closed ticket comments on it; only PagerDuty's trigger reopens.
+                let state = match (action, held.as_ref().map(|t| t.state.as_str())) {
+                    (Action::Close, _) => "closed",
+                    (Action::Update, Some("closed")) if sink.kind() != Kind::PagerDuty => "closed",
+                    _ => "open",
+                };
                 store.put_ticket(
                     &name,
                     &Ticket {
@@ -207,8 +219,30 @@ async fn dispatch_one(store: &Store, sink: &Sink, opts: &DispatchOptions) -> Res
                     Action::Close => sum.closed += 1,
                 }
             }
+            Err(e) if e.rejects_only_this_ticket() => {
+                // One poisoned ticket must not hold the sink's queue: record the refusal for this
+                // verdict version (a later version tries again) and go on.
+                let msg = trailproof_http::redact(&e.message);
+                sum.rejected += 1;
+                sum.rejections.push(format!("{name}: {} {key}: {msg}", action.as_str()));
+                let (state, external_id) = match &held {
+                    Some(t) if t.state != "rejected" => (t.state.clone(), t.external_id.clone()),
+                    _ => ("rejected".to_string(), None),
+                };
+                store.put_ticket(
+                    &name,
+                    &Ticket {
+                        dedup_key: key,
+                        console_login_event_id: rec.console_login_event_id.clone(),
+                        external_id,
+                        state,
+                        version: rec.version,
+                        verdict: rec.verdict.as_str().into(),
+                    },
+                )?;
+            }
             Err(e) => {
-                sum.error = Some(trailproof_http::redact(&e));
+                sum.error = Some(trailproof_http::redact(&e.message));
                 stopped_at = Some(i);
                 break;
             }
@@ -233,7 +267,9 @@ async fn dispatch_one(store: &Store, sink: &Sink, opts: &DispatchOptions) -> Res
 pub(crate) fn decide(sink: &Sink, rec: &VerdictRecord, held: Option<&Ticket>) -> Option<Action> {
     match held {
         Some(t) if t.version >= rec.version => None,
+        // Never filed (or refused at creation): as if nothing were held.
         None => sink.takes(rec).then_some(Action::Create),
+        Some(t) if t.state == "rejected" => sink.takes(rec).then_some(Action::Create),
         Some(t) if t.state == "open" => {
             if rec.verdict == Verdict::Enforced && sink.closes_on_enforced() {
                 Some(Action::Close)

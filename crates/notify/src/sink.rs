@@ -148,7 +148,7 @@ impl Sink {
     }
 
     /// Sends one request with pacing and retries; the response of a 2xx.
-    async fn call(&self, what: &str, mk: &dyn Fn() -> reqwest::RequestBuilder) -> Result<Value, String> {
+    async fn call(&self, what: &str, mk: &dyn Fn() -> reqwest::RequestBuilder) -> Result<Value, CallError> {
         let initial = Duration::from_millis(self.cfg.retry_initial_ms.max(1));
         let max = Duration::from_millis(self.cfg.retry_max_ms.max(self.cfg.retry_initial_ms).max(1));
         let mut delay = initial;
@@ -160,7 +160,13 @@ impl Sink {
             if let Some(l) = &self.limiter {
                 l.until_ready().await;
             }
-            let mut wait = delay;
+            // Exponential backoff with up to 25 % jitter, so sinks that failed together do not
+            // retry in lockstep.
+            let jitter = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| u64::from(d.subsec_nanos()) % 250)
+                .unwrap_or(0);
+            let mut wait = delay + delay * (jitter as u32) / 1000;
             match self.auth(mk()).send().await {
                 Ok(resp) => {
                     let status = resp.status();
@@ -168,8 +174,7 @@ impl Sink {
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                        .and_then(|v| trailproof_http::parse_retry_after(v, std::time::SystemTime::now()));
                     let body = resp.text().await.unwrap_or_default();
                     if status.is_success() {
                         return Ok(serde_json::from_str(&body).unwrap_or(Value::Null));
@@ -177,10 +182,10 @@ impl Sink {
                     let snippet: String = text::clean(&body).chars().take(200).collect();
                     last = format!("{what}: HTTP {status}: {snippet}");
                     if !(status.as_u16() == 429 || status.as_u16() == 408 || status.is_server_error()) {
-                        return Err(format!("{last} (not retried: check the sink's url, credentials and fields)"));
+                        return Err(CallError { status: Some(status.as_u16()), message: last });
                     }
                     if let Some(ra) = retry_after {
-                        wait = ra.min(max.max(ra.min(Duration::from_secs(120))));
+                        wait = ra.min(Duration::from_secs(120));
                     }
                 }
                 Err(e) => {
@@ -193,7 +198,10 @@ impl Sink {
                 delay = (delay * 2).min(max);
             }
         }
-        Err(format!("gave up after {} attempts; last: {last}", self.cfg.max_retries + 1))
+        Err(CallError {
+            status: None,
+            message: format!("gave up after {} attempts; last: {last}", self.cfg.max_retries + 1),
+        })
     }
 
     /// Creates, updates or closes the session's ticket; returns the service's id for it.
@@ -203,7 +211,7 @@ impl Sink {
         r: &VerdictRecord,
         key: &str,
         external_id: Option<&str>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, CallError> {
         match self.kind {
             Kind::Jira => self.jira(action, r, key, external_id).await,
             Kind::ServiceNow => self.servicenow(action, r, key, external_id).await,
@@ -229,7 +237,7 @@ impl Sink {
         r: &VerdictRecord,
         key: &str,
         held: Option<&str>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, CallError> {
         let label = format!("trailproof-{}", key.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-"));
         let body = {
             let mut s = format!("{}\n\n", text::jira(&Self::lead(action, r)));
@@ -242,12 +250,18 @@ impl Sink {
             Some(k) => Some(k.to_string()),
             None => {
                 // A run killed after creating but before recording: find it by its label.
+                // Jira Cloud: the enhanced search (`/search/jql`; `/search` answers 410 Gone there
+                // since 2025). Jira Server / Data Center: `/search` (no `/search/jql`: 404).
                 let jql = format!("labels = \"{label}\"");
-                let url = with_query(
-                    &format!("{}/rest/api/2/search", self.base),
-                    &[("jql", jql.as_str()), ("fields", "key"), ("maxResults", "1")],
-                )?;
-                let found = self.call("Jira search", &|| self.client.get(url.clone())).await?;
+                let pairs = [("jql", jql.as_str()), ("fields", "key"), ("maxResults", "1")];
+                let cloud = with_query(&format!("{}/rest/api/2/search/jql", self.base), &pairs)?;
+                let found = match self.call("Jira search", &|| self.client.get(cloud.clone())).await {
+                    Err(CallError { status: Some(404 | 405 | 410), .. }) => {
+                        let server = with_query(&format!("{}/rest/api/2/search", self.base), &pairs)?;
+                        self.call("Jira search", &|| self.client.get(server.clone())).await?
+                    }
+                    other => other?,
+                };
                 found["issues"][0]["key"].as_str().map(str::to_string)
             }
         };
@@ -273,7 +287,7 @@ impl Sink {
                 self.call("Jira comment", &|| self.client.post(&url).json(&payload)).await?;
                 Ok(Some(k))
             }
-            (_, None) => Err(format!("Jira: no issue labelled {label} to update")),
+            (_, None) => Err(CallError { status: None, message: format!("Jira: no issue labelled {label} to update") }),
         }
     }
 
@@ -283,8 +297,12 @@ impl Sink {
         r: &VerdictRecord,
         key: &str,
         held: Option<&str>,
-    ) -> Result<Option<String>, String> {
-        let correlation = format!("trailproof:{key}");
+    ) -> Result<Option<String>, CallError> {
+        // Only characters that cannot act in an encoded query (`^` separates its terms).
+        let correlation: String = format!("trailproof:{key}")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || ":-_.".contains(c) { c } else { '_' })
+            .collect();
         let table = format!("{}/api/now/table/incident", self.base);
         let sys_id = match held {
             Some(s) => Some(s.to_string()),
@@ -298,7 +316,7 @@ impl Sink {
                 found["result"][0]["sys_id"].as_str().map(str::to_string)
             }
         };
-        let notes = text::plain(r, &Self::lead(action, r));
+        let notes = text::servicenow(&text::plain(r, &Self::lead(action, r)));
         match (action, sys_id) {
             (Action::Create, Some(s)) => Ok(Some(s)),
             (Action::Create, None) => {
@@ -334,11 +352,14 @@ impl Sink {
                 self.call("ServiceNow update incident", &|| self.client.patch(&url).json(&payload)).await?;
                 Ok(Some(s))
             }
-            (_, None) => Err(format!("ServiceNow: no incident with correlation_id {correlation} to update")),
+            (_, None) => Err(CallError {
+                status: None,
+                message: format!("ServiceNow: no incident with correlation_id {correlation} to update"),
+            }),
         }
     }
 
-    async fn pagerduty(&self, action: Action, r: &VerdictRecord, key: &str) -> Result<Option<String>, String> {
+    async fn pagerduty(&self, action: Action, r: &VerdictRecord, key: &str) -> Result<Option<String>, CallError> {
         let dedup = format!("trailproof:{key}");
         let payload = if action == Action::Close {
             json!({"routing_key": self.secret.expose(), "event_action": "resolve", "dedup_key": dedup})
@@ -370,7 +391,7 @@ impl Sink {
         Ok(Some(dedup))
     }
 
-    async fn slack(&self, action: Action, r: &VerdictRecord) -> Result<(), String> {
+    async fn slack(&self, action: Action, r: &VerdictRecord) -> Result<(), CallError> {
         let mut s = format!("*{}*\n", text::slack(&Self::lead(action, r)));
         for (k, v) in text::fields(r) {
             s.push_str(&format!("*{k}:* {}\n", text::slack(&v)));
@@ -380,7 +401,7 @@ impl Sink {
         Ok(())
     }
 
-    async fn webhook(&self, action: Action, r: &VerdictRecord, key: &str) -> Result<(), String> {
+    async fn webhook(&self, action: Action, r: &VerdictRecord, key: &str) -> Result<(), CallError> {
         let body = serde_json::to_vec(&json!({
             "dedup_key": key,
             "action": action.as_str(),
@@ -390,7 +411,7 @@ impl Sink {
             "text": text::plain(r, &Self::lead(action, r)),
             "verdict": r,
         }))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| CallError { status: None, message: e.to_string() })?;
         let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let sig = sign(self.secret.expose().as_bytes(), &body);
         let delivery = format!("{key}/v{}/{}", r.version, action.as_str());
@@ -415,8 +436,27 @@ pub fn sign(key: &[u8], body: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn with_query(base: &str, pairs: &[(&str, &str)]) -> Result<url::Url, String> {
-    url::Url::parse_with_params(base, pairs).map_err(|e| format!("bad url {base:?}: {e}"))
+fn with_query(base: &str, pairs: &[(&str, &str)]) -> Result<url::Url, CallError> {
+    url::Url::parse_with_params(base, pairs)
+        .map_err(|e| CallError { status: None, message: format!("bad url {base:?}: {e}") })
+}
+
+/// A failed call: the HTTP status when the service answered one that is not retried, and what to
+/// tell the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl CallError {
+    /// The service understood the request and refused this one ticket (bad field content, too
+    /// large): the session is recorded as rejected and the sink moves on. Authentication,
+    /// permission, URL and rate problems (401, 403, 404, 405, 410, and everything retried) stop
+    /// the sink instead, with its queue kept.
+    pub fn rejects_only_this_ticket(&self) -> bool {
+        matches!(self.status, Some(400 | 413 | 422))
+    }
 }
 
 fn connect_error(e: &reqwest::Error) -> String {

@@ -38,6 +38,29 @@ pub(crate) fn slack(s: &str) -> String {
     out
 }
 
+/// ServiceNow journal text: its `[code]…[/code]` markers would render what they enclose as HTML,
+/// so any such marker from log data loses its brackets.
+pub(crate) fn servicenow(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let lower = s.to_ascii_lowercase();
+    let mut i = 0;
+    while i < s.len() {
+        let rest = &lower[i..];
+        if rest.starts_with("[code]") || rest.starts_with("[/code]") {
+            let n = if rest.starts_with("[code]") { 6 } else { 7 };
+            out.push('(');
+            out.push_str(&s[i + 1..i + n - 1]);
+            out.push(')');
+            i += n;
+        } else {
+            let c = s[i..].chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
 pub(crate) fn verdict_words(v: Verdict) -> &'static str {
     match v {
         Verdict::Enforced => "MFA enforced",
@@ -119,5 +142,6 @@ mod tests {
             "&lt;!channel&gt; *\u{200D}bold*\u{200D} &lt;http://evil|x&gt;"
         );
         assert_eq!(clean("a\x1b[2Jb\r\nc"), "a [2Jb  c");
+        assert_eq!(servicenow("x[CODE]<img src=x>[/code]é"), "x(CODE)<img src=x>(/code)é");
     }
 }

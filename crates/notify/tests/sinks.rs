@@ -95,15 +95,27 @@ fn ok() -> (StatusCode, Vec<(&'static str, String)>, String) {
     (StatusCode::OK, vec![], "{}".into())
 }
 
-/// A Jira Cloud mock: search by label, create, comment.
+/// A Jira Server / Data Center mock: search by label (`/search`; no `/search/jql`), create,
+/// comment.
 fn jira() -> Arc<Behaviour> {
-    Arc::new(|r: &Req, st: &mut MockState| {
+    jira_mock(false)
+}
+
+/// `cloud`: Jira Cloud, where `/search` is gone (410) and `/search/jql` serves.
+fn jira_mock(cloud: bool) -> Arc<Behaviour> {
+    Arc::new(move |r: &Req, st: &mut MockState| {
+        if r.path == "/rest/api/2/search/jql" && !cloud {
+            return (StatusCode::NOT_FOUND, vec![], "{}".into());
+        }
+        if r.path == "/rest/api/2/search" && cloud {
+            return (StatusCode::GONE, vec![], r#"{"errorMessages":["The requested API has been removed."]}"#.into());
+        }
         let label_of = |q: &str| -> Option<String> {
             let q = url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "jql")?.1.to_string();
             Some(q.split('"').nth(1)?.to_string())
         };
         match (r.method.as_str(), r.path.as_str()) {
-            ("GET", "/rest/api/2/search") => {
+            ("GET", "/rest/api/2/search" | "/rest/api/2/search/jql") => {
                 let label = label_of(&r.query).unwrap_or_default();
                 let issues: Vec<Value> = st.issues.get(&label).map(|k| json!({"key": k})).into_iter().collect();
                 (StatusCode::OK, vec![], json!({"issues": issues}).to_string())
@@ -392,4 +404,49 @@ async fn a_dry_run_sends_nothing_and_changes_nothing() {
     assert_eq!(store.notify_cursor("jira").unwrap(), None);
     let s = dispatch(&store, &cfg, &opts()).await.unwrap();
     assert_eq!(s.sinks[0].created, 1);
+}
+
+#[tokio::test]
+async fn jira_cloud_search_and_a_refused_ticket_do_not_block_the_queue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&tmp.path().join("tp.db")).unwrap();
+    let cloud = jira_mock(true);
+    // The service refuses the ticket of one session (say, a field it cannot take).
+    let refusing: Arc<Behaviour> = Arc::new(move |r: &Req, st: &mut MockState| {
+        if r.method == "POST" && r.path == "/rest/api/2/issue" && r.body.contains("bad@example.com") {
+            return (StatusCode::BAD_REQUEST, vec![], r#"{"errors":{"summary":"too long"}}"#.into());
+        }
+        cloud(r, st)
+    });
+    let (url, st) = serve(refusing).await;
+    let cfg = [sink("jira", "jira", &url, &secret_file(tmp.path(), "t", "jira-api-token-123"))];
+    put(
+        &mut store,
+        &[
+            rec("ok1", Verdict::NotEnforced, 60),
+            rec("bad", Verdict::NotEnforced, 60),
+            rec("ok2", Verdict::NoIdpLogin, 80),
+        ],
+    );
+    let s = dispatch(&store, &cfg, &opts()).await.unwrap();
+    let j = &s.sinks[0];
+    assert_eq!((j.created, j.rejected, j.pending), (2, 1, 0), "{j:?}");
+    assert!(s.failed(), "a refused ticket is reported");
+    assert!(j.rejections[0].contains("HTTP 400") && j.rejections[0].contains(":bad"), "{:?}", j.rejections);
+    {
+        let st = st.lock().unwrap();
+        assert_eq!(st.issues.len(), 2);
+        assert!(st.requests.iter().all(|r| r.path != "/rest/api/2/search"), "Cloud is searched with /search/jql");
+    }
+    // Nothing is retried for the same version...
+    let n = st.lock().unwrap().n;
+    let s = dispatch(&store, &cfg, &opts()).await.unwrap();
+    assert_eq!(s.sinks[0].rejected + s.sinks[0].created, 0);
+    assert_eq!(st.lock().unwrap().n, n);
+    // ... and a new version of the refused session is filed again (as a new ticket).
+    let mut fixed = rec("bad", Verdict::NotEnforced, 70);
+    fixed.session_name = Some("fixed@example.com".into());
+    put(&mut store, &[fixed]);
+    let s = dispatch(&store, &cfg, &opts()).await.unwrap();
+    assert_eq!(s.sinks[0].created, 1, "{:?}", s.sinks[0]);
 }
