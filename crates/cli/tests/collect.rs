@@ -57,7 +57,10 @@ fn collect_from_the_emulators_stores_what_import_stores() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(em.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // Keep the pipe open while the emulator runs: it prints more lines after the first, and a
+    // closed pipe would kill it with SIGPIPE (a race that made this test flaky under load).
+    let mut out = BufReader::new(em.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
     let url = first.split_whitespace().nth(2).unwrap().to_string();
     let token = tmp.path().join("okta-token");
     std::fs::write(&token, "emulator-okta-token").unwrap();

@@ -32,7 +32,10 @@ fn emulate_serves_simulated_okta_logs_and_refuses_bad_tokens() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // Keep the pipe open while the emulator runs: it prints more lines after the first, and a
+    // closed pipe would kill it with SIGPIPE (a race that made this test flaky under load).
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut first).unwrap();
     let addr =
         first.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect("address line").to_string();
     let (status, body) = get(
