@@ -103,14 +103,13 @@ impl RunLock {
 }
 
 fn severity(s: &str) -> anyhow::Result<Option<Severity>> {
-    Ok(match s.trim().to_ascii_lowercase().as_str() {
-        "none" => None,
-        "low" => Some(Severity::Low),
-        "medium" => Some(Severity::Medium),
-        "high" => Some(Severity::High),
-        "critical" => Some(Severity::Critical),
-        other => anyhow::bail!("run.fail_on_severity = {other:?}: use none, low, medium, high or critical"),
-    })
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    match Severity::parse(s) {
+        Some(v) => Ok(Some(v)),
+        None => anyhow::bail!("run.fail_on_severity = {s:?}: use none, low, medium, high or critical"),
+    }
 }
 
 fn format_of(name: &str) -> anyhow::Result<trailproof_report::Format> {

@@ -381,3 +381,44 @@ fn identity_center_console_login_hours_after_the_portal_sign_in() {
     let v = one(&snap(vec![saml], ev, covered));
     assert_eq!(v.verdict, Verdict::NoIdpLogin);
 }
+
+/// Past 2,000 sessions the engine judges on several threads: every session still gets its own
+/// verdict, in (time, event id) order, the same one it gets when judged alone.
+#[test]
+fn many_sessions_judged_in_parallel_keep_order_and_their_own_verdicts() {
+    let n = 2_600usize;
+    let mut logins = Vec::new();
+    let mut ev = Vec::new();
+    for i in 0..n {
+        let user = format!("user{i}@example.com");
+        let sid = format!("s{i}");
+        // Even users passed a factor, odd ones only a password. Logins arrive unordered.
+        let t = T + ((i * 7919) % n) as i64 * 1_000;
+        ev.extend(okta_session(&sid, t - 60 * MIN, i.is_multiple_of(2).then_some(t - 59 * MIN), &user));
+        ev.push(sso(Idp::Okta, &format!("sso{i}"), t - 5_000, &user, Some(&sid)));
+        logins.push(login(&format!("c{i:05}"), t, &user, "198.51.100.7"));
+    }
+    let covered = Some((T - 600 * MIN, T + 600 * MIN));
+    let all = judge(&snap(logins.clone(), ev.clone(), covered));
+    assert_eq!(all.len(), n);
+    let mut want: Vec<&AwsEvent> = logins.iter().collect();
+    want.sort_by_key(|c| (c.time_ms, c.event_id.clone()));
+    let got: Vec<&str> = all.iter().map(|r| r.console_login_event_id.as_str()).collect();
+    let want: Vec<&str> = want.iter().map(|c| c.event_id.as_str()).collect();
+    assert_eq!(got, want, "output order");
+    for r in &all {
+        let i: usize = r.console_login_event_id[1..].parse().unwrap();
+        let expected = if i.is_multiple_of(2) { Verdict::Enforced } else { Verdict::NotEnforced };
+        assert_eq!(r.verdict, expected, "{}", r.explanation);
+        assert_eq!(r.identity.as_ref().unwrap().user, format!("user{i}@example.com"));
+    }
+    // Spot-check against the single-threaded path (one session alone).
+    for i in [0usize, 1, 1299, 2599] {
+        let user = format!("user{i}@example.com");
+        let mine: Vec<IdpEvent> =
+            ev.iter().filter(|e| e.user.login.as_deref() == Some(user.as_str())).cloned().collect();
+        let alone = one(&snap(vec![logins[i].clone()], mine, covered));
+        let together = all.iter().find(|r| r.console_login_event_id == logins[i].event_id).unwrap();
+        assert_eq!((alone.verdict, &alone.evidence), (together.verdict, &together.evidence));
+    }
+}

@@ -137,6 +137,23 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+    /// The configuration spelling (any case, surrounding blanks ignored).
+    pub fn parse(s: &str) -> Option<Severity> {
+        let s = s.trim();
+        Severity::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
 /// Which IdP (or `aws` for native sessions) the identity was matched at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -233,4 +250,19 @@ pub struct Label {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelRisk {
     pub signals: Vec<Signal>,
+}
+
+#[cfg(test)]
+mod severity_tests {
+    use super::Severity;
+
+    /// `as_str` is the serde name, so configuration, reports and stored JSON agree.
+    #[test]
+    fn severity_names_are_the_serde_names_and_parse_back() {
+        for v in Severity::ALL {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
+            assert_eq!(Severity::parse(&format!(" {} ", v.as_str().to_uppercase())), Some(v));
+        }
+        assert_eq!(Severity::parse("severe"), None);
+    }
 }

@@ -49,14 +49,9 @@ pub struct Sink {
     limiter: Option<DefaultDirectRateLimiter>,
 }
 
+/// `min_severity`; empty means low.
 fn severity(s: &str) -> Option<Severity> {
-    Some(match s.trim().to_ascii_lowercase().as_str() {
-        "" | "low" => Severity::Low,
-        "medium" => Severity::Medium,
-        "high" => Severity::High,
-        "critical" => Severity::Critical,
-        _ => return None,
-    })
+    if s.trim().is_empty() { Some(Severity::Low) } else { Severity::parse(s) }
 }
 
 impl Sink {

@@ -217,7 +217,7 @@ fn session(r: &VerdictRecord) -> Markup {
     ]
     .join(" ")
     .to_lowercase();
-    let severity = name(&r.risk.severity);
+    let severity = r.risk.severity.as_str();
     html! {
         tbody data-id=(clean(&r.console_login_event_id)) data-verdict=(r.verdict.as_str()) data-text=(clean(&text))
             data-time=(clean(&r.time)) data-severity=(severity_rank(r.risk.severity)) data-score=(r.risk.score)

@@ -120,7 +120,7 @@ impl Summary {
             let idp = r.identity.as_ref().map(|i| name(&i.idp)).unwrap_or_else(|| "none".into());
             *s.by_idp.entry(idp).or_default() += 1;
             *s.by_account.entry(clean(r.account_id.as_deref().unwrap_or("-"))).or_default() += 1;
-            *s.by_severity.entry(name(&r.risk.severity)).or_default() += 1;
+            *s.by_severity.entry(r.risk.severity.as_str().into()).or_default() += 1;
         }
         s
     }

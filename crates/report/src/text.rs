@@ -59,7 +59,7 @@ pub(crate) fn table(
             r.reason.map(|x| x.as_str()).unwrap_or("-"),
             r.path.as_str(),
             fit(&clean(r.account_id.as_deref().unwrap_or("-")), 12),
-            name(&r.risk.severity),
+            r.risk.severity.as_str(),
             fit(&who(r), 40),
             signals(r)
         )?;
@@ -118,7 +118,7 @@ pub(crate) fn csv(records: &[VerdictRecord], out: &mut dyn Write) -> Result<(), 
             r.identity.as_ref().map(|i| name(&i.matched_by)).unwrap_or_default(),
             cell(&r.mfa.as_ref().map(|m| m.factors.join(",")).unwrap_or_default()),
             cell(r.mfa.as_ref().and_then(|m| m.at.as_deref()).unwrap_or("")),
-            name(&r.risk.severity),
+            r.risk.severity.as_str().into(),
             r.risk.score.to_string(),
             signals(r),
             cell(&ev.join(" ")),
@@ -174,7 +174,7 @@ pub(crate) fn markdown(
             r.reason.map(|x| x.as_str().replace('_', "\\_")).unwrap_or_else(|| "-".into()),
             r.path.as_str().replace('_', "\\_"),
             md(r.account_id.as_deref().unwrap_or("-")),
-            name(&r.risk.severity),
+            r.risk.severity.as_str(),
             md(r.session_name.as_deref().or(r.arn.as_deref()).unwrap_or("-")),
             signals(r).replace('_', "\\_"),
             // Inside a code span only a backtick could end it; event ids never hold one, but

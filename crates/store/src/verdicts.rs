@@ -68,10 +68,7 @@ impl Batch<'_> {
             let mut rec = r.clone();
             rec.version = version;
             let time_ms: Millis = parse_time(&rec.time).map_err(StoreError::Corrupt)?;
-            let severity = serde_json::to_value(rec.risk.severity)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let severity = rec.risk.severity.as_str();
             self.tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO verdicts (console_login_event_id, time_ms, account_id, arn, verdict, reason,
