@@ -15,7 +15,15 @@ pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
     let covers = a.covers.as_deref().map(util::parse_span).transpose()?;
     let (inputs, manifests) = collect_inputs(&a.paths)?;
     let mut store = Store::open(&g.db).with_context(|| format!("opening {}", g.db.display()))?;
-    let opts = ImportOptions { source, format, covers, scope: a.scope.clone(), threads: a.threads, batch_size: 5_000 };
+    let opts = ImportOptions {
+        source,
+        format,
+        covers,
+        scope: a.scope.clone(),
+        threads: a.threads,
+        batch_size: 5_000,
+        bulk: None,
+    };
 
     let bar = util::show_progress(g.quiet).then(|| {
         let total: u64 = inputs.iter().map(|i| i.size()).sum();

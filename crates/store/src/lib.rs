@@ -11,6 +11,7 @@
 //! - All times are UTC milliseconds.
 //! - Everything a [`Batch`] writes commits together or not at all.
 
+mod bulk;
 pub mod outbox;
 pub mod raw;
 mod schema;
@@ -18,9 +19,11 @@ pub mod snapshot;
 pub mod verdicts;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use trailproof_model::{AwsEvent, IdpEvent, Millis, Source, fold};
 
+pub use bulk::IndexSuspension;
+pub use raw::{Block, RawRef};
 pub use schema::MIGRATIONS;
 pub use snapshot::SnapshotQuery;
 pub use verdicts::VerdictChanges;
@@ -73,6 +76,8 @@ pub enum Stored {
 
 pub struct Store {
     conn: Connection,
+    /// The database file (`None` in memory): the bulk-import lock lives beside it.
+    path: Option<PathBuf>,
 }
 
 fn now_ms() -> Millis {
@@ -84,21 +89,22 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let conn =
             Connection::open(path).map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
-        Store::setup(conn)
+        Store::setup(conn, Some(path.to_path_buf()))
     }
 
     pub fn open_in_memory() -> Result<Store> {
-        Store::setup(Connection::open_in_memory()?)
+        Store::setup(Connection::open_in_memory()?, None)
     }
 
-    fn setup(conn: Connection) -> Result<Store> {
+    fn setup(conn: Connection, path: Option<PathBuf>) -> Result<Store> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB
-        let mut store = Store { conn };
+        let mut store = Store { conn, path };
         store.migrate()?;
+        store.heal_indexes()?;
         Ok(store)
     }
 
@@ -219,16 +225,30 @@ impl Store {
 
     /// Reads one raw record back (decompressed), by source and native id.
     pub fn raw_record(&self, source: Source, native_id: &str) -> Result<Option<Vec<u8>>> {
-        let blob: Option<Vec<u8>> = self
+        type Row = (Vec<u8>, Option<i64>, Option<i64>, Option<i64>);
+        let row: Option<Row> = self
             .conn
             .query_row(
-                "SELECT raw FROM raw_records WHERE source = ?1 AND native_id = ?2",
+                "SELECT raw, block_id, block_start, block_len FROM raw_records WHERE source = ?1 AND native_id = ?2",
                 params![source.as_str(), native_id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        blob.map(|b| raw::decompress(&b).map_err(|e| StoreError::Corrupt(format!("raw record {native_id}: {e}"))))
-            .transpose()
+        let corrupt = |why: String| StoreError::Corrupt(format!("raw record {native_id}: {why}"));
+        let Some((blob, block, start, len)) = row else { return Ok(None) };
+        let Some(block) = block else {
+            return raw::decompress(&blob).map(Some).map_err(|e| corrupt(e.to_string()));
+        };
+        let data: Vec<u8> = self
+            .conn
+            .query_row("SELECT data FROM raw_blocks WHERE id = ?1", [block], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| corrupt(format!("its block {block} is missing")))?;
+        let data = raw::decompress(&data).map_err(|e| corrupt(e.to_string()))?;
+        let (start, len) = (start.unwrap_or(0).max(0) as usize, len.unwrap_or(0).max(0) as usize);
+        data.get(start..start.saturating_add(len))
+            .map(|b| Some(b.to_vec()))
+            .ok_or_else(|| corrupt(format!("bytes {start}+{len} lie outside its block of {}", data.len())))
     }
 
     /// The import log, newest first.
@@ -317,31 +337,45 @@ fn opt_bool(b: Option<bool>) -> Option<i64> {
 
 impl Batch<'_> {
     /// Inserts the raw record; `None` when (source, native_id) is already stored.
-    fn insert_raw(
-        &mut self,
-        source: Source,
-        native_id: &str,
-        at: Origin<'_>,
-        raw_deflated: &[u8],
-    ) -> Result<Option<i64>> {
+    fn insert_raw(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw: RawRef<'_>) -> Result<Option<i64>> {
         let mut st = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO raw_records (source, native_id, origin, location, stored_ms, raw)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO raw_records (source, native_id, origin, location, stored_ms, raw, block_id,
+                block_start, block_len)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
-        let n = st.execute(params![source.as_str(), native_id, at.origin, at.location, self.now, raw_deflated])?;
+        let (blob, block, start, len): (&[u8], _, _, _) = match raw {
+            RawRef::Deflated(b) => (b, None, None, None),
+            RawRef::InBlock { block_id, start, len } => (&[], Some(block_id), Some(start as i64), Some(len as i64)),
+        };
+        let n =
+            st.execute(params![source.as_str(), native_id, at.origin, at.location, self.now, blob, block, start, len])?;
         Ok((n == 1).then(|| self.tx.last_insert_rowid()))
+    }
+
+    /// Stores a block of raw records compressed together ([`raw::Block`]); the records then
+    /// point into it with [`RawRef::InBlock`].
+    pub fn insert_block(&mut self, deflated: &[u8]) -> Result<i64> {
+        let mut st = self.tx.prepare_cached("INSERT INTO raw_blocks (data) VALUES (?1)")?;
+        st.execute([deflated])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Removes a block no stored record points into (all of its records were duplicates).
+    pub fn delete_block(&mut self, block_id: i64) -> Result<()> {
+        self.tx.prepare_cached("DELETE FROM raw_blocks WHERE id = ?1")?.execute([block_id])?;
+        Ok(())
     }
 
     /// Stores one CloudTrail record and its normalized events. `raw_deflated` comes from
     /// [`raw::compress`].
-    pub fn insert_aws(
+    pub fn insert_aws<'a>(
         &mut self,
         native_id: &str,
         at: Origin<'_>,
-        raw_deflated: &[u8],
+        raw: impl Into<RawRef<'a>>,
         events: &[AwsEvent],
     ) -> Result<Stored> {
-        let Some(raw_id) = self.insert_raw(Source::Cloudtrail, native_id, at, raw_deflated)? else {
+        let Some(raw_id) = self.insert_raw(Source::Cloudtrail, native_id, at, raw.into())? else {
             return Ok(Stored::Duplicate);
         };
         let mut st = self.tx.prepare_cached(
@@ -396,15 +430,15 @@ impl Batch<'_> {
     }
 
     /// Stores one IdP record and its normalized events.
-    pub fn insert_idp(
+    pub fn insert_idp<'a>(
         &mut self,
         source: Source,
         native_id: &str,
         at: Origin<'_>,
-        raw_deflated: &[u8],
+        raw: impl Into<RawRef<'a>>,
         events: &[IdpEvent],
     ) -> Result<Stored> {
-        let Some(raw_id) = self.insert_raw(source, native_id, at, raw_deflated)? else {
+        let Some(raw_id) = self.insert_raw(source, native_id, at, raw.into())? else {
             return Ok(Stored::Duplicate);
         };
         let mut st = self.tx.prepare_cached(

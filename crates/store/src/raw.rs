@@ -38,6 +38,52 @@ pub fn compress(raw: &[u8]) -> Vec<u8> {
     })
 }
 
+/// Where the writer finds a record's raw bytes.
+#[derive(Debug, Clone, Copy)]
+pub enum RawRef<'a> {
+    /// The record compressed on its own by [`compress`].
+    Deflated(&'a [u8]),
+    /// Bytes `start..start + len` of a block's uncompressed data (see [`crate::Batch::insert_block`]).
+    InBlock { block_id: i64, start: usize, len: usize },
+}
+
+impl<'a> From<&'a [u8]> for RawRef<'a> {
+    fn from(b: &'a [u8]) -> RawRef<'a> {
+        RawRef::Deflated(b)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for RawRef<'a> {
+    fn from(b: &'a Vec<u8>) -> RawRef<'a> {
+        RawRef::Deflated(b)
+    }
+}
+
+/// A block of records being packed: [`Block::push`] each record's bytes, then compress the
+/// whole with [`Block::finish`].
+#[derive(Debug, Default)]
+pub struct Block {
+    data: Vec<u8>,
+}
+
+impl Block {
+    /// Appends a record; returns its `(start, len)` in the block.
+    pub fn push(&mut self, raw: &[u8]) -> (usize, usize) {
+        let start = self.data.len();
+        self.data.extend_from_slice(raw);
+        (start, raw.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The compressed block, for [`crate::Batch::insert_block`].
+    pub fn finish(self) -> Vec<u8> {
+        compress(&self.data)
+    }
+}
+
 pub fn decompress(blob: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(blob.len() * 4);
     DeflateDecoder::new(blob).read_to_end(&mut out)?;

@@ -197,7 +197,7 @@ impl Store {
             for provider in Idp::ALL {
                 let mut a = args.clone();
                 a.push(provider.as_str().to_string().into());
-                let mut st = self.conn.prepare_cached(&sql)?;
+                let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
                 let rows = st.query_map(params_from_iter(a), idp_row)?;
                 for row in rows {
                     out.push(row?.map_err(StoreError::Corrupt)?);
@@ -228,7 +228,7 @@ impl Store {
             for provider in Idp::ALL {
                 let mut a = args.clone();
                 a.push(provider.as_str().to_string().into());
-                let mut st = self.conn.prepare_cached(&sql)?;
+                let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
                 let mut rows = st.query(params_from_iter(a))?;
                 while let Some(r) = rows.next()? {
                     let p: String = r.get(0)?;
@@ -464,10 +464,13 @@ impl Store {
     /// scan: one index seek per name, however many SSOs there are.
     pub fn sso_app_names(&self) -> Result<BTreeSet<String>> {
         let mut out = BTreeSet::new();
-        let mut st = self.conn.prepare_cached(
-            "SELECT lower(app_name) FROM idp_events INDEXED BY idp_events_app_time
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT lower(app_name) FROM idp_events INDEXED BY idp_events_app_time
              WHERE provider = ?1 AND kind = 'app_sso' AND lower(app_name) > ?2 ORDER BY lower(app_name) LIMIT 1",
-        )?;
+            )
+            .map_err(crate::bulk::explain_missing_index)?;
         for provider in Idp::ALL {
             let mut after = String::new();
             while let Some(name) =
