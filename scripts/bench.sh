@@ -96,6 +96,7 @@ for run in $(seq 1 "$runs"); do
     timed "import_$s" "$run" "$bin" --quiet --db "$db" import "$s" "$sim/$s"
   done
   timed correlate "$run" "$bin" --quiet --db "$db" --config "$sim/org.toml" correlate --now 2100-01-01T00:00:00Z
+  cp "$work/out" "$work/correlate-$run.out"
   timed report_html "$run" "$bin" --quiet --db "$db" report --format html --out "$work/report.html"
   "$bin" --db "$db" status --format json > "$work/status-$run.json"
   ls -l "$db" | awk '{print $5}' > "$work/dbsize-$run"
@@ -134,6 +135,18 @@ for s in ("okta", "entra", "google"):
 counts = [l.split() for l in open(f"{work}/counts")] if os.path.exists(f"{work}/counts") else []
 st["correlate"]["sessions"] = sessions
 st["correlate"]["sessions_per_s"] = round(sessions / st["correlate"]["seconds"])
+# correlate's own split: "time: R s reading the store, J s judging (N sessions/s), W s storing verdicts"
+import re
+split = []
+for run in range(1, runs + 1):
+    m = re.search(r"time: ([0-9.]+) s reading the store, ([0-9.]+) s judging \(([0-9]+) sessions/s\), ([0-9.]+) s storing",
+                  open(f"{work}/correlate-{run}.out").read())
+    if m:
+        split.append([float(x) for x in m.groups()])
+if split:
+    st["correlate"].update({"reading_s": statistics.median(x[0] for x in split), "judging_s": statistics.median(x[1] for x in split),
+                            "judging_sessions_per_s": round(statistics.median(x[2] for x in split)),
+                            "storing_s": statistics.median(x[3] for x in split)})
 whole = ["import_cloudtrail", "import_okta", "import_entra", "import_google", "correlate", "report_html"]
 r["whole_day"] = {"seconds": round(sum(st[s]["seconds"] for s in whole if s in st), 1),
                   "peak_rss_mb": max(st[s]["peak_rss_mb"] for s in whole if s in st)}
@@ -161,7 +174,9 @@ if "duckdb" in st:
 for s in ("okta", "entra", "google"):
     if f"import_{s}" in st:
         md.append(line(f"import {s}", st[f"import_{s}"], f"{st[f'import_{s}'].get('records_per_s', 0):,} records/s"))
-md += [line("correlate (all sessions of the day)", st["correlate"], f"{sessions:,} sessions, {st['correlate']['sessions_per_s']:,} sessions/s"), line("report --format html", st["report_html"]),
+c = st["correlate"]
+csplit = f"; of which reading the store {c['reading_s']:.2f} s, judging {c['judging_s']:.2f} s ({c['judging_sessions_per_s']:,} sessions/s), storing verdicts {c['storing_s']:.2f} s" if "reading_s" in c else ""
+md += [line("correlate (all sessions of the day)", c, f"{sessions:,} sessions, {c['sessions_per_s']:,} sessions/s{csplit}"), line("report --format html", st["report_html"]),
        f"| **whole day** (imports + correlate + report) | {r['whole_day']['seconds']} s | {r['whole_day']['peak_rss_mb']:.0f} MB | |", "",
        f"Database: {dbsize/2**20:.0f} MB, {r['db_bytes_per_million_records']/2**20 if r['db_bytes_per_million_records'] else 0:.0f} MB per million stored records.", ""]
 open(f"{out}/BENCHMARKS.md", "w").write("\n".join(md) + "\n")

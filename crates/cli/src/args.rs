@@ -343,6 +343,28 @@ pub struct ImportArgs {
     /// Parser threads (default: one per core).
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub threads: usize,
+    /// Drop the IdP indexes during the import and rebuild them at the end. Much faster for a
+    /// large import, but readers opened meanwhile cannot query by user or application until it
+    /// ends. auto: when the import holds at least 100,000 records and as many as are stored.
+    #[arg(long, value_enum, default_value_t = BulkArg::Auto)]
+    pub bulk: BulkArg,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl BulkArg {
+    pub fn choice(self) -> Option<bool> {
+        match self {
+            BulkArg::Auto => None,
+            BulkArg::Always => Some(true),
+            BulkArg::Never => Some(false),
+        }
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]

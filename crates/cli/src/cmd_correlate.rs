@@ -33,5 +33,14 @@ pub fn run(g: &Global, a: &CorrelateArgs) -> anyhow::Result<ExitCode> {
         "verdicts stored: {} new, {} changed (new version), {} unchanged",
         s.changes.new, s.changes.changed, s.changes.unchanged
     );
+    let t = s.timings;
+    let rate = if t.engine.as_secs_f64() > 0.0 { s.sessions as f64 / t.engine.as_secs_f64() } else { 0.0 };
+    println!(
+        "time: {:.2} s reading the store, {:.2} s judging ({:.0} sessions/s), {:.2} s storing verdicts",
+        t.snapshot.as_secs_f64(),
+        t.engine.as_secs_f64(),
+        rate,
+        t.write.as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }

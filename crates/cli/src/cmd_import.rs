@@ -16,13 +16,12 @@ pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
     let (inputs, manifests) = collect_inputs(&a.paths)?;
     let mut store = Store::open(&g.db).with_context(|| format!("opening {}", g.db.display()))?;
     let opts = ImportOptions {
-        source,
         format,
         covers,
         scope: a.scope.clone(),
         threads: a.threads,
-        batch_size: 5_000,
-        bulk: None,
+        bulk: a.bulk.choice(),
+        ..ImportOptions::new(source)
     };
 
     let bar = util::show_progress(g.quiet).then(|| {

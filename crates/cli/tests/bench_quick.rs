@@ -36,6 +36,14 @@ fn bench_script_quick_run_reports_every_stage() {
     assert_eq!(r["corpus"]["cloudtrail_records"], truth["cloudtrail"]["records_written"]);
     assert_eq!(r["stages"]["correlate"]["sessions"], truth["console_logins"]["successful"].as_array().unwrap().len());
     assert!(r["stages"]["import_okta"]["records_per_s"].as_f64().unwrap() > 0.0);
+    // correlate's own split (reading, judging, storing) is picked up from its output.
+    for k in ["reading_s", "judging_s", "storing_s"] {
+        assert!(
+            r["stages"]["correlate"][k].as_f64().is_some_and(|x| x >= 0.0),
+            "correlate {k}: {}",
+            r["stages"]["correlate"]
+        );
+    }
     assert!(r["db_bytes_per_million_records"].as_f64().unwrap() > 0.0);
     let md = std::fs::read_to_string(tmp.path().join("BENCHMARKS.md")).unwrap();
     assert!(md.contains("import cloudtrail") && md.contains("whole day"), "{md}");

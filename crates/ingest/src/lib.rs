@@ -108,7 +108,11 @@ pub struct ImportOptions {
     pub scope: Option<String>,
     /// Parse threads; 0 = one per core.
     pub threads: usize,
-    /// Records per transaction.
+    /// Records per transaction. Each commit writes every page it touched, and a day's records
+    /// touch random pages of the unique indexes that deduplicate them: committing every 50,000
+    /// records rather than every 5,000 took a bulk import of 1.5 million Okta records from
+    /// 116 s to 71 s. The page cache mattered less: 256 MiB instead of 64 gave 101 s at 5,000
+    /// and 69 s at 50,000; 200,000 per commit gained nothing more.
     pub batch_size: usize,
     /// Drop the secondary IdP indexes during the import and rebuild them at the end (see
     /// `trailproof_store::IndexSuspension`). `None`: when the import is large next to what is
@@ -124,7 +128,7 @@ impl ImportOptions {
             covers: None,
             scope: None,
             threads: 0,
-            batch_size: 5_000,
+            batch_size: 50_000,
             bulk: None,
         }
     }

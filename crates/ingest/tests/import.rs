@@ -318,7 +318,7 @@ fn a_bulk_import_stores_exactly_what_an_indexed_import_stores() {
             .collect()
     };
     assert_eq!(indexes(&stores[0]), indexes(&stores[1]));
-    assert!(indexes(&stores[0]).iter().any(|r| r.contains("idp_events_login_time")));
+    assert!(indexes(&stores[0]).iter().any(|r| r.contains("idp_events_login_kind_time")));
     for store in &stores {
         for i in (0..1300).filter(|i| i % 5 != 4) {
             let raw = store.raw_record(Source::Okta, &format!("u{i}")).unwrap().expect("stored");

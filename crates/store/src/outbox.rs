@@ -168,4 +168,54 @@ mod tests {
         assert_eq!(s.notify_cursor("jira").unwrap(), Some(2), "a cursor never moves back");
         assert_eq!(s.outbox_after(2, 100).unwrap().len(), 1);
     }
+
+    /// Regression: two connections writing batches that read before they write (as verdicts,
+    /// checkpoints and the collectors do) failed now and then with "database is locked",
+    /// without waiting: a deferred transaction cannot upgrade to a writer once another
+    /// connection has committed after its read.
+    #[test]
+    fn concurrent_writers_wait_for_each_other_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        drop(Store::open(&db).unwrap());
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let mut s = Store::open(&db).unwrap();
+                    for i in 0..150 {
+                        let mut b = s.batch().unwrap();
+                        b.put_verdicts(&[rec(&format!("w{w}-{i}"), Verdict::Enforced)]).unwrap();
+                        b.commit().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().expect("a writer failed");
+        }
+        assert_eq!(Store::open(&db).unwrap().outbox_head().unwrap(), 300);
+    }
+
+    /// Regression: processes opening a database that needs a migration at once (after an
+    /// upgrade) each applied it; all but the first failed on what the first had just done.
+    #[test]
+    fn concurrent_opens_migrate_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let before = 6; // migration 7 adds columns: applying it twice fails
+        Store::create_at_version(&db, before).unwrap();
+        rusqlite::Connection::open(&db).unwrap().pragma_update(None, "journal_mode", "WAL").unwrap();
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || Store::open(&db).map(|_| ()).map_err(|e| e.to_string()))
+            })
+            .collect();
+        for o in opens {
+            o.join().unwrap().unwrap();
+        }
+        let s = Store::open(&db).unwrap();
+        assert_eq!(s.schema_version().unwrap(), crate::schema::MIGRATIONS.len() as i64);
+    }
 }

@@ -267,8 +267,14 @@ impl Store {
     }
 
     fn idp_query(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<IdpEvent>> {
-        let sql = format!("SELECT {IDP_COLS} FROM idp_events WHERE {where_sql} ORDER BY time_ms, provider, event_id");
-        let mut st = self.conn.prepare(&sql)?;
+        self.idp_query_by("", where_sql, args)
+    }
+
+    /// `index`: `INDEXED BY <name>`, or empty to let SQLite choose.
+    fn idp_query_by(&self, index: &str, where_sql: &str, args: Vec<Value>) -> Result<Vec<IdpEvent>> {
+        let sql =
+            format!("SELECT {IDP_COLS} FROM idp_events {index} WHERE {where_sql} ORDER BY time_ms, provider, event_id");
+        let mut st = self.conn.prepare(&sql).map_err(crate::bulk::explain_missing_index)?;
         let rows = st.query_map(params_from_iter(args), idp_row)?;
         let mut out = Vec::new();
         for row in rows {
@@ -437,7 +443,9 @@ impl Store {
                 args.push(u.clone().into());
                 ins.push(format!("?{}", args.len()));
             }
-            related.extend(self.idp_query(
+            // Sought per user and kind: (provider, user_login_fold, kind, time_ms).
+            related.extend(self.idp_query_by(
+                "INDEXED BY idp_events_login_kind_time",
                 &format!(
                     "provider = 'google' AND kind IN ('login', 'session_end') AND time_ms >= ?1 AND time_ms <= ?2
                      AND user_login_fold IN ({})",
@@ -488,24 +496,34 @@ impl Store {
     pub fn identity_index(&self) -> Result<IdentityIndex> {
         let mut known: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
         let mut present = BTreeSet::new();
-        for sql in [
-            "SELECT DISTINCT provider, user_login_fold FROM idp_events WHERE user_login_fold IS NOT NULL",
-            "SELECT DISTINCT provider, user_email_fold FROM idp_events WHERE user_email_fold IS NOT NULL",
-            "SELECT DISTINCT provider, lower(trim(app_username)) FROM idp_events WHERE app_username IS NOT NULL",
-        ] {
-            let mut st = self.conn.prepare(sql)?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            for row in rows {
-                let (p, u) = row?;
-                if let Some(p) = Idp::parse(&p) {
+        // Loose index scans: one seek per distinct key, instead of reading every event's entry
+        // (1.2 s for 4 million events, where 50,000 users have 150,000 keys: 0.15 s).
+        let keys = [
+            ("idp_events_login_kind_time", "user_login_fold", "user_login_fold IS NOT NULL"),
+            ("idp_events_email_time", "user_email_fold", "user_email_fold IS NOT NULL"),
+            ("idp_events_app_user", "lower(trim(app_username))", "app_username IS NOT NULL"),
+        ];
+        for p in Idp::ALL {
+            for (index, key, not_null) in keys {
+                let sql = format!(
+                    "WITH RECURSIVE k(u) AS (
+                        SELECT min({key}) FROM idp_events INDEXED BY {index} WHERE provider = ?1 AND {not_null}
+                        UNION ALL
+                        SELECT (SELECT {key} FROM idp_events INDEXED BY {index}
+                                WHERE provider = ?1 AND {not_null} AND {key} > k.u ORDER BY {key} LIMIT 1)
+                        FROM k WHERE k.u IS NOT NULL
+                     )
+                     SELECT u FROM k WHERE u IS NOT NULL"
+                );
+                let mut st = self.conn.prepare(&sql).map_err(crate::bulk::explain_missing_index)?;
+                let users = st.query_map([p.as_str()], |r| r.get::<_, String>(0))?;
+                for u in users {
+                    known.entry(p).or_default().insert(u?);
                     present.insert(p);
-                    known.entry(p).or_default().insert(u);
                 }
             }
-        }
-        let mut st = self.conn.prepare("SELECT DISTINCT provider FROM idp_events")?;
-        for p in st.query_map([], |r| r.get::<_, String>(0))? {
-            if let Some(p) = Idp::parse(&p?) {
+            let any = "SELECT 1 FROM idp_events INDEXED BY idp_events_app_time WHERE provider = ?1 LIMIT 1";
+            if self.conn.prepare_cached(any).map_err(crate::bulk::explain_missing_index)?.exists([p.as_str()])? {
                 present.insert(p);
             }
         }

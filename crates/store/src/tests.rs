@@ -279,3 +279,52 @@ fn snapshot_takes_sso_to_aws_apps_by_id_name_and_pattern_and_nothing_else() {
     let snap = s.snapshot(&q(vec!["0oa-aws"], vec![], true)).unwrap();
     assert_eq!(ids_of(&snap), ["by-pattern", "by-pattern-2", "by-id"]);
 }
+
+/// The known users are read by loose index scans: every distinct folded login, e-mail and app
+/// user name per provider, once each, however many events carry it; a provider with only
+/// coverage is present but knows nobody.
+#[test]
+fn identity_index_lists_each_users_keys_once_per_provider() {
+    let mut s = Store::open_in_memory().unwrap();
+    let mut b = s.batch().unwrap();
+    let user = |login: &str, email: Option<&str>, app_user: Option<&str>| UserKeys {
+        login: Some(login.into()),
+        email: email.map(str::to_string),
+        app_username: app_user.map(str::to_string),
+        ..Default::default()
+    };
+    let events = [
+        IdpEvent { user: user("Alice@Example.com", Some("alice@mail.example"), Some(" AWS-Alice ")), ..idp("o1") },
+        IdpEvent { user: user("alice@example.com", None, None), ..idp("o2") },
+        IdpEvent { user: user("bob@example.com", None, None), ..idp("o3") },
+        IdpEvent { provider: Idp::Entra, user: user("Carol@Example.com", None, None), ..idp("e1") },
+    ];
+    for e in &events {
+        let source = if e.provider == Idp::Entra { Source::Entra } else { Source::Okta };
+        b.insert_idp(source, &e.event_id, at(), &raw::compress(b"{}"), std::slice::from_ref(e)).unwrap();
+    }
+    b.add_coverage(Source::Google, "C01", 0, 10).unwrap();
+    b.commit().unwrap();
+    let (known, present) = s.identity_index().unwrap();
+    let names =
+        |p: Idp| -> Vec<&str> { known.get(&p).map(|s| s.iter().map(String::as_str).collect()).unwrap_or_default() };
+    assert_eq!(names(Idp::Okta), ["alice@example.com", "alice@mail.example", "aws-alice", "bob@example.com"]);
+    assert_eq!(names(Idp::Entra), ["carol@example.com"]);
+    assert!(names(Idp::Google).is_empty());
+    assert_eq!(present.into_iter().collect::<Vec<_>>(), [Idp::Okta, Idp::Entra, Idp::Google]);
+}
+
+/// A new database gets 16 KiB pages (faster bulk imports); one created with the old default
+/// keeps its 4 KiB pages and opens as before.
+#[test]
+fn new_databases_get_16_kib_pages_and_old_ones_keep_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = |s: &Store| -> i64 { s.conn().pragma_query_value(None, "page_size", |r| r.get(0)).unwrap() };
+    let fresh = Store::open(&dir.path().join("new.db")).unwrap();
+    assert_eq!(page(&fresh), 16384);
+    let old = dir.path().join("old.db");
+    Store::create_at_version(&old, 7).unwrap();
+    let s = Store::open(&old).unwrap();
+    assert_eq!(page(&s), 4096);
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+}
