@@ -345,7 +345,8 @@ pub struct ImportArgs {
     pub threads: usize,
     /// Drop the IdP indexes during the import and rebuild them at the end. Much faster for a
     /// large import, but readers opened meanwhile cannot query by user or application until it
-    /// ends. auto: when the import holds at least 100,000 records and as many as are stored.
+    /// ends. auto: for an IdP import of about 100 MB or more (some 100,000 records, counted as
+    /// one per KiB) that brings at least as many records as are stored.
     #[arg(long, value_enum, default_value_t = BulkArg::Auto)]
     pub bulk: BulkArg,
 }
