@@ -185,37 +185,43 @@ enum Events {
     Idp(Vec<IdpEvent>),
 }
 
-/// A relevant record's raw bytes: as read, then their place in the chunk's block once packed.
-enum Raw {
-    Plain(Vec<u8>),
-    Packed { start: usize, len: usize },
-}
-
 enum Item {
-    Relevant { native_id: String, input: usize, location: String, raw: Raw, events: Events },
-    Quarantine { input: usize, location: String, reason: String, raw: Vec<u8> },
+    /// `raw`: `(start, len)` of the record's bytes in its chunk's block.
+    Relevant {
+        native_id: String,
+        input: usize,
+        location: String,
+        raw: (usize, usize),
+        events: Events,
+    },
+    Quarantine {
+        input: usize,
+        location: String,
+        reason: String,
+        raw: Vec<u8>,
+    },
 }
 
-/// Items with their raw records compressed together in one block (compressed by the worker
-/// that parsed them, so the single writer only stores it).
+/// Items being gathered, with the raw bytes of the relevant ones appended to one block as they
+/// are read (one copy of each record).
+#[derive(Default)]
+struct Gather {
+    items: Vec<Item>,
+    block: raw::Block,
+}
+
+impl Gather {
+    /// The chunk, its block compressed here (by the worker that parsed it, so the single
+    /// writer only stores it).
+    fn finish(self) -> Chunk {
+        Chunk { items: self.items, block: self.block.finish() }
+    }
+}
+
+/// Items with the raw records of the relevant ones compressed together in one block.
 struct Chunk {
     items: Vec<Item>,
-    block: Option<Vec<u8>>,
-}
-
-impl Chunk {
-    fn pack(mut items: Vec<Item>) -> Chunk {
-        let mut block = raw::Block::default();
-        for item in &mut items {
-            if let Item::Relevant { raw, .. } = item
-                && let Raw::Plain(bytes) = raw
-            {
-                let (start, len) = block.push(bytes);
-                *raw = Raw::Packed { start, len };
-            }
-        }
-        Chunk { block: (!block.is_empty()).then(|| block.finish()), items }
-    }
+    block: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -232,6 +238,9 @@ enum Msg {
 }
 
 const MAX_EXAMPLES: usize = 5;
+
+/// Records per chunk: a worker sends them to the writer with their raw bytes in one block.
+const CHUNK: usize = 256;
 
 fn location(index: u64, offset: u64) -> String {
     format!("record {} at byte {}", index + 1, offset)
@@ -272,12 +281,14 @@ fn idp_scope(e: &IdpEvent) -> Option<String> {
     e.tenant.clone()
 }
 
-/// Turns one record into what must be written (nothing for a skipped record), counting it.
+/// Turns one record into what must be written (nothing for a skipped record), counting it; a
+/// relevant record's bytes go into `block`.
 fn record_item(
     opts: &ImportOptions,
     rec: &trailproof_jsonrec::Record<'_>,
     input: usize,
     local: &mut Local,
+    block: &mut raw::Block,
 ) -> Option<Item> {
     let source = opts.source;
     local.read += 1;
@@ -311,14 +322,14 @@ fn record_item(
                 Events::Aws(ev) => ev.iter().for_each(|e| note_span(local, cloudtrail::scope_of(e), e.time_ms)),
                 Events::Idp(ev) => ev.iter().for_each(|e| note_span(local, idp_scope(e), e.time_ms)),
             }
-            Some(Item::Relevant { native_id, input, location: loc, raw: Raw::Plain(rec.bytes.to_vec()), events })
+            Some(Item::Relevant { native_id, input, location: loc, raw: block.push(rec.bytes), events })
         }
         Err(e) => Some(Item::Quarantine { input, location: loc, reason: e.to_string(), raw: rec.bytes.to_vec() }),
     }
 }
 
-/// Writes a chunk's items (and its block, if any record of it is new) into the batch, counting
-/// them in `report`.
+/// Writes a chunk's items into the batch, counting them in `report`. Its block is stored with
+/// its first relevant record, and removed again if none of them was new.
 fn write_chunk(
     batch: &mut Batch<'_>,
     source: Source,
@@ -326,37 +337,26 @@ fn write_chunk(
     chunk: Chunk,
     report: &mut ImportReport,
 ) -> Result<(), IngestError> {
-    let block_id = match &chunk.block {
-        Some(b) => Some(batch.insert_block(b)?),
-        None => None,
-    };
+    let mut block_id = None;
     let mut new_in_block = false;
     for item in chunk.items {
         match item {
-            Item::Relevant { native_id, input, location, raw, events } => {
+            Item::Relevant { native_id, input, location, raw: (start, len), events } => {
                 let at = Origin { origin: &names[input], location: &location };
-                let stored = match (raw, block_id) {
-                    (Raw::Packed { start, len }, Some(block_id)) => {
-                        let stored = store_one(
-                            batch,
-                            source,
-                            &native_id,
-                            at,
-                            RawRef::InBlock { block_id, start, len },
-                            &events,
-                        )?;
-                        new_in_block |= stored == Stored::New;
-                        stored
-                    }
-                    (Raw::Plain(bytes), _) => {
-                        store_one(batch, source, &native_id, at, RawRef::Deflated(&raw::compress(&bytes)), &events)?
-                    }
-                    (Raw::Packed { .. }, None) => {
-                        return Err(StoreError::Corrupt("a packed record came without its block".into()).into());
-                    }
+                let block_id = match block_id {
+                    Some(id) => id,
+                    None => *block_id.insert(batch.insert_block(&chunk.block)?),
+                };
+                let raw = RawRef::InBlock { block_id, start, len };
+                let stored = match &events {
+                    Events::Aws(ev) => batch.insert_aws(&native_id, at, raw, ev)?,
+                    Events::Idp(ev) => batch.insert_idp(source, &native_id, at, raw, ev)?,
                 };
                 match stored {
-                    Stored::New => report.counts.stored += 1,
+                    Stored::New => {
+                        new_in_block = true;
+                        report.counts.stored += 1
+                    }
                     Stored::Duplicate => report.counts.duplicates += 1,
                 }
             }
@@ -376,20 +376,6 @@ fn write_chunk(
         batch.delete_block(id)?;
     }
     Ok(())
-}
-
-fn store_one(
-    batch: &mut Batch<'_>,
-    source: Source,
-    native_id: &str,
-    at: Origin<'_>,
-    raw: RawRef<'_>,
-    events: &Events,
-) -> Result<Stored, IngestError> {
-    Ok(match events {
-        Events::Aws(ev) => batch.insert_aws(native_id, at, raw, ev)?,
-        Events::Idp(ev) => batch.insert_idp(source, native_id, at, raw, ev)?,
-    })
 }
 
 /// What one page of records did (collectors: the page and its cursor go in one batch).
@@ -414,18 +400,18 @@ pub fn ingest_page(
     let mut local = Local::default();
     let names = [origin.to_string()];
     let mut report = ImportReport::default();
-    let mut items = Vec::new();
+    let mut chunk = Gather::default();
     loop {
         let rec = match splitter.next_record() {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(e) => return Err(IngestError::Page { origin: origin.to_string(), why: e.to_string() }),
         };
-        if let Some(item) = record_item(opts, &rec, 0, &mut local) {
-            items.push(item);
+        if let Some(item) = record_item(opts, &rec, 0, &mut local, &mut chunk.block) {
+            chunk.items.push(item);
         }
     }
-    write_chunk(batch, opts.source, &names, Chunk::pack(items), &mut report)?;
+    write_chunk(batch, opts.source, &names, chunk.finish(), &mut report)?;
     report.counts.read = local.read;
     report.counts.skipped = local.skipped;
     Ok(PageReport { counts: report.counts, span: local.span, quarantine_examples: report.quarantine_examples })
@@ -445,28 +431,26 @@ fn read_input(
         Err(e) => return (local, Some(format!("cannot open: {e}"))),
     };
     let mut splitter = Splitter::new(reader, wrappers(opts.source));
-    let mut batch = Vec::with_capacity(256);
+    let mut chunk = Gather::default();
     loop {
         let rec = match splitter.next_record() {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(e) => {
-                let _ = tx.send(Msg::Items(Chunk::pack(std::mem::take(&mut batch))));
+                let _ = tx.send(Msg::Items(std::mem::take(&mut chunk).finish()));
                 let why = format!("{e} (after {} records)", local.read);
                 return (local, Some(why));
             }
         };
-        if let Some(item) = record_item(opts, &rec, idx, &mut local) {
-            batch.push(item);
+        if let Some(item) = record_item(opts, &rec, idx, &mut local, &mut chunk.block) {
+            chunk.items.push(item);
         }
-        if batch.len() >= 256
-            && tx.send(Msg::Items(Chunk::pack(std::mem::replace(&mut batch, Vec::with_capacity(256))))).is_err()
-        {
+        if chunk.items.len() >= CHUNK && tx.send(Msg::Items(std::mem::take(&mut chunk).finish())).is_err() {
             return (local, Some("import stopped".into()));
         }
     }
-    if !batch.is_empty() {
-        let _ = tx.send(Msg::Items(Chunk::pack(batch)));
+    if !chunk.items.is_empty() {
+        let _ = tx.send(Msg::Items(chunk.finish()));
     }
     (local, None)
 }

@@ -346,3 +346,39 @@ fn a_reimport_adds_no_block_and_no_row() {
     assert_eq!((r.counts.stored, r.counts.duplicates), (0, 1040));
     assert_eq!(count(&store), before);
 }
+
+/// A file that mixes records already stored with new ones (chunks of both kinds, and chunks
+/// holding both): each record is counted once, every new one reads back byte for byte, and no
+/// block is kept that no record points into.
+#[test]
+fn a_partly_new_import_counts_each_record_once_and_keeps_only_blocks_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = okta_files(dir.path());
+    let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+    let opts = ImportOptions::new(Source::Okta);
+    run(&mut store, &files[..1], &opts); // records 0..700
+    let all: Vec<String> = (0..1300)
+        .map(|i| {
+            if i % 5 == 4 {
+                format!(
+                    r#"{{"uuid":"x{i}","published":"2026-11-02T09:00:00.000Z","eventType":"user.lifecycle.create"}}"#
+                )
+            } else {
+                okta_record(i)
+            }
+        })
+        .collect();
+    let mixed = dir.path().join("mixed.json");
+    std::fs::write(&mixed, format!("[{}]", all.join(",\n"))).unwrap();
+    let r = run(&mut store, std::slice::from_ref(&mixed), &opts);
+    assert_eq!((r.counts.stored, r.counts.duplicates, r.counts.skipped), (480, 560, 260));
+    for i in (0..1300).filter(|i| i % 5 != 4) {
+        let raw = store.raw_record(Source::Okta, &format!("u{i}")).unwrap().expect("stored");
+        assert_eq!(String::from_utf8(raw).unwrap(), okta_record(i), "record u{i}");
+    }
+    let unused = rows(
+        &store,
+        "SELECT count(*) FROM raw_blocks WHERE id NOT IN (SELECT block_id FROM raw_records WHERE block_id IS NOT NULL)",
+    );
+    assert_eq!(unused, [["Integer(0)"]]);
+}

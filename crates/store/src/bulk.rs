@@ -94,7 +94,7 @@ impl Store {
         }
         match &self.path {
             None => self.create_indexes(),
-            Some(db) => match try_lock(&db.clone())? {
+            Some(db) => match try_lock(db)? {
                 Some(_lock) => {
                     tracing::warn!("rebuilding indexes left out by an interrupted bulk import");
                     self.create_indexes()
@@ -114,7 +114,7 @@ impl Store {
     pub fn suspend_indexes(&mut self) -> Result<Option<IndexSuspension>> {
         let lock = match &self.path {
             None => None,
-            Some(db) => match try_lock(&db.clone())? {
+            Some(db) => match try_lock(db)? {
                 Some(f) => Some(f),
                 None => return Ok(None),
             },

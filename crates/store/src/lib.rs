@@ -380,8 +380,8 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Stores one CloudTrail record and its normalized events. `raw_deflated` comes from
-    /// [`raw::compress`].
+    /// Stores one CloudTrail record and its normalized events. `raw`: the record compressed
+    /// alone ([`raw::compress`]) or its place in a block stored with [`Batch::insert_block`].
     pub fn insert_aws<'a>(
         &mut self,
         native_id: &str,

@@ -74,10 +74,6 @@ impl Block {
         (start, raw.len())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
     /// The compressed block, for [`crate::Batch::insert_block`].
     pub fn finish(self) -> Vec<u8> {
         compress(&self.data)

@@ -1,7 +1,7 @@
 //! Reading what the correlator needs for a time range, with set-based queries.
 
 use crate::{Result, Store, StoreError};
-use rusqlite::{OptionalExtension, Row, params, params_from_iter, types::Value};
+use rusqlite::{Row, params_from_iter, types::Value};
 use std::collections::{BTreeMap, BTreeSet};
 use trailproof_model::snapshot::{CoverageSpan, Snapshot};
 use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys};
@@ -472,23 +472,34 @@ impl Store {
     /// scan: one index seek per name, however many SSOs there are.
     pub fn sso_app_names(&self) -> Result<BTreeSet<String>> {
         let mut out = BTreeSet::new();
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT lower(app_name) FROM idp_events INDEXED BY idp_events_app_time
-             WHERE provider = ?1 AND kind = 'app_sso' AND lower(app_name) > ?2 ORDER BY lower(app_name) LIMIT 1",
-            )
-            .map_err(crate::bulk::explain_missing_index)?;
         for provider in Idp::ALL {
-            let mut after = String::new();
-            while let Some(name) =
-                st.query_row(params![provider.as_str(), after], |r| r.get::<_, String>(0)).optional()?
-            {
-                out.insert(name.clone());
-                after = name;
-            }
+            out.extend(self.distinct_keys(
+                provider,
+                "idp_events_app_time",
+                "lower(app_name)",
+                "kind = 'app_sso' AND lower(app_name) > ''",
+            )?);
         }
         Ok(out)
+    }
+
+    /// The distinct values of `key` among the provider's events that pass `filter`, by a loose
+    /// scan of `index` (which must start with `provider` and order by `key` under `filter`):
+    /// one seek per distinct value, however many events carry it.
+    fn distinct_keys(&self, provider: Idp, index: &str, key: &str, filter: &str) -> Result<Vec<String>> {
+        let sql = format!(
+            "WITH RECURSIVE k(u) AS (
+                SELECT min({key}) FROM idp_events INDEXED BY {index} WHERE provider = ?1 AND {filter}
+                UNION ALL
+                SELECT (SELECT {key} FROM idp_events INDEXED BY {index}
+                        WHERE provider = ?1 AND {filter} AND {key} > k.u ORDER BY {key} LIMIT 1)
+                FROM k WHERE k.u IS NOT NULL
+             )
+             SELECT u FROM k WHERE u IS NOT NULL"
+        );
+        let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
+        let keys = st.query_map([provider.as_str()], |r| r.get::<_, String>(0))?;
+        Ok(keys.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Known users (folded login, e-mail and app user name of every stored IdP event) and the
@@ -504,22 +515,10 @@ impl Store {
             ("idp_events_app_user", "lower(trim(app_username))", "app_username IS NOT NULL"),
         ];
         for p in Idp::ALL {
-            for (index, key, not_null) in keys {
-                let sql = format!(
-                    "WITH RECURSIVE k(u) AS (
-                        SELECT min({key}) FROM idp_events INDEXED BY {index} WHERE provider = ?1 AND {not_null}
-                        UNION ALL
-                        SELECT (SELECT {key} FROM idp_events INDEXED BY {index}
-                                WHERE provider = ?1 AND {not_null} AND {key} > k.u ORDER BY {key} LIMIT 1)
-                        FROM k WHERE k.u IS NOT NULL
-                     )
-                     SELECT u FROM k WHERE u IS NOT NULL"
-                );
-                let mut st = self.conn.prepare(&sql).map_err(crate::bulk::explain_missing_index)?;
-                let users = st.query_map([p.as_str()], |r| r.get::<_, String>(0))?;
-                for u in users {
-                    known.entry(p).or_default().insert(u?);
-                    present.insert(p);
+            for (index, key, filter) in keys {
+                let users = self.distinct_keys(p, index, key, filter)?;
+                if !users.is_empty() {
+                    known.entry(p).or_default().extend(users);
                 }
             }
             let any = "SELECT 1 FROM idp_events INDEXED BY idp_events_app_time WHERE provider = ?1 LIMIT 1";
