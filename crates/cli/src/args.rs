@@ -343,10 +343,11 @@ pub struct ImportArgs {
     /// Parser threads (default: one per core).
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub threads: usize,
-    /// Drop the IdP indexes during the import and rebuild them at the end. Much faster for a
-    /// large import, but readers opened meanwhile cannot query by user or application until it
-    /// ends. auto: for an IdP import of about 100 MB or more (some 100,000 records, counted as
-    /// one per KiB) that brings at least as many records as are stored.
+    /// Drop the IdP indexes during the import and rebuild them at the end. A little faster for
+    /// a large import into an empty database, slower into one that holds IdP events (the
+    /// rebuild reads them all), and readers opened meanwhile cannot query by user or
+    /// application until it ends. auto: for an IdP import of about 100 MB or more (some
+    /// 100,000 records, counted as one per KiB) into a database without IdP events.
     #[arg(long, value_enum, default_value_t = BulkArg::Auto)]
     pub bulk: BulkArg,
 }

@@ -108,15 +108,17 @@ pub struct ImportOptions {
     pub scope: Option<String>,
     /// Parse threads; 0 = one per core.
     pub threads: usize,
-    /// Records per transaction. Each commit writes every page it touched, and a day's records
-    /// touch random pages of the unique indexes that deduplicate them: committing every 50,000
-    /// records rather than every 5,000 took a bulk import of 1.5 million Okta records from
-    /// 116 s to 71 s. The page cache mattered less: 256 MiB instead of 64 gave 101 s at 5,000
-    /// and 69 s at 50,000; 200,000 per commit gained nothing more.
+    /// Records per transaction; the writer holds a transaction's records to write them sorted
+    /// (see `write_chunks`). Each commit writes every page it touched, and a day's records touch
+    /// every page of the unique indexes that deduplicate them: committing every 50,000 records
+    /// rather than every 5,000 took a bulk import of 1.5 million Okta records from 116 s to
+    /// 71 s (written as read). Sorted, 100,000 per commit took Okta and Entra 36.8 s and 31.6 s
+    /// against 37.9 s and 34.1 s at 50,000, but peak memory went from 218 and 253 MB to 343 and
+    /// 409 MB.
     pub batch_size: usize,
     /// Drop the secondary IdP indexes during the import and rebuild them at the end (see
-    /// `trailproof_store::IndexSuspension`). `None`: when the import is large next to what is
-    /// stored (see [`bulk_worthwhile`]).
+    /// `trailproof_store::IndexSuspension`). `None`: for a large import into a store without
+    /// IdP events (see [`bulk_worthwhile`]).
     pub bulk: Option<bool>,
 }
 
@@ -328,52 +330,74 @@ fn record_item(
     }
 }
 
-/// Writes a chunk's items into the batch, counting them in `report`. Its block is stored with
-/// its first relevant record, and removed again if none of them was new.
-fn write_chunk(
+/// Writes chunks of items into the batch, counting them in `report`.
+///
+/// The relevant records are written in the order of their native ids, not as read. The unique
+/// indexes that deduplicate them are keyed by native id, which is random (a UUID for Okta and
+/// Entra), so records written as read land on random pages of those indexes, and once the
+/// indexes outgrow the page cache every record costs a page read and a page write. Written in
+/// order, a batch walks each index once. (A model in Python of 1.5 million records with random
+/// ids into two such indexes, 50,000 per commit, 64 MiB of page cache: 39.7 s as read, 24.8 s
+/// sorted. trailproof's own figures are in BENCHMARKS.md.) Of records with the same native id,
+/// the first read is stored and the others count as duplicates, as before.
+///
+/// Each chunk's block is stored with the first of its records written, and removed again if
+/// none of them was new.
+fn write_chunks(
     batch: &mut Batch<'_>,
     source: Source,
     names: &[String],
-    chunk: Chunk,
+    chunks: &[Chunk],
     report: &mut ImportReport,
 ) -> Result<(), IngestError> {
-    let mut block_id = None;
-    let mut new_in_block = false;
-    for item in chunk.items {
-        match item {
-            Item::Relevant { native_id, input, location, raw: (start, len), events } => {
-                let at = Origin { origin: &names[input], location: &location };
-                let block_id = match block_id {
-                    Some(id) => id,
-                    None => *block_id.insert(batch.insert_block(&chunk.block)?),
-                };
-                let raw = RawRef::InBlock { block_id, start, len };
-                let stored = match &events {
-                    Events::Aws(ev) => batch.insert_aws(&native_id, at, raw, ev)?,
-                    Events::Idp(ev) => batch.insert_idp(source, &native_id, at, raw, ev)?,
-                };
-                match stored {
-                    Stored::New => {
-                        new_in_block = true;
-                        report.counts.stored += 1
+    let mut order: Vec<(&str, usize, usize)> = Vec::new();
+    for (c, chunk) in chunks.iter().enumerate() {
+        for (i, item) in chunk.items.iter().enumerate() {
+            match item {
+                Item::Relevant { native_id, .. } => order.push((native_id, c, i)),
+                Item::Quarantine { input, location, reason, raw } => {
+                    let at = Origin { origin: &names[*input], location };
+                    batch.quarantine(source, at, reason, raw)?;
+                    report.counts.quarantined += 1;
+                    if report.quarantine_examples.len() < MAX_EXAMPLES {
+                        report.quarantine_examples.push((format!("{} {}", names[*input], location), reason.clone()));
                     }
-                    Stored::Duplicate => report.counts.duplicates += 1,
-                }
-            }
-            Item::Quarantine { input, location, reason, raw } => {
-                let at = Origin { origin: &names[input], location: &location };
-                batch.quarantine(source, at, &reason, &raw)?;
-                report.counts.quarantined += 1;
-                if report.quarantine_examples.len() < MAX_EXAMPLES {
-                    report.quarantine_examples.push((format!("{} {}", names[input], location), reason));
                 }
             }
         }
     }
-    if let Some(id) = block_id
-        && !new_in_block
-    {
-        batch.delete_block(id)?;
+    // Stable: of equal ids, the one read first stays first.
+    order.sort_by(|a, b| a.0.cmp(b.0));
+    let mut block_ids: Vec<Option<i64>> = vec![None; chunks.len()];
+    let mut new_in_block = vec![false; chunks.len()];
+    for (native_id, c, i) in order {
+        let Item::Relevant { input, location, raw: (start, len), events, .. } = &chunks[c].items[i] else {
+            continue;
+        };
+        let at = Origin { origin: &names[*input], location };
+        let block_id = match block_ids[c] {
+            Some(id) => id,
+            None => *block_ids[c].insert(batch.insert_block(&chunks[c].block)?),
+        };
+        let raw = RawRef::InBlock { block_id, start: *start, len: *len };
+        let stored = match events {
+            Events::Aws(ev) => batch.insert_aws(native_id, at, raw, ev)?,
+            Events::Idp(ev) => batch.insert_idp(source, native_id, at, raw, ev)?,
+        };
+        match stored {
+            Stored::New => {
+                new_in_block[c] = true;
+                report.counts.stored += 1
+            }
+            Stored::Duplicate => report.counts.duplicates += 1,
+        }
+    }
+    for (id, new) in block_ids.into_iter().zip(new_in_block) {
+        if let Some(id) = id
+            && !new
+        {
+            batch.delete_block(id)?;
+        }
     }
     Ok(())
 }
@@ -411,7 +435,7 @@ pub fn ingest_page(
             chunk.items.push(item);
         }
     }
-    write_chunk(batch, opts.source, &names, chunk.finish(), &mut report)?;
+    write_chunks(batch, opts.source, &names, &[chunk.finish()], &mut report)?;
     report.counts.read = local.read;
     report.counts.skipped = local.skipped;
     Ok(PageReport { counts: report.counts, span: local.span, quarantine_examples: report.quarantine_examples })
@@ -456,18 +480,18 @@ fn read_input(
 }
 
 /// Whether an IdP import of `input_bytes` should drop the secondary indexes and rebuild them:
-/// when it brings some 100,000 records or more, and at least as many as are stored already.
+/// when it brings some 100,000 records or more into a store that holds no IdP events yet.
+/// Records are counted as one per KiB of input (Google records are ~0.7 KiB, Okta ~2 KiB and
+/// Entra ~2.8 KiB).
 ///
-/// Measured on an Okta day of 308,000 records into an empty store: 26.1 s with the indexes up,
-/// 13.0 s without them plus 2.8 s to rebuild them. Once the indexes outgrow the page cache,
-/// every commit rewrites most of their pages. But the rebuild sorts every stored row, not only
-/// the new ones: a Google day of 242,000 records into a store of 550,000 took 8.4 s with the
-/// indexes up and 14.0 s with a rebuild, and an Entra day of 242,000 into 308,000 took
-/// 17.0 s against 15.8 s. Records are counted as one per KiB of input: Google records are
-/// ~0.7 KiB, Okta ~2 KiB and Entra ~2.8 KiB.
+/// Since migration 9 the indexes by user and session leave out SSOs, and the one by application
+/// takes SSOs in (application, time) order, so keeping them up costs little; a rebuild, though,
+/// reads every stored event once per index. Measured on the 50,000-user day (2 cores): the Okta
+/// day into an empty store took 40.8 s bulk and 42.3 s with the indexes up (means of 2), and the
+/// Entra day into the store holding Okta's took 54.8 s bulk and 37.9 s with the indexes up.
 pub fn bulk_worthwhile(source: Source, input_bytes: u64, stored_idp_rows: i64) -> bool {
     let records = (input_bytes / 1024) as i64;
-    source != Source::Cloudtrail && records >= 100_000 && records >= stored_idp_rows
+    source != Source::Cloudtrail && records >= 100_000 && stored_idp_rows == 0
 }
 
 /// Imports the inputs into the store. Per-record problems are quarantined and counted; an
@@ -538,17 +562,20 @@ fn import_records(
             });
         }
         drop(tx);
-        // The writer: this thread.
-        let mut batch = store.batch()?;
+        // The writer: this thread. Chunks wait until a batch is full, then go in together,
+        // sorted (see `write_chunks`).
+        let mut pending: Vec<Chunk> = Vec::new();
         let mut in_batch = 0usize;
         for msg in rx {
             match msg {
                 Msg::Items(chunk) => {
                     in_batch += chunk.items.len();
-                    write_chunk(&mut batch, opts.source, &names, chunk, &mut report)?;
+                    pending.push(chunk);
                     if in_batch >= opts.batch_size.max(1) {
+                        let mut batch = store.batch()?;
+                        write_chunks(&mut batch, opts.source, &names, &pending, &mut report)?;
                         batch.commit()?;
-                        batch = store.batch()?;
+                        pending.clear();
                         in_batch = 0;
                     }
                 }
@@ -574,6 +601,8 @@ fn import_records(
                 report.counts.read.max(report.counts.stored + report.counts.duplicates + report.counts.quarantined);
             progress(&prog);
         }
+        let mut batch = store.batch()?;
+        write_chunks(&mut batch, opts.source, &names, &pending, &mut report)?;
         batch.commit()?;
         Ok(())
     });

@@ -382,3 +382,26 @@ fn a_partly_new_import_counts_each_record_once_and_keeps_only_blocks_in_use() {
     );
     assert_eq!(unused, [["Integer(0)"]]);
 }
+
+/// The writer stores a transaction's records sorted by native id (for the unique indexes'
+/// sake), not as read. Of two records with the same id in one input, the first read must still
+/// be the one kept, whether both fall in one transaction or in two.
+#[test]
+fn the_first_of_two_records_with_one_id_is_kept_however_the_records_are_batched() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut recs: Vec<String> = (0..700).map(okta_record).collect();
+    let second = okta_record(5).replace("agent 5", "agent 5, sent again");
+    recs.insert(650, second);
+    let file = dir.path().join("okta.json");
+    std::fs::write(&file, format!("[{}]", recs.join(",\n"))).unwrap();
+    for batch_size in [50_000, 300, 7] {
+        let mut store = Store::open(&dir.path().join(format!("b{batch_size}.db"))).unwrap();
+        let opts = ImportOptions { batch_size, ..ImportOptions::new(Source::Okta) };
+        let r = run(&mut store, std::slice::from_ref(&file), &opts);
+        assert_eq!((r.counts.stored, r.counts.duplicates), (700, 1), "batches of {batch_size}");
+        let raw = store.raw_record(Source::Okta, "u5").unwrap().expect("stored");
+        assert_eq!(String::from_utf8(raw).unwrap(), okta_record(5), "batches of {batch_size}");
+        let ua = rows(&store, "SELECT user_agent FROM idp_events WHERE event_id = 'u5'");
+        assert_eq!(ua, [[r#"Text("agent 5")"#]], "batches of {batch_size}");
+    }
+}

@@ -19,8 +19,9 @@ pub mod snapshot;
 pub mod verdicts;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use trailproof_model::{AwsEvent, IdpEvent, Millis, Source, fold};
+use trailproof_model::{AwsEvent, Idp, IdpEvent, IdpEventKind, Millis, Source, fold};
 
 pub use bulk::IndexSuspension;
 pub use raw::{Block, RawRef};
@@ -78,6 +79,39 @@ pub struct Store {
     conn: Connection,
     /// The database file (`None` in memory): the bulk-import lock lives beside it.
     path: Option<PathBuf>,
+    /// Rows of `idp_users` / `idp_apps` this handle knows to be committed.
+    keys: KeyCache,
+}
+
+/// The user keys and applications the writer knows are in `idp_users` and `idp_apps`, so it
+/// inserts each once instead of once per event. Only committed rows are remembered (a batch
+/// adds its own on commit), and a cache that grows past [`KeyCache::LIMIT`] starts over.
+#[derive(Debug, Default)]
+struct KeyCache {
+    users: HashSet<(Idp, String)>,
+    apps: HashSet<(Idp, String, String)>,
+}
+
+impl KeyCache {
+    const LIMIT: usize = 1_000_000;
+
+    fn absorb(&mut self, other: KeyCache) {
+        if self.users.len() + other.users.len() > Self::LIMIT {
+            self.users.clear();
+        }
+        if self.apps.len() + other.apps.len() > Self::LIMIT {
+            self.apps.clear();
+        }
+        self.users.extend(other.users);
+        self.apps.extend(other.apps);
+    }
+}
+
+/// SQLite's `lower(trim(x))` (ASCII case, spaces only): how the app user name and the
+/// application name are folded in SQL, so the keys written here equal the ones migration 9
+/// computed from stored events.
+fn sql_lower_trim(s: &str) -> String {
+    s.trim_matches(' ').to_ascii_lowercase()
 }
 
 fn now_ms() -> Millis {
@@ -106,7 +140,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB
-        let mut store = Store { conn, path };
+        let mut store = Store { conn, path, keys: KeyCache::default() };
         store.migrate()?;
         store.heal_indexes()?;
         Ok(store)
@@ -157,7 +191,12 @@ impl Store {
     /// locked" at its first write whenever another connection committed in between: the
     /// CloudTrail and IdP collectors of one `collect` run did, now and then.
     pub fn batch(&mut self) -> Result<Batch<'_>> {
-        Ok(Batch { tx: self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?, now: now_ms() })
+        Ok(Batch {
+            tx: self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
+            now: now_ms(),
+            known: &mut self.keys,
+            added: KeyCache::default(),
+        })
     }
 
     /// The raw connection, for read queries of sibling modules and tests.
@@ -343,6 +382,9 @@ pub struct ImportLog {
 pub struct Batch<'a> {
     tx: Transaction<'a>,
     now: Millis,
+    /// Keys committed before this batch, and the ones it added (see [`KeyCache`]).
+    known: &'a mut KeyCache,
+    added: KeyCache,
 }
 
 fn opt_bool(b: Option<bool>) -> Option<i64> {
@@ -452,11 +494,26 @@ impl Batch<'_> {
         raw: impl Into<RawRef<'a>>,
         events: &[IdpEvent],
     ) -> Result<Stored> {
+        // Event ids are unique because raw records are (see migration 9): each must be the
+        // record's native id, or that id and `#<n>`.
+        for e in events {
+            let derived = match e.event_id.strip_prefix(native_id) {
+                Some("") => true,
+                Some(rest) => rest.starts_with('#') && !native_id.contains('#'),
+                None => false,
+            };
+            if !derived {
+                return Err(StoreError::Corrupt(format!(
+                    "event id {:?} is not derived from its record's native id {native_id:?}",
+                    e.event_id
+                )));
+            }
+        }
         let Some(raw_id) = self.insert_raw(source, native_id, at, raw.into())? else {
             return Ok(Stored::Duplicate);
         };
         let mut st = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO idp_events (provider, tenant, event_id, time_ms, kind, native_type, outcome,
+            "INSERT INTO idp_events (provider, tenant, event_id, time_ms, kind, native_type, outcome,
                 outcome_reason, user_login, user_login_fold, user_email, user_email_fold, user_id, display_name,
                 app_username, app_id, app_name, session_id, source_ip, user_agent, asn, as_org, country, mfa,
                 factors, auth_requirement, raw_id)
@@ -494,6 +551,10 @@ impl Batch<'_> {
                 e.auth_requirement,
                 raw_id,
             ])?;
+        }
+        drop(st);
+        for e in events {
+            self.note_keys(e)?;
         }
         Ok(Stored::New)
     }
@@ -590,6 +651,38 @@ impl Batch<'_> {
 
     pub fn commit(self) -> Result<()> {
         self.tx.commit()?;
+        self.known.absorb(self.added);
+        Ok(())
+    }
+
+    /// Records the event's user keys in `idp_users` and, for an SSO, its application in
+    /// `idp_apps`: each key once, skipping the ones already known.
+    fn note_keys(&mut self, e: &IdpEvent) -> Result<()> {
+        let users = [
+            e.user.login.as_deref().map(fold),
+            e.user.email.as_deref().map(fold),
+            e.user.app_username.as_deref().map(sql_lower_trim),
+        ];
+        for key in users.into_iter().flatten() {
+            let k = (e.provider, key);
+            if self.known.users.contains(&k) || self.added.users.contains(&k) {
+                continue;
+            }
+            self.tx
+                .prepare_cached("INSERT OR IGNORE INTO idp_users (provider, key) VALUES (?1, ?2)")?
+                .execute(params![k.0.as_str(), k.1])?;
+            self.added.users.insert(k);
+        }
+        if e.kind == IdpEventKind::AppSso {
+            let name = e.app_name.as_deref().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+            let k = (e.provider, e.app_id.clone().unwrap_or_default(), name);
+            if !self.known.apps.contains(&k) && !self.added.apps.contains(&k) {
+                self.tx
+                    .prepare_cached("INSERT OR IGNORE INTO idp_apps (provider, app_id, name_fold) VALUES (?1, ?2, ?3)")?
+                    .execute(params![k.0.as_str(), k.1, k.2])?;
+                self.added.apps.insert(k);
+            }
+        }
         Ok(())
     }
 }

@@ -227,4 +227,87 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX IF EXISTS idp_events_login_time;
     CREATE INDEX IF NOT EXISTS idp_events_login_kind_time ON idp_events (provider, user_login_fold, kind, time_ms);
     "#,
+    // 9: the IdP events' indexes, cut to what is sought. Most IdP events are SSOs to
+    // applications other than AWS (93 % of a simulated day), and no query seeks them by user,
+    // e-mail, app user name or session: only the AWS applications' SSOs are sought, by
+    // application. So:
+    // - the indexes by user and by session leave SSOs out (partial indexes);
+    // - the e-mail and app-user indexes go; what was read from them and from the user index
+    //   (the known users, the application names) is kept once per key in two small tables
+    //   the writer fills as it stores events;
+    // - an application's SSOs are sought by its id, or by its name where the IdP gives no id
+    //   (Google); a name is turned into ids through `idp_apps`;
+    // - `UNIQUE (provider, event_id)` goes (the table is rebuilt without it): every event id is
+    //   its raw record's native id, or that id and `#<n>` for a record of several events, and
+    //   the writer stores a record's events only when `raw_records` took the record as new,
+    //   so the ids are unique without an index keyed at random. An event is found by id
+    //   through its raw record (`idp_events_raw`, written in order).
+    // Each event now costs the writer three index entries (one of them appended) instead of
+    // eight. Measured on the 50,000-user day: see BENCHMARKS.md.
+    r#"
+    CREATE TABLE idp_events_v9 (
+        id                INTEGER PRIMARY KEY,
+        provider          TEXT    NOT NULL,
+        tenant            TEXT,
+        event_id          TEXT    NOT NULL,
+        time_ms           INTEGER NOT NULL,
+        kind              TEXT    NOT NULL,
+        native_type       TEXT    NOT NULL,
+        outcome           TEXT    NOT NULL,
+        outcome_reason    TEXT,
+        user_login        TEXT,
+        user_login_fold   TEXT,
+        user_email        TEXT,
+        user_email_fold   TEXT,
+        user_id           TEXT,
+        display_name      TEXT,
+        app_username      TEXT,
+        app_id            TEXT,
+        app_name          TEXT,
+        session_id        TEXT,
+        source_ip         TEXT,
+        user_agent        TEXT,
+        asn               INTEGER,
+        as_org            TEXT,
+        country           TEXT,
+        mfa               TEXT    NOT NULL,
+        factors           TEXT    NOT NULL,  -- JSON array of strings
+        auth_requirement  TEXT,
+        raw_id            INTEGER NOT NULL REFERENCES raw_records(id)
+    );
+    INSERT INTO idp_events_v9 (id, provider, tenant, event_id, time_ms, kind, native_type, outcome, outcome_reason,
+        user_login, user_login_fold, user_email, user_email_fold, user_id, display_name, app_username, app_id,
+        app_name, session_id, source_ip, user_agent, asn, as_org, country, mfa, factors, auth_requirement, raw_id)
+    SELECT id, provider, tenant, event_id, time_ms, kind, native_type, outcome, outcome_reason,
+        user_login, user_login_fold, user_email, user_email_fold, user_id, display_name, app_username, app_id,
+        app_name, session_id, source_ip, user_agent, asn, as_org, country, mfa, factors, auth_requirement, raw_id
+    FROM idp_events ORDER BY id;
+    DROP TABLE idp_events;
+    ALTER TABLE idp_events_v9 RENAME TO idp_events;
+    -- Each folded user key (login, e-mail, lower(trim(app user name))) seen in a provider's events.
+    CREATE TABLE idp_users (
+        provider TEXT NOT NULL,
+        key      TEXT NOT NULL,
+        PRIMARY KEY (provider, key)
+    ) WITHOUT ROWID;
+    -- Each (application id, lower(name)) seen in a provider's SSOs; '' where the event has none.
+    CREATE TABLE idp_apps (
+        provider  TEXT NOT NULL,
+        app_id    TEXT NOT NULL,
+        name_fold TEXT NOT NULL,
+        PRIMARY KEY (provider, app_id, name_fold)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO idp_users (provider, key)
+        SELECT provider, user_login_fold FROM idp_events WHERE user_login_fold IS NOT NULL
+        UNION SELECT provider, user_email_fold FROM idp_events WHERE user_email_fold IS NOT NULL
+        UNION SELECT provider, lower(trim(app_username)) FROM idp_events WHERE app_username IS NOT NULL;
+    INSERT OR IGNORE INTO idp_apps (provider, app_id, name_fold)
+        SELECT DISTINCT provider, coalesce(app_id, ''), coalesce(lower(app_name), '') FROM idp_events
+        WHERE kind = 'app_sso';
+    CREATE INDEX idp_events_raw ON idp_events (raw_id);
+    CREATE INDEX idp_events_login_kind_time ON idp_events (provider, user_login_fold, kind, time_ms) WHERE kind <> 'app_sso';
+    CREATE INDEX idp_events_session ON idp_events (provider, session_id, kind, time_ms) WHERE kind <> 'app_sso';
+    CREATE INDEX idp_events_sso_appid ON idp_events (provider, app_id, time_ms) WHERE kind = 'app_sso' AND app_id IS NOT NULL;
+    CREATE INDEX idp_events_sso_appname ON idp_events (provider, lower(app_name), time_ms) WHERE kind = 'app_sso' AND app_id IS NULL;
+    "#,
 ];

@@ -146,6 +146,18 @@ struct AwsApps {
     names: Vec<String>,
 }
 
+impl AwsApps {
+    /// Whether an SSO to this application is one to an AWS application: its id is one of
+    /// `ids`, or its name, lower-cased as SQLite's `lower` does (ASCII), is one of `names`.
+    fn matches(&self, app_id: Option<&str>, app_name: Option<&str>) -> bool {
+        app_id.is_some_and(|id| self.ids.iter().any(|i| i == id))
+            || app_name.is_some_and(|n| self.names.contains(&n.to_ascii_lowercase()))
+    }
+}
+
+/// One query for SSOs to AWS applications: `(provider, index, column test, values)`.
+type AppLookup = (Idp, &'static str, &'static str, Vec<String>);
+
 /// The fields of an SSO the baseline aggregates.
 struct SsoBrief {
     provider: Idp,
@@ -169,46 +181,84 @@ fn placeholders(args: &mut Vec<Value>, values: &[String]) -> String {
 }
 
 impl Store {
-    /// The app filters of [`AwsApps`], one per index and chunk: `(index, column, values)`.
-    fn aws_app_filters(apps: &AwsApps) -> Vec<(&'static str, &'static str, &[String])> {
+    /// The SSO lookups for the AWS applications, per provider: `(provider, index, column,
+    /// values)`. An application is sought by id in `idp_events_sso_appid`, and by name in
+    /// `idp_events_sso_appname` among the SSOs that carry no id. A name is also turned into the
+    /// ids stored with it (`idp_apps`); those ids' SSOs are then kept only if they pass
+    /// [`AwsApps::matches`], as when every name was sought in an index of names.
+    fn aws_app_lookups(&self, apps: &AwsApps) -> Result<Vec<AppLookup>> {
         let mut out = Vec::new();
-        for (index, col, values) in
-            [("idp_events_app_time", "lower(app_name)", &apps.names), ("idp_events_appid_time", "app_id", &apps.ids)]
-        {
-            for chunk in values.chunks(400) {
-                out.push((index, col, chunk));
-            }
-        }
-        out
-    }
-
-    /// SSOs to the AWS applications with `from <= time <= to`.
-    fn aws_app_ssos(&self, apps: &AwsApps, from: Millis, to: Millis) -> Result<Vec<IdpEvent>> {
-        let mut out = Vec::new();
-        for (index, col, values) in Self::aws_app_filters(apps) {
-            let mut args: Vec<Value> = vec![from.into(), to.into()];
-            let cond = format!("{col} IN ({})", placeholders(&mut args, values));
-            let sql = format!(
-                "SELECT {IDP_COLS} FROM idp_events INDEXED BY {index}
-                 WHERE provider = ?{p} AND kind = 'app_sso' AND {cond} AND time_ms >= ?1 AND time_ms <= ?2
-                 ORDER BY time_ms, provider, event_id",
-                p = args.len() + 1
-            );
-            for provider in Idp::ALL {
-                let mut a = args.clone();
-                a.push(provider.as_str().to_string().into());
-                let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
-                let rows = st.query_map(params_from_iter(a), idp_row)?;
-                for row in rows {
-                    out.push(row?.map_err(StoreError::Corrupt)?);
+        for provider in Idp::ALL {
+            let mut ids: BTreeSet<String> = apps.ids.iter().cloned().collect();
+            for chunk in apps.names.chunks(400) {
+                let mut args: Vec<Value> = vec![provider.as_str().to_string().into()];
+                let sql = format!(
+                    "SELECT app_id FROM idp_apps WHERE provider = ?1 AND app_id <> '' AND name_fold IN ({})",
+                    placeholders(&mut args, chunk)
+                );
+                let mut st = self.conn.prepare_cached(&sql)?;
+                for id in st.query_map(params_from_iter(args), |r| r.get::<_, String>(0))? {
+                    ids.insert(id?);
                 }
+            }
+            let ids: Vec<String> = ids.into_iter().collect();
+            for chunk in ids.chunks(400) {
+                out.push((provider, "idp_events_sso_appid", "app_id IS NOT NULL AND app_id", chunk.to_vec()));
+            }
+            for chunk in apps.names.chunks(400) {
+                out.push((provider, "idp_events_sso_appname", "app_id IS NULL AND lower(app_name)", chunk.to_vec()));
             }
         }
         Ok(out)
     }
 
+    /// Runs `select` over the SSOs to the AWS applications with `from <= time <= to`, calling
+    /// `f` with each row whose `(app_id, app_name)`, at columns `app_cols_at` and `app_cols_at + 1`, pass
+    /// [`AwsApps::matches`].
+    fn for_each_aws_app_sso(
+        &self,
+        apps: &AwsApps,
+        select: &str,
+        app_cols_at: usize,
+        from: Millis,
+        to: Millis,
+        f: &mut dyn FnMut(&Row<'_>) -> Result<()>,
+    ) -> Result<()> {
+        for (provider, index, col, values) in self.aws_app_lookups(apps)? {
+            let mut args: Vec<Value> = vec![from.into(), to.into(), provider.as_str().to_string().into()];
+            let cond = format!("{col} IN ({})", placeholders(&mut args, &values));
+            // `kind = 'app_sso'` and the app_id test are written as the partial index has them,
+            // so SQLite can use it.
+            let sql = format!(
+                "SELECT {select} FROM idp_events INDEXED BY {index}
+                 WHERE provider = ?3 AND kind = 'app_sso' AND {cond} AND time_ms >= ?1 AND time_ms <= ?2"
+            );
+            let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
+            let mut rows = st.query(params_from_iter(args))?;
+            while let Some(r) = rows.next()? {
+                let app_id: Option<String> = r.get(app_cols_at)?;
+                let app_name: Option<String> = r.get(app_cols_at + 1)?;
+                if apps.matches(app_id.as_deref(), app_name.as_deref()) {
+                    f(r)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// SSOs to the AWS applications with `from <= time <= to`.
+    fn aws_app_ssos(&self, apps: &AwsApps, from: Millis, to: Millis) -> Result<Vec<IdpEvent>> {
+        let mut out = Vec::new();
+        self.for_each_aws_app_sso(apps, IDP_COLS, 13, from, to, &mut |r| {
+            out.push(idp_row(r)?.map_err(StoreError::Corrupt)?);
+            Ok(())
+        })?;
+        out.sort_by(|a, b| (a.time_ms, a.provider, &a.event_id).cmp(&(b.time_ms, b.provider, &b.event_id)));
+        Ok(out)
+    }
+
     /// Calls `f` with the baseline fields of each SSO to the AWS applications with
-    /// `from <= time <= to` (an SSO matched both by id and by name comes twice).
+    /// `from <= time <= to`.
     fn for_each_aws_app_sso_brief(
         &self,
         apps: &AwsApps,
@@ -216,47 +266,33 @@ impl Store {
         to: Millis,
         f: &mut dyn FnMut(&SsoBrief),
     ) -> Result<()> {
-        for (index, col, values) in Self::aws_app_filters(apps) {
-            let mut args: Vec<Value> = vec![from.into(), to.into()];
-            let cond = format!("{col} IN ({})", placeholders(&mut args, values));
-            let sql = format!(
-                "SELECT provider, event_id, outcome, user_login_fold, user_email_fold, lower(trim(app_username)), asn, country
-                 FROM idp_events INDEXED BY {index}
-                 WHERE provider = ?{p} AND kind = 'app_sso' AND {cond} AND time_ms >= ?1 AND time_ms <= ?2",
-                p = args.len() + 1
-            );
-            for provider in Idp::ALL {
-                let mut a = args.clone();
-                a.push(provider.as_str().to_string().into());
-                let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
-                let mut rows = st.query(params_from_iter(a))?;
-                while let Some(r) = rows.next()? {
-                    let p: String = r.get(0)?;
-                    let Some(provider) = Idp::parse(&p) else {
-                        return Err(StoreError::Corrupt(format!("idp event with provider {p:?}")));
-                    };
-                    f(&SsoBrief {
-                        provider,
-                        event_id: r.get(1)?,
-                        outcome: r.get(2)?,
-                        login_fold: r.get(3)?,
-                        email_fold: r.get(4)?,
-                        app_username_fold: r.get(5)?,
-                        asn: r.get::<_, Option<i64>>(6)?.and_then(|a| u32::try_from(a).ok()),
-                        country: r.get(7)?,
-                    });
-                }
-            }
-        }
-        Ok(())
+        let select = "provider, event_id, outcome, user_login_fold, user_email_fold, lower(trim(app_username)), asn,
+            country, app_id, app_name";
+        self.for_each_aws_app_sso(apps, select, 8, from, to, &mut |r| {
+            let p: String = r.get(0)?;
+            let Some(provider) = Idp::parse(&p) else {
+                return Err(StoreError::Corrupt(format!("idp event with provider {p:?}")));
+            };
+            f(&SsoBrief {
+                provider,
+                event_id: r.get(1)?,
+                outcome: r.get(2)?,
+                login_fold: r.get(3)?,
+                email_fold: r.get(4)?,
+                app_username_fold: r.get(5)?,
+                asn: r.get::<_, Option<i64>>(6)?.and_then(|a| u32::try_from(a).ok()),
+                country: r.get(7)?,
+            });
+            Ok(())
+        })
     }
 
     pub(crate) fn aws_query_pub(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<AwsEvent>> {
         self.aws_query(where_sql, args)
     }
 
-    pub(crate) fn idp_query_pub(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<IdpEvent>> {
-        self.idp_query(where_sql, args)
+    pub(crate) fn idp_query_by_pub(&self, index: &str, where_sql: &str, args: Vec<Value>) -> Result<Vec<IdpEvent>> {
+        self.idp_query_by(index, where_sql, args)
     }
 
     fn aws_query(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<AwsEvent>> {
@@ -264,10 +300,6 @@ impl Store {
         let mut st = self.conn.prepare(&sql)?;
         let rows = st.query_map(params_from_iter(args), aws_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn idp_query(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<IdpEvent>> {
-        self.idp_query_by("", where_sql, args)
     }
 
     /// `index`: `INDEXED BY <name>`, or empty to let SQLite choose.
@@ -425,11 +457,15 @@ impl Store {
                     args.push((*sid).clone().into());
                     ins.push(format!("?{}", args.len()));
                 }
-                related.extend(self.idp_query(
-                    // `kind IN (..)` rather than `kind != 'app_sso'`: the index (provider, session_id,
-                    // kind, time_ms) then seeks each kind instead of walking a session's SSOs to
-                    // other applications, which can be most of its events.
-                    &format!("provider = ?1 AND session_id IN ({}) AND kind IN ({SESSION_KINDS})", ins.join(", ")),
+                related.extend(self.idp_query_by(
+                    // The index (provider, session_id, kind, time_ms) holds no SSOs (a partial
+                    // index); `kind <> 'app_sso'` is written as its definition has it, so that
+                    // SQLite can use it, and `kind IN (..)` seeks each kind.
+                    "INDEXED BY idp_events_session",
+                    &format!(
+                        "provider = ?1 AND session_id IN ({}) AND kind <> 'app_sso' AND kind IN ({SESSION_KINDS})",
+                        ins.join(", ")
+                    ),
                     args,
                 )?);
             }
@@ -447,8 +483,8 @@ impl Store {
             related.extend(self.idp_query_by(
                 "INDEXED BY idp_events_login_kind_time",
                 &format!(
-                    "provider = 'google' AND kind IN ('login', 'session_end') AND time_ms >= ?1 AND time_ms <= ?2
-                     AND user_login_fold IN ({})",
+                    "provider = 'google' AND kind <> 'app_sso' AND kind IN ('login', 'session_end')
+                     AND time_ms >= ?1 AND time_ms <= ?2 AND user_login_fold IN ({})",
                     ins.join(", ")
                 ),
                 args,
@@ -468,61 +504,32 @@ impl Store {
         Ok(snap)
     }
 
-    /// The distinct application names (lower case) of stored SSO events, read by a loose index
-    /// scan: one index seek per name, however many SSOs there are.
+    /// The distinct application names (lower case) of stored SSO events (`idp_apps`).
     pub fn sso_app_names(&self) -> Result<BTreeSet<String>> {
-        let mut out = BTreeSet::new();
-        for provider in Idp::ALL {
-            out.extend(self.distinct_keys(
-                provider,
-                "idp_events_app_time",
-                "lower(app_name)",
-                "kind = 'app_sso' AND lower(app_name) > ''",
-            )?);
-        }
-        Ok(out)
+        let mut st = self.conn.prepare_cached("SELECT DISTINCT name_fold FROM idp_apps WHERE name_fold > ''")?;
+        let names = st.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(names.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The distinct values of `key` among the provider's events that pass `filter`, by a loose
-    /// scan of `index` (which must start with `provider` and order by `key` under `filter`):
-    /// one seek per distinct value, however many events carry it.
-    fn distinct_keys(&self, provider: Idp, index: &str, key: &str, filter: &str) -> Result<Vec<String>> {
-        let sql = format!(
-            "WITH RECURSIVE k(u) AS (
-                SELECT min({key}) FROM idp_events INDEXED BY {index} WHERE provider = ?1 AND {filter}
-                UNION ALL
-                SELECT (SELECT {key} FROM idp_events INDEXED BY {index}
-                        WHERE provider = ?1 AND {filter} AND {key} > k.u ORDER BY {key} LIMIT 1)
-                FROM k WHERE k.u IS NOT NULL
-             )
-             SELECT u FROM k WHERE u IS NOT NULL"
-        );
-        let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
-        let keys = st.query_map([provider.as_str()], |r| r.get::<_, String>(0))?;
-        Ok(keys.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// Known users (folded login, e-mail and app user name of every stored IdP event) and the
-    /// providers with any events or coverage: what identity matching needs, loaded once per run.
+    /// Known users (folded login, e-mail and app user name of every stored IdP event, kept once
+    /// per key in `idp_users`) and the providers with any events or coverage: what identity
+    /// matching needs, loaded once per run.
     pub fn identity_index(&self) -> Result<IdentityIndex> {
         let mut known: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
         let mut present = BTreeSet::new();
-        // Loose index scans: one seek per distinct key, instead of reading every event's entry
-        // (1.2 s for 4 million events, where 50,000 users have 150,000 keys: 0.15 s).
-        let keys = [
-            ("idp_events_login_kind_time", "user_login_fold", "user_login_fold IS NOT NULL"),
-            ("idp_events_email_time", "user_email_fold", "user_email_fold IS NOT NULL"),
-            ("idp_events_app_user", "lower(trim(app_username))", "app_username IS NOT NULL"),
-        ];
+        let mut st = self.conn.prepare_cached("SELECT provider, key FROM idp_users")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let p: String = r.get(0)?;
+            let provider = Idp::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("idp user of provider {p:?}")))?;
+            known.entry(provider).or_default().insert(r.get(1)?);
+        }
+        // Every event is an SSO (in `idp_apps`) or not (in the partial index by session).
+        let any = "SELECT EXISTS (SELECT 1 FROM idp_apps WHERE provider = ?1)
+            OR EXISTS (SELECT 1 FROM idp_events INDEXED BY idp_events_session WHERE provider = ?1 AND kind <> 'app_sso')";
         for p in Idp::ALL {
-            for (index, key, filter) in keys {
-                let users = self.distinct_keys(p, index, key, filter)?;
-                if !users.is_empty() {
-                    known.entry(p).or_default().extend(users);
-                }
-            }
-            let any = "SELECT 1 FROM idp_events INDEXED BY idp_events_app_time WHERE provider = ?1 LIMIT 1";
-            if self.conn.prepare_cached(any).map_err(crate::bulk::explain_missing_index)?.exists([p.as_str()])? {
+            let mut st = self.conn.prepare_cached(any).map_err(crate::bulk::explain_missing_index)?;
+            if st.query_row([p.as_str()], |r| r.get::<_, bool>(0))? {
                 present.insert(p);
             }
         }

@@ -248,6 +248,10 @@ fn snapshot_takes_sso_to_aws_apps_by_id_name_and_pattern_and_nothing_else() {
         sso("other-app", t + 4, Some("0oa-slack"), Some("Slack"), "a@x.com"),
         sso("outside-window", t + 3 * day, None, Some("Amazon Web Services (Prod)"), "a@x.com"),
         sso("baseline", t - 5 * day, None, Some("aws iam identity center"), "b@x.com"),
+        // One application under two names: its name is turned into its id, and of the SSOs
+        // sought by that id only the ones under a matching name are taken.
+        sso("renamed-aws", t + 5, Some("0oa-renamed"), Some("AWS Sandbox"), "e@x.com"),
+        sso("renamed-other", t + 6, Some("0oa-renamed"), Some("Sandbox"), "e@x.com"),
     ];
     let mut b = s.batch().unwrap();
     for e in &events {
@@ -270,19 +274,119 @@ fn snapshot_takes_sso_to_aws_apps_by_id_name_and_pattern_and_nothing_else() {
         snap.idp.iter().map(|e| e.event_id.clone()).collect()
     };
     let snap = s.snapshot(&q(vec![], vec![], false)).unwrap();
-    assert_eq!(ids_of(&snap), ["by-pattern", "by-pattern-2"]);
+    assert_eq!(ids_of(&snap), ["by-pattern", "by-pattern-2", "renamed-aws"]);
     let prior = &snap.prior_ssos[&(Idp::Okta, "b@x.com".to_string())];
     assert_eq!(prior.ssos, 1, "the baseline SSO of b, found by the pattern in another case");
     let snap = s.snapshot(&q(vec!["0oa-aws"], vec!["  CONSOLE access "], false)).unwrap();
     assert_eq!(ids_of(&snap), ["by-name", "by-id"]);
     assert!(snap.prior_ssos.is_empty());
     let snap = s.snapshot(&q(vec!["0oa-aws"], vec![], true)).unwrap();
-    assert_eq!(ids_of(&snap), ["by-pattern", "by-pattern-2", "by-id"]);
+    assert_eq!(ids_of(&snap), ["by-pattern", "by-pattern-2", "by-id", "renamed-aws"]);
+    let snap = s.snapshot(&q(vec!["0oa-renamed"], vec![], false)).unwrap();
+    assert_eq!(ids_of(&snap), ["renamed-aws", "renamed-other"], "an id takes all of its SSOs");
 }
 
-/// The known users are read by loose index scans: every distinct folded login, e-mail and app
-/// user name per provider, once each, however many events carry it; a provider with only
-/// coverage is present but knows nobody.
+/// Events with the keys SQL and Rust fold differently (tabs, non-ASCII), for the migration test.
+fn tricky_events() -> Vec<IdpEvent> {
+    let user = |login: &str, email: Option<&str>, app_user: Option<&str>| UserKeys {
+        login: Some(login.into()),
+        email: email.map(str::to_string),
+        app_username: app_user.map(str::to_string),
+        ..Default::default()
+    };
+    vec![
+        IdpEvent { user: user("Ölaf@Example.com", Some(" OLAF@mail.example"), Some(" \tJörg-Admin ")), ..idp("o1") },
+        IdpEvent { user: user("bob@example.com", None, Some("BOB")), ..idp("o2") },
+        sso("o3", 5_000, Some("0oa-aws"), Some("ÅWS Console"), "bob@example.com"),
+        sso("o4", 6_000, None, None, "bob@example.com"),
+        IdpEvent { provider: Idp::Google, ..sso("g1", 7_000, None, Some("Amazon Web Services"), "Carol@Example.com") },
+    ]
+}
+
+fn write_events(s: &mut Store, events: &[IdpEvent]) {
+    let mut b = s.batch().unwrap();
+    for e in events {
+        let source = Source::parse(e.provider.as_str()).unwrap();
+        b.insert_idp(source, &e.event_id, at(), &raw::compress(b"{}"), std::slice::from_ref(e)).unwrap();
+    }
+    b.commit().unwrap();
+}
+
+fn table(s: &Store, sql: &str) -> Vec<String> {
+    let mut st = s.conn().prepare(sql).unwrap();
+    let rows = st.query_map([], |r| r.get::<_, String>(0)).unwrap();
+    let mut out: Vec<String> = rows.map(|r| r.unwrap()).collect();
+    out.sort();
+    out
+}
+
+/// Migration 9 fills `idp_users` and `idp_apps` from stored events in SQL; the writer fills
+/// them as it stores events, folding in Rust. Both must give the same keys, or a database
+/// would know other users depending on when its events were stored.
+#[test]
+fn a_database_migrated_to_9_knows_the_users_and_apps_a_new_one_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let new_db = dir.path().join("new.db");
+    let mut new = Store::open(&new_db).unwrap();
+    write_events(&mut new, &tricky_events());
+    let old_db = dir.path().join("old.db");
+    Store::create_at_version(&old_db, 8).unwrap();
+    // Version 8 has the same columns: copy the rows in as an old trailproof would have written them.
+    new.conn()
+        .execute_batch(&format!(
+            "ATTACH '{}' AS old;
+             INSERT INTO old.raw_records SELECT * FROM main.raw_records;
+             INSERT INTO old.idp_events SELECT * FROM main.idp_events;
+             DETACH old;",
+            old_db.display()
+        ))
+        .unwrap();
+    let old = Store::open(&old_db).unwrap();
+    for sql in [
+        "SELECT provider || ' ' || key FROM idp_users",
+        "SELECT provider || ' ' || app_id || ' ' || name_fold FROM idp_apps",
+        "SELECT event_id FROM idp_events",
+    ] {
+        assert_eq!(table(&old, sql), table(&new, sql), "{sql}");
+    }
+    assert_eq!(old.identity_index().unwrap(), new.identity_index().unwrap());
+    assert_eq!(old.sso_app_names().unwrap(), new.sso_app_names().unwrap());
+    assert_eq!(
+        table(&new, "SELECT key FROM idp_users WHERE provider = 'okta'"),
+        ["\tjörg-admin", "bob", "bob@example.com", "olaf@mail.example", "ölaf@example.com"],
+        "logins and e-mails fold in Rust; app user names as SQL's lower(trim(..)) does"
+    );
+    assert_eq!(old.idp_event(Idp::Google, "g1").unwrap().map(|e| e.time_ms), Some(7_000));
+}
+
+/// Event ids are unique because raw records are: an event whose id is not its record's native
+/// id (or that id and `#<n>`) is refused, and events are found by id through their record.
+#[test]
+fn event_ids_derive_from_native_ids_and_find_their_events() {
+    let mut s = Store::open_in_memory().unwrap();
+    let mut b = s.batch().unwrap();
+    let multi = [idp("rec-1#0"), IdpEvent { time_ms: 3_000, ..idp("rec-1#1") }];
+    b.insert_idp(Source::Okta, "rec-1", at(), &raw::compress(b"{}"), &multi).unwrap();
+    b.insert_idp(Source::Okta, "rec-2", at(), &raw::compress(b"{}"), &[idp("rec-2")]).unwrap();
+    for (native, event) in [("rec-3", "other"), ("rec-3", "rec-3x"), ("rec#3", "rec#3#0")] {
+        let err = b.insert_idp(Source::Okta, native, at(), &raw::compress(b"{}"), &[idp(event)]);
+        assert!(matches!(err, Err(StoreError::Corrupt(_))), "{native} / {event}");
+    }
+    b.commit().unwrap();
+    assert_eq!(s.idp_event(Idp::Okta, "rec-1#1").unwrap().map(|e| e.time_ms), Some(3_000));
+    assert_eq!(s.idp_event(Idp::Okta, "rec-2").unwrap().map(|e| e.event_id), Some("rec-2".into()));
+    assert!(s.idp_event(Idp::Okta, "rec-1").unwrap().is_none());
+    assert!(s.idp_event(Idp::Entra, "rec-2").unwrap().is_none());
+    // Storing a record again stores none of its events again.
+    let mut b = s.batch().unwrap();
+    assert_eq!(b.insert_idp(Source::Okta, "rec-1", at(), &raw::compress(b"{}"), &multi).unwrap(), Stored::Duplicate);
+    b.commit().unwrap();
+    let n: i64 = s.conn().query_row("SELECT COUNT(*) FROM idp_events", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 3);
+}
+
+/// The known users: every distinct folded login, e-mail and app user name per provider, once
+/// each, however many events carry it; a provider with only coverage is present but knows nobody.
 #[test]
 fn identity_index_lists_each_users_keys_once_per_provider() {
     let mut s = Store::open_in_memory().unwrap();

@@ -153,10 +153,15 @@ impl Store {
         provider: trailproof_model::Idp,
         event_id: &str,
     ) -> Result<Option<trailproof_model::IdpEvent>> {
+        // Found through its raw record: the event id is the record's native id, or that id and
+        // `#<n>` (see migration 9).
+        let native = event_id.rsplit_once('#').map_or(event_id, |(n, _)| n);
         Ok(self
-            .idp_query_pub(
-                "provider = ?1 AND event_id = ?2",
-                vec![provider.as_str().to_string().into(), event_id.to_string().into()],
+            .idp_query_by_pub(
+                "INDEXED BY idp_events_raw",
+                "provider = ?1 AND event_id = ?2
+                 AND raw_id IN (SELECT id FROM raw_records WHERE source = ?1 AND native_id IN (?2, ?3))",
+                vec![provider.as_str().to_string().into(), event_id.to_string().into(), native.to_string().into()],
             )?
             .into_iter()
             .next())
