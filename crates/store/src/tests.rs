@@ -443,18 +443,20 @@ fn removing_an_unused_block_does_not_read_every_raw_record() {
     let steps_to_remove_a_block = |s: &mut Store| -> u64 {
         let steps = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = steps.clone();
-        s.conn.progress_handler(
-            10,
-            Some(move || {
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                false
-            }),
-        );
+        s.conn
+            .progress_handler(
+                10,
+                Some(move || {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    false
+                }),
+            )
+            .unwrap();
         let mut b = s.batch().unwrap();
         let id = b.insert_block(&raw::compress(b"{}")).unwrap();
         b.delete_block(id).unwrap();
         b.commit().unwrap();
-        s.conn.progress_handler(10, None::<fn() -> bool>);
+        s.conn.progress_handler(10, None::<fn() -> bool>).unwrap();
         steps.load(std::sync::atomic::Ordering::Relaxed)
     };
     let mut stored = 0;
