@@ -107,11 +107,15 @@ impl KeyCache {
     }
 }
 
-/// SQLite's `lower(trim(x))` (ASCII case, spaces only): how the app user name and the
-/// application name are folded in SQL, so the keys written here equal the ones migration 9
-/// computed from stored events.
+/// SQLite's `lower(x)` (ASCII letters only): how application names are lower-cased in SQL (the
+/// name index, migration 9), so what is computed here equals what SQL computes.
+pub(crate) fn sql_lower(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+/// SQLite's `lower(trim(x))` (trims spaces only): how app user names are folded in SQL.
 fn sql_lower_trim(s: &str) -> String {
-    s.trim_matches(' ').to_ascii_lowercase()
+    sql_lower(s.trim_matches(' '))
 }
 
 fn now_ms() -> Millis {
@@ -512,49 +516,49 @@ impl Batch<'_> {
         let Some(raw_id) = self.insert_raw(source, native_id, at, raw.into())? else {
             return Ok(Stored::Duplicate);
         };
-        let mut st = self.tx.prepare_cached(
-            "INSERT INTO idp_events (provider, tenant, event_id, time_ms, kind, native_type, outcome,
-                outcome_reason, user_login, user_login_fold, user_email, user_email_fold, user_id, display_name,
-                app_username, app_id, app_name, session_id, source_ip, user_agent, asn, as_org, country, mfa,
-                factors, auth_requirement, raw_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
-        )?;
         for e in events {
             let factors = serde_json::to_string(&e.factors).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-            st.execute(params![
-                e.provider.as_str(),
-                e.tenant,
-                e.event_id,
-                e.time_ms,
-                e.kind.as_str(),
-                e.native_type,
-                e.outcome.as_str(),
-                e.outcome_reason,
-                e.user.login,
-                e.user.login.as_deref().map(fold),
-                e.user.email,
-                e.user.email.as_deref().map(fold),
-                e.user.user_id,
-                e.user.display_name,
-                e.user.app_username,
-                e.app_id,
-                e.app_name,
-                e.session_id,
-                e.source_ip,
-                e.user_agent,
-                e.asn,
-                e.as_org,
-                e.country,
-                e.mfa.as_str(),
-                factors,
-                e.auth_requirement,
-                raw_id,
-            ])?;
-        }
-        drop(st);
-        for e in events {
-            self.note_keys(e)?;
+            let login_fold = e.user.login.as_deref().map(fold);
+            let email_fold = e.user.email.as_deref().map(fold);
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO idp_events (provider, tenant, event_id, time_ms, kind, native_type, outcome,
+                        outcome_reason, user_login, user_login_fold, user_email, user_email_fold, user_id,
+                        display_name, app_username, app_id, app_name, session_id, source_ip, user_agent, asn,
+                        as_org, country, mfa, factors, auth_requirement, raw_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                        ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+                )?
+                .execute(params![
+                    e.provider.as_str(),
+                    e.tenant,
+                    e.event_id,
+                    e.time_ms,
+                    e.kind.as_str(),
+                    e.native_type,
+                    e.outcome.as_str(),
+                    e.outcome_reason,
+                    e.user.login,
+                    login_fold,
+                    e.user.email,
+                    email_fold,
+                    e.user.user_id,
+                    e.user.display_name,
+                    e.user.app_username,
+                    e.app_id,
+                    e.app_name,
+                    e.session_id,
+                    e.source_ip,
+                    e.user_agent,
+                    e.asn,
+                    e.as_org,
+                    e.country,
+                    e.mfa.as_str(),
+                    factors,
+                    e.auth_requirement,
+                    raw_id,
+                ])?;
+            self.note_keys(e, [login_fold, email_fold, e.user.app_username.as_deref().map(sql_lower_trim)])?;
         }
         Ok(Stored::New)
     }
@@ -655,14 +659,10 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Records the event's user keys in `idp_users` and, for an SSO, its application in
-    /// `idp_apps`: each key once, skipping the ones already known.
-    fn note_keys(&mut self, e: &IdpEvent) -> Result<()> {
-        let users = [
-            e.user.login.as_deref().map(fold),
-            e.user.email.as_deref().map(fold),
-            e.user.app_username.as_deref().map(sql_lower_trim),
-        ];
+    /// Records the event's user keys (its folded login, e-mail and app user name, as stored
+    /// and indexed) in `idp_users` and, for an SSO, its application in `idp_apps`: each key
+    /// once, skipping the ones already known.
+    fn note_keys(&mut self, e: &IdpEvent, users: [Option<String>; 3]) -> Result<()> {
         for key in users.into_iter().flatten() {
             let k = (e.provider, key);
             if self.known.users.contains(&k) || self.added.users.contains(&k) {
@@ -674,7 +674,7 @@ impl Batch<'_> {
             self.added.users.insert(k);
         }
         if e.kind == IdpEventKind::AppSso {
-            let name = e.app_name.as_deref().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+            let name = e.app_name.as_deref().map(sql_lower).unwrap_or_default();
             let k = (e.provider, e.app_id.clone().unwrap_or_default(), name);
             if !self.known.apps.contains(&k) && !self.added.apps.contains(&k) {
                 self.tx

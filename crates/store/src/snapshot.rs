@@ -148,10 +148,10 @@ struct AwsApps {
 
 impl AwsApps {
     /// Whether an SSO to this application is one to an AWS application: its id is one of
-    /// `ids`, or its name, lower-cased as SQLite's `lower` does (ASCII), is one of `names`.
+    /// `ids`, or its name, lower-cased as SQLite's `lower` does, is one of `names`.
     fn matches(&self, app_id: Option<&str>, app_name: Option<&str>) -> bool {
         app_id.is_some_and(|id| self.ids.iter().any(|i| i == id))
-            || app_name.is_some_and(|n| self.names.contains(&n.to_ascii_lowercase()))
+            || app_name.is_some_and(|n| self.names.contains(&crate::sql_lower(n)))
     }
 }
 
@@ -161,7 +161,6 @@ type AppLookup = (Idp, &'static str, &'static str, Vec<String>);
 /// The fields of an SSO the baseline aggregates.
 struct SsoBrief {
     provider: Idp,
-    event_id: String,
     outcome: String,
     login_fold: Option<String>,
     email_fold: Option<String>,
@@ -213,13 +212,12 @@ impl Store {
     }
 
     /// Runs `select` over the SSOs to the AWS applications with `from <= time <= to`, calling
-    /// `f` with each row whose `(app_id, app_name)`, at columns `app_cols_at` and `app_cols_at + 1`, pass
-    /// [`AwsApps::matches`].
+    /// `f` with each row whose application passes [`AwsApps::matches`] (read from two columns
+    /// appended after `select`'s).
     fn for_each_aws_app_sso(
         &self,
         apps: &AwsApps,
         select: &str,
-        app_cols_at: usize,
         from: Millis,
         to: Millis,
         f: &mut dyn FnMut(&Row<'_>) -> Result<()>,
@@ -230,14 +228,15 @@ impl Store {
             // `kind = 'app_sso'` and the app_id test are written as the partial index has them,
             // so SQLite can use it.
             let sql = format!(
-                "SELECT {select} FROM idp_events INDEXED BY {index}
+                "SELECT {select}, app_id, app_name FROM idp_events INDEXED BY {index}
                  WHERE provider = ?3 AND kind = 'app_sso' AND {cond} AND time_ms >= ?1 AND time_ms <= ?2"
             );
             let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
+            let app_at = st.column_count() - 2;
             let mut rows = st.query(params_from_iter(args))?;
             while let Some(r) = rows.next()? {
-                let app_id: Option<String> = r.get(app_cols_at)?;
-                let app_name: Option<String> = r.get(app_cols_at + 1)?;
+                let app_id: Option<String> = r.get(app_at)?;
+                let app_name: Option<String> = r.get(app_at + 1)?;
                 if apps.matches(app_id.as_deref(), app_name.as_deref()) {
                     f(r)?;
                 }
@@ -249,11 +248,10 @@ impl Store {
     /// SSOs to the AWS applications with `from <= time <= to`.
     fn aws_app_ssos(&self, apps: &AwsApps, from: Millis, to: Millis) -> Result<Vec<IdpEvent>> {
         let mut out = Vec::new();
-        self.for_each_aws_app_sso(apps, IDP_COLS, 13, from, to, &mut |r| {
+        self.for_each_aws_app_sso(apps, IDP_COLS, from, to, &mut |r| {
             out.push(idp_row(r)?.map_err(StoreError::Corrupt)?);
             Ok(())
         })?;
-        out.sort_by(|a, b| (a.time_ms, a.provider, &a.event_id).cmp(&(b.time_ms, b.provider, &b.event_id)));
         Ok(out)
     }
 
@@ -266,22 +264,20 @@ impl Store {
         to: Millis,
         f: &mut dyn FnMut(&SsoBrief),
     ) -> Result<()> {
-        let select = "provider, event_id, outcome, user_login_fold, user_email_fold, lower(trim(app_username)), asn,
-            country, app_id, app_name";
-        self.for_each_aws_app_sso(apps, select, 8, from, to, &mut |r| {
+        let select = "provider, outcome, user_login_fold, user_email_fold, lower(trim(app_username)), asn, country";
+        self.for_each_aws_app_sso(apps, select, from, to, &mut |r| {
             let p: String = r.get(0)?;
             let Some(provider) = Idp::parse(&p) else {
                 return Err(StoreError::Corrupt(format!("idp event with provider {p:?}")));
             };
             f(&SsoBrief {
                 provider,
-                event_id: r.get(1)?,
-                outcome: r.get(2)?,
-                login_fold: r.get(3)?,
-                email_fold: r.get(4)?,
-                app_username_fold: r.get(5)?,
-                asn: r.get::<_, Option<i64>>(6)?.and_then(|a| u32::try_from(a).ok()),
-                country: r.get(7)?,
+                outcome: r.get(1)?,
+                login_fold: r.get(2)?,
+                email_fold: r.get(3)?,
+                app_username_fold: r.get(4)?,
+                asn: r.get::<_, Option<i64>>(5)?.and_then(|a| u32::try_from(a).ok()),
+                country: r.get(6)?,
             });
             Ok(())
         })
@@ -415,14 +411,12 @@ impl Store {
                 users.insert((e.provider, trailproof_model::fold(l)));
             }
         }
-        let mut seen: std::collections::HashSet<(Idp, String)> = std::collections::HashSet::new();
+        // Each SSO comes once: the lookups by id and by name take disjoint rows (with and
+        // without an application id), and the ids are sought once each.
         self.for_each_aws_app_sso_brief(&apps, window_start - q.baseline_ms, window_start - 1, &mut |b| {
             let Some(login) = &b.login_fold else { return };
             if b.outcome != "success" || !users.contains(&(b.provider, login.clone())) {
                 return;
-            }
-            if !seen.insert((b.provider, b.event_id.clone())) {
-                return; // matched both by id and by name
             }
             let keys: BTreeSet<&String> =
                 [Some(login), b.email_fold.as_ref(), b.app_username_fold.as_ref()].into_iter().flatten().collect();

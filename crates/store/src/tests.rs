@@ -252,6 +252,7 @@ fn snapshot_takes_sso_to_aws_apps_by_id_name_and_pattern_and_nothing_else() {
         // sought by that id only the ones under a matching name are taken.
         sso("renamed-aws", t + 5, Some("0oa-renamed"), Some("AWS Sandbox"), "e@x.com"),
         sso("renamed-other", t + 6, Some("0oa-renamed"), Some("Sandbox"), "e@x.com"),
+        sso("renamed-baseline", t - 2 * day, Some("0oa-renamed"), Some("AWS Sandbox"), "e@x.com"),
     ];
     let mut b = s.batch().unwrap();
     for e in &events {
@@ -284,6 +285,10 @@ fn snapshot_takes_sso_to_aws_apps_by_id_name_and_pattern_and_nothing_else() {
     assert_eq!(ids_of(&snap), ["by-pattern", "by-pattern-2", "by-id", "renamed-aws"]);
     let snap = s.snapshot(&q(vec!["0oa-renamed"], vec![], false)).unwrap();
     assert_eq!(ids_of(&snap), ["renamed-aws", "renamed-other"], "an id takes all of its SSOs");
+    // Configured by id and by a name that resolves to the same id: each SSO counts once.
+    let snap = s.snapshot(&q(vec!["0oa-renamed"], vec!["AWS Sandbox"], false)).unwrap();
+    assert_eq!(ids_of(&snap), ["renamed-aws", "renamed-other"]);
+    assert_eq!(snap.prior_ssos[&(Idp::Okta, "e@x.com".to_string())].ssos, 1);
 }
 
 /// Events with the keys SQL and Rust fold differently (tabs, non-ASCII), for the migration test.
@@ -401,7 +406,12 @@ fn identity_index_lists_each_users_keys_once_per_provider() {
         IdpEvent { user: user("Alice@Example.com", Some("alice@mail.example"), Some(" AWS-Alice ")), ..idp("o1") },
         IdpEvent { user: user("alice@example.com", None, None), ..idp("o2") },
         IdpEvent { user: user("bob@example.com", None, None), ..idp("o3") },
-        IdpEvent { provider: Idp::Entra, user: user("Carol@Example.com", None, None), ..idp("e1") },
+        // Entra has only an SSO: it is present through `idp_apps`, Okta through its other events.
+        IdpEvent {
+            provider: Idp::Entra,
+            user: user("Carol@Example.com", None, None),
+            ..sso("e1", 2_000, None, Some("Teams"), "")
+        },
     ];
     for e in &events {
         let source = if e.provider == Idp::Entra { Source::Entra } else { Source::Okta };
@@ -474,4 +484,28 @@ fn removing_an_unused_block_does_not_read_every_raw_record() {
         steps.push(steps_to_remove_a_block(&mut s));
     }
     assert!(steps[1] <= steps[0] + 5, "VM steps (x10) to remove a block at 100 and 20,000 records: {steps:?}");
+}
+
+/// The writer remembers which user keys are stored so as to insert each once; a batch that
+/// rolls back must not leave its keys remembered, or the next batch would skip them.
+#[test]
+fn a_rolled_back_batch_leaves_no_key_behind() {
+    let mut s = Store::open_in_memory().unwrap();
+    let dave = |id: &str| IdpEvent {
+        user: UserKeys { login: Some("Dave@Example.com".into()), ..Default::default() },
+        ..sso(id, 1_000, Some("0oa-aws"), Some("AWS"), "")
+    };
+    {
+        let mut b = s.batch().unwrap();
+        b.insert_idp(Source::Okta, "d1", at(), &raw::compress(b"{}"), &[dave("d1")]).unwrap();
+    } // dropped: rolled back
+    let (known, _) = s.identity_index().unwrap();
+    assert!(known.is_empty());
+    assert!(s.sso_app_names().unwrap().is_empty());
+    let mut b = s.batch().unwrap();
+    b.insert_idp(Source::Okta, "d2", at(), &raw::compress(b"{}"), &[dave("d2")]).unwrap();
+    b.commit().unwrap();
+    let (known, _) = s.identity_index().unwrap();
+    assert_eq!(known[&Idp::Okta].iter().collect::<Vec<_>>(), ["dave@example.com"]);
+    assert_eq!(s.sso_app_names().unwrap().into_iter().collect::<Vec<_>>(), ["aws"]);
 }
