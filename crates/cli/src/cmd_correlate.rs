@@ -16,7 +16,8 @@ pub fn run(g: &Global, a: &CorrelateArgs) -> anyhow::Result<ExitCode> {
         None => util::now_ms(),
     };
     let since = a.since.as_deref().map(|s| util::parse_time_or_ago(s, now)).transpose()?;
-    let s = trailproof_pipeline::judge(&mut store, &cfg, since, now, &mut |_, _| {})?;
+    let opts = trailproof_pipeline::JudgeOptions { slice_sessions: a.slice_sessions };
+    let s = trailproof_pipeline::judge_with(&mut store, &cfg, since, now, &opts, &mut |_, _| {})?;
     let Some((from, to)) = s.range else {
         println!("no ConsoleLogin events stored: nothing to judge (import or collect CloudTrail first)");
         return Ok(ExitCode::SUCCESS);
@@ -36,11 +37,13 @@ pub fn run(g: &Global, a: &CorrelateArgs) -> anyhow::Result<ExitCode> {
     let t = s.timings;
     let rate = if t.engine.as_secs_f64() > 0.0 { s.sessions as f64 / t.engine.as_secs_f64() } else { 0.0 };
     println!(
-        "time: {:.2} s reading the store, {:.2} s judging ({:.0} sessions/s), {:.2} s storing verdicts",
+        "time: {:.2} s reading the store, {:.2} s judging ({:.0} sessions/s), {:.2} s storing verdicts; {} slice(s) of up to {} sessions",
         t.snapshot.as_secs_f64(),
         t.engine.as_secs_f64(),
         rate,
-        t.write.as_secs_f64()
+        t.write.as_secs_f64(),
+        s.slices,
+        s.largest_slice
     );
     Ok(ExitCode::SUCCESS)
 }

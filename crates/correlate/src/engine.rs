@@ -24,9 +24,7 @@ const GOOGLE_SIGNIN_GROUP: Millis = 10 * MIN;
 /// ConsoleLogin event id.
 pub fn correlate(snap: &Snapshot, cfg: &Compiled) -> Vec<VerdictRecord> {
     let ix = Index::new(snap, cfg);
-    let mut logins: Vec<&AwsEvent> = snap.console_logins.iter().filter(|c| c.outcome == Outcome::Success).collect();
-    logins.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
-    logins.dedup_by(|a, b| a.event_id == b.event_id);
+    let logins = judged(snap);
     // The judgements are independent reads of the index: split them across the cores. Chunks
     // are contiguous, so the output keeps the (time, event id) order.
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -53,6 +51,33 @@ pub fn correlate(snap: &Snapshot, cfg: &Compiled) -> Vec<VerdictRecord> {
 
 /// Below this many sessions, judging on one thread is faster than starting others.
 const PARALLEL_MIN: usize = 2_000;
+
+/// The ConsoleLogins a snapshot's verdicts are for: the successful ones in its range (all of them
+/// without a range), in (time, event id) order, each once. The others are neighbours, loaded for
+/// the burst and baseline signals of these; their own windows may reach outside what was loaded.
+fn judged(snap: &Snapshot) -> Vec<&AwsEvent> {
+    let in_range = |t: Millis| snap.range.is_none_or(|(from, to)| from <= t && t < to);
+    let mut logins: Vec<&AwsEvent> =
+        snap.console_logins.iter().filter(|c| c.outcome == Outcome::Success && in_range(c.time_ms)).collect();
+    logins.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+    logins.dedup_by(|a, b| a.event_id == b.event_id);
+    logins
+}
+
+/// The span of time in which the IdP sign-ins behind the snapshot's judged ConsoleLogins may lie:
+/// the union of their candidate windows (docs/judging.md §3), or `None` when none is judged.
+///
+/// Reads only the AWS side of the snapshot (the ConsoleLogins and `aws_related`): the store loads
+/// those first, then the IdP events of this span. An Identity Center window is anchored on the
+/// portal sign-in, which can be hours before the slice that holds the console login.
+pub fn idp_span(snap: &Snapshot, cfg: &Compiled) -> Option<(Millis, Millis)> {
+    let ix = Index::new(snap, cfg);
+    judged(snap).into_iter().fold(None, |span, c| {
+        let chain = ix.chain(c);
+        let w = ix.window(c, ix.path(c, &chain));
+        Some(span.map_or((w.lo, w.hi), |(lo, hi): (Millis, Millis)| (lo.min(w.lo), hi.max(w.hi))))
+    })
+}
 
 fn provider_source(p: Idp) -> Source {
     match p {
@@ -119,8 +144,8 @@ pub(crate) struct Index<'a> {
     google_logins: HashMap<String, Vec<&'a IdpEvent>>,
     /// Successful console logins (history and range) by principal key.
     principals: HashMap<String, Vec<&'a AwsEvent>>,
-    /// Known users per provider, alias targets included.
-    known: BTreeMap<Idp, BTreeSet<String>>,
+    /// Known users per provider (alias targets apart).
+    known: &'a BTreeMap<Idp, BTreeSet<String>>,
     alias_targets: BTreeSet<String>,
 }
 
@@ -140,7 +165,7 @@ impl<'a> Index<'a> {
             sessions: HashMap::new(),
             google_logins: HashMap::new(),
             principals: HashMap::new(),
-            known: snap.known_users.clone(),
+            known: &snap.known_users,
             alias_targets: cfg.aliases.values().cloned().collect(),
         };
         for e in &snap.aws_related {

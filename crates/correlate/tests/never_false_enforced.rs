@@ -125,7 +125,7 @@ fn build(sessions: &[Sess]) -> Snapshot {
             source_ip: Some("198.51.100.7".into()),
             ..Default::default()
         });
-        s.known_users.entry(p).or_default().insert(fold(&user));
+        std::sync::Arc::make_mut(&mut s.known_users).entry(p).or_default().insert(fold(&user));
         s.providers_present.insert(p);
     }
     for src in [Source::Okta, Source::Entra, Source::Google] {

@@ -83,7 +83,7 @@ fn snap(logins: Vec<AwsEvent>, idp: Vec<IdpEvent>, covered: Option<(i64, i64)>) 
     for e in &idp {
         s.providers_present.insert(e.provider);
         for k in [&e.user.login, &e.user.email].into_iter().flatten() {
-            s.known_users.entry(e.provider).or_default().insert(fold(k));
+            std::sync::Arc::make_mut(&mut s.known_users).entry(e.provider).or_default().insert(fold(k));
         }
     }
     s.idp = idp;

@@ -3,6 +3,7 @@
 
 use crate::{AwsEvent, Idp, IdpEvent, Millis, Source};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// A coverage interval (both ends inclusive).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,13 +47,16 @@ pub struct Snapshot {
     pub prior_sessions: BTreeMap<String, PriorSessions>,
     /// Per (provider, folded user), the AWS-app SSOs of the baseline before the range.
     pub prior_ssos: BTreeMap<(Idp, String), PriorSsos>,
-    /// AssumeRoleWithSAML, GetFederationToken, GetSigninToken, CheckMfa around the range.
+    /// The AssumeRoleWithSAML and GetFederationToken calls that issued the range's sessions, their
+    /// GetSigninToken calls, and the Identity Center portal sign-ins (UserAuthentication) before them.
     pub aws_related: Vec<AwsEvent>,
-    /// IdP events: SSOs to AWS apps around the range and in the baseline, the events of the IdP
-    /// sessions those SSOs belong to, and Google `login` events of their users.
+    /// IdP events: SSOs to AWS apps in the span the range's windows cover, the events of the IdP
+    /// sessions those SSOs belong to up to the span's end, and Google `login` events of their
+    /// users.
     pub idp: Vec<IdpEvent>,
     /// Folded user keys (login, email, app user name) seen in any stored event, per provider.
-    pub known_users: BTreeMap<Idp, BTreeSet<String>>,
+    /// Shared: loaded once per run and handed to every slice's snapshot without a copy.
+    pub known_users: Arc<BTreeMap<Idp, BTreeSet<String>>>,
     /// Providers with any stored events or coverage.
     pub providers_present: BTreeSet<Idp>,
     pub coverage: Vec<CoverageSpan>,

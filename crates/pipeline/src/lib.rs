@@ -1,12 +1,18 @@
-//! Pipeline stages over the store. `judge` runs the (pure) engine on the stored data one day at a
-//! time and stores the verdicts with versions, so memory follows a day's sessions rather than
-//! the whole store, and a re-run on unchanged data writes nothing.
+//! Pipeline stages over the store. `judge` runs the (pure) engine on the stored data a slice of
+//! sessions at a time and stores the verdicts with versions, so memory follows a slice's sessions
+//! rather than the day or the store, and a re-run on unchanged data writes nothing.
+//!
+//! A slice is judged in two reads: the AWS side (its ConsoleLogins, the calls that issued them,
+//! the portal sign-ins before them), then the IdP side over the span of time the engine says the
+//! IdP sign-ins behind those logins may lie in (`trailproof_correlate::idp_span`). Only the
+//! slice's own logins get verdicts; the neighbours loaded around it are judged in their slice.
 
 use std::collections::BTreeMap;
-use trailproof_correlate::{Compiled, correlate};
+use std::sync::Arc;
+use trailproof_correlate::{Compiled, correlate, idp_span};
 use trailproof_model::Millis;
 use trailproof_model::verdict::Verdict;
-use trailproof_store::{SnapshotQuery, Store, StoreError, VerdictChanges};
+use trailproof_store::{SnapshotQuery, SsoBaseline, Store, StoreError, VerdictChanges};
 
 pub const DAY: Millis = 86_400_000;
 
@@ -27,6 +33,9 @@ pub struct JudgeSummary {
     pub changes: VerdictChanges,
     /// Wall time spent loading snapshots, in the engine, and writing verdicts.
     pub timings: Timings,
+    /// Slices judged, and the most sessions one of them held.
+    pub slices: u64,
+    pub largest_slice: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,21 +45,49 @@ pub struct Timings {
     pub write: std::time::Duration,
 }
 
-/// Judges the stored ConsoleLogins with `since <= time <= now` (all stored ones when `since` is
-/// `None`). `on_day` is called after each day with the sessions judged so far.
+/// How `judge` works through the sessions.
+#[derive(Debug, Clone)]
+pub struct JudgeOptions {
+    /// About how many ConsoleLogins a slice holds (logins of one millisecond stay together).
+    /// Memory follows this, not the day: a slice's logins, the events around them and their
+    /// verdicts are held at once.
+    pub slice_sessions: u64,
+}
+
+impl Default for JudgeOptions {
+    fn default() -> Self {
+        JudgeOptions { slice_sessions: 4_000 }
+    }
+}
+
+/// [`judge_with`] with the default options.
 pub fn judge(
     store: &mut Store,
     cfg: &Compiled,
     since: Option<Millis>,
     now: Millis,
-    on_day: &mut dyn FnMut(Millis, u64),
+    on_slice: &mut dyn FnMut(Millis, u64),
+) -> Result<JudgeSummary, PipelineError> {
+    judge_with(store, cfg, since, now, &JudgeOptions::default(), on_slice)
+}
+
+/// Judges the stored ConsoleLogins with `since <= time <= now` (all stored ones when `since` is
+/// `None`). `on_slice` is called after each slice with the time judged up to and the sessions
+/// judged so far.
+pub fn judge_with(
+    store: &mut Store,
+    cfg: &Compiled,
+    since: Option<Millis>,
+    now: Millis,
+    opts: &JudgeOptions,
+    on_slice: &mut dyn FnMut(Millis, u64),
 ) -> Result<JudgeSummary, PipelineError> {
     let mut out = JudgeSummary::default();
     let Some((first, last)) = store.console_login_span()? else {
         return Ok(out);
     };
     let from = since.unwrap_or(first).max(first);
-    let to = (last + 1).min(now + 1);
+    let to = (last + 1).min(now.saturating_add(1));
     if from >= to {
         out.range = Some((from, from));
         return Ok(out);
@@ -59,31 +96,41 @@ pub fn judge(
     let (ids, names, default_pattern) = cfg.aws_apps();
     let t = std::time::Instant::now();
     let (known_users, providers_present) = store.identity_index()?;
+    let known_users = Arc::new(known_users);
     out.timings.snapshot += t.elapsed();
-    let mut day = from - from.rem_euclid(DAY);
-    while day < to {
+    let mut baseline = SsoBaseline::default();
+    let mut start = from;
+    while start < to {
+        let t = std::time::Instant::now();
+        let end = store.console_login_slice_end(start, to, opts.slice_sessions)?;
         let q = SnapshotQuery {
-            from_ms: day.max(from),
-            to_ms: (day + DAY).min(to),
+            from_ms: start,
+            to_ms: end,
             before_ms: cfg.before_ms + cfg.skew_ms,
             after_ms: cfg.after_ms + cfg.skew_ms,
             baseline_ms: cfg.baseline_ms,
             burst_ms: cfg.burst_ms,
             google_lookback_ms: cfg.google_lookback_ms,
+            portal_lookback_ms: cfg.identity_center_session_ms + cfg.skew_ms,
             aws_app_ids: ids.clone(),
             aws_app_names: names.clone(),
             default_app_pattern: default_pattern,
         };
-        let t = std::time::Instant::now();
-        let mut snap = store.snapshot(&q)?;
-        snap.known_users = known_users.clone();
+        let mut snap = store.snapshot_aws(&q)?;
+        snap.known_users = Arc::clone(&known_users);
         snap.providers_present = providers_present.clone();
+        if let Some((lo, hi)) = idp_span(&snap, cfg) {
+            store.add_idp(&mut snap, &q, lo, hi, &mut baseline)?;
+        }
         out.timings.snapshot += t.elapsed();
         let t = std::time::Instant::now();
         let records = correlate(&snap, cfg);
+        drop(snap);
         out.timings.engine += t.elapsed();
         let t = std::time::Instant::now();
         out.sessions += records.len() as u64;
+        out.slices += 1;
+        out.largest_slice = out.largest_slice.max(records.len() as u64);
         for r in &records {
             *out.by_verdict.entry(r.verdict).or_default() += 1;
         }
@@ -94,8 +141,8 @@ pub fn judge(
         out.changes.new += c.new;
         out.changes.changed += c.changed;
         out.changes.unchanged += c.unchanged;
-        day += DAY;
-        on_day(day.min(to), out.sessions);
+        start = end;
+        on_slice(end, out.sessions);
     }
     Ok(out)
 }

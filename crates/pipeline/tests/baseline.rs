@@ -1,6 +1,7 @@
-//! The "new" signals across day boundaries: `judge` works a day at a time, and the days before
-//! the one being judged reach the engine only as the store's per-principal / per-user aggregates.
-//! A wrong aggregation key would make every session look new (or none); this pins both ways.
+//! The "new" signals across slices: `judge` works a slice of sessions at a time, and what came
+//! before a slice reaches the engine only as the store's per-principal / per-user aggregates.
+//! A wrong aggregation key would make every session look new (or none); this pins both ways,
+//! with each session in a slice of its own and with both in one slice.
 
 use trailproof_correlate::Compiled;
 use trailproof_model::config::Config;
@@ -55,7 +56,7 @@ fn login(id: &str, t: i64, ip: &str, ua: &str, role: &str) -> AwsEvent {
     }
 }
 
-fn signals(day2: (&str, &str, &str, u32, &str)) -> Vec<Signal> {
+fn signals(day2: (&str, &str, &str, u32, &str), slice_sessions: u64) -> Vec<Signal> {
     let mut store = Store::open_in_memory().unwrap();
     let at = Origin { origin: "test", location: "-" };
     let blob = raw::compress(b"{}");
@@ -69,7 +70,9 @@ fn signals(day2: (&str, &str, &str, u32, &str)) -> Vec<Signal> {
     b.insert_aws("c2", at, &blob, &[login("c2", T0 + DAY, ip, ua, role)]).unwrap();
     b.commit().unwrap();
     let cfg = Compiled::new(&Config::default()).unwrap();
-    trailproof_pipeline::judge(&mut store, &cfg, None, i64::MAX - 1, &mut |_, _| {}).unwrap();
+    let opts = trailproof_pipeline::JudgeOptions { slice_sessions };
+    let s = trailproof_pipeline::judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+    assert_eq!(s.slices, 3 - slice_sessions, "{s:?}");
     let v = store.verdicts_for("c2").unwrap().remove(0);
     let first = store.verdicts_for("c1").unwrap().remove(0);
     assert!(
@@ -85,16 +88,20 @@ fn signals(day2: (&str, &str, &str, u32, &str)) -> Vec<Signal> {
 
 #[test]
 fn a_session_like_the_previous_days_is_not_new() {
-    let s = signals(("198.51.100.7", "Firefox", "OktaAdmin", 3741, "IE"));
-    for sig in [Signal::NewIp, Signal::NewUserAgent, Signal::NewRole, Signal::NewAsn, Signal::NewCountry] {
-        assert!(!s.contains(&sig), "{sig:?} in {s:?}");
+    for slice_sessions in [1, 2] {
+        let s = signals(("198.51.100.7", "Firefox", "OktaAdmin", 3741, "IE"), slice_sessions);
+        for sig in [Signal::NewIp, Signal::NewUserAgent, Signal::NewRole, Signal::NewAsn, Signal::NewCountry] {
+            assert!(!s.contains(&sig), "{sig:?} in {s:?} (slices of {slice_sessions})");
+        }
     }
 }
 
 #[test]
 fn a_session_unlike_the_previous_days_is_new_in_every_respect() {
-    let s = signals(("203.0.113.9", "curl/8.4.0", "OktaReadOnly", 64500, "BR"));
-    for sig in [Signal::NewIp, Signal::NewUserAgent, Signal::NewRole, Signal::NewAsn, Signal::NewCountry] {
-        assert!(s.contains(&sig), "{sig:?} missing from {s:?}");
+    for slice_sessions in [1, 2] {
+        let s = signals(("203.0.113.9", "curl/8.4.0", "OktaReadOnly", 64500, "BR"), slice_sessions);
+        for sig in [Signal::NewIp, Signal::NewUserAgent, Signal::NewRole, Signal::NewAsn, Signal::NewCountry] {
+            assert!(s.contains(&sig), "{sig:?} missing from {s:?} (slices of {slice_sessions})");
+        }
     }
 }

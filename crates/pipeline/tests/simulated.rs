@@ -77,6 +77,29 @@ fn verdicts_equal_the_labels_across_seeds() {
     assert!(total > 0);
 }
 
+/// The verdicts of two simulated days do not depend on how many sessions a slice holds: judged
+/// again a session at a time, then seven at a time, every verdict is the one stored (the store
+/// counts a verdict whose content differs as `changed`).
+#[test]
+fn verdicts_do_not_depend_on_the_slice_size() {
+    let dir = simulated(4, 150, 2);
+    let (mut store, cfg, _) = load(dir.path());
+    let first = trailproof_pipeline::judge(&mut store, &cfg, None, i64::MAX - 1, &mut |_, _| {}).unwrap();
+    assert_eq!(first.slices, 1, "{first:?}");
+    assert!(first.sessions > 100, "{first:?}");
+    for n in [1, 7] {
+        let opts = trailproof_pipeline::JudgeOptions { slice_sessions: n };
+        let again =
+            trailproof_pipeline::judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+        assert_eq!(again.sessions, first.sessions, "slices of {n}");
+        assert!(
+            again.slices * n >= again.sessions && again.slices > first.sessions / (n + 2),
+            "slices of {n}: {again:?}"
+        );
+        assert_eq!((again.changes.new, again.changes.changed), (0, 0), "slices of {n}: {again:?}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
     #[test]

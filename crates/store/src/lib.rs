@@ -26,7 +26,7 @@ use trailproof_model::{AwsEvent, Idp, IdpEvent, IdpEventKind, Millis, Source, fo
 pub use bulk::IndexSuspension;
 pub use raw::{Block, RawRef};
 pub use schema::MIGRATIONS;
-pub use snapshot::SnapshotQuery;
+pub use snapshot::{SnapshotQuery, SsoBaseline};
 pub use verdicts::VerdictChanges;
 
 /// Quarantined records keep at most this many bytes of the raw record.
@@ -114,7 +114,7 @@ pub(crate) fn sql_lower(s: &str) -> String {
 }
 
 /// SQLite's `lower(trim(x))` (trims spaces only): how app user names are folded in SQL.
-fn sql_lower_trim(s: &str) -> String {
+pub(crate) fn sql_lower_trim(s: &str) -> String {
     sql_lower(s.trim_matches(' '))
 }
 

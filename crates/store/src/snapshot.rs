@@ -3,7 +3,7 @@
 use crate::{Result, Store, StoreError};
 use rusqlite::{Row, params_from_iter, types::Value};
 use std::collections::{BTreeMap, BTreeSet};
-use trailproof_model::snapshot::{CoverageSpan, Snapshot};
+use trailproof_model::snapshot::{CoverageSpan, PriorSsos, Snapshot};
 use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys};
 
 /// Known users per provider (folded keys) and the providers present.
@@ -25,6 +25,9 @@ pub struct SnapshotQuery {
     pub burst_ms: Millis,
     /// How far back Google logins are looked for.
     pub google_lookback_ms: Millis,
+    /// How long before a ConsoleLogin its Identity Center portal sign-in may be (the portal
+    /// session length).
+    pub portal_lookback_ms: Millis,
     /// AWS applications at the IdPs, by id and by folded display name.
     pub aws_app_ids: Vec<String>,
     pub aws_app_names: Vec<String>,
@@ -159,7 +162,9 @@ impl AwsApps {
 type AppLookup = (Idp, &'static str, &'static str, Vec<String>);
 
 /// The fields of an SSO the baseline aggregates.
+#[derive(Debug, Clone)]
 struct SsoBrief {
+    time_ms: Millis,
     provider: Idp,
     outcome: String,
     login_fold: Option<String>,
@@ -167,6 +172,142 @@ struct SsoBrief {
     app_username_fold: Option<String>,
     asn: Option<u32>,
     country: Option<String>,
+}
+
+/// The baseline of SSOs to AWS applications behind the "new ASN / new country" signals, for a
+/// run of slices in time order. A slice whose IdP span starts at `lo` gets, for its users, the
+/// successful SSOs of `[anchor - baseline, lo)`, where `anchor` is the start of the slice's UTC
+/// day less the window before a login: the same for every slice of a day, so a verdict does not
+/// depend on the slicing, and like the day-at-a-time judging before slices.
+///
+/// The baseline before the anchor is read once per day (for every user, aggregated per login);
+/// the SSOs from the anchor on are read once, as the slices move forward, and kept in time order.
+/// A slice whose span reaches back before its day's anchor (an Identity Center portal sign-in
+/// made hours earlier) reads its own baseline, `[lo - baseline, lo)`.
+#[derive(Debug, Default)]
+pub struct SsoBaseline {
+    anchor: Option<Millis>,
+    /// `[anchor - baseline, anchor)`: per (provider, folded login), per user key.
+    before: BTreeMap<(Idp, String), BTreeMap<String, PriorSsos>>,
+    /// `[anchor, read_to)`, successful SSOs with a login, in time order.
+    recent: Vec<SsoBrief>,
+    read_to: Millis,
+    /// The SSOs the previous slice loaded, `[lo, hi]`: slices follow each other, so the next
+    /// slice's baseline mostly lies in them and need not be read again.
+    loaded: Option<(Millis, Millis, Vec<SsoBrief>)>,
+}
+
+const DAY_MS: Millis = 86_400_000;
+
+impl SsoBaseline {
+    /// Adds `b` to `agg` under each of its user keys.
+    fn add(agg: &mut BTreeMap<String, PriorSsos>, b: &SsoBrief, login: &str) {
+        let keys: BTreeSet<&str> =
+            [Some(login), b.email_fold.as_deref(), b.app_username_fold.as_deref()].into_iter().flatten().collect();
+        for k in keys {
+            let p = agg.entry(k.to_string()).or_default();
+            p.ssos += 1;
+            p.asns.extend(b.asn);
+            p.countries.extend(b.country.clone());
+        }
+    }
+
+    /// Keeps the briefs of the SSOs loaded for `[lo, hi]` for the next slice's baseline.
+    fn remember(&mut self, lo: Millis, hi: Millis, ssos: &[IdpEvent]) {
+        let briefs = ssos
+            .iter()
+            .map(|e| SsoBrief {
+                time_ms: e.time_ms,
+                provider: e.provider,
+                outcome: e.outcome.as_str().to_string(),
+                login_fold: e.user.login.as_deref().map(trailproof_model::fold),
+                email_fold: e.user.email.as_deref().map(trailproof_model::fold),
+                app_username_fold: e.user.app_username.as_deref().map(crate::sql_lower_trim),
+                asn: e.asn,
+                country: e.country.clone(),
+            })
+            .collect();
+        self.loaded = Some((lo, hi, briefs));
+    }
+
+    fn prior(
+        &mut self,
+        store: &Store,
+        apps: &AwsApps,
+        q: &SnapshotQuery,
+        lo: Millis,
+        users: &BTreeSet<(Idp, String)>,
+    ) -> Result<BTreeMap<(Idp, String), PriorSsos>> {
+        let mut out: BTreeMap<(Idp, String), PriorSsos> = BTreeMap::new();
+        let mut put = |provider: Idp, agg: &BTreeMap<String, PriorSsos>| {
+            for (k, a) in agg {
+                let p = out.entry((provider, k.clone())).or_default();
+                p.ssos += a.ssos;
+                p.asns.extend(a.asns.iter().copied());
+                p.countries.extend(a.countries.iter().cloned());
+            }
+        };
+        let anchor = q.from_ms - q.from_ms.rem_euclid(DAY_MS) - q.before_ms;
+        if lo < anchor {
+            let mut own: BTreeMap<(Idp, String), BTreeMap<String, PriorSsos>> = BTreeMap::new();
+            store.for_each_aws_app_sso_brief(apps, lo - q.baseline_ms, lo - 1, &mut |b| {
+                if let Some(login) = b.login_fold.as_deref().filter(|_| b.outcome == "success")
+                    && users.contains(&(b.provider, login.to_string()))
+                {
+                    Self::add(own.entry((b.provider, login.to_string())).or_default(), b, login);
+                }
+            })?;
+            for ((p, _), agg) in &own {
+                put(*p, agg);
+            }
+            return Ok(out);
+        }
+        if self.anchor != Some(anchor) {
+            let mut before: BTreeMap<(Idp, String), BTreeMap<String, PriorSsos>> = BTreeMap::new();
+            store.for_each_aws_app_sso_brief(apps, anchor - q.baseline_ms, anchor - 1, &mut |b| {
+                if let Some(login) = b.login_fold.as_deref().filter(|_| b.outcome == "success") {
+                    Self::add(before.entry((b.provider, login.to_string())).or_default(), b, login);
+                }
+            })?;
+            let loaded = self.loaded.take();
+            *self = SsoBaseline { anchor: Some(anchor), before, recent: Vec::new(), read_to: anchor, loaded };
+        }
+        if lo > self.read_to {
+            let mut new = Vec::new();
+            let keep = |b: &SsoBrief| b.login_fold.is_some() && b.outcome == "success";
+            match &self.loaded {
+                Some((l, h, briefs)) if *l <= self.read_to && lo - 1 <= *h => {
+                    let read_to = self.read_to;
+                    new.extend(briefs.iter().filter(|b| read_to <= b.time_ms && b.time_ms < lo && keep(b)).cloned());
+                }
+                _ => store.for_each_aws_app_sso_brief(apps, self.read_to, lo - 1, &mut |b| {
+                    if keep(b) {
+                        new.push(b.clone());
+                    }
+                })?,
+            }
+            new.sort_by_key(|b| b.time_ms);
+            self.recent.extend(new);
+            self.read_to = lo;
+        }
+        for user in users {
+            if let Some(agg) = self.before.get(user) {
+                put(user.0, agg);
+            }
+        }
+        let mut recent: BTreeMap<(Idp, String), BTreeMap<String, PriorSsos>> = BTreeMap::new();
+        for b in self.recent.iter().take_while(|b| b.time_ms < lo) {
+            if let Some(login) = b.login_fold.as_deref()
+                && users.contains(&(b.provider, login.to_string()))
+            {
+                Self::add(recent.entry((b.provider, login.to_string())).or_default(), b, login);
+            }
+        }
+        for ((p, _), agg) in &recent {
+            put(*p, agg);
+        }
+        Ok(out)
+    }
 }
 
 /// `?N` placeholders for `values`, appended to `args`.
@@ -264,7 +405,8 @@ impl Store {
         to: Millis,
         f: &mut dyn FnMut(&SsoBrief),
     ) -> Result<()> {
-        let select = "provider, outcome, user_login_fold, user_email_fold, lower(trim(app_username)), asn, country";
+        let select =
+            "provider, outcome, user_login_fold, user_email_fold, lower(trim(app_username)), asn, country, time_ms";
         self.for_each_aws_app_sso(apps, select, from, to, &mut |r| {
             let p: String = r.get(0)?;
             let Some(provider) = Idp::parse(&p) else {
@@ -278,6 +420,7 @@ impl Store {
                 app_username_fold: r.get(4)?,
                 asn: r.get::<_, Option<i64>>(5)?.and_then(|a| u32::try_from(a).ok()),
                 country: r.get(6)?,
+                time_ms: r.get(7)?,
             });
             Ok(())
         })
@@ -292,8 +435,13 @@ impl Store {
     }
 
     fn aws_query(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<AwsEvent>> {
-        let sql = format!("SELECT {AWS_COLS} FROM aws_events WHERE {where_sql} ORDER BY time_ms, event_id");
-        let mut st = self.conn.prepare(&sql)?;
+        self.aws_query_by("", where_sql, args)
+    }
+
+    /// `index`: `INDEXED BY <name>`, or empty to let SQLite choose.
+    fn aws_query_by(&self, index: &str, where_sql: &str, args: Vec<Value>) -> Result<Vec<AwsEvent>> {
+        let sql = format!("SELECT {AWS_COLS} FROM aws_events {index} WHERE {where_sql} ORDER BY time_ms, event_id");
+        let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
         let rows = st.query_map(params_from_iter(args), aws_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -312,25 +460,60 @@ impl Store {
     }
 
     /// Loads everything the correlator needs to judge the ConsoleLogins of `[from_ms, to_ms)`,
-    /// except the known users (see [`Store::identity_index`], loaded once per run).
-    ///
-    /// Memory follows the range: its ConsoleLogins and neighbours, the STS/sign-in records around
-    /// them, the SSOs to AWS applications in the candidate windows with their IdP sessions, and the
-    /// baseline before the range as per-principal / per-user aggregates.
+    /// except the known users (see [`Store::identity_index`], loaded once per run), taking the
+    /// IdP sign-ins from `[from_ms - before_ms, to_ms + after_ms]`. The judging pipeline
+    /// instead asks the engine for that span ([`Store::snapshot_aws`], then [`Store::add_idp`]).
     pub fn snapshot(&self, q: &SnapshotQuery) -> Result<Snapshot> {
+        let mut snap = self.snapshot_aws(q)?;
+        self.add_idp(&mut snap, q, q.from_ms - q.before_ms, q.to_ms + q.after_ms, &mut SsoBaseline::default())?;
+        Ok(snap)
+    }
+
+    /// The AWS side of the snapshot for `[from_ms, to_ms)`, and the coverage:
+    /// - the ConsoleLogins of the range and their neighbours (`burst_ms` around it);
+    /// - the calls that issued the range's sessions (AssumeRoleWithSAML, GetFederationToken, by
+    ///   the ARN they issued) and their GetSigninToken calls (by caller ARN), sought by ARN so a
+    ///   short range does not read a day and a half of them;
+    /// - the Identity Center portal sign-ins up to `portal_lookback_ms` before the range;
+    /// - the baseline before the range, aggregated per principal, for the range's principals.
+    ///
+    /// Memory follows the range's sessions.
+    pub fn snapshot_aws(&self, q: &SnapshotQuery) -> Result<Snapshot> {
         let mut snap = Snapshot {
             range: Some((q.from_ms, q.to_ms)),
             console_logins: self.aws_query(
                 "kind = 'ConsoleLogin' AND time_ms >= ?1 AND time_ms < ?2",
                 vec![(q.from_ms - q.burst_ms).into(), (q.to_ms + q.burst_ms).into()],
             )?,
-            aws_related: self.aws_query(
-                "kind IN ('AssumeRoleWithSAML', 'GetFederationToken', 'GetSigninToken', 'CheckMfa', 'UserAuthentication')
-                 AND time_ms >= ?1 AND time_ms <= ?2",
-                vec![(q.from_ms - RELATED_LOOKBACK_MS).into(), (q.to_ms + q.after_ms).into()],
-            )?,
             ..Default::default()
         };
+        let arns: BTreeSet<String> = snap
+            .console_logins
+            .iter()
+            .filter(|c| q.from_ms <= c.time_ms && c.time_ms < q.to_ms)
+            .filter_map(|c| c.arn.clone())
+            .collect();
+        let arns: Vec<String> = arns.into_iter().collect();
+        let (lo, hi) = (q.from_ms - RELATED_LOOKBACK_MS, q.to_ms + q.after_ms);
+        for chunk in arns.chunks(400) {
+            // Sought by ARN: left to itself, SQLite would read every such call of the 36 hours
+            // by (kind, time).
+            for (index, col, kinds) in [
+                ("INDEXED BY aws_events_issued_arn", "issued_arn", "'AssumeRoleWithSAML', 'GetFederationToken'"),
+                ("INDEXED BY aws_events_arn_time", "arn", "'GetSigninToken'"),
+            ] {
+                let mut args: Vec<Value> = vec![lo.into(), hi.into()];
+                let cond = format!(
+                    "{col} IN ({}) AND kind IN ({kinds}) AND time_ms >= ?1 AND time_ms <= ?2",
+                    placeholders(&mut args, chunk)
+                );
+                snap.aws_related.extend(self.aws_query_by(index, &cond, args)?);
+            }
+        }
+        snap.aws_related.extend(self.aws_query(
+            "kind = 'UserAuthentication' AND time_ms >= ?1 AND time_ms <= ?2",
+            vec![(q.from_ms - q.portal_lookback_ms).into(), hi.into()],
+        )?);
 
         // The baseline before the range, aggregated per principal, for the range's principals.
         let mut names: BTreeSet<String> = BTreeSet::new();
@@ -386,6 +569,28 @@ impl Store {
             }
         }
 
+        snap.coverage = self
+            .coverage()?
+            .into_iter()
+            .map(|c| CoverageSpan { source: c.source, scope: c.scope, start_ms: c.start_ms, end_ms: c.end_ms })
+            .collect();
+        Ok(snap)
+    }
+
+    /// Adds to `snap` the IdP side for sign-ins with `lo <= time <= hi` (the span the engine
+    /// needs, see `trailproof_correlate::idp_span`):
+    /// - the SSOs to AWS applications in the span;
+    /// - the baseline of those SSOs' users before it, aggregated per user key;
+    /// - the events of the IdP sessions those SSOs belong to, and the Google users' logins
+    ///   `google_lookback_ms` before the span.
+    pub fn add_idp(
+        &self,
+        snap: &mut Snapshot,
+        q: &SnapshotQuery,
+        lo: Millis,
+        hi: Millis,
+        baseline: &mut SsoBaseline,
+    ) -> Result<()> {
         // SSOs to AWS applications in the candidate windows of the range. Applications are
         // matched by id or by lower-case name; the default pattern (`aws` or `amazon` in the
         // name) is resolved to the names stored, so every query seeks its application in the
@@ -400,33 +605,18 @@ impl Store {
             }
         }
         let apps = AwsApps { ids: q.aws_app_ids.clone(), names: app_names.into_iter().collect() };
-        let window_start = q.from_ms - q.before_ms;
-        let ssos = self.aws_app_ssos(&apps, window_start, q.to_ms + q.after_ms)?;
+        let ssos = self.aws_app_ssos(&apps, lo, hi)?;
 
-        // The baseline of SSOs before the windows, aggregated per user key, for the users of
-        // this range's SSOs only.
+        // The baseline of SSOs before the span, aggregated per user key, for the users of this
+        // span's SSOs only.
         let mut users: BTreeSet<(Idp, String)> = BTreeSet::new();
         for e in &ssos {
             if let Some(l) = &e.user.login {
                 users.insert((e.provider, trailproof_model::fold(l)));
             }
         }
-        // Each SSO comes once: the lookups by id and by name take disjoint rows (with and
-        // without an application id), and the ids are sought once each.
-        self.for_each_aws_app_sso_brief(&apps, window_start - q.baseline_ms, window_start - 1, &mut |b| {
-            let Some(login) = &b.login_fold else { return };
-            if b.outcome != "success" || !users.contains(&(b.provider, login.clone())) {
-                return;
-            }
-            let keys: BTreeSet<&String> =
-                [Some(login), b.email_fold.as_ref(), b.app_username_fold.as_ref()].into_iter().flatten().collect();
-            for k in keys {
-                let p = snap.prior_ssos.entry((b.provider, k.clone())).or_default();
-                p.ssos += 1;
-                p.asns.extend(b.asn);
-                p.countries.extend(b.country.clone());
-            }
-        })?;
+        snap.prior_ssos = baseline.prior(self, &apps, q, lo, &users)?;
+        baseline.remember(lo, hi, &ssos);
 
         // The IdP sessions those SSOs belong to (Okta), and the Google users' logins.
         let mut sessions: BTreeSet<(&'static str, String)> = BTreeSet::new();
@@ -445,7 +635,7 @@ impl Store {
         for provider in ["okta", "entra", "google"] {
             let sids: Vec<&String> = sessions.iter().filter(|(p, _)| *p == provider).map(|(_, s)| s).collect();
             for chunk in sids.chunks(500) {
-                let mut args: Vec<Value> = vec![provider.to_string().into()];
+                let mut args: Vec<Value> = vec![provider.to_string().into(), hi.into()];
                 let mut ins = Vec::new();
                 for sid in chunk {
                     args.push((*sid).clone().into());
@@ -454,10 +644,13 @@ impl Store {
                 related.extend(self.idp_query_by(
                     // The index (provider, session_id, kind, time_ms) holds no SSOs (a partial
                     // index); `kind <> 'app_sso'` is written as its definition has it, so that
-                    // SQLite can use it, and `kind IN (..)` seeks each kind.
+                    // SQLite can use it, and `kind IN (..)` seeks each kind. A session's events
+                    // after the span's last SSO cannot bear on it (the engine reads those at or
+                    // before the SSO), so they are left for the slices that need them.
                     "INDEXED BY idp_events_session",
                     &format!(
-                        "provider = ?1 AND session_id IN ({}) AND kind <> 'app_sso' AND kind IN ({SESSION_KINDS})",
+                        "provider = ?1 AND session_id IN ({}) AND kind <> 'app_sso' AND kind IN ({SESSION_KINDS})
+                         AND time_ms <= ?2",
                         ins.join(", ")
                     ),
                     args,
@@ -466,8 +659,7 @@ impl Store {
         }
         let google_users: Vec<String> = google_users.into_iter().collect();
         for chunk in google_users.chunks(400) {
-            let mut args: Vec<Value> =
-                vec![(q.from_ms - q.before_ms - q.google_lookback_ms).into(), (q.to_ms + q.after_ms).into()];
+            let mut args: Vec<Value> = vec![(lo - q.google_lookback_ms).into(), hi.into()];
             let mut ins = Vec::new();
             for u in chunk {
                 args.push(u.clone().into());
@@ -489,13 +681,7 @@ impl Store {
         idp.sort_by(|a, b| (a.time_ms, a.provider, &a.event_id).cmp(&(b.time_ms, b.provider, &b.event_id)));
         idp.dedup_by(|a, b| a.provider == b.provider && a.event_id == b.event_id);
         snap.idp = idp;
-
-        snap.coverage = self
-            .coverage()?
-            .into_iter()
-            .map(|c| CoverageSpan { source: c.source, scope: c.scope, start_ms: c.start_ms, end_ms: c.end_ms })
-            .collect();
-        Ok(snap)
+        Ok(())
     }
 
     /// The distinct application names (lower case) of stored SSO events (`idp_apps`).

@@ -267,6 +267,7 @@ fn snapshot_takes_sso_to_aws_apps_by_id_name_and_pattern_and_nothing_else() {
         baseline_ms: 30 * day,
         burst_ms: 0,
         google_lookback_ms: 0,
+        portal_lookback_ms: 0,
         aws_app_ids: ids.into_iter().map(String::from).collect(),
         aws_app_names: names.into_iter().map(String::from).collect(),
         default_app_pattern: pattern,

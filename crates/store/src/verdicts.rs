@@ -142,6 +142,30 @@ impl Store {
         })
     }
 
+    /// Where a slice of at most about `n` ConsoleLogins starting at `from` ends (exclusive),
+    /// without passing `to`: the time of the `n`-th stored ConsoleLogin at or after `from`, or
+    /// `to` when there are fewer. Logins of one millisecond are never split; when more than `n`
+    /// share `from`, the slice ends just after them.
+    pub fn console_login_slice_end(&self, from: Millis, to: Millis, n: u64) -> Result<Millis> {
+        let n = i64::try_from(n.max(1)).unwrap_or(i64::MAX);
+        let mut st = self.conn.prepare_cached(
+            "SELECT time_ms FROM aws_events INDEXED BY aws_events_kind_time
+             WHERE kind = 'ConsoleLogin' AND time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms LIMIT 1 OFFSET ?3",
+        )?;
+        let nth: Option<Millis> = st.query_row(params![from, to, n], |r| r.get(0)).optional()?;
+        Ok(match nth {
+            None => to,
+            Some(t) if t > from => t,
+            Some(_) => {
+                let mut st = self.conn.prepare_cached(
+                    "SELECT min(time_ms) FROM aws_events INDEXED BY aws_events_kind_time
+                     WHERE kind = 'ConsoleLogin' AND time_ms > ?1 AND time_ms < ?2",
+                )?;
+                st.query_row(params![from, to], |r| r.get::<_, Option<Millis>>(0))?.unwrap_or(to)
+            }
+        })
+    }
+
     /// One stored AWS event by CloudTrail event id.
     pub fn aws_event(&self, event_id: &str) -> Result<Option<trailproof_model::AwsEvent>> {
         Ok(self.aws_query_pub("event_id = ?1", vec![event_id.to_string().into()])?.into_iter().next())
