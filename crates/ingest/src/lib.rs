@@ -511,7 +511,11 @@ pub fn import(
         None => bulk_worthwhile(opts.source, bytes_total, store.idp_rows_estimate()?),
     };
     let suspension = if bulk { store.suspend_indexes()? } else { None };
-    let result = import_records(store, inputs, manifests, opts, progress);
+    let copier = store.copy_wal_in_background()?;
+    let result = import_records(store, copier.as_ref(), inputs, manifests, opts, progress);
+    if let Some(c) = copier {
+        c.stop(store)?;
+    }
     // Rebuilt on failure too; if this process dies first, the next open rebuilds them.
     if let Some(s) = suspension {
         store.resume_indexes(s)?;
@@ -521,6 +525,7 @@ pub fn import(
 
 fn import_records(
     store: &mut Store,
+    copier: Option<&trailproof_store::WalCopier>,
     inputs: &[Input],
     manifests: &[manifest::Entry],
     opts: &ImportOptions,
@@ -580,6 +585,9 @@ fn import_records(
                         let mut batch = store.batch()?;
                         write_chunks(&mut batch, opts.source, &names, &pending, &mut report)?;
                         batch.commit()?;
+                        if let Some(c) = copier {
+                            c.restart_if_long(store, trailproof_store::RESTART_BYTES)?;
+                        }
                         pending.clear();
                         in_batch = 0;
                     }

@@ -17,6 +17,7 @@ pub mod raw;
 mod schema;
 pub mod snapshot;
 pub mod verdicts;
+mod walcopy;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::collections::HashSet;
@@ -28,6 +29,7 @@ pub use raw::{Block, RawRef};
 pub use schema::MIGRATIONS;
 pub use snapshot::{SnapshotQuery, SsoBaseline};
 pub use verdicts::VerdictChanges;
+pub use walcopy::{RESTART_BYTES, WalCopier};
 
 /// Quarantined records keep at most this many bytes of the raw record.
 pub const RAW_QUARANTINE_CAP: usize = 64 * 1024;

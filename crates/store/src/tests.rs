@@ -510,3 +510,56 @@ fn a_rolled_back_batch_leaves_no_key_behind() {
     assert_eq!(known[&Idp::Okta].iter().collect::<Vec<_>>(), ["dave@example.com"]);
     assert_eq!(s.sso_app_names().unwrap().into_iter().collect::<Vec<_>>(), ["aws"]);
 }
+
+/// The log copier: batches written while it runs are all readable, by this handle and by a
+/// new one; the writer's restart keeps the log from growing past its limit; and once stopped,
+/// the handle copies the log itself again.
+#[test]
+fn the_log_copier_loses_nothing_and_keeps_the_log_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let mut s = Store::open(&path).unwrap();
+    let copier = s.copy_wal_in_background().unwrap().expect("a file store gets a copier");
+    let autocheckpoint = |s: &Store| s.conn().pragma_query_value(None, "wal_autocheckpoint", |r| r.get::<_, i64>(0));
+    assert_eq!(autocheckpoint(&s).unwrap(), 0, "the writer leaves the copying to the copier");
+    // 2,000 bytes that do not compress: some 400 KB a batch.
+    let mut x: u32 = 7;
+    let noise: Vec<u8> = (0..2000)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        })
+        .collect();
+    let blob = raw::compress(&noise);
+    let wal = dir.path().join("c.db-wal");
+    let mut longest = 0;
+    for b in 0..40 {
+        let mut batch = s.batch().unwrap();
+        for i in 0..200 {
+            let id = format!("e{b}-{i}");
+            batch.insert_idp(Source::Okta, &id, at(), &blob, &[IdpEvent { event_id: id.clone(), ..idp(&id) }]).unwrap();
+        }
+        batch.commit().unwrap();
+        // A limit of one byte: every batch starts the log over.
+        copier.restart_if_long(&s, 1).unwrap();
+        longest = longest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+    }
+    copier.stop(&s).unwrap();
+    assert_eq!(autocheckpoint(&s).unwrap(), 1000);
+    let count = |s: &Store| s.conn().query_row("SELECT count(*) FROM idp_events", [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(count(&s), 8000);
+    // Started over when the copier last saw it longer than the limit, the log stays within a
+    // few batches (7 MB when written); never started over, it held all forty (35 MB).
+    assert!(longest < 16 << 20, "log of {longest} bytes");
+    drop(s);
+    let again = Store::open(&path).unwrap();
+    assert_eq!(count(&again), 8000);
+    let ok: String = again.conn().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
+}
+
+#[test]
+fn a_store_in_memory_has_no_log_to_copy() {
+    let s = Store::open_in_memory().unwrap();
+    assert!(s.copy_wal_in_background().unwrap().is_none());
+}
