@@ -522,6 +522,12 @@ impl Batch<'_> {
             let factors = serde_json::to_string(&e.factors).map_err(|err| StoreError::Corrupt(err.to_string()))?;
             let login_fold = e.user.login.as_deref().map(fold);
             let email_fold = e.user.email.as_deref().map(fold);
+            // The folded keys are stored where an index seeks them: the login of events other
+            // than SSOs (`idp_events_login_kind_time`). The e-mail and the SSOs' logins are
+            // folded when read (rows of schema 9 and before carry them: the same values); the
+            // known users are kept in `idp_users`. 93 % of a day's events are SSOs: 56 bytes a
+            // row fewer to write.
+            let login_stored = login_fold.as_deref().filter(|_| e.kind != IdpEventKind::AppSso);
             self.tx
                 .prepare_cached(
                     "INSERT INTO idp_events (provider, tenant, event_id, time_ms, kind, native_type, outcome,
@@ -541,9 +547,9 @@ impl Batch<'_> {
                     e.outcome.as_str(),
                     e.outcome_reason,
                     e.user.login,
-                    login_fold,
+                    login_stored,
                     e.user.email,
-                    email_fold,
+                    None::<&str>,
                     e.user.user_id,
                     e.user.display_name,
                     e.user.app_username,

@@ -405,8 +405,7 @@ impl Store {
         to: Millis,
         f: &mut dyn FnMut(&SsoBrief),
     ) -> Result<()> {
-        let select =
-            "provider, outcome, user_login_fold, user_email_fold, lower(trim(app_username)), asn, country, time_ms";
+        let select = "provider, outcome, user_login, user_email, lower(trim(app_username)), asn, country, time_ms";
         self.for_each_aws_app_sso(apps, select, from, to, &mut |r| {
             let p: String = r.get(0)?;
             let Some(provider) = Idp::parse(&p) else {
@@ -415,8 +414,8 @@ impl Store {
             f(&SsoBrief {
                 provider,
                 outcome: r.get(1)?,
-                login_fold: r.get(2)?,
-                email_fold: r.get(3)?,
+                login_fold: r.get::<_, Option<String>>(2)?.as_deref().map(trailproof_model::fold),
+                email_fold: r.get::<_, Option<String>>(3)?.as_deref().map(trailproof_model::fold),
                 app_username_fold: r.get(4)?,
                 asn: r.get::<_, Option<i64>>(5)?.and_then(|a| u32::try_from(a).ok()),
                 country: r.get(6)?,

@@ -81,6 +81,23 @@ fn stored_fields_and_folded_keys() {
         .unwrap();
     assert_eq!(login_fold, "alice@example.com");
     assert_eq!(mfa, "verified");
+    // An SSO's keys are folded when read, not stored; nor is any e-mail's.
+    let mut b = s.batch().unwrap();
+    let e = IdpEvent { kind: IdpEventKind::AppSso, ..idp("u2") };
+    b.insert_idp(Source::Okta, "u2", at(), &raw::compress(b"{}"), &[e]).unwrap();
+    b.commit().unwrap();
+    let stored: Vec<(String, Option<String>, Option<String>)> = s
+        .conn()
+        .prepare("SELECT kind, user_login_fold, user_email_fold FROM idp_events ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        stored,
+        vec![("factor_verified".into(), Some("alice@example.com".into()), None), ("app_sso".into(), None, None)]
+    );
     assert_eq!(factors, r#"["OKTA_VERIFY_PUSH"]"#);
     assert_eq!(asn, 3741);
     let counts = s.event_counts().unwrap();
@@ -347,6 +364,25 @@ fn a_database_migrated_to_9_knows_the_users_and_apps_a_new_one_knows() {
             old_db.display()
         ))
         .unwrap();
+    // Version 8 stored every event's folded login and e-mail (the writer now stores only the
+    // logins of events other than SSOs): fold them as it did.
+    {
+        let c = rusqlite::Connection::open(&old_db).unwrap();
+        let rows: Vec<(i64, Option<String>, Option<String>)> = c
+            .prepare("SELECT id, user_login, user_email FROM idp_events")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for (id, login, email) in rows {
+            c.execute(
+                "UPDATE idp_events SET user_login_fold = ?2, user_email_fold = ?3 WHERE id = ?1",
+                rusqlite::params![id, login.as_deref().map(fold), email.as_deref().map(fold)],
+            )
+            .unwrap();
+        }
+    }
     let old = Store::open(&old_db).unwrap();
     for sql in [
         "SELECT provider || ' ' || key FROM idp_users",
