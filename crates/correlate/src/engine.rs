@@ -968,12 +968,17 @@ impl<'a> Index<'a> {
             .iter()
             .filter(|h| h.time_ms < c.time_ms && h.time_ms >= c.time_ms - cfg.baseline_ms && h.event_id != c.event_id)
             .collect();
-        let prior = self.snap.prior_sessions.get(&key);
-        if !earlier.is_empty() || prior.is_some_and(|p| p.sessions > 0) {
+        // Before the range, only what was seen within the baseline before this login counts.
+        let since = c.time_ms - cfg.baseline_ms;
+        let prior = self.snap.prior_sessions.get(&key).filter(|p| p.sessions > 0 && p.last_ms >= since);
+        if !earlier.is_empty() || prior.is_some() {
             let seen = |f: &dyn Fn(&AwsEvent) -> Option<&str>,
-                        agg: &dyn Fn(&PriorSessions) -> &BTreeSet<String>,
+                        agg: &dyn Fn(&PriorSessions) -> &BTreeMap<String, Millis>,
                         v: Option<&str>| {
-                v.is_some_and(|v| earlier.iter().any(|h| f(h) == Some(v)) || prior.is_some_and(|p| agg(p).contains(v)))
+                v.is_some_and(|v| {
+                    earlier.iter().any(|h| f(h) == Some(v))
+                        || prior.is_some_and(|p| agg(p).get(v).is_some_and(|t| *t >= since))
+                })
             };
             if ip.is_some() && !seen(&|h| h.source_ip.as_deref(), &|p| &p.ips, ip) {
                 s.insert(Signal::NewIp);
@@ -988,6 +993,7 @@ impl<'a> Index<'a> {
             }
         }
         if let Some(e) = chosen {
+            let since = e.time_ms - cfg.baseline_ms;
             let mut prior: Vec<&IdpEvent> = Vec::new();
             let mut agg: Vec<&PriorSsos> = Vec::new();
             for k in user_keys(e) {
@@ -999,20 +1005,21 @@ impl<'a> Index<'a> {
                         prior.push(p);
                     }
                 }
-                if let Some(a) = self.snap.prior_ssos.get(&(e.provider, k)).filter(|a| a.ssos > 0) {
+                if let Some(a) = self.snap.prior_ssos.get(&(e.provider, k)).filter(|a| a.ssos > 0 && a.last_ms >= since)
+                {
                     agg.push(a);
                 }
             }
             if !prior.is_empty() || !agg.is_empty() {
                 if let Some(asn) = e.asn
                     && !prior.iter().any(|p| p.asn == Some(asn))
-                    && !agg.iter().any(|a| a.asns.contains(&asn))
+                    && !agg.iter().any(|a| a.asns.get(&asn).is_some_and(|t| *t >= since))
                 {
                     s.insert(Signal::NewAsn);
                 }
                 if let Some(country) = e.country.as_deref()
                     && !prior.iter().any(|p| p.country.as_deref() == Some(country))
-                    && !agg.iter().any(|a| a.countries.contains(country))
+                    && !agg.iter().any(|a| a.countries.get(country).is_some_and(|t| *t >= since))
                 {
                     s.insert(Signal::NewCountry);
                 }

@@ -15,21 +15,75 @@ pub struct CoverageSpan {
 }
 
 /// What a principal did before the judged range (for the "new" signals), aggregated so memory
-/// follows the number of principals, not the number of past sessions.
+/// follows the number of principals, not the number of past sessions. Each value is kept with
+/// the time it was last seen, so a login's baseline is exactly the baseline window before it,
+/// whichever range the login is judged in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PriorSessions {
     pub sessions: u64,
-    pub ips: BTreeSet<String>,
-    pub user_agents: BTreeSet<String>,
-    pub roles: BTreeSet<String>,
+    /// The latest earlier session.
+    pub last_ms: Millis,
+    pub ips: BTreeMap<String, Millis>,
+    pub user_agents: BTreeMap<String, Millis>,
+    pub roles: BTreeMap<String, Millis>,
 }
 
-/// A user's earlier SSOs to AWS applications (for new_asn / new_country), aggregated.
+/// A user's earlier SSOs to AWS applications (for new_asn / new_country), aggregated like
+/// [`PriorSessions`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PriorSsos {
     pub ssos: u64,
-    pub asns: BTreeSet<u32>,
-    pub countries: BTreeSet<String>,
+    pub last_ms: Millis,
+    pub asns: BTreeMap<u32, Millis>,
+    pub countries: BTreeMap<String, Millis>,
+}
+
+/// Notes `value` as seen at `t` (keeping the latest time).
+pub fn seen_at<K: Ord>(m: &mut BTreeMap<K, Millis>, value: K, t: Millis) {
+    let at = m.entry(value).or_insert(t);
+    *at = (*at).max(t);
+}
+
+impl PriorSessions {
+    /// Adds one earlier session at `t`.
+    pub fn add(&mut self, t: Millis, ip: Option<String>, user_agent: Option<String>, role: Option<String>) {
+        self.last_ms = if self.sessions == 0 { t } else { self.last_ms.max(t) };
+        self.sessions += 1;
+        for (m, v) in [(&mut self.ips, ip), (&mut self.user_agents, user_agent), (&mut self.roles, role)] {
+            if let Some(v) = v {
+                seen_at(m, v, t);
+            }
+        }
+    }
+}
+
+impl PriorSsos {
+    /// Adds one earlier SSO at `t`.
+    pub fn add(&mut self, t: Millis, asn: Option<u32>, country: Option<&str>) {
+        self.last_ms = if self.ssos == 0 { t } else { self.last_ms.max(t) };
+        self.ssos += 1;
+        if let Some(a) = asn {
+            seen_at(&mut self.asns, a, t);
+        }
+        if let Some(c) = country {
+            seen_at(&mut self.countries, c.to_string(), t);
+        }
+    }
+
+    /// Adds everything `other` holds.
+    pub fn merge(&mut self, other: &PriorSsos) {
+        if other.ssos == 0 {
+            return;
+        }
+        self.last_ms = if self.ssos == 0 { other.last_ms } else { self.last_ms.max(other.last_ms) };
+        self.ssos += other.ssos;
+        for (a, t) in &other.asns {
+            seen_at(&mut self.asns, *a, *t);
+        }
+        for (c, t) in &other.countries {
+            seen_at(&mut self.countries, c.clone(), *t);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]

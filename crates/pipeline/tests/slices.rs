@@ -156,3 +156,32 @@ fn an_identity_center_session_finds_its_idp_sign_in_before_the_slice() {
     assert_eq!(v.verdict, Verdict::Enforced, "{}", v.explanation);
     assert!(v.evidence.iter().any(|e| e.id == "s-ic"), "{:?}", v.evidence);
 }
+
+/// The "new" signals look back exactly the baseline (30 days) before each login, whatever slice
+/// it falls in. Before, what came before a slice was aggregated from 30 days before the slice's
+/// start: a login judged in a slice that began six hours before it counted an IP last seen 30
+/// days and three hours earlier as known, and the same login in a slice of its own as new.
+#[test]
+fn the_baseline_does_not_move_with_the_slice() {
+    let t = MIDNIGHT + 10 * 60 * MIN;
+    let at = |id: &str, time: i64, ip: &str| AwsEvent { source_ip: Some(ip.into()), ..saml_login(id, time) };
+    let logins = [
+        at("c-old", t - 30 * DAY - 3 * 60 * MIN, "192.0.2.1"),
+        at("c-hist", t - 5 * DAY, "192.0.2.2"),
+        at("c-six", t - 6 * 60 * MIN, "192.0.2.2"),
+        at("c-new", t, "192.0.2.1"),
+    ];
+    let signals = |slice_sessions: u64| {
+        let mut store = store_with(&[], &logins);
+        let cfg = Compiled::new(&Config::default()).unwrap();
+        let opts = JudgeOptions { slice_sessions };
+        let s = judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+        assert_eq!(s.sessions, 4);
+        verdict_of(&store, "c-new").risk.signals
+    };
+    let whole = signals(4_000);
+    assert!(whole.contains(&trailproof_model::verdict::Signal::NewIp), "{whole:?}");
+    for n in [1, 2, 3] {
+        assert_eq!(signals(n), whole, "slices of {n}");
+    }
+}

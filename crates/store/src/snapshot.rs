@@ -176,9 +176,10 @@ struct SsoBrief {
 
 /// The baseline of SSOs to AWS applications behind the "new ASN / new country" signals, for a
 /// run of slices in time order. A slice whose IdP span starts at `lo` gets, for its users, the
-/// successful SSOs of `[anchor - baseline, lo)`, where `anchor` is the start of the slice's UTC
-/// day less the window before a login: the same for every slice of a day, so a verdict does not
-/// depend on the slicing, and like the day-at-a-time judging before slices.
+/// successful SSOs of `[anchor - baseline, lo)` aggregated, where `anchor` is the start of the
+/// slice's UTC day less the window before a login. Each value carries the time it was last
+/// seen, and the engine takes only those within the baseline before each SSO it judges, so what
+/// lies further back than that window does not count: the signals do not depend on the slicing.
 ///
 /// The baseline before the anchor is read once per day (for every user, aggregated per login);
 /// the SSOs from the anchor on are read once, as the slices move forward, and kept in time order.
@@ -205,10 +206,7 @@ impl SsoBaseline {
         let keys: BTreeSet<&str> =
             [Some(login), b.email_fold.as_deref(), b.app_username_fold.as_deref()].into_iter().flatten().collect();
         for k in keys {
-            let p = agg.entry(k.to_string()).or_default();
-            p.ssos += 1;
-            p.asns.extend(b.asn);
-            p.countries.extend(b.country.clone());
+            agg.entry(k.to_string()).or_default().add(b.time_ms, b.asn, b.country.as_deref());
         }
     }
 
@@ -241,10 +239,7 @@ impl SsoBaseline {
         let mut out: BTreeMap<(Idp, String), PriorSsos> = BTreeMap::new();
         let mut put = |provider: Idp, agg: &BTreeMap<String, PriorSsos>| {
             for (k, a) in agg {
-                let p = out.entry((provider, k.clone())).or_default();
-                p.ssos += a.ssos;
-                p.asns.extend(a.asns.iter().copied());
-                p.countries.extend(a.countries.iter().cloned());
+                out.entry((provider, k.clone())).or_default().merge(a);
             }
         };
         let anchor = q.from_ms - q.from_ms.rem_euclid(DAY_MS) - q.before_ms;
@@ -514,7 +509,8 @@ impl Store {
             vec![(q.from_ms - q.portal_lookback_ms).into(), hi.into()],
         )?);
 
-        // The baseline before the range, aggregated per principal, for the range's principals.
+        // The baseline before the range, aggregated per principal, for the range's principals
+        // (the range's neighbours and earlier logins in it come one by one).
         let mut names: BTreeSet<String> = BTreeSet::new();
         let mut arns: BTreeSet<String> = BTreeSet::new();
         for c in &snap.console_logins {
@@ -534,6 +530,8 @@ impl Store {
         ];
         for (col, native, values) in lists {
             for chunk in values.chunks(400) {
+                // Each value comes with the time it was last seen: the engine takes those within
+                // each login's own baseline window.
                 let mut args: Vec<Value> = vec![(q.from_ms - q.baseline_ms).into(), q.from_ms.into()];
                 let mut ins = Vec::new();
                 for v in chunk {
@@ -541,7 +539,7 @@ impl Store {
                     ins.push(format!("?{}", args.len()));
                 }
                 let sql = format!(
-                    "SELECT {key_sql} AS k, source_ip, user_agent, role_name
+                    "SELECT {key_sql} AS k, source_ip, user_agent, role_name, time_ms
                      FROM aws_events INDEXED BY aws_events_{idx}_time
                      WHERE {col} IN ({}) AND time_ms >= ?1 AND time_ms < ?2
                      AND kind = 'ConsoleLogin' AND outcome = 'success' AND coalesce(principal_type, '') {native} ('IAMUser', 'Root')",
@@ -555,15 +553,12 @@ impl Store {
                         r.get::<_, Option<String>>(1)?,
                         r.get::<_, Option<String>>(2)?,
                         r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Millis>(4)?,
                     ))
                 })?;
                 for row in rows {
-                    let (k, ip, ua, role) = row?;
-                    let p = snap.prior_sessions.entry(k).or_default();
-                    p.sessions += 1;
-                    p.ips.extend(ip);
-                    p.user_agents.extend(ua);
-                    p.roles.extend(role);
+                    let (k, ip, ua, role, t) = row?;
+                    snap.prior_sessions.entry(k).or_default().add(t, ip, ua, role);
                 }
             }
         }
