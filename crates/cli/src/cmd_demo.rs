@@ -14,7 +14,7 @@ use trailproof_correlate::{Compiled, agreement};
 use trailproof_emulate::{EmulatorConfig, Limit, RateLimits, serve};
 use trailproof_model::config::{CloudTrailSource, Config, EntraSource, GoogleSource, OktaSource};
 use trailproof_model::verdict::{Label, Verdict};
-use trailproof_model::{Millis, Source, format_ms};
+use trailproof_model::{DAY_MS as DAY, Millis, Source, format_ms};
 use trailproof_simulate::{SimOptions, simulate};
 use trailproof_store::Store;
 
@@ -22,7 +22,6 @@ use crate::args::{DemoArgs, Global};
 use crate::cmd_collect::{Window, collect_all};
 use crate::util;
 
-const DAY: Millis = 86_400_000;
 /// A throwaway RSA key for the demo's Google service account (the emulator does not check the
 /// signature). Not a secret: it signs nothing outside this demo.
 const DEMO_GOOGLE_KEY: &str = include_str!("../assets/demo-google-key.pem");

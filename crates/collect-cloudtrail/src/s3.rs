@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use aws_sdk_s3::config::Region;
 use trailproof_ingest::ImportOptions;
+use trailproof_model::DAY_MS;
 use trailproof_model::config::CloudTrailSource;
 use trailproof_model::time::{format_ms, parse_time};
 use trailproof_model::{Millis, Source};
@@ -13,8 +14,6 @@ use trailproof_store::{Origin, Store};
 use crate::aws::{describe, sdk_config};
 use crate::state::{self, S3State};
 use crate::{Claim, CtError, CtOptions, CtProgress, S3_SLACK_MS, Summary, store_err};
-
-const DAY_MS: Millis = 24 * 3_600_000;
 
 /// `[prefix/]AWSLogs/[o-org/]`.
 pub fn logs_root(src: &CloudTrailSource) -> String {

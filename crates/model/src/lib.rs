@@ -13,7 +13,7 @@ pub mod verdict;
 
 pub use aws::{AwsEvent, AwsEventKind};
 pub use idp::{Idp, IdpEvent, IdpEventKind, MfaClaim, UserKeys};
-pub use time::{Millis, format_ms, parse_time};
+pub use time::{DAY_MS, Millis, format_ms, parse_time};
 
 use serde::{Deserialize, Serialize};
 

@@ -39,7 +39,7 @@ pub struct PriorSsos {
 }
 
 /// Notes `value` as seen at `t` (keeping the latest time).
-pub fn seen_at<K: Ord>(m: &mut BTreeMap<K, Millis>, value: K, t: Millis) {
+fn seen_at<K: Ord>(m: &mut BTreeMap<K, Millis>, value: K, t: Millis) {
     let at = m.entry(value).or_insert(t);
     *at = (*at).max(t);
 }

@@ -6,6 +6,9 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 /// UTC milliseconds since the Unix epoch. Every time in trailproof is one of these.
 pub type Millis = i64;
 
+/// One day in milliseconds.
+pub const DAY_MS: Millis = 86_400_000;
+
 /// Parses a source time stamp into UTC milliseconds.
 ///
 /// Accepts RFC 3339 with 0 to 9 fractional digits (extra digits are truncated, never rounded),

@@ -14,8 +14,6 @@ use trailproof_model::Millis;
 use trailproof_model::verdict::Verdict;
 use trailproof_store::{SnapshotQuery, SsoBaseline, Store, StoreError, VerdictChanges};
 
-pub const DAY: Millis = 86_400_000;
-
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]

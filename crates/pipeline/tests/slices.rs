@@ -2,91 +2,29 @@
 //! depend on where the slices fall: not on the slice it is judged in, not on the neighbours a
 //! slice loads around itself, not on how many sessions a slice holds.
 
+mod common;
+
+use common::{DAY, MIN, saml_login, sign_in, sso};
 use trailproof_correlate::Compiled;
 use trailproof_model::config::Config;
-use trailproof_model::verdict::{Verdict, VerdictRecord};
-use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Outcome, Source, UserKeys};
+use trailproof_model::verdict::{Signal, Verdict, VerdictRecord};
+use trailproof_model::{AwsEvent, AwsEventKind, IdpEvent, Outcome};
 use trailproof_pipeline::{JudgeOptions, judge_with};
-use trailproof_store::{Origin, Store, raw};
+use trailproof_store::Store;
 
-const MIN: i64 = 60_000;
-const DAY: i64 = 86_400_000;
 /// 2026-11-02T00:00:00Z: a day boundary.
 const MIDNIGHT: i64 = 1_793_577_600_000;
-const USER: &str = "alice@example.com";
+const USER: &str = common::USER;
 
-/// An Okta sign-in: a push factor verified in session `sess-<id>`, then the SSO `id` at `t`.
-fn sign_in(id: &str, t: i64, app: &str) -> [IdpEvent; 2] {
-    let sso = sso(id, t, app);
-    let factor = IdpEvent {
-        event_id: format!("{id}-factor"),
-        time_ms: t - 30_000,
-        kind: IdpEventKind::FactorVerified,
-        native_type: "user.authentication.auth_via_mfa".into(),
-        app_name: None,
-        ..sso.clone()
-    };
-    [factor, sso]
+/// Alice's sign-in to `app` at `t` (SSO `id`, in a session with a verified factor).
+fn signed_in(id: &str, t: i64, app: &str) -> [IdpEvent; 2] {
+    sign_in(IdpEvent { app_name: Some(app.into()), ..sso(id, t) })
 }
 
-fn sso(id: &str, t: i64, app: &str) -> IdpEvent {
-    IdpEvent {
-        provider: Idp::Okta,
-        tenant: None,
-        event_id: id.into(),
-        time_ms: t,
-        kind: IdpEventKind::AppSso,
-        native_type: "user.authentication.sso".into(),
-        outcome: Outcome::Success,
-        outcome_reason: None,
-        user: UserKeys { login: Some(USER.into()), ..Default::default() },
-        app_id: None,
-        app_name: Some(app.into()),
-        session_id: Some(format!("sess-{id}")),
-        source_ip: Some("198.51.100.7".into()),
-        user_agent: None,
-        asn: Some(3741),
-        as_org: None,
-        country: Some("IE".into()),
-        mfa: MfaClaim::Verified,
-        factors: vec!["push".into()],
-        auth_requirement: None,
-    }
-}
-
-fn saml_login(id: &str, t: i64) -> AwsEvent {
-    AwsEvent {
-        event_id: id.into(),
-        time_ms: t,
-        kind: Some(AwsEventKind::ConsoleLogin),
-        account_id: Some("111122223333".into()),
-        outcome: Outcome::Success,
-        principal_type: Some("AssumedRole".into()),
-        arn: Some(format!("arn:aws:sts::111122223333:assumed-role/OktaAdmin/{USER}")),
-        role_name: Some("OktaAdmin".into()),
-        session_name: Some(USER.into()),
-        saml_provider_arn: Some("arn:aws:iam::111122223333:saml-provider/Okta".into()),
-        source_ip: Some("198.51.100.7".into()),
-        user_agent: Some("Firefox".into()),
-        ..Default::default()
-    }
-}
-
+/// The events in a store, with the Okta logs complete over both days around `MIDNIGHT`, so a
+/// missing sign-in is a finding.
 fn store_with(idp: &[IdpEvent], aws: &[AwsEvent]) -> Store {
-    let mut store = Store::open_in_memory().unwrap();
-    let at = Origin { origin: "test", location: "-" };
-    let blob = raw::compress(b"{}");
-    let mut b = store.batch().unwrap();
-    for e in idp {
-        b.insert_idp(Source::Okta, &e.event_id, at, &blob, std::slice::from_ref(e)).unwrap();
-    }
-    for e in aws {
-        b.insert_aws(&e.event_id, at, &blob, std::slice::from_ref(e)).unwrap();
-    }
-    // The Okta logs are complete over both days, so a missing sign-in is a finding.
-    b.add_coverage(Source::Okta, "org", MIDNIGHT - 2 * DAY, MIDNIGHT + 2 * DAY).unwrap();
-    b.commit().unwrap();
-    store
+    common::store_with(idp, aws, Some((MIDNIGHT - 2 * DAY, MIDNIGHT + 2 * DAY)))
 }
 
 fn verdict_of(store: &Store, id: &str) -> VerdictRecord {
@@ -104,8 +42,8 @@ fn a_session_before_midnight_is_not_judged_again_with_the_next_days_data() {
     let early = saml_login("c-early", MIDNIGHT + 5 * MIN);
     let mut store = store_with(
         &[
-            sign_in("s-late", MIDNIGHT - 15 * MIN, "AWS Account Federation"),
-            sign_in("s-early", MIDNIGHT + 4 * MIN, "AWS Account Federation"),
+            signed_in("s-late", MIDNIGHT - 15 * MIN, "AWS Account Federation"),
+            signed_in("s-early", MIDNIGHT + 4 * MIN, "AWS Account Federation"),
         ]
         .concat(),
         &[late, early],
@@ -118,11 +56,10 @@ fn a_session_before_midnight_is_not_judged_again_with_the_next_days_data() {
     assert!(v.evidence.iter().any(|e| e.id == "s-late"), "{:?}", v.evidence);
 }
 
-/// An IAM Identity Center console session opened after midnight from a portal sign-in made the
-/// evening before: the IdP sign-in is looked for around the portal sign-in, before the slice
-/// that holds the console login.
-#[test]
-fn an_identity_center_session_finds_its_idp_sign_in_before_the_slice() {
+/// An IAM Identity Center console session opened at 00:30 from a portal sign-in made at 23:00
+/// the evening before, its IdP sign-in (`s-ic`, from `network`) at 22:59; and an SSO of Alice's
+/// three days earlier from AS3741 in Ireland, her baseline. Judged with the default slices.
+fn identity_center_after_midnight(network: (u32, &str)) -> VerdictRecord {
     let portal = AwsEvent {
         event_id: "portal".into(),
         time_ms: MIDNIGHT - 60 * MIN,
@@ -149,12 +86,34 @@ fn an_identity_center_session_finds_its_idp_sign_in_before_the_slice() {
         user_agent: Some("Firefox".into()),
         ..Default::default()
     };
-    let mut store = store_with(&sign_in("s-ic", MIDNIGHT - 61 * MIN, "AWS IAM Identity Center"), &[portal, console]);
+    let (asn, country) = network;
+    let ic = IdpEvent { asn: Some(asn), country: Some(country.into()), ..sso("s-ic", MIDNIGHT - 61 * MIN) };
+    let ic = IdpEvent { app_name: Some("AWS IAM Identity Center".into()), ..ic };
+    let idp = [vec![sso("s-base", MIDNIGHT - 3 * DAY)], sign_in(ic).to_vec()].concat();
+    let mut store = store_with(&idp, &[portal, console]);
     let cfg = Compiled::new(&Config::default()).unwrap();
     judge_with(&mut store, &cfg, None, i64::MAX - 1, &JudgeOptions::default(), &mut |_, _| {}).unwrap();
-    let v = verdict_of(&store, "c-ic");
+    verdict_of(&store, "c-ic")
+}
+
+/// The IdP sign-in is looked for around the portal sign-in, before the slice that holds the
+/// console login.
+#[test]
+fn an_identity_center_session_finds_its_idp_sign_in_before_the_slice() {
+    let v = identity_center_after_midnight((3741, "IE"));
     assert_eq!(v.verdict, Verdict::Enforced, "{}", v.explanation);
     assert!(v.evidence.iter().any(|e| e.id == "s-ic"), "{:?}", v.evidence);
+}
+
+/// A slice whose IdP span reaches back before its day reads its own SSO baseline (the one
+/// carried from slice to slice starts at the day): the sign-in from Alice's usual network is
+/// not new, one from elsewhere is.
+#[test]
+fn an_identity_center_session_before_the_slice_has_its_baseline() {
+    let usual = identity_center_after_midnight((3741, "IE")).risk.signals;
+    assert!(!usual.contains(&Signal::NewAsn) && !usual.contains(&Signal::NewCountry), "{usual:?}");
+    let elsewhere = identity_center_after_midnight((64500, "BR")).risk.signals;
+    assert!(elsewhere.contains(&Signal::NewAsn) && elsewhere.contains(&Signal::NewCountry), "{elsewhere:?}");
 }
 
 /// The "new" signals look back exactly the baseline (30 days) before each login, whatever slice
@@ -180,7 +139,7 @@ fn the_baseline_does_not_move_with_the_slice() {
         verdict_of(&store, "c-new").risk.signals
     };
     let whole = signals(4_000);
-    assert!(whole.contains(&trailproof_model::verdict::Signal::NewIp), "{whole:?}");
+    assert!(whole.contains(&Signal::NewIp), "{whole:?}");
     for n in [1, 2, 3] {
         assert_eq!(signals(n), whole, "slices of {n}");
     }

@@ -188,8 +188,8 @@ struct SsoBrief {
 #[derive(Debug, Default)]
 pub struct SsoBaseline {
     anchor: Option<Millis>,
-    /// `[anchor - baseline, anchor)`: per (provider, folded login), per user key.
-    before: BTreeMap<(Idp, String), BTreeMap<String, PriorSsos>>,
+    /// `[anchor - baseline, anchor)`: per (provider, folded login), per (provider, user key).
+    before: BTreeMap<(Idp, String), BTreeMap<(Idp, String), PriorSsos>>,
     /// `[anchor, read_to)`, successful SSOs with a login, in time order.
     recent: Vec<SsoBrief>,
     read_to: Millis,
@@ -198,18 +198,31 @@ pub struct SsoBaseline {
     loaded: Option<(Millis, Millis, Vec<SsoBrief>)>,
 }
 
-const DAY_MS: Millis = 86_400_000;
-
-impl SsoBaseline {
-    /// Adds `b` to `agg` under each of its user keys.
-    fn add(agg: &mut BTreeMap<String, PriorSsos>, b: &SsoBrief, login: &str) {
-        let keys: BTreeSet<&str> =
-            [Some(login), b.email_fold.as_deref(), b.app_username_fold.as_deref()].into_iter().flatten().collect();
-        for k in keys {
-            agg.entry(k.to_string()).or_default().add(b.time_ms, b.asn, b.country.as_deref());
-        }
+impl SsoBrief {
+    /// The folded login a successful SSO counts under in the baseline (`None`: it does not count).
+    fn baseline_login(&self) -> Option<&str> {
+        self.login_fold.as_deref().filter(|_| self.outcome == "success")
     }
 
+    /// [`SsoBrief::baseline_login`], if it is one of `users` (provider, folded login).
+    fn login_among(&self, users: &BTreeSet<(Idp, String)>) -> Option<&str> {
+        self.baseline_login().filter(|l| users.contains(&(self.provider, l.to_string())))
+    }
+
+    /// The user keys it counts under: its login, e-mail and app user name.
+    fn keys<'b>(&'b self, login: &'b str) -> BTreeSet<&'b str> {
+        [Some(login), self.email_fold.as_deref(), self.app_username_fold.as_deref()].into_iter().flatten().collect()
+    }
+}
+
+/// Adds `b` to `out` under each of its user keys.
+fn add_brief(out: &mut BTreeMap<(Idp, String), PriorSsos>, b: &SsoBrief, login: &str) {
+    for k in b.keys(login) {
+        out.entry((b.provider, k.to_string())).or_default().add(b.time_ms, b.asn, b.country.as_deref());
+    }
+}
+
+impl SsoBaseline {
     /// Keeps the briefs of the SSOs loaded for `[lo, hi]` for the next slice's baseline.
     fn remember(&mut self, lo: Millis, hi: Millis, ssos: &[IdpEvent]) {
         let briefs = ssos
@@ -228,6 +241,7 @@ impl SsoBaseline {
         self.loaded = Some((lo, hi, briefs));
     }
 
+    /// The baseline before `lo` of `users` (provider, folded login), per (provider, user key).
     fn prior(
         &mut self,
         store: &Store,
@@ -237,31 +251,20 @@ impl SsoBaseline {
         users: &BTreeSet<(Idp, String)>,
     ) -> Result<BTreeMap<(Idp, String), PriorSsos>> {
         let mut out: BTreeMap<(Idp, String), PriorSsos> = BTreeMap::new();
-        let mut put = |provider: Idp, agg: &BTreeMap<String, PriorSsos>| {
-            for (k, a) in agg {
-                out.entry((provider, k.clone())).or_default().merge(a);
-            }
-        };
-        let anchor = q.from_ms - q.from_ms.rem_euclid(DAY_MS) - q.before_ms;
+        let anchor = q.from_ms - q.from_ms.rem_euclid(trailproof_model::DAY_MS) - q.before_ms;
         if lo < anchor {
-            let mut own: BTreeMap<(Idp, String), BTreeMap<String, PriorSsos>> = BTreeMap::new();
             store.for_each_aws_app_sso_brief(apps, lo - q.baseline_ms, lo - 1, &mut |b| {
-                if let Some(login) = b.login_fold.as_deref().filter(|_| b.outcome == "success")
-                    && users.contains(&(b.provider, login.to_string()))
-                {
-                    Self::add(own.entry((b.provider, login.to_string())).or_default(), b, login);
+                if let Some(login) = b.login_among(users) {
+                    add_brief(&mut out, b, login);
                 }
             })?;
-            for ((p, _), agg) in &own {
-                put(*p, agg);
-            }
             return Ok(out);
         }
         if self.anchor != Some(anchor) {
-            let mut before: BTreeMap<(Idp, String), BTreeMap<String, PriorSsos>> = BTreeMap::new();
+            let mut before: BTreeMap<(Idp, String), BTreeMap<(Idp, String), PriorSsos>> = BTreeMap::new();
             store.for_each_aws_app_sso_brief(apps, anchor - q.baseline_ms, anchor - 1, &mut |b| {
-                if let Some(login) = b.login_fold.as_deref().filter(|_| b.outcome == "success") {
-                    Self::add(before.entry((b.provider, login.to_string())).or_default(), b, login);
+                if let Some(login) = b.baseline_login() {
+                    add_brief(before.entry((b.provider, login.to_string())).or_default(), b, login);
                 }
             })?;
             let loaded = self.loaded.take();
@@ -269,14 +272,18 @@ impl SsoBaseline {
         }
         if lo > self.read_to {
             let mut new = Vec::new();
-            let keep = |b: &SsoBrief| b.login_fold.is_some() && b.outcome == "success";
             match &self.loaded {
                 Some((l, h, briefs)) if *l <= self.read_to && lo - 1 <= *h => {
                     let read_to = self.read_to;
-                    new.extend(briefs.iter().filter(|b| read_to <= b.time_ms && b.time_ms < lo && keep(b)).cloned());
+                    new.extend(
+                        briefs
+                            .iter()
+                            .filter(|b| read_to <= b.time_ms && b.time_ms < lo && b.baseline_login().is_some())
+                            .cloned(),
+                    );
                 }
                 _ => store.for_each_aws_app_sso_brief(apps, self.read_to, lo - 1, &mut |b| {
-                    if keep(b) {
+                    if b.baseline_login().is_some() {
                         new.push(b.clone());
                     }
                 })?,
@@ -286,20 +293,14 @@ impl SsoBaseline {
             self.read_to = lo;
         }
         for user in users {
-            if let Some(agg) = self.before.get(user) {
-                put(user.0, agg);
+            for (key, agg) in self.before.get(user).into_iter().flatten() {
+                out.entry(key.clone()).or_default().merge(agg);
             }
         }
-        let mut recent: BTreeMap<(Idp, String), BTreeMap<String, PriorSsos>> = BTreeMap::new();
         for b in self.recent.iter().take_while(|b| b.time_ms < lo) {
-            if let Some(login) = b.login_fold.as_deref()
-                && users.contains(&(b.provider, login.to_string()))
-            {
-                Self::add(recent.entry((b.provider, login.to_string())).or_default(), b, login);
+            if let Some(login) = b.login_among(users) {
+                add_brief(&mut out, b, login);
             }
-        }
-        for ((p, _), agg) in &recent {
-            put(*p, agg);
         }
         Ok(out)
     }

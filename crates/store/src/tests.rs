@@ -86,17 +86,12 @@ fn stored_fields_and_folded_keys() {
     let e = IdpEvent { kind: IdpEventKind::AppSso, ..idp("u2") };
     b.insert_idp(Source::Okta, "u2", at(), &raw::compress(b"{}"), &[e]).unwrap();
     b.commit().unwrap();
-    let stored: Vec<(String, Option<String>, Option<String>)> = s
-        .conn()
-        .prepare("SELECT kind, user_login_fold, user_email_fold FROM idp_events ORDER BY id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
     assert_eq!(
-        stored,
-        vec![("factor_verified".into(), Some("alice@example.com".into()), None), ("app_sso".into(), None, None)]
+        table(
+            &s,
+            "SELECT kind || ' ' || coalesce(user_login_fold, '-') || ' ' || coalesce(user_email_fold, '-') FROM idp_events"
+        ),
+        ["app_sso - -", "factor_verified alice@example.com -"]
     );
     assert_eq!(factors, r#"["OKTA_VERIFY_PUSH"]"#);
     assert_eq!(asn, 3741);
@@ -555,8 +550,9 @@ fn the_log_copier_loses_nothing_and_keeps_the_log_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.db");
     let mut s = Store::open(&path).unwrap();
-    let copier = s.copy_wal_in_background().unwrap().expect("a file store gets a copier");
     let autocheckpoint = |s: &Store| s.conn().pragma_query_value(None, "wal_autocheckpoint", |r| r.get::<_, i64>(0));
+    s.conn().pragma_update(None, "wal_autocheckpoint", 500).unwrap();
+    let copier = s.copy_wal_in_background().unwrap().expect("a file store gets a copier");
     assert_eq!(autocheckpoint(&s).unwrap(), 0, "the writer leaves the copying to the copier");
     // 2,000 bytes that do not compress: some 400 KB a batch.
     let mut x: u32 = 7;
@@ -581,7 +577,7 @@ fn the_log_copier_loses_nothing_and_keeps_the_log_bounded() {
         longest = longest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
     }
     copier.stop(&s).unwrap();
-    assert_eq!(autocheckpoint(&s).unwrap(), 1000);
+    assert_eq!(autocheckpoint(&s).unwrap(), 500, "the store's own setting comes back");
     let count = |s: &Store| s.conn().query_row("SELECT count(*) FROM idp_events", [], |r| r.get::<_, i64>(0)).unwrap();
     assert_eq!(count(&s), 8000);
     // Started over when the copier last saw it longer than the limit, the log stays within a
@@ -598,4 +594,29 @@ fn the_log_copier_loses_nothing_and_keeps_the_log_bounded() {
 fn a_store_in_memory_has_no_log_to_copy() {
     let s = Store::open_in_memory().unwrap();
     assert!(s.copy_wal_in_background().unwrap().is_none());
+}
+
+/// Slices end at the n-th ConsoleLogin from their start, never inside one millisecond's
+/// logins, and always after their start, so the judging loop moves on.
+#[test]
+fn a_slice_ends_at_its_nth_login_and_keeps_a_milliseconds_logins_together() {
+    let mut s = Store::open_in_memory().unwrap();
+    let mut b = s.batch().unwrap();
+    for (i, t) in [10, 10, 10, 20, 30].into_iter().enumerate() {
+        let id = format!("c{i}");
+        b.insert_aws(&id, at(), &raw::compress(b"{}"), &[AwsEvent { time_ms: t, ..aws(&id) }]).unwrap();
+    }
+    // Not a ConsoleLogin: not counted.
+    let other = AwsEvent { time_ms: 15, kind: Some(AwsEventKind::GetSigninToken), ..aws("t1") };
+    b.insert_aws("t1", at(), &raw::compress(b"{}"), &[other]).unwrap();
+    b.commit().unwrap();
+    let end = |from, to, n| s.console_login_slice_end(from, to, n).unwrap();
+    assert_eq!(end(10, 100, 3), 20, "three logins at 10");
+    assert_eq!(end(10, 100, 4), 30);
+    assert_eq!(end(10, 100, 2), 20, "more than two share 10: the slice ends just after them");
+    assert_eq!(end(10, 100, 1), 20);
+    assert_eq!(end(20, 100, 2), 100, "two left: the slice runs to the end");
+    assert_eq!(end(10, 25, 4), 25, "never past `to`");
+    assert_eq!(end(10, 15, 1), 15, "nothing after 10 before `to`");
+    assert_eq!(end(10, 100, 0), 20, "at least one login a slice");
 }

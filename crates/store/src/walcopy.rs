@@ -36,13 +36,15 @@ pub struct WalCopier {
     /// Frames in the log at the copier's last checkpoint.
     log_frames: Arc<AtomicI64>,
     page_size: i64,
+    /// The store connection's `wal_autocheckpoint` before the copier took over.
+    autocheckpoint: i64,
 }
 
 impl WalCopier {
     /// Stops the thread and gives the checkpoints back to the store's connection.
     pub fn stop(mut self, store: &Store) -> Result<()> {
         self.halt();
-        store.conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
+        store.conn.pragma_update(None, "wal_autocheckpoint", self.autocheckpoint)?;
         Ok(())
     }
 
@@ -104,7 +106,8 @@ impl Store {
         });
         // Without a thread (the system refused one), the writer copies as it always did.
         let Ok(handle) = handle else { return Ok(None) };
-        let copier = WalCopier { stop, handle: Some(handle), log_frames, page_size };
+        let autocheckpoint: i64 = self.conn.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))?;
+        let copier = WalCopier { stop, handle: Some(handle), log_frames, page_size, autocheckpoint };
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(Some(copier))
     }
