@@ -316,4 +316,16 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX idp_events_sso_appid ON idp_events (provider, app_id, time_ms) WHERE kind = 'app_sso' AND app_id IS NOT NULL;
     CREATE INDEX idp_events_sso_appname ON idp_events (provider, lower(app_name), time_ms) WHERE kind = 'app_sso' AND app_id IS NULL;
     "#,
+    // 10: an Identity Center portal sign-in (UserAuthentication) is sought by the folded name of
+    // the user who signed in, which is the session name of the console sessions it starts. Before,
+    // a slice of sessions read every portal sign-in of the 12 hours before it, whoever made them:
+    // memory and time grew with the organisation's day, not with the slice. `trailproof_fold` is
+    // trailproof's own fold (Unicode lower case, trimmed), registered on every connection the
+    // store opens, so existing rows get the key the writer gives new ones.
+    r#"
+    ALTER TABLE aws_events ADD COLUMN user_name_fold TEXT;
+    UPDATE aws_events SET user_name_fold = trailproof_fold(user_name)
+        WHERE kind = 'UserAuthentication' AND user_name IS NOT NULL;
+    CREATE INDEX aws_events_portal ON aws_events (user_name_fold, time_ms) WHERE kind = 'UserAuthentication';
+    "#,
 ];

@@ -469,7 +469,8 @@ impl Store {
     /// - the calls that issued the range's sessions (AssumeRoleWithSAML, GetFederationToken, by
     ///   the ARN they issued) and their GetSigninToken calls (by caller ARN), sought by ARN so a
     ///   short range does not read a day and a half of them;
-    /// - the Identity Center portal sign-ins up to `portal_lookback_ms` before the range;
+    /// - the Identity Center portal sign-ins of the range's users (by the folded session name),
+    ///   up to `portal_lookback_ms` before the range;
     /// - the baseline before the range, aggregated per principal, for the range's principals.
     ///
     /// Memory follows the range's sessions.
@@ -505,10 +506,24 @@ impl Store {
                 snap.aws_related.extend(self.aws_query_by(index, &cond, args)?);
             }
         }
-        snap.aws_related.extend(self.aws_query(
-            "kind = 'UserAuthentication' AND time_ms >= ?1 AND time_ms <= ?2",
-            vec![(q.from_ms - q.portal_lookback_ms).into(), hi.into()],
-        )?);
+        // The portal sign-ins of the range's users only, by the folded session name they would
+        // start (the engine anchors an Identity Center window on `fold(user_name)`): every
+        // user's portal sign-ins of the 12 hours before the range would grow with the day.
+        let users: BTreeSet<String> = snap
+            .console_logins
+            .iter()
+            .filter(|c| q.from_ms <= c.time_ms && c.time_ms < q.to_ms)
+            .filter_map(|c| c.session_name.as_deref().map(trailproof_model::fold))
+            .collect();
+        let users: Vec<String> = users.into_iter().collect();
+        for chunk in users.chunks(400) {
+            let mut args: Vec<Value> = vec![(q.from_ms - q.portal_lookback_ms).into(), hi.into()];
+            let cond = format!(
+                "user_name_fold IN ({}) AND kind = 'UserAuthentication' AND time_ms >= ?1 AND time_ms <= ?2",
+                placeholders(&mut args, chunk)
+            );
+            snap.aws_related.extend(self.aws_query_by("INDEXED BY aws_events_portal", &cond, args)?);
+        }
 
         // The baseline before the range, aggregated per principal, for the range's principals
         // (the range's neighbours and earlier logins in it come one by one).

@@ -620,3 +620,97 @@ fn a_slice_ends_at_its_nth_login_and_keeps_a_milliseconds_logins_together() {
     assert_eq!(end(10, 15, 1), 15, "nothing after 10 before `to`");
     assert_eq!(end(10, 100, 0), 20, "at least one login a slice");
 }
+
+fn portal_sign_in(id: &str, t: Millis, user: &str) -> AwsEvent {
+    AwsEvent {
+        event_id: id.into(),
+        time_ms: t,
+        kind: Some(AwsEventKind::UserAuthentication),
+        arn: None,
+        session_name: None,
+        user_name: Some(user.into()),
+        ..aws(id)
+    }
+}
+
+fn portal_query(t: Millis) -> SnapshotQuery {
+    SnapshotQuery {
+        from_ms: t,
+        to_ms: t + 60_000,
+        before_ms: 0,
+        after_ms: 0,
+        baseline_ms: 0,
+        burst_ms: 0,
+        google_lookback_ms: 0,
+        portal_lookback_ms: 12 * 3_600_000,
+        aws_app_ids: vec![],
+        aws_app_names: vec![],
+        default_app_pattern: false,
+    }
+}
+
+fn portal_ids(s: &Store, q: &SnapshotQuery) -> Vec<String> {
+    let snap = s.snapshot_aws(q).unwrap();
+    snap.aws_related
+        .iter()
+        .filter(|e| e.kind == Some(AwsEventKind::UserAuthentication))
+        .map(|e| e.event_id.clone())
+        .collect()
+}
+
+/// A slice reads the portal sign-ins of its own users only (by the folded session name, the
+/// way the engine anchors an Identity Center window on them), from up to the portal session
+/// length before it: before, it read every user's, and memory grew with the organisation's day.
+#[test]
+fn a_slice_reads_the_portal_sign_ins_of_its_own_users_only() {
+    let t: Millis = 100 * 3_600_000;
+    let mut s = Store::open_in_memory().unwrap();
+    let mut b = s.batch().unwrap();
+    let login = AwsEvent {
+        time_ms: t + 10,
+        arn: Some("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123/Änne".into()),
+        session_name: Some("Änne".into()),
+        ..aws("c1")
+    };
+    b.insert_aws("c1", at(), &raw::compress(b"{}"), &[login]).unwrap();
+    for e in [
+        portal_sign_in("u-anne", t - 3_600_000, " ÄNNE "),
+        portal_sign_in("u-anne-too-early", t - 13 * 3_600_000, "änne"),
+        portal_sign_in("u-bob", t - 60_000, "bob"),
+        AwsEvent { kind: Some(AwsEventKind::GetSigninToken), ..portal_sign_in("not-a-portal", t - 60_000, "änne") },
+    ] {
+        b.insert_aws(&e.event_id.clone(), at(), &raw::compress(b"{}"), &[e]).unwrap();
+    }
+    b.commit().unwrap();
+    assert_eq!(portal_ids(&s, &portal_query(t)), ["u-anne"]);
+}
+
+/// Migration 10 folds the user names of the portal sign-ins already stored the way the writer
+/// folds new ones (Unicode lower case, trimmed): SQLite's own lower() would leave "Ä" and the
+/// session "Änne" would not find its portal sign-in.
+#[test]
+fn a_database_migrated_to_10_finds_the_portal_sign_ins_it_stored_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v9.db");
+    let t: Millis = 100 * 3_600_000;
+    {
+        let mut s = Store::open(&path).unwrap();
+        let mut b = s.batch().unwrap();
+        let login = AwsEvent { time_ms: t + 10, session_name: Some("Änne".into()), ..aws("c1") };
+        for e in [login, portal_sign_in("u-anne", t - 3_600_000, " ÄNNE "), portal_sign_in("u-bob", t - 60_000, "bob")]
+        {
+            b.insert_aws(&e.event_id.clone(), at(), &raw::compress(b"{}"), &[e]).unwrap();
+        }
+        b.commit().unwrap();
+        // Back to schema 9 as an older trailproof left it: no folded user name, no index.
+        s.conn()
+            .execute_batch(
+                "DROP INDEX aws_events_portal; ALTER TABLE aws_events DROP COLUMN user_name_fold;
+                 PRAGMA user_version = 9;",
+            )
+            .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    assert_eq!(portal_ids(&s, &portal_query(t)), ["u-anne"]);
+}
