@@ -144,3 +144,58 @@ fn the_baseline_does_not_move_with_the_slice() {
         assert_eq!(signals(n), whole, "slices of {n}");
     }
 }
+
+/// The SSO baseline carried from slice to slice aggregates only what no later slice can reach
+/// back to. An Identity Center session reaches back to its portal sign-in, up to 12 hours before
+/// the console login: here one at 12:00 from a portal sign-in at 02:01, whose IdP sign-in
+/// (02:00) came from Brazil, where Alice had never signed in before (she did again at 03:00). A
+/// slice judged in between (05:01) must not have aggregated the SSOs of 02:00 and 03:00 into its
+/// baseline, or Brazil would look known to the sign-in at 02:00.
+#[test]
+fn an_identity_center_session_reaching_back_past_earlier_slices_keeps_its_sso_baseline() {
+    let h = 60 * MIN;
+    let brazil = |e: IdpEvent| IdpEvent { asn: Some(64500), country: Some("BR".into()), ..e };
+    let ic_sso = IdpEvent { app_name: Some("AWS IAM Identity Center".into()), ..brazil(sso("s-ic", MIDNIGHT + 2 * h)) };
+    let idp = [
+        vec![sso("s-base", MIDNIGHT - 3 * DAY), brazil(sso("s-later", MIDNIGHT + 3 * h))],
+        sign_in(ic_sso).to_vec(),
+        sign_in(brazil(sso("s-mid", MIDNIGHT + 5 * h))).to_vec(),
+    ]
+    .concat();
+    let portal = AwsEvent {
+        event_id: "portal".into(),
+        time_ms: MIDNIGHT + 2 * h + MIN,
+        kind: Some(AwsEventKind::UserAuthentication),
+        account_id: Some("111122223333".into()),
+        outcome: Outcome::Success,
+        user_name: Some(USER.into()),
+        source_ip: Some("198.51.100.7".into()),
+        credential_type: Some("ExternalIdP".into()),
+        ..Default::default()
+    };
+    let role = "AWSReservedSSO_Admin_0123456789abcdef";
+    let ic = AwsEvent {
+        event_id: "c-ic".into(),
+        time_ms: MIDNIGHT + 12 * h,
+        arn: Some(format!("arn:aws:sts::111122223333:assumed-role/{role}/{USER}")),
+        role_name: Some(role.into()),
+        saml_provider_arn: None,
+        ..saml_login("c-ic", 0)
+    };
+    let aws = [portal, saml_login("c-mid", MIDNIGHT + 5 * h + MIN), ic];
+    for slice_sessions in [4_000, 1] {
+        let mut store = store_with(&idp, &aws);
+        let cfg = Compiled::new(&Config::default()).unwrap();
+        let opts = JudgeOptions { slice_sessions };
+        let s = judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+        assert_eq!(s.slices, if slice_sessions == 1 { 2 } else { 1 });
+        let v = verdict_of(&store, "c-ic");
+        assert_eq!(v.verdict, Verdict::Enforced, "slices of {slice_sessions}: {}", v.explanation);
+        assert!(v.evidence.iter().any(|e| e.id == "s-ic"), "{:?}", v.evidence);
+        let signals = &v.risk.signals;
+        assert!(
+            signals.contains(&Signal::NewAsn) && signals.contains(&Signal::NewCountry),
+            "slices of {slice_sessions}: {signals:?}"
+        );
+    }
+}

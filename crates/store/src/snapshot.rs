@@ -182,15 +182,20 @@ struct SsoBrief {
 /// lies further back than that window does not count: the signals do not depend on the slicing.
 ///
 /// The baseline before the anchor is read once per day (for every user, aggregated per login);
-/// the SSOs from the anchor on are read once, as the slices move forward, and kept in time order.
+/// the SSOs from the anchor on are read once, as the slices move forward, and kept in time order
+/// until no later slice's span can start before them (a span starts at most the Identity Center
+/// portal session and the window before a login ahead of its slice); then they are aggregated
+/// too, so what is kept one by one follows that window, not the day.
 /// A slice whose span reaches back before its day's anchor (an Identity Center portal sign-in
-/// made hours earlier) reads its own baseline, `[lo - baseline, lo)`.
+/// made hours earlier), or before what was aggregated, reads its own baseline,
+/// `[lo - baseline, lo)`.
 #[derive(Debug, Default)]
 pub struct SsoBaseline {
     anchor: Option<Millis>,
-    /// `[anchor - baseline, anchor)`: per (provider, folded login), per (provider, user key).
+    /// `[anchor - baseline, folded_to)`: per (provider, folded login), per (provider, user key).
     before: BTreeMap<(Idp, String), BTreeMap<(Idp, String), PriorSsos>>,
-    /// `[anchor, read_to)`, successful SSOs with a login, in time order.
+    folded_to: Millis,
+    /// `[folded_to, read_to)`, successful SSOs with a login, in time order.
     recent: Vec<SsoBrief>,
     read_to: Millis,
     /// The SSOs the previous slice loaded, `[lo, hi]`: slices follow each other, so the next
@@ -251,13 +256,16 @@ impl SsoBaseline {
         users: &BTreeSet<(Idp, String)>,
     ) -> Result<BTreeMap<(Idp, String), PriorSsos>> {
         let mut out: BTreeMap<(Idp, String), PriorSsos> = BTreeMap::new();
-        let anchor = q.from_ms - q.from_ms.rem_euclid(trailproof_model::DAY_MS) - q.before_ms;
-        if lo < anchor {
+        let own = |out: &mut BTreeMap<(Idp, String), PriorSsos>| {
             store.for_each_aws_app_sso_brief(apps, lo - q.baseline_ms, lo - 1, &mut |b| {
                 if let Some(login) = b.login_among(users) {
-                    add_brief(&mut out, b, login);
+                    add_brief(out, b, login);
                 }
-            })?;
+            })
+        };
+        let anchor = q.from_ms - q.from_ms.rem_euclid(trailproof_model::DAY_MS) - q.before_ms;
+        if lo < anchor {
+            own(&mut out)?;
             return Ok(out);
         }
         if self.anchor != Some(anchor) {
@@ -268,7 +276,20 @@ impl SsoBaseline {
                 }
             })?;
             let loaded = self.loaded.take();
-            *self = SsoBaseline { anchor: Some(anchor), before, recent: Vec::new(), read_to: anchor, loaded };
+            *self = SsoBaseline {
+                anchor: Some(anchor),
+                before,
+                folded_to: anchor,
+                recent: Vec::new(),
+                read_to: anchor,
+                loaded,
+            };
+        }
+        if lo < self.folded_to {
+            // Not expected (see the type's docs), but an aggregate cannot give back what was
+            // seen before `lo` only.
+            own(&mut out)?;
+            return Ok(out);
         }
         if lo > self.read_to {
             let mut new = Vec::new();
@@ -301,6 +322,18 @@ impl SsoBaseline {
             if let Some(login) = b.login_among(users) {
                 add_brief(&mut out, b, login);
             }
+        }
+        // No later slice's span starts before this (slices move forward): aggregate what lies
+        // before it.
+        let cut = (q.from_ms - q.portal_lookback_ms - q.before_ms).min(lo);
+        if cut > self.folded_to {
+            let n = self.recent.partition_point(|b| b.time_ms < cut);
+            for b in self.recent.drain(..n) {
+                if let Some(login) = b.baseline_login() {
+                    add_brief(self.before.entry((b.provider, login.to_string())).or_default(), &b, login);
+                }
+            }
+            self.folded_to = cut;
         }
         Ok(out)
     }
