@@ -17,12 +17,13 @@ pub struct VerdictChanges {
     pub written: Vec<(String, u32)>,
 }
 
-fn content_hash(r: &VerdictRecord) -> Result<(String, String)> {
+/// The SHA-256 of the record's JSON with version 0: equal for equal verdicts whatever their
+/// version.
+fn content_hash(r: &VerdictRecord) -> Result<String> {
     use sha2::Digest;
-    let mut v0 = r.clone();
-    v0.version = 0;
-    let j = serde_json::to_string(&v0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok((hex::encode(sha2::Sha256::digest(j.as_bytes())), j))
+    let j = serde_json::to_vec(r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    debug_assert_eq!(r.version, 0);
+    Ok(hex::encode(sha2::Sha256::digest(&j)))
 }
 
 fn encode(r: &VerdictRecord) -> Result<String> {
@@ -38,25 +39,28 @@ impl Batch<'_> {
     pub fn put_verdicts(&mut self, records: &[VerdictRecord]) -> Result<VerdictChanges> {
         let mut out = VerdictChanges::default();
         for r in records {
-            let (hash, _) = content_hash(r)?;
-            let old: Option<(i64, String, String)> = self
+            let mut rec = r.clone();
+            rec.version = 0;
+            let hash = content_hash(&rec)?;
+            let old: Option<(i64, String)> = self
                 .tx
-                .prepare_cached(
-                    "SELECT version, content_sha256, record FROM verdicts WHERE console_login_event_id = ?1",
-                )?
-                .query_row([&r.console_login_event_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .prepare_cached("SELECT version, content_sha256 FROM verdicts WHERE console_login_event_id = ?1")?
+                .query_row([&r.console_login_event_id], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?;
             let version = match &old {
-                Some((_, h, _)) if *h == hash => {
+                Some((_, h)) if *h == hash => {
                     out.unchanged += 1;
                     continue;
                 }
-                Some((v, _, old_record)) => {
-                    self.tx.prepare_cached(
-                        "INSERT OR REPLACE INTO verdict_history (console_login_event_id, version, record, superseded_ms)
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![r.console_login_event_id, v, old_record, self.now])?;
+                Some((v, _)) => {
+                    // The version it replaces goes to the history, as stored.
+                    self.tx
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO verdict_history (console_login_event_id, version, record, superseded_ms)
+                             SELECT console_login_event_id, version, record, ?2 FROM verdicts
+                             WHERE console_login_event_id = ?1",
+                        )?
+                        .execute(params![r.console_login_event_id, self.now])?;
                     out.changed += 1;
                     *v as u32 + 1
                 }
@@ -65,7 +69,6 @@ impl Batch<'_> {
                     1
                 }
             };
-            let mut rec = r.clone();
             rec.version = version;
             let time_ms: Millis = parse_time(&rec.time).map_err(StoreError::Corrupt)?;
             let severity = rec.risk.severity.as_str();
