@@ -12,7 +12,7 @@ use std::sync::Arc;
 use trailproof_correlate::{Compiled, correlate, idp_span};
 use trailproof_model::Millis;
 use trailproof_model::verdict::Verdict;
-use trailproof_store::{SnapshotQuery, SsoBaseline, Store, StoreError, VerdictChanges};
+use trailproof_store::{RESTART_BYTES, SnapshotQuery, SsoBaseline, Store, StoreError, VerdictChanges, WalCopier};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -91,6 +91,28 @@ pub fn judge_with(
         return Ok(out);
     }
     out.range = Some((from, to));
+    // The verdicts' log is copied into the database on a thread of its own (`WalCopier`), so
+    // storing a slice's verdicts does not stop for SQLite's checkpoints.
+    let copier = store.copy_wal_in_background()?;
+    let judged = judge_slices(store, cfg, from, to, opts, copier.as_ref(), &mut out, on_slice);
+    if let Some(c) = copier {
+        c.stop(store)?;
+    }
+    judged.map(|()| out)
+}
+
+/// `judge_with`'s loop over the slices of `[from, to)`.
+#[allow(clippy::too_many_arguments)]
+fn judge_slices(
+    store: &mut Store,
+    cfg: &Compiled,
+    from: Millis,
+    to: Millis,
+    opts: &JudgeOptions,
+    copier: Option<&WalCopier>,
+    out: &mut JudgeSummary,
+    on_slice: &mut dyn FnMut(Millis, u64),
+) -> Result<(), PipelineError> {
     let (ids, names, default_pattern) = cfg.aws_apps();
     let t = std::time::Instant::now();
     let (known_users, providers_present) = store.identity_index()?;
@@ -135,6 +157,9 @@ pub fn judge_with(
         let mut batch = store.batch()?;
         let c = batch.put_verdicts(&records)?;
         batch.commit()?;
+        if let Some(copier) = copier {
+            copier.restart_if_long(store, RESTART_BYTES)?;
+        }
         out.timings.write += t.elapsed();
         out.changes.new += c.new;
         out.changes.changed += c.changed;
@@ -142,5 +167,5 @@ pub fn judge_with(
         start = end;
         on_slice(end, out.sessions);
     }
-    Ok(out)
+    Ok(())
 }

@@ -98,6 +98,11 @@ fn verdicts_do_not_depend_on_the_slice_size() {
         );
         assert_eq!((again.changes.new, again.changes.changed), (0, 0), "slices of {n}: {again:?}");
     }
+    // The log was copied on a thread of its own while verdicts were stored; the store's own
+    // checkpoints are back, and nothing was lost.
+    let auto: i64 = store.conn().pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0)).unwrap();
+    assert_eq!(auto, 1000);
+    assert_eq!(store.verdicts(i64::MIN, i64::MAX).unwrap().len() as u64, first.sessions);
 }
 
 proptest! {

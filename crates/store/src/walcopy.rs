@@ -1,4 +1,5 @@
-//! Copying the write-ahead log into the database on a thread of its own during a long import.
+//! Copying the write-ahead log into the database on a thread of its own during a long import
+//! (and while the judging pipeline stores verdicts).
 //!
 //! In WAL mode SQLite copies the log into the database file (a checkpoint) in the connection
 //! that commits, once the log passes 1,000 pages. An import has one writer, and it is what
