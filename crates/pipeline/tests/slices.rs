@@ -56,13 +56,11 @@ fn a_session_before_midnight_is_not_judged_again_with_the_next_days_data() {
     assert!(v.evidence.iter().any(|e| e.id == "s-late"), "{:?}", v.evidence);
 }
 
-/// An IAM Identity Center console session opened at 00:30 from a portal sign-in made at 23:00
-/// the evening before, its IdP sign-in (`s-ic`, from `network`) at 22:59; and an SSO of Alice's
-/// three days earlier from AS3741 in Ireland, her baseline. Judged with the default slices.
-fn identity_center_after_midnight(network: (u32, &str)) -> VerdictRecord {
-    let portal = AwsEvent {
+/// Alice's IAM Identity Center portal sign-in (UserAuthentication) at `t`.
+fn portal_sign_in(t: i64) -> AwsEvent {
+    AwsEvent {
         event_id: "portal".into(),
-        time_ms: MIDNIGHT - 60 * MIN,
+        time_ms: t,
         kind: Some(AwsEventKind::UserAuthentication),
         account_id: Some("111122223333".into()),
         outcome: Outcome::Success,
@@ -70,27 +68,35 @@ fn identity_center_after_midnight(network: (u32, &str)) -> VerdictRecord {
         source_ip: Some("198.51.100.7".into()),
         credential_type: Some("ExternalIdP".into()),
         ..Default::default()
-    };
+    }
+}
+
+/// Alice's Identity Center console sign-in `c-ic` at `t` (a permission set's role, no SAML
+/// provider), from 198.51.100.7 with Firefox.
+fn identity_center_login(t: i64) -> AwsEvent {
     let role = "AWSReservedSSO_Admin_0123456789abcdef";
-    let console = AwsEvent {
-        event_id: "c-ic".into(),
-        time_ms: MIDNIGHT + 30 * MIN,
-        kind: Some(AwsEventKind::ConsoleLogin),
-        account_id: Some("111122223333".into()),
-        outcome: Outcome::Success,
-        principal_type: Some("AssumedRole".into()),
+    AwsEvent {
         arn: Some(format!("arn:aws:sts::111122223333:assumed-role/{role}/{USER}")),
         role_name: Some(role.into()),
-        session_name: Some(USER.into()),
-        source_ip: Some("198.51.100.7".into()),
-        user_agent: Some("Firefox".into()),
-        ..Default::default()
-    };
+        saml_provider_arn: None,
+        ..saml_login("c-ic", t)
+    }
+}
+
+/// Alice's SSO `s-ic` to the Identity Center application at `t`.
+fn identity_center_sso(t: i64) -> IdpEvent {
+    IdpEvent { app_name: Some("AWS IAM Identity Center".into()), ..sso("s-ic", t) }
+}
+
+/// An IAM Identity Center console session opened at 00:30 from a portal sign-in made at 23:00
+/// the evening before, its IdP sign-in (`s-ic`, from `network`) at 22:59; and an SSO of Alice's
+/// three days earlier from AS3741 in Ireland, her baseline. Judged with the default slices.
+fn identity_center_after_midnight(network: (u32, &str)) -> VerdictRecord {
     let (asn, country) = network;
-    let ic = IdpEvent { asn: Some(asn), country: Some(country.into()), ..sso("s-ic", MIDNIGHT - 61 * MIN) };
-    let ic = IdpEvent { app_name: Some("AWS IAM Identity Center".into()), ..ic };
+    let ic = IdpEvent { asn: Some(asn), country: Some(country.into()), ..identity_center_sso(MIDNIGHT - 61 * MIN) };
     let idp = [vec![sso("s-base", MIDNIGHT - 3 * DAY)], sign_in(ic).to_vec()].concat();
-    let mut store = store_with(&idp, &[portal, console]);
+    let mut store =
+        store_with(&idp, &[portal_sign_in(MIDNIGHT - 60 * MIN), identity_center_login(MIDNIGHT + 30 * MIN)]);
     let cfg = Compiled::new(&Config::default()).unwrap();
     judge_with(&mut store, &cfg, None, i64::MAX - 1, &JudgeOptions::default(), &mut |_, _| {}).unwrap();
     verdict_of(&store, "c-ic")
@@ -155,34 +161,18 @@ fn the_baseline_does_not_move_with_the_slice() {
 fn an_identity_center_session_reaching_back_past_earlier_slices_keeps_its_sso_baseline() {
     let h = 60 * MIN;
     let brazil = |e: IdpEvent| IdpEvent { asn: Some(64500), country: Some("BR".into()), ..e };
-    let ic_sso = IdpEvent { app_name: Some("AWS IAM Identity Center".into()), ..brazil(sso("s-ic", MIDNIGHT + 2 * h)) };
+    let ic_sso = brazil(identity_center_sso(MIDNIGHT + 2 * h));
     let idp = [
         vec![sso("s-base", MIDNIGHT - 3 * DAY), brazil(sso("s-later", MIDNIGHT + 3 * h))],
         sign_in(ic_sso).to_vec(),
         sign_in(brazil(sso("s-mid", MIDNIGHT + 5 * h))).to_vec(),
     ]
     .concat();
-    let portal = AwsEvent {
-        event_id: "portal".into(),
-        time_ms: MIDNIGHT + 2 * h + MIN,
-        kind: Some(AwsEventKind::UserAuthentication),
-        account_id: Some("111122223333".into()),
-        outcome: Outcome::Success,
-        user_name: Some(USER.into()),
-        source_ip: Some("198.51.100.7".into()),
-        credential_type: Some("ExternalIdP".into()),
-        ..Default::default()
-    };
-    let role = "AWSReservedSSO_Admin_0123456789abcdef";
-    let ic = AwsEvent {
-        event_id: "c-ic".into(),
-        time_ms: MIDNIGHT + 12 * h,
-        arn: Some(format!("arn:aws:sts::111122223333:assumed-role/{role}/{USER}")),
-        role_name: Some(role.into()),
-        saml_provider_arn: None,
-        ..saml_login("c-ic", 0)
-    };
-    let aws = [portal, saml_login("c-mid", MIDNIGHT + 5 * h + MIN), ic];
+    let aws = [
+        portal_sign_in(MIDNIGHT + 2 * h + MIN),
+        saml_login("c-mid", MIDNIGHT + 5 * h + MIN),
+        identity_center_login(MIDNIGHT + 12 * h),
+    ];
     for slice_sessions in [4_000, 1] {
         let mut store = store_with(&idp, &aws);
         let cfg = Compiled::new(&Config::default()).unwrap();

@@ -121,28 +121,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::Store;
-    use trailproof_model::verdict::{Risk, SessionPath, Severity, Verdict, VerdictRecord};
-
-    fn rec(id: &str, verdict: Verdict) -> VerdictRecord {
-        VerdictRecord {
-            console_login_event_id: id.into(),
-            account_id: Some("111122223333".into()),
-            arn: None,
-            session_name: None,
-            time: "2026-11-02T10:00:00Z".into(),
-            source_ip: None,
-            user_agent: None,
-            path: SessionPath::Saml,
-            verdict,
-            reason: None,
-            identity: None,
-            mfa: None,
-            evidence: vec![],
-            risk: Risk { score: 60, severity: Severity::High, signals: vec![] },
-            explanation: String::new(),
-            version: 0,
-        }
-    }
+    use crate::verdicts::tests::rec;
+    use trailproof_model::verdict::Verdict;
 
     /// A verdict and its outbox row commit together; an unchanged verdict queues nothing; a
     /// changed one queues its new version.

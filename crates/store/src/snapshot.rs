@@ -198,8 +198,9 @@ pub struct SsoBaseline {
     /// `[folded_to, read_to)`, successful SSOs with a login, in time order.
     recent: Vec<SsoBrief>,
     read_to: Millis,
-    /// The SSOs the previous slice loaded, `[lo, hi]`: slices follow each other, so the next
-    /// slice's baseline mostly lies in them and need not be read again.
+    /// The SSOs that count in a baseline among those the previous slice loaded, `[lo, hi]`:
+    /// slices follow each other, so the next slice's baseline mostly lies in them and need not be
+    /// read again.
     loaded: Option<(Millis, Millis, Vec<SsoBrief>)>,
 }
 
@@ -228,7 +229,8 @@ fn add_brief(out: &mut BTreeMap<(Idp, String), PriorSsos>, b: &SsoBrief, login: 
 }
 
 impl SsoBaseline {
-    /// Keeps the briefs of the SSOs loaded for `[lo, hi]` for the next slice's baseline.
+    /// Keeps the briefs of the SSOs loaded for `[lo, hi]` that count in a baseline, for the next
+    /// slice's.
     fn remember(&mut self, lo: Millis, hi: Millis, ssos: &[IdpEvent]) {
         let briefs = ssos
             .iter()
@@ -242,6 +244,7 @@ impl SsoBaseline {
                 asn: e.asn,
                 country: e.country.clone(),
             })
+            .filter(|b| b.baseline_login().is_some())
             .collect();
         self.loaded = Some((lo, hi, briefs));
     }
@@ -296,12 +299,7 @@ impl SsoBaseline {
             match &self.loaded {
                 Some((l, h, briefs)) if *l <= self.read_to && lo - 1 <= *h => {
                     let read_to = self.read_to;
-                    new.extend(
-                        briefs
-                            .iter()
-                            .filter(|b| read_to <= b.time_ms && b.time_ms < lo && b.baseline_login().is_some())
-                            .cloned(),
-                    );
+                    new.extend(briefs.iter().filter(|b| read_to <= b.time_ms && b.time_ms < lo).cloned());
                 }
                 _ => store.for_each_aws_app_sso_brief(apps, self.read_to, lo - 1, &mut |b| {
                     if b.baseline_login().is_some() {
@@ -340,10 +338,10 @@ impl SsoBaseline {
 }
 
 /// `?N` placeholders for `values`, appended to `args`.
-fn placeholders(args: &mut Vec<Value>, values: &[String]) -> String {
+fn placeholders(args: &mut Vec<Value>, values: &[impl AsRef<str>]) -> String {
     let mut ins = Vec::with_capacity(values.len());
     for v in values {
-        args.push(v.clone().into());
+        args.push(v.as_ref().to_string().into());
         ins.push(format!("?{}", args.len()));
     }
     ins.join(", ")
@@ -516,13 +514,11 @@ impl Store {
             )?,
             ..Default::default()
         };
-        let arns: BTreeSet<String> = snap
-            .console_logins
-            .iter()
-            .filter(|c| q.from_ms <= c.time_ms && c.time_ms < q.to_ms)
-            .filter_map(|c| c.arn.clone())
-            .collect();
-        let arns: Vec<String> = arns.into_iter().collect();
+        // The range's own logins (the others are neighbours, for the burst signal).
+        let own: Vec<&AwsEvent> =
+            snap.console_logins.iter().filter(|c| q.from_ms <= c.time_ms && c.time_ms < q.to_ms).collect();
+        let arns: BTreeSet<&str> = own.iter().filter_map(|c| c.arn.as_deref()).collect();
+        let arns: Vec<&str> = arns.into_iter().collect();
         let (lo, hi) = (q.from_ms - RELATED_LOOKBACK_MS, q.to_ms + q.after_ms);
         for chunk in arns.chunks(400) {
             // Sought by ARN: left to itself, SQLite would read every such call of the 36 hours
@@ -542,12 +538,8 @@ impl Store {
         // The portal sign-ins of the range's users only, by the folded session name they would
         // start (the engine anchors an Identity Center window on `fold(user_name)`): every
         // user's portal sign-ins of the 12 hours before the range would grow with the day.
-        let users: BTreeSet<String> = snap
-            .console_logins
-            .iter()
-            .filter(|c| q.from_ms <= c.time_ms && c.time_ms < q.to_ms)
-            .filter_map(|c| c.session_name.as_deref().map(trailproof_model::fold))
-            .collect();
+        let users: BTreeSet<String> =
+            own.iter().filter_map(|c| c.session_name.as_deref().map(trailproof_model::fold)).collect();
         let users: Vec<String> = users.into_iter().collect();
         for chunk in users.chunks(400) {
             let mut args: Vec<Value> = vec![(q.from_ms - q.portal_lookback_ms).into(), hi.into()];
@@ -582,17 +574,12 @@ impl Store {
                 // Each value comes with the time it was last seen: the engine takes those within
                 // each login's own baseline window.
                 let mut args: Vec<Value> = vec![(q.from_ms - q.baseline_ms).into(), q.from_ms.into()];
-                let mut ins = Vec::new();
-                for v in chunk {
-                    args.push(v.clone().into());
-                    ins.push(format!("?{}", args.len()));
-                }
                 let sql = format!(
                     "SELECT {key_sql} AS k, source_ip, user_agent, role_name, time_ms
                      FROM aws_events INDEXED BY aws_events_{idx}_time
                      WHERE {col} IN ({}) AND time_ms >= ?1 AND time_ms < ?2
                      AND kind = 'ConsoleLogin' AND outcome = 'success' AND coalesce(principal_type, '') {native} ('IAMUser', 'Root')",
-                    ins.join(", "),
+                    placeholders(&mut args, chunk),
                     idx = if col == "arn" { "arn" } else { "session" },
                 );
                 let mut st = self.conn.prepare(&sql)?;
@@ -679,11 +666,6 @@ impl Store {
             let sids: Vec<&String> = sessions.iter().filter(|(p, _)| *p == provider).map(|(_, s)| s).collect();
             for chunk in sids.chunks(500) {
                 let mut args: Vec<Value> = vec![provider.to_string().into(), hi.into()];
-                let mut ins = Vec::new();
-                for sid in chunk {
-                    args.push((*sid).clone().into());
-                    ins.push(format!("?{}", args.len()));
-                }
                 related.extend(self.idp_query_by(
                     // The index (provider, session_id, kind, time_ms) holds no SSOs (a partial
                     // index); `kind <> 'app_sso'` is written as its definition has it, so that
@@ -694,7 +676,7 @@ impl Store {
                     &format!(
                         "provider = ?1 AND session_id IN ({}) AND kind <> 'app_sso' AND kind IN ({SESSION_KINDS})
                          AND time_ms <= ?2",
-                        ins.join(", ")
+                        placeholders(&mut args, chunk)
                     ),
                     args,
                 )?);
@@ -703,18 +685,13 @@ impl Store {
         let google_users: Vec<String> = google_users.into_iter().collect();
         for chunk in google_users.chunks(400) {
             let mut args: Vec<Value> = vec![(lo - q.google_lookback_ms).into(), hi.into()];
-            let mut ins = Vec::new();
-            for u in chunk {
-                args.push(u.clone().into());
-                ins.push(format!("?{}", args.len()));
-            }
             // Sought per user and kind: (provider, user_login_fold, kind, time_ms).
             related.extend(self.idp_query_by(
                 "INDEXED BY idp_events_login_kind_time",
                 &format!(
                     "provider = 'google' AND kind <> 'app_sso' AND kind IN ('login', 'session_end')
                      AND time_ms >= ?1 AND time_ms <= ?2 AND user_login_fold IN ({})",
-                    ins.join(", ")
+                    placeholders(&mut args, chunk)
                 ),
                 args,
             )?);

@@ -194,3 +194,74 @@ impl Store {
             .next())
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::Store;
+    use trailproof_model::verdict::{Risk, SessionPath, Severity, Verdict, VerdictRecord};
+
+    pub(crate) fn rec(id: &str, verdict: Verdict) -> VerdictRecord {
+        VerdictRecord {
+            console_login_event_id: id.into(),
+            account_id: Some("111122223333".into()),
+            arn: None,
+            session_name: None,
+            time: "2026-11-02T10:00:00Z".into(),
+            source_ip: None,
+            user_agent: None,
+            path: SessionPath::Saml,
+            verdict,
+            reason: None,
+            identity: None,
+            mfa: None,
+            evidence: vec![],
+            risk: Risk { score: 60, severity: Severity::High, signals: vec![] },
+            explanation: String::new(),
+            version: 0,
+        }
+    }
+
+    fn put(s: &mut Store, r: VerdictRecord) -> super::VerdictChanges {
+        let mut b = s.batch().unwrap();
+        let c = b.put_verdicts(&[r]).unwrap();
+        b.commit().unwrap();
+        c
+    }
+
+    /// Each earlier version in the history, oldest first: its version, the version its stored
+    /// record says, and its verdict.
+    fn history(s: &Store, id: &str) -> Vec<(u32, u32, Verdict)> {
+        let mut st = s
+            .conn()
+            .prepare("SELECT version, record FROM verdict_history WHERE console_login_event_id = ?1 ORDER BY version")
+            .unwrap();
+        st.query_map([id], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+            .map(|row| {
+                let (v, record) = row.unwrap();
+                let old: VerdictRecord = serde_json::from_str(&record).unwrap();
+                (v, old.version, old.verdict)
+            })
+            .collect()
+    }
+
+    /// The version given with a record is ignored: an unchanged verdict keeps its version and
+    /// adds nothing to the history; a changed one gets the next version, and the one it replaces
+    /// goes to the history as it was stored.
+    #[test]
+    fn a_changed_verdict_gets_the_next_version_and_the_history_keeps_the_one_it_replaced() {
+        let mut s = Store::open_in_memory().unwrap();
+        let c = put(&mut s, VerdictRecord { version: 7, ..rec("e1", Verdict::Enforced) });
+        assert_eq!((c.new, c.changed, c.unchanged), (1, 0, 0));
+        let c = put(&mut s, VerdictRecord { version: 3, ..rec("e1", Verdict::Enforced) });
+        assert_eq!((c.new, c.changed, c.unchanged), (0, 0, 1), "the same verdict, another input version");
+        assert!(history(&s, "e1").is_empty());
+        put(&mut s, rec("e1", Verdict::NotEnforced));
+        let c = put(&mut s, rec("e1", Verdict::NoIdpLogin));
+        assert_eq!((c.new, c.changed, c.unchanged), (0, 1, 0));
+        assert_eq!(c.written, [("e1".to_string(), 3)]);
+        let now = s.verdicts_for("e1").unwrap();
+        assert_eq!(now.iter().map(|v| (v.version, v.verdict)).collect::<Vec<_>>(), [(3, Verdict::NoIdpLogin)]);
+        assert_eq!(history(&s, "e1"), [(1, 1, Verdict::Enforced), (2, 2, Verdict::NotEnforced)]);
+    }
+}
