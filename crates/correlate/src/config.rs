@@ -9,7 +9,7 @@ use trailproof_model::{Idp, Millis, fold};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("[[idp]] {name:?}: kind {kind:?} is not one of okta, entra, google")]
+    #[error("[[idp]] {name:?}: kind {kind:?} is not one of okta, entra, google, adfs")]
     IdpKind { name: String, kind: String },
     #[error("{what}: {pattern:?} is not a valid regular expression: {why}")]
     Regex { what: &'static str, pattern: String, why: String },

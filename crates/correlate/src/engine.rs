@@ -80,19 +80,11 @@ pub fn idp_span(snap: &Snapshot, cfg: &Compiled) -> Option<(Millis, Millis)> {
 }
 
 fn provider_source(p: Idp) -> Source {
-    match p {
-        Idp::Okta => Source::Okta,
-        Idp::Entra => Source::Entra,
-        Idp::Google => Source::Google,
-    }
+    p.source()
 }
 
 fn identity_source(p: Idp) -> IdentitySource {
-    match p {
-        Idp::Okta => IdentitySource::Okta,
-        Idp::Entra => IdentitySource::Entra,
-        Idp::Google => IdentitySource::Google,
-    }
+    IdentitySource::of(p)
 }
 
 fn rank(m: MatchedBy) -> u8 {
@@ -737,6 +729,8 @@ impl<'a> Index<'a> {
             Idp::Okta => self.okta_mfa(cand.event, scope),
             Idp::Entra => self.entra_mfa(cand.event),
             Idp::Google => self.google_mfa(cand.event, &cand.user),
+            // AD FS sign-ins carry their own factors, as Entra's do (docs/judging.md §5).
+            Idp::Adfs => self.entra_mfa(cand.event),
         }
     }
 

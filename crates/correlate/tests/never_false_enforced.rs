@@ -25,7 +25,7 @@ struct Sess {
 }
 
 fn arb_sess() -> impl Strategy<Value = Sess> {
-    (0u8..6, 0u8..3, 0u8..4, 1i64..600, 0i64..180, 0i64..120).prop_map(
+    (0u8..6, 0u8..4, 0u8..4, 1i64..600, 0i64..180, 0i64..120).prop_map(
         |(user, provider, mfa, start_off, sso_off, login_off)| Sess {
             user,
             provider,
@@ -69,7 +69,7 @@ fn build(sessions: &[Sess]) -> Snapshot {
     let mut s = Snapshot::default();
     for (i, x) in sessions.iter().enumerate() {
         let user = format!("user{}@example.com", x.user);
-        let p = [Idp::Okta, Idp::Entra, Idp::Google][x.provider as usize];
+        let p = [Idp::Okta, Idp::Entra, Idp::Google, Idp::Adfs][x.provider as usize];
         let login_t = T + i as i64 * 3 * MIN + x.login_off * 1000;
         let sso_t = login_t - x.sso_off * 1000;
         let sid = format!("s{i}");
@@ -95,7 +95,7 @@ fn build(sessions: &[Sess]) -> Snapshot {
                     s.idp.push(f);
                 }
             }
-            Idp::Entra => sso.mfa = claim,
+            Idp::Entra | Idp::Adfs => sso.mfa = claim,
             Idp::Google => {
                 // The sign-in (login_success) and, for a 2SV sign-in, its second-factor step
                 // (login_verification) as a separate event: the factor event is what may be lost.
@@ -128,7 +128,7 @@ fn build(sessions: &[Sess]) -> Snapshot {
         std::sync::Arc::make_mut(&mut s.known_users).entry(p).or_default().insert(fold(&user));
         s.providers_present.insert(p);
     }
-    for src in [Source::Okta, Source::Entra, Source::Google] {
+    for src in [Source::Okta, Source::Entra, Source::Google, Source::Adfs] {
         s.coverage.push(CoverageSpan {
             source: src,
             scope: "*".into(),

@@ -68,7 +68,7 @@ impl Format {
                 None => cloudtrail::Format::Auto,
                 Some(s) => cloudtrail::Format::parse(s).ok_or_else(bad)?,
             })),
-            Source::Entra => Ok(Format::Entra(match s {
+            Source::Entra | Source::Adfs => Ok(Format::Entra(match s {
                 None => entra::Format::Auto,
                 Some(s) => entra::Format::parse(s).ok_or_else(bad)?,
             })),
@@ -83,6 +83,7 @@ impl Format {
         match source {
             Source::Cloudtrail => "auto, native, lookup-events, ecs",
             Source::Entra => "auto, graph, azure-monitor, log-analytics",
+            Source::Adfs => "auto, azure-monitor, log-analytics",
             Source::Okta | Source::Google => "auto, native",
         }
     }
@@ -93,7 +94,7 @@ pub fn wrappers(source: Source) -> &'static [WrapperPath] {
     match source {
         Source::Cloudtrail => &[&["Records"], &["Events"], &["hits", "hits"]],
         Source::Okta => &[&["hits", "hits"]],
-        Source::Entra => &[&["value"], &["records"]],
+        Source::Entra | Source::Adfs => &[&["value"], &["records"]],
         Source::Google => &[&["items"]],
     }
 }
@@ -265,8 +266,8 @@ fn parse_one(source: Source, format: Format, raw: &[u8]) -> Result<One, ParseErr
     Ok(match (source, format) {
         (Source::Cloudtrail, Format::Cloudtrail(f)) => map(cloudtrail::parse_record(raw, f)?, Events::Aws),
         (Source::Cloudtrail, _) => map(cloudtrail::parse_record(raw, cloudtrail::Format::Auto)?, Events::Aws),
-        (Source::Entra, Format::Entra(f)) => map(entra::parse_record(raw, f)?, Events::Idp),
-        (Source::Entra, _) => map(entra::parse_record(raw, entra::Format::Auto)?, Events::Idp),
+        (Source::Entra | Source::Adfs, Format::Entra(f)) => map(entra::parse_record(raw, f)?, Events::Idp),
+        (Source::Entra | Source::Adfs, _) => map(entra::parse_record(raw, entra::Format::Auto)?, Events::Idp),
         (Source::Okta, _) => map(okta::parse_record(raw)?, Events::Idp),
         (Source::Google, _) => map(google::parse_record(raw)?, Events::Idp),
     })

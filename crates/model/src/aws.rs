@@ -159,6 +159,13 @@ pub struct AwsEvent {
     /// Identity Center `additionalEventData.CredentialType` (e.g. `PASSWORD,TOTP`, `EXTERNAL_IDP`).
     pub credential_type: Option<String>,
     pub login_to: Option<String>,
+    /// Identity Center sign-in: `additionalEventData.AuthWorkflowID`, shared by the
+    /// CredentialChallenge / CredentialVerification / UserAuthentication events of one sign-in.
+    pub auth_workflow_id: Option<String>,
+    /// Identity Center user: `userIdentity.onBehalfOf.userId` (the identity store's user id).
+    pub identity_store_user_id: Option<String>,
+    /// Identity Center user: `userIdentity.credentialId`.
+    pub credential_id: Option<String>,
 }
 
 /// The parts of an IAM/STS ARN that identify a console session.

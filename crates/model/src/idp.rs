@@ -9,21 +9,34 @@ pub enum Idp {
     Okta,
     Entra,
     Google,
+    /// Active Directory Federation Services, read from Entra's `ADFSSignInLogs`.
+    Adfs,
 }
 
 impl Idp {
-    pub const ALL: [Idp; 3] = [Idp::Okta, Idp::Entra, Idp::Google];
+    pub const ALL: [Idp; 4] = [Idp::Okta, Idp::Entra, Idp::Google, Idp::Adfs];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Idp::Okta => "okta",
             Idp::Entra => "entra",
             Idp::Google => "google",
+            Idp::Adfs => "adfs",
         }
     }
 
     pub fn parse(s: &str) -> Option<Idp> {
         Idp::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The source (and coverage) this IdP's sign-ins are stored under.
+    pub fn source(self) -> crate::Source {
+        match self {
+            Idp::Okta => crate::Source::Okta,
+            Idp::Entra => crate::Source::Entra,
+            Idp::Google => crate::Source::Google,
+            Idp::Adfs => crate::Source::Adfs,
+        }
     }
 }
 

@@ -25,10 +25,12 @@ pub enum Source {
     Okta,
     Entra,
     Google,
+    /// AD FS's own sign-ins, as Entra's diagnostic logs carry them (`ADFSSignInLogs`).
+    Adfs,
 }
 
 impl Source {
-    pub const ALL: [Source; 4] = [Source::Cloudtrail, Source::Okta, Source::Entra, Source::Google];
+    pub const ALL: [Source; 5] = [Source::Cloudtrail, Source::Okta, Source::Entra, Source::Google, Source::Adfs];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +38,18 @@ impl Source {
             Source::Okta => "okta",
             Source::Entra => "entra",
             Source::Google => "google",
+            Source::Adfs => "adfs",
+        }
+    }
+
+    /// The IdP whose sign-ins this source holds (`None` for CloudTrail).
+    pub fn idp(self) -> Option<Idp> {
+        match self {
+            Source::Cloudtrail => None,
+            Source::Okta => Some(Idp::Okta),
+            Source::Entra => Some(Idp::Entra),
+            Source::Google => Some(Idp::Google),
+            Source::Adfs => Some(Idp::Adfs),
         }
     }
 

@@ -64,6 +64,12 @@ pub enum UnknownReason {
     IdpNotConfigured,
     /// An IAM user / root ConsoleLogin without `MFAUsed`.
     AwsMfaFieldMissing,
+    /// The only IdP sign-ins in the window state no outcome (an Entra record with an empty
+    /// `status`), and what they carry does not settle MFA.
+    IdpOutcomeUnknown,
+    /// No AWS application is configured for a searched IdP and none was ever seen in its
+    /// sign-ins, so the absence of an AWS sign-in proves nothing.
+    AwsAppUnknown,
 }
 
 impl UnknownReason {
@@ -74,6 +80,8 @@ impl UnknownReason {
             UnknownReason::ConflictingCandidates => "conflicting_candidates",
             UnknownReason::IdpNotConfigured => "idp_not_configured",
             UnknownReason::AwsMfaFieldMissing => "aws_mfa_field_missing",
+            UnknownReason::IdpOutcomeUnknown => "idp_outcome_unknown",
+            UnknownReason::AwsAppUnknown => "aws_app_unknown",
         }
     }
 }
@@ -154,14 +162,28 @@ impl Severity {
     }
 }
 
-/// Which IdP (or `aws` for native sessions) the identity was matched at.
+/// Which IdP (or `aws` for native sessions, `identity_center` for IAM Identity Center's own
+/// directory) the identity was matched at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum IdentitySource {
     Okta,
     Entra,
     Google,
+    Adfs,
     Aws,
+    IdentityCenter,
+}
+
+impl IdentitySource {
+    pub fn of(p: crate::Idp) -> IdentitySource {
+        match p {
+            crate::Idp::Okta => IdentitySource::Okta,
+            crate::Idp::Entra => IdentitySource::Entra,
+            crate::Idp::Google => IdentitySource::Google,
+            crate::Idp::Adfs => IdentitySource::Adfs,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -261,6 +261,7 @@ fn saml_issuer(w: &World, p: Idp) -> String {
         Idp::Okta => format!("http://www.okta.com/{}", w.okta_issuer),
         Idp::Entra => format!("https://sts.windows.net/{}/", w.entra_tenant),
         Idp::Google => format!("https://accounts.google.com/o/saml2?idpid={}", w.google_idpid),
+        Idp::Adfs => unreachable!("the simulated organisation has no AD FS users yet"),
     }
 }
 
@@ -825,6 +826,7 @@ impl<'a> Gen<'a> {
             Idp::Okta => self.okta_day(rng, u, wd, mfa, plans, noise),
             Idp::Entra => self.entra_day(rng, u, wd, plans, noise),
             Idp::Google => self.google_day(rng, u, wd, plans, noise),
+            Idp::Adfs => unreachable!("the simulated organisation has no AD FS users yet"),
         }
     }
 
@@ -1337,7 +1339,12 @@ impl<'a> Gen<'a> {
             path: SessionPath::RoleBroker,
             scenario: "cli_session_name".into(),
             principal_key: fold(&session),
-            fed: Some(Fed { searched: Idp::ALL.to_vec(), session_name: session, subject: None, source_identity: None }),
+            fed: Some(Fed {
+                searched: world::SIM_IDPS.to_vec(),
+                session_name: session,
+                subject: None,
+                source_identity: None,
+            }),
             native: None,
             evidence: vec![
                 ev(Source::Cloudtrail, &cl, "console_login"),

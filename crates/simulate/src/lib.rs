@@ -208,7 +208,7 @@ pub fn simulate(opts: &SimOptions, out: &Path, progress: &mut dyn FnMut(&str)) -
         t.start = time::rfc3339(w.start);
         t.idp_start = time::rfc3339(w.lead_start);
         t.end = time::rfc3339(w.end);
-        for p in trailproof_model::Idp::ALL {
+        for p in world::SIM_IDPS {
             t.clock_skew_ms.insert(p.as_str().to_string(), w.skew(p));
         }
         t.cloudtrail.accounts = w.accounts.iter().map(|a| a.id.clone()).collect();

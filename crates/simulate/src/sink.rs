@@ -182,6 +182,7 @@ impl Sink {
             Idp::Okta => &mut self.truth.okta,
             Idp::Entra => &mut self.truth.entra,
             Idp::Google => &mut self.truth.google,
+            Idp::Adfs => unreachable!("the simulated organisation has no AD FS users yet"),
         }
     }
 
@@ -543,7 +544,7 @@ impl Sink {
 
     /// Writes `coverage.json` in each IdP directory.
     pub fn write_coverage(&mut self, w: &World) -> Result<(), SimError> {
-        for p in Idp::ALL {
+        for p in crate::world::SIM_IDPS {
             let entries: Vec<CoverageEntry> = w
                 .coverage(p)
                 .into_iter()

@@ -106,19 +106,11 @@ fn ev(source: Source, id: &str, role: &str) -> Evidence {
 }
 
 pub fn idp_source(p: Idp) -> Source {
-    match p {
-        Idp::Okta => Source::Okta,
-        Idp::Entra => Source::Entra,
-        Idp::Google => Source::Google,
-    }
+    p.source()
 }
 
 fn identity_source(p: Idp) -> IdentitySource {
-    match p {
-        Idp::Okta => IdentitySource::Okta,
-        Idp::Entra => IdentitySource::Entra,
-        Idp::Google => IdentitySource::Google,
-    }
+    IdentitySource::of(p)
 }
 
 fn in_cidr(ip: &Ip, cidr: &str) -> bool {
@@ -271,6 +263,7 @@ impl Tracker {
                 _ => Finding::unknown(),
             },
             Idp::Google => self.google_finding(user, sso),
+            Idp::Adfs => unreachable!("the simulated organisation has no AD FS users yet"),
         }
     }
 

@@ -338,11 +338,18 @@ pub const LONG_ENTRA_LOCAL: &str = "alexandria.konstantinopoulou-wetherington.pl
 /// Per-IdP collection gaps: (offset from the start of day 0, length).
 pub const GAPS: [(i64, i64); 3] = [(2 * HOUR, 90 * MIN), (HOUR, 40 * MIN), (4 * HOUR, 45 * MIN)];
 
+/// The IdPs the simulated organisation has users at.
+pub const SIM_IDPS: [Idp; 3] = [Idp::Okta, Idp::Entra, Idp::Google];
+
+/// TEMPORARY (issue 15, in progress): AD FS joins the simulated organisation in a later commit.
+const NO_ADFS_YET: &str = "the simulated organisation has no AD FS users yet";
+
 pub fn idp_index(p: Idp) -> usize {
     match p {
         Idp::Okta => 0,
         Idp::Entra => 1,
         Idp::Google => 2,
+        Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
     }
 }
 
@@ -503,6 +510,7 @@ impl World {
                 Idp::Okta => OKTA_DOMAIN,
                 Idp::Entra => ENTRA_DOMAIN,
                 Idp::Google => GOOGLE_DOMAIN,
+                Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
             };
             let mut urng = rng::rng_for(seed, stream::WORLD, &[1, i as u64]);
             let first = *rng::one(&mut urng, &FIRST);
@@ -520,6 +528,7 @@ impl World {
                 Idp::Okta => format!("00u{}", rng::alnum(&mut urng, 17)),
                 Idp::Entra => rng::uuid(&mut urng),
                 Idp::Google => rng::digits(&mut urng, 21),
+                Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
             };
             users.push(User {
                 idx: i as u32,
@@ -536,6 +545,7 @@ impl World {
                     Idp::Okta => Mfa::OktaAtSignin,
                     Idp::Entra => Mfa::EntraFresh,
                     Idp::Google => Mfa::GooglePrompt,
+                    Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
                 },
                 naming: Naming::Standard,
                 anchor: false,
@@ -756,6 +766,7 @@ impl World {
             Idp::Okta => "*".into(),
             Idp::Entra => self.entra_tenant.clone(),
             Idp::Google => self.google_customer.clone(),
+            Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
         }
     }
 
@@ -768,6 +779,7 @@ impl World {
             Idp::Okta => "Okta",
             Idp::Entra => "AzureAD",
             Idp::Google => "GoogleWorkspace",
+            Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
         }
     }
 

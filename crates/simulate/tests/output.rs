@@ -187,6 +187,7 @@ fn one_label_per_successful_console_login_and_evidence_exists() {
                 Source::Okta => &written.okta,
                 Source::Entra => &written.entra,
                 Source::Google => &written.google,
+                Source::Adfs => panic!("the simulated organisation has no AD FS users yet"),
             };
             assert!(
                 set.contains(&e.id),

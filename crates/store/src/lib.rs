@@ -462,9 +462,9 @@ impl Batch<'_> {
                 session_name_fold, session_issuer_arn, session_issuer_type, source_identity, mfa_authenticated,
                 mfa_used, saml_provider_arn, saml_subject, saml_subject_type, saml_issuer, saml_name_qualifier,
                 issued_arn, issued_access_key_id, access_key_id, source_ip, user_agent, credential_type, login_to,
-                raw_id, user_name_fold)
+                raw_id, user_name_fold, auth_workflow_id, identity_store_user_id, credential_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)",
+                ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)",
         )?;
         for e in events {
             let kind = e.kind.map(|k| k.as_str()).unwrap_or("other");
@@ -504,6 +504,9 @@ impl Batch<'_> {
                 raw_id,
                 // Sought by user (`aws_events_portal`) for portal sign-ins only.
                 e.user_name.as_deref().filter(|_| e.kind == Some(AwsEventKind::UserAuthentication)).map(fold),
+                e.auth_workflow_id,
+                e.identity_store_user_id,
+                e.credential_id,
             ])?;
         }
         Ok(Stored::New)

@@ -328,4 +328,12 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE kind = 'UserAuthentication' AND user_name IS NOT NULL;
     CREATE INDEX aws_events_portal ON aws_events (user_name_fold, time_ms) WHERE kind = 'UserAuthentication';
     "#,
+    // 11: the Identity Center sign-in facts of eventVersion 1.09+ (`IdentityCenterUser`): the
+    // sign-in sequence (AuthWorkflowID), the identity store's user id (onBehalfOf.userId) and the
+    // credential id. Rows stored before keep NULL (their raw records can be imported again).
+    r#"
+    ALTER TABLE aws_events ADD COLUMN auth_workflow_id TEXT;
+    ALTER TABLE aws_events ADD COLUMN identity_store_user_id TEXT;
+    ALTER TABLE aws_events ADD COLUMN credential_id TEXT;
+    "#,
 ];

@@ -48,7 +48,8 @@ const AWS_COLS: &str =
     "event_id, time_ms, kind, account_id, region, outcome, error_code, error_message, principal_type,
     arn, principal_id, user_name, role_name, session_name, session_issuer_arn, session_issuer_type, source_identity,
     mfa_authenticated, mfa_used, saml_provider_arn, saml_subject, saml_subject_type, saml_issuer, saml_name_qualifier,
-    issued_arn, issued_access_key_id, access_key_id, source_ip, user_agent, credential_type, login_to";
+    issued_arn, issued_access_key_id, access_key_id, source_ip, user_agent, credential_type, login_to,
+    auth_workflow_id, identity_store_user_id, credential_id";
 
 const IDP_COLS: &str = "provider, tenant, event_id, time_ms, kind, native_type, outcome, outcome_reason, user_login,
     user_email, user_id, display_name, app_username, app_id, app_name, session_id, source_ip, user_agent, asn, as_org,
@@ -93,6 +94,9 @@ fn aws_row(r: &Row<'_>) -> rusqlite::Result<AwsEvent> {
         user_agent: r.get(28)?,
         credential_type: r.get(29)?,
         login_to: r.get(30)?,
+        auth_workflow_id: r.get(31)?,
+        identity_store_user_id: r.get(32)?,
+        credential_id: r.get(33)?,
     })
 }
 

@@ -706,6 +706,9 @@ fn a_database_migrated_to_10_finds_the_portal_sign_ins_it_stored_before() {
         s.conn()
             .execute_batch(
                 "DROP INDEX aws_events_portal; ALTER TABLE aws_events DROP COLUMN user_name_fold;
+                 ALTER TABLE aws_events DROP COLUMN auth_workflow_id;
+                 ALTER TABLE aws_events DROP COLUMN identity_store_user_id;
+                 ALTER TABLE aws_events DROP COLUMN credential_id;
                  PRAGMA user_version = 9;",
             )
             .unwrap();
