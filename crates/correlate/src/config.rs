@@ -112,6 +112,12 @@ impl Compiled {
         })
     }
 
+    /// Whether an `[[idp]]` entry of this provider names its AWS application(s) (`aws_app_ids` or
+    /// `aws_app_names`); if none does, the default pattern `(?i)aws|amazon` over names is used.
+    pub fn configures_aws_apps(&self, provider: Idp) -> bool {
+        self.idps.iter().any(|r| r.provider == provider && (!r.aws_app_ids.is_empty() || !r.aws_app_names.is_empty()))
+    }
+
     /// Is this IdP application the AWS application (for the given provider's rules)?
     pub fn is_aws_app(&self, provider: Idp, app_id: Option<&str>, app_name: Option<&str>) -> bool {
         let rules: Vec<&IdpRule> = self
@@ -141,9 +147,7 @@ impl Compiled {
             ids.extend(r.aws_app_ids.iter().cloned());
             names.extend(r.aws_app_names.iter().cloned());
         }
-        let default_needed = !Idp::ALL.iter().all(|p| {
-            self.idps.iter().any(|r| r.provider == *p && (!r.aws_app_ids.is_empty() || !r.aws_app_names.is_empty()))
-        });
+        let default_needed = !Idp::ALL.iter().all(|p| self.configures_aws_apps(*p));
         (ids.into_iter().collect(), names.into_iter().collect(), default_needed)
     }
 }

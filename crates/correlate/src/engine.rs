@@ -11,7 +11,7 @@ use trailproof_model::{
 };
 
 use crate::config::Compiled;
-use crate::explain::Story;
+use crate::explain::{Links, Story};
 
 const MIN: Millis = 60_000;
 const SAML_LOOKBACK: Millis = 12 * 60 * MIN;
@@ -128,8 +128,12 @@ pub(crate) struct Index<'a> {
     signin_tokens: HashMap<&'a str, Vec<&'a AwsEvent>>,
     /// Identity Center portal sign-ins (UserAuthentication) by folded user name.
     portal_sign_ins: HashMap<String, Vec<&'a AwsEvent>>,
-    /// Successful SSOs to AWS apps by (provider, folded user key).
+    /// AWS sign-ins (SSOs to AWS apps, outcome success or unknown) by (provider, folded user key).
     ssos: HashMap<(Idp, String), Vec<&'a IdpEvent>>,
+    /// Every AWS sign-in per provider, by time: who signed in to AWS in a window (§4, rule 2).
+    aws_signins: HashMap<Idp, Vec<&'a IdpEvent>>,
+    /// Providers with an SSO to an AWS application in the snapshot, whatever its outcome.
+    aws_app_in_snapshot: BTreeSet<Idp>,
     /// Non-SSO events of an IdP session.
     sessions: HashMap<(Idp, &'a str), Vec<&'a IdpEvent>>,
     /// Google `login` application events by folded user.
@@ -154,6 +158,8 @@ impl<'a> Index<'a> {
             signin_tokens: HashMap::new(),
             portal_sign_ins: HashMap::new(),
             ssos: HashMap::new(),
+            aws_signins: HashMap::new(),
+            aws_app_in_snapshot: BTreeSet::new(),
             sessions: HashMap::new(),
             google_logins: HashMap::new(),
             principals: HashMap::new(),
@@ -182,13 +188,18 @@ impl<'a> Index<'a> {
         }
         for e in &snap.idp {
             if e.kind == IdpEventKind::AppSso {
-                if e.outcome == Outcome::Success
-                    && cfg.is_aws_app(e.provider, e.app_id.as_deref(), e.app_name.as_deref())
-                {
+                let aws = cfg.is_aws_app(e.provider, e.app_id.as_deref(), e.app_name.as_deref());
+                if aws {
+                    ix.aws_app_in_snapshot.insert(e.provider);
+                }
+                // A sign-in whose record states no outcome is judged on what it carries: it is a
+                // candidate too (docs/judging.md §4).
+                if aws && e.outcome != Outcome::Failure {
                     let keys: BTreeSet<String> = user_keys(e).collect();
                     for k in keys {
                         ix.ssos.entry((e.provider, k)).or_default().push(e);
                     }
+                    ix.aws_signins.entry(e.provider).or_default().push(e);
                 }
             } else if let Some(sid) = e.session_id.as_deref() {
                 ix.sessions.entry((e.provider, sid)).or_default().push(e);
@@ -211,10 +222,41 @@ impl<'a> Index<'a> {
             by_time(v, |e| (e.time_ms, &e.event_id));
             v.dedup_by(|a, b| a.event_id == b.event_id);
         }
-        for v in ix.ssos.values_mut().chain(ix.sessions.values_mut()).chain(ix.google_logins.values_mut()) {
+        for v in ix
+            .ssos
+            .values_mut()
+            .chain(ix.aws_signins.values_mut())
+            .chain(ix.sessions.values_mut())
+            .chain(ix.google_logins.values_mut())
+        {
             by_time(v, |e| (e.time_ms, &e.event_id));
         }
         ix
+    }
+
+    /// Whether `p`'s AWS application can be told from its others (docs/judging.md §4, rule 1):
+    /// configured, or recognised by the default pattern in some sign-in `p` has logged.
+    fn aws_app_known(&self, p: Idp) -> bool {
+        self.cfg.configures_aws_apps(p)
+            || self.aws_app_in_snapshot.contains(&p)
+            || self
+                .snap
+                .app_names
+                .get(&p)
+                .is_some_and(|names| names.iter().any(|n| self.cfg.is_aws_app(p, None, Some(n))))
+    }
+
+    /// The AWS sign-ins of the searched IdPs, by anyone, in `[lo, hi]`.
+    fn aws_signins_between(&self, searched: &[Searched], lo: Millis, hi: Millis) -> Vec<&'a IdpEvent> {
+        let mut out: Vec<&'a IdpEvent> = Vec::new();
+        for s in searched {
+            let v = self.aws_signins.get(&s.provider).map(Vec::as_slice).unwrap_or(&[]);
+            let from = v.partition_point(|e| e.time_ms < lo);
+            out.extend(v[from..].iter().take_while(|e| e.time_ms <= hi).copied());
+        }
+        out.sort_by(|a, b| (a.time_ms, a.provider, &a.event_id).cmp(&(b.time_ms, b.provider, &b.event_id)));
+        out.dedup_by(|a, b| a.provider == b.provider && a.event_id == b.event_id);
+        out
     }
 
     fn is_known(&self, p: Idp, u: &str) -> bool {
@@ -258,6 +300,75 @@ impl<'a> MfaFinding<'a> {
             note,
         }
     }
+}
+
+/// What the federated rules concluded for one session.
+struct Judged<'a> {
+    verdict: Verdict,
+    reason: Option<UnknownReason>,
+    identity: Option<Identity>,
+    mfa: Option<MfaInfo>,
+    chosen: Option<&'a IdpEvent>,
+}
+
+impl Judged<'_> {
+    fn unknown(reason: UnknownReason) -> Self {
+        Judged { verdict: Verdict::Unknown, reason: Some(reason), identity: None, mfa: None, chosen: None }
+    }
+}
+
+/// docs/judging.md §5, aws_native: CloudTrail's own MFAUsed.
+fn judge_native<'a>(c: &AwsEvent, story: &mut Story) -> Judged<'a> {
+    let identity = Some(Identity {
+        idp: IdentitySource::Aws,
+        user: c.user_name.clone().or_else(|| c.arn.clone()).unwrap_or_default(),
+        matched_by: MatchedBy::AwsPrincipal,
+    });
+    match c.mfa_used {
+        Some(true) => {
+            story.note(
+                "CloudTrail records MFAUsed = Yes for this IAM user/root sign-in, which AWS itself checked.".into(),
+            );
+            Judged {
+                verdict: Verdict::Enforced,
+                reason: None,
+                identity,
+                mfa: Some(MfaInfo {
+                    factors: vec!["aws_mfa".into()],
+                    at: Some(format_ms(c.time_ms)),
+                    carried_from_earlier_signin: false,
+                }),
+                chosen: None,
+            }
+        }
+        Some(false) => {
+            story.note(
+                "CloudTrail records MFAUsed = No for this IAM user/root sign-in, which AWS itself checked.".into(),
+            );
+            Judged { verdict: Verdict::NotEnforced, reason: None, identity, mfa: None, chosen: None }
+        }
+        None => {
+            story.note("The ConsoleLogin record has no MFAUsed field, so AWS's own MFA check cannot be read.".into());
+            Judged { identity, ..Judged::unknown(UnknownReason::AwsMfaFieldMissing) }
+        }
+    }
+}
+
+/// Identity Center credential types that are a second factor (docs/judging.md §5a): an
+/// authenticator app and a security key / built-in authenticator.
+const IC_SECOND_FACTORS: &[&str] = &["TOTP", "WEBAUTHN"];
+
+/// The credential types of a portal sign-in made by Identity Center's own directory, upper case;
+/// `None` when an external IdP made it (`EXTERNAL_IDP`) or the event does not say.
+fn directory_credentials(p: &AwsEvent) -> Option<Vec<String>> {
+    let types: Vec<String> = p
+        .credential_type
+        .as_deref()?
+        .split(',')
+        .map(|t| t.trim().to_ascii_uppercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    (!types.is_empty() && !types.iter().any(|t| t == "EXTERNAL_IDP")).then_some(types)
 }
 
 struct Candidate<'a> {
@@ -486,13 +597,10 @@ impl<'a> Index<'a> {
             }
         }
         out.sort_by(|a, b| {
-            (rank(a.matched_by), !a.ip_equal, a.distance, a.event.time_ms, &a.event.event_id).cmp(&(
-                rank(b.matched_by),
-                !b.ip_equal,
-                b.distance,
-                b.event.time_ms,
-                &b.event.event_id,
-            ))
+            // The outcome does not rank: a closer sign-in that states no outcome is more likely
+            // this session's than a farther successful one (docs/judging.md §4).
+            let key = |c: &Candidate<'a>| (rank(c.matched_by), !c.ip_equal, c.distance, c.event.time_ms);
+            (key(a), &a.event.event_id).cmp(&(key(b), &b.event.event_id))
         });
         out
     }
@@ -723,7 +831,30 @@ impl<'a> Index<'a> {
         )
     }
 
+    /// docs/judging.md §5: what the chosen sign-in says, by its IdP's rule; for a sign-in whose
+    /// record states no outcome, only a `not_enforced` finding stands.
     fn mfa_of(&self, cand: &Candidate<'a>, searched: &[Searched]) -> MfaFinding<'a> {
+        let finding = self.provider_mfa(cand, searched);
+        if cand.event.outcome == Outcome::Success {
+            return finding;
+        }
+        let said = "The sign-in's record states no outcome (no status or result code)";
+        if finding.verdict == Verdict::NotEnforced {
+            return MfaFinding {
+                note: format!("{said}; it shows a sign-in with one factor all the same. {}", finding.note),
+                ..finding
+            };
+        }
+        MfaFinding {
+            verdict: Verdict::Unknown,
+            reason: Some(UnknownReason::IdpOutcomeUnknown),
+            mfa: None,
+            evidence: finding.evidence,
+            note: format!("{said}, so what it shows about MFA cannot prove this session had it. {}", finding.note),
+        }
+    }
+
+    fn provider_mfa(&self, cand: &Candidate<'a>, searched: &[Searched]) -> MfaFinding<'a> {
         let scope = searched.iter().find(|s| s.provider == cand.event.provider).and_then(|s| s.scope.as_deref());
         match cand.event.provider {
             Idp::Okta => self.okta_mfa(cand.event, scope),
@@ -753,159 +884,19 @@ impl<'a> Index<'a> {
             }
         }
 
-        let mut verdict = Verdict::Unknown;
-        let mut reason = None;
-        let mut identity = None;
-        let mut mfa = None;
-        let mut chosen: Option<&IdpEvent> = None;
-
-        if path == SessionPath::AwsNative {
-            identity = Some(Identity {
-                idp: IdentitySource::Aws,
-                user: c.user_name.clone().or_else(|| c.arn.clone()).unwrap_or_default(),
-                matched_by: MatchedBy::AwsPrincipal,
-            });
-            match c.mfa_used {
-                Some(true) => {
-                    verdict = Verdict::Enforced;
-                    mfa = Some(MfaInfo {
-                        factors: vec!["aws_mfa".into()],
-                        at: Some(format_ms(c.time_ms)),
-                        carried_from_earlier_signin: false,
-                    });
-                    story.note(
-                        "CloudTrail records MFAUsed = Yes for this IAM user/root sign-in, which AWS itself checked."
-                            .into(),
-                    );
-                }
-                Some(false) => {
-                    verdict = Verdict::NotEnforced;
-                    story.note(
-                        "CloudTrail records MFAUsed = No for this IAM user/root sign-in, which AWS itself checked."
-                            .into(),
-                    );
-                }
-                None => {
-                    reason = Some(UnknownReason::AwsMfaFieldMissing);
-                    story.note(
-                        "The ConsoleLogin record has no MFAUsed field, so AWS's own MFA check cannot be read.".into(),
-                    );
-                }
-            }
+        story.missing_links(
+            path,
+            Links {
+                saml: chain.saml.is_some(),
+                federation: chain.federation.is_some(),
+                signin_token: chain.signin_token.is_some(),
+            },
+        );
+        let Judged { verdict, reason, identity, mfa, chosen } = if path == SessionPath::AwsNative {
+            judge_native(c, &mut story)
         } else {
-            let searched = self.searched_idps(c, path, &chain);
-            if searched.is_empty() {
-                reason = Some(UnknownReason::IdpNotConfigured);
-                story.note("No identity provider is configured or present in the store to check this federated sign-in against.".into());
-            } else {
-                let mut users: Vec<(Idp, String, MatchedBy)> = Vec::new();
-                for s in &searched {
-                    for (u, m) in self.match_users(s.provider, c, &chain, path) {
-                        if !users.iter().any(|(p, x, _)| *p == s.provider && *x == u) {
-                            users.push((s.provider, u, m));
-                        }
-                    }
-                }
-                users.sort_by(|a, b| (rank(a.2), a.0, &a.1).cmp(&(rank(b.2), b.0, &b.1)));
-                if users.is_empty() {
-                    reason = Some(UnknownReason::IdentityUnmapped);
-                    story.note(format!(
-                        "The session name matches no user known to {}; add an identity alias or rule if it belongs to someone.",
-                        searched.iter().map(|s| s.provider.as_str()).collect::<Vec<_>>().join(", ")
-                    ));
-                } else {
-                    let w = self.window(c, path);
-                    if let Some(p) = w.portal {
-                        evidence.push(Evidence {
-                            source: Source::Cloudtrail,
-                            id: p.event_id.clone(),
-                            role: "identity_center_sign_in".into(),
-                        });
-                        story.note(format!(
-                            "The user's IAM Identity Center portal sign-in (UserAuthentication {}, credential {}) was at {}; the IdP sign-in is looked for around it.",
-                            p.event_id,
-                            p.credential_type.as_deref().unwrap_or("unknown"),
-                            format_ms(p.time_ms)
-                        ));
-                    }
-                    let cands = self.candidates(&w, &users);
-                    let (lo, hi) = (w.lo, w.hi);
-                    match cands.first() {
-                        None => {
-                            let (p, u, m) = &users[0];
-                            identity = Some(Identity { idp: identity_source(*p), user: u.clone(), matched_by: *m });
-                            if self.covered(&searched, lo, hi) {
-                                verdict = Verdict::NoIdpLogin;
-                                story.note(format!(
-                                    "The IdP logs are complete from {} to {} and hold no sign-in of {u} to an AWS application: this console session did not come through the IdP.",
-                                    format_ms(lo),
-                                    format_ms(hi)
-                                ));
-                            } else {
-                                reason = Some(UnknownReason::IdpLogsNotCollected);
-                                story.note(format!(
-                                    "No sign-in of {u} to an AWS application was found between {} and {}, but the IdP logs for that time are not complete.",
-                                    format_ms(lo),
-                                    format_ms(hi)
-                                ));
-                            }
-                        }
-                        Some(best) => {
-                            identity = Some(Identity {
-                                idp: identity_source(best.event.provider),
-                                user: best.user.clone(),
-                                matched_by: best.matched_by,
-                            });
-                            chosen = Some(best.event);
-                            let finding = self.mfa_of(best, &searched);
-                            let rivals: Vec<(&Candidate<'a>, MfaFinding<'a>)> = cands
-                                .iter()
-                                .skip(1)
-                                .filter(|r| {
-                                    rank(r.matched_by) == rank(best.matched_by)
-                                        && r.ip_equal == best.ip_equal
-                                        && r.distance - best.distance <= TIE_MS
-                                })
-                                .map(|r| (r, self.mfa_of(r, &searched)))
-                                .filter(|(_, f)| f.verdict != finding.verdict)
-                                .collect();
-                            evidence.push(Evidence {
-                                source: provider_source(best.event.provider),
-                                id: best.event.event_id.clone(),
-                                role: "idp_sso".into(),
-                            });
-                            story.sso(best.event, best.matched_by, &best.user);
-                            if rivals.is_empty() {
-                                verdict = finding.verdict;
-                                reason = finding.reason;
-                                mfa = finding.mfa;
-                                for (e, role) in finding.evidence {
-                                    evidence.push(Evidence {
-                                        source: provider_source(e.provider),
-                                        id: e.event_id.clone(),
-                                        role: role.into(),
-                                    });
-                                }
-                                story.note(finding.note);
-                            } else {
-                                reason = Some(UnknownReason::ConflictingCandidates);
-                                for (r, _) in &rivals {
-                                    evidence.push(Evidence {
-                                        source: provider_source(r.event.provider),
-                                        id: r.event.event_id.clone(),
-                                        role: "conflicting_candidate".into(),
-                                    });
-                                }
-                                story.note(format!(
-                                    "Another sign-in of the same user ({}) is just as close to the console login and tells a different story about MFA; trailproof will not guess which one this session came from.",
-                                    rivals.iter().map(|(r, _)| r.event.event_id.as_str()).collect::<Vec<_>>().join(", ")
-                                ));
-                            }
-                        }
-                    }
-                }
-            }
-        }
+            self.judge_federated(c, path, &chain, &mut story, &mut evidence)
+        };
         story.verdict(verdict, reason);
 
         let signals = self.signals(c, verdict, chosen, &chain);
@@ -928,6 +919,245 @@ impl<'a> Index<'a> {
             explanation: story.finish(),
             version: 1,
         }
+    }
+
+    /// docs/judging.md §2–§5a for a federated session (every path but `aws_native`).
+    fn judge_federated(
+        &self,
+        c: &'a AwsEvent,
+        path: SessionPath,
+        chain: &Chain<'a>,
+        story: &mut Story,
+        evidence: &mut Vec<Evidence>,
+    ) -> Judged<'a> {
+        let searched = self.searched_idps(c, path, chain);
+        let w = self.window(c, path);
+        if let Some(p) = w.portal {
+            evidence.push(Evidence {
+                source: Source::Cloudtrail,
+                id: p.event_id.clone(),
+                role: "identity_center_sign_in".into(),
+            });
+            story.note(format!(
+                "The user's IAM Identity Center portal sign-in (UserAuthentication {}, credential {}) was at {}.",
+                p.event_id,
+                p.credential_type.as_deref().unwrap_or("not stated"),
+                format_ms(p.time_ms)
+            ));
+        }
+        if path == SessionPath::IdentityCenter {
+            if let Some(p) = w.portal
+                && let Some(types) = directory_credentials(p)
+            {
+                return self.identity_center_directory(c, p, &types, story);
+            }
+            if w.portal.is_none() && searched.is_empty() {
+                return self.identity_center_without_sign_in(c, story);
+            }
+        }
+        if searched.is_empty() {
+            story.note(
+                "No identity provider is configured or present in the store to check this federated sign-in against."
+                    .into(),
+            );
+            return Judged::unknown(UnknownReason::IdpNotConfigured);
+        }
+        if w.portal.is_some() {
+            story.note("Identity Center sent the user to an external IdP: its sign-in is looked for around the portal sign-in.".into());
+        }
+        let mut users: Vec<(Idp, String, MatchedBy)> = Vec::new();
+        for s in &searched {
+            for (u, m) in self.match_users(s.provider, c, chain, path) {
+                if !users.iter().any(|(p, x, _)| *p == s.provider && *x == u) {
+                    users.push((s.provider, u, m));
+                }
+            }
+        }
+        users.sort_by(|a, b| (rank(a.2), a.0, &a.1).cmp(&(rank(b.2), b.0, &b.1)));
+        let cands = self.candidates(&w, &users);
+        let Some(best) = cands.first() else {
+            return self.no_candidate(&searched, &users, &w, story);
+        };
+        let mut j = Judged {
+            identity: Some(Identity {
+                idp: identity_source(best.event.provider),
+                user: best.user.clone(),
+                matched_by: best.matched_by,
+            }),
+            chosen: Some(best.event),
+            ..Judged::unknown(UnknownReason::IdpLogsNotCollected)
+        };
+        let finding = self.mfa_of(best, &searched);
+        let rivals: Vec<(&Candidate<'a>, MfaFinding<'a>)> = cands
+            .iter()
+            .skip(1)
+            .filter(|r| {
+                rank(r.matched_by) == rank(best.matched_by)
+                    && r.ip_equal == best.ip_equal
+                    && r.distance - best.distance <= TIE_MS
+            })
+            .map(|r| (r, self.mfa_of(r, &searched)))
+            .filter(|(_, f)| f.verdict != finding.verdict)
+            .collect();
+        evidence.push(Evidence {
+            source: provider_source(best.event.provider),
+            id: best.event.event_id.clone(),
+            role: "idp_sso".into(),
+        });
+        story.sso(best.event, best.matched_by, &best.user);
+        if rivals.is_empty() {
+            (j.verdict, j.reason, j.mfa) = (finding.verdict, finding.reason, finding.mfa);
+            for (e, role) in finding.evidence {
+                evidence.push(Evidence {
+                    source: provider_source(e.provider),
+                    id: e.event_id.clone(),
+                    role: role.into(),
+                });
+            }
+            story.note(finding.note);
+        } else {
+            j.reason = Some(UnknownReason::ConflictingCandidates);
+            for (r, _) in &rivals {
+                evidence.push(Evidence {
+                    source: provider_source(r.event.provider),
+                    id: r.event.event_id.clone(),
+                    role: "conflicting_candidate".into(),
+                });
+            }
+            story.note(format!(
+                "Another sign-in of the same user ({}) is just as close to the console login and tells a different story about MFA; trailproof will not guess which one this session came from.",
+                rivals.iter().map(|(r, _)| r.event.event_id.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        j
+    }
+
+    /// docs/judging.md §4, "No candidate": a known AWS application, then identity only where it
+    /// matters, then coverage.
+    fn no_candidate(
+        &self,
+        searched: &[Searched],
+        users: &[(Idp, String, MatchedBy)],
+        w: &Window<'_>,
+        story: &mut Story,
+    ) -> Judged<'a> {
+        let (lo, hi) = (w.lo, w.hi);
+        let identity =
+            users.first().map(|(p, u, m)| Identity { idp: identity_source(*p), user: u.clone(), matched_by: *m });
+        let unknown_apps: Vec<&str> =
+            searched.iter().filter(|s| !self.aws_app_known(s.provider)).map(|s| s.provider.as_str()).collect();
+        if !unknown_apps.is_empty() {
+            story.note(format!(
+                "No sign-in to an AWS application was found, but trailproof cannot tell which of {}'s applications is AWS: none is configured and none of its logged sign-ins went to an application named like AWS. Set aws_app_ids or aws_app_names for it in [[idp]].",
+                unknown_apps.join(", ")
+            ));
+            return Judged { identity, ..Judged::unknown(UnknownReason::AwsAppUnknown) };
+        }
+        let who = match users.first() {
+            Some((_, u, _)) => u.clone(),
+            None => {
+                let others = self.aws_signins_between(searched, lo, hi);
+                if !others.is_empty() {
+                    let ids: Vec<&str> = others.iter().take(5).map(|e| e.event_id.as_str()).collect();
+                    story.note(format!(
+                        "The session name matches no user known to {}, and the IdP logs hold {} sign-in(s) to AWS applications between {} and {} ({}{}) that it cannot be tied to; add an identity alias or rule if it belongs to someone.",
+                        searched.iter().map(|s| s.provider.as_str()).collect::<Vec<_>>().join(", "),
+                        others.len(),
+                        format_ms(lo),
+                        format_ms(hi),
+                        ids.join(", "),
+                        if others.len() > ids.len() { ", …" } else { "" }
+                    ));
+                    return Judged::unknown(UnknownReason::IdentityUnmapped);
+                }
+                story.note(format!(
+                    "The session name matches no known user, but no identity mapping could matter: nobody signed in to an AWS application between {} and {}.",
+                    format_ms(lo),
+                    format_ms(hi)
+                ));
+                "anyone".to_string()
+            }
+        };
+        if self.covered(searched, lo, hi) {
+            story.note(format!(
+                "The IdP logs are complete from {} to {} and hold no sign-in of {who} to an AWS application: this console session did not come through the IdP.",
+                format_ms(lo),
+                format_ms(hi)
+            ));
+            Judged {
+                verdict: Verdict::NoIdpLogin,
+                reason: None,
+                identity,
+                ..Judged::unknown(UnknownReason::IdpLogsNotCollected)
+            }
+        } else {
+            story.note(format!(
+                "No sign-in of {who} to an AWS application was found between {} and {}, but the IdP logs for that time are not complete.",
+                format_ms(lo),
+                format_ms(hi)
+            ));
+            Judged { identity, ..Judged::unknown(UnknownReason::IdpLogsNotCollected) }
+        }
+    }
+
+    /// docs/judging.md §5a: the portal sign-in was Identity Center's own directory's.
+    fn identity_center_directory(&self, c: &AwsEvent, p: &AwsEvent, types: &[String], story: &mut Story) -> Judged<'a> {
+        let user = p.user_name.clone().or_else(|| c.session_name.clone()).unwrap_or_default();
+        let matched_by = if user.contains('@') { MatchedBy::Email } else { MatchedBy::Username };
+        let identity = Some(Identity { idp: IdentitySource::IdentityCenter, user, matched_by });
+        let second: Vec<String> = types.iter().filter(|t| IC_SECOND_FACTORS.contains(&t.as_str())).cloned().collect();
+        if !second.is_empty() {
+            story.note(format!(
+                "Identity Center's own directory signed the user in and verified {} (a second factor), as its CloudTrail sign-in event records.",
+                types.join(", ")
+            ));
+            return Judged {
+                verdict: Verdict::Enforced,
+                reason: None,
+                identity,
+                mfa: Some(MfaInfo {
+                    factors: types.to_vec(),
+                    at: Some(format_ms(p.time_ms)),
+                    carried_from_earlier_signin: false,
+                }),
+                chosen: None,
+            };
+        }
+        if types.iter().all(|t| t == "PASSWORD") {
+            story.note("Identity Center's own directory signed the user in with a password only, as its CloudTrail sign-in event records.".into());
+            return Judged { verdict: Verdict::NotEnforced, reason: None, identity, mfa: None, chosen: None };
+        }
+        story.note(format!(
+            "Identity Center's own directory signed the user in with credential type {}, which trailproof does not know as a factor.",
+            types.join(", ")
+        ));
+        Judged { identity, ..Judged::unknown(UnknownReason::AwsMfaFieldMissing) }
+    }
+
+    /// docs/judging.md §5a: an Identity Center session with no portal sign-in and no IdP to search.
+    fn identity_center_without_sign_in(&self, c: &AwsEvent, story: &mut Story) -> Judged<'a> {
+        let scopes = &self.snap.identity_center_scopes;
+        if scopes.is_empty() {
+            story.note("No identity provider is configured or present in the store, and the store holds no IAM Identity Center sign-in events to judge this session from.".into());
+            return Judged::unknown(UnknownReason::IdpNotConfigured);
+        }
+        let (lo, hi) =
+            (c.time_ms - self.cfg.identity_center_session_ms - self.cfg.skew_ms, c.time_ms + self.cfg.skew_ms);
+        let list = scopes.iter().cloned().collect::<Vec<_>>().join(", ");
+        if scopes.iter().all(|s| self.snap.covers(Source::Cloudtrail, Some(s), lo, hi)) {
+            story.note(format!(
+                "Identity Center signs its users in itself here (its sign-in events are logged in {list}); CloudTrail there is complete from {} to {} and holds no portal sign-in of this user: this console session did not come through Identity Center's sign-in.",
+                format_ms(lo),
+                format_ms(hi)
+            ));
+            return Judged { verdict: Verdict::NoIdpLogin, reason: None, identity: None, mfa: None, chosen: None };
+        }
+        story.note(format!(
+            "No Identity Center portal sign-in of this user was found between {} and {}, but CloudTrail is not complete for that time in {list}, where Identity Center logs its sign-ins.",
+            format_ms(lo),
+            format_ms(hi)
+        ));
+        Judged::unknown(UnknownReason::IdpLogsNotCollected)
     }
 
     /// docs/judging.md §7.
@@ -992,7 +1222,8 @@ impl<'a> Index<'a> {
             let mut agg: Vec<&PriorSsos> = Vec::new();
             for k in user_keys(e) {
                 for p in self.ssos.get(&(e.provider, k.clone())).map(Vec::as_slice).unwrap_or(&[]) {
-                    if p.time_ms < e.time_ms
+                    if p.outcome == Outcome::Success
+                        && p.time_ms < e.time_ms
                         && p.time_ms >= e.time_ms - cfg.baseline_ms
                         && !prior.iter().any(|x| x.event_id == p.event_id)
                     {

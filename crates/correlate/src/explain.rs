@@ -3,6 +3,14 @@
 use trailproof_model::verdict::{MatchedBy, SessionPath, UnknownReason, Verdict};
 use trailproof_model::{AwsEvent, IdpEvent, format_ms};
 
+/// Which of a session's AWS records are in the store.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Links {
+    pub saml: bool,
+    pub federation: bool,
+    pub signin_token: bool,
+}
+
 pub(crate) struct Story {
     parts: Vec<String>,
 }
@@ -11,8 +19,8 @@ fn path_words(p: SessionPath) -> &'static str {
     match p {
         SessionPath::Saml => "SAML-federated",
         SessionPath::IdentityCenter => "IAM Identity Center",
-        SessionPath::FederationBroker => "federation-broker (GetFederationToken)",
-        SessionPath::RoleBroker => "role-broker (AssumeRole + GetSigninToken)",
+        SessionPath::FederationBroker => "federation-broker",
+        SessionPath::RoleBroker => "role-broker",
         SessionPath::AwsNative => "IAM user/root",
     }
 }
@@ -55,6 +63,34 @@ impl Story {
         }
         s.push_str(" issued or exchanged its credentials.");
         self.parts.push(s);
+    }
+
+    /// Says which of the AWS records a path rests on are not in the store (docs/judging.md §6:
+    /// the explanation names only stored records).
+    pub(crate) fn missing_links(&mut self, path: SessionPath, stored: Links) {
+        let s = match path {
+            SessionPath::Saml if !stored.saml => {
+                "It is SAML-federated by the ConsoleLogin's SamlProviderArn; no AssumeRoleWithSAML of this session is in the store."
+            }
+            SessionPath::FederationBroker => match (stored.federation, stored.signin_token) {
+                (false, false) => {
+                    "Neither the GetFederationToken call that issued this federated user's credentials nor a GetSigninToken exchanging them is in the store."
+                }
+                (false, true) => {
+                    "The GetFederationToken call that issued this federated user's credentials is not in the store."
+                }
+                (true, false) => {
+                    "No GetSigninToken call exchanging these credentials for a console sign-in is in the store."
+                }
+                (true, true) => return,
+            },
+            SessionPath::RoleBroker if !stored.signin_token => {
+                "It is an assumed role without SAML; no GetSigninToken call exchanging its credentials for a console sign-in is in the store, and the AssumeRole call that issued them is not collected."
+            }
+            SessionPath::RoleBroker => "The AssumeRole call that issued the role's credentials is not collected.",
+            _ => return,
+        };
+        self.parts.push(s.into());
     }
 
     pub(crate) fn sso(&mut self, e: &IdpEvent, m: MatchedBy, user: &str) {

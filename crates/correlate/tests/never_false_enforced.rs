@@ -145,6 +145,7 @@ proptest! {
     fn removing_evidence_never_creates_enforced(
         sessions in prop::collection::vec(arb_sess(), 1..12),
         drop_mask in any::<u64>(),
+        unknown_mask in any::<u64>(),
         cut_coverage in any::<bool>(),
         cut_at in 0i64..3000,
     ) {
@@ -161,6 +162,12 @@ proptest! {
             n += 1;
             drop_mask & (1 << (n % 64)) == 0
         });
+        // Losing a sign-in's outcome (an Entra record with an empty `status`) is losing evidence too.
+        for (i, e) in reduced.idp.iter_mut().filter(|e| e.kind == IdpEventKind::AppSso).enumerate() {
+            if unknown_mask & (1 << (i % 64)) != 0 {
+                e.outcome = trailproof_model::Outcome::Unknown;
+            }
+        }
         if cut_coverage {
             for c in &mut reduced.coverage { c.start_ms = T - 2000 * MIN + cut_at * MIN; }
         }

@@ -294,8 +294,259 @@ fn other_apps_are_never_taken_as_aws_logins() {
     let mut slack = sso(Idp::Okta, "slack", T - 5_000, ALICE, Some("s1"));
     slack.app_name = Some("Slack".into());
     ev.push(slack);
-    let v = one(&snap(vec![login("c1", T, ALICE, "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN))));
-    assert_eq!(v.verdict, Verdict::NoIdpLogin);
+    let mut s = snap(vec![login("c1", T, ALICE, "198.51.100.7")], ev, Some((T - 600 * MIN, T + 60 * MIN)));
+    // The IdP has logged sign-ins to its AWS application before (the store's application names).
+    std::sync::Arc::make_mut(&mut s.app_names)
+        .insert(Idp::Okta, ["slack".to_string(), "aws account federation".to_string()].into());
+    let v = one(&s);
+    assert_eq!(v.verdict, Verdict::NoIdpLogin, "{}", v.explanation);
+}
+
+/// docs/judging.md §4 rule 1: without a configured AWS application and with none ever seen in the
+/// IdP's sign-ins, the absence of an AWS sign-in proves nothing.
+#[test]
+fn no_idp_login_needs_a_known_aws_application() {
+    let mut slack = sso(Idp::Okta, "slack", T - 5_000, ALICE, Some("s1"));
+    slack.app_name = Some("Slack".into());
+    let mut s = snap(vec![login("c1", T, ALICE, "198.51.100.7")], vec![slack], Some((T - 600 * MIN, T + 60 * MIN)));
+    std::sync::Arc::make_mut(&mut s.app_names).insert(Idp::Okta, ["slack".to_string(), "zoom".to_string()].into());
+    let v = one(&s);
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::AwsAppUnknown)), "{}", v.explanation);
+    assert!(v.explanation.contains("aws_app_names"), "{}", v.explanation);
+    // Configured by name: now the IdP's silence counts.
+    let cfg: Config = toml::from_str(
+        r#"
+        [[idp]]
+        kind = "okta"
+        aws_app_names = ["Production Console"]
+        "#,
+    )
+    .unwrap();
+    let v = correlate(&s, &Compiled::new(&cfg).unwrap()).remove(0);
+    assert_eq!(v.verdict, Verdict::NoIdpLogin, "{}", v.explanation);
+}
+
+/// docs/judging.md §4 rule 2: a session name that maps to no one, in a window where nobody signed
+/// in to AWS, is a console session without an IdP login; with someone's AWS sign-in there, it is
+/// identity_unmapped.
+#[test]
+fn identity_matters_only_when_the_window_holds_an_aws_sign_in() {
+    let old = sso(Idp::Okta, "old", T - 1440 * MIN, ALICE, Some("s0"));
+    let c = login("c1", T, "botocore-session-1793491200", "198.51.100.7");
+    let covered = Some((T - 2000 * MIN, T + 60 * MIN));
+    let v = one(&snap(vec![c.clone()], vec![old.clone()], covered));
+    assert_eq!((v.verdict, v.reason, v.identity.clone()), (Verdict::NoIdpLogin, None, None), "{}", v.explanation);
+    assert!(v.risk.signals.contains(&Signal::NoIdpLogin));
+    // Outside coverage: unknown, never no_idp_login.
+    let v = one(&snap(vec![c.clone()], vec![old.clone()], Some((T - 2000 * MIN, T - MIN))));
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)));
+    // Bob's AWS sign-in in the window: it may be this session's, under a name trailproof cannot map.
+    let bob = sso(Idp::Okta, "bob-sso", T - 20_000, "bob@example.com", Some("s9"));
+    let v = one(&snap(vec![c], vec![old, bob], covered));
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::IdentityUnmapped)));
+    assert!(v.explanation.contains("bob-sso"), "{}", v.explanation);
+}
+
+fn entra_sso(id: &str, t: i64, user: &str, outcome: Outcome, mfa: MfaClaim) -> IdpEvent {
+    let mut e = sso(Idp::Entra, id, t, user, None);
+    e.app_name = Some("AWS Single-Account Access".into());
+    e.outcome = outcome;
+    e.mfa = mfa;
+    e.factors = vec!["Password".into()];
+    e
+}
+
+/// docs/judging.md §4–§5, rule 1: a sign-in whose record states no outcome (Graph's `"status": {}`)
+/// is a candidate: it never lets the engine say there was no IdP login, a single factor stands,
+/// and anything else is idp_outcome_unknown (never enforced).
+#[test]
+fn a_sign_in_of_unknown_outcome_is_judged_on_what_it_carries() {
+    let covered = Some((T - 600 * MIN, T + 60 * MIN));
+    let c = login("c1", T + 27_000, ALICE, "198.51.100.7");
+    let single = entra_sso("e1", T, ALICE, Outcome::Unknown, MfaClaim::SingleFactor);
+    let v = one(&snap(vec![c.clone()], vec![single], covered));
+    assert_eq!((v.verdict, v.reason), (Verdict::NotEnforced, None), "{}", v.explanation);
+    assert!(v.evidence.iter().any(|e| e.id == "e1" && e.role == "idp_sso"));
+    assert!(v.explanation.contains("states no outcome"), "{}", v.explanation);
+    for claim in [MfaClaim::Verified, MfaClaim::Carried, MfaClaim::Silent] {
+        let e = entra_sso("e1", T, ALICE, Outcome::Unknown, claim);
+        let v = one(&snap(vec![c.clone()], vec![e], covered));
+        assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::IdpOutcomeUnknown)), "{claim:?}");
+    }
+    // A failed sign-in is still no candidate.
+    let failed = entra_sso("e1", T, ALICE, Outcome::Failure, MfaClaim::SingleFactor);
+    assert_eq!(one(&snap(vec![c.clone()], vec![failed], covered)).verdict, Verdict::NoIdpLogin);
+    // Next to a successful MFA sign-in as close, trailproof cannot tell which one it was.
+    let ok = entra_sso("e2", T + 1_000, ALICE, Outcome::Success, MfaClaim::Verified);
+    let unknown = entra_sso("e1", T + 1_000, ALICE, Outcome::Unknown, MfaClaim::SingleFactor);
+    let v = one(&snap(vec![c.clone()], vec![unknown.clone(), ok.clone()], covered));
+    assert_eq!(
+        (v.verdict, v.reason),
+        (Verdict::Unknown, Some(UnknownReason::ConflictingCandidates)),
+        "{}",
+        v.explanation
+    );
+    // A farther successful sign-in does not outrank a closer one of unknown outcome.
+    let far = entra_sso("e2", T - 5 * MIN, ALICE, Outcome::Success, MfaClaim::Verified);
+    let v = one(&snap(vec![c], vec![unknown, far], covered));
+    assert_eq!(v.verdict, Verdict::NotEnforced, "{}", v.explanation);
+}
+
+/// docs/judging.md §5, AD FS: its own sign-ins' steps decide, with AD FS's own coverage.
+#[test]
+fn adfs_sign_ins_decide_by_their_steps_inside_adfs_coverage() {
+    let cfg: Config = toml::from_str(&format!(
+        r#"
+        [[idp]]
+        kind = "adfs"
+        saml_provider_arns = ["arn:aws:iam::{ACCT}:saml-provider/ADFS"]
+        "#
+    ))
+    .unwrap();
+    let cfg = Compiled::new(&cfg).unwrap();
+    let mut c = login("c1", T, ALICE, "198.51.100.7");
+    c.saml_provider_arn = Some(format!("arn:aws:iam::{ACCT}:saml-provider/ADFS"));
+    let mut e = sso(Idp::Adfs, "adfs1", T - 3_000, ALICE, None);
+    e.app_name = Some("Amazon Web Services".into());
+    e.native_type = "ADFSSignInLogs".into();
+    let covered = Some((T - 600 * MIN, T + 60 * MIN));
+    for (claim, want) in [(MfaClaim::Verified, Verdict::Enforced), (MfaClaim::SingleFactor, Verdict::NotEnforced)] {
+        let mut e = e.clone();
+        e.mfa = claim;
+        let mut s = snap(vec![c.clone()], vec![e], covered);
+        s.coverage.push(CoverageSpan {
+            source: Source::Adfs,
+            scope: "*".into(),
+            start_ms: T - 600 * MIN,
+            end_ms: T + 60 * MIN,
+        });
+        let v = correlate(&s, &cfg).remove(0);
+        assert_eq!(v.verdict, want, "{}", v.explanation);
+        assert_eq!(v.identity.unwrap().idp, trailproof_model::verdict::IdentitySource::Adfs);
+        assert!(v.evidence.iter().any(|x| x.source == Source::Adfs && x.id == "adfs1"));
+    }
+    // Entra's coverage says nothing about AD FS: no AD FS sign-in and no AD FS coverage is unknown.
+    let mut old = e.clone();
+    old.event_id = "adfs-old".into();
+    old.time_ms = T - 1440 * MIN;
+    let v = correlate(&snap(vec![c.clone()], vec![old.clone()], covered), &cfg).remove(0);
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)));
+    let mut s = snap(vec![c], vec![old], covered);
+    s.coverage.push(CoverageSpan {
+        source: Source::Adfs,
+        scope: "*".into(),
+        start_ms: T - 600 * MIN,
+        end_ms: T + 60 * MIN,
+    });
+    assert_eq!(correlate(&s, &cfg).remove(0).verdict, Verdict::NoIdpLogin);
+}
+
+fn ic_login(t: i64, user: &str) -> AwsEvent {
+    let mut c = login("c1", t, user, "198.51.100.7");
+    c.role_name = Some("AWSReservedSSO_Admin_0123456789abcdef".into());
+    c.arn = Some(format!("arn:aws:sts::{ACCT}:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/{user}"));
+    c.saml_provider_arn = None;
+    c
+}
+
+fn portal(id: &str, t: i64, user: &str, credential_type: Option<&str>) -> AwsEvent {
+    AwsEvent {
+        event_id: id.into(),
+        time_ms: t,
+        kind: Some(AwsEventKind::UserAuthentication),
+        account_id: Some("999988887777".into()),
+        region: Some("us-east-1".into()),
+        outcome: Outcome::Success,
+        principal_type: Some("IdentityCenterUser".into()),
+        user_name: Some(user.into()),
+        credential_type: credential_type.map(str::to_string),
+        source_ip: Some("198.51.100.7".into()),
+        ..Default::default()
+    }
+}
+
+/// docs/judging.md §5a: Identity Center's own directory checked the factors, and its CloudTrail
+/// sign-in event says which; no IdP is needed.
+#[test]
+fn identity_center_directory_sign_ins_decide_by_their_credential_types() {
+    let c = ic_login(T, "jane.doe");
+    for (types, want, reason) in [
+        ("PASSWORD,TOTP", Verdict::Enforced, None),
+        ("PASSWORD,WEBAUTHN", Verdict::Enforced, None),
+        ("PASSWORD", Verdict::NotEnforced, None),
+        ("PASSWORD,SOMETHING_NEW", Verdict::Unknown, Some(UnknownReason::AwsMfaFieldMissing)),
+    ] {
+        let mut s = snap(vec![c.clone()], vec![], None);
+        s.aws_related.push(portal("ua1", T - 120 * MIN, "Jane.Doe", Some(types)));
+        let v = one(&s);
+        assert_eq!(
+            (v.path, v.verdict, v.reason),
+            (SessionPath::IdentityCenter, want, reason),
+            "{types}: {}",
+            v.explanation
+        );
+        let id = v.identity.unwrap();
+        assert_eq!(
+            (id.idp, id.user.as_str(), id.matched_by),
+            (trailproof_model::verdict::IdentitySource::IdentityCenter, "Jane.Doe", MatchedBy::Username)
+        );
+        assert!(v.evidence.iter().any(|e| e.id == "ua1" && e.role == "identity_center_sign_in"));
+        if want == Verdict::Enforced {
+            assert_eq!(v.mfa.unwrap().factors.join(","), types);
+        }
+    }
+    // EXTERNAL_IDP: an IdP did it; with none in the store, it is not configured.
+    let mut s = snap(vec![c.clone()], vec![], None);
+    s.aws_related.push(portal("ua1", T - 120 * MIN, "jane.doe", Some("EXTERNAL_IDP")));
+    let v = one(&s);
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::IdpNotConfigured)));
+}
+
+/// docs/judging.md §5a: no portal sign-in and no IdP: CloudTrail's coverage where Identity Center
+/// logs its sign-ins stands in for an IdP's.
+#[test]
+fn identity_center_session_without_a_portal_sign_in_is_judged_on_cloudtrail_coverage() {
+    let c = ic_login(T, "jane.doe");
+    let mut s = snap(vec![c], vec![], None);
+    let v = one(&s);
+    assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::IdpNotConfigured)));
+    s.identity_center_scopes = std::sync::Arc::new(["999988887777/us-east-1".to_string()].into());
+    let v = one(&s);
+    assert_eq!(
+        (v.verdict, v.reason),
+        (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)),
+        "{}",
+        v.explanation
+    );
+    // Covered for the portal session length before the login, but in another scope: still unknown.
+    let span = |scope: &str, start| CoverageSpan {
+        source: Source::Cloudtrail,
+        scope: scope.into(),
+        start_ms: start,
+        end_ms: T + 60 * MIN,
+    };
+    s.coverage.push(span("111122223333/us-east-1", T - 800 * MIN));
+    assert_eq!(one(&s).verdict, Verdict::Unknown);
+    // Covered there, but not back to the session length: unknown.
+    s.coverage.push(span("999988887777/us-east-1", T - 600 * MIN));
+    assert_eq!(one(&s).verdict, Verdict::Unknown);
+    s.coverage.push(span("999988887777/us-east-1", T - 800 * MIN));
+    let v = one(&s);
+    assert_eq!((v.verdict, v.identity), (Verdict::NoIdpLogin, None), "{}", v.explanation);
+}
+
+/// docs/judging.md §6: the explanation names only stored records.
+#[test]
+fn a_role_broker_explanation_says_which_records_are_missing() {
+    let mut c = login("c1", T, ALICE, "198.51.100.7");
+    c.saml_provider_arn = None;
+    c.role_name = Some("PortalConsoleAccess".into());
+    let v = one(&snap(vec![c], vec![], None));
+    assert_eq!(v.path, SessionPath::RoleBroker);
+    assert!(!v.explanation.contains("AssumeRole + GetSigninToken"), "{}", v.explanation);
+    assert!(v.explanation.contains("no GetSigninToken call"), "{}", v.explanation);
+    assert!(v.explanation.contains("not collected"), "{}", v.explanation);
+    assert_eq!(v.evidence.len(), 1);
 }
 
 #[test]

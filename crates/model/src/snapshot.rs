@@ -113,6 +113,13 @@ pub struct Snapshot {
     pub known_users: Arc<BTreeMap<Idp, BTreeSet<String>>>,
     /// Providers with any stored events or coverage.
     pub providers_present: BTreeSet<Idp>,
+    /// Folded names of the applications each provider's stored sign-ins went to (at any time):
+    /// whether an IdP's AWS application can be recognised at all (docs/judging.md §4). Shared
+    /// like `known_users`.
+    pub app_names: Arc<BTreeMap<Idp, BTreeSet<String>>>,
+    /// CloudTrail scopes (`ACCOUNT/REGION`, `*` when a record names none) in which IAM Identity
+    /// Center sign-in events were ever logged (docs/judging.md §5a).
+    pub identity_center_scopes: Arc<BTreeSet<String>>,
     pub coverage: Vec<CoverageSpan>,
 }
 

@@ -117,6 +117,8 @@ fn judge_slices(
     let t = std::time::Instant::now();
     let (known_users, providers_present) = store.identity_index()?;
     let known_users = Arc::new(known_users);
+    let app_names = Arc::new(store.app_names_by_provider()?);
+    let identity_center_scopes = Arc::new(store.identity_center_scopes()?);
     out.timings.snapshot += t.elapsed();
     let mut baseline = SsoBaseline::default();
     let mut start = from;
@@ -139,6 +141,8 @@ fn judge_slices(
         let mut snap = store.snapshot_aws(&q)?;
         snap.known_users = Arc::clone(&known_users);
         snap.providers_present = providers_present.clone();
+        snap.app_names = Arc::clone(&app_names);
+        snap.identity_center_scopes = Arc::clone(&identity_center_scopes);
         if let Some((lo, hi)) = idp_span(&snap, cfg) {
             store.add_idp(&mut snap, &q, lo, hi, &mut baseline)?;
         }

@@ -715,6 +715,35 @@ impl Store {
         Ok(names.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Per provider, the folded names of the applications its stored SSOs went to (`idp_apps`).
+    pub fn app_names_by_provider(&self) -> Result<BTreeMap<Idp, BTreeSet<String>>> {
+        let mut out: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
+        let mut st =
+            self.conn.prepare_cached("SELECT DISTINCT provider, name_fold FROM idp_apps WHERE name_fold > ''")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let p: String = r.get(0)?;
+            let provider = Idp::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("idp app of provider {p:?}")))?;
+            out.entry(provider).or_default().insert(r.get(1)?);
+        }
+        Ok(out)
+    }
+
+    /// The CloudTrail scopes (`ACCOUNT/REGION`, `*` where a record names neither) in which IAM
+    /// Identity Center sign-in events (CredentialChallenge, CredentialVerification,
+    /// UserAuthentication) were logged: where CloudTrail's coverage stands in for an IdP's when
+    /// Identity Center's own directory signs users in (docs/judging.md §5a).
+    pub fn identity_center_scopes(&self) -> Result<BTreeSet<String>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT DISTINCT CASE WHEN account_id IS NOT NULL AND region IS NOT NULL
+                    THEN trim(account_id) || '/' || trim(region) ELSE '*' END
+             FROM aws_events INDEXED BY aws_events_kind_time
+             WHERE kind IN ('UserAuthentication', 'CredentialChallenge', 'CredentialVerification')",
+        )?;
+        let scopes = st.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(scopes.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Known users (folded login, e-mail and app user name of every stored IdP event, kept once
     /// per key in `idp_users`) and the providers with any events or coverage: what identity
     /// matching needs, loaded once per run.
