@@ -256,7 +256,7 @@ pub struct CloudTrailSource {
 pub struct IdpConfig {
     /// A name for messages and reports.
     pub name: String,
-    /// `okta`, `entra` or `google`.
+    /// `okta`, `entra`, `google` or `adfs`.
     pub kind: String,
     /// Coverage scope in the store (`*` for Okta, tenant id for Entra, customer id for Google).
     /// Empty: any scope of this provider.
