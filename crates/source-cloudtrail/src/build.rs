@@ -45,6 +45,10 @@ pub(crate) struct Fields<'x> {
     pub ui_account_id: Option<&'x str>,
     pub ui_user_name: Option<&'x str>,
     pub ui_access_key_id: Option<&'x str>,
+    /// `userIdentity.onBehalfOf.userId` (Identity Center caller).
+    pub ui_on_behalf_of_user_id: Option<&'x str>,
+    /// `userIdentity.credentialId` (Identity Center caller's portal session).
+    pub ui_credential_id: Option<&'x str>,
     pub sc_source_identity: Option<&'x str>,
     pub sc_mfa_authenticated: Option<&'x str>,
     pub si_type: Option<&'x str>,
@@ -55,6 +59,9 @@ pub(crate) struct Fields<'x> {
     pub login_to: Option<&'x str>,
     pub saml_provider_arn: Option<&'x str>,
     pub credential_type: Option<&'x str>,
+    pub auth_workflow_id: Option<&'x str>,
+    /// `additionalEventData.UserName` (Identity Center sign-in, 2025).
+    pub aed_user_name: Option<&'x str>,
     /// `responseElements.<eventName>`, else `serviceEventDetails.<eventName>` ("Success"/"Failure").
     pub status: Option<&'x str>,
     // responseElements of issuing calls
@@ -154,9 +161,19 @@ fn own(s: Option<&str>) -> Option<String> {
     s.map(str::to_owned)
 }
 
+/// The user name a record states: `userIdentity.userName`, else (Identity Center sign-in events
+/// since 2025, whose `userIdentity` no longer carries it) `additionalEventData.UserName`.
+/// IAM Identity Center User Guide, "Username in sign-in CloudTrail events": the `UserName` is
+/// emitted on the `CredentialChallenge` of a password (`PASSWORD`) or one-time-password
+/// (`EMAIL_OTP`) sign-in and on the `UserAuthentication` of an external-IdP (`EXTERNAL_IDP`)
+/// sign-in; it is `HIDDEN_DUE_TO_SECURITY_REASONS` after a mistyped user name (kept as written).
+fn user_name<'x>(f: &Fields<'x>) -> Option<&'x str> {
+    f.ui_user_name.or(f.aed_user_name)
+}
+
 /// Role name and session name of the calling identity (the ARN first, then `principalId`).
 fn identity_names(f: &Fields) -> (Option<String>, Option<String>) {
-    if f.ui_user_name == Some(HIDDEN_USER) {
+    if user_name(f) == Some(HIDDEN_USER) {
         // A failed sign-in with an unknown user name: the identity fields describe nobody.
         return (None, None);
     }
@@ -210,7 +227,7 @@ pub(crate) fn build(f: &Fields, names: Names) -> Result<Parsed<AwsEvent>, ParseE
         principal_type: own(f.ui_type),
         arn: own(f.ui_arn),
         principal_id: own(f.ui_principal_id),
-        user_name: own(f.ui_user_name),
+        user_name: own(user_name(f)),
         session_issuer_arn: own(f.si_arn),
         session_issuer_type: own(f.si_type),
         source_identity: own(f.sc_source_identity),
@@ -223,6 +240,9 @@ pub(crate) fn build(f: &Fields, names: Names) -> Result<Parsed<AwsEvent>, ParseE
         user_agent: own(f.user_agent),
         credential_type: own(f.credential_type),
         login_to: own(f.login_to),
+        auth_workflow_id: own(f.auth_workflow_id),
+        identity_store_user_id: own(f.ui_on_behalf_of_user_id),
+        credential_id: own(f.ui_credential_id),
         ..AwsEvent::default()
     };
     match kind {

@@ -33,6 +33,15 @@
 //!   (ConsoleLogin's `accessKeyId: ""`, Identity Center's `arn: ""`). A `userName` of
 //!   `HIDDEN_DUE_TO_SECURITY_REASONS` (failed login, unknown user name; formats.md 1.2) is kept
 //!   as written and nothing is derived from it.
+//! - `user_name` = `userIdentity.userName`, else `additionalEventData.UserName` (ECS: `user.name`,
+//!   else `aws.cloudtrail.flattened.additional_eventdata.UserName`): Identity Center stopped
+//!   writing `userIdentity.userName` in 2025 (decision D2; see "Identity Center sign-in" below).
+//! - `userIdentity.onBehalfOf.userId` → `identity_store_user_id`, `userIdentity.credentialId` →
+//!   `credential_id`, `additionalEventData.AuthWorkflowID` (ECS
+//!   `aws.cloudtrail.flattened.additional_eventdata.AuthWorkflowID`) → `auth_workflow_id`, on every
+//!   kept event that carries them, whatever the `userIdentity.type`. The Elastic pipeline keeps
+//!   neither `onBehalfOf` nor `credentialId` in a field of its own: from ECS fields alone they are
+//!   absent (its `actor.entity.id` is not read: which identifier it holds is UNCONFIRMED).
 //! - `sessionContext.sessionIssuer.arn/type`, `sessionContext.sourceIdentity`,
 //!   `sessionContext.attributes.mfaAuthenticated` ("true"/"false", any case).
 //! - `role_name`/`session_name` (formats.md 1.2, 1.3, 5): from the ARN (`assumed-role/ROLE/SESSION`,
@@ -71,8 +80,33 @@
 //!   show `"YES"` for root). It is authoritative only for IAM users and root: federated sign-ins
 //!   (SAML, Identity Center, GetFederationToken) always say `No`, the factor being checked at the
 //!   IdP. `mfaAuthenticated` reflects AWS-side MFA only (formats.md 1.3).
-//! - Identity Center `UserAuthentication`: `credential_type` from `additionalEventData.CredentialType`
-//!   (`PASSWORD,TOTP`, `EXTERNAL_IDP`, ...), `user_name` = `userIdentity.userName`.
+//!
+//! # Identity Center sign-in (`signin.amazonaws.com` CredentialChallenge, CredentialVerification, UserAuthentication)
+//!
+//! Sources: IAM Identity Center User Guide, "Understanding IAM Identity Center sign-in events"
+//! and "Username in sign-in CloudTrail events"; CloudTrail User Guide, "CloudTrail userIdentity
+//! element"; AWS Security Blog, "Important changes to CloudTrail events for AWS IAM Identity
+//! Center" (effective July 14, 2025).
+//!
+//! - Outcome: `serviceEventDetails.<eventName>` (`Success`/`Failure`, any case). A challenge the
+//!   user fails is a `CredentialVerification` with `Failure`; a sign-in that fails logs no
+//!   `UserAuthentication`.
+//! - `credential_type` = `additionalEventData.CredentialType` as written: one factor on a
+//!   challenge or verification (`PASSWORD`, `TOTP`, `WEBAUTHN`, `EMAIL_OTP`, `RESYNC_TOTP`), the
+//!   comma-separated list of verified factors on `UserAuthentication` (`PASSWORD,TOTP`), or
+//!   `EXTERNAL_IDP` when an external IdP authenticated the user. `LoginTo` → `login_to`.
+//!   (`DeviceEnrollmentRequired` is not kept.)
+//! - `userIdentity` by period: eventVersion 1.08 `Unknown` with `userName` and `principalId` (the
+//!   account); early 2025 `Unknown` with `userName` and `principalId` plus `onBehalfOf`,
+//!   `credentialId` and `additionalEventData.UserName`; since July 14, 2025 (eventVersion 1.09+)
+//!   `IdentityCenterUser` with `accountId`, `onBehalfOf` and `credentialId`, and no `userName`
+//!   nor `principalId`. An unauthenticated user stays `Unknown`. `principal_type` is the type as
+//!   written.
+//! - `additionalEventData.UserName` is written once per successful sign-in: on the
+//!   `CredentialChallenge` of a `PASSWORD` or `EMAIL_OTP` challenge, or on the `UserAuthentication`
+//!   of an `EXTERNAL_IDP` sign-in. So since 2025 the `UserAuthentication` of a sign-in to Identity
+//!   Center's own directory or AD names no user: its user is found through `auth_workflow_id`
+//!   (the challenge of the same sign-in) or `identity_store_user_id`.
 //!
 //! # ECS specifics (formats.md 1.9)
 //!

@@ -100,6 +100,21 @@ struct UserIdentity {
     access_key_id: OStr,
     #[serde(rename = "sessionContext")]
     session_context: Obj<SessionContext>,
+    /// Identity Center caller (eventVersion 1.09+ sign-in and portal events): the identity
+    /// store's user. CloudTrail user guide, "CloudTrail userIdentity element", `onBehalfOf`.
+    #[serde(rename = "onBehalfOf")]
+    on_behalf_of: Obj<OnBehalfOf>,
+    /// The bearer credential (the access portal session) of an Identity Center caller. Same page,
+    /// `credentialId`.
+    #[serde(rename = "credentialId")]
+    credential_id: OStr,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+struct OnBehalfOf {
+    #[serde(rename = "userId")]
+    user_id: OStr,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -154,6 +169,12 @@ struct AdditionalEventData {
     saml_provider_arn: OStr,
     #[serde(rename = "CredentialType")]
     credential_type: OStr,
+    /// Identity Center sign-in: shared by the events of one sign-in sequence.
+    #[serde(rename = "AuthWorkflowID")]
+    auth_workflow_id: OStr,
+    /// Identity Center sign-in (2025): the user name the user signed in or federated with.
+    #[serde(rename = "UserName")]
+    user_name: OStr,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -245,6 +266,7 @@ impl<'de> Deserialize<'de> for Elements {
 #[derive(Default)]
 struct Parts {
     ui: UserIdentity,
+    on_behalf_of: OnBehalfOf,
     sc: SessionContext,
     si: SessionIssuer,
     sa: SessionAttributes,
@@ -261,6 +283,7 @@ impl Parts {
         let mut sc = std::mem::take(&mut ui.session_context).0.unwrap_or_default();
         let si = std::mem::take(&mut sc.session_issuer).0.unwrap_or_default();
         let sa = std::mem::take(&mut sc.attributes).0.unwrap_or_default();
+        let on_behalf_of = std::mem::take(&mut ui.on_behalf_of).0.unwrap_or_default();
         let saml_resource = seq_from_raw::<Resource>(top.resources)
             .into_iter()
             .filter_map(|r| {
@@ -271,6 +294,7 @@ impl Parts {
             .next();
         Parts {
             ui,
+            on_behalf_of,
             sc,
             si,
             sa,
@@ -334,6 +358,8 @@ pub(crate) fn native(top: &Top, outer: Option<&Outer>) -> Result<Parsed<AwsEvent
         ui_account_id: p.ui.account_id.get(),
         ui_user_name: p.ui.user_name.get(),
         ui_access_key_id: p.ui.access_key_id.get(),
+        ui_on_behalf_of_user_id: p.on_behalf_of.user_id.get(),
+        ui_credential_id: p.ui.credential_id.get(),
         sc_source_identity: p.sc.source_identity.get(),
         sc_mfa_authenticated: p.sa.mfa_authenticated.get(),
         si_type: p.si.kind.get(),
@@ -343,6 +369,8 @@ pub(crate) fn native(top: &Top, outer: Option<&Outer>) -> Result<Parsed<AwsEvent
         login_to: p.aed.login_to.get(),
         saml_provider_arn: p.aed.saml_provider_arn.get(),
         credential_type: p.aed.credential_type.get(),
+        auth_workflow_id: p.aed.auth_workflow_id.get(),
+        aed_user_name: p.aed.user_name.get(),
         status,
         resp_subject: opt(&p.re.subject),
         resp_subject_type: opt(&p.re.subject_type),

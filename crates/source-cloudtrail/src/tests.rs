@@ -231,6 +231,108 @@ fn identity_center_status_from_service_event_details() {
     assert_eq!(e.outcome, Outcome::Success);
 }
 
+/// An Identity Center sign-in event of eventVersion 1.09+ (IAM Identity Center User Guide,
+/// "Username in sign-in CloudTrail events"; CloudTrail User Guide, "CloudTrail userIdentity
+/// element": `IdentityCenterUser`, `onBehalfOf`, `credentialId`).
+fn identity_center_2025() -> Value {
+    json!({
+        "eventVersion": "1.10",
+        "userIdentity": {"type": "IdentityCenterUser", "accountId": "111122223333",
+                         "onBehalfOf": {"userId": "544894e8-80c1-707f-60e3-3ba6510dfac1",
+                                        "identityStoreArn": "arn:aws:identitystore::111122223333:identitystore/d-9067642ac7"},
+                         "credentialId": "EXAMPLEcredential"},
+        "eventTime": "2025-08-04T07:58:02Z", "eventSource": "signin.amazonaws.com", "eventName": "CredentialChallenge",
+        "awsRegion": "eu-west-1", "requestParameters": null, "responseElements": null,
+        "additionalEventData": {"AuthWorkflowID": "5c1e2f7a", "CredentialType": "PASSWORD", "UserName": "mara.keller"},
+        "eventID": "0f6d1c2e-0000-4000-8000-000000000001", "eventType": "AwsServiceEvent",
+        "recipientAccountId": "111122223333", "serviceEventDetails": {"CredentialChallenge": "Success"}
+    })
+}
+
+#[test]
+fn identity_center_2025_user_name_and_identity_store_facts() {
+    let e = event_of(&identity_center_2025());
+    assert_eq!(e.principal_type.as_deref(), Some("IdentityCenterUser"));
+    assert_eq!(e.user_name.as_deref(), Some("mara.keller"), "additionalEventData.UserName");
+    assert_eq!(e.identity_store_user_id.as_deref(), Some("544894e8-80c1-707f-60e3-3ba6510dfac1"));
+    assert_eq!(e.credential_id.as_deref(), Some("EXAMPLEcredential"));
+    assert_eq!(e.auth_workflow_id.as_deref(), Some("5c1e2f7a"));
+    assert_eq!((e.principal_id, e.role_name, e.session_name), (None, None, None));
+    // userIdentity.userName, where a record still has it (the transition shape), wins.
+    let v = with(identity_center_2025(), &["userIdentity", "userName"], json!("typed-name"));
+    assert_eq!(event_of(&v).user_name.as_deref(), Some("typed-name"));
+    // An empty userIdentity.userName is absent: the additionalEventData one is used.
+    let v = with(identity_center_2025(), &["userIdentity", "userName"], json!(""));
+    assert_eq!(event_of(&v).user_name.as_deref(), Some("mara.keller"));
+}
+
+#[test]
+fn identity_center_2025_empty_and_odd_values() {
+    // Empty strings are absent; other values (even "redacted") are kept as written.
+    let v = with(identity_center_2025(), &["additionalEventData"], json!({"AuthWorkflowID": "", "UserName": " "}));
+    let v = with(v, &["userIdentity", "credentialId"], json!(""));
+    let v = with(v, &["userIdentity", "onBehalfOf"], json!({"userId": "", "identityStoreArn": "x"}));
+    let e = event_of(&v);
+    assert_eq!((e.user_name, e.auth_workflow_id, e.credential_id, e.identity_store_user_id), (None, None, None, None));
+    let v = with(identity_center_2025(), &["userIdentity", "onBehalfOf", "userId"], json!("redacted"));
+    assert_eq!(event_of(&v).identity_store_user_id.as_deref(), Some("redacted"));
+    // onBehalfOf as a string holding JSON (as some exporters write nested objects), or junk.
+    let v = with(
+        identity_center_2025(),
+        &["userIdentity", "onBehalfOf"],
+        json!("{\"userId\":\"u-1\",\"identityStoreArn\":\"x\"}"),
+    );
+    assert_eq!(event_of(&v).identity_store_user_id.as_deref(), Some("u-1"));
+    let v = with(identity_center_2025(), &["userIdentity", "onBehalfOf"], json!(["u-1"]));
+    let e = event_of(&v);
+    assert_eq!(e.identity_store_user_id, None);
+    assert_eq!(e.user_name.as_deref(), Some("mara.keller"), "an odd onBehalfOf loses nothing else");
+    // A failed sign-in with a mistyped user name: kept as written, nothing derived.
+    let v = with(identity_center_2025(), &["additionalEventData", "UserName"], json!("HIDDEN_DUE_TO_SECURITY_REASONS"));
+    assert_eq!(event_of(&v).user_name.as_deref(), Some("HIDDEN_DUE_TO_SECURITY_REASONS"));
+}
+
+#[test]
+fn identity_center_2025_lookup_events_and_ecs_read_the_same_facts() {
+    let native = event_of(&identity_center_2025());
+    let embedded = serde_json::to_string(&identity_center_2025()).unwrap();
+    let lookup = json!({"EventId": native.event_id, "EventName": "CredentialChallenge", "CloudTrailEvent": embedded});
+    assert_eq!(event_of(&lookup), native);
+    // ECS without event.original: the pipeline puts UserName in user.name; AuthWorkflowID stays
+    // in the flattened additional data; onBehalfOf and credentialId have no field of their own.
+    let ecs = json!({
+        "@timestamp": "2025-08-04T07:58:02.000Z",
+        "event": {"id": "0f6d1c2e-0000-4000-8000-000000000001", "action": "CredentialChallenge",
+                  "provider": "signin.amazonaws.com", "outcome": "success"},
+        "cloud": {"account": {"id": "111122223333"}, "region": "eu-west-1"},
+        "user": {"name": "mara.keller"},
+        "aws": {"cloudtrail": {"recipient_account_id": "111122223333", "user_identity": {"type": "IdentityCenterUser"},
+            "flattened": {"additional_eventdata": {"AuthWorkflowID": "5c1e2f7a", "CredentialType": "PASSWORD"},
+                          "service_event_details": {"CredentialChallenge": "Success"}}}}
+    });
+    let e = event_of(&ecs);
+    assert_eq!(e.user_name.as_deref(), Some("mara.keller"));
+    assert_eq!(e.auth_workflow_id.as_deref(), Some("5c1e2f7a"));
+    assert_eq!(e.principal_type.as_deref(), Some("IdentityCenterUser"));
+    assert_eq!((e.identity_store_user_id, e.credential_id), (None, None));
+    let v = with(ecs, &["aws", "cloudtrail", "flattened", "additional_eventdata", "UserName"], json!("flat-name"));
+    assert_eq!(event_of(&v).user_name.as_deref(), Some("mara.keller"), "user.name first, as for userIdentity.userName");
+}
+
+#[test]
+fn identity_center_2025_prefilter_and_peek() {
+    let raw = serde_json::to_vec(&identity_center_2025()).unwrap();
+    assert!(prefilter(&raw));
+    let e = event_bytes(&raw);
+    assert_eq!(peek_time_scope(&raw), (Some(e.time_ms), scope_of(&e)));
+    // A portal call by the same user elsewhere is irrelevant and the prefilter drops it.
+    let v = with(identity_center_2025(), &["eventSource"], json!("portal.sso.amazonaws.com"));
+    let v = with(v, &["eventName"], json!("ListAccounts"));
+    let raw = serde_json::to_vec(&v).unwrap();
+    assert!(!prefilter(&raw));
+    assert!(matches!(parse_record(&raw, Format::Auto), Ok(Parsed::Irrelevant { .. })));
+}
+
 // ---------- identity ----------
 
 #[test]

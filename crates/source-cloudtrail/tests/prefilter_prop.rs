@@ -89,12 +89,28 @@ fn identity(kind: usize, ws: &str) -> String {
             kv("principalId", "\"bdGOnTesti4+ExamplexL/jEvs=:bob@example.com\""),
             kv("userName", "\"bob@example.com\"")
         ),
-        _ => format!(
+        3 => format!(
             "{{{},{},{},{}}}",
             kv("type", "\"Unknown\""),
             kv("principalId", "\"444455556666\""),
             kv("arn", "\"\""),
             kv("userName", "\"jane\"")
+        ),
+        // eventVersion 1.09+ Identity Center caller: no user name, the identity store's user.
+        _ => format!(
+            "{{{},{},{},{}}}",
+            kv("type", "\"IdentityCenterUser\""),
+            kv("accountId", "\"444455556666\""),
+            kv(
+                "onBehalfOf",
+                format!(
+                    "{{{},{}}}",
+                    kv("userId", "\"544894e8-80c1-707f-60e3-3ba6510dfac1\""),
+                    kv("identityStoreArn", "\"arn:aws:identitystore::444455556666:identitystore/d-9067642ac7\"")
+                )
+                .as_str()
+            ),
+            kv("credentialId", "\"EXAMPLEVHULjJdTUdPJfofVa1sufHDoj7aYcOYcxFVllWR_Whr1fEXAMPLE\"")
         ),
     }
 }
@@ -185,7 +201,7 @@ fn case() -> impl Strategy<Value = Case> {
         prop::sample::select(NAMES),
         prop::sample::select(TIMES),
         prop::sample::select(WS),
-        0usize..4,
+        0usize..5,
         0usize..5,
         Just((0..12).collect::<Vec<usize>>()).prop_shuffle(),
         any::<bool>(),
