@@ -3,7 +3,8 @@
 //! [`parse_record`] takes the bytes of **one** sign-in record (the splitter has already unwrapped
 //! Graph pages `{"value":[...]}`, Azure Monitor `{"records":[...]}`, arrays and NDJSON) and
 //! returns one [`IdpEvent`] of kind [`IdpEventKind::AppSso`](trailproof_model::IdpEventKind::AppSso)
-//! for a user sign-in, [`Parsed::Irrelevant`] for a well-formed record that is not one, or a
+//! for a user sign-in (provider `entra`, or `adfs` for AD FS's own sign-ins, see "AD FS
+//! sign-ins"), [`Parsed::Irrelevant`] for a well-formed record that is not one, or a
 //! [`ParseError`] that says what is wrong. It never panics on input.
 //!
 //! # Shapes accepted (formats.md §3; detected per record with [`Format::Auto`])
@@ -14,6 +15,7 @@
 //! | Azure Monitor diagnostic record (Event Hub, storage account) | a `properties` object | camelCase in `properties` | `time`, `category`, `tenantId`, `resultType`, `resultDescription`, `callerIpAddress`, `location` (also Panther's lower-cased `tenantid`, `resulttype`, `calleripaddress`) |
 //! | Log Analytics `SigninLogs` / `AADNonInteractiveUserSignInLogs` row (§3.4) | `Id`, `CreatedDateTime`, `TimeGenerated`, `Type`, `TenantId` or `AADTenantId` | PascalCase columns | `Category` / `Type`, `TimeGenerated`, `ResultType`, `ResultDescription` |
 //! | Elastic ECS document (`azure.signinlogs`) | `azure.signinlogs` or `event.original` | `event.original` (the raw Azure Monitor record) when present, else snake_case `azure.signinlogs.properties.*` | `azure.tenant_id`, `@timestamp`, `source.ip`, `user_agent.original`, `geo.country_iso_code` |
+//! | AD FS sign-in (`ADFSSignInLogs`) in any of the three shapes above | category `ADFSSignInLogs` (Azure Monitor `category`, Log Analytics `Category` / `Type`, Elastic `azure.signinlogs.category`) | as the shape it arrives in | as the shape it arrives in |
 //!
 //! Tolerated everywhere: `null` for any field; empty strings read as absent; numbers sent as
 //! strings and the other way round (`status.errorCode` `0` / `"0"`, `ResultType` `"0"`,
@@ -31,8 +33,9 @@
 //! # Relevance
 //!
 //! Azure Monitor `category` / Log Analytics `Category` (or `Type`) must be `SignInLogs` /
-//! `SigninLogs` or `NonInteractiveUserSignInLogs` / `AADNonInteractiveUserSignInLogs`; other
-//! categories (`ServicePrincipalSignInLogs`, `ManagedIdentitySignInLogs`, audit logs, ...) are
+//! `SigninLogs` or `NonInteractiveUserSignInLogs` / `AADNonInteractiveUserSignInLogs` (Entra
+//! sign-ins), or `ADFSSignInLogs` (AD FS sign-ins, provider `adfs`); other categories
+//! (`ServicePrincipalSignInLogs`, `ManagedIdentitySignInLogs`, audit logs, ...) are
 //! [`Parsed::Irrelevant`]: service principals and managed identities are not console users. A
 //! record whose `signInEventTypes` lists only `servicePrincipal` / `managedIdentity` is
 //! irrelevant too. Irrelevant records keep their time and tenant for coverage.
@@ -44,20 +47,21 @@
 //! | `event_id`, native id | `id` (Log Analytics `Id`); missing → [`ParseError::Missing`] |
 //! | `time_ms` | `createdDateTime`, else the envelope's `time` / `TimeGenerated` / `@timestamp` |
 //! | `tenant` | Graph: `resourceTenantId`, else `homeTenantId`. Azure Monitor: envelope `tenantId`, else `properties.resourceTenantId` / `tenantId` / `homeTenantId`. Log Analytics: `AADTenantId`, else `ResourceTenantId`, else `TenantId`, else `HomeTenantId` (`TenantId` is the Log Analytics *workspace* id in Log Analytics tables, hence last). Elastic: `azure.tenant_id` |
-//! | `native_type` | `signIn` for Graph; the category (`SignInLogs`, `NonInteractiveUserSignInLogs`, Log Analytics `Category` or `Type`) otherwise |
+//! | `provider` | `adfs` for category `ADFSSignInLogs`, `entra` otherwise |
+//! | `native_type` | `signIn` for Graph; the category (`SignInLogs`, `NonInteractiveUserSignInLogs`, `ADFSSignInLogs`, Log Analytics `Category` or `Type`) otherwise |
 //! | `outcome` | `status.errorCode` (number or string), else `resultType` / `ResultType`: `0` → success, another number → failure; `"Success"` / `"Failure"` words (Panther) are read too; nothing → unknown |
 //! | `outcome_reason` | failures only: `"<errorCode>: <failureReason>"` (`ResultDescription` when there is no `failureReason`) |
 //! | `user.login` | `userPrincipalName` as given (Entra lower-cases it; matching folds case anyway) |
 //! | `user.email` | the UPN when it looks like an address (one `@`, a dotted domain, no `#EXT#`) |
 //! | `user.user_id`, `user.display_name` | `userId`, `userDisplayName` |
-//! | `app_id`, `app_name` | `appId`, `appDisplayName` |
-//! | `session_id` | `sessionId` (beta) |
+//! | `app_id`, `app_name` | `appId`, `appDisplayName` (for AD FS: the relying party) |
+//! | `session_id` | `sessionId` (beta); none for AD FS |
 //! | `source_ip` | `ipAddress`, else Azure Monitor `callerIpAddress` / ECS `source.ip` |
 //! | `user_agent` | `userAgent` (beta), else ECS `user_agent.original` |
 //! | `asn` | `autonomousSystemNumber` (number or numeric string; anything else → `None`) |
 //! | `country` | `location.countryOrRegion`, else `LocationDetails.countryOrRegion`, else the bare country code in Log Analytics `Location` / the Azure Monitor envelope's `location` |
 //! | `auth_requirement` | `authenticationRequirement` |
-//! | `factors` | `authenticationMethod` of each **succeeded** `authenticationDetails` step, in order, de-duplicated; else `authenticationMethodsUsed`; else `mfaDetail.authMethod` |
+//! | `factors` | `authenticationMethod` of each **succeeded** `authenticationDetails` step, in order, de-duplicated; else `authenticationMethodsUsed`; else `mfaDetail.authMethod`. AD FS: each succeeded step's `authenticationMethodDetail` where it has one (`Forms Authentication`), else its method |
 //! | `as_org` | never (Entra does not name the AS) |
 //!
 //! # How MFA is read (formats.md §3.2 "How to read MFA")
@@ -89,8 +93,12 @@
 //!    `status.failureReason` / `additionalDetails` / `ResultDescription`, or error `500121`
 //!    ("Authentication failed during strong authentication request"); otherwise
 //!    [`MfaClaim::Silent`] (a wrong password or an interrupt proves nothing about MFA).
-//! 2. Outcome **unknown** (no `status.errorCode`, no `resultType`): [`MfaClaim::Silent`].
-//! 3. Succeeded and requirement `singleFactorAuthentication` → [`MfaClaim::SingleFactor`], even
+//! 2. Outcome **unknown** (an empty or missing `status`, no `resultType`: Graph beta list
+//!    example 2 has `"status": {}`): read on the facts the record carries, exactly as a
+//!    success (rules 3 and 4), decision D1 of issue 15. The outcome stays unknown; the
+//!    correlator weighs it. So example 2 (`singleFactorAuthentication`, a password step) is
+//!    [`MfaClaim::SingleFactor`].
+//! 3. Succeeded (or unknown) and requirement `singleFactorAuthentication` → [`MfaClaim::SingleFactor`], even
 //!    when the single factor was strong (FIDO2) or `status.additionalDetails` mentions an MFA
 //!    claim: MFA was not *required*, so it was not enforced (design.md §5). The factors list
 //!    still shows what was used.
@@ -112,7 +120,50 @@
 //!
 //! Conditional Access results (`appliedConditionalAccessPolicies`) corroborate enforcement
 //! (§3.2) but are not read: the model has no field for them.
+//!
+//! # AD FS sign-ins (`ADFSSignInLogs`, decision D4 of issue 15)
+//!
+//! Microsoft Entra Connect Health for AD FS writes AD FS's own sign-ins into Entra's sign-in
+//! schema, as the diagnostic category / Log Analytics table `ADFSSignInLogs`
+//! (learn.microsoft.com/azure/azure-monitor/reference/tables/adfssigninlogs; "AD FS sign-ins in
+//! Microsoft Entra ID with Connect Health", MicrosoftDocs/entra-docs
+//! `docs/identity/hybrid/connect/how-to-connect-health-ad-fs-sign-in.md`). Such a record is one
+//! [`IdpEvent`] with provider `adfs`, kind `app_sso`, native type `ADFSSignInLogs`, its fields
+//! mapped as above (the time is `createdDateTime`: the envelope `time` of the Elastic test record
+//! is "12/12/2025 3:03:58 PM", later than the sign-in and not RFC 3339), `session_id` none.
+//!
+//! MFA is read from `authenticationDetails`, each step's `authenticationMethod` and
+//! `authenticationMethodDetail` (case-insensitive words; the page above names the methods
+//! `Forms`, `Windows`, `Certificate`, `WindowsHelloForBusiness`, `Device`, `Federated`, `SSO`,
+//! `Multifactor`, `Azure MFA`, `ADFSExternalAuthenticationProvider`; AD FS's built-in providers
+//! are `Forms Authentication`, `Windows Authentication`, `Certificate Authentication`, `Device
+//! Authentication`, `Microsoft Passport Authentication`, `Azure MFA`,
+//! learn.microsoft.com/powershell/module/adfs/get-adfsauthenticationprovider):
+//!
+//! - a succeeded step naming a second factor or a strong method — Azure MFA (`Azure MFA`,
+//!   `AzureMfaAuthentication`, "Microsoft Entra multifactor authentication"), an external MFA
+//!   adapter (`ADFSExternalAuthenticationProvider`), certificate / smart card, Windows Hello for
+//!   Business (Microsoft Passport), the `multipleauthn` claim, or one of Entra's second-factor
+//!   words above → [`MfaClaim::Verified`];
+//! - else a succeeded `Federated` step (AD FS sent the user to another IdP) →
+//!   [`MfaClaim::Upstream`];
+//! - else a succeeded `Multifactor` step ("a single sign-on token has an MFA and that was used")
+//!   → [`MfaClaim::Carried`];
+//! - else, when every succeeded step is a first factor (`Password`, `Forms` / `Forms
+//!   Authentication`, `Windows` / `Integrated Windows Authentication`) →
+//!   [`MfaClaim::SingleFactor`] (the real Elastic record: `Password` / `Forms Authentication`);
+//! - else (`SSO`, `Device`, names not listed, no succeeded step) → [`MfaClaim::Silent`];
+//! - a failed sign-in: [`MfaClaim::Failed`] when a strong step did not succeed, else
+//!   [`MfaClaim::Silent`]; an unknown outcome is read as a success (D1).
+//!
+//! `authenticationRequirement` is kept but not read: Connect Health writes single factor there
+//! "for AD FS sign-ins regardless of the sign-in" (the page's known issues). UNCONFIRMED: only
+//! `Password` / `Forms Authentication` is seen in a real exported record; how the other method
+//! names are spelt in `authenticationMethod` / `authenticationMethodDetail` is not. The same page
+//! says one AD FS sign-in writes several rows with one correlation id (`Forms` + `SSO` for a
+//! single factor; `Forms` + `Azure MFA` + `Multifactor` for MFA): each row is read on its own.
 
+mod adfs;
 mod de;
 pub mod fetch;
 mod map;

@@ -193,13 +193,21 @@ fn json_error(e: serde_json::Error, raw: &[u8]) -> ParseError {
     }
 }
 
-/// Azure categories / Log Analytics tables of user sign-ins. Anything else (service principals,
-/// managed identities, AD FS, audit logs, ...) is not a console user's sign-in.
+/// Azure categories / Log Analytics tables of user sign-ins to Entra. Anything else (service
+/// principals, managed identities, audit logs, ...) is not a console user's sign-in; AD FS's own
+/// sign-ins are read apart ([`category_is_adfs`]).
 fn category_is_user_sign_in(c: &str) -> bool {
     let c = c.trim();
     ["SignInLogs", "NonInteractiveUserSignInLogs", "AADNonInteractiveUserSignInLogs"]
         .iter()
         .any(|k| c.eq_ignore_ascii_case(k))
+}
+
+/// `ADFSSignInLogs` (Azure Monitor category, Log Analytics table and `Category`, Elastic
+/// `azure.signinlogs.category`): AD FS's own sign-ins, which Connect Health writes in Entra's
+/// sign-in schema.
+fn category_is_adfs(c: &str) -> bool {
+    c.trim().eq_ignore_ascii_case("ADFSSignInLogs")
 }
 
 /// `signInEventTypes` present and naming no user sign-in (only `servicePrincipal`,
@@ -238,8 +246,9 @@ fn build(shape: Shape, body: &Record, env: &Envelope) -> Result<Parsed<IdpEvent>
     let tenant = env.tenant.map(str::to_owned);
 
     let event_types = body.event_types.as_ref().map(|l| l.0.as_slice()).unwrap_or(&[]);
+    let adfs = env.category.is_some_and(category_is_adfs);
     let relevant = match env.category {
-        Some(c) => category_is_user_sign_in(c) && !event_types_exclude_users(event_types),
+        Some(c) => (adfs || category_is_user_sign_in(c)) && !event_types_exclude_users(event_types),
         None => !event_types_exclude_users(event_types),
     };
     if !relevant {
@@ -301,6 +310,7 @@ fn build(shape: Shape, body: &Record, env: &Envelope) -> Result<Parsed<IdpEvent>
         .flatten()
         .map(|s| Step {
             method: str_of(&s.method),
+            method_detail: str_of(&s.method_detail),
             succeeded: s.succeeded.and_then(|f| f.0),
             result_detail: str_of(&s.result_detail),
             step_requirement: str_of(&s.step_requirement),
@@ -319,17 +329,19 @@ fn build(shape: Shape, body: &Record, env: &Envelope) -> Result<Parsed<IdpEvent>
         token_issuer_type: text(&body.token_issuer_type),
         mfa_detail_method,
     };
-    let mfa = mfa::read(&facts);
+    let mfa = if adfs { crate::adfs::read(outcome, &steps) } else { mfa::read(&facts) };
 
     // Factors: succeeded steps' methods, else authenticationMethodsUsed, else mfaDetail.authMethod.
-    let mut factors: Vec<String> = Vec::new();
+    let mut factors: Vec<String> = if adfs { crate::adfs::factors(&steps) } else { Vec::new() };
     fn push(factors: &mut Vec<String>, m: &str) {
         if !factors.iter().any(|f| f == m) {
             factors.push(m.to_owned());
         }
     }
-    for m in steps.iter().filter(|s| s.succeeded == Some(true)).filter_map(|s| s.method) {
-        push(&mut factors, m.trim());
+    if !adfs {
+        for m in steps.iter().filter(|s| s.succeeded == Some(true)).filter_map(|s| s.method) {
+            push(&mut factors, m.trim());
+        }
     }
     if factors.is_empty()
         && let Some(used) = &body.methods_used
@@ -359,7 +371,7 @@ fn build(shape: Shape, body: &Record, env: &Envelope) -> Result<Parsed<IdpEvent>
     };
 
     let event = IdpEvent {
-        provider: Idp::Entra,
+        provider: if adfs { Idp::Adfs } else { Idp::Entra },
         tenant,
         event_id: id.to_owned(),
         time_ms,
@@ -376,7 +388,8 @@ fn build(shape: Shape, body: &Record, env: &Envelope) -> Result<Parsed<IdpEvent>
         },
         app_id: text(&body.app_id).map(str::to_owned),
         app_name: text(&body.app_name).map(str::to_owned),
-        session_id: text(&body.session_id).map(str::to_owned),
+        // An AD FS row's `sessionId` is not an Entra session (D4): none.
+        session_id: text(&body.session_id).filter(|_| !adfs).map(str::to_owned),
         source_ip: text(&body.ip).or(env.caller_ip).map(|s| s.trim().to_owned()),
         user_agent: text(&body.user_agent).or(env.user_agent).map(str::to_owned),
         asn: text(&body.asn).and_then(parse_asn),
@@ -419,5 +432,9 @@ mod tests {
         assert!(!category_is_user_sign_in("ServicePrincipalSignInLogs"));
         assert!(!category_is_user_sign_in("ManagedIdentitySignInLogs"));
         assert!(!category_is_user_sign_in("AuditLogs"));
+        assert!(!category_is_user_sign_in("ADFSSignInLogs"));
+        assert!(category_is_adfs("ADFSSignInLogs"));
+        assert!(category_is_adfs(" adfssigninlogs "));
+        assert!(!category_is_adfs("SignInLogs"));
     }
 }

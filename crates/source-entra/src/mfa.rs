@@ -6,6 +6,8 @@ use trailproof_model::{MfaClaim, Outcome};
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Step<'a> {
     pub method: Option<&'a str>,
+    /// `authenticationMethodDetail`; read by the AD FS rules only.
+    pub method_detail: Option<&'a str>,
     pub succeeded: Option<bool>,
     pub result_detail: Option<&'a str>,
     pub step_requirement: Option<&'a str>,
@@ -185,8 +187,10 @@ pub(crate) fn read(f: &Facts) -> MfaClaim {
                 || f.error_code.is_some_and(|c| MFA_FAILED_CODES.contains(&c.trim()));
             return if req != Requirement::Single && mfa_failed { MfaClaim::Failed } else { MfaClaim::Silent };
         }
-        Outcome::Unknown => return MfaClaim::Silent,
-        Outcome::Success => {}
+        // D1: a sign-in of unknown outcome (an empty or missing `status`, no `resultType`) is
+        // read on the facts it carries, as a successful one is; the correlator knows that its
+        // outcome is unknown.
+        Outcome::Unknown | Outcome::Success => {}
     }
 
     if req == Requirement::Single {
@@ -232,7 +236,13 @@ mod tests {
 
     fn step(method: &'static str, ok: bool, detail: &'static str, req: &'static str) -> Step<'static> {
         let o = |s: &'static str| if s.is_empty() { None } else { Some(s) };
-        Step { method: o(method), succeeded: Some(ok), result_detail: o(detail), step_requirement: o(req) }
+        Step {
+            method: o(method),
+            method_detail: None,
+            succeeded: Some(ok),
+            result_detail: o(detail),
+            step_requirement: o(req),
+        }
     }
 
     fn pw() -> Step<'static> {
@@ -455,11 +465,19 @@ mod tests {
         assert_eq!(read(&f), MfaClaim::Silent);
     }
 
+    /// D1: an unknown outcome is read on the facts the record carries, as a success is.
     #[test]
-    fn unknown_outcome_is_silent() {
+    fn unknown_outcome_is_read_on_its_facts() {
+        let unknown = |req, s| Facts { outcome: Outcome::Unknown, error_code: None, ..ok(req, s) };
         let s = leak(vec![step("Mobile app notification", true, "", "")]);
-        let f = Facts { outcome: Outcome::Unknown, error_code: None, ..ok(MULTI, s) };
-        assert_eq!(read(&f), MfaClaim::Silent);
+        assert_eq!(read(&unknown(MULTI, s)), MfaClaim::Verified);
+        assert_eq!(read(&unknown(SINGLE, leak(vec![pw()]))), MfaClaim::SingleFactor);
+        let s = leak(vec![step("Previously satisfied", true, "MFA requirement satisfied by claim in the token", "")]);
+        assert_eq!(read(&unknown(MULTI, s)), MfaClaim::Carried);
+        let s = leak(vec![step("", true, "MFA requirement satisfied by claim provided by external provider", "")]);
+        assert_eq!(read(&unknown(MULTI, s)), MfaClaim::Upstream);
+        assert_eq!(read(&unknown(MULTI, leak(vec![pw()]))), MfaClaim::Silent);
+        assert_eq!(read(&unknown(None, leak(vec![]))), MfaClaim::Silent);
     }
 
     #[test]

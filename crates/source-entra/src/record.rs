@@ -92,6 +92,13 @@ tolerant_struct! {
     /// One `authenticationDetails[]` element.
     struct AuthStep {
         method: Str = ["authenticationMethod", "AuthenticationMethod", "authentication_method"],
+        /// `authenticationMethodDetail` (beta): AD FS writes the provider here (`Forms
+        /// Authentication` under method `Password`).
+        method_detail: Str = [
+            "authenticationMethodDetail",
+            "AuthenticationMethodDetail",
+            "authentication_method_detail",
+        ],
         succeeded: Flag = ["succeeded", "Succeeded"],
         result_detail: Str = [
             "authenticationStepResultDetail",

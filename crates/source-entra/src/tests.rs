@@ -187,11 +187,20 @@ fn status_error_code_beats_envelope_result_type() {
     assert_eq!(e.outcome_reason.as_deref(), Some("50053: Account is locked."));
 }
 
+/// D1: no `status.errorCode` and no `resultType` leave the outcome unknown; the MFA claim is
+/// read from what the record carries, as for a success.
 #[test]
-fn no_status_and_no_result_type_is_unknown_and_silent() {
+fn no_status_and_no_result_type_is_unknown_and_read_on_its_facts() {
     let e = one(&graph(r#","authenticationRequirement":"singleFactorAuthentication""#));
     assert_eq!(e.outcome, Outcome::Unknown);
-    assert_eq!(e.mfa, MfaClaim::Silent);
+    assert_eq!(e.mfa, MfaClaim::SingleFactor);
+    let e = one(&graph(
+        r#","status":{},"authenticationRequirement":"multiFactorAuthentication",
+        "authenticationDetails":[{"authenticationMethod":"FIDO2 security key","succeeded":true}]"#,
+    ));
+    assert_eq!((e.outcome, e.mfa), (Outcome::Unknown, MfaClaim::Verified));
+    let e = one(&graph(r#","status":null,"authenticationRequirement":"multiFactorAuthentication""#));
+    assert_eq!((e.outcome, e.mfa), (Outcome::Unknown, MfaClaim::Silent));
 }
 
 // ---------------------------------------------------------------- users and fields
@@ -333,7 +342,7 @@ fn non_interactive_category_is_relevant() {
 
 #[test]
 fn service_principal_and_managed_identity_categories_are_irrelevant() {
-    for cat in ["ServicePrincipalSignInLogs", "ManagedIdentitySignInLogs", "AuditLogs", "ADFSSignInLogs"] {
+    for cat in ["ServicePrincipalSignInLogs", "ManagedIdentitySignInLogs", "AuditLogs"] {
         let (t, scope) = irrelevant(&monitor(&format!(r#","category":"{cat}""#), ""));
         assert_eq!(t, Some(T0), "{cat}");
         assert_eq!(scope.as_deref(), Some("t-env"), "{cat}");
@@ -682,4 +691,76 @@ proptest! {
             let _ = parse_record(&b[..i], f);
         }
     }
+}
+
+// ---------------------------------------------------------------- AD FS (D4)
+
+/// An AD FS row in each shape: Azure Monitor, Log Analytics, Elastic without `event.original`.
+#[test]
+fn adfs_sign_ins_are_adfs_app_sso_in_every_shape() {
+    let steps = r#"[{"authenticationMethod":"Password","authenticationMethodDetail":"Forms Authentication","succeeded":true},
+        {"authenticationMethod":"Azure MFA","succeeded":true}]"#;
+    let records = [
+        monitor(
+            r#","category":"ADFSSignInLogs""#,
+            &format!(r#","appId":"rp-1","appDisplayName":"AWS","sessionId":"s-9","authenticationDetails":{steps}"#),
+        ),
+        row(&format!(
+            r#","Type":"ADFSSignInLogs","Category":"ADFSSignInLogs","AADTenantId":"t-1","AppId":"rp-1",
+               "AppDisplayName":"AWS","ResultType":"0","SessionId":"s-9","AuthenticationDetails":{}"#,
+            serde_json::to_string(steps).unwrap()
+        )),
+        format!(
+            r#"{{"@timestamp":"2026-03-02T08:16:00Z","azure":{{"tenant_id":"t-1","signinlogs":{{
+                "category":"ADFSSignInLogs","result_type":"0","properties":{{"id":"e-1",
+                "created_at":"2026-03-02T08:15:42Z","user_principal_name":"alice@example.com",
+                "app_id":"rp-1","app_display_name":"AWS","session_id":"s-9","authentication_details":{steps}}}}}}},
+                "source":{{"ip":"198.51.100.8"}}}}"#
+        ),
+    ];
+    for raw in &records {
+        let Ok(Parsed::Relevant { native_id, events }) = parse_record(raw.as_bytes(), Format::Auto) else {
+            panic!("relevant expected: {raw}")
+        };
+        let e = &events[0];
+        assert_eq!(e.event_id, native_id);
+        assert_eq!((e.provider, e.kind), (Idp::Adfs, IdpEventKind::AppSso), "{raw}");
+        assert_eq!(e.native_type, "ADFSSignInLogs");
+        assert_eq!(e.outcome, Outcome::Success);
+        assert_eq!(e.mfa, MfaClaim::Verified, "{raw}");
+        assert_eq!(e.factors, ["Forms Authentication", "Azure MFA"]);
+        assert_eq!((e.app_id.as_deref(), e.app_name.as_deref()), (Some("rp-1"), Some("AWS")));
+        assert_eq!(e.session_id, None, "an AD FS row names no Entra session");
+        assert_eq!(e.time_ms, T0);
+    }
+}
+
+/// Connect Health writes `singleFactorAuthentication` in every AD FS row (a known issue), so the
+/// requirement does not decide an AD FS sign-in; the steps do.
+#[test]
+fn adfs_requirement_is_not_read() {
+    let raw = monitor(
+        r#","category":"ADFSSignInLogs""#,
+        r#","authenticationRequirement":"singleFactorAuthentication",
+           "authenticationDetails":[{"authenticationMethod":"Certificate","succeeded":true}]"#,
+    );
+    let Ok(Parsed::Relevant { events, .. }) = parse_record(raw.as_bytes(), Format::Auto) else { panic!() };
+    assert_eq!(events[0].mfa, MfaClaim::Verified);
+    assert_eq!(events[0].auth_requirement.as_deref(), Some("singleFactorAuthentication"));
+}
+
+#[test]
+fn adfs_failed_and_unknown_outcomes() {
+    let raw = monitor(
+        r#","category":"ADFSSignInLogs","resultType":"300030""#,
+        r#","authenticationDetails":[{"authenticationMethod":"Password","authenticationMethodDetail":"Forms Authentication","succeeded":false}]"#,
+    );
+    let Ok(Parsed::Relevant { events, .. }) = parse_record(raw.as_bytes(), Format::Auto) else { panic!() };
+    assert_eq!((events[0].outcome, events[0].mfa), (Outcome::Failure, MfaClaim::Silent));
+    assert!(events[0].factors.is_empty());
+    let raw = r#"{"category":"ADFSSignInLogs","tenantId":"t","properties":{"id":"a-2","createdDateTime":"2026-03-02T08:15:42Z",
+        "userPrincipalName":"bob@example.com","status":{},
+        "authenticationDetails":[{"authenticationMethod":"Password","authenticationMethodDetail":"Forms Authentication","succeeded":true}]}}"#;
+    let Ok(Parsed::Relevant { events, .. }) = parse_record(raw.as_bytes(), Format::Auto) else { panic!() };
+    assert_eq!((events[0].outcome, events[0].mfa), (Outcome::Unknown, MfaClaim::SingleFactor));
 }
