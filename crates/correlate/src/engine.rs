@@ -128,6 +128,10 @@ pub(crate) struct Index<'a> {
     signin_tokens: HashMap<&'a str, Vec<&'a AwsEvent>>,
     /// Identity Center portal sign-ins (UserAuthentication) by folded user name.
     portal_sign_ins: HashMap<String, Vec<&'a AwsEvent>>,
+    /// The CredentialChallenge that names the user of a sign-in sequence, by AuthWorkflowID:
+    /// since 2025 a UserAuthentication of Identity Center's own directory names no user; the
+    /// sequence's password (or e-mail OTP) challenge does.
+    named_by: HashMap<&'a str, &'a AwsEvent>,
     /// AWS sign-ins (SSOs to AWS apps, outcome success or unknown) by (provider, folded user key).
     ssos: HashMap<(Idp, String), Vec<&'a IdpEvent>>,
     /// Every AWS sign-in per provider, by time: who signed in to AWS in a window (§4, rule 2).
@@ -157,6 +161,7 @@ impl<'a> Index<'a> {
             issued: HashMap::new(),
             signin_tokens: HashMap::new(),
             portal_sign_ins: HashMap::new(),
+            named_by: HashMap::new(),
             ssos: HashMap::new(),
             aws_signins: HashMap::new(),
             aws_app_in_snapshot: BTreeSet::new(),
@@ -166,6 +171,14 @@ impl<'a> Index<'a> {
             known: &snap.known_users,
             alias_targets: cfg.aliases.values().cloned().collect(),
         };
+        for e in &snap.aws_related {
+            if e.kind == Some(AwsEventKind::CredentialChallenge)
+                && e.user_name.is_some()
+                && let Some(wf) = e.auth_workflow_id.as_deref()
+            {
+                ix.named_by.entry(wf).or_insert(e);
+            }
+        }
         for e in &snap.aws_related {
             match e.kind {
                 Some(AwsEventKind::AssumeRoleWithSaml | AwsEventKind::GetFederationToken) => {
@@ -179,7 +192,7 @@ impl<'a> Index<'a> {
                     }
                 }
                 Some(AwsEventKind::UserAuthentication) if e.outcome == Outcome::Success => {
-                    if let Some(u) = e.user_name.as_deref() {
+                    if let Some(u) = ix.portal_user(e) {
                         ix.portal_sign_ins.entry(fold(u)).or_default().push(e);
                     }
                 }
@@ -232,6 +245,20 @@ impl<'a> Index<'a> {
             by_time(v, |e| (e.time_ms, &e.event_id));
         }
         ix
+    }
+
+    /// The user of a portal sign-in: its own user name, else that of the challenge of the same
+    /// sign-in sequence that names it.
+    fn portal_user(&self, p: &'a AwsEvent) -> Option<&'a str> {
+        p.user_name.as_deref().or_else(|| self.naming_challenge(p).and_then(|c| c.user_name.as_deref()))
+    }
+
+    /// The CredentialChallenge naming the user of a portal sign-in that names none itself.
+    fn naming_challenge(&self, p: &AwsEvent) -> Option<&'a AwsEvent> {
+        if p.user_name.is_some() {
+            return None;
+        }
+        p.auth_workflow_id.as_deref().and_then(|wf| self.named_by.get(wf).copied())
     }
 
     /// Whether `p`'s AWS application can be told from its others (docs/judging.md §4, rule 1):
@@ -938,6 +965,20 @@ impl<'a> Index<'a> {
                 id: p.event_id.clone(),
                 role: "identity_center_sign_in".into(),
             });
+            if let Some(ch) = self.naming_challenge(p) {
+                evidence.push(Evidence {
+                    source: Source::Cloudtrail,
+                    id: ch.event_id.clone(),
+                    role: "identity_center_sign_in".into(),
+                });
+                story.note(format!(
+                    "The portal sign-in names no user; the {} challenge {} of the same sign-in (AuthWorkflowID {}) names {}.",
+                    ch.credential_type.as_deref().unwrap_or("first"),
+                    ch.event_id,
+                    ch.auth_workflow_id.as_deref().unwrap_or_default(),
+                    ch.user_name.as_deref().unwrap_or_default()
+                ));
+            }
             story.note(format!(
                 "The user's IAM Identity Center portal sign-in (UserAuthentication {}, credential {}) was at {}.",
                 p.event_id,
@@ -1101,8 +1142,14 @@ impl<'a> Index<'a> {
     }
 
     /// docs/judging.md §5a: the portal sign-in was Identity Center's own directory's.
-    fn identity_center_directory(&self, c: &AwsEvent, p: &AwsEvent, types: &[String], story: &mut Story) -> Judged<'a> {
-        let user = p.user_name.clone().or_else(|| c.session_name.clone()).unwrap_or_default();
+    fn identity_center_directory(
+        &self,
+        c: &AwsEvent,
+        p: &'a AwsEvent,
+        types: &[String],
+        story: &mut Story,
+    ) -> Judged<'a> {
+        let user = self.portal_user(p).or(c.session_name.as_deref()).unwrap_or_default().to_string();
         let matched_by = if user.contains('@') { MatchedBy::Email } else { MatchedBy::Username };
         let identity = Some(Identity { idp: IdentitySource::IdentityCenter, user, matched_by });
         let second: Vec<String> = types.iter().filter(|t| IC_SECOND_FACTORS.contains(&t.as_str())).cloned().collect();

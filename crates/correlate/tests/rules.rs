@@ -502,6 +502,37 @@ fn identity_center_directory_sign_ins_decide_by_their_credential_types() {
     assert_eq!((v.verdict, v.reason), (Verdict::Unknown, Some(UnknownReason::IdpNotConfigured)));
 }
 
+/// Since 2025 a UserAuthentication of Identity Center's own directory names no user: the password
+/// challenge of the same sign-in sequence (AuthWorkflowID) does, and both are cited.
+#[test]
+fn a_2025_directory_sign_in_is_tied_to_its_user_by_the_sequence() {
+    let c = ic_login(T, "mara.keller");
+    let mut ua = portal("ua1", T - 120 * MIN, "x", Some("PASSWORD,TOTP"));
+    ua.user_name = None;
+    ua.auth_workflow_id = Some("wf-1".into());
+    let challenge = AwsEvent {
+        event_id: "ch1".into(),
+        kind: Some(AwsEventKind::CredentialChallenge),
+        user_name: Some("mara.keller".into()),
+        credential_type: Some("PASSWORD".into()),
+        time_ms: T - 121 * MIN,
+        ..ua.clone()
+    };
+    let mut s = snap(vec![c.clone()], vec![], None);
+    s.aws_related = vec![ua.clone(), challenge.clone()];
+    let v = one(&s);
+    assert_eq!(v.verdict, Verdict::Enforced, "{}", v.explanation);
+    assert_eq!(v.identity.unwrap().user, "mara.keller");
+    for id in ["ua1", "ch1"] {
+        assert!(v.evidence.iter().any(|e| e.id == id && e.role == "identity_center_sign_in"), "{id}");
+    }
+    // Another sequence's challenge does not name it.
+    let mut other = challenge;
+    other.auth_workflow_id = Some("wf-2".into());
+    s.aws_related = vec![ua, other];
+    assert_eq!((one(&s).verdict, one(&s).reason), (Verdict::Unknown, Some(UnknownReason::IdpNotConfigured)));
+}
+
 /// docs/judging.md §5a: no portal sign-in and no IdP: CloudTrail's coverage where Identity Center
 /// logs its sign-ins stands in for an IdP's.
 #[test]

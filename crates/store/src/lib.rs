@@ -502,8 +502,14 @@ impl Batch<'_> {
                 e.credential_type,
                 e.login_to,
                 raw_id,
-                // Sought by user (`aws_events_portal`) for portal sign-ins only.
-                e.user_name.as_deref().filter(|_| e.kind == Some(AwsEventKind::UserAuthentication)).map(fold),
+                // Sought by user for portal sign-ins (`aws_events_portal`) and the challenges that
+                // name the user of a sign-in sequence (`aws_events_challenge_user`) only.
+                e.user_name
+                    .as_deref()
+                    .filter(|_| {
+                        matches!(e.kind, Some(AwsEventKind::UserAuthentication | AwsEventKind::CredentialChallenge))
+                    })
+                    .map(fold),
                 e.auth_workflow_id,
                 e.identity_store_user_id,
                 e.credential_id,

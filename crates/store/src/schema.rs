@@ -336,4 +336,14 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE aws_events ADD COLUMN identity_store_user_id TEXT;
     ALTER TABLE aws_events ADD COLUMN credential_id TEXT;
     "#,
+    // 12: since 2025 a sign-in by Identity Center's own directory names its user only on the
+    // sequence's password (or e-mail OTP) CredentialChallenge; its UserAuthentication carries the
+    // same AuthWorkflowID and no user name. A slice finds its users' challenges by folded name,
+    // then their portal sign-ins by workflow id.
+    r#"
+    UPDATE aws_events SET user_name_fold = trailproof_fold(user_name)
+        WHERE kind = 'CredentialChallenge' AND user_name IS NOT NULL;
+    CREATE INDEX aws_events_challenge_user ON aws_events (user_name_fold, time_ms) WHERE kind = 'CredentialChallenge';
+    CREATE INDEX aws_events_workflow ON aws_events (auth_workflow_id) WHERE auth_workflow_id IS NOT NULL;
+    "#,
 ];

@@ -545,6 +545,7 @@ impl Store {
         let users: BTreeSet<String> =
             own.iter().filter_map(|c| c.session_name.as_deref().map(trailproof_model::fold)).collect();
         let users: Vec<String> = users.into_iter().collect();
+        let mut workflows: BTreeSet<String> = BTreeSet::new();
         for chunk in users.chunks(400) {
             let mut args: Vec<Value> = vec![(q.from_ms - q.portal_lookback_ms).into(), hi.into()];
             let cond = format!(
@@ -552,6 +553,26 @@ impl Store {
                 placeholders(&mut args, chunk)
             );
             snap.aws_related.extend(self.aws_query_by("INDEXED BY aws_events_portal", &cond, args)?);
+            // Since 2025 a sign-in by Identity Center's own directory names its user on the
+            // password (or e-mail OTP) challenge only: its UserAuthentication is found through
+            // the challenge's AuthWorkflowID.
+            let mut args: Vec<Value> = vec![(q.from_ms - q.portal_lookback_ms).into(), hi.into()];
+            let cond = format!(
+                "user_name_fold IN ({}) AND kind = 'CredentialChallenge' AND time_ms >= ?1 AND time_ms <= ?2",
+                placeholders(&mut args, chunk)
+            );
+            let challenges = self.aws_query_by("INDEXED BY aws_events_challenge_user", &cond, args)?;
+            workflows.extend(challenges.iter().filter_map(|c| c.auth_workflow_id.clone()));
+            snap.aws_related.extend(challenges);
+        }
+        let workflows: Vec<String> = workflows.into_iter().collect();
+        for chunk in workflows.chunks(400) {
+            let mut args: Vec<Value> = Vec::new();
+            let cond = format!(
+                "auth_workflow_id IN ({}) AND kind = 'UserAuthentication' AND user_name IS NULL",
+                placeholders(&mut args, chunk)
+            );
+            snap.aws_related.extend(self.aws_query_by("INDEXED BY aws_events_workflow", &cond, args)?);
         }
 
         // The baseline before the range, aggregated per principal, for the range's principals

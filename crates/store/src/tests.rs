@@ -705,7 +705,8 @@ fn a_database_migrated_to_10_finds_the_portal_sign_ins_it_stored_before() {
         // Back to schema 9 as an older trailproof left it: no folded user name, no index.
         s.conn()
             .execute_batch(
-                "DROP INDEX aws_events_portal; ALTER TABLE aws_events DROP COLUMN user_name_fold;
+                "DROP INDEX aws_events_portal; DROP INDEX aws_events_challenge_user; DROP INDEX aws_events_workflow;
+                 ALTER TABLE aws_events DROP COLUMN user_name_fold;
                  ALTER TABLE aws_events DROP COLUMN auth_workflow_id;
                  ALTER TABLE aws_events DROP COLUMN identity_store_user_id;
                  ALTER TABLE aws_events DROP COLUMN credential_id;
@@ -716,4 +717,36 @@ fn a_database_migrated_to_10_finds_the_portal_sign_ins_it_stored_before() {
     let s = Store::open(&path).unwrap();
     assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(portal_ids(&s, &portal_query(t)), ["u-anne"]);
+}
+
+/// Since 2025 Identity Center's own directory names the user of a sign-in on its password
+/// challenge only; a slice finds the user's UserAuthentication through the challenge's
+/// AuthWorkflowID, and loads both (the engine ties them together).
+#[test]
+fn a_slice_finds_a_portal_sign_in_that_names_no_user_through_its_challenge() {
+    let t: Millis = 100 * 3_600_000;
+    let mut s = Store::open_in_memory().unwrap();
+    let mut b = s.batch().unwrap();
+    let login = AwsEvent { time_ms: t + 10, session_name: Some("Mara.Keller".into()), ..aws("c1") };
+    let seq = |id: &str, kind, wf: &str, user: Option<&str>| AwsEvent {
+        kind: Some(kind),
+        user_name: user.map(str::to_string),
+        auth_workflow_id: Some(wf.into()),
+        ..portal_sign_in(id, t - 3_600_000, "x")
+    };
+    let events = [
+        login,
+        seq("ch-mara", AwsEventKind::CredentialChallenge, "wf-mara", Some("mara.keller")),
+        seq("ua-mara", AwsEventKind::UserAuthentication, "wf-mara", None),
+        seq("ch-bob", AwsEventKind::CredentialChallenge, "wf-bob", Some("bob")),
+        seq("ua-bob", AwsEventKind::UserAuthentication, "wf-bob", None),
+    ];
+    for e in events {
+        b.insert_aws(&e.event_id.clone(), at(), &raw::compress(b"{}"), &[e]).unwrap();
+    }
+    b.commit().unwrap();
+    let snap = s.snapshot_aws(&portal_query(t)).unwrap();
+    let mut ids: Vec<&str> = snap.aws_related.iter().map(|e| e.event_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["ch-mara", "ua-mara"]);
 }
