@@ -24,8 +24,35 @@
 //!
 //! Rejected with [`ParseError::WrongShape`]: a whole `activities.list` page (pass its `items`),
 //! flattened exports with the event's `type`/`name`/`parameters` at the top level and no `events`
-//! (Panther's GSuite schema), and any object without the `id` object (records of other sources).
-//! Records that are not JSON give [`ParseError::Json`].
+//! (Panther's GSuite schema), and any object without the `id` object that is not an Elastic
+//! document either (records of other sources). Records that are not JSON give
+//! [`ParseError::Json`].
+//!
+//! # Elastic documents (decision D5 of issue 15)
+//!
+//! An object without the `id` object but with Elastic Common Schema keys (`google_workspace`,
+//! `event`, `@timestamp`) is a document of the Elastic `google_workspace` integration's `login`
+//! or `saml` data stream. Its `event.original`, when kept and when it is a Reports API
+//! activity, is read as above (D6). Otherwise its fields are mapped back to the activity's
+//! facts as Elastic's ingest pipelines wrote them (the table is in the `ecs` module's docs):
+//! `@timestamp` → `id.time`, `event.id` → `uniqueQualifier`, `event.provider` →
+//! `applicationName`, `organization.id` → `customerId`, `source.user.email` / `source.user.id`
+//! → the actor, `source.ip` → `ipAddress`, `event.action` → the event's name,
+//! `google_workspace.login.*` / `google_workspace.saml.*` → the parameters (the pipelines strip
+//! the `login_` / `saml_` prefixes). The same rules then apply, with two differences the
+//! document forces:
+//!
+//! - the id is `<application>/<@timestamp>/<event.id>`: Elastic writes `@timestamp` with
+//!   milliseconds (`2020-10-02T15:00:00.000Z`), so it equals the native id only when Google's
+//!   `id.time` had them too (the Reports API writes `2024-05-01T09:00:04.250Z`; Elastic's own
+//!   test records `2020-10-02T15:00:00Z` do not). A document is one event of an activity (Elastic's
+//!   agent splits `events`), so its id has no `#<n>`.
+//! - the pipelines copy only `value`, `intValue` and `multiValue` parameters, so
+//!   `is_second_factor` (a `boolValue`) is lost: a `login_verification` / `login_challenge`
+//!   document without it is [`MfaClaim::Silent`], whatever its method (the Elastic test record
+//!   has `backup_code` with `is_second_factor: false`). With it (a pipeline that keeps it), rule 6
+//!   applies. `networkInfo` is not in the document (`source.as` / `source.geo` are Elastic's own
+//!   GeoIP): `asn` and `country` are none.
 //!
 //! # Which events are kept
 //!
@@ -45,11 +72,16 @@
 //!
 //! # Identity of a record and its events
 //!
-//! `native_id` = `"<id.time>/<id.uniqueQualifier>"`, the time exactly as written (the Reports
-//! API's dedupe key [formats.md 4.2]). An activity whose `events` holds one event (or is a
-//! single object) gives `event_id` = `native_id`; an activity with several events gives
-//! `native_id#<i>` for each kept event, `i` being the event's index in the original `events`
-//! array — so ids do not shift when the set of kept event names changes.
+//! `native_id` = `"<application>/<id.time>/<id.uniqueQualifier>"` (decision D3 of issue 15):
+//! the application (`login` or `saml`, as Google writes `id.applicationName`; an activity
+//! without it takes its first kept event's application), then the time exactly as written and
+//! the qualifier (the Reports API's dedupe key [formats.md 4.2]). The application is part of
+//! the id because a `login` and a `saml` activity may share time and qualifier (Elastic's test
+//! records do): without it the second was counted as already present and lost. An activity whose
+//! `events` holds one event (or is a single object) gives `event_id` = `native_id`; an activity
+//! with several events gives `native_id#<i>` for each kept event, `i` being the event's index in
+//! the original `events` array — so ids do not shift when the set of kept event names changes.
+//! Stores written before D3 are migrated (store migration 12).
 //!
 //! # Field mapping
 //!
@@ -101,6 +133,7 @@
 //! `is_second_factor` is read from `boolValue` or from the strings `"true"`/`"false"`.
 
 mod de;
+mod ecs;
 pub mod fetch;
 mod mfa;
 mod params;
@@ -144,12 +177,29 @@ struct RawActivity<'a> {
     parameters: Option<IgnoredAny>,
     #[serde(default, rename = "type")]
     kind: Option<IgnoredAny>,
+    // Elastic document markers (`google_workspace`, `event`, `@timestamp`).
+    #[serde(default)]
+    google_workspace: Option<IgnoredAny>,
+    #[serde(default)]
+    event: Option<IgnoredAny>,
+    #[serde(default, rename = "event.action")]
+    event_action: Option<IgnoredAny>,
+    #[serde(default, rename = "@timestamp")]
+    timestamp: Option<IgnoredAny>,
 }
 
 impl RawActivity<'_> {
     /// The event's own fields sit at the top level (an Activity has no `type`/`name`/`parameters`).
     fn looks_flattened(&self) -> bool {
         self.name.is_some() || self.parameters.is_some() || self.kind.is_some()
+    }
+
+    /// An Elastic Common Schema document (`google_workspace.*`, `event.*`, `@timestamp`).
+    fn looks_ecs(&self) -> bool {
+        self.google_workspace.is_some()
+            || self.event.is_some()
+            || self.event_action.is_some()
+            || self.timestamp.is_some()
     }
 }
 
@@ -225,12 +275,13 @@ fn wrong_shape(why: impl Into<String>) -> ParseError {
 }
 
 /// One Reports API Activity (an element of `items` of an activities.list page) for application
-/// `login` or `saml`, normalized. See the crate docs for the rules.
+/// `login` or `saml`, normalized; or an Elastic `google_workspace.login` / `.saml` document (see
+/// the crate docs, "Elastic documents"). See the crate docs for the rules.
 ///
-/// `native_id` = `"<id.time>/<id.uniqueQualifier>"`; one [`IdpEvent`] per kept element of
-/// `events` (`event_id` = `native_id`, or `native_id#<index>` when the activity has several
-/// events). Other applications and event names give [`Parsed::Irrelevant`] with `id.time` and
-/// `id.customerId`.
+/// `native_id` = `"<application>/<id.time>/<id.uniqueQualifier>"`; one [`IdpEvent`] per kept
+/// element of `events` (`event_id` = `native_id`, or `native_id#<index>` when the activity has
+/// several events). Other applications and event names give [`Parsed::Irrelevant`] with
+/// `id.time` and `id.customerId`.
 pub fn parse_record(raw: &[u8]) -> Result<Parsed<IdpEvent>, ParseError> {
     // serde reads a struct from a JSON array too (positionally); an activity is an object.
     if raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
@@ -251,6 +302,9 @@ pub fn parse_record(raw: &[u8]) -> Result<Parsed<IdpEvent>, ParseError> {
                  export (e.g. Panther's GSuite schema), not the Reports API shape",
             ));
         }
+        if act.looks_ecs() {
+            return ecs::parse(raw);
+        }
         return Err(wrong_shape("no `id` object"));
     };
     if act.events.is_none() && act.looks_flattened() {
@@ -260,25 +314,87 @@ pub fn parse_record(raw: &[u8]) -> Result<Parsed<IdpEvent>, ParseError> {
         ));
     }
 
-    let time_text = text(&id.time);
-    let time_ms = match time_text {
-        Some(t) => Some(parse_time(t).map_err(|why| ParseError::invalid("id.time", t, why))?),
+    let empty = Parameters::default();
+    let events: Vec<Ev<'_, '_>> = act
+        .events
+        .as_ref()
+        .map(|e| e.0.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|ev| Ev {
+            kind: trimmed(&ev.kind),
+            name: trimmed(&ev.name),
+            params: ev.parameters.as_ref().unwrap_or(&empty),
+        })
+        .collect();
+    let actor = act.actor.as_ref();
+    let (asn, country) = match &act.network_info {
+        Some(n) => (n.ip_asn.as_ref().and_then(|v| v.0.iter().find_map(scalar_u32)), trimmed(&n.region_code)),
+        None => (None, None),
+    };
+    build(&Activity {
+        time: text(&id.time),
+        time_field: "id.time",
+        unique_qualifier: trimmed(&id.unique_qualifier),
+        unique_qualifier_field: "id.uniqueQualifier",
+        application: trimmed(&id.application_name),
+        customer: trimmed(&id.customer_id),
+        email: actor.and_then(|a| trimmed(&a.email)),
+        profile_id: actor.and_then(|a| trimmed(&a.profile_id)),
+        ip: trimmed(&act.ip_address),
+        asn,
+        country,
+        events,
+        from_ecs: false,
+    })
+}
+
+/// One event of an activity, as the rules read it.
+pub(crate) struct Ev<'b, 'a> {
+    pub(crate) kind: Option<&'b str>,
+    pub(crate) name: Option<&'b str>,
+    pub(crate) params: &'b Parameters<'a>,
+}
+
+/// The facts of one activity, from a Reports API record or an Elastic document.
+pub(crate) struct Activity<'b, 'a> {
+    /// The time as written (it is part of the native id).
+    pub(crate) time: Option<&'b str>,
+    /// Where the time came from, for errors.
+    pub(crate) time_field: &'static str,
+    pub(crate) unique_qualifier: Option<&'b str>,
+    pub(crate) unique_qualifier_field: &'static str,
+    /// `id.applicationName` (Elastic: `event.provider`).
+    pub(crate) application: Option<&'b str>,
+    pub(crate) customer: Option<&'b str>,
+    pub(crate) email: Option<&'b str>,
+    pub(crate) profile_id: Option<&'b str>,
+    pub(crate) ip: Option<&'b str>,
+    pub(crate) asn: Option<u32>,
+    pub(crate) country: Option<&'b str>,
+    pub(crate) events: Vec<Ev<'b, 'a>>,
+    /// An Elastic document: its pipeline drops `boolValue` parameters (`is_second_factor`), so
+    /// their absence says nothing.
+    pub(crate) from_ecs: bool,
+}
+
+pub(crate) fn build(act: &Activity<'_, '_>) -> Result<Parsed<IdpEvent>, ParseError> {
+    let time_ms = match act.time {
+        Some(t) => Some(parse_time(t).map_err(|why| ParseError::invalid(act.time_field, t, why))?),
         None => None,
     };
-    let tenant = trimmed(&id.customer_id).map(str::to_owned);
-    let app_name = trimmed(&id.application_name);
+    let tenant = act.customer.map(str::to_owned);
 
-    let events = act.events.map(|e| e.0).unwrap_or_default();
-    let mut kept: Vec<(usize, App, &str, IdpEventKind, &RawEvent<'_>)> = Vec::new();
-    for (i, ev) in events.iter().enumerate() {
-        let Some(name) = trimmed(&ev.name) else { continue };
-        let app = match app_name {
+    let mut kept: Vec<(usize, App, &str, IdpEventKind, &Ev<'_, '_>)> = Vec::new();
+    for (i, ev) in act.events.iter().enumerate() {
+        let Some(name) = ev.name else { continue };
+        let app = match act.application {
             Some(a) if a.eq_ignore_ascii_case("login") => App::Login,
             Some(a) if a.eq_ignore_ascii_case("saml") => App::Saml,
             Some(_) => continue,
-            None => match trimmed(&ev.kind) {
+            None => match ev.kind {
                 Some(t) if t.eq_ignore_ascii_case("login") => {
-                    let saml = ev.parameters.as_ref().is_some_and(|p| SAML_ONLY_PARAMETERS.iter().any(|n| p.has(n)));
+                    let saml = SAML_ONLY_PARAMETERS.iter().any(|n| ev.params.has(n));
                     if saml { App::Saml } else { App::Login }
                 }
                 _ => continue,
@@ -295,47 +411,52 @@ pub fn parse_record(raw: &[u8]) -> Result<Parsed<IdpEvent>, ParseError> {
         kept.push((i, app, name, kind, ev));
     }
 
-    if kept.is_empty() {
+    let Some(first_app) = kept.first().map(|k| k.1) else {
         return Ok(Parsed::Irrelevant { time_ms, scope: tenant });
-    }
-
-    let (Some(time_text), Some(time_ms)) = (time_text, time_ms) else {
-        return Err(ParseError::Missing("id.time"));
     };
-    let Some(uq) = trimmed(&id.unique_qualifier) else {
-        return Err(ParseError::Missing("id.uniqueQualifier"));
-    };
-    let native_id = format!("{time_text}/{uq}");
 
-    let actor = act.actor.as_ref();
-    let email = actor.and_then(|a| trimmed(&a.email)).map(str::to_owned);
+    let (Some(time_text), Some(time_ms)) = (act.time, time_ms) else {
+        return Err(ParseError::Missing(act.time_field));
+    };
+    let Some(uq) = act.unique_qualifier else {
+        return Err(ParseError::Missing(act.unique_qualifier_field));
+    };
+    // D3 (issue 15): the application leads the id, so a `login` and a `saml` activity that share
+    // `id.time` and `uniqueQualifier` are two records. It is written as the kept application
+    // (`login`, `saml`: lower case, as Google writes `applicationName`); an activity without
+    // `applicationName` takes its first kept event's.
+    let native_id = format!("{}/{time_text}/{uq}", first_app.as_str());
+
+    let email = act.email.map(str::to_owned);
     let user = UserKeys {
         login: email.clone(),
         email,
-        user_id: actor.and_then(|a| trimmed(&a.profile_id)).map(str::to_owned),
+        user_id: act.profile_id.map(str::to_owned),
         display_name: None,
         app_username: None,
     };
-    let source_ip = trimmed(&act.ip_address).map(str::to_owned);
-    let (asn, country) = match &act.network_info {
-        Some(n) => (
-            n.ip_asn.as_ref().and_then(|v| v.0.iter().find_map(scalar_u32)),
-            trimmed(&n.region_code).map(str::to_owned),
-        ),
-        None => (None, None),
-    };
+    let source_ip = act.ip.map(str::to_owned);
+    let country = act.country.map(str::to_owned);
 
-    let multi = events.len() > 1;
-    let empty = Parameters::default();
+    let multi = act.events.len() > 1;
     let out = kept
         .into_iter()
         .map(|(i, app, name, kind, ev)| {
-            let p = ev.parameters.as_ref().unwrap_or(&empty);
+            let p = ev.params;
             let methods = p.strings("login_challenge_method");
             let (outcome, outcome_reason, mfa, app_name) = match app {
                 App::Login => {
                     let (outcome, reason) = login_outcome(name, p);
-                    (outcome, reason, mfa::login_claim(name, p, &methods), None)
+                    let step = matches!(name, "login_verification" | "login_challenge");
+                    let mfa = if act.from_ecs && step && p.get("is_second_factor").is_none() {
+                        // Elastic drops `is_second_factor` (a `boolValue`); the Reports API's
+                        // own record may say `false` for a step whose method is a second factor
+                        // (the Elastic test record: backup_code, is_second_factor false).
+                        MfaClaim::Silent
+                    } else {
+                        mfa::login_claim(name, p, &methods)
+                    };
+                    (outcome, reason, mfa, None)
                 }
                 App::Saml => {
                     let (outcome, reason) = saml_outcome(name, p);
@@ -357,7 +478,7 @@ pub fn parse_record(raw: &[u8]) -> Result<Parsed<IdpEvent>, ParseError> {
                 session_id: None,
                 source_ip: source_ip.clone(),
                 user_agent: None,
-                asn,
+                asn: act.asn,
                 as_org: None,
                 country: country.clone(),
                 mfa,

@@ -42,7 +42,7 @@ fn mfa_of(name: &str, params: &str) -> MfaClaim {
     one(&login(name, params)).mfa
 }
 
-const NATIVE: &str = "2024-05-01T09:00:04.250Z/-4417093372781286114";
+const NATIVE: &str = "login/2024-05-01T09:00:04.250Z/-4417093372781286114";
 
 // ---- field mapping -------------------------------------------------------------------------
 
@@ -80,7 +80,7 @@ fn login_success_maps_every_field() {
 }
 
 #[test]
-fn native_id_is_time_as_written_slash_unique_qualifier() {
+fn native_id_is_application_then_time_as_written_then_unique_qualifier() {
     match parse(&login("logout", "[]")) {
         Parsed::Relevant { native_id, .. } => assert_eq!(native_id, NATIVE),
         other => panic!("{other:?}"),
@@ -99,7 +99,7 @@ fn unique_qualifier_and_profile_id_as_numbers() {
                 "actor":{"email":"foo@bar.com","profileId":1},
                 "events":[{"type":"login","name":"logout"}]}"#;
     let e = one(s);
-    assert_eq!(e.event_id, "2020-10-02T15:00:00Z/-12");
+    assert_eq!(e.event_id, "login/2020-10-02T15:00:00Z/-12");
     assert_eq!(e.user.user_id.as_deref(), Some("1"));
     assert_eq!(e.tenant.as_deref(), Some("1"));
 }
@@ -109,7 +109,7 @@ fn id_time_without_milliseconds() {
     let s = login("logout", "[]").replace("2024-05-01T09:00:04.250Z", "2024-05-01T09:00:04Z");
     let e = one(&s);
     assert_eq!(e.time_ms, T0);
-    assert_eq!(e.event_id, "2024-05-01T09:00:04Z/-4417093372781286114");
+    assert_eq!(e.event_id, "login/2024-05-01T09:00:04Z/-4417093372781286114");
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn id_time_with_zero_milliseconds_keeps_its_text_in_the_id() {
     let s = login("logout", "[]").replace("2024-05-01T09:00:04.250Z", "2024-05-01T09:00:04.000Z");
     let e = one(&s);
     assert_eq!(e.time_ms, T0);
-    assert_eq!(e.event_id, "2024-05-01T09:00:04.000Z/-4417093372781286114");
+    assert_eq!(e.event_id, "login/2024-05-01T09:00:04.000Z/-4417093372781286114");
 }
 
 #[test]
@@ -826,8 +826,111 @@ proptest! {
             r#"{{"id":{{"time":"2024-05-01T09:00:04Z","uniqueQualifier":{v},"applicationName":"login"}},"events":[{{"name":"logout"}}]}}"#
         );
         match parse_record(s.as_bytes()) {
-            Ok(Parsed::Relevant { native_id, .. }) => prop_assert_eq!(native_id, format!("2024-05-01T09:00:04Z/{uq}")),
+            Ok(Parsed::Relevant { native_id, .. }) => prop_assert_eq!(native_id, format!("login/2024-05-01T09:00:04Z/{uq}")),
             other => prop_assert!(false, "{:?}", other),
         }
     }
+}
+
+// ---- D3: the application leads the id -----------------------------------------------------
+
+#[test]
+fn login_and_saml_activities_with_the_same_time_and_qualifier_get_different_ids() {
+    let login = r#"{"id":{"time":"2024-05-01T09:00:04.250Z","uniqueQualifier":"7","applicationName":"login"},
+        "events":[{"type":"login","name":"logout"}]}"#;
+    let saml = r#"{"id":{"time":"2024-05-01T09:00:04.250Z","uniqueQualifier":"7","applicationName":"saml"},
+        "events":[{"type":"login","name":"login_success","parameters":[{"name":"application_name","value":"AWS"}]}]}"#;
+    assert_eq!(one(login).event_id, "login/2024-05-01T09:00:04.250Z/7");
+    assert_eq!(one(saml).event_id, "saml/2024-05-01T09:00:04.250Z/7");
+}
+
+#[test]
+fn an_activity_without_application_name_takes_its_events_application() {
+    let saml = r#"{"id":{"time":"2024-05-01T09:00:04Z","uniqueQualifier":"7"},
+        "events":[{"type":"login","name":"login_success","parameters":[{"name":"saml_status_code","value":"SUCCESS_URI"}]}]}"#;
+    assert_eq!(one(saml).event_id, "saml/2024-05-01T09:00:04Z/7");
+    let login =
+        r#"{"id":{"time":"2024-05-01T09:00:04Z","uniqueQualifier":"7"},"events":[{"type":"login","name":"logout"}]}"#;
+    assert_eq!(one(login).event_id, "login/2024-05-01T09:00:04Z/7");
+}
+
+// ---- D5: Elastic documents without event.original ------------------------------------------
+
+fn ecs_login(action: &str, login: &str) -> String {
+    format!(
+        r#"{{"@timestamp":"2024-05-01T09:00:04.250Z","event":{{"action":"{action}","id":"-44","provider":"login"}},
+            "google_workspace":{{"event":{{"type":"login"}},"login":{login}}},"organization":{{"id":"C03az79cb"}},
+            "source":{{"ip":"81.2.69.144","user":{{"email":"alice@example.com","id":"1111"}}}}}}"#
+    )
+}
+
+#[test]
+fn ecs_login_success_reads_the_renamed_parameters() {
+    let e = one(&ecs_login(
+        "login_success",
+        r#"{"challenge_method":["password","security_key"],"type":"google_password"}"#,
+    ));
+    assert_eq!(e.event_id, "login/2024-05-01T09:00:04.250Z/-44");
+    assert_eq!(e.time_ms, T0 + 250);
+    assert_eq!((e.kind, e.outcome, e.mfa), (IdpEventKind::Login, Outcome::Success, MfaClaim::Verified));
+    assert_eq!(e.factors, ["password", "security_key"]);
+    assert_eq!(e.tenant.as_deref(), Some("C03az79cb"));
+    assert_eq!(e.user.login.as_deref(), Some("alice@example.com"));
+    assert_eq!(e.user.user_id.as_deref(), Some("1111"));
+    assert_eq!(e.source_ip.as_deref(), Some("81.2.69.144"));
+    let e = one(&ecs_login("login_success", r#"{"challenge_method":"password"}"#));
+    assert_eq!(e.mfa, MfaClaim::SingleFactor);
+    let e = one(&ecs_login("login_success", r#"{"challenge_method":"password","type":"saml"}"#));
+    assert_eq!(e.mfa, MfaClaim::Upstream);
+}
+
+/// Elastic's pipeline drops `boolValue` parameters, so a verification step without
+/// `is_second_factor` proves nothing; with it (a pipeline that keeps it), it is read.
+#[test]
+fn ecs_verification_needs_is_second_factor() {
+    let e =
+        one(&ecs_login("login_verification", r#"{"challenge_method":"idv_any_phone","challenge_status":"passed"}"#));
+    assert_eq!((e.outcome, e.mfa), (Outcome::Success, MfaClaim::Silent));
+    let e = one(&ecs_login(
+        "login_verification",
+        r#"{"challenge_method":"idv_any_phone","challenge_status":"passed","is_second_factor":true}"#,
+    ));
+    assert_eq!(e.mfa, MfaClaim::Verified);
+    let e = one(&ecs_login(
+        "login_challenge",
+        r#"{"challenge_method":"idv_any_phone","challenge_status":"failed","is_second_factor":"true"}"#,
+    ));
+    assert_eq!((e.outcome, e.mfa), (Outcome::Failure, MfaClaim::Failed));
+}
+
+#[test]
+fn ecs_dotted_keys_and_data_stream_application() {
+    let s = r#"{"@timestamp":"2024-05-01T09:00:04.250Z","event.action":"login_failure","event.id":7,
+        "data_stream.dataset":"google_workspace.saml","google_workspace.saml.application_name":"AWS",
+        "google_workspace.saml.status_code":"REQUESTER_URI","source.user.email":"bob@example.com"}"#;
+    let e = one(s);
+    assert_eq!(e.event_id, "saml/2024-05-01T09:00:04.250Z/7");
+    assert_eq!((e.kind, e.outcome), (IdpEventKind::AppSso, Outcome::Failure));
+    assert_eq!(e.app_name.as_deref(), Some("AWS"));
+    assert_eq!(e.outcome_reason.as_deref(), Some("saml_status_code=REQUESTER_URI"));
+}
+
+#[test]
+fn ecs_other_actions_are_irrelevant_and_missing_ids_are_errors() {
+    let s = ecs_login("account_disabled_password_leak", "{}");
+    assert_eq!(parse(&s), Parsed::Irrelevant { time_ms: Some(T0 + 250), scope: Some("C03az79cb".into()) });
+    let s = ecs_login("logout", "{}").replace(r#""id":"-44","#, "");
+    assert_eq!(parse_record(s.as_bytes()), Err(ParseError::Missing("event.id")));
+    let s = ecs_login("logout", "{}").replace(r#""@timestamp":"2024-05-01T09:00:04.250Z","#, "");
+    assert_eq!(parse_record(s.as_bytes()), Err(ParseError::Missing("@timestamp")));
+    let s = r#"{"@timestamp":"2024-05-01T09:00:04.250Z","message":"x"}"#;
+    assert!(matches!(parse_record(s.as_bytes()), Err(ParseError::WrongShape { .. })));
+}
+
+/// With `event.original` kept, the Reports API activity inside wins (its id.time as written).
+#[test]
+fn ecs_event_original_is_read_when_present() {
+    let original = serde_json::to_string(&login("logout", "[]")).unwrap();
+    let s = ecs_login("logout", "{}").replacen('{', &format!(r#"{{"event.original":{original},"#), 1);
+    assert_eq!(one(&s).event_id, NATIVE);
 }

@@ -117,7 +117,7 @@ fn login_page_claims() {
 fn two_step_login_fields() {
     let got = parse_page("login_page.json");
     let e = &events(&got[3])[0];
-    assert_eq!(e.event_id, "2026-03-02T08:15:04.219Z/-2199023255552017");
+    assert_eq!(e.event_id, "login/2026-03-02T08:15:04.219Z/-2199023255552017");
     assert_eq!(e.time_ms, 1_772_439_304_219);
     assert_eq!(e.kind, IdpEventKind::Login);
     assert_eq!(e.outcome, Outcome::Success);

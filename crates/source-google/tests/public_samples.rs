@@ -130,7 +130,7 @@ fn elastic_login_samples_claims() {
             Parsed::Irrelevant { .. } => None,
         })
         .collect();
-    let old = "2020-10-02T15:00:00Z/1".to_owned();
+    let old = "login/2020-10-02T15:00:00Z/1".to_owned();
     let s = |x: &str| x.to_owned();
     assert_eq!(
         got,
@@ -147,7 +147,7 @@ fn elastic_login_samples_claims() {
             None, // risky_sensitive_action_allowed
             // events as an object; multiValue security_key; is_second_factor true
             Some((
-                s("2025-02-27T05:59:58.481Z/123"),
+                s("login/2025-02-27T05:59:58.481Z/123"),
                 s("login/login_verification"),
                 Outcome::Success,
                 MfaClaim::Verified
