@@ -81,7 +81,7 @@
 //! `events` holds one event (or is a single object) gives `event_id` = `native_id`; an activity
 //! with several events gives `native_id#<i>` for each kept event, `i` being the event's index in
 //! the original `events` array — so ids do not shift when the set of kept event names changes.
-//! Stores written before D3 are migrated (store migration 12).
+//! Stores written before D3 are migrated (store migration 13).
 //!
 //! # Field mapping
 //!

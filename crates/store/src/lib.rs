@@ -131,6 +131,30 @@ fn register_functions(conn: &Connection) -> Result<()> {
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| Ok(ctx.get::<Option<String>>(0)?.map(|s| fold(&s))),
     )?;
+    // Migration 13: `trailproof_google_evidence(record, map)` rewrites a verdict record's Google
+    // evidence ids by `map` (a JSON object old id → new id; NULL when nothing to do) and returns
+    // NULL when nothing changed; `trailproof_verdict_sha256(record)` is the content hash
+    // `put_verdicts` stores for it (NULL when the record is unreadable).
+    conn.create_scalar_function(
+        "trailproof_google_evidence",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let (Some(record), Some(map)) = (ctx.get::<Option<String>>(0)?, ctx.get::<Option<String>>(1)?) else {
+                return Ok(None);
+            };
+            let Ok(map) = serde_json::from_str::<std::collections::HashMap<String, String>>(&map) else {
+                return Ok(None);
+            };
+            Ok(verdicts::migrate_google_evidence(&record, &map))
+        },
+    )?;
+    conn.create_scalar_function(
+        "trailproof_verdict_sha256",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(ctx.get::<Option<String>>(0)?.and_then(|r| verdicts::record_sha256(&r))),
+    )?;
     Ok(())
 }
 

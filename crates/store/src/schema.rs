@@ -346,4 +346,61 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX aws_events_challenge_user ON aws_events (user_name_fold, time_ms) WHERE kind = 'CredentialChallenge';
     CREATE INDEX aws_events_workflow ON aws_events (auth_workflow_id) WHERE auth_workflow_id IS NOT NULL;
     "#,
+    // 13: Google native ids lead with the application (issue 15, D3): `<application>/<id.time>/
+    // <uniqueQualifier>` instead of `<id.time>/<uniqueQualifier>`, so a `login` and a `saml`
+    // activity with the same time and qualifier are two records (before, the second was counted
+    // as already present and lost). The ids already stored are rewritten: the raw records'
+    // native ids, the events' ids (the application is the `native_type` prefix before `/`), and
+    // the Google evidence ids in stored verdicts and their history (in `evidence` and in the
+    // explanation), with the content hash `put_verdicts` computes for the rewritten record, so
+    // re-judging the same data makes no new version (and no ticket update). Only ids of the old
+    // form (one `/`) are rewritten. `trailproof_google_evidence` and `trailproof_verdict_sha256`
+    // are Rust functions every connection registers. No index is used by name: a dead bulk import
+    // may have left the secondary ones out (they are rebuilt after the migrations).
+    r#"
+    CREATE TEMP TABLE google_ids_v13 (old TEXT PRIMARY KEY, new TEXT NOT NULL) WITHOUT ROWID;
+    INSERT OR IGNORE INTO google_ids_v13 (old, new)
+        SELECT event_id, substr(native_type, 1, instr(native_type, '/') - 1) || '/' || event_id
+        FROM idp_events
+        WHERE provider = 'google' AND instr(native_type, '/') > 1
+          AND instr(event_id, '/') > 0 AND instr(substr(event_id, instr(event_id, '/') + 1), '/') = 0;
+    CREATE TEMP TABLE google_raw_v13 (raw_id INTEGER PRIMARY KEY, app TEXT NOT NULL);
+    INSERT OR IGNORE INTO google_raw_v13 (raw_id, app)
+        SELECT raw_id, min(substr(native_type, 1, instr(native_type, '/') - 1))
+        FROM idp_events WHERE provider = 'google' AND instr(native_type, '/') > 1 GROUP BY raw_id;
+
+    UPDATE raw_records
+        SET native_id = (SELECT app FROM google_raw_v13 WHERE raw_id = raw_records.id) || '/' || native_id
+        WHERE source = 'google' AND id IN (SELECT raw_id FROM google_raw_v13)
+          AND instr(native_id, '/') > 0 AND instr(substr(native_id, instr(native_id, '/') + 1), '/') = 0;
+    UPDATE idp_events SET event_id = (SELECT new FROM google_ids_v13 WHERE old = idp_events.event_id)
+        WHERE provider = 'google' AND event_id IN (SELECT old FROM google_ids_v13);
+
+    CREATE TEMP TABLE verdicts_v13 (id TEXT PRIMARY KEY, record TEXT) WITHOUT ROWID;
+    INSERT INTO verdicts_v13 (id, record)
+        SELECT console_login_event_id, trailproof_google_evidence(record, (
+            SELECT json_group_object(m.old, m.new) FROM json_each(verdicts.record, '$.evidence') AS ev
+            JOIN google_ids_v13 AS m ON m.old = json_extract(ev.value, '$.id')
+            WHERE json_extract(ev.value, '$.source') = 'google'))
+        FROM verdicts
+        WHERE EXISTS (SELECT 1 FROM json_each(verdicts.record, '$.evidence') AS ev
+                      WHERE json_extract(ev.value, '$.source') = 'google');
+    DELETE FROM verdicts_v13 WHERE record IS NULL;
+    UPDATE verdicts
+        SET record = (SELECT record FROM verdicts_v13 WHERE id = verdicts.console_login_event_id),
+            content_sha256 = coalesce(trailproof_verdict_sha256(
+                (SELECT record FROM verdicts_v13 WHERE id = verdicts.console_login_event_id)), content_sha256)
+        WHERE console_login_event_id IN (SELECT id FROM verdicts_v13);
+    UPDATE verdict_history
+        SET record = coalesce(trailproof_google_evidence(record, (
+            SELECT json_group_object(m.old, m.new) FROM json_each(verdict_history.record, '$.evidence') AS ev
+            JOIN google_ids_v13 AS m ON m.old = json_extract(ev.value, '$.id')
+            WHERE json_extract(ev.value, '$.source') = 'google')), record)
+        WHERE EXISTS (SELECT 1 FROM json_each(verdict_history.record, '$.evidence') AS ev
+                      WHERE json_extract(ev.value, '$.source') = 'google');
+
+    DROP TABLE temp.google_ids_v13;
+    DROP TABLE temp.google_raw_v13;
+    DROP TABLE temp.verdicts_v13;
+    "#,
 ];

@@ -750,3 +750,141 @@ fn a_slice_finds_a_portal_sign_in_that_names_no_user_through_its_challenge() {
     ids.sort();
     assert_eq!(ids, ["ch-mara", "ua-mara"]);
 }
+
+/// A Google event as a store written before issue 15 holds it: the id `<time>/<qualifier>`.
+fn google_event(id: &str, kind: IdpEventKind, native_type: &str, t: Millis) -> IdpEvent {
+    IdpEvent {
+        provider: Idp::Google,
+        kind,
+        native_type: native_type.into(),
+        time_ms: t,
+        user: UserKeys { login: Some("erin@example.org".into()), ..Default::default() },
+        session_id: None,
+        ..idp(id)
+    }
+}
+
+/// Issue 15 (D3) and migration 13: a store at schema 12 holding Google records of the old id
+/// form, and verdicts citing them, is migrated: raw records, events and the verdicts' evidence
+/// (and explanation) take `<application>/<time>/<qualifier>`, keeping their version; the
+/// verdict the engine now writes for the same data is unchanged (no new version, no ticket);
+/// the history is rewritten too; the records then import as duplicates, and the `saml`
+/// activity that collided with a `login` one is stored.
+#[test]
+fn a_store_of_schema_12_gets_the_new_google_ids_and_its_verdicts_stay_unchanged() {
+    use trailproof_model::verdict::{Evidence, Verdict, VerdictRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v12.db");
+    let login_id = "2026-11-02T07:30:42.481Z/7301010101010101";
+    let sso_id = "2026-11-02T09:45:01.512Z/900000000000001";
+    let multi = "2026-11-02T07:31:00.000Z/-42";
+    let ev = |source: Source, id: &str, role: &str| Evidence { source, id: id.into(), role: role.into() };
+    let verdict = |ids: [&str; 3], verdict: Verdict| VerdictRecord {
+        evidence: vec![
+            ev(Source::Cloudtrail, "c5c5c5c5-0000-4000-8000-000000000005", "console_login"),
+            ev(Source::Google, ids[0], "idp_sso"),
+            ev(Source::Google, ids[1], "idp_login"),
+            ev(Source::Google, ids[2], "mfa_factor"),
+            // An Okta uuid-like id with one slash is not Google's: left alone.
+            ev(Source::Okta, "a/b", "conflicting_candidate"),
+        ],
+        explanation: format!(
+            "It matches google user erin@example.org by email, whose SSO to AWS ({}) is at 09:45. \
+             The Google sign-in behind it ({}) and its step ({}).",
+            ids[0], ids[1], ids[2]
+        ),
+        ..crate::verdicts::tests::rec("c5c5c5c5-0000-4000-8000-000000000005", verdict)
+    };
+    {
+        let mut s = Store::open(&path).unwrap();
+        let mut b = s.batch().unwrap();
+        let login = google_event(login_id, IdpEventKind::Login, "login/login_success", 1_000);
+        let sso = google_event(sso_id, IdpEventKind::AppSso, "saml/login_success", 2_000);
+        let steps = [
+            google_event(&format!("{multi}#0"), IdpEventKind::Login, "login/login_challenge", 1_100),
+            google_event(&format!("{multi}#1"), IdpEventKind::Login, "login/login_verification", 1_200),
+        ];
+        b.insert_idp(Source::Google, login_id, at(), &raw::compress(b"{\"a\":1}"), &[login]).unwrap();
+        b.insert_idp(Source::Google, sso_id, at(), &raw::compress(b"{\"a\":2}"), &[sso]).unwrap();
+        b.insert_idp(Source::Google, multi, at(), &raw::compress(b"{\"a\":3}"), &steps).unwrap();
+        // Two versions: the first goes to the history.
+        b.put_verdicts(&[verdict([sso_id, login_id, &format!("{multi}#1")], Verdict::NotEnforced)]).unwrap();
+        b.put_verdicts(&[verdict([sso_id, login_id, &format!("{multi}#1")], Verdict::Enforced)]).unwrap();
+        b.commit().unwrap();
+        // Migration 13 changes no table: schema 12 is this schema, with the old ids.
+        s.conn().pragma_update(None, "user_version", 12).unwrap();
+    }
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+
+    let new_login = format!("login/{login_id}");
+    let new_sso = format!("saml/{sso_id}");
+    let new_step = format!("login/{multi}#1");
+    assert_eq!(
+        table(&s, "SELECT native_id FROM raw_records WHERE source = 'google'"),
+        [new_login.clone(), format!("login/{multi}"), new_sso.clone()]
+    );
+    assert_eq!(
+        table(&s, "SELECT event_id FROM idp_events WHERE provider = 'google'"),
+        [new_login.clone(), format!("login/{multi}#0"), new_step.clone(), new_sso.clone()]
+    );
+    assert_eq!(s.idp_event(Idp::Google, &new_step).unwrap().map(|e| e.time_ms), Some(1_200));
+    assert_eq!(s.idp_event(Idp::Google, &new_sso).unwrap().map(|e| e.kind), Some(IdpEventKind::AppSso));
+    assert_eq!(s.raw_record(Source::Google, &new_sso).unwrap().as_deref(), Some(&b"{\"a\":2}"[..]));
+
+    // The stored verdict, as the engine now writes it for the same data (new ids), keeps its
+    // version: nothing new to store, no ticket.
+    let now = verdict([&new_sso, &new_login, &new_step], Verdict::Enforced);
+    let stored = s.verdicts_for("c5c5c5c5-0000-4000-8000-000000000005").unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].version, 2);
+    assert_eq!(VerdictRecord { version: 0, ..stored[0].clone() }, now);
+    assert!(stored[0].explanation.contains(&format!("({new_sso})")), "{}", stored[0].explanation);
+    let outbox_before: i64 = s.conn().query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0)).unwrap();
+    let mut b = s.batch().unwrap();
+    let c = b.put_verdicts(&[now]).unwrap();
+    b.commit().unwrap();
+    assert_eq!((c.new, c.changed, c.unchanged), (0, 0, 1));
+    let outbox_after: i64 = s.conn().query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0)).unwrap();
+    assert_eq!(outbox_after, outbox_before);
+    let history: String =
+        s.conn().query_row("SELECT record FROM verdict_history WHERE version = 1", [], |r| r.get(0)).unwrap();
+    let old: VerdictRecord = serde_json::from_str(&history).unwrap();
+    assert_eq!(old.verdict, Verdict::NotEnforced);
+    assert_eq!(
+        old.evidence.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["c5c5c5c5-0000-4000-8000-000000000005", new_sso.as_str(), new_login.as_str(), new_step.as_str(), "a/b"]
+    );
+
+    // Importing the same activities again (the parser now gives the new ids) stores nothing;
+    // the saml activity with the login's time and qualifier is a record of its own.
+    let mut b = s.batch().unwrap();
+    let again = google_event(&new_login, IdpEventKind::Login, "login/login_success", 1_000);
+    assert_eq!(
+        b.insert_idp(Source::Google, &new_login, at(), &raw::compress(b"{}"), &[again]).unwrap(),
+        Stored::Duplicate
+    );
+    let twin = format!("saml/{login_id}");
+    let saml = google_event(&twin, IdpEventKind::AppSso, "saml/login_success", 1_000);
+    assert_eq!(b.insert_idp(Source::Google, &twin, at(), &raw::compress(b"{}"), &[saml]).unwrap(), Stored::New);
+    b.commit().unwrap();
+    assert!(s.idp_event(Idp::Google, &twin).unwrap().is_some());
+    assert!(s.idp_event(Idp::Google, &new_login).unwrap().is_some());
+}
+
+/// The explanation keeps an id that only looks like a Google one inside another id.
+#[test]
+fn google_ids_are_replaced_as_whole_ids_in_explanations() {
+    use trailproof_model::verdict::{Evidence, Verdict};
+    let mut r = crate::verdicts::tests::rec("e1", Verdict::Enforced);
+    r.evidence = vec![Evidence { source: Source::Google, id: "T/1".into(), role: "idp_login".into() }];
+    r.explanation = "Login (T/1) then T/1#0, T/12 and x/T/1; T/1.".into();
+    let map = [("T/1".to_string(), "login/T/1".to_string())].into_iter().collect();
+    let out = crate::verdicts::migrate_google_evidence(&serde_json::to_string(&r).unwrap(), &map).unwrap();
+    let out: trailproof_model::verdict::VerdictRecord = serde_json::from_str(&out).unwrap();
+    assert_eq!(out.evidence[0].id, "login/T/1");
+    assert_eq!(out.explanation, "Login (login/T/1) then T/1#0, T/12 and x/T/1; login/T/1.");
+    let none = std::collections::HashMap::new();
+    assert_eq!(crate::verdicts::migrate_google_evidence(&serde_json::to_string(&r).unwrap(), &none), None);
+    assert_eq!(crate::verdicts::migrate_google_evidence("not a verdict", &map), None);
+}

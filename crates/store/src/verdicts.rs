@@ -26,6 +26,67 @@ fn content_hash(r: &VerdictRecord) -> Result<String> {
     Ok(hex::encode(sha2::Sha256::digest(&j)))
 }
 
+/// Migration 13 (issue 15, D3): a stored verdict record whose Google evidence ids are keys of
+/// `map` (old id → `<application>/<old id>`), with those ids rewritten in `evidence` and where
+/// they appear in the explanation; `None` when the record cites none of them, or cannot be read
+/// as a verdict record of this version (left as it is: re-judging it gives a new version anyway).
+/// The record is re-encoded as [`Batch::put_verdicts`] encodes records, so
+/// [`record_sha256`] of the result is the hash re-judging computes.
+pub(crate) fn migrate_google_evidence(record: &str, map: &std::collections::HashMap<String, String>) -> Option<String> {
+    let mut rec: VerdictRecord = serde_json::from_str(record).ok()?;
+    let mut changed = false;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for e in &mut rec.evidence {
+        if e.source != trailproof_model::Source::Google {
+            continue;
+        }
+        if let Some(new) = map.get(&e.id) {
+            pairs.push((e.id.clone(), new.clone()));
+            e.id = new.clone();
+            changed = true;
+        }
+    }
+    // Longest first, so an id that is a prefix of another (`…/1` and `…/1#0`) is not replaced
+    // inside it.
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+    pairs.dedup();
+    for (old, new) in &pairs {
+        rec.explanation = replace_id(&rec.explanation, old, new);
+    }
+    changed.then(|| serde_json::to_string(&rec).ok()).flatten()
+}
+
+/// Replaces the whole-word occurrences of the id `old` in `text`: not preceded by a character
+/// that can be part of an id (`a-z`, `0-9`, `/`, `-`, `.`, `:`, `#`) and not followed by one.
+fn replace_id(text: &str, old: &str, new: &str) -> String {
+    let part = |c: char| c.is_ascii_alphanumeric() || "/-.:#_".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(old) {
+        let before = rest[..i].chars().next_back().or_else(|| out.chars().next_back());
+        let after = rest[i + old.len()..].chars().next();
+        // A trailing `.` ends a sentence, not the id.
+        let after_is_part = after.is_some_and(|c| part(c) && c != '.');
+        out.push_str(&rest[..i]);
+        if before.is_some_and(part) || after_is_part {
+            out.push_str(old);
+        } else {
+            out.push_str(new);
+        }
+        rest = &rest[i + old.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The content hash [`Batch::put_verdicts`] stores for this record (its JSON with version 0);
+/// `None` when it cannot be read as a verdict record.
+pub(crate) fn record_sha256(record: &str) -> Option<String> {
+    let mut rec: VerdictRecord = serde_json::from_str(record).ok()?;
+    rec.version = 0;
+    content_hash(&rec).ok()
+}
+
 fn encode(r: &VerdictRecord) -> Result<String> {
     serde_json::to_string(r).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
