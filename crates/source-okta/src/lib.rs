@@ -15,6 +15,24 @@
 //! (an object from another source), has neither `uuid` nor `published`, or has a `published` that
 //! is not a time stamp. A kept event (see below) also needs `uuid` and `published`.
 //!
+//! # Elastic documents (decision D5 of issue 15)
+//!
+//! An object without `eventType` but with Elastic Common Schema keys (`okta`, `event`,
+//! `@timestamp`) is a document of the Elastic `okta` integration's `system` data stream. Its
+//! `event.original`, when kept and when it is a LogEvent, is read as above (D6: the envelope
+//! adds nothing). Otherwise the LogEvent is rebuilt from the fields Elastic's ingest pipeline
+//! renamed it into and read by the same rules: `okta.uuid` (else `event.id`), `@timestamp`,
+//! `okta.event_type` (else `event.action`), `okta.actor.*`, `okta.client.ip` (else `client.ip`),
+//! `okta.client.user_agent.raw_user_agent` (else `user_agent.original`), `client.geo.country_name`,
+//! `okta.outcome.*`, `okta.target[]`, `okta.authentication_context.*`,
+//! `okta.security_context.as.*`, `okta.debug_context.debug_data.factor` (else its `flattened`
+//! copy), `okta.request.ip_chain[]` (the table is in the `ecs` module's docs). What the document
+//! does not carry is absent: the current pipeline drops the targets' `detailEntry` (so an
+//! enrollment's `methodTypeUsed`), and `source.geo` / `source.as` are Elastic's own GeoIP, not
+//! Okta's, so they are not read. Errors name the Elastic fields (`okta.uuid`, `@timestamp`). Two
+//! real documents of Elastic's test (an SSO and an auth_via_mfa) give exactly the event of the
+//! LogEvent in their `event.original` (`tests/real_records.rs`).
+//!
 //! # Kept events ([`KEPT_EVENT_TYPES`], formats.md 2.2)
 //!
 //! | `eventType` | kind | outcome |
@@ -92,6 +110,7 @@
 //! [`api_filter`] builds the SCIM `filter` parameter for `/api/v1/logs` (formats.md 2.3) from
 //! [`KEPT_EVENT_TYPES`], so the collector fetches only what this parser keeps.
 
+mod ecs;
 pub mod fetch;
 mod mfa;
 mod raw;
@@ -168,28 +187,47 @@ pub fn parse_record(raw: &[u8]) -> Result<Parsed<IdpEvent>, ParseError> {
         None => return Err(ParseError::WrongShape { expected: EXPECTED, why: "the record is empty".into() }),
     }
     let ev: LogEvent<'_> = serde_json::from_slice(raw)?;
+    if ev.event_type.get().is_none()
+        && let Ok(doc) = serde_json::from_slice::<serde_json::Value>(raw)
+        && ecs::looks_ecs(&doc)
+    {
+        return ecs::parse(&doc);
+    }
+    read(&ev, &NATIVE_FIELDS)
+}
 
+/// The names a record's shape gives the fields [`read`] requires, for its errors.
+pub(crate) struct FieldNames {
+    event_type: &'static str,
+    uuid: &'static str,
+    published: &'static str,
+}
+
+const NATIVE_FIELDS: FieldNames = FieldNames { event_type: "eventType", uuid: "uuid", published: "published" };
+
+/// A LogEvent (read from the API's JSON, or rebuilt from an Elastic document) → the event.
+pub(crate) fn read(ev: &LogEvent<'_>, f: &FieldNames) -> Result<Parsed<IdpEvent>, ParseError> {
     let Some(event_type) = ev.event_type.get() else {
-        return Err(ParseError::WrongShape { expected: EXPECTED, why: "no `eventType` field".into() });
+        return Err(ParseError::WrongShape { expected: EXPECTED, why: format!("no `{}` field", f.event_type) });
     };
     let uuid = ev.uuid.get();
     let published = ev.published.get();
     if uuid.is_none() && published.is_none() {
         return Err(ParseError::WrongShape {
             expected: EXPECTED,
-            why: "neither `uuid` nor `published` is present".into(),
+            why: format!("neither `{}` nor `{}` is present", f.uuid, f.published),
         });
     }
     let time_ms =
-        published.map(|p| parse_time(p).map_err(|why| ParseError::invalid("published", p, why))).transpose()?;
+        published.map(|p| parse_time(p).map_err(|why| ParseError::invalid(f.published, p, why))).transpose()?;
 
     let Some(kind) = kept(event_type) else {
         return Ok(Parsed::Irrelevant { time_ms, scope: None });
     };
-    let uuid = uuid.ok_or(ParseError::Missing("uuid"))?;
-    let time_ms = time_ms.ok_or(ParseError::Missing("published"))?;
+    let uuid = uuid.ok_or(ParseError::Missing(f.uuid))?;
+    let time_ms = time_ms.ok_or(ParseError::Missing(f.published))?;
 
-    let event = normalize(&ev, kind, uuid, event_type, time_ms);
+    let event = normalize(ev, kind, uuid, event_type, time_ms);
     Ok(Parsed::Relevant { native_id: uuid.to_owned(), events: vec![event] })
 }
 

@@ -772,3 +772,80 @@ mod fuzz {
         }
     }
 }
+
+// ---- D5: Elastic okta.system documents without event.original -------------------------------
+
+/// An Elastic document of an auth_via_mfa, in the current pipeline's form (target `detailEntry`
+/// removed, debug data under `flattened` only).
+fn ecs_mfa() -> Value {
+    json!({
+        "@timestamp": "2024-04-02T19:17:37.621Z",
+        "event": {"action": "user.authentication.auth_via_mfa", "id": "u-ecs-1", "outcome": "success"},
+        "okta": {
+            "uuid": "u-ecs-1",
+            "event_type": "user.authentication.auth_via_mfa",
+            "actor": {"id": "00u1", "type": "User", "alternate_id": "alice@example.com", "display_name": "Alice"},
+            "client": {"ip": "198.51.100.7", "user_agent": {"raw_user_agent": "Mozilla/5.0"}},
+            "outcome": {"result": "SUCCESS"},
+            "authentication_context": {"external_session_id": "102abc", "credential_type": "unknown"},
+            "security_context": {"as": {"number": 3741, "organization": {"name": "ISP"}}},
+            "debug_context": {"debug_data": {"flattened": {"factor": "OKTA_VERIFY_PUSH"}}},
+            "target": [{"id": "pfd1", "type": "AuthenticatorEnrollment", "alternate_id": "unknown", "display_name": "Okta Verify"}]
+        },
+        "client": {"geo": {"country_name": "Germany"}},
+        "source": {"geo": {"country_name": "Elastic's own GeoIP"}}
+    })
+}
+
+#[test]
+fn ecs_document_reads_the_logevent_fields() {
+    let e = one(&ecs_mfa());
+    assert_eq!(e.event_id, "u-ecs-1");
+    assert_eq!(e.native_type, "user.authentication.auth_via_mfa");
+    assert_eq!((e.kind, e.outcome, e.mfa), (IdpEventKind::FactorVerified, Outcome::Success, MfaClaim::Verified));
+    assert_eq!(e.factors, ["OKTA_VERIFY_PUSH"]);
+    assert_eq!(e.user.login.as_deref(), Some("alice@example.com"));
+    assert_eq!(e.user.user_id.as_deref(), Some("00u1"));
+    assert_eq!(e.session_id.as_deref(), Some("102abc"));
+    assert_eq!(e.source_ip.as_deref(), Some("198.51.100.7"));
+    assert_eq!(e.user_agent.as_deref(), Some("Mozilla/5.0"));
+    assert_eq!((e.asn, e.as_org.as_deref()), (Some(3741), Some("ISP")));
+    assert_eq!(e.country.as_deref(), Some("Germany"), "client.geo is Okta's; source.geo is not read");
+}
+
+#[test]
+fn ecs_document_with_dotted_keys_and_event_fallbacks() {
+    let v = json!({
+        "@timestamp": "2024-04-02T19:17:37.621Z",
+        "event.action": "user.authentication.sso",
+        "event.id": "u-ecs-2",
+        "okta.actor.alternate_id": "bob@example.com",
+        "okta.target": [{"id": "0oa1", "type": "AppInstance", "displayName": "AWS"}],
+        "user_agent.original": "curl/8"
+    });
+    let e = one(&v);
+    assert_eq!((e.event_id.as_str(), e.kind), ("u-ecs-2", IdpEventKind::AppSso));
+    assert_eq!((e.app_id.as_deref(), e.app_name.as_deref()), (Some("0oa1"), Some("AWS")));
+    assert_eq!(e.user.login.as_deref(), Some("bob@example.com"));
+    assert_eq!(e.user_agent.as_deref(), Some("curl/8"));
+}
+
+#[test]
+fn ecs_irrelevant_and_incomplete_documents() {
+    let mut v = ecs_mfa();
+    v["okta"]["event_type"] = json!("user.account.lock");
+    v["event"]["action"] = json!("user.account.lock");
+    assert!(matches!(parse(&v), Ok(Parsed::Irrelevant { time_ms: Some(_), scope: None })));
+    let mut v = ecs_mfa();
+    v["okta"].as_object_mut().unwrap().remove("uuid");
+    v["event"].as_object_mut().unwrap().remove("id");
+    assert_eq!(parse(&v), Err(ParseError::Missing("okta.uuid")));
+    let mut v = ecs_mfa();
+    v["okta"].as_object_mut().unwrap().remove("event_type");
+    v["event"].as_object_mut().unwrap().remove("action");
+    let err = parse(&v).unwrap_err().to_string();
+    assert!(err.contains("okta.event_type"), "{err}");
+    // Not an Elastic document: the native error.
+    let err = parse(&json!({"uuid": "x", "published": "2024-04-02T19:17:37Z"})).unwrap_err().to_string();
+    assert!(err.contains("no `eventType` field"), "{err}");
+}
