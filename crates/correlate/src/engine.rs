@@ -138,6 +138,8 @@ pub(crate) struct Index<'a> {
     aws_signins: HashMap<Idp, Vec<&'a IdpEvent>>,
     /// Providers with an SSO to an AWS application in the snapshot, whatever its outcome.
     aws_app_in_snapshot: BTreeSet<Idp>,
+    /// The rows of one AD FS sign-in (one per step, sharing its correlation id), by that id.
+    adfs_signins: HashMap<&'a str, Vec<&'a IdpEvent>>,
     /// Non-SSO events of an IdP session.
     sessions: HashMap<(Idp, &'a str), Vec<&'a IdpEvent>>,
     /// Google `login` application events by folded user.
@@ -165,6 +167,7 @@ impl<'a> Index<'a> {
             ssos: HashMap::new(),
             aws_signins: HashMap::new(),
             aws_app_in_snapshot: BTreeSet::new(),
+            adfs_signins: HashMap::new(),
             sessions: HashMap::new(),
             google_logins: HashMap::new(),
             principals: HashMap::new(),
@@ -213,6 +216,11 @@ impl<'a> Index<'a> {
                         ix.ssos.entry((e.provider, k)).or_default().push(e);
                     }
                     ix.aws_signins.entry(e.provider).or_default().push(e);
+                    if e.provider == Idp::Adfs
+                        && let Some(sid) = e.session_id.as_deref()
+                    {
+                        ix.adfs_signins.entry(sid).or_default().push(e);
+                    }
                 }
             } else if let Some(sid) = e.session_id.as_deref() {
                 ix.sessions.entry((e.provider, sid)).or_default().push(e);
@@ -754,6 +762,76 @@ impl<'a> Index<'a> {
         }
     }
 
+    /// docs/judging.md §5, AD FS: the claims of every row of the sign-in (Connect Health writes
+    /// one row per step, sharing the correlation id: Forms, then Azure MFA, then Multifactor).
+    fn adfs_mfa(&self, sso: &'a IdpEvent) -> MfaFinding<'a> {
+        let own = [sso];
+        let rows: &[&'a IdpEvent] =
+            sso.session_id.as_deref().and_then(|sid| self.adfs_signins.get(sid)).map(Vec::as_slice).unwrap_or(&own);
+        let sign_in = |claim: MfaClaim| rows.iter().copied().filter(move |e| e.mfa == claim);
+        let at = |e: &IdpEvent| Some(format_ms(e.time_ms));
+        let factors = |claim: MfaClaim| {
+            let mut f: Vec<String> = Vec::new();
+            for e in sign_in(claim) {
+                for x in &e.factors {
+                    if !f.contains(x) {
+                        f.push(x.clone());
+                    }
+                }
+            }
+            f
+        };
+        let others = |claim: MfaClaim| -> Vec<(&'a IdpEvent, &'static str)> {
+            sign_in(claim).filter(|e| e.event_id != sso.event_id).map(|e| (e, "mfa_factor")).collect()
+        };
+        let steps = if rows.len() > 1 { format!(" ({} rows of one AD FS sign-in)", rows.len()) } else { String::new() };
+        if let Some(v) = sign_in(MfaClaim::Verified).next() {
+            let f = factors(MfaClaim::Verified);
+            return MfaFinding {
+                verdict: Verdict::Enforced,
+                reason: None,
+                mfa: Some(MfaInfo { factors: f.clone(), at: at(v), carried_from_earlier_signin: false }),
+                evidence: others(MfaClaim::Verified),
+                note: format!("The AD FS sign-in{steps} passed a second factor ({}).", list(&f)),
+            };
+        }
+        if let Some(c) = sign_in(MfaClaim::Carried).next() {
+            return MfaFinding {
+                verdict: Verdict::Enforced,
+                reason: None,
+                mfa: Some(MfaInfo {
+                    factors: factors(MfaClaim::Carried),
+                    at: at(c),
+                    carried_from_earlier_signin: true,
+                }),
+                evidence: others(MfaClaim::Carried),
+                note: format!(
+                    "The AD FS sign-in{steps} used a single sign-on token that had multi-factor authentication (\"Multifactor\"): MFA was enforced, though not prompted again."
+                ),
+            };
+        }
+        if sign_in(MfaClaim::Upstream).next().is_some() {
+            return MfaFinding::unknown(
+                format!("AD FS sent the sign-in{steps} to another identity provider, whose logs are not collected."),
+                vec![],
+            );
+        }
+        if sign_in(MfaClaim::SingleFactor).next().is_some() {
+            let f = factors(MfaClaim::SingleFactor);
+            return MfaFinding {
+                verdict: Verdict::NotEnforced,
+                reason: None,
+                mfa: None,
+                evidence: vec![],
+                note: format!("The AD FS sign-in{steps} completed with its first factor only ({}).", list(&f)),
+            };
+        }
+        MfaFinding::unknown(
+            format!("The AD FS sign-in{steps} does not say which authentication methods were used."),
+            vec![],
+        )
+    }
+
     /// docs/judging.md §5, Google.
     fn google_mfa(&self, sso: &'a IdpEvent, user: &str) -> MfaFinding<'a> {
         let lo = sso.time_ms - self.cfg.google_lookback_ms;
@@ -887,8 +965,7 @@ impl<'a> Index<'a> {
             Idp::Okta => self.okta_mfa(cand.event, scope),
             Idp::Entra => self.entra_mfa(cand.event),
             Idp::Google => self.google_mfa(cand.event, &cand.user),
-            // AD FS sign-ins carry their own factors, as Entra's do (docs/judging.md §5).
-            Idp::Adfs => self.entra_mfa(cand.event),
+            Idp::Adfs => self.adfs_mfa(cand.event),
         }
     }
 

@@ -441,6 +441,45 @@ fn adfs_sign_ins_decide_by_their_steps_inside_adfs_coverage() {
     assert_eq!(correlate(&s, &cfg).remove(0).verdict, Verdict::NoIdpLogin);
 }
 
+/// docs/judging.md §5, AD FS: one sign-in writes a row per step (same correlation id): the rows
+/// are read together, never as rival candidates.
+#[test]
+fn the_rows_of_one_adfs_sign_in_are_read_together() {
+    let cfg = Compiled::new(&Config::default()).unwrap();
+    let c = login("c1", T, ALICE, "198.51.100.7");
+    let row = |id: &str, dt: i64, claim: MfaClaim, factor: &str| {
+        let mut e = sso(Idp::Adfs, id, T - dt, ALICE, Some("corr-1"));
+        e.app_name = Some("Amazon Web Services".into());
+        e.mfa = claim;
+        e.factors = vec![factor.into()];
+        e
+    };
+    let covered = |mut s: Snapshot| {
+        s.coverage.push(CoverageSpan {
+            source: Source::Adfs,
+            scope: "*".into(),
+            start_ms: T - 600 * MIN,
+            end_ms: T + 60 * MIN,
+        });
+        s
+    };
+    let mfa = vec![
+        row("r-forms", 9_000, MfaClaim::SingleFactor, "Forms Authentication"),
+        row("r-mfa", 8_000, MfaClaim::Verified, "Azure MFA"),
+        row("r-multi", 7_000, MfaClaim::Carried, "Multifactor"),
+    ];
+    let v = correlate(&covered(snap(vec![c.clone()], mfa, None)), &cfg).remove(0);
+    assert_eq!((v.verdict, v.reason), (Verdict::Enforced, None), "{}", v.explanation);
+    assert_eq!(v.mfa.unwrap().factors, ["Azure MFA"]);
+    assert!(v.evidence.iter().any(|e| e.id == "r-mfa"), "{:?}", v.evidence);
+    let single = vec![
+        row("r-forms", 9_000, MfaClaim::SingleFactor, "Forms Authentication"),
+        row("r-sso", 8_000, MfaClaim::Silent, "SSO"),
+    ];
+    let v = correlate(&covered(snap(vec![c], single, None)), &cfg).remove(0);
+    assert_eq!(v.verdict, Verdict::NotEnforced, "{}", v.explanation);
+}
+
 fn ic_login(t: i64, user: &str) -> AwsEvent {
     let mut c = login("c1", t, user, "198.51.100.7");
     c.role_name = Some("AWSReservedSSO_Admin_0123456789abcdef".into());

@@ -55,7 +55,7 @@
 //! | `user.email` | the UPN when it looks like an address (one `@`, a dotted domain, no `#EXT#`) |
 //! | `user.user_id`, `user.display_name` | `userId`, `userDisplayName` |
 //! | `app_id`, `app_name` | `appId`, `appDisplayName` (for AD FS: the relying party) |
-//! | `session_id` | `sessionId` (beta); none for AD FS |
+//! | `session_id` | `sessionId` (beta); for AD FS the sign-in's `correlationId` (its rows share it) |
 //! | `source_ip` | `ipAddress`, else Azure Monitor `callerIpAddress` / ECS `source.ip` |
 //! | `user_agent` | `userAgent` (beta), else ECS `user_agent.original` |
 //! | `asn` | `autonomousSystemNumber` (number or numeric string; anything else → `None`) |
@@ -130,7 +130,8 @@
 //! `docs/identity/hybrid/connect/how-to-connect-health-ad-fs-sign-in.md`). Such a record is one
 //! [`IdpEvent`] with provider `adfs`, kind `app_sso`, native type `ADFSSignInLogs`, its fields
 //! mapped as above (the time is `createdDateTime`: the envelope `time` of the Elastic test record
-//! is "12/12/2025 3:03:58 PM", later than the sign-in and not RFC 3339), `session_id` none.
+//! is "12/12/2025 3:03:58 PM", later than the sign-in and not RFC 3339), `session_id` the
+//! record's `correlationId` (the AD FS sign-in the row is a step of; see below).
 //!
 //! MFA is read from `authenticationDetails`, each step's `authenticationMethod` and
 //! `authenticationMethodDetail` (case-insensitive words; the page above names the methods
@@ -161,7 +162,9 @@
 //! `Password` / `Forms Authentication` is seen in a real exported record; how the other method
 //! names are spelt in `authenticationMethod` / `authenticationMethodDetail` is not. The same page
 //! says one AD FS sign-in writes several rows with one correlation id (`Forms` + `SSO` for a
-//! single factor; `Forms` + `Azure MFA` + `Multifactor` for MFA): each row is read on its own.
+//! single factor; `Forms` + `Azure MFA` + `Multifactor` for MFA): each row is read on its own, and
+//! carries the correlation id as its `session_id`, so the engine reads a sign-in's rows together
+//! (docs/judging.md §5, AD FS).
 
 mod adfs;
 mod de;

@@ -134,6 +134,7 @@ pub(crate) fn parse(raw: &[u8], format: Format, depth: u8) -> Result<Parsed<IdpE
                     caller_ip: text(&top.caller_ip),
                     country: top.location.as_ref().and_then(Dyn::text),
                     user_agent: None,
+                    correlation_id: text(&top.correlation_id),
                 },
             )
         }
@@ -158,6 +159,7 @@ pub(crate) fn parse(raw: &[u8], format: Format, depth: u8) -> Result<Parsed<IdpE
                         Dyn::Value(v) => str_of(&v.original),
                         Dyn::Text(_) => u.text(),
                     }),
+                    correlation_id: None,
                 },
             )
         }
@@ -177,6 +179,8 @@ struct Envelope<'r> {
     caller_ip: Option<&'r str>,
     country: Option<&'r str>,
     user_agent: Option<&'r str>,
+    /// Azure Monitor's envelope `correlationId` (the record's own comes first).
+    correlation_id: Option<&'r str>,
 }
 
 /// Field errors are wrapped with their key path, which turns a syntax error inside a field into
@@ -388,8 +392,15 @@ fn build(shape: Shape, body: &Record, env: &Envelope) -> Result<Parsed<IdpEvent>
         },
         app_id: text(&body.app_id).map(str::to_owned),
         app_name: text(&body.app_name).map(str::to_owned),
-        // An AD FS row's `sessionId` is not an Entra session (D4): none.
-        session_id: text(&body.session_id).filter(|_| !adfs).map(str::to_owned),
+        // An AD FS row's `sessionId` is not an Entra session. Its session is the AD FS sign-in
+        // it belongs to: Connect Health writes one row per step of a sign-in (Forms, then Azure
+        // MFA, then Multifactor), all with the sign-in's `correlationId`, which the engine
+        // reads together (docs/judging.md §5, AD FS).
+        session_id: if adfs {
+            text(&body.correlation_id).or(env.correlation_id).map(|s| s.trim().to_owned())
+        } else {
+            text(&body.session_id).map(str::to_owned)
+        },
         source_ip: text(&body.ip).or(env.caller_ip).map(|s| s.trim().to_owned()),
         user_agent: text(&body.user_agent).or(env.user_agent).map(str::to_owned),
         asn: text(&body.asn).and_then(parse_asn),

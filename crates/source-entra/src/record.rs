@@ -56,6 +56,8 @@ tolerant_struct! {
         /// Not `user_agent`: in Elastic documents that key is the ECS object (see `ecs_user_agent`).
         user_agent: Text<'a> = ["userAgent", "UserAgent"],
         session_id: Text<'a> = ["sessionId", "SessionId", "session_id"],
+        /// Shared by the rows of one AD FS sign-in (Connect Health writes one row per step).
+        correlation_id: Text<'a> = ["correlationId", "CorrelationId", "correlation_id"],
         status: Dyn<Status> = ["status", "Status"],
         requirement: Text<'a> =
             ["authenticationRequirement", "AuthenticationRequirement", "authentication_requirement"],

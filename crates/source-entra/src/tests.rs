@@ -703,18 +703,20 @@ fn adfs_sign_ins_are_adfs_app_sso_in_every_shape() {
     let records = [
         monitor(
             r#","category":"ADFSSignInLogs""#,
-            &format!(r#","appId":"rp-1","appDisplayName":"AWS","sessionId":"s-9","authenticationDetails":{steps}"#),
+            &format!(
+                r#","appId":"rp-1","appDisplayName":"AWS","sessionId":"s-9","correlationId":"corr-9","authenticationDetails":{steps}"#
+            ),
         ),
         row(&format!(
             r#","Type":"ADFSSignInLogs","Category":"ADFSSignInLogs","AADTenantId":"t-1","AppId":"rp-1",
-               "AppDisplayName":"AWS","ResultType":"0","SessionId":"s-9","AuthenticationDetails":{}"#,
+               "AppDisplayName":"AWS","ResultType":"0","SessionId":"s-9","CorrelationId":"corr-9","AuthenticationDetails":{}"#,
             serde_json::to_string(steps).unwrap()
         )),
         format!(
             r#"{{"@timestamp":"2026-03-02T08:16:00Z","azure":{{"tenant_id":"t-1","signinlogs":{{
                 "category":"ADFSSignInLogs","result_type":"0","properties":{{"id":"e-1",
                 "created_at":"2026-03-02T08:15:42Z","user_principal_name":"alice@example.com",
-                "app_id":"rp-1","app_display_name":"AWS","session_id":"s-9","authentication_details":{steps}}}}}}},
+                "app_id":"rp-1","app_display_name":"AWS","session_id":"s-9","correlation_id":"corr-9","authentication_details":{steps}}}}}}},
                 "source":{{"ip":"198.51.100.8"}}}}"#
         ),
     ];
@@ -730,7 +732,8 @@ fn adfs_sign_ins_are_adfs_app_sso_in_every_shape() {
         assert_eq!(e.mfa, MfaClaim::Verified, "{raw}");
         assert_eq!(e.factors, ["Forms Authentication", "Azure MFA"]);
         assert_eq!((e.app_id.as_deref(), e.app_name.as_deref()), (Some("rp-1"), Some("AWS")));
-        assert_eq!(e.session_id, None, "an AD FS row names no Entra session");
+        // Not the row's `sessionId`: the AD FS sign-in it is a step of.
+        assert_eq!(e.session_id.as_deref(), Some("corr-9"), "{raw}");
         assert_eq!(e.time_ms, T0);
     }
 }

@@ -60,7 +60,8 @@ fn check_adfs(e: &IdpEvent, tenant: &str) {
     assert_eq!(e.app_id.as_deref(), Some("60e924dc-9ed6-4ef8-91a4-e15f434d8bef"));
     assert_eq!(e.app_name.as_deref(), Some("Shield Autho - Native application"));
     assert_eq!(e.source_ip.as_deref(), Some("10.205.19.37"));
-    assert_eq!(e.session_id, None);
+    // The AD FS sign-in the row is a step of (its correlation id).
+    assert_eq!(e.session_id.as_deref(), Some("59928765-deec-4dca-fe00-008002040075"));
     // Forms Authentication with a password, nothing else: not enforced.
     assert_eq!(e.mfa, MfaClaim::SingleFactor);
     assert_eq!(e.factors, ["Forms Authentication"]);
