@@ -44,6 +44,8 @@ fn inputs(dir: &Path, case: &Value) -> Vec<(String, Vec<PathBuf>)> {
             "entra"
         } else if name.starts_with("google") {
             "google"
+        } else if name.starts_with("adfs") {
+            "adfs"
         } else {
             continue;
         };
@@ -68,6 +70,17 @@ fn check(want: &Value, got: &Value, path: &str, errors: &mut Vec<String>) {
         (Value::Object(w), Value::Object(g)) => {
             for (k, wv) in w {
                 let p = format!("{path}.{k}");
+                // `_explanation_contains` / `_explanation_lacks`: phrases the explanation must
+                // (not) hold (docs/judging.md §6: it names only stored records).
+                if let Some(must) = k.strip_prefix("_explanation_") {
+                    let text = g.get("explanation").and_then(Value::as_str).unwrap_or_default();
+                    for phrase in wv.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                        if text.contains(phrase) != (must == "contains") {
+                            errors.push(format!("{p}: {phrase:?} in explanation {text:?}"));
+                        }
+                    }
+                    continue;
+                }
                 match g.get(k) {
                     None => errors.push(format!("{p}: missing, want {wv}")),
                     Some(gv) if k == "evidence" => {

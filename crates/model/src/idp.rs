@@ -166,7 +166,9 @@ pub struct IdpEvent {
     /// Entra tenant id, Google customer id; Okta events do not name their org (`None`).
     pub tenant: Option<String>,
     /// Unique within the provider: Okta `uuid`, Entra `id`, Google
-    /// `<id.time>/<id.uniqueQualifier>` plus `#<n>` for the n-th event of a multi-event activity.
+    /// `<id.applicationName>/<id.time>/<id.uniqueQualifier>` plus `#<n>` for the n-th event of a
+    /// multi-event activity (the application keeps a login and a saml activity with the same time
+    /// and qualifier apart).
     pub event_id: String,
     pub time_ms: Millis,
     pub kind: IdpEventKind,

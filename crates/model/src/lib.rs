@@ -97,7 +97,8 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed<E> {
     /// The record matters for sign-in judgement. `native_id` is the source's own dedupe key
-    /// (CloudTrail `eventID`, Okta `uuid`, Entra `id`, Google `id.time` + `id.uniqueQualifier`).
+    /// (CloudTrail `eventID`, Okta `uuid`, Entra `id`, Google `id.applicationName` + `id.time` +
+    /// `id.uniqueQualifier`).
     /// `events` holds one normalized event per logical event in the record (a Google activity
     /// can carry several); it is never empty.
     Relevant { native_id: String, events: Vec<E> },

@@ -207,7 +207,8 @@ pub fn dataset(okta: usize, entra: usize, google: usize, span: Millis) -> DataSe
     for (i, t) in times(google, from, span, 3).into_iter().enumerate() {
         let app = if i % 4 == 3 { "saml" } else { "login" };
         let a = google_activity(i, t, app);
-        let id = format!("{}/{}", a["id"]["time"].as_str().unwrap(), a["id"]["uniqueQualifier"].as_str().unwrap());
+        let id =
+            format!("{app}/{}/{}", a["id"]["time"].as_str().unwrap(), a["id"]["uniqueQualifier"].as_str().unwrap());
         all_times.insert(id.clone(), t);
         google_ids.insert(id);
         if app == "saml" { saml.push(a) } else { login.push(a) }
