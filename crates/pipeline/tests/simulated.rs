@@ -17,9 +17,13 @@ use trailproof_store::Store;
 
 fn load(dir: &Path) -> (Store, Compiled, Vec<Label>) {
     let mut store = Store::open(&dir.join("t.db")).unwrap();
-    for (source, sub) in
-        [(Source::Cloudtrail, "AWSLogs"), (Source::Okta, "okta"), (Source::Entra, "entra"), (Source::Google, "google")]
-    {
+    for (source, sub) in [
+        (Source::Cloudtrail, "AWSLogs"),
+        (Source::Okta, "okta"),
+        (Source::Entra, "entra"),
+        (Source::Google, "google"),
+        (Source::Adfs, "adfs"),
+    ] {
         let (inputs, manifests) = collect_inputs(&[dir.join("sim").join(sub)]).unwrap();
         let r = import(&mut store, &inputs, &manifests, &ImportOptions::new(source), &mut |_| {}).unwrap();
         assert_eq!((r.counts.quarantined, r.failed_inputs.len()), (0, 0), "{source}: {r:?}");

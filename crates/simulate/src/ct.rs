@@ -427,50 +427,122 @@ pub fn check_mfa(
     }
 }
 
-/// Identity Center sign-in with an external IdP: `UserAuthentication` (formats.md 1.6).
-pub fn ic_user_authentication(w: &World, user_name: &str, ip: &str, ua: &str, t: i64, rng: &mut Pcg64) -> CtRecord {
+/// The shapes of Identity Center's sign-in events by period (AWS Security Blog, "Important
+/// changes to CloudTrail events for AWS IAM Identity Center",
+/// https://aws.amazon.com/blogs/security/modifications-to-aws-cloudtrail-event-data-of-iam-identity-center/;
+/// IAM Identity Center User Guide, "Understanding sign-in events" and "Username in sign-in
+/// CloudTrail events").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcShape {
+    /// The User Guide's 2020 examples: eventVersion 1.08, `userIdentity` of type `Unknown` with
+    /// `userName` and `principalId` (the account), nothing else.
+    Legacy,
+    /// Early 2025 (the blog's "before"): as Legacy, plus `onBehalfOf`, `credentialId` and
+    /// `additionalEventData.UserName`.
+    Transition,
+    /// Since July 14, 2025 (eventVersion 1.09): `IdentityCenterUser` with `accountId`,
+    /// `onBehalfOf` and `credentialId`, no `userName` nor `principalId` (real record:
+    /// elastic/integrations `packages/aws/data_stream/cloudtrail/_dev/test/pipeline/
+    /// test-user-authentication.log`).
+    Current,
+}
+
+/// Who signs in to the AWS access portal, and in which shape CloudTrail writes it.
+pub struct IcUser<'a> {
+    /// The user name typed (or federated with).
+    pub user_name: &'a str,
+    /// The identity store user id.
+    pub ic_user_id: &'a str,
+    /// The access portal session id (`credentialId`).
+    pub credential_id: &'a str,
+    pub shape: IcShape,
+}
+
+fn ic_identity(w: &World, u: &IcUser<'_>) -> Value {
+    let id = &w.accounts[0].id;
+    let on_behalf = json!({"userId": u.ic_user_id, "identityStoreArn": w.ic_store_arn()});
+    match u.shape {
+        IcShape::Legacy => json!({"type": "Unknown", "principalId": id, "arn": "", "accountId": id, "accessKeyId": "",
+                                  "userName": u.user_name}),
+        IcShape::Transition => json!({"type": "Unknown", "userName": u.user_name, "accountId": id, "principalId": id,
+                                      "onBehalfOf": on_behalf, "credentialId": u.credential_id}),
+        IcShape::Current => json!({"type": "IdentityCenterUser", "arn": "", "accountId": id, "accessKeyId": "",
+                                   "onBehalfOf": on_behalf, "credentialId": u.credential_id}),
+    }
+}
+
+/// One step of an Identity Center sign-in (formats.md 1.6): `CredentialChallenge`,
+/// `CredentialVerification` or `UserAuthentication`, in the management account (the first),
+/// us-east-1. `login_to` is given for `UserAuthentication` only.
+pub struct IcStep<'a> {
+    pub name: &'static str,
+    /// Whether this event carries `additionalEventData.UserName` (written once per successful
+    /// sign-in since 2025: on the first `PASSWORD` challenge, or on the `UserAuthentication` of
+    /// an `EXTERNAL_IDP` sign-in; never in the Legacy shape).
+    pub names_user: bool,
+    pub credential_type: &'a str,
+    pub success: bool,
+    pub workflow: &'a str,
+    pub request_id: &'a str,
+    pub login_to: Option<&'a str>,
+    pub ip: &'a str,
+    pub ua: &'a str,
+    pub t: i64,
+}
+
+pub fn ic_sign_in_event(w: &World, u: &IcUser<'_>, s: IcStep<'_>, rng: &mut Pcg64) -> CtRecord {
     let acct = 0;
-    let id = &w.accounts[acct].id;
-    let identity = json!({"type": "Unknown", "principalId": id, "arn": "", "accountId": id, "accessKeyId": "", "userName": user_name});
     let (mut m, eid) = common(
         w,
         acct,
         "us-east-1",
-        t,
+        s.t,
         "signin.amazonaws.com",
-        "UserAuthentication",
+        s.name,
         "AwsServiceEvent",
-        identity,
-        ip,
-        ua,
+        ic_identity(w, u),
+        s.ip,
+        s.ua,
         rng,
     );
+    m.insert("eventVersion".into(), json!(if u.shape == IcShape::Legacy { "1.08" } else { "1.09" }));
     m.insert("requestParameters".into(), Value::Null);
     m.insert("responseElements".into(), Value::Null);
-    m.insert(
-        "additionalEventData".into(),
-        json!({"AuthWorkflowID": rng::uuid(rng), "LoginTo": format!("https://d-{}.awsapps.com/start/", rng::hex(rng, 10)),
-               "CredentialType": "EXTERNAL_IDP"}),
-    );
-    m.insert("serviceEventDetails".into(), json!({"UserAuthentication": "Success"}));
+    let mut extra = json!({"AuthWorkflowID": s.workflow});
+    if s.names_user && u.shape != IcShape::Legacy {
+        extra["UserName"] = json!(u.user_name);
+    }
+    if let Some(to) = s.login_to {
+        extra["LoginTo"] = json!(to);
+    }
+    extra["CredentialType"] = json!(s.credential_type);
+    m.insert("additionalEventData".into(), extra);
+    m.insert("requestID".into(), json!(s.request_id));
+    m.insert("serviceEventDetails".into(), json!({s.name: if s.success { "Success" } else { "Failure" }}));
     m.insert("readOnly".into(), json!(false));
     CtRecord {
         account: acct,
         region: "us-east-1",
-        time: t,
+        time: s.t,
         event_id: eid,
-        event_name: "UserAuthentication",
-        kind: Some("UserAuthentication"),
+        event_name: s.name,
+        kind: Some(s.name),
         json: Value::Object(m),
     }
 }
 
+/// The access portal's start URL.
+pub fn ic_portal_url(w: &World) -> String {
+    format!("https://{}.awsapps.com/start/", w.ic_store_id)
+}
+
 /// Identity Center portal `Federate`: the user picked an account and permission set (shape
-/// UNCONFIRMED in formats.md 1.6; this is the older `Unknown` identity form).
+/// UNCONFIRMED in formats.md 1.6). The 2025 shapes carry the sign-in's identity, with the
+/// portal session's `credentialId`.
 #[allow(clippy::too_many_arguments)]
 pub fn ic_federate(
     w: &World,
-    user_name: &str,
+    u: &IcUser<'_>,
     target_acct: usize,
     perm_set: &str,
     ip: &str,
@@ -480,8 +552,12 @@ pub fn ic_federate(
 ) -> CtRecord {
     let acct = 0;
     let id = &w.accounts[acct].id;
-    let identity =
-        json!({"type": "Unknown", "principalId": format!("{id}:{user_name}"), "accountId": id, "userName": user_name});
+    let identity = match u.shape {
+        IcShape::Legacy => {
+            json!({"type": "Unknown", "principalId": format!("{id}:{}", u.user_name), "accountId": id, "userName": u.user_name})
+        }
+        _ => ic_identity(w, u),
+    };
     let (mut m, eid) =
         common(w, acct, "us-east-1", t, "sso.amazonaws.com", "Federate", "AwsServiceEvent", identity, ip, ua, rng);
     m.insert("requestParameters".into(), Value::Null);

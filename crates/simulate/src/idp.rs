@@ -1,5 +1,7 @@
 //! IdP records in their native shapes: Okta System Log `LogEvent` (formats.md 2), Entra Graph
-//! beta `signIn` (3.2), Google Reports API activities of `login` and `saml` (4.2–4.4).
+//! beta `signIn` (3.2), Google Reports API activities of `login` and `saml` (4.2–4.4), and AD FS
+//! sign-ins as Entra's diagnostic settings export them (Azure Monitor records of category
+//! `ADFSSignInLogs`).
 
 use rand::Rng;
 use serde_json::{Value, json};
@@ -392,6 +394,11 @@ pub enum EntraAuth {
     FailedPassword,
     /// A service principal sign-in (not a user sign-in; the parser skips it).
     ServicePrincipal,
+    /// `"status": {}` (no outcome stated, as Graph beta signIn list example 2), password only,
+    /// requirement singleFactorAuthentication.
+    UnknownSingle,
+    /// `"status": {}`, password and a fresh second factor, requirement multiFactorAuthentication.
+    UnknownMfa,
 }
 
 impl EntraAuth {
@@ -405,7 +412,15 @@ impl EntraAuth {
             EntraAuth::External => Upstream,
             EntraAuth::FailedPassword => Silent,
             EntraAuth::ServicePrincipal => return None,
+            // COMMON.md D1: an outcome-less record's claim is read from its facts.
+            EntraAuth::UnknownSingle => SingleFactor,
+            EntraAuth::UnknownMfa => Verified,
         })
+    }
+
+    /// Whether the record states no outcome (the parser gives `Outcome::Unknown`).
+    pub fn unknown_outcome(self) -> bool {
+        matches!(self, EntraAuth::UnknownSingle | EntraAuth::UnknownMfa)
     }
 }
 
@@ -436,7 +451,7 @@ pub fn entra(ev: &EntraEvent<'_>, rng: &mut Pcg64) -> (String, String) {
                             "enforcedSessionControls": [], "result": "success"});
     let saml = ev.app.name.starts_with("AWS");
     let (req, details, status, ca, used): (&str, Value, Value, &str, Value) = match ev.auth {
-        EntraAuth::FreshMfa => (
+        EntraAuth::FreshMfa | EntraAuth::UnknownMfa => (
             "multiFactorAuthentication",
             json!([
                 step(
@@ -484,7 +499,7 @@ pub fn entra(ev: &EntraEvent<'_>, rng: &mut Pcg64) -> (String, String) {
             "success",
             json!([]),
         ),
-        EntraAuth::SinglePassword => (
+        EntraAuth::SinglePassword | EntraAuth::UnknownSingle => (
             "singleFactorAuthentication",
             json!([step(
                 t - 4_000,
@@ -548,6 +563,8 @@ pub fn entra(ev: &EntraEvent<'_>, rng: &mut Pcg64) -> (String, String) {
             json!([]),
         ),
     };
+    // Graph beta signIn list example 2: a sign-in whose `status` is an empty object.
+    let status = if ev.auth.unknown_outcome() { json!({}) } else { status };
     let sp = ev.auth == EntraAuth::ServicePrincipal;
     let policies = if ca == "success" { json!([mfa_policy]) } else { json!([]) };
     let external = ev.auth == EntraAuth::External;
@@ -610,6 +627,170 @@ pub fn entra(ev: &EntraEvent<'_>, rng: &mut Pcg64) -> (String, String) {
         } else {
             json!([])
         },
+    });
+    (id, v.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// AD FS
+
+/// One row of an AD FS sign-in. Connect Health writes one row per step of a sign-in, all with
+/// the sign-in's `correlationId`: `Forms` then `SSO` for one factor, `Forms`, `Azure MFA`,
+/// `Multifactor` for two (MicrosoftDocs/entra-docs
+/// `docs/identity/hybrid/connect/how-to-connect-health-ad-fs-sign-in.md`, "Authentication Method
+/// Information"; crates/source-entra reads each row, docs/judging.md §5 "AD FS" reads them
+/// together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdfsRow {
+    /// User name and password: the real record's `Password` / `Forms Authentication`.
+    Forms,
+    /// Windows integrated authentication (Kerberos from a domain-joined machine at the office).
+    Windows,
+    /// Smart-card certificate authentication.
+    Certificate,
+    /// A single sign-on token without MFA.
+    Sso,
+    /// The Microsoft Entra multifactor authentication adapter.
+    AzureMfa,
+    /// A single sign-on token that had MFA.
+    Multifactor,
+}
+
+impl AdfsRow {
+    /// `authenticationDetails[0]` (method, method detail). Only `Password` / `Forms
+    /// Authentication` is seen in a real exported record; the others use the method names of
+    /// the Connect Health page and the providers' names of `Get-AdfsAuthenticationProvider`
+    /// (spelling UNCONFIRMED).
+    pub fn method(self) -> (&'static str, &'static str) {
+        match self {
+            AdfsRow::Forms => ("Password", "Forms Authentication"),
+            AdfsRow::Windows => ("Windows", "Windows Authentication"),
+            AdfsRow::Certificate => ("Certificate", "Certificate Authentication"),
+            AdfsRow::Sso => ("SSO", ""),
+            AdfsRow::AzureMfa => ("Azure MFA", "AzureMfaAuthentication"),
+            AdfsRow::Multifactor => ("Multifactor", ""),
+        }
+    }
+
+    /// The claim the parser reads from the row (COMMON.md D4).
+    pub fn claim(self) -> trailproof_model::MfaClaim {
+        use trailproof_model::MfaClaim::*;
+        match self {
+            AdfsRow::Forms | AdfsRow::Windows => SingleFactor,
+            AdfsRow::Certificate | AdfsRow::AzureMfa => Verified,
+            AdfsRow::Multifactor => Carried,
+            AdfsRow::Sso => Silent,
+        }
+    }
+}
+
+pub struct AdfsEvent<'a> {
+    pub t: i64,
+    pub user: &'a User,
+    pub app: &'a App,
+    pub ip: Ip,
+    pub ua: &'a str,
+    pub row: AdfsRow,
+    /// The sign-in's correlation id, shared by its rows.
+    pub correlation: &'a str,
+    pub tenant: &'a str,
+    /// The AD FS server that handled the request.
+    pub server: &'a str,
+}
+
+/// Builds one Azure Monitor diagnostic record of category `ADFSSignInLogs`, shaped like the real
+/// one in elastic/integrations (`packages/azure/data_stream/signinlogs/_dev/test/pipeline/
+/// test-adfs-signin.log`): the envelope (`time`, `category`, `tenantId`, `resultType`,
+/// `callerIpAddress`, ...) around the sign-in's `properties`. Returns its `id` and JSON text.
+pub fn adfs(ev: &AdfsEvent<'_>, rng: &mut Pcg64) -> (String, String) {
+    let id = rng::uuid(rng);
+    let correlation = ev.correlation;
+    let t = time::floor_sec(ev.t);
+    let (method, detail) = ev.row.method();
+    let details = json!([{"RequestSequence": 1, "StatusSequence": 0, "authenticationMethod": method,
+                          "authenticationMethodDetail": detail, "authenticationStepDateTime": time::offset(t),
+                          "authenticationStepRequirement": "", "succeeded": true}]);
+    let ip = ev.ip.to_string();
+    let user = ev.user;
+    let props = json!({
+        "id": id,
+        "createdDateTime": time::offset(t),
+        "userDisplayName": user.display,
+        "userPrincipalName": user.login,
+        "userId": user.idp_id,
+        "alternateSignInName": user.login,
+        "appId": ev.app.id,
+        "appDisplayName": ev.app.name,
+        "appOwnerTenantId": "",
+        "appServicePrincipalId": null,
+        "ipAddress": ip,
+        "ipAddressFromResourceProvider": "",
+        "clientAppUsed": "Browser",
+        "userAgent": ev.ua,
+        "correlationId": correlation,
+        "conditionalAccessStatus": "notApplied",
+        "appliedConditionalAccessPolicies": [],
+        "authenticationContextClassReferences": [],
+        "originalRequestId": id,
+        "isInteractive": true,
+        "tokenIssuerName": crate::world::ADFS_HOST,
+        "tokenIssuerType": "ADFederationServices",
+        "clientCredentialType": "none",
+        "processingTimeInMilliseconds": 0,
+        "riskDetail": "hidden",
+        "riskLevelAggregated": "hidden",
+        "riskLevelDuringSignIn": "hidden",
+        "riskState": "none",
+        "riskEventTypes": [],
+        "riskEventTypes_v2": [],
+        "resourceDisplayName": ev.app.name,
+        "resourceId": ev.app.id,
+        "resourceTenantId": ev.tenant,
+        "homeTenantId": ev.tenant,
+        "homeTenantName": "",
+        "tenantId": ev.tenant,
+        "authenticationDetails": details,
+        "authenticationProcessingDetails": [
+            {"key": "Server name", "value": ev.server},
+            {"key": "IP Addresses Involved in Auth Flow", "value": ip},
+            {"key": "Legacy TLS (TLS 1.0, 1.1, 3DES)", "value": "False"},
+            {"key": "Is Legacy Store Used", "value": "False"},
+        ],
+        "authenticationProtocol": "none",
+        "authenticationRequirement": "",
+        "authenticationRequirementPolicies": [],
+        "signInIdentifier": user.login,
+        "signInEventTypes": ["interactiveUser"],
+        "servicePrincipalId": "",
+        "servicePrincipalName": ev.app.name,
+        "sessionId": "",
+        "status": {"errorCode": 0},
+        "deviceDetail": {"browser": "", "deviceId": "", "operatingSystem": ""},
+        "location": {"city": "", "countryOrRegion": "", "geoCoordinates": {"latitude": 0, "longitude": 0}, "state": ""},
+        "userType": "Member",
+        "flaggedForReview": false,
+        "isTenantRestricted": false,
+        "crossTenantAccessType": "none",
+        "incomingTokenType": "none",
+        "uniqueTokenIdentifier": rng::alnum(rng, 22),
+    });
+    // The envelope's `time` is when the record was written, a little after the sign-in.
+    let written = t + rng::between(rng, 2 * time::MIN, 9 * time::MIN);
+    let v = json!({
+        "time": time::ct(written),
+        "resourceId": format!("/tenants/{}/providers/Microsoft.aadiam", ev.tenant),
+        "operationName": "Sign-in activity",
+        "operationVersion": "1.0",
+        "category": "ADFSSignInLogs",
+        "tenantId": ev.tenant,
+        "resultType": "0",
+        "resultSignature": "SUCCESS",
+        "durationMs": "0",
+        "callerIpAddress": ip,
+        "correlationId": correlation,
+        "identity": user.display,
+        "level": "4",
+        "properties": props,
     });
     (id, v.to_string())
 }
@@ -696,13 +877,13 @@ impl GoogleEv {
     }
 }
 
-/// Builds one activity; returns its native id (`<id.time>/<uniqueQualifier>`) and JSON text.
-/// All `events` must belong to the same application.
+/// Builds one activity; returns its native id (`<id.applicationName>/<id.time>/<uniqueQualifier>`,
+/// COMMON.md D3) and JSON text. All `events` must belong to the same application.
 pub fn google(w: &World, t: i64, user: &User, ip: Ip, events: &[GoogleEv], rng: &mut Pcg64) -> (String, String) {
     let time = time::millis(t);
     let uq: i64 = rng.random();
-    let native = format!("{time}/{uq}");
     let app = if events.first().is_some_and(GoogleEv::saml) { "saml" } else { "login" };
+    let native = format!("{app}/{time}/{uq}");
     let g = geo(&ip);
     let evs: Vec<Value> =
         events.iter().map(|e| json!({"type": if e.name() == "risky_sensitive_action_allowed" { "risky_sensitive_action" } else { "login" }, "name": e.name(), "parameters": e.params()})).collect();

@@ -10,7 +10,8 @@
 //! | `okta/syslog-<YYYYMMDD>-<NNNN>.json` | Okta System Log pages: JSON arrays of up to 1000 `LogEvent`s, in `published` order. |
 //! | `entra/signins-<YYYYMMDD>-<NNNN>.json` | Graph beta `auditLogs/signIns` pages (`{"@odata.context", "@odata.nextLink", "value"}`), newest first, up to 1000. |
 //! | `google/login-<YYYYMMDD>-<NNNN>.json`, `google/saml-<YYYYMMDD>-<NNNN>.json` | Reports API `activities.list` pages (`{"kind":"admin#reports#activities","items":[...]}`), newest first. |
-//! | `<idp>/coverage.json` | The span each IdP directory holds completely: `[{"scope","start","end"}]`, leaving out the stretch deliberately dropped. Scopes: Okta `*`, Entra the tenant id, Google the customer id. |
+//! | `adfs/adfs-signins-<YYYYMMDD>-<NNNN>.json` | AD FS sign-ins as Entra's diagnostic settings export them: Azure Monitor records of category `ADFSSignInLogs` (`{"records":[...]}`), oldest first, up to 1000. |
+//! | `<idp>/coverage.json` | The span each IdP directory holds completely: `[{"scope","start","end"}]`, leaving out the stretch deliberately dropped. Scopes: Okta `*`, Entra and AD FS the tenant id, Google the customer id. |
 //! | `labels.ndjson` | One [`trailproof_model::verdict::Label`] per successful ConsoleLogin, sorted by `console_login_event_id`. |
 //! | `org.toml` | The organisation as [`trailproof_model::config::Config`]. |
 //! | `truth.json` | [`Truth`]: counts per source and kind, duplicates, console login ids, labels per scenario. |
@@ -43,9 +44,9 @@ use std::path::{Path, PathBuf};
 
 pub use sink::{CloudTrailTruth, ConsoleLogins, CoverageEntry, IdpTruth, Truth};
 
-/// Every scenario name a label can carry (README.md describes each). With at least ~50 users
+/// Every scenario name a label can carry (README.md describes each). With at least 80 users
 /// and 1 day, each appears at least once.
-pub const SCENARIOS: [&str; 42] = [
+pub const SCENARIOS: [&str; 57] = [
     "okta_saml_mfa_at_signin",
     "okta_saml_mfa_step_up",
     "okta_saml_password_only",
@@ -84,7 +85,22 @@ pub const SCENARIOS: [&str; 42] = [
     "google_fed_broker_token_relay",
     "broker_stolen_keys",
     "broker_stolen_keys_same_ip",
+    "entra_saml_outcome_unknown_single_factor",
+    "entra_saml_outcome_unknown_mfa",
+    "adfs_saml_azure_mfa",
+    "adfs_saml_mfa_sso_token",
+    "adfs_saml_sso_token_only",
+    "adfs_saml_certificate",
+    "adfs_saml_forms_only",
+    "adfs_golden_saml",
+    "adfs_idp_logs_missing",
+    "ic_directory_totp",
+    "ic_directory_webauthn",
+    "ic_directory_password_only",
+    "ic_directory_no_portal_sign_in",
+    "ic_directory_no_portal_sign_in_busy",
     "cli_session_name",
+    "cli_session_name_quiet_hours",
     "iam_user_mfa",
     "iam_user_no_mfa",
     "root_mfa",
@@ -141,8 +157,8 @@ pub struct SimSummary {
     /// ConsoleLogin records (successful and failed), distinct.
     pub console_logins: u64,
     pub labels: u64,
-    /// Records written per source (`cloudtrail`, `okta`, `entra`, `google`), CloudTrail duplicate
-    /// copies included.
+    /// Records written per source (`cloudtrail`, `okta`, `entra`, `google`, `adfs`), CloudTrail
+    /// duplicate copies included.
     pub records: BTreeMap<String, u64>,
     pub files: u64,
     pub bytes: u64,
@@ -238,14 +254,15 @@ pub fn simulate(opts: &SimOptions, out: &Path, progress: &mut dyn FnMut(&str)) -
         g.tr.prune(day_start);
         let t = &g.sink.truth;
         progress(&format!(
-            "{}: {} labels so far; CloudTrail {} records in {} files; Okta {}, Entra {}, Google {} records",
+            "{}: {} labels so far; CloudTrail {} records in {} files; Okta {}, Entra {}, Google {}, AD FS {} records",
             time::rfc3339(day_start).get(..10).unwrap_or(""),
             g.labels.len(),
             t.cloudtrail.records_written,
             t.cloudtrail.files,
             t.okta.records,
             t.entra.records,
-            t.google.records
+            t.google.records,
+            t.adfs.records
         ));
     }
     g.sink.flush_rest(&w)?;
@@ -283,6 +300,7 @@ pub fn simulate(opts: &SimOptions, out: &Path, progress: &mut dyn FnMut(&str)) -
     records.insert("okta".to_string(), truth.okta.records);
     records.insert("entra".to_string(), truth.entra.records);
     records.insert("google".to_string(), truth.google.records);
+    records.insert("adfs".to_string(), truth.adfs.records);
     Ok(SimSummary {
         console_logins: (truth.console_logins.successful.len() + truth.console_logins.failed.len()) as u64,
         labels: labels.len() as u64,

@@ -29,7 +29,7 @@ pub struct IdpTruth {
     /// Records the parser skips (`Parsed::Irrelevant`).
     pub irrelevant: u64,
     /// Written records per native type: Okta `eventType`, Entra `signIn` / `servicePrincipal`,
-    /// Google `<application>/<event name>` (per event).
+    /// Google `<application>/<event name>` (per event), AD FS `ADFSSignInLogs`.
     pub by_native_type: BTreeMap<String, u64>,
     /// Normalized events per kind (`IdpEventKind::as_str`) as the store counts them.
     pub by_kind: BTreeMap<String, u64>,
@@ -91,6 +91,8 @@ pub struct Truth {
     pub okta: IdpTruth,
     pub entra: IdpTruth,
     pub google: IdpTruth,
+    #[serde(default)]
+    pub adfs: IdpTruth,
     pub console_logins: ConsoleLogins,
     pub labels: u64,
     /// Labels per scenario name.
@@ -107,6 +109,7 @@ struct DayBuf {
     entra: Vec<Line>,
     google_login: Vec<Line>,
     google_saml: Vec<Line>,
+    adfs: Vec<Line>,
 }
 
 pub struct Sink {
@@ -182,7 +185,7 @@ impl Sink {
             Idp::Okta => &mut self.truth.okta,
             Idp::Entra => &mut self.truth.entra,
             Idp::Google => &mut self.truth.google,
-            Idp::Adfs => unreachable!("the simulated organisation has no AD FS users yet"),
+            Idp::Adfs => &mut self.truth.adfs,
         }
     }
 
@@ -232,6 +235,26 @@ impl Sink {
         } else {
             tr.irrelevant += 1;
         }
+        true
+    }
+
+    /// An AD FS sign-in (Azure Monitor record of category `ADFSSignInLogs`).
+    pub fn adfs(&mut self, w: &World, t: i64, json: String) -> bool {
+        if !w.idp_stored(Idp::Adfs, t) {
+            self.truth.adfs.dropped += 1;
+            return false;
+        }
+        let seq = self.next_seq();
+        self.days
+            .entry(day_of(w, t).max(self.flushed_through.saturating_add(1)))
+            .or_default()
+            .adfs
+            .push((t, seq, json));
+        let tr = &mut self.truth.adfs;
+        tr.records += 1;
+        tr.relevant += 1;
+        *tr.by_native_type.entry("ADFSSignInLogs".to_string()).or_default() += 1;
+        *tr.by_kind.entry("app_sso".to_string()).or_default() += 1;
         true
     }
 
@@ -382,6 +405,22 @@ impl Sink {
             let path = self.out.join("entra").join(format!("signins-{date}-{:04}.json", i + 1));
             self.write_plain(&path, body.as_bytes())?;
             self.truth.entra.files += 1;
+        }
+        // AD FS: Azure Monitor records (`{"records":[...]}`, as Event Hubs and storage accounts
+        // carry Entra's diagnostic logs), oldest first, up to 1000 a file.
+        buf.adfs.sort_by_key(|a| (a.0, a.1));
+        for (i, page) in buf.adfs.chunks(1000).enumerate() {
+            let mut body = String::from("{\"records\":[\n");
+            for (k, (_, _, j)) in page.iter().enumerate() {
+                if k > 0 {
+                    body.push_str(",\n");
+                }
+                body.push_str(j);
+            }
+            body.push_str("\n]}\n");
+            let path = self.out.join("adfs").join(format!("adfs-signins-{date}-{:04}.json", i + 1));
+            self.write_plain(&path, body.as_bytes())?;
+            self.truth.adfs.files += 1;
         }
         // Google: newest first, Reports API pages, one series per application.
         for (app, mut lines) in

@@ -77,6 +77,13 @@ pub fn entra(ms: i64, sub_milli: u32) -> String {
     s
 }
 
+/// Whole seconds with a `+00:00` offset (AD FS records' `createdDateTime`).
+pub fn offset(ms: i64) -> String {
+    let mut s = base(&civil(ms));
+    s.push_str("+00:00");
+    s
+}
+
 /// RFC 3339 for manifests, labels and truth: fraction only when not whole seconds.
 pub fn rfc3339(ms: i64) -> String {
     let c = civil(ms);
@@ -137,6 +144,8 @@ mod tests {
         assert_eq!(rfc3339(NOV1), "2026-11-01T00:00:00Z");
         assert_eq!(rfc3339(t), "2026-11-01T09:00:04.123Z");
         assert_eq!(yyyymmdd(t), "20261101");
+        assert_eq!(offset(t), "2026-11-01T09:00:04+00:00");
+        assert_eq!(trailproof_model::parse_time(&offset(t)), Ok(t - 123));
         assert_eq!(ct_key_parts(t).1, "20261101T0900Z");
         assert_eq!(sts_expiration(NOV1 + DAY + 22 * HOUR + 3 * SEC), "Nov 2, 2026, 10:00:03 PM");
         assert_eq!(sts_expiration(NOV1 + 3 * SEC), "Nov 1, 2026, 12:00:03 AM");

@@ -9,11 +9,11 @@ use trailproof_model::verdict::{
 };
 use trailproof_model::{Idp, MfaClaim, Source, fold};
 
-use crate::idp::EntraAuth;
-use crate::time::{DAY, MIN};
+use crate::time::{DAY, HOUR, MIN};
 use crate::world::{BROKER_CIDR, CORP_CIDR, Ip, World};
 
-/// A successful SSO to an AWS application (a candidate, judging.md §4).
+/// A sign-in to an AWS application whose outcome is success or unknown (an AWS sign-in,
+/// judging.md §4).
 #[derive(Debug, Clone)]
 pub struct SsoRec {
     pub idp: Idp,
@@ -23,7 +23,10 @@ pub struct SsoRec {
     pub ip: Ip,
     pub stored: bool,
     pub session: Option<String>,
-    pub entra: Option<EntraAuth>,
+    /// Entra and AD FS: the MFA claim the record carries.
+    pub claim: Option<MfaClaim>,
+    /// The record states no outcome (Entra `"status": {}`).
+    pub unknown_outcome: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +58,21 @@ pub struct GLogin {
     pub kind: GKind,
     pub ip: Ip,
     pub stored: bool,
+}
+
+/// A successful Identity Center portal sign-in (`UserAuthentication`), CloudTrail clock.
+#[derive(Debug, Clone)]
+pub struct PortalRec {
+    pub t: i64,
+    pub id: String,
+    pub ip: Ip,
+    /// The user name as the event gives it.
+    pub user_name: String,
+    /// `additionalEventData.CredentialType`.
+    pub credential_type: String,
+    /// When the `UserAuthentication` names no user (2025 shape, Identity Center's directory):
+    /// the `CredentialChallenge` of the same `AuthWorkflowID` that does.
+    pub named_by: Option<String>,
 }
 
 /// The federated side of a console login, for identity matching.
@@ -91,6 +109,8 @@ pub struct PendingLogin {
 pub struct Tracker {
     /// AWS-app SSOs by (provider, folded user login).
     pub ssos: BTreeMap<(Idp, String), Vec<SsoRec>>,
+    /// Identity Center portal sign-ins by folded user name.
+    pub portal: BTreeMap<String, Vec<PortalRec>>,
     pub okta_sessions: BTreeMap<String, Vec<SessRec>>,
     pub google_logins: BTreeMap<String, Vec<GLogin>>,
     /// Pending console logins by day.
@@ -100,6 +120,12 @@ pub struct Tracker {
 }
 
 const TIE_MS: i64 = 60_000;
+/// The engine's defaults (docs/judging.md, notation): window before / after the anchor, skew.
+const BEFORE: i64 = 10 * MIN;
+const AFTER: i64 = 2 * MIN;
+const SKEW: i64 = 2 * MIN;
+/// `identity_center_session_hours` (default 12).
+const IC_SESSION: i64 = 12 * HOUR;
 
 fn ev(source: Source, id: &str, role: &str) -> Evidence {
     Evidence { source, id: id.to_string(), role: role.to_string() }
@@ -160,6 +186,37 @@ impl Tracker {
         self.okta_sessions.entry(session.to_string()).or_default().push(rec);
     }
 
+    pub fn add_portal(&mut self, rec: PortalRec) {
+        self.portal.entry(fold(&rec.user_name)).or_default().push(rec);
+    }
+
+    /// Whether `[lo, hi]` holds a stored AWS sign-in (success or unknown outcome) of one of
+    /// `idps`, by anyone (judging.md §4, "No candidate" 2).
+    pub fn any_aws_sign_in(&self, idps: &[Idp], lo: i64, hi: i64) -> bool {
+        self.ssos
+            .iter()
+            .filter(|((p, _), _)| idps.contains(p))
+            .any(|(_, v)| v.iter().any(|s| s.stored && s.t >= lo && s.t <= hi))
+    }
+
+    /// The stored AWS sign-ins of `idps` in `[lo, hi]`, in key order.
+    pub fn aws_sign_ins(&self, idps: &[Idp], lo: i64, hi: i64) -> Vec<&SsoRec> {
+        self.ssos
+            .iter()
+            .filter(|((p, _), _)| idps.contains(p))
+            .flat_map(|(_, v)| v.iter().filter(|s| s.stored && s.t >= lo && s.t <= hi))
+            .collect()
+    }
+
+    /// judging.md §4: the user's latest portal sign-in within the portal session before `t`.
+    fn portal_sign_in(&self, session_name: &str, t: i64) -> Option<&PortalRec> {
+        self.portal
+            .get(&fold(session_name))?
+            .iter()
+            .filter(|r| r.t <= t + SKEW && r.t >= t - IC_SESSION)
+            .max_by(|a, b| (a.t, &a.id).cmp(&(b.t, &b.id)))
+    }
+
     pub fn add_google_login(&mut self, login: &str, rec: GLogin) {
         self.google_logins.entry(fold(login)).or_default().push(rec);
     }
@@ -174,6 +231,10 @@ impl Tracker {
             v.retain(|s| s.t >= before - DAY);
         }
         self.ssos.retain(|_, v| !v.is_empty());
+        for v in self.portal.values_mut() {
+            v.retain(|s| s.t >= before - DAY);
+        }
+        self.portal.retain(|_, v| !v.is_empty());
         self.okta_sessions.retain(|_, v| v.iter().any(|s| s.t >= before - 2 * DAY));
         for v in self.google_logins.values_mut() {
             v.retain(|s| s.t >= before - 15 * DAY);
@@ -250,21 +311,59 @@ impl Tracker {
         Finding::unknown()
     }
 
+    /// judging.md §5 "AD FS": the claims of every row of the chosen row's sign-in (its
+    /// correlation id), read together.
+    fn adfs_finding(&self, user: &str, sso: &SsoRec) -> Finding {
+        let rows: Vec<&SsoRec> = match &sso.session {
+            Some(sid) => self
+                .ssos
+                .get(&(Idp::Adfs, user.to_string()))
+                .map(|v| v.iter().filter(|r| r.stored && r.session.as_ref() == Some(sid)).collect())
+                .unwrap_or_default(),
+            None => vec![sso],
+        };
+        let with = |c: MfaClaim| rows.iter().copied().filter(move |r| r.claim == Some(c));
+        let others = |c: MfaClaim| -> Vec<Evidence> {
+            with(c).filter(|r| r.id != sso.id).map(|r| ev(Source::Adfs, &r.id, "mfa_factor")).collect()
+        };
+        for c in [MfaClaim::Verified, MfaClaim::Carried] {
+            if with(c).next().is_some() {
+                return Finding { verdict: Verdict::Enforced, reason: None, evidence: others(c) };
+            }
+        }
+        if with(MfaClaim::Upstream).next().is_some() {
+            return Finding::unknown();
+        }
+        if with(MfaClaim::SingleFactor).next().is_some() {
+            return Finding { verdict: Verdict::NotEnforced, reason: None, evidence: vec![] };
+        }
+        Finding::unknown()
+    }
+
     fn finding(&self, w: &World, user: &str, sso: &SsoRec) -> Finding {
-        match sso.idp {
+        let not_enforced = || Finding { verdict: Verdict::NotEnforced, reason: None, evidence: vec![] };
+        let f = match sso.idp {
             Idp::Okta => self.okta_finding(w, sso),
-            Idp::Entra => match sso.entra.and_then(EntraAuth::claim) {
+            Idp::Entra => match sso.claim {
                 Some(MfaClaim::Verified | MfaClaim::Carried) => {
                     Finding { verdict: Verdict::Enforced, reason: None, evidence: vec![] }
                 }
-                Some(MfaClaim::SingleFactor) => {
-                    Finding { verdict: Verdict::NotEnforced, reason: None, evidence: vec![] }
-                }
+                Some(MfaClaim::SingleFactor) => not_enforced(),
                 _ => Finding::unknown(),
             },
             Idp::Google => self.google_finding(user, sso),
-            Idp::Adfs => unreachable!("the simulated organisation has no AD FS users yet"),
+            Idp::Adfs => self.adfs_finding(user, sso),
+        };
+        // judging.md §5, "A chosen sign-in of unknown outcome": a not_enforced finding stands,
+        // anything else is idp_outcome_unknown; never enforced.
+        if sso.unknown_outcome && f.verdict != Verdict::NotEnforced {
+            return Finding {
+                verdict: Verdict::Unknown,
+                reason: Some(UnknownReason::IdpOutcomeUnknown),
+                evidence: vec![],
+            };
         }
+        f
     }
 
     /// judging.md §3 over the simulated directory: the first rule that maps the session's keys
@@ -306,6 +405,110 @@ impl Tracker {
         None
     }
 
+    /// judging.md §2–§5a for a federated session: the verdict, reason, identity and the chosen
+    /// IdP sign-in's IP; the IdP-side evidence is appended to `evidence`.
+    fn federated(
+        &self,
+        w: &World,
+        p: &PendingLogin,
+        fed: &Fed,
+        evidence: &mut Vec<Evidence>,
+    ) -> (Verdict, Option<UnknownReason>, Option<Identity>, Option<Ip>) {
+        // §4: the window, anchored on the Identity Center portal sign-in when there is one.
+        let (anchor, anchor_ip, lo, hi) = if p.path == SessionPath::IdentityCenter {
+            match self.portal_sign_in(&fed.session_name, p.t) {
+                Some(portal) => {
+                    evidence.push(ev(Source::Cloudtrail, &portal.id, "identity_center_sign_in"));
+                    if let Some(ch) = &portal.named_by {
+                        evidence.push(ev(Source::Cloudtrail, ch, "identity_center_sign_in"));
+                    }
+                    let types: Vec<&str> =
+                        portal.credential_type.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+                    if !types.is_empty() && !types.contains(&"EXTERNAL_IDP") {
+                        return Self::identity_center_own(portal, &types);
+                    }
+                    (portal.t, portal.ip, portal.t - BEFORE - SKEW, portal.t + AFTER + SKEW)
+                }
+                None => (p.t, p.ip, p.t - IC_SESSION - SKEW, p.t + AFTER + SKEW),
+            }
+        } else {
+            (p.t, p.ip, p.t - BEFORE - SKEW, p.t + AFTER + SKEW)
+        };
+        if fed.searched.is_empty() {
+            return (Verdict::Unknown, Some(UnknownReason::IdpNotConfigured), None, None);
+        }
+        let covered = fed.searched.iter().all(|idp| w.covered(*idp, lo, hi));
+        let matched =
+            fed.searched.iter().find_map(|idp| Self::match_user(w, *idp, p.path, fed).map(|(u, m)| (*idp, u, m)));
+        let Some((idp, user, m)) = matched else {
+            // §4 "No candidate" 2: identity only where it matters.
+            return if self.any_aws_sign_in(&fed.searched, lo, hi) {
+                (Verdict::Unknown, Some(UnknownReason::IdentityUnmapped), None, None)
+            } else if covered {
+                (Verdict::NoIdpLogin, None, None, None)
+            } else {
+                (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected), None, None)
+            };
+        };
+        let identity = Some(Identity { idp: identity_source(idp), user: user.clone(), matched_by: m });
+        // Rank: IP equal to the anchor's, then distance in time (the outcome does not rank).
+        let key = |s: &SsoRec| (s.ip != anchor_ip, (s.t - anchor).abs());
+        let mut cands: Vec<&SsoRec> = self
+            .ssos
+            .get(&(idp, user.clone()))
+            .map(|v| v.iter().filter(|s| s.stored && s.t >= lo && s.t <= hi).collect())
+            .unwrap_or_default();
+        cands.sort_by(|a, b| (key(a), a.t, &a.id).cmp(&(key(b), b.t, &b.id)));
+        let Some(best) = cands.first().copied() else {
+            return if covered {
+                (Verdict::NoIdpLogin, None, identity, None)
+            } else {
+                (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected), identity, None)
+            };
+        };
+        let finding = self.finding(w, &user, best);
+        let (bip, bd) = key(best);
+        let rivals: Vec<&SsoRec> = cands
+            .iter()
+            .skip(1)
+            .copied()
+            .filter(|r| {
+                let (rip, rd) = key(r);
+                rip == bip && rd - bd <= TIE_MS
+            })
+            .filter(|r| self.finding(w, &user, r).verdict != finding.verdict)
+            .collect();
+        evidence.push(ev(idp_source(idp), &best.id, "idp_sso"));
+        if rivals.is_empty() {
+            evidence.extend(finding.evidence);
+            (finding.verdict, finding.reason, identity, Some(best.ip))
+        } else {
+            for r in rivals {
+                evidence.push(ev(idp_source(idp), &r.id, "conflicting_candidate"));
+            }
+            (Verdict::Unknown, Some(UnknownReason::ConflictingCandidates), identity, Some(best.ip))
+        }
+    }
+
+    /// judging.md §5a: Identity Center's own directory signed the user in; the portal sign-in's
+    /// credential types decide.
+    fn identity_center_own(
+        portal: &PortalRec,
+        types: &[&str],
+    ) -> (Verdict, Option<UnknownReason>, Option<Identity>, Option<Ip>) {
+        let matched_by = if portal.user_name.contains('@') { MatchedBy::Email } else { MatchedBy::Username };
+        let identity =
+            Some(Identity { idp: IdentitySource::IdentityCenter, user: portal.user_name.clone(), matched_by });
+        let (verdict, reason) = if types.iter().any(|t| matches!(*t, "TOTP" | "WEBAUTHN")) {
+            (Verdict::Enforced, None)
+        } else if types.iter().all(|t| *t == "PASSWORD") {
+            (Verdict::NotEnforced, None)
+        } else {
+            (Verdict::Unknown, Some(UnknownReason::AwsMfaFieldMissing))
+        };
+        (verdict, reason, identity, None)
+    }
+
     /// The label of one console login (docs/judging.md §1–§7).
     pub fn label(&self, w: &World, p: &PendingLogin) -> Label {
         let mut evidence = p.evidence.clone();
@@ -319,63 +522,7 @@ impl Tracker {
                 None => (Verdict::Unknown, Some(UnknownReason::AwsMfaFieldMissing), identity, None),
             }
         } else if let Some(fed) = &p.fed {
-            let mut matched: Vec<(Idp, String, MatchedBy)> = Vec::new();
-            for idp in &fed.searched {
-                if let Some((u, m)) = Self::match_user(w, *idp, p.path, fed) {
-                    matched.push((*idp, u, m));
-                }
-            }
-            match matched.first() {
-                None => (Verdict::Unknown, Some(UnknownReason::IdentityUnmapped), None, None),
-                Some((idp, user, m)) => {
-                    let identity = Some(Identity { idp: identity_source(*idp), user: user.clone(), matched_by: *m });
-                    let lo = p.t - 12 * MIN;
-                    let hi = p.t + 4 * MIN;
-                    let mut cands: Vec<&SsoRec> = self
-                        .ssos
-                        .get(&(*idp, user.clone()))
-                        .map(|v| v.iter().filter(|s| s.stored && s.t >= lo && s.t <= hi).collect())
-                        .unwrap_or_default();
-                    cands.sort_by(|a, b| {
-                        (a.ip != p.ip, (a.t - p.t).abs(), a.t, &a.id).cmp(&(
-                            b.ip != p.ip,
-                            (b.t - p.t).abs(),
-                            b.t,
-                            &b.id,
-                        ))
-                    });
-                    match cands.first() {
-                        None => {
-                            if w.covered(*idp, lo, hi) {
-                                (Verdict::NoIdpLogin, None, identity, None)
-                            } else {
-                                (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected), identity, None)
-                            }
-                        }
-                        Some(best) => {
-                            let finding = self.finding(w, user, best);
-                            let bd = (best.t - p.t).abs();
-                            let rivals: Vec<&SsoRec> = cands
-                                .iter()
-                                .skip(1)
-                                .copied()
-                                .filter(|r| (r.ip == p.ip) == (best.ip == p.ip) && (r.t - p.t).abs() - bd <= TIE_MS)
-                                .filter(|r| self.finding(w, user, r).verdict != finding.verdict)
-                                .collect();
-                            evidence.push(ev(idp_source(*idp), &best.id, "idp_sso"));
-                            if rivals.is_empty() {
-                                evidence.extend(finding.evidence);
-                                (finding.verdict, finding.reason, identity, Some(best.ip))
-                            } else {
-                                for r in rivals {
-                                    evidence.push(ev(idp_source(*idp), &r.id, "conflicting_candidate"));
-                                }
-                                (Verdict::Unknown, Some(UnknownReason::ConflictingCandidates), identity, Some(best.ip))
-                            }
-                        }
-                    }
-                }
-            }
+            self.federated(w, p, fed, &mut evidence)
         } else {
             (Verdict::Unknown, Some(UnknownReason::IdpNotConfigured), None, None)
         };

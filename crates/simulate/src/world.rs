@@ -1,5 +1,6 @@
-//! The simulated organisation: AWS accounts, the three IdPs and their applications, the users
-//! and how each one reaches the AWS console.
+//! The simulated organisation: AWS accounts, the four IdPs (Okta, Entra ID, Google Workspace,
+//! AD FS) and their applications, IAM Identity Center's own directory, the users and how each one
+//! reaches the AWS console.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -90,6 +91,24 @@ pub struct Account {
     pub id: String,
 }
 
+/// Where a user's account lives: at one of the IdPs, or in IAM Identity Center's own directory
+/// (its identity store, with passwords and MFA devices kept by AWS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Home {
+    Idp(Idp),
+    IdentityCenter,
+}
+
+/// Number of [`Home`]s ([`home_index`] is below it).
+pub const HOMES: usize = 5;
+
+pub fn home_index(h: Home) -> usize {
+    match h {
+        Home::Idp(p) => idp_index(p),
+        Home::IdentityCenter => 4,
+    }
+}
+
 /// How a user reaches the console day to day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AwsPath {
@@ -99,16 +118,13 @@ pub enum AwsPath {
     EntraRoleBroker,
     GoogleSaml,
     GoogleFedBroker,
+    AdfsSaml,
+    /// IAM Identity Center with its own directory: portal sign-in checked by AWS, then a
+    /// permission set's `AWSReservedSSO_*` role.
+    IcDirectory,
 }
 
 impl AwsPath {
-    pub fn idp(self) -> Idp {
-        match self {
-            AwsPath::OktaSaml | AwsPath::OktaIc => Idp::Okta,
-            AwsPath::EntraSaml | AwsPath::EntraRoleBroker => Idp::Entra,
-            AwsPath::GoogleSaml | AwsPath::GoogleFedBroker => Idp::Google,
-        }
-    }
     pub fn tag(self) -> &'static str {
         match self {
             AwsPath::OktaSaml => "okta_saml",
@@ -117,6 +133,8 @@ impl AwsPath {
             AwsPath::EntraRoleBroker => "entra_role_broker",
             AwsPath::GoogleSaml => "google_saml",
             AwsPath::GoogleFedBroker => "google_fed_broker",
+            AwsPath::AdfsSaml => "adfs_saml",
+            AwsPath::IcDirectory => "ic_directory",
         }
     }
 }
@@ -144,6 +162,22 @@ pub enum Mfa {
     GooglePassword,
     /// Google: a long-lived Google session; no `login` event in the collected span.
     GoogleNoLogin,
+    /// AD FS: forms (or Windows integrated) authentication, then the Microsoft Entra MFA adapter,
+    /// at each AWS sign-in (the AWS relying party's policy asks for MFA).
+    AdfsMfaAdapter,
+    /// AD FS: MFA at the day's first sign-in; later sign-ins, AWS's too, ride on the single
+    /// sign-on token that had it (`Multifactor`).
+    AdfsMfaSso,
+    /// AD FS: smart-card certificate authentication.
+    AdfsCertificate,
+    /// AD FS: forms (or Windows integrated) authentication only.
+    AdfsFormsOnly,
+    /// Identity Center directory: password, then an authenticator app code.
+    IcTotp,
+    /// Identity Center directory: password, then a security key or built-in authenticator.
+    IcWebauthn,
+    /// Identity Center directory: password only (MFA not required).
+    IcPassword,
 }
 
 impl Mfa {
@@ -161,6 +195,13 @@ impl Mfa {
             Mfa::GooglePrompt => "2sv_prompt",
             Mfa::GooglePassword => "password_only",
             Mfa::GoogleNoLogin => "no_recent_login",
+            Mfa::AdfsMfaAdapter => "azure_mfa",
+            Mfa::AdfsMfaSso => "mfa_sso_token",
+            Mfa::AdfsCertificate => "certificate",
+            Mfa::AdfsFormsOnly => "forms_only",
+            Mfa::IcTotp => "totp",
+            Mfa::IcWebauthn => "webauthn",
+            Mfa::IcPassword => "password_only",
         }
     }
 }
@@ -187,11 +228,16 @@ pub enum Naming {
 #[derive(Debug, Clone)]
 pub struct User {
     pub idx: u32,
-    pub idp: Idp,
+    pub home: Home,
+    /// The IdP login (e-mail address); for Identity Center's directory the user name, an
+    /// e-mail address or a plain name.
     pub login: String,
     pub display: String,
-    /// Okta `00u…`, Entra object id, Google profile id.
+    /// Okta `00u…`, Entra / AD FS object id, Google profile id, Identity Center user id.
     pub idp_id: String,
+    /// The user's id in Identity Center's identity store (users of the Okta-backed Identity
+    /// Center are provisioned there too): `userIdentity.onBehalfOf.userId` of the 2025 shape.
+    pub ic_user_id: String,
     /// Okta AppUser id of the AWS apps.
     pub app_user_id: String,
     pub home_ip: Ip,
@@ -246,12 +292,21 @@ pub const OKTA_SAML_ROLES: [&str; 3] = ["OktaAdmin", "OktaDeveloper", "OktaReadO
 pub const IC_PERMISSION_SETS: [&str; 3] = ["AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess"];
 pub const ENTRA_SAML_ROLES: [&str; 3] = ["AzureAD-Admin", "AzureAD-Engineer", "AzureAD-Billing"];
 pub const GOOGLE_SAML_ROLES: [&str; 2] = ["GoogleWorkspace-DataEngineer", "GoogleWorkspace-Analyst"];
+pub const ADFS_SAML_ROLES: [&str; 2] = ["ADFS-Production", "ADFS-Developer"];
 pub const ROLE_BROKER_ROLE: &str = "PortalConsoleAccess";
 pub const BROKER_USER: &str = "console-broker";
 
 pub const OKTA_DOMAIN: &str = "acme.example";
 pub const ENTRA_DOMAIN: &str = "acme-eu.example";
 pub const GOOGLE_DOMAIN: &str = "acme-labs.example";
+/// The on-premises Active Directory domain federated through AD FS.
+pub const ADFS_DOMAIN: &str = "acme-corp.example";
+/// E-mail user names in Identity Center's own directory.
+pub const IC_DOMAIN: &str = "acme-cloud.example";
+/// The AD FS farm (federation service name).
+pub const ADFS_HOST: &str = "adfs.acme-corp.example";
+/// The NetBIOS domain AD FS names Windows accounts with (`ACME\user`).
+pub const ADFS_NETBIOS: &str = "ACME";
 
 pub const OKTA_AWS_APP: &str = "AWS Account Federation";
 pub const OKTA_IC_APP: &str = "AWS IAM Identity Center";
@@ -259,6 +314,9 @@ pub const ENTRA_AWS_APP: &str = "AWS Single-Account Access";
 pub const ENTRA_PORTAL_APP: &str = "Cloud Access Portal";
 pub const GOOGLE_AWS_APP: &str = "Amazon Web Services";
 pub const GOOGLE_BROKER_APP: &str = "AWS Console Broker";
+/// The AD FS relying party trust for AWS (AWS's metadata names it "urn:amazon:webservices").
+pub const ADFS_AWS_APP: &str = "Amazon Web Services";
+pub const ADFS_AWS_APP_ID: &str = "urn:amazon:webservices";
 
 const OKTA_OTHER_APPS: [&str; 7] =
     ["Slack", "Salesforce.com", "Zoom", "Workday", "GitHub Enterprise Cloud", "Atlassian Cloud", "Google Workspace"];
@@ -272,6 +330,14 @@ const ENTRA_OTHER_APPS: [&str; 7] = [
     "Workday",
 ];
 pub const GOOGLE_OTHER_APPS: [&str; 6] = ["Slack", "Salesforce", "Zoom", "Atlassian Cloud", "Zendesk", "Workday"];
+/// AD FS relying parties other than AWS: (display name, relying party identifier).
+const ADFS_OTHER_APPS: [(&str, &str); 5] = [
+    ("Microsoft Office 365 Identity Platform", "urn:federation:MicrosoftOnline"),
+    ("ServiceNow", "https://acme.service-now.example"),
+    ("Workday", "http://www.workday.com/acme"),
+    ("Citrix Gateway", "https://gateway.acme-corp.example"),
+    ("Tableau Server", "https://tableau.acme-corp.example"),
+];
 
 const FIRST: [&str; 48] = [
     "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia",
@@ -335,21 +401,18 @@ pub const LONG_GOOGLE_LOCAL: &str = "maximilian.vandenberg-oconnell";
 /// A >64-character Entra UPN local part for the SAML cut.
 pub const LONG_ENTRA_LOCAL: &str = "alexandria.konstantinopoulou-wetherington.platform-engineering";
 
-/// Per-IdP collection gaps: (offset from the start of day 0, length).
-pub const GAPS: [(i64, i64); 3] = [(2 * HOUR, 90 * MIN), (HOUR, 40 * MIN), (4 * HOUR, 45 * MIN)];
+/// Per-IdP collection gaps, by [`idp_index`]: (offset from the start of day 0, length).
+pub const GAPS: [(i64, i64); 4] = [(2 * HOUR, 90 * MIN), (HOUR, 40 * MIN), (4 * HOUR, 45 * MIN), (5 * HOUR, 40 * MIN)];
 
-/// The IdPs the simulated organisation has users at.
-pub const SIM_IDPS: [Idp; 3] = [Idp::Okta, Idp::Entra, Idp::Google];
-
-/// TEMPORARY (issue 15, in progress): AD FS joins the simulated organisation in a later commit.
-const NO_ADFS_YET: &str = "the simulated organisation has no AD FS users yet";
+/// The IdPs the simulated organisation has users at, in [`idp_index`] order.
+pub const SIM_IDPS: [Idp; 4] = [Idp::Okta, Idp::Entra, Idp::Google, Idp::Adfs];
 
 pub fn idp_index(p: Idp) -> usize {
     match p {
         Idp::Okta => 0,
         Idp::Entra => 1,
         Idp::Google => 2,
-        Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
+        Idp::Adfs => 3,
     }
 }
 
@@ -358,10 +421,10 @@ pub struct World {
     pub accounts: Vec<Account>,
     pub regions: Vec<&'static str>,
     pub users: Vec<User>,
-    /// Users of each IdP (indices into `users`), in index order.
-    pub by_idp: [Vec<u32>; 3],
-    /// How many of each IdP's users are profile/anchor users (day scenarios pick after them).
-    pub reserved_head: [usize; 3],
+    /// Users of each home (indices into `users`), by [`home_index`], in index order.
+    pub by_home: [Vec<u32>; HOMES],
+    /// How many of each home's users are profile/anchor users (day scenarios pick after them).
+    pub reserved_head: [usize; HOMES],
     pub okta_apps: Vec<App>,
     pub okta_aws_app: App,
     pub okta_ic_app: App,
@@ -373,8 +436,13 @@ pub struct World {
     pub entra_portal_app: App,
     pub google_customer: String,
     pub google_idpid: String,
+    /// AD FS relying parties, the AWS one first. The id is the relying party identifier.
+    pub adfs_apps: Vec<App>,
+    pub adfs_aws_app: App,
+    /// Identity Center's identity store (`d-…`): the access portal's host and the store ARN.
+    pub ic_store_id: String,
     /// IdP clock offsets (ms) relative to CloudTrail, by [`idp_index`].
-    pub skew: [i64; 3],
+    pub skew: [i64; 4],
     /// Start of the IdP data and coverage (a day before CloudTrail starts).
     pub lead_start: i64,
     /// Start of CloudTrail data (= options' start).
@@ -382,7 +450,7 @@ pub struct World {
     /// End of everything.
     pub end: i64,
     /// Dropped stretch per IdP: records with `gap.0 < t < gap.1` are not written.
-    pub gaps: [(i64, i64); 3],
+    pub gaps: [(i64, i64); 4],
     /// Identity Center permission-set role suffix per account and permission set.
     pub ic_suffix: Vec<[String; 3]>,
     /// Per account: the AROA id of each role name used.
@@ -390,12 +458,12 @@ pub struct World {
     /// Per account: the broker IAM user's AIDA id and access key.
     pub broker_ids: Vec<(String, String)>,
     /// Per account: SAML provider name-qualifier per IdP.
-    pub name_qualifiers: Vec<[String; 3]>,
+    pub name_qualifiers: Vec<[String; 4]>,
     /// Per account: noise NAT address.
     pub nat_ips: Vec<Ip>,
     pub aliases: Vec<(String, String)>,
     /// Known user keys per IdP (folded logins and alias targets), by [`idp_index`].
-    pub known: [BTreeSet<String>; 3],
+    pub known: [BTreeSet<String>; 4],
 }
 
 fn app(rng: &mut Pcg64, prefix: &str, name: &'static str) -> App {
@@ -414,6 +482,18 @@ fn home_ip(rng: &mut Pcg64) -> Ip {
         rng.random_range(0..=255),
         rng.random_range(1..=254),
     ])
+}
+
+/// The home of user `i`: 35 % Okta, 25 % Entra, 20 % Google, 10 % AD FS, 10 % Identity Center's
+/// own directory.
+fn home_of(i: usize) -> Home {
+    match i % 20 {
+        0..=6 => Home::Idp(Idp::Okta),
+        7..=11 => Home::Idp(Idp::Entra),
+        12..=15 => Home::Idp(Idp::Google),
+        16..=17 => Home::Idp(Idp::Adfs),
+        _ => Home::IdentityCenter,
+    }
 }
 
 impl World {
@@ -440,8 +520,12 @@ impl World {
         entra_apps.insert(1, entra_portal_app.clone());
         let google_customer = format!("C0{}", rng::alnum(&mut rng, 7).to_lowercase());
         let google_idpid = rng::alnum(&mut rng, 9);
+        let adfs_aws_app = App { id: ADFS_AWS_APP_ID.to_string(), name: ADFS_AWS_APP };
+        let mut adfs_apps: Vec<App> =
+            ADFS_OTHER_APPS.iter().map(|(name, id)| App { id: id.to_string(), name }).collect();
+        adfs_apps.insert(0, adfs_aws_app.clone());
 
-        let mut skew = [0i64; 3];
+        let mut skew = [0i64; 4];
         for s in &mut skew {
             let mag = rng::between(&mut rng, 20 * SEC, 115 * SEC);
             *s = if rng.random_bool(0.5) { mag } else { -mag };
@@ -457,9 +541,9 @@ impl World {
         let broker_ids: Vec<(String, String)> = (0..n_accounts)
             .map(|_| (format!("AIDA{}", rng::upper(&mut rng, 17)), format!("AKIA{}", rng::upper(&mut rng, 16))))
             .collect();
-        let name_qualifiers: Vec<[String; 3]> = (0..n_accounts)
+        let name_qualifiers: Vec<[String; 4]> = (0..n_accounts)
             .map(|_| {
-                [0, 1, 2].map(|_| {
+                [0, 1, 2, 3].map(|_| {
                     let mut s = rng::alnum(&mut rng, 27);
                     s.push('=');
                     s
@@ -476,15 +560,16 @@ impl World {
                 ])
             })
             .collect();
+        let ic_store_id = format!("d-{}", rng::hex(&mut rng, 10));
 
         let mut role_names: Vec<String> = Vec::new();
         role_names.extend(OKTA_SAML_ROLES.iter().map(|s| s.to_string()));
         role_names.extend(ENTRA_SAML_ROLES.iter().map(|s| s.to_string()));
         role_names.extend(GOOGLE_SAML_ROLES.iter().map(|s| s.to_string()));
+        role_names.extend(ADFS_SAML_ROLES.iter().map(|s| s.to_string()));
         role_names.push(ROLE_BROKER_ROLE.to_string());
         role_names.push("DevOpsAdmin".to_string());
-        for (a, sfx) in ic_suffix.iter().enumerate() {
-            let _ = a;
+        for sfx in &ic_suffix {
             for (p, s) in IC_PERMISSION_SETS.iter().zip(sfx.iter()) {
                 role_names.push(format!("AWSReservedSSO_{p}_{s}"));
             }
@@ -501,17 +586,7 @@ impl World {
         let mut users: Vec<User> = Vec::with_capacity(n);
         let mut taken: BTreeSet<String> = BTreeSet::new();
         for i in 0..n {
-            let idp = match i % 10 {
-                0..=3 => Idp::Okta,
-                4..=6 => Idp::Entra,
-                _ => Idp::Google,
-            };
-            let domain = match idp {
-                Idp::Okta => OKTA_DOMAIN,
-                Idp::Entra => ENTRA_DOMAIN,
-                Idp::Google => GOOGLE_DOMAIN,
-                Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
-            };
+            let home = home_of(i);
             let mut urng = rng::rng_for(seed, stream::WORLD, &[1, i as u64]);
             let first = *rng::one(&mut urng, &FIRST);
             let last = *rng::one(&mut urng, &LAST);
@@ -524,45 +599,67 @@ impl World {
             }
             taken.insert(local.clone());
             let display = format!("{} {}", capitalize(first), capitalize(last));
-            let idp_id = match idp {
-                Idp::Okta => format!("00u{}", rng::alnum(&mut urng, 17)),
-                Idp::Entra => rng::uuid(&mut urng),
-                Idp::Google => rng::digits(&mut urng, 21),
-                Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
+            let login = match home {
+                Home::Idp(Idp::Okta) => format!("{local}@{OKTA_DOMAIN}"),
+                Home::Idp(Idp::Entra) => format!("{local}@{ENTRA_DOMAIN}"),
+                Home::Idp(Idp::Google) => format!("{local}@{GOOGLE_DOMAIN}"),
+                Home::Idp(Idp::Adfs) => format!("{local}@{ADFS_DOMAIN}"),
+                // Identity Center user names: an e-mail address or a plain name.
+                Home::IdentityCenter if i % 40 < 20 => format!("{local}@{IC_DOMAIN}"),
+                Home::IdentityCenter => local.clone(),
             };
+            let idp_id = match home {
+                Home::Idp(Idp::Okta) => format!("00u{}", rng::alnum(&mut urng, 17)),
+                Home::Idp(Idp::Entra | Idp::Adfs) => rng::uuid(&mut urng),
+                Home::Idp(Idp::Google) => rng::digits(&mut urng, 21),
+                Home::IdentityCenter => String::new(),
+            };
+            let app_user_id = format!("0ua{}", rng::alnum(&mut urng, 17));
+            let home_ip = home_ip(&mut urng);
+            let ua = urng.random_range(0..USER_AGENTS.len());
+            let office_share = *rng::one(&mut urng, &[0.0, 0.3, 0.6, 0.9]);
+            let role = urng.random_range(0..2);
+            let factor = urng.random_range(0..OKTA_FACTORS.len());
+            let account = urng.random_range(0..n_accounts);
+            let persistent_id = rng::uuid(&mut urng);
+            // Identity store user ids look like `544894e8-80c1-707f-60e3-3ba6510dfac1`.
+            let ic_user_id = rng::uuid(&mut rng::rng_for(seed, stream::WORLD, &[5, i as u64]));
+            let idp_id = if home == Home::IdentityCenter { ic_user_id.clone() } else { idp_id };
             users.push(User {
                 idx: i as u32,
-                idp,
-                login: format!("{local}@{domain}"),
+                home,
+                login,
                 display,
                 idp_id,
-                app_user_id: format!("0ua{}", rng::alnum(&mut urng, 17)),
-                home_ip: home_ip(&mut urng),
-                ua: urng.random_range(0..USER_AGENTS.len()),
-                office_share: *rng::one(&mut urng, &[0.0, 0.3, 0.6, 0.9]),
+                ic_user_id,
+                app_user_id,
+                home_ip,
+                ua,
+                office_share,
                 aws: None,
-                mfa: match idp {
-                    Idp::Okta => Mfa::OktaAtSignin,
-                    Idp::Entra => Mfa::EntraFresh,
-                    Idp::Google => Mfa::GooglePrompt,
-                    Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
+                mfa: match home {
+                    Home::Idp(Idp::Okta) => Mfa::OktaAtSignin,
+                    Home::Idp(Idp::Entra) => Mfa::EntraFresh,
+                    Home::Idp(Idp::Google) => Mfa::GooglePrompt,
+                    Home::Idp(Idp::Adfs) => Mfa::AdfsMfaAdapter,
+                    Home::IdentityCenter => Mfa::IcTotp,
                 },
                 naming: Naming::Standard,
                 anchor: false,
-                role: urng.random_range(0..2),
-                factor: urng.random_range(0..OKTA_FACTORS.len()),
-                account: urng.random_range(0..n_accounts),
-                persistent_id: rng::uuid(&mut urng),
+                role,
+                factor,
+                account,
+                persistent_id,
             });
         }
-        let mut by_idp: [Vec<u32>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+        let mut by_home: [Vec<u32>; HOMES] = Default::default();
         for u in &users {
-            by_idp[idp_index(u.idp)].push(u.idx);
+            by_home[home_index(u.home)].push(u.idx);
         }
 
         // Profiles, then anchors (one per routine combination), then the rest at random.
         let mut aliases = Vec::new();
-        let profiles: [Vec<(AwsPath, Mfa, Naming)>; 3] = [
+        let profiles: [Vec<(AwsPath, Mfa, Naming)>; HOMES] = [
             vec![
                 (AwsPath::OktaSaml, Mfa::OktaAtSignin, Naming::SourceIdentity),
                 (AwsPath::OktaIc, Mfa::OktaAtSignin, Naming::LocalPart),
@@ -578,8 +675,10 @@ impl World {
                 (AwsPath::GoogleFedBroker, Mfa::GooglePrompt, Naming::Cut32),
                 (AwsPath::GoogleSaml, Mfa::GoogleNoLogin, Naming::Standard),
             ],
+            vec![],
+            vec![],
         ];
-        let anchors: [Vec<(AwsPath, Mfa)>; 3] = [
+        let anchors: [Vec<(AwsPath, Mfa)>; HOMES] = [
             vec![
                 (AwsPath::OktaSaml, Mfa::OktaAtSignin),
                 (AwsPath::OktaSaml, Mfa::OktaStepUp),
@@ -604,10 +703,29 @@ impl World {
                 (AwsPath::GoogleFedBroker, Mfa::GooglePrompt),
                 (AwsPath::GoogleFedBroker, Mfa::GooglePassword),
             ],
+            vec![
+                (AwsPath::AdfsSaml, Mfa::AdfsMfaAdapter),
+                (AwsPath::AdfsSaml, Mfa::AdfsMfaSso),
+                (AwsPath::AdfsSaml, Mfa::AdfsCertificate),
+                (AwsPath::AdfsSaml, Mfa::AdfsFormsOnly),
+            ],
+            vec![
+                (AwsPath::IcDirectory, Mfa::IcTotp),
+                (AwsPath::IcDirectory, Mfa::IcWebauthn),
+                (AwsPath::IcDirectory, Mfa::IcPassword),
+            ],
         ];
-        let mut reserved_head = [0usize; 3];
-        for p in 0..3 {
-            let ids = by_idp[p].clone();
+        // The profile mix of the remaining users of each home.
+        let mixes: [&[Mfa]; HOMES] = [
+            &[Mfa::OktaAtSignin, Mfa::OktaAtSignin, Mfa::OktaAtSignin, Mfa::OktaStepUp, Mfa::OktaPasswordOnly],
+            &[Mfa::EntraFresh, Mfa::EntraPrevious, Mfa::EntraPrevious, Mfa::EntraSingle],
+            &[Mfa::GoogleKey, Mfa::GooglePrompt, Mfa::GooglePrompt, Mfa::GooglePassword],
+            &[Mfa::AdfsMfaAdapter, Mfa::AdfsMfaSso, Mfa::AdfsMfaSso, Mfa::AdfsCertificate, Mfa::AdfsFormsOnly],
+            &[Mfa::IcTotp, Mfa::IcTotp, Mfa::IcWebauthn, Mfa::IcPassword],
+        ];
+        let mut reserved_head = [0usize; HOMES];
+        for p in 0..HOMES {
+            let ids = by_home[p].clone();
             let mut it = ids.iter();
             for (path, mfa, naming) in &profiles[p] {
                 let Some(&u) = it.next() else { break };
@@ -663,37 +781,20 @@ impl World {
                 let user = &mut users[u as usize];
                 let mut urng = rng::rng_for(seed, stream::WORLD, &[2, u as u64]);
                 let roll: f64 = urng.random();
-                let (path, mfa) = *rng::one(&mut urng, &anchors[p]);
-                user.mfa = match p {
-                    0 => *rng::one(
-                        &mut urng,
-                        &[
-                            Mfa::OktaAtSignin,
-                            Mfa::OktaAtSignin,
-                            Mfa::OktaAtSignin,
-                            Mfa::OktaStepUp,
-                            Mfa::OktaPasswordOnly,
-                        ],
-                    ),
-                    1 => *rng::one(
-                        &mut urng,
-                        &[Mfa::EntraFresh, Mfa::EntraPrevious, Mfa::EntraPrevious, Mfa::EntraSingle],
-                    ),
-                    _ => *rng::one(
-                        &mut urng,
-                        &[Mfa::GoogleKey, Mfa::GooglePrompt, Mfa::GooglePrompt, Mfa::GooglePassword],
-                    ),
-                };
-                let _ = mfa;
-                if roll < opts.aws_user_share {
+                let (path, _) = *rng::one(&mut urng, &anchors[p]);
+                user.mfa = *rng::one(&mut urng, mixes[p]);
+                // Identity Center's own directory exists for AWS access: all its users use it.
+                if roll < opts.aws_user_share || user.home == Home::IdentityCenter {
                     user.aws = Some(path);
                 }
             }
         }
 
-        let mut known: [BTreeSet<String>; 3] = [BTreeSet::new(), BTreeSet::new(), BTreeSet::new()];
+        let mut known: [BTreeSet<String>; 4] = Default::default();
         for u in &users {
-            known[idp_index(u.idp)].insert(trailproof_model::fold(&u.login));
+            if let Home::Idp(p) = u.home {
+                known[idp_index(p)].insert(trailproof_model::fold(&u.login));
+            }
         }
         for k in &mut known {
             k.extend(aliases.iter().map(|(_, t): &(String, String)| trailproof_model::fold(t)));
@@ -704,7 +805,7 @@ impl World {
             accounts,
             regions,
             users,
-            by_idp,
+            by_home,
             reserved_head,
             okta_apps,
             okta_aws_app,
@@ -716,6 +817,9 @@ impl World {
             entra_portal_app,
             google_customer,
             google_idpid,
+            adfs_apps,
+            adfs_aws_app,
+            ic_store_id,
             skew,
             lead_start,
             start,
@@ -761,13 +865,19 @@ impl World {
         vec![(self.lead_start, g0), (g1, self.end)]
     }
 
+    /// The coverage scope of provider `p`'s records. AD FS sign-ins reach the organisation's
+    /// Entra tenant (Microsoft Entra Connect Health) and name it as theirs.
     pub fn scope(&self, p: Idp) -> String {
         match p {
             Idp::Okta => "*".into(),
-            Idp::Entra => self.entra_tenant.clone(),
+            Idp::Entra | Idp::Adfs => self.entra_tenant.clone(),
             Idp::Google => self.google_customer.clone(),
-            Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
         }
+    }
+
+    /// The identity store's ARN (in the management account, the first one).
+    pub fn ic_store_arn(&self) -> String {
+        format!("arn:aws:identitystore::{}:identitystore/{}", self.accounts[0].id, self.ic_store_id)
     }
 
     pub fn role_id(&self, account: usize, role: &str) -> String {
@@ -779,7 +889,7 @@ impl World {
             Idp::Okta => "Okta",
             Idp::Entra => "AzureAD",
             Idp::Google => "GoogleWorkspace",
-            Idp::Adfs => unreachable!("{NO_ADFS_YET}"),
+            Idp::Adfs => "ADFS",
         }
     }
 
@@ -826,6 +936,17 @@ impl World {
                     role_arns: vec![],
                     aws_app_ids: vec![],
                     aws_app_names: vec![GOOGLE_AWS_APP.into(), GOOGLE_BROKER_APP.into()],
+                },
+                IdpConfig {
+                    name: "adfs".into(),
+                    kind: "adfs".into(),
+                    scope: self.entra_tenant.clone(),
+                    saml_provider_arns: per_account(&|a| format!("arn:aws:iam::{}:saml-provider/ADFS", a.id)),
+                    identity_center: false,
+                    broker_issuer_arns: vec![],
+                    role_arns: vec![],
+                    aws_app_ids: vec![ADFS_AWS_APP_ID.into()],
+                    aws_app_names: vec![ADFS_AWS_APP.into()],
                 },
             ],
             identity: IdentityConfig {

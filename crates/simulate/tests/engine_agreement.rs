@@ -22,9 +22,13 @@ fn engine_verdicts_agree_with_labels() {
     let (dir, _) = run(&SimOptions { seed, users, days, noise_ratio: 0.9, ..SimOptions::default() });
     let dir = dir.path();
     let mut store = Store::open_in_memory().unwrap();
-    for (sub, source) in
-        [("AWSLogs", Source::Cloudtrail), ("okta", Source::Okta), ("entra", Source::Entra), ("google", Source::Google)]
-    {
+    for (sub, source) in [
+        ("AWSLogs", Source::Cloudtrail),
+        ("okta", Source::Okta),
+        ("entra", Source::Entra),
+        ("google", Source::Google),
+        ("adfs", Source::Adfs),
+    ] {
         let (inputs, manifests) = collect_inputs(&[dir.join(sub)]).unwrap();
         import(&mut store, &inputs, &manifests, &ImportOptions::new(source), &mut |_| {}).unwrap();
     }

@@ -48,6 +48,7 @@ fn check_idp(store: &mut Store, dir: &Path, source: Source, truth: &IdpTruth) {
     // Native types of the kept events.
     let stored_types = native_types(store, name);
     let expected: BTreeMap<String, u64> = match source {
+        Source::Adfs => truth.by_native_type.clone(),
         Source::Entra => {
             BTreeMap::from([("signIn".to_string(), truth.by_native_type.get("signIn").copied().unwrap_or(0))])
         }
@@ -117,6 +118,7 @@ fn simulated_org_imports_and_matches_truth() {
     check_idp(&mut store, dir, Source::Okta, &truth.okta);
     check_idp(&mut store, dir, Source::Entra, &truth.entra);
     check_idp(&mut store, dir, Source::Google, &truth.google);
+    check_idp(&mut store, dir, Source::Adfs, &truth.adfs);
 
     // Every label's evidence is in the store under the id the label gives.
     for l in labels(dir) {

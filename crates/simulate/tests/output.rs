@@ -5,7 +5,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
-use trailproof_model::verdict::{MatchedBy, SessionPath, Signal, UnknownReason, Verdict};
+use trailproof_model::verdict::{IdentitySource, MatchedBy, SessionPath, Signal, UnknownReason, Verdict};
 use trailproof_model::{Source, parse_time};
 use trailproof_simulate::{SCENARIOS, SimOptions, simulate};
 
@@ -26,7 +26,7 @@ fn same_seed_gives_identical_bytes_and_another_seed_differs() {
 }
 
 #[test]
-fn every_scenario_appears_at_50_users_and_1_day() {
+fn every_scenario_appears_at_80_users_and_1_day() {
     let (dir, summary) = run(&small(7));
     assert!(summary.mismatches.is_empty(), "{:#?}", summary.mismatches);
     let labels = labels(dir.path());
@@ -100,6 +100,105 @@ fn scenario_labels_follow_the_rules() {
         (l.verdict, l.reason, l.identity.is_none()),
         (Verdict::Unknown, Some(UnknownReason::IdentityUnmapped), true)
     );
+
+    // Identity only where it matters (judging.md §4 "No candidate" 2).
+    let l = one("cli_session_name_quiet_hours");
+    assert_eq!((l.verdict, l.reason, l.identity.is_none()), (Verdict::NoIdpLogin, None, true));
+    assert!(has(l, Signal::NoIdpLogin));
+    let l = one("ic_directory_no_portal_sign_in");
+    assert_eq!(
+        (l.path, l.verdict, l.reason, l.identity.is_none()),
+        (SessionPath::IdentityCenter, Verdict::NoIdpLogin, None, true)
+    );
+    assert_eq!(role(l, "identity_center_sign_in"), 0);
+    let l = one("ic_directory_no_portal_sign_in_busy");
+    assert_eq!(
+        (l.verdict, l.reason, l.identity.is_none()),
+        (Verdict::Unknown, Some(UnknownReason::IdentityUnmapped), true)
+    );
+
+    // Outcome-less Entra sign-ins (judging.md §5): single factor is not_enforced, MFA unknown.
+    let l = one("entra_saml_outcome_unknown_single_factor");
+    assert_eq!((l.verdict, l.reason), (Verdict::NotEnforced, None));
+    assert_eq!(role(l, "idp_sso"), 1);
+    let l = one("entra_saml_outcome_unknown_mfa");
+    assert_eq!((l.verdict, l.reason), (Verdict::Unknown, Some(UnknownReason::IdpOutcomeUnknown)));
+    assert_eq!(role(l, "idp_sso"), 1);
+
+    // AD FS.
+    for (name, verdict) in [
+        ("adfs_saml_azure_mfa", Verdict::Enforced),
+        ("adfs_saml_mfa_sso_token", Verdict::Enforced),
+        ("adfs_saml_certificate", Verdict::Enforced),
+        ("adfs_saml_forms_only", Verdict::NotEnforced),
+        ("adfs_golden_saml", Verdict::NoIdpLogin),
+    ] {
+        for l in &by[name] {
+            assert_eq!((l.path, l.verdict, l.reason), (SessionPath::Saml, verdict, None), "{name}");
+            let id = l.identity.as_ref().unwrap();
+            assert_eq!((id.idp, id.matched_by), (IdentitySource::Adfs, MatchedBy::Email), "{name}");
+            assert_eq!(role(l, "idp_sso"), usize::from(verdict != Verdict::NoIdpLogin), "{name}");
+        }
+    }
+    // The Azure MFA row is cited, as the chosen row or as a factor of the same sign-in.
+    let mut adfs_method: BTreeMap<String, String> = BTreeMap::new();
+    for (path, bytes) in tree(dir.path()) {
+        if path.starts_with("adfs/adfs-signins-") {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            for r in v["records"].as_array().unwrap() {
+                let p = &r["properties"];
+                let m = p["authenticationDetails"][0]["authenticationMethod"].as_str().unwrap().to_string();
+                adfs_method.insert(p["id"].as_str().unwrap().to_string(), m);
+            }
+        }
+    }
+    for l in &by["adfs_saml_azure_mfa"] {
+        let cited: Vec<&str> =
+            l.evidence.iter().filter(|e| e.source == Source::Adfs).map(|e| adfs_method[&e.id].as_str()).collect();
+        assert!(cited.contains(&"Azure MFA"), "{cited:?}");
+    }
+    let l = one("adfs_saml_sso_token_only");
+    assert_eq!((l.verdict, l.reason), (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)));
+    assert_eq!(role(l, "idp_sso"), 1);
+    let l = one("adfs_idp_logs_missing");
+    assert_eq!((l.verdict, l.reason), (Verdict::Unknown, Some(UnknownReason::IdpLogsNotCollected)));
+    assert_eq!(role(l, "idp_sso"), 0);
+
+    // Identity Center's own directory (judging.md §5a): the portal sign-in decides.
+    let ct: BTreeMap<String, serde_json::Value> = cloudtrail_records(dir.path())
+        .into_iter()
+        .map(|(_, r)| (r["eventID"].as_str().unwrap().to_string(), r))
+        .collect();
+    let mut matched_by = BTreeSet::new();
+    for (name, verdict) in [
+        ("ic_directory_totp", Verdict::Enforced),
+        ("ic_directory_webauthn", Verdict::Enforced),
+        ("ic_directory_password_only", Verdict::NotEnforced),
+    ] {
+        for l in &by[name] {
+            assert_eq!((l.path, l.verdict, l.reason), (SessionPath::IdentityCenter, verdict, None), "{name}");
+            let id = l.identity.as_ref().unwrap();
+            assert_eq!(id.idp, IdentitySource::IdentityCenter, "{name}");
+            matched_by.insert(id.matched_by);
+            // The UserAuthentication, and the challenge naming the user when it names nobody.
+            let cited: Vec<&serde_json::Value> =
+                l.evidence.iter().filter(|e| e.role == "identity_center_sign_in").map(|e| &ct[&e.id]).collect();
+            let ua = cited.iter().find(|r| r["eventName"] == "UserAuthentication").unwrap();
+            if ua["userIdentity"]["type"] == "IdentityCenterUser" {
+                assert_eq!(cited.len(), 2, "{name}");
+                let ch = cited.iter().find(|r| r["eventName"] == "CredentialChallenge").unwrap();
+                assert_eq!(ch["additionalEventData"]["AuthWorkflowID"], ua["additionalEventData"]["AuthWorkflowID"]);
+                assert_eq!(ch["additionalEventData"]["UserName"].as_str(), Some(id.user.as_str()));
+            } else {
+                assert_eq!(cited.len(), 1, "{name}");
+                assert_eq!(ua["userIdentity"]["userName"].as_str(), Some(id.user.as_str()));
+            }
+            assert_eq!(role(l, "idp_sso"), 0, "{name}");
+        }
+    }
+    assert_eq!(matched_by, BTreeSet::from([MatchedBy::Email, MatchedBy::Username]));
+    // The Okta-backed Identity Center cites its portal sign-in too.
+    assert_eq!(role(one("okta_ic_mfa_at_signin"), "identity_center_sign_in"), 1);
 
     for name in [
         "okta_idp_logs_missing",
@@ -187,7 +286,7 @@ fn one_label_per_successful_console_login_and_evidence_exists() {
                 Source::Okta => &written.okta,
                 Source::Entra => &written.entra,
                 Source::Google => &written.google,
-                Source::Adfs => panic!("the simulated organisation has no AD FS users yet"),
+                Source::Adfs => &written.adfs,
             };
             assert!(
                 set.contains(&e.id),
@@ -200,6 +299,145 @@ fn one_label_per_successful_console_login_and_evidence_exists() {
         }
         assert_eq!(l.evidence.iter().filter(|e| e.role == "console_login").count(), 1);
     }
+}
+
+/// The new record shapes (issue 15), checked in the files: Identity Center sign-ins in both of
+/// CloudTrail's shapes, Identity Center's own credential steps, AD FS records, outcome-less
+/// Entra sign-ins.
+#[test]
+fn new_shapes_are_written_as_the_real_records_are() {
+    let (dir, _) = run(&small(7));
+    let mut shapes: BTreeMap<(String, String), u32> = BTreeMap::new();
+    let mut credential_types = BTreeSet::new();
+    // Per AuthWorkflowID: (events, events naming the user in additionalEventData, shape).
+    let mut workflows: BTreeMap<String, (u32, Vec<String>, bool)> = BTreeMap::new();
+    for (_, r) in cloudtrail_records(dir.path()) {
+        let name = r["eventName"].as_str().unwrap();
+        if !matches!(name, "UserAuthentication" | "CredentialChallenge" | "CredentialVerification") {
+            continue;
+        }
+        let ui = &r["userIdentity"];
+        let ty = ui["type"].as_str().unwrap().to_string();
+        *shapes.entry((name.to_string(), ty.clone())).or_default() += 1;
+        let aed = &r["additionalEventData"];
+        let transition = ui.get("onBehalfOf").is_some();
+        if ty == "IdentityCenterUser" {
+            // July 2025 on: no user name in userIdentity, the identity store's ids instead.
+            assert_eq!(r["eventVersion"], "1.09");
+            assert!(ui.get("userName").is_none() && ui.get("principalId").is_none(), "{r}");
+        } else {
+            assert_eq!(ty, "Unknown");
+            assert!(!ui["userName"].as_str().unwrap().is_empty());
+        }
+        if transition {
+            assert!(ui["onBehalfOf"]["identityStoreArn"].as_str().unwrap().contains(":identitystore/d-"));
+            assert!(!ui["onBehalfOf"]["userId"].as_str().unwrap().is_empty());
+            assert!(!ui["credentialId"].as_str().unwrap().is_empty());
+        }
+        let wf = workflows.entry(aed["AuthWorkflowID"].as_str().unwrap().to_string()).or_default();
+        wf.0 += 1;
+        wf.2 = transition;
+        if let Some(u) = aed.get("UserName") {
+            assert!(!u.as_str().unwrap().is_empty());
+            wf.1.push(format!("{name}/{}", aed["CredentialType"].as_str().unwrap()));
+        }
+        if name == "UserAuthentication" {
+            assert!(aed["LoginTo"].as_str().unwrap().ends_with(".awsapps.com/start/"));
+            credential_types.insert(aed["CredentialType"].as_str().unwrap().to_string());
+        }
+    }
+    for name in ["UserAuthentication", "CredentialChallenge", "CredentialVerification"] {
+        for ty in ["IdentityCenterUser", "Unknown"] {
+            assert!(
+                shapes.get(&(name.to_string(), ty.to_string())).copied().unwrap_or(0) > 0,
+                "{name} {ty}: {shapes:?}"
+            );
+        }
+    }
+    assert_eq!(
+        credential_types,
+        BTreeSet::from(["EXTERNAL_IDP", "PASSWORD", "PASSWORD,TOTP", "PASSWORD,WEBAUTHN"].map(String::from))
+    );
+    // `UserName` once per sign-in in the 2025 shapes (on the first PASSWORD challenge, or on the
+    // UserAuthentication of an external IdP's), never in the User Guide's older examples.
+    let mut placements = BTreeSet::new();
+    for (wf, (_, named, transition)) in &workflows {
+        if *transition {
+            assert_eq!(named.len(), 1, "{wf}: {named:?}");
+            placements.insert(named[0].clone());
+        } else {
+            assert!(named.is_empty(), "{wf}: {named:?}");
+        }
+    }
+    assert_eq!(
+        placements,
+        BTreeSet::from(["CredentialChallenge/PASSWORD", "UserAuthentication/EXTERNAL_IDP"].map(String::from))
+    );
+
+    // AD FS: Azure Monitor records of category ADFSSignInLogs, a row per step of a sign-in, the
+    // rows of one sign-in sharing its correlation id.
+    let mut sign_ins: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut aws = 0;
+    for (path, bytes) in tree(dir.path()) {
+        if !path.starts_with("adfs/adfs-signins-") {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        for r in v["records"].as_array().unwrap() {
+            assert_eq!((r["category"].as_str(), r["resultType"].as_str()), (Some("ADFSSignInLogs"), Some("0")));
+            let p = &r["properties"];
+            assert_eq!(p["tokenIssuerType"], "ADFederationServices");
+            assert_eq!(p["status"]["errorCode"], 0);
+            assert_eq!(r["correlationId"], p["correlationId"]);
+            assert!(p["userPrincipalName"].as_str().unwrap().ends_with("@acme-corp.example"));
+            let steps = p["authenticationDetails"].as_array().unwrap();
+            assert_eq!(steps.len(), 1, "one step per row");
+            let step = format!(
+                "{}/{}",
+                steps[0]["authenticationMethod"].as_str().unwrap(),
+                steps[0]["authenticationMethodDetail"].as_str().unwrap()
+            );
+            let key = p["correlationId"].as_str().unwrap().to_string();
+            sign_ins.entry(key).or_default().push((p["createdDateTime"].as_str().unwrap().to_string(), step));
+            if p["appId"] == "urn:amazon:webservices" {
+                assert_eq!(p["appDisplayName"], "Amazon Web Services");
+                aws += 1;
+            }
+        }
+    }
+    assert!(aws > 0);
+    let shapes: BTreeSet<String> = sign_ins
+        .into_values()
+        .map(|mut rows| {
+            rows.sort();
+            rows.into_iter().map(|(_, s)| s).collect::<Vec<_>>().join(" + ")
+        })
+        .collect();
+    for want in [
+        "Password/Forms Authentication + SSO/",
+        "Windows/Windows Authentication + SSO/",
+        "Password/Forms Authentication + Azure MFA/AzureMfaAuthentication + Multifactor/",
+        "Certificate/Certificate Authentication + SSO/",
+        "Multifactor/",
+        "SSO/",
+    ] {
+        assert!(shapes.contains(want), "{want}: {shapes:?}");
+    }
+
+    // Entra sign-ins to AWS whose `status` is an empty object, as Graph beta example 2.
+    let mut outcome_less = 0;
+    for (path, bytes) in tree(dir.path()) {
+        if path.starts_with("entra/signins-") {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            for r in v["value"].as_array().unwrap() {
+                if r["status"] == serde_json::json!({}) {
+                    assert!(r["appDisplayName"].as_str().unwrap().starts_with("AWS"));
+                    outcome_less += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(outcome_less, 2, "one of each outcome-less scenario");
 }
 
 #[test]
@@ -290,7 +528,8 @@ fn coverage_manifests_leave_out_the_dropped_stretch() {
     let truth = truth(dir.path());
     let org: trailproof_model::config::Config =
         toml::from_str(&std::fs::read_to_string(dir.path().join("org.toml")).unwrap()).unwrap();
-    for (idp, tr) in [("okta", &truth.okta), ("entra", &truth.entra), ("google", &truth.google)] {
+    for (idp, tr) in [("okta", &truth.okta), ("entra", &truth.entra), ("google", &truth.google), ("adfs", &truth.adfs)]
+    {
         let entries = trailproof_simulate_manifest(&dir.path().join(idp).join("coverage.json"));
         assert_eq!(entries.len(), 2, "{idp}: one stretch is dropped");
         let scope = &org.idp.iter().find(|i| i.kind == idp).unwrap().scope;
@@ -309,12 +548,14 @@ fn coverage_manifests_leave_out_the_dropped_stretch() {
             let recs: Vec<serde_json::Value> = match idp {
                 "okta" => v.as_array().unwrap().clone(),
                 "entra" => v["value"].as_array().unwrap().clone(),
+                "adfs" => v["records"].as_array().unwrap().clone(),
                 _ => v["items"].as_array().unwrap().clone(),
             };
             for r in recs {
                 let t = match idp {
                     "okta" => r["published"].as_str().unwrap().to_string(),
                     "entra" => r["createdDateTime"].as_str().unwrap().to_string(),
+                    "adfs" => r["properties"]["createdDateTime"].as_str().unwrap().to_string(),
                     _ => r["id"]["time"].as_str().unwrap().to_string(),
                 };
                 let t = parse_time(&t).unwrap();
@@ -323,6 +564,7 @@ fn coverage_manifests_leave_out_the_dropped_stretch() {
         }
     }
     assert!(truth.okta.dropped > 0, "the Okta stretch held records that were dropped");
+    assert!(truth.adfs.dropped > 0, "the AD FS stretch held the on-call sign-in");
 }
 
 fn trailproof_simulate_manifest(path: &std::path::Path) -> Vec<(String, i64, i64)> {
@@ -343,9 +585,15 @@ fn org_toml_is_a_config_naming_every_aws_entry_point() {
     let (dir, _) = run(&small(7));
     let org: trailproof_model::config::Config =
         toml::from_str(&std::fs::read_to_string(dir.path().join("org.toml")).unwrap()).unwrap();
-    assert_eq!(org.idp.len(), 3);
+    assert_eq!(org.idp.len(), 4);
     assert_eq!(org.idp.iter().filter(|i| i.identity_center).count(), 1);
     assert!(org.idp.iter().all(|i| i.saml_provider_arns.len() == 3));
+    let adfs = org.idp.iter().find(|i| i.kind == "adfs").unwrap();
+    assert!(adfs.saml_provider_arns.iter().all(|a| a.ends_with(":saml-provider/ADFS")));
+    assert_eq!(
+        (adfs.aws_app_ids.as_slice(), adfs.aws_app_names.as_slice()),
+        (&["urn:amazon:webservices".to_string()][..], &["Amazon Web Services".to_string()][..])
+    );
     assert!(org.idp.iter().any(|i| !i.broker_issuer_arns.is_empty()));
     assert!(org.idp.iter().any(|i| !i.role_arns.is_empty()));
     assert!(org.idp.iter().any(|i| i.aws_app_names.iter().any(|n| n == "AWS Console Broker")));

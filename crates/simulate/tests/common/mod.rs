@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use trailproof_model::verdict::Label;
 use trailproof_simulate::{SimOptions, SimSummary, Truth, simulate};
 
+/// The smallest organisation in which every scenario appears (README.md, "Scenario catalogue").
 pub fn small(seed: u64) -> SimOptions {
-    SimOptions { seed, users: 50, days: 1, noise_ratio: 0.9, ..SimOptions::default() }
+    SimOptions { seed, users: 80, days: 1, noise_ratio: 0.9, ..SimOptions::default() }
 }
 
 pub fn run(opts: &SimOptions) -> (tempfile::TempDir, SimSummary) {
@@ -77,6 +78,7 @@ pub struct Ids {
     pub okta: BTreeSet<String>,
     pub entra: BTreeSet<String>,
     pub google: BTreeSet<String>,
+    pub adfs: BTreeSet<String>,
 }
 
 pub fn written_ids(dir: &Path) -> Ids {
@@ -98,11 +100,21 @@ pub fn written_ids(dir: &Path) -> Ids {
             for r in v["value"].as_array().unwrap() {
                 ids.entra.insert(r["id"].as_str().unwrap().to_string());
             }
+        } else if path.starts_with("adfs/") {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            for r in v["records"].as_array().unwrap() {
+                assert_eq!(r["category"], "ADFSSignInLogs");
+                ids.adfs.insert(r["properties"]["id"].as_str().unwrap().to_string());
+            }
         } else if path.starts_with("google/") {
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
             for r in v["items"].as_array().unwrap() {
-                let native =
-                    format!("{}/{}", r["id"]["time"].as_str().unwrap(), r["id"]["uniqueQualifier"].as_str().unwrap());
+                let native = format!(
+                    "{}/{}/{}",
+                    r["id"]["applicationName"].as_str().unwrap(),
+                    r["id"]["time"].as_str().unwrap(),
+                    r["id"]["uniqueQualifier"].as_str().unwrap()
+                );
                 let n = r["events"].as_array().unwrap().len();
                 if n == 1 {
                     ids.google.insert(native);
