@@ -37,9 +37,23 @@ pub struct NotifySink {
     pub verdicts: Vec<String>,
     /// low, medium, high or critical.
     pub min_severity: String,
-    /// When a session with an open ticket is judged `enforced` after all (late IdP records), add a
-    /// closing comment (Jira), resolve the incident (ServiceNow) or the alert (PagerDuty).
+    /// When a session with an open ticket is judged `enforced` after all (late IdP records):
+    /// resolve the incident (ServiceNow) or the alert (PagerDuty), close the Jira issue through
+    /// `close_transition` (without one, a closing comment only: the issue stays open), post a
+    /// closing message (Slack) or send a `close` delivery (webhook).
     pub close_on_enforced: bool,
+    /// Jira: the workflow transition (its name, e.g. "Done", or its id) that closes an issue. Empty:
+    /// closing adds a comment and reports it as a comment, not as a closed issue.
+    pub close_transition: String,
+    /// Jira, ServiceNow: what to do when the ticket of a session is gone at the service (an update
+    /// answers 404: deleted, or no longer visible to the account). `recreate` (default): record it
+    /// and open a new ticket if the verdict still calls for one; `skip`: record it and leave the
+    /// session alone from then on.
+    pub on_gone: String,
+    /// Jira: how long a just-created issue may take to show in search (Atlassian: from seconds to
+    /// minutes). Before a create is sent again after a timeout or a 5xx, trailproof searches for
+    /// the issue until this long after the first create was sent.
+    pub search_lag_seconds: u32,
     pub secret_env: String,
     pub secret_file: String,
     /// Jira: the account e-mail for Cloud basic auth (API token as the secret); empty: the
@@ -54,11 +68,17 @@ pub struct NotifySink {
     pub labels: Vec<String>,
     /// ServiceNow assignment group (sys_id or name).
     pub assignment_group: String,
-    /// Requests per minute to this sink (0: no pacing).
+    /// Requests per minute to this sink, evenly spaced (no bursts; 0: no pacing). Slack is never
+    /// sent more than one message a second (its documented limit), whatever this says.
     pub requests_per_minute: u32,
+    /// Retries of one request after a timeout, a connection error, a 429 or a 5xx (PagerDuty: at
+    /// most 3 on a 429, 30 s apart, as PagerDuty advises).
     pub max_retries: u32,
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
+    /// The longest wait a service may ask for (`Retry-After`, `X-RateLimit-Reset`); it is waited
+    /// in full. A longer one stops the sink for this run with its queue kept.
+    pub max_wait_seconds: u32,
     pub request_timeout_seconds: u32,
     /// Only verdicts stored after this sink first ran are sent (so adding a sink does not file
     /// the whole history); set true to send every stored verdict once.
@@ -74,6 +94,9 @@ impl Default for NotifySink {
             verdicts: vec!["not_enforced".into(), "no_idp_login".into(), "unknown".into()],
             min_severity: "low".into(),
             close_on_enforced: true,
+            close_transition: String::new(),
+            on_gone: "recreate".into(),
+            search_lag_seconds: 60,
             secret_env: String::new(),
             secret_file: String::new(),
             user: String::new(),
@@ -85,6 +108,7 @@ impl Default for NotifySink {
             max_retries: 6,
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
+            max_wait_seconds: 600,
             request_timeout_seconds: 30,
             backfill: false,
         }

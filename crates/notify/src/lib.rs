@@ -1,5 +1,5 @@
 //! Verdicts into ticketing and chat: Jira, ServiceNow, PagerDuty Events v2, Slack incoming
-//! webhooks and signed generic webhooks.
+//! webhooks and signed generic webhooks (Standard Webhooks).
 //!
 //! The store's `outbox` gets one row per verdict version, in the transaction that stores the
 //! verdict. [`dispatch`] reads each configured sink's rows after its cursor, keeps the latest
@@ -7,36 +7,51 @@
 //!
 //! | sink holds | verdict | action |
 //! |---|---|---|
-//! | nothing | taken by the sink (`verdicts`, `min_severity`) | create the ticket |
+//! | nothing (or a refused version) | taken by the sink (`verdicts`, `min_severity`) | create the ticket |
 //! | nothing | not taken | nothing |
-//! | a ticket for an older version | `enforced`, `close_on_enforced` | close (closing comment / resolve) |
-//! | a ticket for an older version | otherwise | update (comment / re-trigger) |
+//! | a create whose outcome is unknown | any | look it up (Jira: until the search lag passed), then create / update |
+//! | an open ticket, older version | `enforced`, `close_on_enforced` | close (Jira: `close_transition`, else a comment) |
+//! | an open PagerDuty alert, older version | the severity rose | trigger again (a new page) |
+//! | an open PagerDuty alert, older version | otherwise | a change event (no page) |
+//! | an open ticket, older version | otherwise | update (comment, work note, message) |
+//! | a closed ticket, older version | taken | update (PagerDuty: a new alert) |
+//! | a ticket that is gone | taken | `on_gone = "recreate"`: a new ticket; `"skip"`: nothing |
 //! | a ticket for this version | any | nothing (already sent) |
 //!
 //! One ticket per session: the dedup key is `ACCOUNT:CONSOLELOGIN_EVENT_ID`. What a sink holds is
 //! recorded right after each successful call, and the cursor moves only past sessions that are
-//! done, so a sink that is down keeps its rows for the next run, and a process killed between a
-//! call and its record resends that one call at most: Jira (label search) and ServiceNow
-//! (`correlation_id` query) look for an existing ticket before creating one, PagerDuty
-//! deduplicates on `dedup_key`, and webhooks carry `X-Trailproof-Delivery` (dedup key and
-//! version) for the receiver to deduplicate. Slack cannot deduplicate: after such a kill one
-//! message may come twice.
+//! done, so a sink that stops keeps its rows for the next run. Never a second ticket: at Jira and
+//! ServiceNow a create is recorded as `creating` before it is sent, and the ticket is looked up
+//! (Jira label search, tolerating its lag; ServiceNow `correlation_id` query) before any create,
+//! and before a create is sent again after a timeout, a 5xx or a 2xx without the new id.
+//! PagerDuty deduplicates on `dedup_key`; webhook receivers on `webhook-id`. Slack cannot
+//! deduplicate: a message whose answer was lost is sent again.
 //!
-//! Retries: connection errors, timeouts, 408, 429 and 5xx, with exponential backoff (or the
-//! server's `Retry-After`), at most `max_retries` times; then the sink stops for this run and its
-//! remaining sessions stay queued. Any other 4xx is a configuration problem: the sink stops at
-//! once with the server's answer. Requests are paced per sink with `governor`. Secrets never
-//! appear in errors (they are registered with `trailproof_http::redact`).
+//! Failures ([`Failure`], docs/ticket-sinks.md): a setup error (authentication, permission,
+//! URL, project, issue type, channel, routing key) stops the sink with its queue kept and says
+//! what to fix; a refusal that is not known to be one is held until another ticket tells: if the
+//! next ticket is refused the same way, it is a setup error (nothing is dropped); if another
+//! ticket goes through, the first one's content was refused, and that version is recorded as
+//! rejected. A ticket gone at the service is recorded and recreated or skipped (`on_gone`).
+//! Transient failures are retried with the shared policy (`Retry-After` waited in full up to
+//! `max_wait_seconds`); past that the sink stops for this run. Requests are paced without
+//! bursts. Secrets never appear in errors (they are registered with `trailproof_http::redact`).
 
+mod call;
+mod classify;
+mod sign;
 mod sink;
 mod text;
 
-pub use sink::{Action, CallError, Kind, Sink, sign};
+pub use classify::Failure;
+pub use sign::{sign, standard_signature, verify_standard, webhook_key};
+pub use sink::{Action, Kind, OnGone, PAGERDUTY_MAX_PER_MINUTE, SLACK_MAX_PER_MINUTE, Sink};
 
+use sink::Done;
 use std::collections::HashMap;
 use trailproof_model::Millis;
 use trailproof_model::config::NotifySink;
-use trailproof_model::verdict::{Verdict, VerdictRecord};
+use trailproof_model::verdict::{Severity, Verdict, VerdictRecord};
 use trailproof_store::Store;
 use trailproof_store::outbox::Ticket;
 
@@ -56,6 +71,15 @@ pub struct DispatchOptions {
     pub now_ms: Millis,
 }
 
+/// Why a sink stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The same failure for every ticket: fix the setup; the queue waits.
+    Setup,
+    /// Retries used up, a wait beyond `max_wait_seconds`, a create whose outcome stays unknown.
+    Transient,
+}
+
 /// What one sink did.
 #[derive(Debug, Clone, Default)]
 pub struct SinkSummary {
@@ -63,16 +87,29 @@ pub struct SinkSummary {
     pub created: u64,
     pub updated: u64,
     pub closed: u64,
+    /// Closes that could only comment (Jira without a usable `close_transition`, Slack): the
+    /// ticket stays open. Listed in `notes`.
+    pub close_comments: u64,
+    /// PagerDuty change events sent instead of a new page.
+    pub change_events: u64,
+    /// Tickets found gone at the service (deleted or hidden); recreated or skipped by `on_gone`.
+    pub gone: u64,
     /// Sessions whose verdict the sink does not take, or already sent.
     pub skipped: u64,
     /// Sessions left queued for the next run.
     pub pending: u64,
-    /// Tickets the service refused for their content (400, 413, 422): recorded, not retried for
-    /// this verdict version, listed in `rejections`.
+    /// Tickets the service refused for their content: recorded, not retried for this verdict
+    /// version, listed in `rejections`.
     pub rejected: u64,
     pub rejections: Vec<String>,
-    /// Why the sink stopped, when it did.
+    /// Refused tickets kept queued because no other ticket told yet whether the refusal is a
+    /// setup error or this ticket's content.
+    pub held: Vec<String>,
+    /// Why the sink stopped, when it did, and what to fix.
     pub error: Option<String>,
+    pub stop: Option<Stop>,
+    /// Tickets gone, closes that only commented, changes not sent: one line each.
+    pub notes: Vec<String>,
     /// Dry run: what would be sent, one line each.
     pub planned: Vec<String>,
 }
@@ -83,8 +120,20 @@ impl SinkSummary {
             "{}: {} created, {} updated, {} closed, {} skipped",
             self.name, self.created, self.updated, self.closed, self.skipped
         );
+        if self.close_comments > 0 {
+            s.push_str(&format!(", {} closing comments (tickets left open)", self.close_comments));
+        }
+        if self.change_events > 0 {
+            s.push_str(&format!(", {} change events", self.change_events));
+        }
+        if self.gone > 0 {
+            s.push_str(&format!(", {} gone at the service", self.gone));
+        }
         if self.rejected > 0 {
             s.push_str(&format!(", {} rejected by the service", self.rejected));
+        }
+        if !self.held.is_empty() {
+            s.push_str(&format!(", {} refused and kept queued", self.held.len()));
         }
         if self.pending > 0 {
             s.push_str(&format!(", {} left queued", self.pending));
@@ -102,9 +151,9 @@ pub struct DispatchSummary {
 }
 
 impl DispatchSummary {
-    /// Some sink stopped with sessions left queued, or refused a ticket.
+    /// Some sink stopped with sessions left queued, refused a ticket, or holds one.
     pub fn failed(&self) -> bool {
-        self.sinks.iter().any(|s| s.error.is_some() || s.rejected > 0)
+        self.sinks.iter().any(|s| s.error.is_some() || s.rejected > 0 || !s.held.is_empty())
     }
 }
 
@@ -144,6 +193,17 @@ pub async fn dispatch(
     Ok(out)
 }
 
+/// A refused ticket waiting for another ticket to tell what the refusal means.
+struct Suspect {
+    session: String,
+    key: String,
+    rec: VerdictRecord,
+    held: Option<Ticket>,
+    action: Action,
+    message: String,
+    signature: String,
+}
+
 async fn dispatch_one(store: &Store, sink: &Sink, opts: &DispatchOptions) -> Result<SinkSummary, NotifyError> {
     let name = sink.name().to_string();
     let mut sum = SinkSummary { name: name.clone(), ..Default::default() };
@@ -166,6 +226,7 @@ async fn dispatch_one(store: &Store, sink: &Sink, opts: &DispatchOptions) -> Res
     }
     let mut order: Vec<(i64, &str)> = latest.iter().map(|(s, id)| (*id, *s)).collect();
     order.sort();
+    let mut suspect: Option<Suspect> = None;
     let mut stopped_at: Option<usize> = None;
     for (i, (_, session)) in order.iter().enumerate() {
         let Some(rec) = store.verdicts_for(session)?.into_iter().find(|r| r.console_login_event_id == *session) else {
@@ -180,69 +241,63 @@ async fn dispatch_one(store: &Store, sink: &Sink, opts: &DispatchOptions) -> Res
         };
         if opts.dry_run {
             sum.planned.push(format!(
-                "{name}: would {} {} (verdict {} v{}, severity {:?})",
+                "{name}: would {} {} (verdict {} v{}, severity {})",
                 action.as_str(),
                 key,
                 rec.verdict.as_str(),
                 rec.version,
-                rec.risk.severity
+                rec.risk.severity.as_str()
             ));
             match action {
                 Action::Create => sum.created += 1,
                 Action::Update => sum.updated += 1,
                 Action::Close => sum.closed += 1,
+                Action::Note => sum.change_events += 1,
             }
             continue;
         }
-        match sink.send(action, &rec, &key, held.as_ref().and_then(|t| t.external_id.as_deref())).await {
-            Ok(external_id) => {
-                // Updating a closed ticket comments on it; only PagerDuty's trigger reopens.
-                let state = match (action, held.as_ref().map(|t| t.state.as_str())) {
-                    (Action::Close, _) => "closed",
-                    (Action::Update, Some("closed")) if sink.kind() != Kind::PagerDuty => "closed",
-                    _ => "open",
-                };
-                store.put_ticket(
-                    &name,
-                    &Ticket {
-                        dedup_key: key,
-                        console_login_event_id: rec.console_login_event_id.clone(),
-                        external_id: external_id.or_else(|| held.and_then(|t| t.external_id)),
-                        state: state.into(),
-                        version: rec.version,
-                        verdict: rec.verdict.as_str().into(),
-                    },
-                )?;
-                match action {
-                    Action::Create => sum.created += 1,
-                    Action::Update => sum.updated += 1,
-                    Action::Close => sum.closed += 1,
+        match execute(store, sink, action, &rec, &key, held.as_ref(), &mut sum).await? {
+            Ok(()) => {
+                // Another ticket of the same kind went through: a held refusal was about its own
+                // content.
+                if let Some(s) = suspect.take_if(|s| s.action == action) {
+                    reject(store, &name, s, &mut sum)?;
                 }
             }
-            Err(e) if e.rejects_only_this_ticket() => {
-                // One poisoned ticket must not hold the sink's queue: record the refusal for this
-                // verdict version (a later version tries again) and go on.
-                let msg = trailproof_http::redact(&e.message);
-                sum.rejected += 1;
-                sum.rejections.push(format!("{name}: {} {key}: {msg}", action.as_str()));
-                let (state, external_id) = match &held {
-                    Some(t) if t.state != "rejected" => (t.state.clone(), t.external_id.clone()),
-                    _ => ("rejected".to_string(), None),
+            Err(Failure::Content { message, signature }) => {
+                let this = Suspect {
+                    session: session.to_string(),
+                    key,
+                    rec,
+                    held,
+                    action,
+                    message: trailproof_http::redact(&message),
+                    signature,
                 };
-                store.put_ticket(
-                    &name,
-                    &Ticket {
-                        dedup_key: key,
-                        console_login_event_id: rec.console_login_event_id.clone(),
-                        external_id,
-                        state,
-                        version: rec.version,
-                        verdict: rec.verdict.as_str().into(),
-                    },
-                )?;
+                match suspect.take() {
+                    Some(s) if s.signature == this.signature => {
+                        // Two tickets refused the same way: the setup, not their content.
+                        sum.error = Some(format!(
+                            "setup problem, the same for every ticket: {} and {} were both refused ({}); \
+                             check the sink's settings and the account at the service; nothing was dropped, \
+                             the queue waits for the next run",
+                            s.key, this.key, this.message
+                        ));
+                        sum.stop = Some(Stop::Setup);
+                        suspect = Some(s);
+                        stopped_at = Some(i);
+                        break;
+                    }
+                    Some(s) => {
+                        reject(store, &name, s, &mut sum)?;
+                        suspect = Some(this);
+                    }
+                    None => suspect = Some(this),
+                }
             }
-            Err(e) => {
-                sum.error = Some(trailproof_http::redact(&e.message));
+            Err(f) => {
+                sum.stop = Some(if matches!(f, Failure::Setup(_)) { Stop::Setup } else { Stop::Transient });
+                sum.error = Some(trailproof_http::redact(f.message()));
                 stopped_at = Some(i);
                 break;
             }
@@ -251,32 +306,226 @@ async fn dispatch_one(store: &Store, sink: &Sink, opts: &DispatchOptions) -> Res
     if opts.dry_run {
         return Ok(sum);
     }
-    let new_cursor = match stopped_at {
-        None => last_id,
-        Some(i) => {
-            sum.pending = (order.len() - i) as u64;
-            // Not past the first row of any session still to do.
-            order[i..].iter().filter_map(|(_, s)| first.get(s)).min().map(|id| id - 1).unwrap_or(cursor)
+    // Not done: the sessions from where the sink stopped, and a refusal still held.
+    let mut undone: Vec<&str> = stopped_at.map(|i| order[i..].iter().map(|(_, s)| *s).collect()).unwrap_or_default();
+    if let Some(s) = &suspect {
+        if sum.stop.is_none() {
+            sum.held.push(format!(
+                "{name}: {} {}: {}; kept queued: a later ticket will tell whether this is a setup problem or this ticket's content",
+                s.action.as_str(),
+                s.key,
+                s.message
+            ));
         }
-    };
+        if !undone.contains(&s.session.as_str()) {
+            undone.push(s.session.as_str());
+        }
+    }
+    sum.pending = undone.len() as u64;
+    let new_cursor = undone.iter().filter_map(|s| first.get(s)).min().map(|id| id - 1).unwrap_or(last_id);
     store.set_notify_cursor(&name, new_cursor.max(cursor))?;
     Ok(sum)
 }
 
+/// Records a held refusal as this version's content refused.
+fn reject(store: &Store, name: &str, s: Suspect, sum: &mut SinkSummary) -> Result<(), NotifyError> {
+    sum.rejected += 1;
+    sum.rejections.push(format!("{name}: {} {}: {}", s.action.as_str(), s.key, s.message));
+    // A refused update leaves the ticket as it was (the next version tries again); a refused
+    // create leaves nothing.
+    let (state, external_id, severity) = match &s.held {
+        Some(t) if matches!(t.state.as_str(), "open" | "closed") => {
+            (t.state.clone(), t.external_id.clone(), t.severity.clone())
+        }
+        _ => ("rejected".to_string(), None, None),
+    };
+    store.put_ticket(
+        name,
+        &Ticket {
+            dedup_key: s.key,
+            console_login_event_id: s.rec.console_login_event_id.clone(),
+            external_id,
+            state,
+            version: s.rec.version,
+            verdict: s.rec.verdict.as_str().into(),
+            severity,
+            note: Some(s.message),
+            updated_ms: 0,
+        },
+    )?;
+    Ok(())
+}
+
+fn ticket(rec: &VerdictRecord, key: &str, state: &str, external_id: Option<String>) -> Ticket {
+    Ticket {
+        dedup_key: key.to_string(),
+        console_login_event_id: rec.console_login_event_id.clone(),
+        external_id,
+        state: state.into(),
+        version: rec.version,
+        verdict: rec.verdict.as_str().into(),
+        severity: Some(rec.risk.severity.as_str().into()),
+        note: None,
+        updated_ms: 0,
+    }
+}
+
+/// Sends one session's action and records what the sink now holds. The inner error is the
+/// sink's failure for this session; the outer one, the store's.
+async fn execute(
+    store: &Store,
+    sink: &Sink,
+    action: Action,
+    rec: &VerdictRecord,
+    key: &str,
+    held: Option<&Ticket>,
+    sum: &mut SinkSummary,
+) -> Result<Result<(), Failure>, NotifyError> {
+    let name = sink.name();
+    let creating = held.filter(|t| t.state == "creating");
+    if action == Action::Create {
+        let exclude =
+            held.filter(|t| matches!(t.state.as_str(), "gone" | "creating")).and_then(|t| t.external_id.clone());
+        return create(store, sink, rec, key, exclude, creating.map(|t| t.updated_ms), sum).await;
+    }
+    // The ticket's id: as recorded, or, after a create whose outcome was unknown, looked up.
+    let id: Option<String> = match creating {
+        Some(t) => match sink.lookup(key, t.external_id.as_deref(), Some(t.updated_ms)).await {
+            Ok(Some(id)) => Some(id),
+            Ok(None) => {
+                // The create never made a ticket, and the verdict no longer calls for one.
+                store.delete_ticket(name, key)?;
+                sum.skipped += 1;
+                return Ok(Ok(()));
+            }
+            Err(f) => return Ok(Err(f)),
+        },
+        None => held.and_then(|t| t.external_id.clone()),
+    };
+    let result = match action {
+        Action::Update => sink.update(rec, key, id.as_deref()).await,
+        Action::Close => sink.close(rec, key, id.as_deref()).await,
+        Action::Note => sink.note(rec, key).await,
+        Action::Create => unreachable!("handled above"),
+    };
+    let was = creating.map(|_| "open").or(held.map(|t| t.state.as_str())).unwrap_or("open");
+    match result {
+        Ok(done) => {
+            let mut t = ticket(rec, key, "open", id.clone());
+            match done {
+                Done::Updated => {
+                    sum.updated += 1;
+                    // Commenting on a closed ticket leaves it closed; PagerDuty's trigger
+                    // opens a new alert.
+                    if was == "closed" && sink.kind() != Kind::PagerDuty {
+                        t.state = "closed".into();
+                    }
+                }
+                Done::Closed => {
+                    sum.closed += 1;
+                    t.state = "closed".into();
+                }
+                Done::CloseCommented(why) => {
+                    sum.close_comments += 1;
+                    sum.notes.push(format!("{name}: {key}: {why}"));
+                    t.state = was.into();
+                }
+                Done::Noted | Done::NotSent(_) => {
+                    if let Done::NotSent(why) = &done {
+                        sum.skipped += 1;
+                        sum.notes.push(format!("{name}: {key}: {why}"));
+                    } else {
+                        sum.change_events += 1;
+                    }
+                    // The alert's severity stays the one it was triggered at.
+                    t.state = was.into();
+                    t.severity = held.and_then(|h| h.severity.clone());
+                }
+                Done::Created { .. } => {}
+            }
+            store.put_ticket(name, &t)?;
+            Ok(Ok(()))
+        }
+        Err(Failure::Gone(why)) => {
+            let why = trailproof_http::redact(&why);
+            sum.gone += 1;
+            let recreate = sink.on_gone() == OnGone::Recreate && action != Action::Close && sink.takes(rec);
+            sum.notes.push(format!(
+                "{name}: {key}: {why}; {}",
+                if recreate { "a new ticket is opened (on_gone = \"recreate\")" } else { "recorded, left alone" }
+            ));
+            // Recorded as gone, with the id that is gone (a search must not take it for the new
+            // one). Before a recreate, at the version already sent, so a failed create is tried
+            // again next run.
+            let mut t = ticket(rec, key, "gone", id.clone());
+            t.note = Some(why);
+            if recreate {
+                t.version = held.map(|h| h.version).unwrap_or(0);
+            }
+            store.put_ticket(name, &t)?;
+            if recreate {
+                return create(store, sink, rec, key, id, None, sum).await;
+            }
+            Ok(Ok(()))
+        }
+        Err(f) => Ok(Err(f)),
+    }
+}
+
+/// Creates the session's ticket (never twice) and records it.
+async fn create(
+    store: &Store,
+    sink: &Sink,
+    rec: &VerdictRecord,
+    key: &str,
+    exclude: Option<String>,
+    since_ms: Option<Millis>,
+    sum: &mut SinkSummary,
+) -> Result<Result<(), Failure>, NotifyError> {
+    let name = sink.name();
+    let mark = || {
+        if !sink.can_look_up() {
+            return Ok(());
+        }
+        let mut t = ticket(rec, key, "creating", exclude.clone());
+        t.severity = None;
+        store.put_ticket(name, &t).map_err(|e| e.to_string())
+    };
+    match sink.create(rec, key, exclude.as_deref(), since_ms, &mark).await {
+        Ok(Done::Created { id, found }) => {
+            if found {
+                tracing::info!(sink = %name, "{key}: the ticket was there already ({id:?}); recorded, not created again");
+            }
+            store.put_ticket(name, &ticket(rec, key, "open", id))?;
+            sum.created += 1;
+            Ok(Ok(()))
+        }
+        Ok(_) => Ok(Ok(())),
+        Err(f) => Ok(Err(f)),
+    }
+}
+
 /// What to do for a session, given what the sink holds for it.
 pub(crate) fn decide(sink: &Sink, rec: &VerdictRecord, held: Option<&Ticket>) -> Option<Action> {
-    match held {
-        Some(t) if t.version >= rec.version => None,
-        // Never filed (or refused at creation): as if nothing were held.
-        None => sink.takes(rec).then_some(Action::Create),
-        Some(t) if t.state == "rejected" => sink.takes(rec).then_some(Action::Create),
-        Some(t) if t.state == "open" => {
-            if rec.verdict == Verdict::Enforced && sink.closes_on_enforced() {
-                Some(Action::Close)
-            } else {
-                Some(Action::Update)
-            }
+    let closes = rec.verdict == Verdict::Enforced && sink.closes_on_enforced();
+    let Some(t) = held else {
+        return sink.takes(rec).then_some(Action::Create);
+    };
+    match t.state.as_str() {
+        // A create was sent and its outcome is not known: look, then create or follow up.
+        "creating" if sink.takes(rec) => Some(Action::Create),
+        "creating" => Some(if closes { Action::Close } else { Action::Update }),
+        _ if t.version >= rec.version => None,
+        // Refused at creation: as if nothing were held.
+        "rejected" => sink.takes(rec).then_some(Action::Create),
+        "gone" => (sink.on_gone() == OnGone::Recreate && sink.takes(rec)).then_some(Action::Create),
+        "open" if closes => Some(Action::Close),
+        "open" if sink.kind() == Kind::PagerDuty => {
+            // Page again only when the severity rose above the one the alert was triggered at.
+            let was = t.severity.as_deref().and_then(Severity::parse);
+            Some(if was.is_some_and(|w| rec.risk.severity > w) { Action::Update } else { Action::Note })
         }
-        Some(_) => sink.takes(rec).then_some(Action::Update),
+        "open" => Some(Action::Update),
+        _ => sink.takes(rec).then_some(Action::Update),
     }
 }

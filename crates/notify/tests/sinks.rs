@@ -2,206 +2,20 @@
 //! and closing on later verdict versions, retries through a sink that is down for a while, a run
 //! cut off mid-dispatch, and dry runs.
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use serde_json::{Value, json};
+mod common;
+
+use common::*;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use trailproof_model::config::NotifySink;
-use trailproof_model::verdict::{Risk, SessionPath, Severity, Signal, Verdict, VerdictRecord};
-use trailproof_notify::{DispatchOptions, dispatch, sign};
+use trailproof_model::verdict::{Verdict, VerdictRecord};
+use trailproof_notify::{DispatchOptions, dispatch, sign, verify_standard, webhook_key};
 use trailproof_store::Store;
 
-#[derive(Debug, Clone)]
-struct Req {
-    method: String,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    body: String,
-}
-
-type Behaviour = dyn Fn(&Req, &mut MockState) -> (StatusCode, Vec<(&'static str, String)>, String) + Send + Sync;
-
-#[derive(Default)]
-struct MockState {
-    requests: Vec<Req>,
-    /// Jira issues / ServiceNow incidents: label or correlation id → key.
-    issues: BTreeMap<String, String>,
-    comments: BTreeMap<String, Vec<String>>,
-    n: usize,
-}
-
-#[derive(Clone)]
-struct Mock {
-    state: Arc<Mutex<MockState>>,
-    behaviour: Arc<Behaviour>,
-}
-
-async fn handle(
-    State(m): State<Mock>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> axum::response::Response {
-    let req = Req {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().unwrap_or("").to_string(),
-        headers,
-        body: String::from_utf8_lossy(&body).to_string(),
-    };
-    let (status, hdrs, body) = {
-        let mut st = m.state.lock().unwrap();
-        st.n += 1;
-        let out = (m.behaviour)(&req, &mut st);
-        if out.0.is_success() {
-            st.requests.push(req);
-        }
-        out
-    };
-    if status == StatusCode::GATEWAY_TIMEOUT {
-        // "Hang": never answer within the client's timeout.
-        tokio::time::sleep(Duration::from_secs(30)).await;
-    }
-    let mut resp = axum::response::Response::builder().status(status);
-    for (k, v) in hdrs {
-        resp = resp.header(k, v);
-    }
-    resp.body(axum::body::Body::from(body)).unwrap()
-}
-
-async fn serve_on(listener: tokio::net::TcpListener, behaviour: Arc<Behaviour>) -> Arc<Mutex<MockState>> {
-    let state = Arc::new(Mutex::new(MockState::default()));
-    let app = Router::new().fallback(handle).with_state(Mock { state: state.clone(), behaviour });
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    state
-}
-
-async fn serve(behaviour: Arc<Behaviour>) -> (String, Arc<Mutex<MockState>>) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    (url, serve_on(l, behaviour).await)
-}
-
-fn ok() -> (StatusCode, Vec<(&'static str, String)>, String) {
-    (StatusCode::OK, vec![], "{}".into())
-}
-
-/// A Jira Server / Data Center mock: search by label (`/search`; no `/search/jql`), create,
-/// comment.
 fn jira() -> Arc<Behaviour> {
     jira_mock(false)
-}
-
-/// `cloud`: Jira Cloud, where `/search` is gone (410) and `/search/jql` serves.
-fn jira_mock(cloud: bool) -> Arc<Behaviour> {
-    Arc::new(move |r: &Req, st: &mut MockState| {
-        if r.path == "/rest/api/2/search/jql" && !cloud {
-            return (StatusCode::NOT_FOUND, vec![], "{}".into());
-        }
-        if r.path == "/rest/api/2/search" && cloud {
-            return (StatusCode::GONE, vec![], r#"{"errorMessages":["The requested API has been removed."]}"#.into());
-        }
-        let label_of = |q: &str| -> Option<String> {
-            let q = url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "jql")?.1.to_string();
-            Some(q.split('"').nth(1)?.to_string())
-        };
-        match (r.method.as_str(), r.path.as_str()) {
-            ("GET", "/rest/api/2/search" | "/rest/api/2/search/jql") => {
-                let label = label_of(&r.query).unwrap_or_default();
-                let issues: Vec<Value> = st.issues.get(&label).map(|k| json!({"key": k})).into_iter().collect();
-                (StatusCode::OK, vec![], json!({"issues": issues}).to_string())
-            }
-            ("POST", "/rest/api/2/issue") => {
-                let v: Value = serde_json::from_str(&r.body).unwrap();
-                let label = v["fields"]["labels"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter_map(|l| l.as_str())
-                    .find(|l| l.starts_with("trailproof-"))
-                    .unwrap()
-                    .to_string();
-                let key = format!("SEC-{}", st.issues.len() + 1);
-                st.issues.insert(label, key.clone());
-                (StatusCode::CREATED, vec![], json!({"key": key}).to_string())
-            }
-            ("POST", p) if p.ends_with("/comment") => {
-                let key = p.trim_start_matches("/rest/api/2/issue/").trim_end_matches("/comment").to_string();
-                let v: Value = serde_json::from_str(&r.body).unwrap();
-                st.comments.entry(key).or_default().push(v["body"].as_str().unwrap().to_string());
-                (StatusCode::CREATED, vec![], "{}".into())
-            }
-            _ => (StatusCode::NOT_FOUND, vec![], "{}".into()),
-        }
-    })
-}
-
-fn rec(id: &str, verdict: Verdict, score: u8) -> VerdictRecord {
-    VerdictRecord {
-        console_login_event_id: id.into(),
-        account_id: Some("111122223333".into()),
-        arn: Some(format!("arn:aws:sts::111122223333:assumed-role/Admin/{id}@example.com")),
-        session_name: Some(format!("{id}@example.com <!channel> *x*")),
-        time: "2026-11-02T10:15:32Z".into(),
-        source_ip: Some("198.51.100.7".into()),
-        user_agent: Some("<script>alert(1)</script>".into()),
-        path: SessionPath::Saml,
-        verdict,
-        reason: None,
-        identity: None,
-        mfa: None,
-        evidence: vec![],
-        risk: Risk {
-            score,
-            severity: if score >= 60 { Severity::High } else { Severity::Low },
-            signals: if verdict == Verdict::Enforced { vec![] } else { vec![Signal::NoMfa] },
-        },
-        explanation: format!("Console sign-in {id}."),
-        version: 0,
-    }
-}
-
-fn put(store: &mut Store, recs: &[VerdictRecord]) {
-    let mut b = store.batch().unwrap();
-    b.put_verdicts(recs).unwrap();
-    b.commit().unwrap();
-}
-
-fn secret_file(dir: &std::path::Path, name: &str, value: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, value).unwrap();
-    p.display().to_string()
-}
-
-fn sink(name: &str, kind: &str, url: &str, secret_file: &str) -> NotifySink {
-    NotifySink {
-        name: name.into(),
-        kind: kind.into(),
-        url: url.into(),
-        secret_file: secret_file.into(),
-        user: if kind == "servicenow" || kind == "jira" { "bot@example.com".into() } else { String::new() },
-        project: "SEC".into(),
-        requests_per_minute: 0,
-        max_retries: 3,
-        retry_initial_ms: 5,
-        retry_max_ms: 50,
-        request_timeout_seconds: 2,
-        backfill: true,
-        ..NotifySink::default()
-    }
-}
-
-fn opts() -> DispatchOptions {
-    DispatchOptions { dry_run: false, now_ms: 1_800_000_000_000 }
 }
 
 #[tokio::test]
@@ -247,13 +61,20 @@ async fn jira_one_issue_per_session_comment_on_change_close_on_enforced() {
     assert_eq!((s.sinks[0].created, s.sinks[0].updated), (0, 1));
     put(&mut store, &[rec("s1", Verdict::Enforced, 0)]);
     let s = dispatch(&store, &cfg, &opts()).await.unwrap();
-    assert_eq!(s.sinks[0].closed, 1);
+    // No close_transition: a closing comment, reported as such; the issue stays open.
+    assert_eq!((s.sinks[0].closed, s.sinks[0].close_comments), (0, 1), "{:?}", s.sinks[0]);
+    assert!(s.sinks[0].line().contains("1 closing comments (tickets left open)"), "{}", s.sinks[0].line());
     let st = st.lock().unwrap();
     assert_eq!(st.issues.len(), 2, "never a second issue for a session");
+    assert!(st.closed.is_empty());
     let key = st.issues.iter().find(|(l, _)| l.ends_with("s1")).unwrap().1;
     let comments = &st.comments[key];
     assert_eq!(comments.len(), 2, "{comments:#?}");
-    assert!(comments[1].contains("Closing"), "{}", comments[1]);
+    assert!(
+        comments[1].contains("MFA was enforced after all") && comments[1].contains("no close_transition"),
+        "{}",
+        comments[1]
+    );
     assert!(!format!("{s:?}").contains("jira-api-token-123"));
 }
 
@@ -277,9 +98,9 @@ async fn a_webhook_down_for_a_while_gets_every_ticket_once_signed() {
 
     // Back, but flaky: two 503s, a 429 with Retry-After, then fine; a 503 again later.
     let behaviour: Arc<Behaviour> = Arc::new(|_r: &Req, st: &mut MockState| match st.n {
-        1 | 2 | 6 => (StatusCode::SERVICE_UNAVAILABLE, vec![], String::new()),
-        3 => (StatusCode::TOO_MANY_REQUESTS, vec![("retry-after", "1".to_string())], String::new()),
-        _ => (StatusCode::NO_CONTENT, vec![], String::new()),
+        1 | 2 | 6 => Resp::empty(503),
+        3 => Resp::empty(429).header("retry-after", "1"),
+        _ => Resp::empty(204),
     });
     let st = serve_on(tokio::net::TcpListener::bind(addr).await.unwrap(), behaviour).await;
     let s = dispatch(&store, &cfg, &opts()).await.unwrap();
@@ -287,12 +108,25 @@ async fn a_webhook_down_for_a_while_gets_every_ticket_once_signed() {
     assert_eq!(s.sinks[0].created, 6);
     let st = st.lock().unwrap();
     let mut per_key: BTreeMap<String, u32> = BTreeMap::new();
+    let hmac_key = webhook_key(key).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     for r in &st.requests {
-        let sig = r.headers["x-trailproof-signature"].to_str().unwrap();
-        assert_eq!(sig, format!("sha256={}", sign(key.as_bytes(), r.body.as_bytes())), "signature");
-        let v: Value = serde_json::from_str(&r.body).unwrap();
-        *per_key.entry(v["dedup_key"].as_str().unwrap().to_string()).or_default() += 1;
-        assert_eq!(v["verdict"]["user_agent"], "<script>alert(1)</script>", "JSON carries the value as data");
+        // Standard Webhooks on every attempt, and the old header for this version.
+        let (id, ts, sig) = (
+            r.header("webhook-id").unwrap(),
+            r.header("webhook-timestamp").unwrap(),
+            r.header("webhook-signature").unwrap(),
+        );
+        assert!(verify_standard(&hmac_key, id, ts, sig, r.body.as_bytes(), now, 300), "signature of {id}");
+        assert_eq!(
+            r.header("x-trailproof-signature").unwrap(),
+            format!("sha256={}", sign(key.as_bytes(), r.body.as_bytes()))
+        );
+        if r.ok() {
+            let v: Value = serde_json::from_str(&r.body).unwrap();
+            *per_key.entry(v["dedup_key"].as_str().unwrap().to_string()).or_default() += 1;
+            assert_eq!(v["verdict"]["user_agent"], "<script>alert(1)</script>", "JSON carries the value as data");
+        }
     }
     assert_eq!(per_key.len(), 6);
     assert!(per_key.values().all(|n| *n == 1), "{per_key:?}");
@@ -306,11 +140,10 @@ async fn a_dispatch_cut_off_mid_way_resumes_without_duplicates() {
     put(&mut store, &recs);
     // Jira creates the third issue, then the process dies before its reply arrives (the call
     // hangs and the dispatch is dropped), so trailproof has not recorded it.
-    let inner = jira();
     let hang_after_create: Arc<Behaviour> = Arc::new(move |r: &Req, st: &mut MockState| {
-        let out = inner(r, st);
+        let out = jira_answer(false, r, st);
         if r.method == "POST" && r.path == "/rest/api/2/issue" && st.issues.len() == 3 {
-            return (StatusCode::GATEWAY_TIMEOUT, vec![], String::new());
+            return out.hang();
         }
         out
     });
@@ -323,14 +156,21 @@ async fn a_dispatch_cut_off_mid_way_resumes_without_duplicates() {
     assert_eq!(st.lock().unwrap().issues.len(), 3);
     // Restart against the same service, now answering.
     let (url2, st2) = serve(jira()).await;
-    st2.lock().unwrap().issues = st.lock().unwrap().issues.clone();
+    {
+        let (a, mut b) = (st.lock().unwrap(), st2.lock().unwrap());
+        b.issues = a.issues.clone();
+        b.created_at = a.created_at.clone();
+    }
     let cfg = [sink("jira", "jira", &url2, &secret_file(tmp.path(), "t", "jira-api-token-123"))];
     let s = dispatch(&store, &cfg, &opts()).await.unwrap();
     assert!(!s.failed(), "{:?}", s.sinks[0]);
     let st2 = st2.lock().unwrap();
     assert_eq!(st2.issues.len(), 5, "every session has its issue, none twice: {:?}", st2.issues);
-    let creates = st2.requests.iter().filter(|r| r.method == "POST" && r.path == "/rest/api/2/issue").count();
-    assert_eq!(creates, 2, "the issue created before the cut was found by its label, not created again");
+    assert_eq!(
+        st2.count("POST", "/rest/api/2/issue"),
+        2,
+        "the issue created before the cut was found by its label, not created again"
+    );
 }
 
 #[tokio::test]
@@ -338,19 +178,12 @@ async fn servicenow_pagerduty_and_slack_requests_carry_the_dedup_key_and_escape_
     let tmp = tempfile::tempdir().unwrap();
     let mut store = Store::open(&tmp.path().join("tp.db")).unwrap();
     put(&mut store, &[rec("p1", Verdict::NotEnforced, 60)]);
-    let snow: Arc<Behaviour> = Arc::new(|r: &Req, _st: &mut MockState| match r.method.as_str() {
-        "GET" => (StatusCode::OK, vec![], json!({"result": []}).to_string()),
-        "POST" => (StatusCode::CREATED, vec![], json!({"result": {"sys_id": "abc123"}}).to_string()),
-        _ => ok(),
-    });
-    let (snow_url, snow_st) = serve(snow).await;
-    let (pd_url, pd_st) =
-        serve(Arc::new(|_r: &Req, _s: &mut MockState| (StatusCode::ACCEPTED, vec![], "{}".into()))).await;
-    let (slack_url, slack_st) =
-        serve(Arc::new(|_r: &Req, _s: &mut MockState| (StatusCode::OK, vec![], "ok".into()))).await;
+    let (snow_url, snow_st) = serve(snow_mock()).await;
+    let (pd_url, pd_st) = serve(pagerduty_mock()).await;
+    let (slack_url, slack_st) = serve(slack_ok()).await;
     let cfg = [
         sink("snow", "servicenow", &snow_url, &secret_file(tmp.path(), "s", "snow-password-789")),
-        sink("pd", "pagerduty", &pd_url, &secret_file(tmp.path(), "p", "R0UTINGKEY0123456789")),
+        sink("pd", "pagerduty", &pd_url, &secret_file(tmp.path(), "p", SERVICE_KEY)),
         sink("slack", "slack", "", &secret_file(tmp.path(), "w", &format!("{slack_url}/services/T/B/X"))),
     ];
     let s = dispatch(&store, &cfg, &opts()).await.unwrap();
@@ -369,7 +202,7 @@ async fn servicenow_pagerduty_and_slack_requests_carry_the_dedup_key_and_escape_
         let pd: Value = serde_json::from_str(&pd_st.lock().unwrap().requests[0].body).unwrap();
         assert_eq!(pd["dedup_key"], "trailproof:111122223333:p1");
         assert_eq!(pd["event_action"], "trigger");
-        assert_eq!(pd["routing_key"], "R0UTINGKEY0123456789");
+        assert_eq!(pd["routing_key"], SERVICE_KEY);
         let slack = slack_st.lock().unwrap();
         assert_eq!(slack.requests[0].path, "/services/T/B/X");
         let text =
@@ -378,15 +211,17 @@ async fn servicenow_pagerduty_and_slack_requests_carry_the_dedup_key_and_escape_
         assert!(!text.contains("<script>"), "{text}");
     }
 
-    // The session turns out enforced: PagerDuty resolves, ServiceNow resolves with a note.
+    // The session turns out enforced: PagerDuty resolves, ServiceNow resolves with a note, Slack
+    // can only post a closing message (reported as such).
     put(&mut store, &[rec("p1", Verdict::Enforced, 0)]);
     let s = dispatch(&store, &cfg, &opts()).await.unwrap();
-    assert!(s.sinks.iter().all(|x| x.closed == 1), "{s:?}");
+    assert!(!s.failed(), "{s:?}");
+    assert_eq!(s.sinks.iter().map(|x| (x.closed, x.close_comments)).collect::<Vec<_>>(), [(1, 0), (1, 0), (0, 1)]);
     let pd: Value = serde_json::from_str(&pd_st.lock().unwrap().requests[1].body).unwrap();
     assert_eq!(pd["event_action"], "resolve");
     let snow = snow_st.lock().unwrap();
     let patch = snow.requests.iter().find(|r| r.method == "PATCH").unwrap();
-    assert_eq!(patch.path, "/api/now/table/incident/abc123");
+    assert_eq!(patch.path, format!("/api/now/table/incident/{}", snow.issues["trailproof:111122223333:p1"]));
     assert_eq!(serde_json::from_str::<Value>(&patch.body).unwrap()["state"], "6");
 }
 
@@ -410,13 +245,12 @@ async fn a_dry_run_sends_nothing_and_changes_nothing() {
 async fn jira_cloud_search_and_a_refused_ticket_do_not_block_the_queue() {
     let tmp = tempfile::tempdir().unwrap();
     let mut store = Store::open(&tmp.path().join("tp.db")).unwrap();
-    let cloud = jira_mock(true);
     // The service refuses the ticket of one session (say, a field it cannot take).
     let refusing: Arc<Behaviour> = Arc::new(move |r: &Req, st: &mut MockState| {
         if r.method == "POST" && r.path == "/rest/api/2/issue" && r.body.contains("bad@example.com") {
-            return (StatusCode::BAD_REQUEST, vec![], r#"{"errors":{"summary":"too long"}}"#.into());
+            return Resp::json(400, jira_error(&[], &[("summary", "too long")]));
         }
-        cloud(r, st)
+        jira_answer(true, r, st)
     });
     let (url, st) = serve(refusing).await;
     let cfg = [sink("jira", "jira", &url, &secret_file(tmp.path(), "t", "jira-api-token-123"))];

@@ -19,13 +19,24 @@ pub struct OutboxRow {
 pub struct Ticket {
     pub dedup_key: String,
     pub console_login_event_id: String,
-    /// The sink's id for it (Jira issue key, ServiceNow sys_id, PagerDuty dedup key…).
+    /// The sink's id for it (Jira issue key, ServiceNow sys_id, PagerDuty dedup key…). For
+    /// `gone`, and for `creating` after a ticket was gone, the id of the ticket that is gone (a
+    /// search must not take it for the new one).
     pub external_id: Option<String>,
-    /// `open` or `closed`.
+    /// `open`; `closed`; `rejected` (the service refused this version's content); `gone` (the
+    /// ticket was deleted or hidden at the service); `creating` (a create was sent and its
+    /// outcome is not known yet: look before creating again).
     pub state: String,
     /// The verdict version last sent.
     pub version: u32,
     pub verdict: String,
+    /// The risk severity last sent (PagerDuty: the severity the alert was last triggered at).
+    pub severity: Option<String>,
+    /// Why the ticket is `rejected` or `gone`: the service's answer.
+    pub note: Option<String>,
+    /// When the row was last written (UTC ms; set by [`Store::put_ticket`], ignored there). For
+    /// `creating`: when the create was sent.
+    pub updated_ms: Millis,
 }
 
 fn now_ms() -> Millis {
@@ -81,8 +92,10 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT dedup_key, console_login_event_id, external_id, state, version, verdict FROM tickets
-                 WHERE sink = ?1 AND dedup_key = ?2",
+                "SELECT t.dedup_key, t.console_login_event_id, t.external_id, t.state, t.version, t.verdict, d.severity,
+                        d.note, t.updated_ms
+                 FROM tickets AS t LEFT JOIN ticket_details AS d ON d.sink = t.sink AND d.dedup_key = t.dedup_key
+                 WHERE t.sink = ?1 AND t.dedup_key = ?2",
                 params![sink, dedup_key],
                 |r| {
                     Ok(Ticket {
@@ -92,19 +105,38 @@ impl Store {
                         state: r.get(3)?,
                         version: r.get(4)?,
                         verdict: r.get(5)?,
+                        severity: r.get(6)?,
+                        note: r.get(7)?,
+                        updated_ms: r.get(8)?,
                     })
                 },
             )
             .optional()?)
     }
 
-    /// Records what the sink now holds for a session (after the remote call succeeded).
+    /// Records what the sink now holds for a session (after the remote call succeeded, or, for
+    /// `creating`, right before the create is sent).
     pub fn put_ticket(&self, sink: &str, t: &Ticket) -> Result<()> {
-        self.conn.execute(
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
             "INSERT OR REPLACE INTO tickets (sink, dedup_key, console_login_event_id, external_id, state, version, verdict, updated_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![sink, t.dedup_key, t.console_login_event_id, t.external_id, t.state, t.version, t.verdict, now_ms()],
         )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO ticket_details (sink, dedup_key, severity, note) VALUES (?1, ?2, ?3, ?4)",
+            params![sink, t.dedup_key, t.severity, t.note],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets a session's ticket row (a `creating` mark whose create never reached the service).
+    pub fn delete_ticket(&self, sink: &str, dedup_key: &str) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute("DELETE FROM tickets WHERE sink = ?1 AND dedup_key = ?2", params![sink, dedup_key])?;
+        tx.execute("DELETE FROM ticket_details WHERE sink = ?1 AND dedup_key = ?2", params![sink, dedup_key])?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -147,6 +179,31 @@ mod tests {
         s.set_notify_cursor("jira", 1).unwrap();
         assert_eq!(s.notify_cursor("jira").unwrap(), Some(2), "a cursor never moves back");
         assert_eq!(s.outbox_after(2, 100).unwrap().len(), 1);
+    }
+
+    /// A ticket row keeps the severity last sent and the reason of a refusal; a `creating` mark
+    /// carries when it was written, and can be forgotten.
+    #[test]
+    fn tickets_keep_severity_note_and_the_time_of_a_create() {
+        let s = Store::open_in_memory().unwrap();
+        let before = super::now_ms();
+        let t = super::Ticket {
+            dedup_key: "111122223333:e1".into(),
+            console_login_event_id: "e1".into(),
+            external_id: Some("SEC-1".into()),
+            state: "gone".into(),
+            version: 2,
+            verdict: "not_enforced".into(),
+            severity: Some("high".into()),
+            note: Some("HTTP 404: Issue does not exist".into()),
+            updated_ms: 0,
+        };
+        s.put_ticket("jira", &t).unwrap();
+        let got = s.ticket("jira", "111122223333:e1").unwrap().unwrap();
+        assert!(got.updated_ms >= before, "{got:?}");
+        assert_eq!(super::Ticket { updated_ms: 0, ..got }, t);
+        s.delete_ticket("jira", "111122223333:e1").unwrap();
+        assert_eq!(s.ticket("jira", "111122223333:e1").unwrap(), None);
     }
 
     /// Regression: two connections writing batches that read before they write (as verdicts,

@@ -403,4 +403,16 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE temp.google_raw_v13;
     DROP TABLE temp.verdicts_v13;
     "#,
+    // 14: what a notify sink knows of a ticket besides its state: the risk severity it last
+    // sent (PagerDuty pages again only when it rises) and why a ticket is rejected or gone. A
+    // table beside `tickets` (one row per ticket row), so that applying it again is harmless.
+    r#"
+    CREATE TABLE IF NOT EXISTS ticket_details (
+        sink       TEXT NOT NULL,
+        dedup_key  TEXT NOT NULL,
+        severity   TEXT,
+        note       TEXT,
+        PRIMARY KEY (sink, dedup_key)
+    ) WITHOUT ROWID;
+    "#,
 ];
