@@ -14,7 +14,8 @@ states whether MFA was enforced, with the evidence.\n\n\
 Start with `trailproof import` to load exported logs, then `trailproof status` to see what is stored.",
     after_help = "Exit codes: 0 success; 1 operational failure (missing or unreadable input, database error); \
 2 usage error; 3 finished, but some records were quarantined (see `trailproof status`); \
-4 `run` found sessions at or above run.fail_on_severity; 5 another `run` holds the database's lock."
+4 `run` found sessions at or above run.fail_on_severity; 5 another `run` holds the database's lock; \
+6 `import` found records of another source than the one named (the message names it)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -42,25 +43,44 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Import exported log files (or standard input) of one source into the database.
+    /// Import exported log files (or standard input) into the database: one source's, or any
+    /// (`import auto`).
     #[command(
-        long_about = "Import exported log files (or standard input) of one source into the database.\n\n\
+        long_about = "Import exported log files (or standard input) into the database.\n\n\
+Name the source (cloudtrail, okta, entra, adfs, google), or say `auto`: each record's source is then detected \
+from its keys, record by record, so one file may mix sources. Naming a source and finding another source's \
+records fails the import (exit 6), names the source they look like and the command to use; nothing of those \
+records is stored and no coverage is recorded for their file.\n\n\
 Files may be gzip-compressed (detected by content) and hold a JSON array, NDJSON, a single record, \
-or the source's page/wrapper object ({\"Records\":[..]}, {\"Events\":[..]}, {\"value\":[..]}, \
+or a page/wrapper object ({\"Records\":[..]}, {\"Events\":[..]}, {\"value\":[..]}, \
 {\"records\":[..]}, {\"items\":[..]}, Elasticsearch {\"hits\":{\"hits\":[..]}}). Directories are read \
 recursively (*.json, *.json.gz, *.ndjson, *.jsonl, *.gz, *.log; CloudTrail-Digest folders are skipped).\n\n\
+Envelopes are opened wherever records arrive in them, and their own fields ignored: EventBridge events \
+(detail-type + detail), CloudWatch Logs subscription payloads (logEvents[].message; also base64+gzip as \
+{\"awslogs\":{\"data\":..}} and in Firehose records), Firehose HTTP endpoint deliveries \
+(records[].data, base64, gzip when compressed), Okta Event Hook deliveries (data.events[]), Splunk events \
+and export rows (_raw, result._raw), Elasticsearch hits (_source) and Elastic documents that kept \
+event.original. Envelopes may nest.\n\n\
 Importing the same data twice stores nothing new. A record that cannot be parsed is quarantined with \
-the reason and never aborts the file.\n\n\
+the reason (and the envelope it came out of) and never aborts the file.\n\n\
 Coverage: trailproof only says \"no IdP login\" or \"no MFA\" for times it knows it holds every record of. \
-An import records the span of the records it read (when nothing was quarantined), or exactly what \
---covers states, or what a directory's coverage.json states.",
+An import records the span of the records it read per source and scope, or exactly what --covers states, \
+or what a directory's coverage.json states. A problem in one file (a quarantined or foreign record, a tail \
+that could not be read) withholds only the stretch around that file's records, from the last clean record \
+before them to the first clean record after them; a problem file without any dated record withholds the \
+source's span altogether.",
         after_help = "Examples:\n  \
 trailproof --db tp.db import cloudtrail ./AWSLogs/\n  \
 trailproof --db tp.db import cloudtrail lookup-events.json\n  \
 trailproof --db tp.db import okta okta-logs.json --covers 2026-11-01T00:00:00Z/2026-11-02T00:00:00Z\n  \
 trailproof --db tp.db import entra signins.json\n  \
+trailproof --db tp.db import adfs adfs-signins.json\n  \
 trailproof --db tp.db import google login.json saml.json\n  \
-cat records.ndjson | trailproof --db tp.db import okta -"
+trailproof --db tp.db import auto firehose-export/ splunk-export.json eventbridge.ndjson\n  \
+cat records.ndjson | trailproof --db tp.db import okta -\n\n\
+Exit codes: 0 everything read was stored or skipped; 1 an input is missing, unreadable, or (auto) not \
+recognised; 2 usage error; 3 finished with quarantined records; 6 records of another source than the one \
+named (1 outranks 6, 6 outranks 3)."
     )]
     Import(ImportArgs),
     /// Show what is stored: counts per source and event kind, coverage, quarantine.
@@ -326,16 +346,45 @@ impl SourceArg {
     }
 }
 
+/// What `import` reads: one source's records, or any (`auto`).
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportSource {
+    /// Detect each record's source from its keys (a file may mix sources).
+    Auto,
+    Cloudtrail,
+    Okta,
+    Entra,
+    /// AD FS sign-ins from Entra's diagnostic logs (category ADFSSignInLogs).
+    Adfs,
+    Google,
+}
+
+impl ImportSource {
+    /// `None` for `auto`.
+    pub fn source(self) -> Option<trailproof_model::Source> {
+        use trailproof_model::Source;
+        Some(match self {
+            ImportSource::Auto => return None,
+            ImportSource::Cloudtrail => Source::Cloudtrail,
+            ImportSource::Okta => Source::Okta,
+            ImportSource::Entra => Source::Entra,
+            ImportSource::Adfs => Source::Adfs,
+            ImportSource::Google => Source::Google,
+        })
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// Which source the files come from.
+    /// Which source the files come from, or `auto` to detect each record's.
     #[arg(value_enum)]
-    pub source: SourceArg,
+    pub source: ImportSource,
     /// Files or directories to import; `-` reads standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Force a record shape instead of detecting it per record.
-    /// cloudtrail: native, lookup-events, ecs; entra: graph, azure-monitor, log-analytics.
+    /// Force a record shape instead of detecting it per record (with a named source only).
+    /// cloudtrail: native, lookup-events, ecs; entra: graph, azure-monitor, log-analytics;
+    /// adfs: azure-monitor, log-analytics.
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
     /// Vouch that the inputs hold every record of this span: START/END in RFC 3339.

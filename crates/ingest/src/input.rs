@@ -13,12 +13,12 @@ use crate::IngestError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     Stdin,
-    /// `in_manifest_dir`: the file lies under a directory whose `coverage.json` states the
+    /// `manifest_dir`: the file lies under this directory, whose `coverage.json` states the
     /// coverage, so its records' span does not count.
     File {
         path: PathBuf,
         size: u64,
-        in_manifest_dir: bool,
+        manifest_dir: Option<PathBuf>,
     },
 }
 
@@ -65,7 +65,7 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<crate::manif
         let meta = std::fs::metadata(p).map_err(|e| IngestError::Path { path: p.clone(), source: e })?;
         if meta.is_dir() {
             let found = crate::manifest::read_dir_manifest(p)?;
-            let in_manifest_dir = found.is_some();
+            let manifest_dir = found.is_some().then(|| p.clone());
             manifests.extend(found.unwrap_or_default());
             let walk = walkdir::WalkDir::new(p).follow_links(true).sort_by_file_name();
             for entry in walk {
@@ -81,10 +81,10 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<crate::manif
                     continue;
                 }
                 let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                out.push(Input::File { path: path.to_path_buf(), size, in_manifest_dir });
+                out.push(Input::File { path: path.to_path_buf(), size, manifest_dir: manifest_dir.clone() });
             }
         } else {
-            out.push(Input::File { path: p.clone(), size: meta.len(), in_manifest_dir: false });
+            out.push(Input::File { path: p.clone(), size: meta.len(), manifest_dir: None });
         }
     }
     Ok((out, manifests))

@@ -1,39 +1,55 @@
 //! File import: the pipeline behind `trailproof import`.
 //!
 //! ```text
-//! inputs ──► worker threads (one file at a time each):            ──► writer (caller's thread)
-//!            open (gzip by magic) → split records (jsonrec)            batches into one transaction
-//!            → prefilter → parse (source crate) → compress raw         each, coverage at the end
+//! inputs ──► worker threads (one file at a time each):                  ──► writer (caller's thread)
+//!            open (gzip by magic) → split records (jsonrec) → unwrap        batches into one transaction
+//!            envelopes → source named or detected → prefilter → parse       each, coverage at the end
+//!            (source crate) → compress raw
 //! ```
 //!
+//! Each record the splitter finds is unwrapped (`trailproof-envelope`: EventBridge, CloudWatch
+//! Logs / Firehose, Okta Event Hooks, Splunk, Elastic `event.original`), and each record inside
+//! goes to its source: the one the command names (`import okta …`), or, for `import auto …`, the
+//! one its keys name (`trailproof_envelope::sniff`), record by record, so a mixed file is fine.
+//! A record of another source than the one named is **foreign**: not stored, counted, and the
+//! import fails naming the source it looks like.
+//!
 //! Invariants:
-//! - Nothing is lost silently: every record found is counted exactly once as stored, duplicate,
-//!   skipped or quarantined, and `read` is their sum.
+//! - Nothing is lost silently: every record found (inside its envelopes) is counted exactly once
+//!   as stored, duplicate, skipped, quarantined or foreign, and `read` is their sum. An auto
+//!   import of an input none of whose records is recognisable fails that input instead (its
+//!   records are not counted: the input is reported as failed).
 //! - Memory is bounded by the channel (a few batches) and the largest record, not the input.
 //! - Coverage is recorded only when it can be vouched for: from `--covers`, from a directory's
-//!   `coverage.json`, or from the span of the records read, and in the last case only when every
-//!   input was read to the end and nothing was quarantined (a record we could not read might be
-//!   the one that matters).
+//!   `coverage.json`, or from the span of the records read. Span coverage is decided per input
+//!   file ([`coverage`]): a problem in one file (a quarantined or foreign record, a tail that
+//!   could not be read) withholds the span around that file's records only; a problem file with
+//!   no datable record withholds everything of its source. A foreign record anywhere withholds
+//!   `--covers` and `coverage.json` coverage too (the command named the wrong source).
 
+pub mod coverage;
 pub mod input;
 pub mod manifest;
+mod read;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+use trailproof_envelope::{Envelope, PAGE_WRAPPERS};
 use trailproof_jsonrec::{Splitter, WrapperPath};
-use trailproof_model::{AwsEvent, IdpEvent, Millis, ParseError, Parsed, Source};
+use trailproof_model::{IdpEvent, Millis, Source};
 use trailproof_store::{Batch, ImportCounts, Origin, RawRef, Store, StoreError, Stored, raw};
 
+pub use coverage::Withheld;
 pub use input::{Input, collect_inputs};
+pub use read::{Events, ReadOutcome, RecordOutcome, RecordRead, read_records};
 
+use read::{Emitted, Reader};
 use trailproof_source_cloudtrail as cloudtrail;
 use trailproof_source_entra as entra;
-use trailproof_source_google as google;
-use trailproof_source_okta as okta;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -54,7 +70,7 @@ pub enum IngestError {
 pub enum Format {
     Cloudtrail(cloudtrail::Format),
     Entra(entra::Format),
-    /// Okta and Google have one shape each.
+    /// Okta and Google have one shape each; an auto import detects each record's shape.
     Native,
 }
 
@@ -89,7 +105,7 @@ impl Format {
     }
 }
 
-/// The wrapper objects each source's files come in (see `trailproof-jsonrec`).
+/// The wrapper objects each source's own files come in (see `trailproof-jsonrec`).
 pub fn wrappers(source: Source) -> &'static [WrapperPath] {
     match source {
         Source::Cloudtrail => &[&["Records"], &["Events"], &["hits", "hits"]],
@@ -101,7 +117,8 @@ pub fn wrappers(source: Source) -> &'static [WrapperPath] {
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
-    pub source: Source,
+    /// The source the command names; `None` (`import auto`) detects each record's source.
+    pub source: Option<Source>,
     pub format: Format,
     /// `--covers START/END`: the user vouches the inputs hold every record of that span.
     pub covers: Option<(Millis, Millis)>,
@@ -126,7 +143,7 @@ pub struct ImportOptions {
 impl ImportOptions {
     pub fn new(source: Source) -> ImportOptions {
         ImportOptions {
-            source,
+            source: Some(source),
             format: Format::for_source(source, None).unwrap_or(Format::Native),
             covers: None,
             scope: None,
@@ -134,6 +151,11 @@ impl ImportOptions {
             batch_size: 50_000,
             bulk: None,
         }
+    }
+
+    /// `import auto`: each record's source is detected.
+    pub fn auto() -> ImportOptions {
+        ImportOptions { source: None, format: Format::Native, ..ImportOptions::new(Source::Cloudtrail) }
     }
 }
 
@@ -150,6 +172,7 @@ pub enum CoverageBasis {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoverageRecorded {
+    pub source: Source,
     pub scope: String,
     pub start_ms: Millis,
     pub end_ms: Millis,
@@ -159,17 +182,30 @@ pub struct CoverageRecorded {
 /// What an import did: the numbers its summary prints.
 #[derive(Debug, Clone, Default)]
 pub struct ImportReport {
+    /// Every source together; `read` also counts the foreign records.
     pub counts: ImportCounts,
+    /// Per source the records were filed under (the named one, or each detected one).
+    pub by_source: BTreeMap<Source, ImportCounts>,
+    /// Records of another source than the one the command names: not stored.
+    pub foreign: u64,
+    /// Per input with foreign records: the input and the source most of them look like.
+    pub foreign_inputs: Vec<(String, Source, u64)>,
+    /// The first foreign records, as `(location, the source it looks like)`.
+    pub foreign_examples: Vec<(String, Source)>,
+    /// How many records the splitter found were each envelope.
+    pub envelopes: BTreeMap<Envelope, u64>,
     pub files: u64,
     /// Bytes read from the inputs (compressed size for gzip files).
     pub bytes: u64,
     /// The first quarantine reasons, as `(location, reason)`.
     pub quarantine_examples: Vec<(String, String)>,
-    /// Inputs that could not be read to the end, with why. Non-empty means the import is
-    /// incomplete and the caller must exit non-zero.
+    /// Inputs that could not be read to the end (or, in an auto import, were not recognised),
+    /// with why. Non-empty means the import is incomplete and the caller must exit non-zero.
     pub failed_inputs: Vec<(String, String)>,
     pub coverage: Vec<CoverageRecorded>,
-    /// Why span coverage was not recorded, when it was not.
+    /// Span coverage withheld, and because of which input.
+    pub withheld: Vec<Withheld>,
+    /// Why coverage was not recorded (in part or at all), in a sentence, when it was not.
     pub coverage_withheld: Option<String>,
 }
 
@@ -183,14 +219,10 @@ pub struct Progress {
     pub records: u64,
 }
 
-enum Events {
-    Aws(Vec<AwsEvent>),
-    Idp(Vec<IdpEvent>),
-}
-
 enum Item {
     /// `raw`: `(start, len)` of the record's bytes in its chunk's block.
     Relevant {
+        source: Source,
         native_id: String,
         input: usize,
         location: String,
@@ -198,6 +230,7 @@ enum Item {
         events: Events,
     },
     Quarantine {
+        source: Source,
         input: usize,
         location: String,
         reason: String,
@@ -227,12 +260,26 @@ struct Chunk {
     block: Vec<u8>,
 }
 
+/// What a worker learnt of one input (the writer counts what it stores).
 #[derive(Default)]
 struct Local {
+    skipped: BTreeMap<Source, u64>,
+    quarantined: u64,
+    foreign: BTreeMap<Source, u64>,
+    foreign_examples: Vec<(String, Source)>,
+    /// (source, scope) -> (min, max) of record times.
+    span: BTreeMap<(Source, String), (Millis, Millis)>,
+    all: Option<(Millis, Millis)>,
+    problem: coverage::Touches,
+    envelopes: BTreeMap<Envelope, u64>,
+    /// Records counted so far (for progress and error messages).
     read: u64,
-    skipped: u64,
-    /// scope -> (min, max) of record times.
-    span: BTreeMap<String, (Millis, Millis)>,
+}
+
+impl Local {
+    fn new() -> Local {
+        Local::default()
+    }
 }
 
 enum Msg {
@@ -242,92 +289,75 @@ enum Msg {
 
 const MAX_EXAMPLES: usize = 5;
 
+/// What the splitter splits by: the named source's own page wrappers (each wrapper the splitter
+/// probes for costs it time on every record: all six took a CloudTrail import 10 % longer), or,
+/// for an auto import, every source's ([`PAGE_WRAPPERS`]). A page of another source that the
+/// splitter leaves whole is opened by `trailproof_envelope::unwrap`, so its records are still
+/// named one by one.
+pub(crate) fn split_wrappers(opts: &ImportOptions) -> &'static [WrapperPath] {
+    match opts.source {
+        Some(s) => wrappers(s),
+        None => PAGE_WRAPPERS,
+    }
+}
+
 /// Records per chunk: a worker sends them to the writer with their raw bytes in one block.
 const CHUNK: usize = 256;
 
-fn location(index: u64, offset: u64) -> String {
-    format!("record {} at byte {}", index + 1, offset)
-}
-
-/// One record's parse, whatever the source.
-enum One {
-    Relevant { native_id: String, events: Events },
-    Irrelevant { time_ms: Option<Millis>, scope: Option<String> },
-}
-
-/// Parses one record for the source.
-fn parse_one(source: Source, format: Format, raw: &[u8]) -> Result<One, ParseError> {
-    fn map<E>(p: Parsed<E>, f: fn(Vec<E>) -> Events) -> One {
-        match p {
-            Parsed::Relevant { native_id, events } => One::Relevant { native_id, events: f(events) },
-            Parsed::Irrelevant { time_ms, scope } => One::Irrelevant { time_ms, scope },
-        }
-    }
-    Ok(match (source, format) {
-        (Source::Cloudtrail, Format::Cloudtrail(f)) => map(cloudtrail::parse_record(raw, f)?, Events::Aws),
-        (Source::Cloudtrail, _) => map(cloudtrail::parse_record(raw, cloudtrail::Format::Auto)?, Events::Aws),
-        (Source::Entra | Source::Adfs, Format::Entra(f)) => map(entra::parse_record(raw, f)?, Events::Idp),
-        (Source::Entra | Source::Adfs, _) => map(entra::parse_record(raw, entra::Format::Auto)?, Events::Idp),
-        (Source::Okta, _) => map(okta::parse_record(raw)?, Events::Idp),
-        (Source::Google, _) => map(google::parse_record(raw)?, Events::Idp),
-    })
-}
-
-fn note_span(local: &mut Local, scope: Option<String>, t: Millis) {
-    let key = scope.unwrap_or_else(|| "*".to_string());
+fn note_span(local: &mut Local, source: Source, scope: Option<String>, t: Millis) {
+    let key = (source, scope.unwrap_or_else(|| "*".to_string()));
     let e = local.span.entry(key).or_insert((t, t));
-    e.0 = e.0.min(t);
-    e.1 = e.1.max(t);
+    *e = (e.0.min(t), e.1.max(t));
+    local.all = Some(local.all.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
 }
 
 fn idp_scope(e: &IdpEvent) -> Option<String> {
     e.tenant.clone()
 }
 
-/// Turns one record into what must be written (nothing for a skipped record), counting it; a
-/// relevant record's bytes go into `block`.
-fn record_item(
-    opts: &ImportOptions,
-    rec: &trailproof_jsonrec::Record<'_>,
-    input: usize,
-    local: &mut Local,
-    block: &mut raw::Block,
-) -> Option<Item> {
-    let source = opts.source;
+/// Turns what the reader made of a record into what must be written, counting the rest.
+fn take(e: Emitted<'_>, opts: &ImportOptions, input: usize, local: &mut Local, chunk: &mut Gather) {
+    let (at, outcome, raw, guessed) = match e {
+        Emitted::Envelope(env) => {
+            *local.envelopes.entry(env).or_default() += 1;
+            return;
+        }
+        Emitted::Record { at, outcome, raw, guessed } => (at, outcome, raw, guessed),
+    };
     local.read += 1;
-    let loc = location(rec.index, rec.offset);
-    if rec.truncated {
-        return Some(Item::Quarantine {
-            input,
-            location: loc,
-            reason: "input ends inside this record (truncated file?)".into(),
-            raw: rec.bytes.to_vec(),
-        });
-    }
-    if source == Source::Cloudtrail && !cloudtrail::prefilter(rec.bytes) {
-        local.skipped += 1;
-        let (t, scope) = cloudtrail::peek_time_scope(rec.bytes);
-        if let Some(t) = t {
-            note_span(local, scope, t);
-        }
-        return None;
-    }
-    match parse_one(source, opts.format, rec.bytes) {
-        Ok(One::Irrelevant { time_ms, scope }) => {
-            local.skipped += 1;
+    match outcome {
+        RecordOutcome::Irrelevant { source, time_ms, scope } => {
+            *local.skipped.entry(source).or_default() += 1;
             if let Some(t) = time_ms {
-                note_span(local, scope, t);
+                note_span(local, source, scope, t);
             }
-            None
         }
-        Ok(One::Relevant { native_id, events }) => {
+        RecordOutcome::Kept { source, native_id, events } => {
             match &events {
-                Events::Aws(ev) => ev.iter().for_each(|e| note_span(local, cloudtrail::scope_of(e), e.time_ms)),
-                Events::Idp(ev) => ev.iter().for_each(|e| note_span(local, idp_scope(e), e.time_ms)),
+                Events::Aws(ev) => ev.iter().for_each(|e| note_span(local, source, cloudtrail::scope_of(e), e.time_ms)),
+                Events::Idp(ev) => ev.iter().for_each(|e| note_span(local, source, idp_scope(e), e.time_ms)),
             }
-            Some(Item::Relevant { native_id, input, location: loc, raw: block.push(rec.bytes), events })
+            let raw = chunk.block.push(raw);
+            chunk.items.push(Item::Relevant { source, native_id, input, location: at.text(), raw, events });
         }
-        Err(e) => Some(Item::Quarantine { input, location: loc, reason: e.to_string(), raw: rec.bytes.to_vec() }),
+        RecordOutcome::Quarantined { source, reason } => {
+            local.quarantined += 1;
+            if guessed {
+                local.problem = coverage::Touches::All;
+            } else {
+                local.problem.add(source);
+            }
+            chunk.items.push(Item::Quarantine { source, input, location: at.text(), reason, raw: raw.to_vec() });
+        }
+        RecordOutcome::Foreign { looks_like } => {
+            *local.foreign.entry(looks_like).or_default() += 1;
+            if let Some(named) = opts.source {
+                local.problem.add(named);
+            }
+            if local.foreign_examples.len() < MAX_EXAMPLES {
+                local.foreign_examples.push((at.text(), looks_like));
+            }
+        }
     }
 }
 
@@ -346,24 +376,23 @@ fn record_item(
 /// none of them was new.
 fn write_chunks(
     batch: &mut Batch<'_>,
-    source: Source,
     names: &[String],
     chunks: &[Chunk],
     report: &mut ImportReport,
 ) -> Result<(), IngestError> {
-    // (native id, chunk, input, location, place in the block, events)
-    type Relevant<'c> = (&'c str, usize, usize, &'c str, (usize, usize), &'c Events);
+    // (source, native id, chunk, input, location, place in the block, events)
+    type Relevant<'c> = (Source, &'c str, usize, usize, &'c str, (usize, usize), &'c Events);
     let mut order: Vec<Relevant<'_>> = Vec::new();
     for (c, chunk) in chunks.iter().enumerate() {
         for item in &chunk.items {
             match item {
-                Item::Relevant { native_id, input, location, raw, events } => {
-                    order.push((native_id, c, *input, location, *raw, events))
+                Item::Relevant { source, native_id, input, location, raw, events } => {
+                    order.push((*source, native_id, c, *input, location, *raw, events))
                 }
-                Item::Quarantine { input, location, reason, raw } => {
+                Item::Quarantine { source, input, location, reason, raw } => {
                     let at = Origin { origin: &names[*input], location };
-                    batch.quarantine(source, at, reason, raw)?;
-                    report.counts.quarantined += 1;
+                    batch.quarantine(*source, at, reason, raw)?;
+                    report.by_source.entry(*source).or_default().quarantined += 1;
                     if report.quarantine_examples.len() < MAX_EXAMPLES {
                         report.quarantine_examples.push((format!("{} {}", names[*input], location), reason.clone()));
                     }
@@ -372,10 +401,10 @@ fn write_chunks(
         }
     }
     // Stable: of equal ids, the one read first stays first.
-    order.sort_by(|a, b| a.0.cmp(b.0));
+    order.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let mut block_ids: Vec<Option<i64>> = vec![None; chunks.len()];
     let mut new_in_block = vec![false; chunks.len()];
-    for (native_id, c, input, location, (start, len), events) in order {
+    for (source, native_id, c, input, location, (start, len), events) in order {
         let at = Origin { origin: &names[input], location };
         let block_id = match block_ids[c] {
             Some(id) => id,
@@ -386,12 +415,13 @@ fn write_chunks(
             Events::Aws(ev) => batch.insert_aws(native_id, at, raw, ev)?,
             Events::Idp(ev) => batch.insert_idp(source, native_id, at, raw, ev)?,
         };
+        let counts = report.by_source.entry(source).or_default();
         match stored {
             Stored::New => {
                 new_in_block[c] = true;
-                report.counts.stored += 1
+                counts.stored += 1
             }
-            Stored::Duplicate => report.counts.duplicates += 1,
+            Stored::Duplicate => counts.duplicates += 1,
         }
     }
     for (id, new) in block_ids.into_iter().zip(new_in_block) {
@@ -414,16 +444,23 @@ pub struct PageReport {
 }
 
 /// Parses and stores one page of records (an API response body, in any container the source's
-/// files come in) into an open batch. The caller adds its checkpoint and coverage to the same
-/// batch and commits: a page and its cursor land together or not at all.
+/// files come in, envelopes unwrapped) into an open batch. The caller adds its checkpoint and
+/// coverage to the same batch and commits: a page and its cursor land together or not at all.
+/// A record of another source than `opts.source` is quarantined (an API page holds one
+/// source's records; such a record is a surprise worth seeing).
 pub fn ingest_page(
     batch: &mut Batch<'_>,
     opts: &ImportOptions,
     origin: &str,
     page: &[u8],
 ) -> Result<PageReport, IngestError> {
-    let mut splitter = Splitter::new(page, wrappers(opts.source));
-    let mut local = Local::default();
+    let named = opts.source.ok_or_else(|| IngestError::Page {
+        origin: origin.to_string(),
+        why: "a page is read as one named source's".into(),
+    })?;
+    let mut splitter = Splitter::new(page, split_wrappers(opts));
+    let mut reader = Reader::new(opts);
+    let mut local = Local::new();
     let names = [origin.to_string()];
     let mut report = ImportReport::default();
     let mut chunk = Gather::default();
@@ -433,14 +470,24 @@ pub fn ingest_page(
             Ok(None) => break,
             Err(e) => return Err(IngestError::Page { origin: origin.to_string(), why: e.to_string() }),
         };
-        if let Some(item) = record_item(opts, &rec, 0, &mut local, &mut chunk.block) {
-            chunk.items.push(item);
-        }
+        // A named source never holds records back (`Reader::record` cannot fail).
+        let _ = reader.record(&rec, &mut |e| {
+            let e = match e {
+                Emitted::Record { at, outcome: RecordOutcome::Foreign { looks_like }, raw, guessed } => {
+                    let reason = format!("a record of {looks_like}, not of {named}");
+                    Emitted::Record { at, outcome: RecordOutcome::Quarantined { source: named, reason }, raw, guessed }
+                }
+                other => other,
+            };
+            take(e, opts, 0, &mut local, &mut chunk)
+        });
     }
-    write_chunks(batch, opts.source, &names, &[chunk.finish()], &mut report)?;
-    report.counts.read = local.read;
-    report.counts.skipped = local.skipped;
-    Ok(PageReport { counts: report.counts, span: local.span, quarantine_examples: report.quarantine_examples })
+    write_chunks(batch, &names, &[chunk.finish()], &mut report)?;
+    let mut counts = report.by_source.remove(&named).unwrap_or_default();
+    counts.skipped = local.skipped.values().sum();
+    counts.read = counts.stored + counts.duplicates + counts.skipped + counts.quarantined;
+    let span = local.span.into_iter().map(|((_, k), v)| (k, v)).collect();
+    Ok(PageReport { counts, span, quarantine_examples: report.quarantine_examples })
 }
 
 /// Reads one input to the end, sending batches of items.
@@ -451,34 +498,31 @@ fn read_input(
     counter: Arc<AtomicU64>,
     tx: &mpsc::SyncSender<Msg>,
 ) -> (Local, Option<String>) {
-    let mut local = Local::default();
+    let mut local = Local::new();
     let reader = match input::open(&inputs[idx], counter) {
         Ok(r) => r,
         Err(e) => return (local, Some(format!("cannot open: {e}"))),
     };
-    let mut splitter = Splitter::new(reader, wrappers(opts.source));
+    let mut splitter = Splitter::new(reader, split_wrappers(opts));
+    let mut records = Reader::new(opts);
     let mut chunk = Gather::default();
-    loop {
+    let error = loop {
         let rec = match splitter.next_record() {
             Ok(Some(r)) => r,
-            Ok(None) => break,
-            Err(e) => {
-                let _ = tx.send(Msg::Items(std::mem::take(&mut chunk).finish()));
-                let why = format!("{e} (after {} records)", local.read);
-                return (local, Some(why));
-            }
+            Ok(None) => break records.finish().err().map(|u| u.to_string()),
+            Err(e) => break Some(format!("{e} (after {} records)", local.read)),
         };
-        if let Some(item) = record_item(opts, &rec, idx, &mut local, &mut chunk.block) {
-            chunk.items.push(item);
+        if let Err(u) = records.record(&rec, &mut |e| take(e, opts, idx, &mut local, &mut chunk)) {
+            break Some(u.to_string());
         }
         if chunk.items.len() >= CHUNK && tx.send(Msg::Items(std::mem::take(&mut chunk).finish())).is_err() {
             return (local, Some("import stopped".into()));
         }
-    }
+    };
     if !chunk.items.is_empty() {
         let _ = tx.send(Msg::Items(chunk.finish()));
     }
-    (local, None)
+    (local, error)
 }
 
 /// Whether an IdP import of `input_bytes` should drop the secondary indexes and rebuild them:
@@ -509,7 +553,8 @@ pub fn import(
     let bytes_total: u64 = inputs.iter().map(Input::size).sum();
     let bulk = match opts.bulk {
         Some(b) => b,
-        None => bulk_worthwhile(opts.source, bytes_total, store.idp_rows_estimate()?),
+        // An auto import may bring IdP events: judged as one (the rebuild of an empty table is cheap).
+        None => bulk_worthwhile(opts.source.unwrap_or(Source::Okta), bytes_total, store.idp_rows_estimate()?),
     };
     let suspension = if bulk { store.suspend_indexes()? } else { None };
     let copier = store.copy_wal_in_background()?;
@@ -552,8 +597,9 @@ fn import_records(
     let capacity = (opts.batch_size / CHUNK).max(threads * 4);
     let (tx, rx) = mpsc::sync_channel::<Msg>(capacity);
     let mut report = ImportReport { files: inputs.len() as u64, ..Default::default() };
-    let mut span: BTreeMap<String, (Millis, Millis)> = BTreeMap::new();
+    let mut spans: Vec<Option<coverage::InputSpan>> = vec![None; inputs.len()];
     let mut prog = Progress { files_total: inputs.len() as u64, bytes_total, ..Default::default() };
+    let mut read_so_far = 0u64;
 
     let result: Result<(), IngestError> = std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -584,7 +630,7 @@ fn import_records(
                     pending.push(chunk);
                     if in_batch >= opts.batch_size.max(1) {
                         let mut batch = store.batch()?;
-                        write_chunks(&mut batch, opts.source, &names, &pending, &mut report)?;
+                        write_chunks(&mut batch, &names, &pending, &mut report)?;
                         batch.commit()?;
                         if let Some(c) = copier {
                             c.restart_if_long(store, trailproof_store::RESTART_BYTES)?;
@@ -594,97 +640,193 @@ fn import_records(
                     }
                 }
                 Msg::Done { input, local, error } => {
-                    report.counts.read += local.read;
-                    report.counts.skipped += local.skipped;
-                    let in_manifest = matches!(&inputs[input], Input::File { in_manifest_dir: true, .. });
-                    if !in_manifest {
-                        for (k, (lo, hi)) in local.span {
-                            let e = span.entry(k).or_insert((lo, hi));
-                            e.0 = e.0.min(lo);
-                            e.1 = e.1.max(hi);
+                    read_so_far += local.read;
+                    for (s, n) in &local.skipped {
+                        report.by_source.entry(*s).or_default().skipped += n;
+                    }
+                    for (env, n) in &local.envelopes {
+                        *report.envelopes.entry(*env).or_default() += n;
+                    }
+                    let foreign: u64 = local.foreign.values().sum();
+                    if foreign > 0 {
+                        report.foreign += foreign;
+                        if let Some((&looks, _)) = local.foreign.iter().max_by_key(|(_, n)| **n) {
+                            report.foreign_inputs.push((names[input].clone(), looks, foreign));
+                        }
+                        for ex in local.foreign_examples.iter().cloned() {
+                            if report.foreign_examples.len() < MAX_EXAMPLES {
+                                report.foreign_examples.push((format!("{} {}", names[input], ex.0), ex.1));
+                            }
                         }
                     }
-                    if let Some(e) = error {
-                        report.failed_inputs.push((names[input].clone(), e));
+                    let mut problem = local.problem.clone();
+                    let mut why = Vec::new();
+                    if local.quarantined > 0 {
+                        why.push(format!("{} record(s) quarantined", local.quarantined));
                     }
+                    if foreign > 0 {
+                        why.push(format!("{foreign} record(s) of another source"));
+                    }
+                    if let Some(e) = &error {
+                        why.push(format!("not read to the end ({e})"));
+                        // What could not be read may be any source's.
+                        problem = match opts.source {
+                            Some(s) => {
+                                let mut t = problem;
+                                t.add(s);
+                                t
+                            }
+                            None => coverage::Touches::All,
+                        };
+                        report.failed_inputs.push((names[input].clone(), e.clone()));
+                    }
+                    spans[input] = Some(coverage::InputSpan {
+                        name: names[input].clone(),
+                        in_manifest: matches!(&inputs[input], Input::File { manifest_dir: Some(_), .. }),
+                        spans: local.span,
+                        all: local.all,
+                        problem,
+                        why: (!why.is_empty()).then(|| why.join(", ")),
+                    });
                     prog.files_done += 1;
                 }
             }
             prog.bytes_done = counter.load(Ordering::Relaxed);
-            prog.records =
-                report.counts.read.max(report.counts.stored + report.counts.duplicates + report.counts.quarantined);
+            let c = report.by_source.values().fold(0, |a, c| a + c.stored + c.duplicates + c.quarantined);
+            prog.records = read_so_far.max(c);
             progress(&prog);
         }
         let mut batch = store.batch()?;
-        write_chunks(&mut batch, opts.source, &names, &pending, &mut report)?;
+        write_chunks(&mut batch, &names, &pending, &mut report)?;
         batch.commit()?;
         Ok(())
     });
     result?;
     report.bytes = counter.load(Ordering::Relaxed);
-    report.counts.read =
-        report.counts.skipped + report.counts.stored + report.counts.duplicates + report.counts.quarantined;
+    if let Some(named) = opts.source {
+        report.by_source.entry(named).or_default();
+    }
+    for c in report.by_source.values_mut() {
+        c.read = c.skipped + c.stored + c.duplicates + c.quarantined;
+    }
+    for c in report.by_source.values() {
+        report.counts.add(c);
+    }
+    report.counts.read += report.foreign;
 
-    // Coverage, in one transaction with the import log line.
+    let spans: Vec<coverage::InputSpan> = spans.into_iter().flatten().collect();
+    // The sources the import is about: the named one, or every one a record was filed under.
+    let sources: BTreeSet<Source> = match opts.source {
+        Some(s) => BTreeSet::from([s]),
+        None => report.by_source.keys().copied().collect(),
+    };
+
+    // Coverage, in one transaction with the import log lines.
     let mut batch = store.batch()?;
-    if let Some((start, end)) = opts.covers {
-        let mut scopes: Vec<String> = span.keys().cloned().collect();
-        if let Some(s) = &opts.scope {
-            scopes = vec![s.clone()];
-        } else if scopes.is_empty() {
-            scopes.push("*".into());
-        }
-        for scope in scopes {
-            batch.add_coverage(opts.source, &scope, start, end)?;
-            report.coverage.push(CoverageRecorded {
-                scope,
-                start_ms: start,
-                end_ms: end,
-                basis: CoverageBasis::Vouched,
-            });
+    let mut reasons: Vec<String> = Vec::new();
+    if report.foreign > 0 && (opts.covers.is_some() || !manifests.is_empty()) {
+        reasons.push(
+            "records of another source were found, so what --covers or coverage.json states is not recorded either"
+                .into(),
+        );
+    } else if let Some((start, end)) = opts.covers {
+        for &source in &sources {
+            let mut scopes: BTreeSet<String> = spans
+                .iter()
+                .flat_map(|i| i.spans.keys())
+                .filter(|(s, _)| *s == source)
+                .map(|(_, k)| k.clone())
+                .collect();
+            if let Some(s) = &opts.scope {
+                scopes = BTreeSet::from([s.clone()]);
+            } else if scopes.is_empty() {
+                scopes.insert("*".into());
+            }
+            for scope in scopes {
+                batch.add_coverage(source, &scope, start, end)?;
+                report.coverage.push(CoverageRecorded {
+                    source,
+                    scope,
+                    start_ms: start,
+                    end_ms: end,
+                    basis: CoverageBasis::Vouched,
+                });
+            }
         }
     } else {
         for m in manifests {
-            let scope = opts.scope.clone().unwrap_or_else(|| m.scope.clone());
-            batch.add_coverage(opts.source, &scope, m.start_ms, m.end_ms)?;
-            report.coverage.push(CoverageRecorded {
-                scope,
-                start_ms: m.start_ms,
-                end_ms: m.end_ms,
-                basis: CoverageBasis::Manifest,
-            });
-        }
-        if !report.failed_inputs.is_empty() {
-            report.coverage_withheld =
-                Some(format!("{} input(s) could not be read to the end", report.failed_inputs.len()));
-        } else if !span.is_empty() {
-            if report.counts.quarantined > 0 {
-                report.coverage_withheld = Some(format!(
-                    "{} record(s) were quarantined and may have been the ones that matter; fix them and re-import, or pass --covers START/END to vouch for the span",
-                    report.counts.quarantined
-                ));
-            } else {
-                let mut merged: BTreeMap<String, (Millis, Millis)> = BTreeMap::new();
-                for (k, (lo, hi)) in span {
-                    let key = opts.scope.clone().unwrap_or(k);
-                    let e = merged.entry(key).or_insert((lo, hi));
-                    e.0 = e.0.min(lo);
-                    e.1 = e.1.max(hi);
-                }
-                for (scope, (lo, hi)) in merged {
-                    batch.add_coverage(opts.source, &scope, lo, hi)?;
-                    report.coverage.push(CoverageRecorded {
-                        scope,
-                        start_ms: lo,
-                        end_ms: hi,
-                        basis: CoverageBasis::Span,
-                    });
-                }
+            // The sources of the records under the manifest's directory (the named source).
+            let under: BTreeSet<Source> = match opts.source {
+                Some(s) => BTreeSet::from([s]),
+                None => inputs
+                    .iter()
+                    .zip(&spans_sources(&spans, inputs))
+                    .filter(
+                        |(i, _)| matches!(i, Input::File { manifest_dir: Some(d), .. } if Some(d) == m.dir.as_ref()),
+                    )
+                    .flat_map(|(_, s)| s.iter().copied())
+                    .collect(),
+            };
+            for source in under {
+                let scope = opts.scope.clone().unwrap_or_else(|| m.scope.clone());
+                batch.add_coverage(source, &scope, m.start_ms, m.end_ms)?;
+                report.coverage.push(CoverageRecorded {
+                    source,
+                    scope,
+                    start_ms: m.start_ms,
+                    end_ms: m.end_ms,
+                    basis: CoverageBasis::Manifest,
+                });
             }
         }
     }
+    if opts.covers.is_none() {
+        let cov = coverage::span_coverage(&spans, &sources, opts.scope.as_deref());
+        for (source, scope, start, end) in cov.recorded {
+            batch.add_coverage(source, &scope, start, end)?;
+            report.coverage.push(CoverageRecorded {
+                source,
+                scope,
+                start_ms: start,
+                end_ms: end,
+                basis: CoverageBasis::Span,
+            });
+        }
+        if !cov.withheld.is_empty() {
+            let everything = cov.withheld.iter().any(|w| w.span.is_none());
+            let mut seen = BTreeSet::new();
+            let list: Vec<String> = cov
+                .withheld
+                .iter()
+                .filter(|w| seen.insert(w.input.as_str()))
+                .map(|w| format!("{} ({})", w.input, w.why))
+                .collect();
+            let what = if everything {
+                "span coverage not recorded: an input with a problem has no record with a time to bound what it may hide"
+            } else {
+                "span coverage withheld from the last clean record before to the first clean record after each input with a problem"
+            };
+            reasons.push(format!(
+                "{what}: {}; fix them and re-import, or pass --covers START/END to vouch for the span",
+                list.join("; ")
+            ));
+        }
+        report.withheld = cov.withheld;
+    }
+    if !reasons.is_empty() {
+        report.coverage_withheld = Some(reasons.join("; "));
+    }
     let origin = if names.len() == 1 { names[0].clone() } else { format!("{} inputs", names.len()) };
-    batch.log_import(opts.source, &origin, started, &report.counts)?;
+    for (source, counts) in &report.by_source {
+        batch.log_import(*source, &origin, started, counts)?;
+    }
     batch.commit()?;
     Ok(report)
+}
+
+/// The sources each input's records were filed under.
+fn spans_sources(spans: &[coverage::InputSpan], inputs: &[Input]) -> Vec<BTreeSet<Source>> {
+    let by_name: BTreeMap<&str, BTreeSet<Source>> =
+        spans.iter().map(|s| (s.name.as_str(), s.spans.keys().map(|(src, _)| *src).collect())).collect();
+    inputs.iter().map(|i| by_name.get(i.name().as_str()).cloned().unwrap_or_default()).collect()
 }

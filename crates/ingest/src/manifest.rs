@@ -27,6 +27,9 @@ pub struct Entry {
     pub scope: String,
     pub start_ms: Millis,
     pub end_ms: Millis,
+    /// The directory whose `coverage.json` this entry is from (`None` from [`parse`]). An auto
+    /// import applies it to the sources of the records under that directory.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -46,7 +49,11 @@ pub fn read_dir_manifest(dir: &Path) -> Result<Option<Vec<Entry>>, IngestError> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(IngestError::Path { path, source: e }),
     };
-    parse(&bytes).map(Some).map_err(|why| IngestError::Manifest { path, why })
+    let mut entries = parse(&bytes).map_err(|why| IngestError::Manifest { path, why })?;
+    for e in &mut entries {
+        e.dir = Some(dir.to_path_buf());
+    }
+    Ok(Some(entries))
 }
 
 pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
@@ -63,7 +70,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
             if r.scope.is_empty() {
                 return Err("an entry has an empty scope (use \"*\" for the whole source)".into());
             }
-            Ok(Entry { scope: r.scope, start_ms, end_ms })
+            Ok(Entry { scope: r.scope, start_ms, end_ms, dir: None })
         })
         .collect()
 }
@@ -75,7 +82,10 @@ mod tests {
     #[test]
     fn parses_entries_and_rejects_nonsense() {
         let e = parse(br#"[{"scope":"*","start":"2026-11-01T00:00:00Z","end":"2026-11-01T00:00:01.5Z"}]"#).unwrap();
-        assert_eq!(e, vec![Entry { scope: "*".into(), start_ms: 1_793_491_200_000, end_ms: 1_793_491_201_500 }]);
+        assert_eq!(
+            e,
+            vec![Entry { scope: "*".into(), start_ms: 1_793_491_200_000, end_ms: 1_793_491_201_500, dir: None }]
+        );
         assert!(parse(br#"[{"scope":"*","start":"2026-11-02T00:00:00Z","end":"2026-11-01T00:00:00Z"}]"#).is_err());
         assert!(parse(br#"[{"scope":"*","start":"yesterday","end":"2026-11-01T00:00:00Z"}]"#).is_err());
         assert!(parse(br#"[{"scope":"*","begin":"2026-11-01T00:00:00Z","end":"2026-11-01T00:00:00Z"}]"#).is_err());

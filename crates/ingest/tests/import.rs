@@ -32,7 +32,11 @@ fn run(store: &mut Store, paths: &[PathBuf], opts: &ImportOptions) -> ImportRepo
     let (inputs, manifests) = collect_inputs(paths).unwrap();
     let r = import(store, &inputs, &manifests, opts, &mut |_| {}).unwrap();
     let c = &r.counts;
-    assert_eq!(c.read, c.stored + c.duplicates + c.skipped + c.quarantined, "every record counted once: {c:?}");
+    assert_eq!(
+        c.read,
+        c.stored + c.duplicates + c.skipped + c.quarantined + r.foreign,
+        "every record counted once: {c:?}"
+    );
     r
 }
 
@@ -404,4 +408,228 @@ fn the_first_of_two_records_with_one_id_is_kept_however_the_records_are_batched(
         let ua = rows(&store, "SELECT user_agent FROM idp_events WHERE event_id = 'u5'");
         assert_eq!(ua, [[r#"Text("agent 5")"#]], "batches of {batch_size}");
     }
+}
+
+fn real(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/real").join(rel)
+}
+
+fn okta_event(uuid: &str, time: &str) -> String {
+    format!(
+        r#"{{"uuid":"{uuid}","published":"{time}","eventType":"user.session.start","actor":{{"type":"User","alternateId":"a@example.com"}},"outcome":{{"result":"SUCCESS"}}}}"#
+    )
+}
+
+fn covered(store: &Store) -> Vec<(String, String, String, String)> {
+    store
+        .coverage()
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            (
+                c.source.to_string(),
+                c.scope,
+                trailproof_model::format_ms(c.start_ms),
+                trailproof_model::format_ms(c.end_ms),
+            )
+        })
+        .collect()
+}
+
+/// Issue 15, point 10: one quarantined record in one file of a two-file import withholds the
+/// coverage around that file's records only; the clean file's span is recorded.
+#[test]
+fn a_quarantined_record_withholds_its_files_span_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("page-1.json");
+    let bad = dir.path().join("page-2.json");
+    std::fs::write(
+        &clean,
+        format!("[{},{}]", okta_event("u1", "2026-11-02T09:00:00.000Z"), okta_event("u2", "2026-11-02T09:30:00.000Z")),
+    )
+    .unwrap();
+    std::fs::write(
+        &bad,
+        format!(
+            "[{},{},{}]",
+            okta_event("u3", "2026-11-02T10:00:00.000Z"),
+            r#"{"uuid":"u4","published":"not a time","eventType":"user.session.start"}"#,
+            okta_event("u5", "2026-11-02T10:30:00.000Z")
+        ),
+    )
+    .unwrap();
+    let mut store = Store::open_in_memory().unwrap();
+    let r = run(&mut store, &[clean.clone(), bad.clone()], &ImportOptions::new(Source::Okta));
+    assert_eq!((r.counts.stored, r.counts.quarantined), (4, 1));
+    assert_eq!(
+        covered(&store),
+        vec![("okta".into(), "*".into(), "2026-11-02T09:00:00Z".into(), "2026-11-02T09:30:00Z".into())],
+        "the clean page is covered; nothing from its last record on (the bad page's stretch)"
+    );
+    assert_eq!(r.withheld.len(), 1);
+    assert_eq!(r.withheld[0].input, bad.display().to_string());
+    assert!(r.coverage_withheld.as_deref().unwrap_or("").contains("page-2.json"), "{:?}", r.coverage_withheld);
+
+    // The bad page first, then the clean one: the clean page's span is covered from its first record.
+    let mut store = Store::open_in_memory().unwrap();
+    let later = dir.path().join("page-3.json");
+    std::fs::write(&later, format!("[{}]", okta_event("u6", "2026-11-02T11:00:00.000Z"))).unwrap();
+    run(&mut store, &[bad.clone(), later], &ImportOptions::new(Source::Okta));
+    assert_eq!(
+        covered(&store),
+        vec![("okta".into(), "*".into(), "2026-11-02T11:00:00Z".into(), "2026-11-02T11:00:00Z".into())]
+    );
+
+    // A bad file without any dated record bounds nothing: nothing is recorded, as before.
+    let undated = dir.path().join("undated.json");
+    std::fs::write(&undated, r#"[{"uuid":"u7","published":"never","eventType":"user.session.start"}]"#).unwrap();
+    let mut store = Store::open_in_memory().unwrap();
+    let r = run(&mut store, &[clean, undated], &ImportOptions::new(Source::Okta));
+    assert!(covered(&store).is_empty(), "{:?}", covered(&store));
+    assert_eq!(r.withheld[0].span, None);
+}
+
+/// Issue 15, point 7: a file of another source's records fails the import naming that source;
+/// nothing is stored and nothing is covered.
+#[test]
+fn the_wrong_source_named_is_foreign_and_named() {
+    let entra = real("entra/graph-docs-beta-signin-list-example2-empty-status.json");
+    for named in [Source::Cloudtrail, Source::Okta, Source::Google, Source::Adfs] {
+        let mut store = Store::open_in_memory().unwrap();
+        let r = run(&mut store, std::slice::from_ref(&entra), &ImportOptions::new(named));
+        assert_eq!((r.foreign, r.counts.stored, r.counts.skipped, r.counts.quarantined), (1, 0, 0, 0), "{named}");
+        assert_eq!(r.foreign_inputs, vec![(entra.display().to_string(), Source::Entra, 1)], "{named}");
+        assert!(r.coverage.is_empty() && store.coverage().unwrap().is_empty(), "{named}");
+        assert!(store.raw_counts().unwrap().is_empty(), "{named}");
+    }
+    // --covers is not recorded either: the command named the wrong source.
+    let mut store = Store::open_in_memory().unwrap();
+    let opts = ImportOptions { covers: Some((0, 1)), ..ImportOptions::new(Source::Cloudtrail) };
+    let r = run(&mut store, std::slice::from_ref(&entra), &opts);
+    assert!(store.coverage().unwrap().is_empty());
+    assert!(r.coverage_withheld.unwrap().contains("--covers"));
+    // Named right, it imports.
+    let r = run(&mut store, &[entra], &ImportOptions::new(Source::Entra));
+    assert_eq!((r.foreign, r.counts.stored), (0, 1));
+}
+
+/// AD FS sign-ins (Entra's `ADFSSignInLogs`) are their own source: `import entra` names them,
+/// `import adfs` stores them.
+#[test]
+fn adfs_records_are_adfs_not_entra() {
+    let adfs = real("adfs/elastic-test-adfs-signin.log");
+    let mut store = Store::open_in_memory().unwrap();
+    let r = run(&mut store, std::slice::from_ref(&adfs), &ImportOptions::new(Source::Entra));
+    assert_eq!((r.foreign, r.counts.stored), (1, 0));
+    assert_eq!(r.foreign_inputs[0].1, Source::Adfs);
+    let r = run(&mut store, &[adfs], &ImportOptions::new(Source::Adfs));
+    assert_eq!((r.foreign, r.counts.stored), (0, 1));
+    assert_eq!(store.raw_counts().unwrap(), vec![("adfs".to_string(), 1)]);
+}
+
+/// `import auto` routes each record of a mixed file to its source (real records of five
+/// sources, one in an Okta Event Hook delivery): each is stored and covered under its own.
+#[test]
+fn auto_routes_each_record_of_a_mixed_file() {
+    let mixed = real("mixed/one-record-of-each-source.ndjson");
+    let mut store = Store::open_in_memory().unwrap();
+    let r = run(&mut store, std::slice::from_ref(&mixed), &ImportOptions::auto());
+    let stored: Vec<(Source, u64)> = r.by_source.iter().map(|(s, c)| (*s, c.stored)).collect();
+    assert_eq!(
+        stored,
+        vec![(Source::Cloudtrail, 1), (Source::Okta, 1), (Source::Entra, 1), (Source::Google, 2), (Source::Adfs, 1)]
+    );
+    assert_eq!((r.foreign, r.counts.quarantined), (0, 0));
+    assert_eq!(r.envelopes.get(&trailproof_envelope::Envelope::OktaEventHook), Some(&1));
+    let raw: Vec<(String, u64)> = store.raw_counts().unwrap();
+    assert_eq!(
+        raw,
+        vec![
+            ("adfs".to_string(), 1),
+            ("cloudtrail".to_string(), 1),
+            ("entra".to_string(), 1),
+            ("google".to_string(), 2),
+            ("okta".to_string(), 1)
+        ]
+    );
+    let sources: std::collections::BTreeSet<String> = covered(&store).into_iter().map(|c| c.0).collect();
+    assert_eq!(sources.len(), 5, "each source's span is covered under its own name: {sources:?}");
+    // The raw record kept is the record, not the envelope it came in.
+    let okta = store.raw_record(Source::Okta, "f790999f-fe87-467a-9880-6982a583986c").unwrap().unwrap();
+    assert!(String::from_utf8(okta).unwrap().trim_start().starts_with("{\n        \"version\": \"0\""));
+}
+
+/// Issue 15, point 3: the EventBridge ConsoleLogin (kintail's README) is stored, not quarantined.
+#[test]
+fn eventbridge_console_login_is_stored() {
+    let file = real("envelope/eventbridge-cloudtrail-kintail.ndjson");
+    let mut store = Store::open_in_memory().unwrap();
+    let r = run(&mut store, &[file], &ImportOptions::new(Source::Cloudtrail));
+    assert_eq!((r.counts.read, r.counts.stored, r.counts.skipped, r.counts.quarantined), (3, 1, 2, 0));
+    assert_eq!(r.envelopes.get(&trailproof_envelope::Envelope::EventBridge), Some(&3));
+    let raw = store.raw_record(Source::Cloudtrail, "e00e0b1e-762a-44f6-b0cf-xxxx").unwrap().expect("stored");
+    let raw: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(raw["eventName"], "ConsoleLogin");
+    assert!(raw.get("detail-type").is_none(), "the envelope's own fields are not kept");
+}
+
+/// A record that cannot be used inside an envelope is quarantined with where it came from.
+#[test]
+fn quarantine_inside_an_envelope_names_the_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("firehose.json");
+    let login = console_login("e9", "2026-11-02T09:00:04Z", "us-east-1");
+    let bad_login = login.replace(r#""eventTime":"2026-11-02T09:00:04Z","#, "");
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    std::fs::write(
+        &f,
+        format!(
+            r#"{{"requestId":"r1","timestamp":1,"records":[{{"data":"{}"}},{{"data":"{}"}},{{"data":"%%%"}}]}}"#,
+            b64(&login),
+            b64(&bad_login)
+        ),
+    )
+    .unwrap();
+    let mut store = Store::open_in_memory().unwrap();
+    let r = run(&mut store, &[f], &ImportOptions::new(Source::Cloudtrail));
+    assert_eq!((r.counts.stored, r.counts.quarantined), (1, 2));
+    let (loc, reason) = &r.quarantine_examples[0];
+    assert!(
+        loc.contains("record 2 of a Firehose HTTP endpoint delivery") && reason.contains("eventTime"),
+        "{loc}: {reason}"
+    );
+    let (loc, reason) = &r.quarantine_examples[1];
+    assert!(
+        loc.contains("record 3 of a Firehose HTTP endpoint delivery") && reason.contains("base64"),
+        "{loc}: {reason}"
+    );
+}
+
+/// An auto import of a file none of whose records is any source's fails that file.
+#[test]
+fn an_unrecognised_input_fails_an_auto_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("other.ndjson");
+    std::fs::write(&f, "{\"Type\":\"Notification\"}\nplain text\n").unwrap();
+    let mut store = Store::open_in_memory().unwrap();
+    let r = run(&mut store, std::slice::from_ref(&f), &ImportOptions::auto());
+    assert_eq!(r.failed_inputs.len(), 1);
+    assert!(r.failed_inputs[0].1.contains("trailproof import SOURCE"), "{:?}", r.failed_inputs);
+    assert!(store.coverage().unwrap().is_empty());
+}
+
+/// Collectors' pages: a record of another source is quarantined (a page holds one source's).
+#[test]
+fn a_page_quarantines_a_foreign_record() {
+    let page = format!(
+        "[{},{}]",
+        okta_event("u1", "2026-11-02T09:00:00.000Z"),
+        std::fs::read_to_string(real("adfs/elastic-test-adfs-signin.log")).unwrap()
+    );
+    let mut store = Store::open_in_memory().unwrap();
+    let mut b = store.batch().unwrap();
+    let r = trailproof_ingest::ingest_page(&mut b, &ImportOptions::new(Source::Okta), "page", page.as_bytes()).unwrap();
+    assert_eq!((r.counts.read, r.counts.stored, r.counts.quarantined), (2, 1, 1));
+    assert!(r.quarantine_examples[0].1.contains("adfs"), "{:?}", r.quarantine_examples);
 }

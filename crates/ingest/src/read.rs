@@ -1,0 +1,310 @@
+//! What each record comes to: envelopes unwrapped, the source named or detected, the source's
+//! prefilter and parser. Shared by [`crate::import`], [`crate::ingest_page`] and
+//! [`read_records`], so a record means the same thing however it is read.
+
+use trailproof_envelope::{self as envelope, Envelope, Item};
+use trailproof_jsonrec::Splitter;
+use trailproof_model::{AwsEvent, IdpEvent, Millis, ParseError, Parsed, Source};
+
+use crate::{Format, ImportOptions};
+use trailproof_source_cloudtrail as cloudtrail;
+use trailproof_source_entra as entra;
+use trailproof_source_google as google;
+use trailproof_source_okta as okta;
+
+/// The normalized events of a kept record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Events {
+    Aws(Vec<AwsEvent>),
+    Idp(Vec<IdpEvent>),
+}
+
+/// What one record came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordOutcome {
+    /// Parsed and worth keeping (the store may still find it already present).
+    Kept { source: Source, native_id: String, events: Events },
+    /// Well-formed and not needed; its time and scope count for coverage.
+    Irrelevant { source: Source, time_ms: Option<Millis>, scope: Option<String> },
+    /// Could not be used. `source` is the one it is filed under.
+    Quarantined { source: Source, reason: String },
+    /// Imported as one source, it is another's (`looks_like`); not stored.
+    Foreign { looks_like: Source },
+}
+
+/// One record's outcome and where it was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordRead {
+    /// "record 3 at byte 1204", and the envelopes it came out of.
+    pub location: String,
+    pub outcome: RecordOutcome,
+}
+
+/// What [`read_records`] found in one input.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOutcome {
+    pub records: Vec<RecordRead>,
+    /// The outermost envelope of each record the splitter found that was one.
+    pub envelopes: Vec<Envelope>,
+    /// Why the input could not be read to the end, or was not recognised (the import fails).
+    pub failure: Option<String>,
+}
+
+/// Reads one input's bytes as `trailproof import` does, without a store: every record's outcome
+/// in order (records inside envelopes one by one). Duplicates are not detected (that is the
+/// store's work).
+pub fn read_records(opts: &ImportOptions, input: &[u8]) -> ReadOutcome {
+    let mut out = ReadOutcome::default();
+    let mut reader = Reader::new(opts);
+    let mut splitter = Splitter::new(input, crate::split_wrappers(opts));
+    let mut emit = |e: Emitted<'_>| match e {
+        Emitted::Envelope(env) => out.envelopes.push(env),
+        Emitted::Record { at, outcome, .. } => out.records.push(RecordRead { location: at.text(), outcome }),
+    };
+    loop {
+        match splitter.next_record() {
+            Ok(Some(rec)) => {
+                if let Err(u) = reader.record(&rec, &mut emit) {
+                    out.failure = Some(u.to_string());
+                    return out;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                out.failure = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    if let Err(u) = reader.finish() {
+        out.failure = Some(u.to_string());
+    }
+    out
+}
+
+/// What the reader hands out.
+pub(crate) enum Emitted<'r> {
+    /// A record the splitter found was this envelope.
+    Envelope(Envelope),
+    Record {
+        at: Where<'r>,
+        outcome: RecordOutcome,
+        /// The record's bytes (inside its envelopes), to store or quarantine; copy what is kept.
+        raw: &'r [u8],
+        /// Whether the record's source was a guess (auto import: a record whose source could
+        /// not be detected, a truncated tail, an envelope part that could not be read). Its
+        /// quarantine then withholds coverage of every source, not just the one it is filed under.
+        guessed: bool,
+    },
+}
+
+/// An auto import of an input none of whose records is recognisably any source's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "none of the {records} record(s) read is recognisably CloudTrail, Okta, Entra ID, AD FS or Google Workspace; if it holds one source's records, name it: trailproof import SOURCE PATH"
+)]
+pub struct Unrecognised {
+    pub records: usize,
+}
+
+/// Quarantines held while an auto import has not recognised any record of the input yet.
+const HELD_MAX: usize = 10_000;
+
+/// Records held before the input's source is known: (location, reason, bytes).
+type Held = (String, String, Vec<u8>);
+
+/// Reads the records of one input, keeping what the next record needs to know (an auto import's
+/// source so far).
+pub(crate) struct Reader<'o> {
+    opts: &'o ImportOptions,
+    /// Auto import: the source of the last record recognised in this input.
+    last: Option<Source>,
+    /// Auto import: quarantines met before any record was recognised, filed once one is.
+    held: Vec<Held>,
+}
+
+/// Where a record was found; made into text only for the records that need it (a skipped
+/// record does not).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Where<'x> {
+    /// The record at this index and byte offset of the input, inside these envelopes.
+    At { index: u64, offset: u64, via: &'x [envelope::Step] },
+    /// Already written (a held record).
+    Text(&'x str),
+}
+
+impl Where<'_> {
+    /// "record 3 at byte 1204", then ", log event 2 of a CloudWatch Logs subscription payload…".
+    pub fn text(&self) -> String {
+        match *self {
+            Where::At { index, offset, via: [] } => format!("record {} at byte {}", index + 1, offset),
+            Where::At { index, offset, via } => {
+                format!("record {} at byte {}, {}", index + 1, offset, envelope::describe(via))
+            }
+            Where::Text(t) => t.to_string(),
+        }
+    }
+}
+
+/// Parses one record for the source.
+fn parse_one(source: Source, format: Format, raw: &[u8]) -> Result<Parsed2, ParseError> {
+    fn map<E>(p: Parsed<E>, f: fn(Vec<E>) -> Events) -> Parsed2 {
+        match p {
+            Parsed::Relevant { native_id, events } => Parsed2::Relevant { native_id, events: f(events) },
+            Parsed::Irrelevant { time_ms, scope } => Parsed2::Irrelevant { time_ms, scope },
+        }
+    }
+    Ok(match (source, format) {
+        (Source::Cloudtrail, Format::Cloudtrail(f)) => map(cloudtrail::parse_record(raw, f)?, Events::Aws),
+        (Source::Cloudtrail, _) => map(cloudtrail::parse_record(raw, cloudtrail::Format::Auto)?, Events::Aws),
+        (Source::Entra | Source::Adfs, Format::Entra(f)) => map(entra::parse_record(raw, f)?, Events::Idp),
+        (Source::Entra | Source::Adfs, _) => map(entra::parse_record(raw, entra::Format::Auto)?, Events::Idp),
+        (Source::Okta, _) => map(okta::parse_record(raw)?, Events::Idp),
+        (Source::Google, _) => map(google::parse_record(raw)?, Events::Idp),
+    })
+}
+
+enum Parsed2 {
+    Relevant { native_id: String, events: Events },
+    Irrelevant { time_ms: Option<Millis>, scope: Option<String> },
+}
+
+impl<'o> Reader<'o> {
+    pub fn new(opts: &'o ImportOptions) -> Reader<'o> {
+        Reader { opts, last: None, held: Vec::new() }
+    }
+
+    /// The source a record that cannot be attributed is filed under, when known.
+    fn fallback(&self) -> Option<Source> {
+        self.opts.source.or(self.last)
+    }
+
+    /// A quarantine of a record whose source is a guess (or not known yet: held).
+    fn quarantine_guessed(
+        &mut self,
+        at: Where<'_>,
+        reason: String,
+        raw: &[u8],
+        emit: &mut dyn FnMut(Emitted<'_>),
+    ) -> Result<(), Unrecognised> {
+        match self.fallback() {
+            Some(source) => {
+                let guessed = self.opts.source.is_none();
+                emit(Emitted::Record { at, outcome: RecordOutcome::Quarantined { source, reason }, raw, guessed });
+                Ok(())
+            }
+            None => {
+                if self.held.len() >= HELD_MAX {
+                    return Err(Unrecognised { records: self.held.len() });
+                }
+                // The store keeps at most 64 KiB of a quarantined record; hold no more.
+                let keep = raw.len().min(64 * 1024 + 1);
+                self.held.push((at.text(), reason, raw[..keep].to_vec()));
+                Ok(())
+            }
+        }
+    }
+
+    /// An auto import recognised `source`: held quarantines are filed under it.
+    fn recognised(&mut self, source: Source, emit: &mut dyn FnMut(Emitted<'_>)) {
+        self.last = Some(source);
+        for (location, reason, raw) in std::mem::take(&mut self.held) {
+            let outcome = RecordOutcome::Quarantined { source, reason };
+            emit(Emitted::Record { at: Where::Text(&location), outcome, raw: &raw, guessed: true });
+        }
+    }
+
+    /// At the end of the input: an auto import that recognised nothing fails the input.
+    pub fn finish(&mut self) -> Result<(), Unrecognised> {
+        if self.held.is_empty() { Ok(()) } else { Err(Unrecognised { records: std::mem::take(&mut self.held).len() }) }
+    }
+
+    /// One record as the splitter found it.
+    pub fn record(
+        &mut self,
+        rec: &trailproof_jsonrec::Record<'_>,
+        emit: &mut dyn FnMut(Emitted<'_>),
+    ) -> Result<(), Unrecognised> {
+        let (index, offset) = (rec.index, rec.offset);
+        if rec.truncated {
+            let at = Where::At { index, offset, via: &[] };
+            return self.quarantine_guessed(
+                at,
+                "input ends inside this record (truncated file?)".into(),
+                rec.bytes,
+                emit,
+            );
+        }
+        // Each item's outcome is handed on as it is found; the first error stops the rest.
+        let mut result = Ok(());
+        let envelope = envelope::unwrap_each(rec.bytes, &mut |item| {
+            if result.is_err() {
+                return;
+            }
+            result = match item {
+                Item::Broken(b) => {
+                    let reason = b.error.to_string();
+                    self.quarantine_guessed(Where::At { index, offset, via: &b.via }, reason, &b.bytes, emit)
+                }
+                Item::Record(inner) => {
+                    let at = Where::At { index, offset, via: &inner.via };
+                    self.inner(at, &inner.bytes, inner.source, emit)
+                }
+            };
+        });
+        if let Some(env) = envelope {
+            emit(Emitted::Envelope(env));
+        }
+        result
+    }
+
+    fn inner(
+        &mut self,
+        at: Where<'_>,
+        raw: &[u8],
+        detected: Option<Source>,
+        emit: &mut dyn FnMut(Emitted<'_>),
+    ) -> Result<(), Unrecognised> {
+        let source = match (self.opts.source, detected) {
+            (Some(named), Some(d)) if d != named => {
+                emit(Emitted::Record { at, outcome: RecordOutcome::Foreign { looks_like: d }, raw, guessed: false });
+                return Ok(());
+            }
+            (Some(named), _) => named,
+            (None, Some(d)) => {
+                if self.last != Some(d) {
+                    self.recognised(d, emit);
+                }
+                d
+            }
+            (None, None) => {
+                let reason = "not recognisably a record of CloudTrail, Okta, Entra ID, AD FS or Google Workspace; if it is one, import it with its source named (trailproof import SOURCE PATH)".to_string();
+                return self.quarantine_guessed(at, reason, raw, emit);
+            }
+        };
+        let outcome = if source == Source::Cloudtrail && !cloudtrail::prefilter(raw) {
+            let (time_ms, scope) = cloudtrail::peek_time_scope(raw);
+            RecordOutcome::Irrelevant { source, time_ms, scope }
+        } else {
+            match parse_one(source, self.opts.format, raw) {
+                Ok(Parsed2::Irrelevant { time_ms, scope }) => RecordOutcome::Irrelevant { source, time_ms, scope },
+                Ok(Parsed2::Relevant { native_id, events }) => {
+                    // The Entra parser reads AD FS sign-ins (`ADFSSignInLogs`) as provider `adfs`:
+                    // an event of another IdP than the command's source is that source's record.
+                    let other = match &events {
+                        Events::Idp(ev) => ev.iter().map(|e| e.provider.source()).find(|s| *s != source),
+                        Events::Aws(_) => None,
+                    };
+                    match (other, self.opts.source) {
+                        (Some(o), Some(_)) => RecordOutcome::Foreign { looks_like: o },
+                        (Some(o), None) => RecordOutcome::Kept { source: o, native_id, events },
+                        (None, _) => RecordOutcome::Kept { source, native_id, events },
+                    }
+                }
+                Err(e) => RecordOutcome::Quarantined { source, reason: e.to_string() },
+            }
+        };
+        emit(Emitted::Record { at, outcome, raw, guessed: false });
+        Ok(())
+    }
+}
