@@ -2,8 +2,10 @@
 //!
 //! simulate → emulators in-process on loopback → the real collectors (Okta System Log, Microsoft
 //! Graph, Google Reports; CloudTrail from an S3 server when moto is installed, else the local
-//! trail tree) → correlate → summary table, HTML and JSON reports → tickets to an in-process
-//! webhook sink → every verdict checked against the simulator's labels.
+//! trail tree) and, for AD FS, which has no vendor API (its sign-ins reach customers through
+//! Entra's diagnostic settings, as Azure Monitor exports), the import of the simulated export →
+//! correlate → summary table, HTML and JSON reports → tickets to an in-process webhook sink →
+//! every verdict checked against the simulator's labels.
 
 use anyhow::Context;
 use std::collections::BTreeMap;
@@ -143,7 +145,7 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let opts = SimOptions { seed: a.seed, users: a.users, days: a.days, start_ms, ..Default::default() };
     let sim = simulate(&opts, &sim_dir, &mut |_| {})?;
     steps.say(&format!(
-        "wrote {} files ({}): a CloudTrail S3 tree, Okta, Entra ID and Google API pages, labels",
+        "wrote {} files ({}): a CloudTrail S3 tree, Okta, Entra ID and Google API pages, an AD FS export, labels",
         sim.files,
         util::human_bytes(sim.bytes)
     ));
@@ -257,6 +259,28 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     ));
 
     let mut store = Store::open(&db_path)?;
+    // AD FS has no API to collect from: Entra's diagnostic settings export its sign-ins
+    // (ADFSSignInLogs) to an Event Hub or a storage account. The demo imports the simulated
+    // export as `trailproof import adfs sim/adfs/` does, with its coverage.json.
+    let (inputs, manifests) = trailproof_ingest::collect_inputs(&[sim_dir.join("adfs")])?;
+    let r = trailproof_ingest::import(
+        &mut store,
+        &inputs,
+        &manifests,
+        &trailproof_ingest::ImportOptions::new(Source::Adfs),
+        &mut |_| {},
+    )?;
+    anyhow::ensure!(
+        r.counts.quarantined == 0 && r.failed_inputs.is_empty(),
+        "the AD FS import quarantined {} records and failed {} inputs",
+        r.counts.quarantined,
+        r.failed_inputs.len()
+    );
+    steps.say(&format!(
+        "imported {} AD FS sign-ins from the Azure Monitor export (AD FS has no API to collect from)",
+        r.counts.stored
+    ));
+
     let cfg = Compiled::new(&config)?;
     let summary = trailproof_pipeline::judge(&mut store, &cfg, None, now, &mut |_, _| {})?;
     steps.say(&format!("judged {} console sessions", summary.sessions));

@@ -30,6 +30,13 @@ fn demo_runs_end_to_end_and_every_verdict_matches_the_labels() {
     let verdicts: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("verdicts.json")).unwrap()).unwrap();
     assert_eq!(verdicts.as_array().unwrap().len().to_string(), want);
+    // The new shapes reached the verdicts: AD FS (imported from its Azure Monitor export),
+    // Identity Center's own directory, an Entra sign-in that states no outcome.
+    let idps: Vec<&str> = verdicts.as_array().unwrap().iter().filter_map(|v| v["identity"]["idp"].as_str()).collect();
+    for idp in ["okta", "entra", "google", "adfs", "identity_center", "aws"] {
+        assert!(idps.contains(&idp), "no verdict with identity at {idp}: {idps:?}");
+    }
+    assert!(verdicts.as_array().unwrap().iter().any(|v| v["reason"] == "idp_outcome_unknown"));
     // A session can be looked up from the database the demo leaves behind.
     let id = verdicts[0]["console_login_event_id"].as_str().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_trailproof"))

@@ -264,3 +264,46 @@ async fn protocol_errors_over_plain_http() {
     assert!(v["Events"][0]["EventTime"].is_number());
     assert!(v["Events"][0]["CloudTrailEvent"].is_string());
 }
+
+/// Identity Center's sign-in shape of July 2025 on (`userIdentity` of type `IdentityCenterUser`,
+/// the user name only in `additionalEventData`) is served as written, so the collectors read
+/// what an import reads: the real record of elastic/integrations
+/// (`fixtures/real/cloudtrail/ic-elastic-user-authentication-2025.log`).
+#[tokio::test]
+async fn identity_center_user_sign_ins_are_served_as_written() {
+    let real = include_str!("../../../fixtures/real/cloudtrail/ic-elastic-user-authentication-2025.log");
+    let rec: Value = serde_json::from_str(real.trim()).unwrap();
+    assert_eq!(rec["userIdentity"]["type"], "IdentityCenterUser");
+    let dir = tempfile::tempdir().unwrap();
+    write_gz(
+        dir.path(),
+        "AWSLogs/111122223333/CloudTrail/us-east-2/2025/09/22/111122223333_CloudTrail_us-east-2_20250922T1235Z_a.json.gz",
+        serde_json::json!({"Records": [rec.clone()]}).to_string().as_bytes(),
+    );
+    let cfg = trailproof_emulate::EmulatorConfig {
+        data: dir.path().to_path_buf(),
+        clock: trailproof_emulate::ClockMode::Frozen(
+            trailproof_model::time::parse_time("2025-09-23T00:00:00Z").unwrap(),
+        ),
+        ..Default::default()
+    };
+    let emu = trailproof_emulate::serve(cfg).await.unwrap();
+    let c = client(&emu, "us-east-2", no_retries());
+    let by_name = LookupAttribute::builder()
+        .attribute_key(LookupAttributeKey::EventName)
+        .attribute_value("UserAuthentication")
+        .build()
+        .unwrap();
+    for attr in [source("signin.amazonaws.com"), by_name] {
+        let out = c.lookup_events().lookup_attributes(attr).send().await.unwrap();
+        assert_eq!(out.events().len(), 1);
+        let e = &out.events()[0];
+        assert_eq!(
+            (e.event_id(), e.event_name(), e.event_source()),
+            (Some("redacted"), Some("UserAuthentication"), Some("signin.amazonaws.com"))
+        );
+        let served: Value = serde_json::from_str(e.cloud_trail_event().unwrap()).unwrap();
+        assert_eq!(served, rec);
+    }
+    emu.shutdown().await;
+}

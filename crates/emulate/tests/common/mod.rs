@@ -35,7 +35,7 @@ fn write(dir: &Path, rel: &str, body: &[u8]) {
     std::fs::write(p, body).unwrap();
 }
 
-fn write_gz(dir: &Path, rel: &str, body: &[u8]) {
+pub fn write_gz(dir: &Path, rel: &str, body: &[u8]) {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(body).unwrap();
     write(dir, rel, &enc.finish().unwrap());
