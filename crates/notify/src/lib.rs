@@ -386,7 +386,8 @@ async fn execute(
     if action == Action::Create {
         let exclude =
             held.filter(|t| matches!(t.state.as_str(), "gone" | "creating")).and_then(|t| t.external_id.clone());
-        return create(store, sink, rec, key, exclude, creating.map(|t| t.updated_ms), sum).await;
+        let prior = Prior { exclude, since_ms: creating.map(|t| t.updated_ms), before: held };
+        return create(store, sink, rec, key, prior, sum).await;
     }
     // The ticket's id: as recorded, or, after a create whose outcome was unknown, looked up.
     let id: Option<String> = match creating {
@@ -464,12 +465,21 @@ async fn execute(
             }
             store.put_ticket(name, &t)?;
             if recreate {
-                return create(store, sink, rec, key, id, None, sum).await;
+                return create(store, sink, rec, key, Prior { exclude: id, since_ms: None, before: Some(&t) }, sum)
+                    .await;
             }
             Ok(Ok(()))
         }
         Err(f) => Ok(Err(f)),
     }
+}
+
+/// What is known before a create: a ticket that is gone (not to be taken for the new one), when
+/// an earlier create of unknown outcome was sent, and the row as it was.
+struct Prior<'a> {
+    exclude: Option<String>,
+    since_ms: Option<Millis>,
+    before: Option<&'a Ticket>,
 }
 
 /// Creates the session's ticket (never twice) and records it.
@@ -478,10 +488,10 @@ async fn create(
     sink: &Sink,
     rec: &VerdictRecord,
     key: &str,
-    exclude: Option<String>,
-    since_ms: Option<Millis>,
+    prior: Prior<'_>,
     sum: &mut SinkSummary,
 ) -> Result<Result<(), Failure>, NotifyError> {
+    let Prior { exclude, since_ms, before } = prior;
     let name = sink.name();
     let mark = || {
         if !sink.can_look_up() {
@@ -491,7 +501,8 @@ async fn create(
         t.severity = None;
         store.put_ticket(name, &t).map_err(|e| e.to_string())
     };
-    match sink.create(rec, key, exclude.as_deref(), since_ms, &mark).await {
+    let (result, maybe_sent) = sink.create(rec, key, exclude.as_deref(), since_ms, &mark).await;
+    match result {
         Ok(Done::Created { id, found }) => {
             if found {
                 tracing::info!(sink = %name, "{key}: the ticket was there already ({id:?}); recorded, not created again");
@@ -501,7 +512,16 @@ async fn create(
             Ok(Ok(()))
         }
         Ok(_) => Ok(Ok(())),
-        Err(f) => Ok(Err(f)),
+        Err(f) => {
+            // No create reached the service: the row is what it was before the mark.
+            if sink.can_look_up() && !maybe_sent {
+                match before {
+                    Some(t) => store.put_ticket(name, t)?,
+                    None => store.delete_ticket(name, key)?,
+                }
+            }
+            Ok(Err(f))
+        }
     }
 }
 

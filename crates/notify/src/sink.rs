@@ -319,7 +319,8 @@ impl Sink {
     /// and ServiceNow, which offer no idempotency key, the ticket is looked up first, `mark`
     /// records that a create is being sent before each attempt, and after a timeout, a 5xx or a
     /// 2xx without the new ticket's id the ticket is looked up again (Jira: until the search lag
-    /// has passed) before the create is sent again. PagerDuty deduplicates on `dedup_key`.
+    /// has passed) before the create is sent again. PagerDuty deduplicates on `dedup_key`. The
+    /// flag: a create may have reached the service (and the mark must stay).
     pub(crate) async fn create(
         &self,
         r: &VerdictRecord,
@@ -327,6 +328,21 @@ impl Sink {
         exclude: Option<&str>,
         since_ms: Option<Millis>,
         mark: &dyn Fn() -> Result<(), String>,
+    ) -> (Result<Done, Failure>, bool) {
+        let mut maybe_sent = false;
+        let r = self.create_inner(r, key, exclude, since_ms, mark, &mut maybe_sent).await;
+        (r, maybe_sent)
+    }
+
+    /// `maybe_sent`: set once a create may have reached the service (its outcome unknown).
+    async fn create_inner(
+        &self,
+        r: &VerdictRecord,
+        key: &str,
+        exclude: Option<&str>,
+        since_ms: Option<Millis>,
+        mark: &dyn Fn() -> Result<(), String>,
+        maybe_sent: &mut bool,
     ) -> Result<Done, Failure> {
         match self.kind {
             Kind::PagerDuty => {
@@ -358,6 +374,7 @@ impl Sink {
             match result {
                 Ok(id) => return Ok(Done::Created { id: Some(id), found: false }),
                 Err(CallErr::Unknown { why, wait }) => {
+                    *maybe_sent = true;
                     tracing::info!(sink = %self.name(), "{why}: looking for the ticket before creating it again");
                     last = why;
                     let until = sent + self.lookup_lag();
@@ -460,7 +477,8 @@ impl Sink {
         let jql = format!("labels = \"{label}\"");
         let pairs = [("jql", jql.as_str()), ("fields", "key"), ("maxResults", "10")];
         let check: Check = &|b: &str| {
-            let v: Value = serde_json::from_str(b).map_err(|_| "a JSON body".to_string())?;
+            let v: Value =
+                serde_json::from_str(b).map_err(|_| "an `issues` list (the body is not JSON)".to_string())?;
             if v["issues"].is_array() { Ok(v) } else { Err("an `issues` list".into()) }
         };
         let cloud = with_query(&format!("{}/rest/api/2/search/jql", self.base), &pairs)?;
@@ -505,7 +523,8 @@ impl Sink {
         let url = format!("{}/rest/api/2/issue", self.base);
         // Create issue: 201 with the new issue's `id`, `key` and `self`.
         let check: Check = &|b: &str| {
-            let v: Value = serde_json::from_str(b).map_err(|_| "the new issue (a JSON body)".to_string())?;
+            let v: Value =
+                serde_json::from_str(b).map_err(|_| "the new issue's `key` (the body is not JSON)".to_string())?;
             match v["key"].as_str() {
                 Some(k) if !k.trim().is_empty() => Ok(v),
                 _ => Err("the new issue's `key`".into()),
@@ -522,7 +541,8 @@ impl Sink {
         // Add comment: 201 with the comment (its `id`). A comment whose answer is lost is sent
         // again: Jira has no idempotency key, and a duplicate comment beats a lost one.
         let check: Check = &|b: &str| {
-            let v: Value = serde_json::from_str(b).map_err(|_| "the comment (a JSON body)".to_string())?;
+            let v: Value =
+                serde_json::from_str(b).map_err(|_| "the comment's `id` (the body is not JSON)".to_string())?;
             if v.get("id").is_some() { Ok(v) } else { Err("the comment's `id`".into()) }
         };
         self.call("Jira comment", Replay::Safe, check, &|| self.client.post(&url).json(&payload))
@@ -548,7 +568,8 @@ impl Sink {
         }
         let url = format!("{}/rest/api/2/issue/{}/transitions", self.base, path_segment(issue));
         let check: Check = &|b: &str| {
-            let v: Value = serde_json::from_str(b).map_err(|_| "the transitions (a JSON body)".to_string())?;
+            let v: Value =
+                serde_json::from_str(b).map_err(|_| "a `transitions` list (the body is not JSON)".to_string())?;
             if v["transitions"].is_array() { Ok(v) } else { Err("a `transitions` list".into()) }
         };
         let list = self
@@ -585,7 +606,7 @@ impl Sink {
             &[("sysparm_query", q.as_str()), ("sysparm_fields", "sys_id"), ("sysparm_limit", "10")],
         )?;
         let check: Check = &|b: &str| {
-            let v: Value = serde_json::from_str(b).map_err(|_| "a JSON body".to_string())?;
+            let v: Value = serde_json::from_str(b).map_err(|_| "a `result` list (the body is not JSON)".to_string())?;
             if v["result"].is_array() { Ok(v) } else { Err("a `result` list".into()) }
         };
         let found = self
@@ -621,7 +642,7 @@ impl Sink {
         // `result.sys_id` is not a created incident (an instance that is asleep or behind a
         // login page answers 200 with HTML).
         let check: Check = &|b: &str| {
-            let v: Value = serde_json::from_str(b).map_err(|_| "the new incident (a JSON body)".to_string())?;
+            let v: Value = serde_json::from_str(b).map_err(|_| "`result.sys_id` (the body is not JSON)".to_string())?;
             match v["result"]["sys_id"].as_str() {
                 Some(s) if !s.trim().is_empty() => Ok(v),
                 _ => Err("`result.sys_id`".into()),
@@ -638,7 +659,7 @@ impl Sink {
         // Table API PATCH: 200 {"result": {the record}}. A work note sent twice (its answer
         // lost) is only a repeated note.
         let check: Check = &|b: &str| {
-            let v: Value = serde_json::from_str(b).map_err(|_| "the incident (a JSON body)".to_string())?;
+            let v: Value = serde_json::from_str(b).map_err(|_| "`result` (the body is not JSON)".to_string())?;
             if v["result"].is_object() { Ok(v) } else { Err("`result`".into()) }
         };
         self.call("ServiceNow update incident", Replay::Safe, check, &|| self.client.patch(&url).json(&payload))
@@ -659,7 +680,8 @@ impl Sink {
     /// 202 {"status": "success", "message": "Event processed", "dedup_key": ...}; anything else
     /// is not an accepted event (Send an Event, Events API v2).
     fn pagerduty_accepted(b: &str) -> Result<Value, String> {
-        let v: Value = serde_json::from_str(b).map_err(|_| "PagerDuty's answer (a JSON body)".to_string())?;
+        let v: Value =
+            serde_json::from_str(b).map_err(|_| "\"status\": \"success\" (the body is not JSON)".to_string())?;
         if v["status"].as_str() == Some("success") { Ok(v) } else { Err("\"status\": \"success\"".into()) }
     }
 
