@@ -10,16 +10,21 @@
 //!
 //! | envelope | recognised by | the records inside | vendor documentation |
 //! |---|---|---|---|
-//! | EventBridge event | `detail-type` and `detail` | `detail` (CloudTrail for `aws.*` sources: "AWS Console Sign In via CloudTrail", "AWS API Call via CloudTrail"; whatever a partner source puts there) | https://docs.aws.amazon.com/eventbridge/latest/ref/events-structure.html, https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-aws-service-specific-topics.html#cloudtrail-aws-service-specific-topics-eventbridge |
-//! | CloudWatch Logs subscription payload (decoded) | `logEvents` with `messageType`, `logGroup` or `owner` | each `logEvents[].message` (a string holding the record); a `CONTROL_MESSAGE` holds none | https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/SubscriptionFilters.html |
+//! | EventBridge event | `detail-type` and `detail` | `detail` (CloudTrail for `aws.*` sources: "AWS Console Sign In via CloudTrail", "AWS API Call via CloudTrail"; whatever a partner source puts there) | <https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-signin.html> (Sign-In events delivered via CloudTrail), <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html> |
+//! | CloudWatch Logs subscription payload (decoded) | `logEvents` with `messageType`, `logGroup` or `owner` | each `logEvents[].message` (a string holding the record); a `CONTROL_MESSAGE` holds none | <https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/SubscriptionFilters.html> |
 //! | the same delivered to Lambda | `awslogs.data` | base64 of gzip of a subscription payload | same page, "Subscription filters with AWS Lambda" |
-//! | Firehose HTTP endpoint delivery | `records` with `requestId` (or a transformation Lambda's `invocationId` / `deliveryStreamArn`) | each `records[].data`: base64 of a record, or of gzip of a subscription payload (what CloudWatch Logs sends through Firehose) | https://docs.aws.amazon.com/firehose/latest/dev/httpdeliveryrequestresponse.html |
+//! | Firehose HTTP endpoint delivery | `records` with `requestId` (or a transformation Lambda's `invocationId` / `deliveryStreamArn`) | each `records[].data`: base64 of a record, or of gzip of a subscription payload (what CloudWatch Logs sends through Firehose) | <https://docs.aws.amazon.com/firehose/latest/dev/httpdeliveryrequestresponse.html> |
 //! | one Firehose record (what the splitter hands out of `records`) | only `data` (and `recordId`, `approximateArrivalTimestamp`, `kinesisRecordMetadata`, `metadata`), a string | as above | same |
-//! | Okta Event Hook delivery | `data.events` with `eventType` / `eventTypeVersion` / `cloudEventsVersion` | each `data.events[]`, a System Log LogEvent | https://developer.okta.com/docs/concepts/event-hooks/ |
-//! | Splunk event | `_raw`, a string | the string (the event as indexed) | https://docs.splunk.com/Splexicon:Raw |
-//! | Splunk export row (`search/jobs/export`, `output_mode=json`) | `result` with `preview` / `offset` / `lastrow` | `result._raw`; a row without `_raw` (a table of fields) cannot be read and says so | https://docs.splunk.com/Documentation/Splunk/latest/RESTREF/RESTsearch#search.2Fjobs.2Fexport (line format UNCONFIRMED beyond public examples) |
-//! | Elasticsearch search hit | `_source`, an object | `_source` | https://www.elastic.co/guide/en/elasticsearch/reference/current/search-search.html |
-//! | Elastic document that kept the original | `event.original` (nested or dotted) holding a JSON object | the original record; an `event.original` that is not a JSON object leaves the document as it is (the source's parser reads its ECS fields) | https://www.elastic.co/guide/en/ecs/current/ecs-event.html#field-event-original |
+//! | Okta Event Hook delivery | `data.events` with `eventType` / `eventTypeVersion` / `cloudEventsVersion` | each `data.events[]`, a System Log LogEvent | <https://developer.okta.com/docs/concepts/event-hooks/> |
+//! | Splunk event | `_raw`, a string | the string (the event as indexed) | <https://docs.splunk.com/Splexicon:Raw> |
+//! | Splunk export row (`search/jobs/export`, `output_mode=json`) | `result` with `preview` / `offset` / `lastrow` | `result._raw`; a row without `_raw` (a table of fields) cannot be read and says so | <https://docs.splunk.com/Documentation/Splunk/latest/RESTREF/RESTsearch#search.2Fjobs.2Fexport> (line format UNCONFIRMED beyond public examples) |
+//! | Elasticsearch search hit | `_source`, an object | `_source` | <https://www.elastic.co/guide/en/elasticsearch/reference/current/search-search.html> |
+//! | Elastic document that kept the original | `event.original` (nested or dotted) holding a JSON object | the original record; an `event.original` that is not a JSON object leaves the document as it is (the source's parser reads its ECS fields) | <https://www.elastic.co/guide/en/ecs/current/ecs-event.html#field-event-original> |
+//!
+//! The AWS pages (EventBridge, CloudWatch Logs, Firehose) and Okta's Event Hooks page were read
+//! for this crate, as were the public examples kept in fixtures/real/envelope; the Splunk and
+//! Elastic pages are cited for the field names only (`_raw`, `result`, `_source`,
+//! `event.original`), the exact export line format is UNCONFIRMED beyond those examples.
 //!
 //! Envelopes nest (a Splunk `_raw` holding an EventBridge event, a Firehose record holding a
 //! subscription payload whose messages are CloudTrail records) up to [`MAX_DEPTH`]. Decoded

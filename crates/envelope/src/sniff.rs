@@ -55,7 +55,7 @@ fn decisive(key: &[u8]) -> Option<Source> {
 /// A sign-in category: Azure Monitor `category` (`SignInLogs`, `NonInteractiveUserSignInLogs`,
 /// `ServicePrincipalSignInLogs`, `ManagedIdentitySignInLogs`, `ADFSSignInLogs`) or Log Analytics
 /// `Type` (`SigninLogs`, `AADNonInteractiveUserSignInLogs`, ..., `ADFSSignInLogs`).
-/// https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-azure-monitor-sign-ins-log-schema
+/// <https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-azure-monitor-sign-ins-log-schema>
 fn category_source(v: &[u8]) -> Option<Source> {
     let lower = v.to_ascii_lowercase();
     memchr::memmem::find(&lower, b"signinlogs")?;
@@ -80,7 +80,7 @@ impl<'a> Hints<'a> {
         }
         match k {
             b"kind" if scan::raw_str(v) == Some(b"admin#reports#activity") => {
-                // https://developers.google.com/workspace/admin/reports/reference/rest/v1/activities
+                // <https://developers.google.com/workspace/admin/reports/reference/rest/v1/activities>
                 self.decided = Some(Source::Google);
                 return Flow::Stop;
             }

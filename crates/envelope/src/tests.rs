@@ -387,3 +387,31 @@ fn data_file(dir: &Path, stem: &str) -> Option<PathBuf> {
         ext != "meta.json" && !ext.is_empty() && !ext.contains('.')
     })
 }
+
+/// A page object the splitter was not told of (a Graph page in an import named `cloudtrail`, a
+/// trail file inside a Firehose record) gives its records, each detected on its own.
+#[test]
+fn unsplit_pages_give_their_records() {
+    let graph = fixture("entra/graph-docs-beta-signin-list-example2-empty-status.json");
+    let u = unwrap(&graph);
+    assert_eq!(u.envelope, None, "a page is not an envelope");
+    let r = records(&u);
+    assert_eq!(r.len(), json(&graph)["value"].as_array().unwrap().len());
+    assert!(r.iter().all(|r| r.source == Some(Source::Entra) && r.via.is_empty()), "{r:?}");
+    let lookup = fixture("cloudtrail/aws-cli-lookup-events-consolelogin.json");
+    let u = unwrap(&lookup);
+    assert_eq!(records(&u).len(), 1);
+    assert_eq!(records(&u)[0].source, Some(Source::Cloudtrail));
+    // A trail file as one Firehose record's data.
+    let trail = format!(
+        r#"{{"Records":[{},{}]}}"#,
+        json(&lookup)["Events"][0]["CloudTrailEvent"].as_str().unwrap(),
+        "{\"eventVersion\":\"1.08\"}"
+    );
+    let rec = format!(r#"{{"data":"{}"}}"#, b64(&gzip(trail.as_bytes())));
+    let u = unwrap(rec.as_bytes());
+    let r = records(&u);
+    assert_eq!(r.len(), 2);
+    assert_eq!(json(&r[0].bytes)["eventName"], "ConsoleLogin");
+    assert_eq!(steps(&r[1].via), [(Envelope::FirehoseRecord, None)]);
+}
