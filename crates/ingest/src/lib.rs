@@ -86,7 +86,10 @@ impl Format {
             })),
             Source::Entra | Source::Adfs => Ok(Format::Entra(match s {
                 None => entra::Format::Auto,
-                Some(s) => entra::Format::parse(s).ok_or_else(bad)?,
+                // Graph holds no AD FS sign-ins.
+                Some(s) => entra::Format::parse(s)
+                    .filter(|f| !(source == Source::Adfs && *f == entra::Format::Graph))
+                    .ok_or_else(bad)?,
             })),
             Source::Okta | Source::Google => match s {
                 None | Some("auto") | Some("native") => Ok(Format::Native),

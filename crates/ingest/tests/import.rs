@@ -517,6 +517,9 @@ fn the_wrong_source_named_is_foreign_and_named() {
 /// `import adfs` stores them.
 #[test]
 fn adfs_records_are_adfs_not_entra() {
+    use trailproof_ingest::Format;
+    assert!(Format::for_source(Source::Adfs, Some("graph")).is_err(), "Graph holds no AD FS sign-ins");
+    assert!(Format::for_source(Source::Adfs, Some("azure-monitor")).is_ok());
     let adfs = real("adfs/elastic-test-adfs-signin.log");
     let mut store = Store::open_in_memory().unwrap();
     let r = run(&mut store, std::slice::from_ref(&adfs), &ImportOptions::new(Source::Entra));
