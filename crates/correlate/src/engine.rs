@@ -393,17 +393,18 @@ fn judge_native<'a>(c: &AwsEvent, story: &mut Story) -> Judged<'a> {
 /// authenticator app and a security key / built-in authenticator.
 const IC_SECOND_FACTORS: &[&str] = &["TOTP", "WEBAUTHN"];
 
-/// The credential types of a portal sign-in made by Identity Center's own directory, upper case;
+/// A credential type as compared: upper case, letters and digits only (`EXTERNAL_IDP`,
+/// `ExternalIdP` and `external-idp` are one type).
+fn credential_key(t: &str) -> String {
+    t.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+/// The credential types of a portal sign-in made by Identity Center's own directory, as written;
 /// `None` when an external IdP made it (`EXTERNAL_IDP`) or the event does not say.
 fn directory_credentials(p: &AwsEvent) -> Option<Vec<String>> {
-    let types: Vec<String> = p
-        .credential_type
-        .as_deref()?
-        .split(',')
-        .map(|t| t.trim().to_ascii_uppercase())
-        .filter(|t| !t.is_empty())
-        .collect();
-    (!types.is_empty() && !types.iter().any(|t| t == "EXTERNAL_IDP")).then_some(types)
+    let types: Vec<String> =
+        p.credential_type.as_deref()?.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+    (!types.is_empty() && !types.iter().any(|t| credential_key(t) == "EXTERNALIDP")).then_some(types)
 }
 
 struct Candidate<'a> {
@@ -1229,7 +1230,8 @@ impl<'a> Index<'a> {
         let user = self.portal_user(p).or(c.session_name.as_deref()).unwrap_or_default().to_string();
         let matched_by = if user.contains('@') { MatchedBy::Email } else { MatchedBy::Username };
         let identity = Some(Identity { idp: IdentitySource::IdentityCenter, user, matched_by });
-        let second: Vec<String> = types.iter().filter(|t| IC_SECOND_FACTORS.contains(&t.as_str())).cloned().collect();
+        let second: Vec<String> =
+            types.iter().filter(|t| IC_SECOND_FACTORS.contains(&credential_key(t).as_str())).cloned().collect();
         if !second.is_empty() {
             story.note(format!(
                 "Identity Center's own directory signed the user in and verified {} (a second factor), as its CloudTrail sign-in event records.",
@@ -1247,7 +1249,7 @@ impl<'a> Index<'a> {
                 chosen: None,
             };
         }
-        if types.iter().all(|t| t == "PASSWORD") {
+        if types.iter().all(|t| credential_key(t) == "PASSWORD") {
             story.note("Identity Center's own directory signed the user in with a password only, as its CloudTrail sign-in event records.".into());
             return Judged { verdict: Verdict::NotEnforced, reason: None, identity, mfa: None, chosen: None };
         }
