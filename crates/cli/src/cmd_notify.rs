@@ -21,11 +21,17 @@ pub struct NotifyArgs {
 pub const AFTER_HELP: &str = "\
 Every verdict version trailproof stores is queued (the outbox, written with the verdict). For each \
 [[notify]] sink, notify creates one ticket per session (dedup key: account + ConsoleLogin event id), \
-comments on it (or re-triggers) when a later version of the verdict differs, and closes it when the \
-session turns out enforced (close_on_enforced). A sink that is down keeps its queue for the next \
-run; nothing is sent twice. A new sink starts with the last day's verdicts (backfill = true: all).
+comments on it when a later version of the verdict differs (PagerDuty: pages again only when the \
+severity rises, else a change event), and closes it when the session turns out enforced \
+(close_on_enforced; Jira through close_transition, else a closing comment). A ticket is never \
+created twice: trailproof looks it up before creating it again. A setup error (credentials, \
+permission, project, issue type, channel, routing key) stops the sink with its queue kept and says \
+what to fix; a ticket refused for its content is reported and not retried for that version; a \
+ticket deleted at the service is recreated or skipped (on_gone). A new sink starts with the last \
+day's verdicts (backfill = true: all). See docs/ticket-sinks.md.
 
-Exit codes: 0 delivered (or nothing to do); 1 a sink failed and its tickets stay queued; 2 usage.
+Exit codes: 0 delivered (or nothing to do); 1 a sink stopped (its tickets stay queued) or refused a \
+ticket; 2 usage.
 
 Examples:
   trailproof --config trailproof.toml notify --dry-run
@@ -43,6 +49,19 @@ pub fn notify(config: &Config, store: &Store, dry_run: bool) -> anyhow::Result<D
         }
         for r in &s.rejections {
             eprintln!("error: ticket refused: {}", util::inert(r));
+        }
+        for h in &s.held {
+            eprintln!("error: ticket refused: {}", util::inert(h));
+        }
+        for n in &s.notes {
+            eprintln!("note: {}", util::inert(n));
+        }
+        if let Some(e) = &s.error {
+            let what = match s.stop {
+                Some(trailproof_notify::Stop::Setup) => "stopped (setup)",
+                _ => "stopped",
+            };
+            eprintln!("error: {} {what}: {}", util::inert(&s.name), util::inert(e));
         }
     }
     Ok(summary)

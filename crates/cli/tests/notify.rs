@@ -1,5 +1,7 @@
 //! `trailproof notify` killed mid-dispatch (SIGKILL) and run again: every session has exactly one
-//! ticket at the service, none lost, none duplicated.
+//! ticket at the service, none lost, none duplicated — even though Jira's search shows a new issue
+//! only some time after its creation ("The delay might vary from a few seconds to minutes", Jira
+//! Cloud, Search and reconcile), so the rerun must wait for the issue the killed run created.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -18,6 +20,9 @@ struct Jira {
     creates: u32,
     /// Hang (never answer) every create after this many.
     hang_after: Option<u32>,
+    /// When each issue was created: search shows it `lag` later.
+    created_at: BTreeMap<String, Instant>,
+    lag: Duration,
 }
 
 async fn jira(State(s): State<Arc<Mutex<Jira>>>, method: Method, uri: Uri, body: Bytes) -> (StatusCode, String) {
@@ -31,8 +36,13 @@ async fn jira(State(s): State<Arc<Mutex<Jira>>>, method: Method, uri: Uri, body:
                     .map(|(_, v)| v.to_string())
                     .unwrap_or_default();
                 let label = q.split('"').nth(1).unwrap_or("").to_string();
-                let issues: Vec<serde_json::Value> =
-                    j.issues.get(&label).map(|k| serde_json::json!({"key": k})).into_iter().collect();
+                let issues: Vec<serde_json::Value> = j
+                    .issues
+                    .get(&label)
+                    .filter(|k| j.created_at.get(*k).is_some_and(|t| t.elapsed() >= j.lag))
+                    .map(|k| serde_json::json!({"key": k}))
+                    .into_iter()
+                    .collect();
                 return (StatusCode::OK, serde_json::json!({"issues": issues}).to_string());
             }
             ("POST", "/rest/api/2/issue") => {
@@ -48,6 +58,7 @@ async fn jira(State(s): State<Arc<Mutex<Jira>>>, method: Method, uri: Uri, body:
                 j.creates += 1;
                 let key = format!("SEC-{}", j.creates);
                 j.issues.insert(label, key.clone());
+                j.created_at.insert(key.clone(), Instant::now());
                 if j.hang_after.is_some_and(|n| j.creates > n) {
                     true
                 } else {
@@ -74,7 +85,8 @@ fn case(name: &str, file: &str) -> String {
 #[test]
 fn notify_killed_mid_dispatch_then_rerun_files_every_ticket_once() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let state = Arc::new(Mutex::new(Jira { hang_after: Some(1), ..Default::default() }));
+    let state =
+        Arc::new(Mutex::new(Jira { hang_after: Some(1), lag: Duration::from_millis(1500), ..Default::default() }));
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let app = Router::new().fallback(jira).with_state(state.clone());
@@ -104,7 +116,7 @@ fn notify_killed_mid_dispatch_then_rerun_files_every_ticket_once() {
         format!(
             "[[notify]]\nname = \"jira\"\nkind = \"jira\"\nurl = \"{url}\"\nuser = \"bot@example.com\"\n\
              secret_file = \"{}\"\nproject = \"SEC\"\nbackfill = true\nrequests_per_minute = 0\n\
-             request_timeout_seconds = 600\n",
+             request_timeout_seconds = 600\nsearch_lag_seconds = 10\n",
             tmp.path().join("token").display()
         ),
     )
@@ -143,5 +155,6 @@ fn notify_killed_mid_dispatch_then_rerun_files_every_ticket_once() {
     let j = state.lock().unwrap();
     assert_eq!(j.issues.len() as u32, sessions, "one issue per finding: {:?}", j.issues);
     assert_eq!(j.creates, sessions, "the issue created before the kill was found by its label, not re-created");
+    assert!(j.issues.len() >= 2);
     assert!(!out.contains("jira-token-abcdef"));
 }

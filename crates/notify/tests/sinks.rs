@@ -284,3 +284,31 @@ async fn jira_cloud_search_and_a_refused_ticket_do_not_block_the_queue() {
     let s = dispatch(&store, &cfg, &opts()).await.unwrap();
     assert_eq!(s.sinks[0].created, 1, "{:?}", s.sinks[0]);
 }
+
+/// The `[[notify]]` entries of config/trailproof.example.toml, uncommented, are valid: every key
+/// is known and every sink builds (with a secret from a file instead of the environment).
+#[test]
+fn the_example_configurations_notify_sinks_build() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/trailproof.example.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text.find("# [[notify]]").unwrap();
+    let toml_text: String = text[start..]
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| l.strip_prefix("# ").or_else(|| l.strip_prefix('#')).unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut cfg: trailproof_model::config::Config = toml::from_str(&toml_text).unwrap();
+    assert_eq!(cfg.notify.len(), 5);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = secret_file(tmp.path(), "s", "https://hooks.slack.com/services/T000/B000/XXXXXXXX");
+    for s in &mut cfg.notify {
+        s.secret_env.clear();
+        s.secret_file = file.clone();
+    }
+    let built = trailproof_notify::build_all(&cfg.notify).unwrap();
+    let jira = &cfg.notify[0];
+    assert_eq!((jira.on_gone.as_str(), jira.search_lag_seconds, jira.max_wait_seconds), ("recreate", 60, 600));
+    // Slack: one message a second at most.
+    assert_eq!(built[3].interval(), Some(Duration::from_millis(1020)));
+}
