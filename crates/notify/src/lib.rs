@@ -513,9 +513,11 @@ async fn create(
         }
         Ok(_) => Ok(Ok(())),
         Err(f) => {
-            // No create reached the service: the row is what it was before the mark.
+            // No create reached the service: the row is what it was before the mark. An earlier
+            // `creating` mark goes too: the lookup before this create waited out its lag and
+            // found nothing, so that create made no ticket.
             if sink.can_look_up() && !maybe_sent {
-                match before {
+                match before.filter(|t| t.state != "creating") {
                     Some(t) => store.put_ticket(name, t)?,
                     None => store.delete_ticket(name, key)?,
                 }
