@@ -41,7 +41,9 @@ results="$work/results.tsv"   # stage<TAB>run<TAB>seconds<TAB>peak_kb<TAB>extra
 : > "$results"
 
 # 1. The corpus, cached by its parameters.
-params="seed=7 users=$users days=1 noise_ratio=$noise idp_noise=$idp_noise"
+# `format` names the simulator output generation: bump it when the simulator writes new shapes,
+# so a cached corpus of the old ones is made again (2: AD FS, Identity Center's own directory).
+params="format=2 seed=7 users=$users days=1 noise_ratio=$noise idp_noise=$idp_noise"
 if [ "$(cat "$data/params" 2>/dev/null)" != "$params" ]; then
   rm -rf "$data/sim"
   echo "== generating: $params" >&2
@@ -92,7 +94,7 @@ for run in $(seq 1 "$runs"); do
     timed duckdb "$run" "$venv/bin/python" "$work/duck.py" "$sim/AWSLogs"
     echo "duckdb_rows $(cat "$work/out")" >> "$work/counts"
   fi
-  for s in okta entra google; do
+  for s in okta entra google adfs; do
     timed "import_$s" "$run" "$bin" --quiet --db "$db" import "$s" "$sim/$s"
   done
   timed correlate "$run" "$bin" --quiet --db "$db" --config "$sim/org.toml" correlate --now 2100-01-01T00:00:00Z
@@ -117,7 +119,7 @@ status = json.load(open(f"{work}/status-1.json"))
 stored_by_source = status.get("raw_records", {})
 stored = sum(stored_by_source.values())
 dbsize = int(open(f"{work}/dbsize-1").read())
-idp = {s: truth[s]["records"] for s in ("okta", "entra", "google")}
+idp = {s: truth[s]["records"] for s in ("okta", "entra", "google", "adfs") if s in truth}
 sessions = len(truth["console_logins"]["successful"])
 r = {"params": params, "runs": runs, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
      "machine": {"cores": os.cpu_count(), "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
@@ -129,7 +131,7 @@ for stage in sorted({row[0] for row in rows}):
 st = r["stages"]
 ct = st["import_cloudtrail"]["seconds"]
 st["import_cloudtrail"].update({"gzip_mb_per_s": round(gz_bytes / 2**20 / ct, 1), "records_per_s": round(ct_records / ct)})
-for s in ("okta", "entra", "google"):
+for s in idp:
     if idp[s] and f"import_{s}" in st:
         st[f"import_{s}"]["records_per_s"] = round(idp[s] / st[f"import_{s}"]["seconds"])
 counts = [l.split() for l in open(f"{work}/counts")] if os.path.exists(f"{work}/counts") else []
@@ -147,7 +149,7 @@ if split:
     st["correlate"].update({"reading_s": statistics.median(x[0] for x in split), "judging_s": statistics.median(x[1] for x in split),
                             "judging_sessions_per_s": round(statistics.median(x[2] for x in split)),
                             "storing_s": statistics.median(x[3] for x in split)})
-whole = ["import_cloudtrail", "import_okta", "import_entra", "import_google", "correlate", "report_html"]
+whole = ["import_cloudtrail", "import_okta", "import_entra", "import_google", "import_adfs", "correlate", "report_html"]
 r["whole_day"] = {"seconds": round(sum(st[s]["seconds"] for s in whole if s in st), 1),
                   "peak_rss_mb": max(st[s]["peak_rss_mb"] for s in whole if s in st)}
 r["ratios"] = {"import_vs_gzip_dc_time": round(ct / st["gzip_dc"]["seconds"], 2)}
@@ -164,14 +166,14 @@ def line(name, s, extra=""):
     return f"| {name} | {s['seconds']:.2f} s | {s['peak_rss_mb']:.0f} MB | {extra} |"
 md = [f"# Benchmarks", "", f"`scripts/bench.sh --users {users} --runs {runs}` (also `just bench`), {r['date']}.",
       f"Machine: {r['machine']['cores']} cores, {r['machine']['memory_gb']} GB, {r['machine']['cpu']}. Median of {runs} run(s).", "",
-      f"Corpus ({params}): {ct_records:,} CloudTrail records in {gz_bytes/2**20:.0f} MB of gzip; Okta {idp['okta']:,}, Entra {idp['entra']:,}, Google {idp['google']:,} records; {sessions:,} console sessions; {stored:,} records stored.", "",
+      f"Corpus ({params}): {ct_records:,} CloudTrail records in {gz_bytes/2**20:.0f} MB of gzip; {', '.join(f'{k} {v:,}' for k, v in idp.items())} IdP records; {sessions:,} console sessions; {stored:,} records stored.", "",
       "| stage | wall | peak RSS | figures |", "|---|---|---|---|",
       line("`gzip -dc` of the trail files (single thread, the floor)", st["gzip_dc"]),
       line("**import cloudtrail**", st["import_cloudtrail"], f"{st['import_cloudtrail']['gzip_mb_per_s']} MB/s gzip, {st['import_cloudtrail']['records_per_s']:,} records/s; {r['ratios']['import_vs_gzip_dc_time']}x the time of gzip -dc")]
 if "duckdb" in st:
     dups = truth["cloudtrail"].get("relevant_duplicate_copies", 0)
     md.append(line("DuckDB `read_json_auto` extraction (2 threads)", st["duckdb"], f"{r['ratios']['duckdb_vs_import_time']}x the time of trailproof's import; {r.get('duckdb_rows')} rows (the {dups} duplicate copies in the trail included) vs {stored_by_source.get('cloudtrail', 0):,} stored by trailproof (deduplicated)"))
-for s in ("okta", "entra", "google"):
+for s in idp:
     if f"import_{s}" in st:
         md.append(line(f"import {s}", st[f"import_{s}"], f"{st[f'import_{s}'].get('records_per_s', 0):,} records/s"))
 c = st["correlate"]
