@@ -99,3 +99,35 @@ fn format_with_auto_is_a_usage_error_and_help_teaches() {
         assert!(help.contains(phrase), "{phrase:?} not in import --help:\n{help}");
     }
 }
+
+/// Issue 15 point 10, on real records: one quarantined record in one file of a three-file import
+/// withholds that file's stretch only. Panther's impossible-travel test log (2023) holds a record
+/// without `uuid` and `published`; the brute-force scenario (2021) and Kibana's SSO (2024) are
+/// clean. trailproof 0.1 recorded no coverage at all for the command.
+#[test]
+fn a_quarantined_record_withholds_its_own_files_stretch_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tp.db");
+    let files = [
+        real("okta/panther-okta-brute-force-logins-scenario.ndjson"),
+        real("okta/panther-impossible-travel-login.ndjson"),
+        real("okta/kibana-okta-user-authentication-sso-aws-app.json"),
+    ];
+    let out = import(&db, &["okta"], &files);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{}", text(&out.stderr));
+    let coverage: Vec<(String, String)> = status(&db)["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["start"].as_str().unwrap().to_string(), c["end"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        coverage,
+        [
+            ("2021-06-25T21:27:03.490Z".to_string(), "2021-06-25T21:41:03.490Z".to_string()),
+            ("2024-12-31T22:08:59.019Z".to_string(), "2024-12-31T22:08:59.019Z".to_string()),
+        ],
+        "the clean files' spans, cut around the problem file's (2023): {stdout}"
+    );
+}
