@@ -16,7 +16,10 @@
 //!
 //! Invariants:
 //! - Nothing is lost silently: every record found (inside its envelopes) is counted exactly once
-//!   as stored, duplicate, skipped, quarantined or foreign, and `read` is their sum. An auto
+//!   as stored, updated, duplicate, skipped, quarantined or foreign, and `read` is their sum. An
+//!   IdP record already stored with other content is *updated*: the later version replaces the
+//!   normalized events (the earlier bytes are kept; see `trailproof_store::Batch::insert_idp_record`);
+//!   the same bytes again, or other bytes with the same events, are a duplicate. An auto
 //!   import of an input none of whose records is recognisable fails that input instead (its
 //!   records are not counted: the input is reported as failed).
 //! - Memory is bounded by the channel (a few batches) and the largest record, not the input.
@@ -230,6 +233,10 @@ enum Item {
         input: usize,
         location: String,
         raw: (usize, usize),
+        /// `trailproof_store::content_hash` of an IdP record's bytes (computed here, on the
+        /// parse workers), so the writer tells a later version from a copy; CloudTrail records
+        /// do not change once delivered (`None`).
+        hash: Option<i64>,
         events: Events,
     },
     Quarantine {
@@ -340,8 +347,12 @@ fn take(e: Emitted<'_>, opts: &ImportOptions, input: usize, local: &mut Local, c
                 Events::Aws(ev) => ev.iter().for_each(|e| note_span(local, source, cloudtrail::scope_of(e), e.time_ms)),
                 Events::Idp(ev) => ev.iter().for_each(|e| note_span(local, source, idp_scope(e), e.time_ms)),
             }
+            let hash = match &events {
+                Events::Idp(_) => Some(trailproof_store::content_hash(raw)),
+                Events::Aws(_) => None,
+            };
             let raw = chunk.block.push(raw);
-            chunk.items.push(Item::Relevant { source, native_id, input, location: at.text(), raw, events });
+            chunk.items.push(Item::Relevant { source, native_id, input, location: at.text(), raw, hash, events });
         }
         RecordOutcome::Quarantined { source, reason } => {
             local.quarantined += 1;
@@ -383,14 +394,14 @@ fn write_chunks(
     chunks: &[Chunk],
     report: &mut ImportReport,
 ) -> Result<(), IngestError> {
-    // (source, native id, chunk, input, location, place in the block, events)
-    type Relevant<'c> = (Source, &'c str, usize, usize, &'c str, (usize, usize), &'c Events);
+    // (source, native id, chunk, input, location, place in the block, content hash, events)
+    type Relevant<'c> = (Source, &'c str, usize, usize, &'c str, (usize, usize), Option<i64>, &'c Events);
     let mut order: Vec<Relevant<'_>> = Vec::new();
     for (c, chunk) in chunks.iter().enumerate() {
         for item in &chunk.items {
             match item {
-                Item::Relevant { source, native_id, input, location, raw, events } => {
-                    order.push((*source, native_id, c, *input, location, *raw, events))
+                Item::Relevant { source, native_id, input, location, raw, hash, events } => {
+                    order.push((*source, native_id, c, *input, location, *raw, *hash, events))
                 }
                 Item::Quarantine { source, input, location, reason, raw } => {
                     let at = Origin { origin: &names[*input], location };
@@ -403,11 +414,12 @@ fn write_chunks(
             }
         }
     }
-    // Stable: of equal ids, the one read first stays first.
+    // Stable: of equal ids, the one read first stays first (and a later one read with other
+    // content replaces it: the last version read wins).
     order.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let mut block_ids: Vec<Option<i64>> = vec![None; chunks.len()];
     let mut new_in_block = vec![false; chunks.len()];
-    for (source, native_id, c, input, location, (start, len), events) in order {
+    for (source, native_id, c, input, location, (start, len), hash, events) in order {
         let at = Origin { origin: &names[input], location };
         let block_id = match block_ids[c] {
             Some(id) => id,
@@ -416,13 +428,17 @@ fn write_chunks(
         let raw = RawRef::InBlock { block_id, start, len };
         let stored = match events {
             Events::Aws(ev) => batch.insert_aws(native_id, at, raw, ev)?,
-            Events::Idp(ev) => batch.insert_idp(source, native_id, at, raw, ev)?,
+            Events::Idp(ev) => batch.insert_idp_record(source, native_id, at, raw, hash, ev)?,
         };
         let counts = report.by_source.entry(source).or_default();
         match stored {
             Stored::New => {
                 new_in_block[c] = true;
                 counts.stored += 1
+            }
+            Stored::Updated => {
+                new_in_block[c] = true;
+                counts.updated += 1
             }
             Stored::Duplicate => counts.duplicates += 1,
         }
@@ -461,6 +477,9 @@ pub fn ingest_page(
         origin: origin.to_string(),
         why: "a page is read as one named source's".into(),
     })?;
+    // The first version of a record on the page is kept; a later page replaces it.
+    let started = batch.started_ms();
+    batch.keep_first_since(started);
     let mut splitter = Splitter::new(page, split_wrappers(opts));
     let mut reader = Reader::new(opts);
     let mut local = Local::new();
@@ -488,7 +507,7 @@ pub fn ingest_page(
     write_chunks(batch, &names, &[chunk.finish()], &mut report)?;
     let mut counts = report.by_source.remove(&named).unwrap_or_default();
     counts.skipped = local.skipped.values().sum();
-    counts.read = counts.stored + counts.duplicates + counts.skipped + counts.quarantined;
+    counts.read = counts.stored + counts.updated + counts.duplicates + counts.skipped + counts.quarantined;
     let span = local.span.into_iter().map(|((_, k), v)| (k, v)).collect();
     Ok(PageReport { counts, span, quarantine_examples: report.quarantine_examples })
 }
@@ -633,6 +652,7 @@ fn import_records(
                     pending.push(chunk);
                     if in_batch >= opts.batch_size.max(1) {
                         let mut batch = store.batch()?;
+                        batch.keep_first_since(started);
                         write_chunks(&mut batch, &names, &pending, &mut report)?;
                         batch.commit()?;
                         if let Some(c) = copier {
@@ -695,11 +715,14 @@ fn import_records(
                 }
             }
             prog.bytes_done = counter.load(Ordering::Relaxed);
-            let c = report.by_source.values().fold(0, |a, c| a + c.stored + c.duplicates + c.quarantined);
+            let c = report.by_source.values().fold(0, |a, c| a + c.stored + c.updated + c.duplicates + c.quarantined);
             prog.records = read_so_far.max(c);
             progress(&prog);
         }
         let mut batch = store.batch()?;
+        // Of two versions of a record in one import, the first read is kept (a later import
+        // replaces it).
+        batch.keep_first_since(started);
         write_chunks(&mut batch, &names, &pending, &mut report)?;
         batch.commit()?;
         Ok(())
@@ -710,7 +733,7 @@ fn import_records(
         report.by_source.entry(named).or_default();
     }
     for c in report.by_source.values_mut() {
-        c.read = c.skipped + c.stored + c.duplicates + c.quarantined;
+        c.read = c.skipped + c.stored + c.updated + c.duplicates + c.quarantined;
     }
     for c in report.by_source.values() {
         report.counts.add(c);
@@ -832,4 +855,54 @@ fn spans_sources(spans: &[coverage::InputSpan], inputs: &[Input]) -> Vec<BTreeSe
     let by_name: BTreeMap<&str, BTreeSet<Source>> =
         spans.iter().map(|s| (s.name.as_str(), s.spans.keys().map(|(src, _)| *src).collect())).collect();
     inputs.iter().map(|i| by_name.get(i.name().as_str()).cloned().unwrap_or_default()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An Entra sign-in as Graph lists it before and after its MFA step is aggregated onto it.
+    fn signin(mfa: bool) -> String {
+        let steps = if mfa {
+            r#"[{"authenticationMethod":"Password","succeeded":true,"authenticationStepResultDetail":"Correct password"},
+                {"authenticationMethod":"Mobile app notification","succeeded":true,"authenticationStepResultDetail":"MFA successfully completed"}]"#
+        } else {
+            r#"[{"authenticationMethod":"Password","succeeded":true,"authenticationStepResultDetail":"Correct password"}]"#
+        };
+        format!(
+            r#"{{"id":"si-1","createdDateTime":"2026-01-10T10:00:00Z","userPrincipalName":"a@example.com","appId":"aws",
+                "appDisplayName":"AWS","resourceTenantId":"t-1","status":{{"errorCode":0}},"authenticationRequirement":"{}",
+                "authenticationDetails":{steps}}}"#,
+            if mfa { "multiFactorAuthentication" } else { "singleFactorAuthentication" }
+        )
+    }
+
+    fn page(store: &mut Store, body: &str) -> PageReport {
+        let mut opts = ImportOptions::new(Source::Entra);
+        opts.format = Format::Entra(entra::Format::Graph);
+        let mut batch = store.batch().unwrap();
+        let r = ingest_page(&mut batch, &opts, "test page", format!(r#"{{"value":[{body}]}}"#).as_bytes()).unwrap();
+        batch.commit().unwrap();
+        r
+    }
+
+    #[test]
+    fn a_page_with_a_later_version_of_a_stored_record_counts_it_as_updated() {
+        let mut store = Store::open_in_memory().unwrap();
+        let c = page(&mut store, &signin(false)).counts;
+        assert_eq!((c.read, c.stored, c.updated, c.duplicates), (1, 1, 0, 0));
+        let c = page(&mut store, &signin(false)).counts;
+        assert_eq!((c.read, c.stored, c.updated, c.duplicates), (1, 0, 0, 1));
+        let c = page(&mut store, &signin(true)).counts;
+        assert_eq!((c.read, c.stored, c.updated, c.duplicates), (1, 0, 1, 0));
+        let e = store.idp_event(trailproof_model::Idp::Entra, "si-1").unwrap().unwrap();
+        assert_eq!(e.mfa, trailproof_model::MfaClaim::Verified);
+        assert_eq!(store.rejudge_queue().unwrap().len(), 1);
+        // Both versions on one page: the first read is kept, the other counts as a duplicate.
+        let mut other = Store::open_in_memory().unwrap();
+        let c = page(&mut other, &format!("{},{}", signin(false), signin(true))).counts;
+        assert_eq!((c.read, c.stored, c.updated, c.duplicates), (2, 1, 0, 1));
+        let e = other.idp_event(trailproof_model::Idp::Entra, "si-1").unwrap().unwrap();
+        assert_eq!(e.mfa, trailproof_model::MfaClaim::SingleFactor);
+    }
 }

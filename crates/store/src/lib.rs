@@ -74,7 +74,51 @@ pub struct Origin<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
     New,
+    /// Already stored with the same content (the same bytes, or other bytes that give the same
+    /// events): nothing changed.
     Duplicate,
+    /// Already stored with other content ([`Batch::insert_idp_record`]): the record's events
+    /// were replaced, its earlier bytes moved to `raw_history`, and its time queued for
+    /// re-judging ([`Store::rejudge_queue`]).
+    Updated,
+}
+
+/// The content hash `raw_records.content_hash` holds: the first 8 bytes of the record's SHA-256,
+/// read as a big-endian signed integer. Computed by the parse workers, compared by the writer.
+pub fn content_hash(raw: &[u8]) -> i64 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(raw);
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    i64::from_be_bytes(b)
+}
+
+/// A stretch of time whose sessions must be judged again because an IdP record in it changed
+/// after a verdict may have rested on it ([`Store::rejudge_queue`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejudgeRange {
+    pub id: i64,
+    /// The IdP of the changed record's events.
+    pub provider: String,
+    /// The changed record's events span `[from_ms, to_ms]`, before and after the change.
+    pub from_ms: Millis,
+    pub to_ms: Millis,
+    /// Every event involved is an SSO (only sessions within a login window of it can rest on
+    /// it); otherwise a session start, a factor or a Google login, which later sessions can rest
+    /// on too.
+    pub sso_only: bool,
+    pub reason: String,
+    pub queued_ms: Millis,
+}
+
+/// An earlier version of a record, kept when a later one replaced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawVersion {
+    pub origin: String,
+    pub location: String,
+    pub stored_ms: Millis,
+    pub superseded_ms: Millis,
+    pub raw: Vec<u8>,
 }
 
 pub struct Store {
@@ -118,6 +162,28 @@ pub(crate) fn sql_lower(s: &str) -> String {
 /// SQLite's `lower(trim(x))` (trims spaces only): how app user names are folded in SQL.
 pub(crate) fn sql_lower_trim(s: &str) -> String {
     sql_lower(s.trim_matches(' '))
+}
+
+/// The bytes of raw record `id` (decompressed), through any connection or transaction.
+fn read_raw(conn: &Connection, id: i64, native_id: &str) -> Result<Vec<u8>> {
+    type Row = (Vec<u8>, Option<i64>, Option<i64>, Option<i64>);
+    let (blob, block, start, len): Row =
+        conn.query_row("SELECT raw, block_id, block_start, block_len FROM raw_records WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    let corrupt = |why: String| StoreError::Corrupt(format!("raw record {native_id}: {why}"));
+    let Some(block) = block else {
+        return raw::decompress(&blob).map_err(|e| corrupt(e.to_string()));
+    };
+    let data: Vec<u8> = conn
+        .query_row("SELECT data FROM raw_blocks WHERE id = ?1", [block], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| corrupt(format!("its block {block} is missing")))?;
+    let data = raw::decompress(&data).map_err(|e| corrupt(e.to_string()))?;
+    let (start, len) = (start.unwrap_or(0).max(0) as usize, len.unwrap_or(0).max(0) as usize);
+    data.get(start..start.saturating_add(len))
+        .map(|b| b.to_vec())
+        .ok_or_else(|| corrupt(format!("bytes {start}+{len} lie outside its block of {}", data.len())))
 }
 
 /// SQL functions the migrations use: `trailproof_fold(x)` is [`fold`] (NULL stays NULL), so that
@@ -242,6 +308,7 @@ impl Store {
             now: now_ms(),
             known: &mut self.keys,
             added: KeyCache::default(),
+            keep_first_since: None,
         })
     }
 
@@ -324,36 +391,70 @@ impl Store {
 
     /// Reads one raw record back (decompressed), by source and native id.
     pub fn raw_record(&self, source: Source, native_id: &str) -> Result<Option<Vec<u8>>> {
-        type Row = (Vec<u8>, Option<i64>, Option<i64>, Option<i64>);
-        let row: Option<Row> = self
+        let id: Option<i64> = self
             .conn
             .query_row(
-                "SELECT raw, block_id, block_start, block_len FROM raw_records WHERE source = ?1 AND native_id = ?2",
+                "SELECT id FROM raw_records WHERE source = ?1 AND native_id = ?2",
                 params![source.as_str(), native_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| r.get(0),
             )
             .optional()?;
-        let corrupt = |why: String| StoreError::Corrupt(format!("raw record {native_id}: {why}"));
-        let Some((blob, block, start, len)) = row else { return Ok(None) };
-        let Some(block) = block else {
-            return raw::decompress(&blob).map(Some).map_err(|e| corrupt(e.to_string()));
-        };
-        let data: Vec<u8> = self
-            .conn
-            .query_row("SELECT data FROM raw_blocks WHERE id = ?1", [block], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| corrupt(format!("its block {block} is missing")))?;
-        let data = raw::decompress(&data).map_err(|e| corrupt(e.to_string()))?;
-        let (start, len) = (start.unwrap_or(0).max(0) as usize, len.unwrap_or(0).max(0) as usize);
-        data.get(start..start.saturating_add(len))
-            .map(|b| Some(b.to_vec()))
-            .ok_or_else(|| corrupt(format!("bytes {start}+{len} lie outside its block of {}", data.len())))
+        match id {
+            None => Ok(None),
+            Some(id) => read_raw(&self.conn, id, native_id).map(Some),
+        }
+    }
+
+    /// The earlier versions of a record that later ones replaced, oldest first.
+    pub fn raw_history(&self, source: Source, native_id: &str) -> Result<Vec<RawVersion>> {
+        let mut st = self.conn.prepare(
+            "SELECT origin, location, stored_ms, superseded_ms, raw FROM raw_history
+             WHERE source = ?1 AND native_id = ?2 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![source.as_str(), native_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, Vec<u8>>(4)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (origin, location, stored_ms, superseded_ms, blob) = row?;
+            let raw = raw::decompress(&blob)
+                .map_err(|e| StoreError::Corrupt(format!("an earlier version of {native_id}: {e}")))?;
+            out.push(RawVersion { origin, location, stored_ms, superseded_ms, raw });
+        }
+        Ok(out)
+    }
+
+    /// Records replaced by a later version, per source (for `status`).
+    pub fn raw_history_counts(&self) -> Result<Vec<(String, u64)>> {
+        let mut st = self.conn.prepare("SELECT source, COUNT(*) FROM raw_history GROUP BY source ORDER BY source")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The stretches of time queued for re-judging, oldest first.
+    pub fn rejudge_queue(&self) -> Result<Vec<RejudgeRange>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, provider, from_ms, to_ms, sso_only, reason, queued_ms FROM rejudge_queue ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(RejudgeRange {
+                id: r.get(0)?,
+                provider: r.get(1)?,
+                from_ms: r.get(2)?,
+                to_ms: r.get(3)?,
+                sso_only: r.get::<_, i64>(4)? != 0,
+                reason: r.get(5)?,
+                queued_ms: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The import log, newest first.
     pub fn imports(&self, limit: usize) -> Result<Vec<ImportLog>> {
         let mut st = self.conn.prepare(
-            "SELECT source, origin, started_ms, finished_ms, records_read, stored, duplicates, skipped, quarantined
+            "SELECT source, origin, started_ms, finished_ms, records_read, stored, duplicates, skipped, quarantined,
+                updated
              FROM imports ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = st.query_map([limit as i64], |r| {
@@ -368,6 +469,7 @@ impl Store {
                     duplicates: r.get::<_, i64>(6)? as u64,
                     skipped: r.get::<_, i64>(7)? as u64,
                     quarantined: r.get::<_, i64>(8)? as u64,
+                    updated: r.get::<_, i64>(9)? as u64,
                 },
             })
         })?;
@@ -403,6 +505,9 @@ pub struct ImportCounts {
     pub skipped: u64,
     /// Records that could not be used (see the quarantine table).
     pub quarantined: u64,
+    /// Records already stored with other content, replaced by this version (the earlier one is
+    /// kept in `raw_history`).
+    pub updated: u64,
 }
 
 impl ImportCounts {
@@ -412,6 +517,7 @@ impl ImportCounts {
         self.duplicates += o.duplicates;
         self.skipped += o.skipped;
         self.quarantined += o.quarantined;
+        self.updated += o.updated;
     }
 }
 
@@ -431,6 +537,48 @@ pub struct Batch<'a> {
     /// Keys committed before this batch, and the ones it added (see [`KeyCache`]).
     known: &'a mut KeyCache,
     added: KeyCache,
+    /// Records stored at or after this time are not replaced by another version (see
+    /// [`Batch::keep_first_since`]).
+    keep_first_since: Option<Millis>,
+}
+
+/// The columns an IdP event's content is compared by (all it stores but the folded keys, which
+/// derive from the others, and the raw record it belongs to).
+const IDP_ROW_COLS: usize = 24;
+
+/// An event as [`Batch::insert_idp_events`] writes it, in the order of the columns
+/// `Batch::stored_event_rows` reads: two versions of a record are the same when these are.
+fn idp_row_values(e: &IdpEvent) -> Result<[rusqlite::types::Value; IDP_ROW_COLS]> {
+    use rusqlite::types::Value;
+    let text = |s: &str| Value::Text(s.to_string());
+    let opt = |s: &Option<String>| s.as_ref().map_or(Value::Null, |s| Value::Text(s.clone()));
+    let factors = serde_json::to_string(&e.factors).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+    Ok([
+        text(e.provider.as_str()),
+        opt(&e.tenant),
+        text(&e.event_id),
+        Value::Integer(e.time_ms),
+        text(e.kind.as_str()),
+        text(&e.native_type),
+        text(e.outcome.as_str()),
+        opt(&e.outcome_reason),
+        opt(&e.user.login),
+        opt(&e.user.email),
+        opt(&e.user.user_id),
+        opt(&e.user.display_name),
+        opt(&e.user.app_username),
+        opt(&e.app_id),
+        opt(&e.app_name),
+        opt(&e.session_id),
+        opt(&e.source_ip),
+        opt(&e.user_agent),
+        e.asn.map_or(Value::Null, |a| Value::Integer(i64::from(a))),
+        opt(&e.as_org),
+        opt(&e.country),
+        text(e.mfa.as_str()),
+        Value::Text(factors),
+        opt(&e.auth_requirement),
+    ])
 }
 
 fn opt_bool(b: Option<bool>) -> Option<i64> {
@@ -438,6 +586,19 @@ fn opt_bool(b: Option<bool>) -> Option<i64> {
 }
 
 impl Batch<'_> {
+    /// When this batch began (the `stored_ms` of what it stores).
+    pub fn started_ms(&self) -> Millis {
+        self.now
+    }
+
+    /// Within one import, the first version read of a record is kept: a record stored at or
+    /// after `t` (by this import, which began then) is not replaced by another version read
+    /// later in the same import; the other version counts as a duplicate, as it did before
+    /// versions. A later import (or a later page of a collector) replaces it.
+    pub fn keep_first_since(&mut self, t: Millis) {
+        self.keep_first_since = Some(t);
+    }
+
     /// Inserts the raw record; `None` when (source, native_id) is already stored.
     fn insert_raw(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw: RawRef<'_>) -> Result<Option<i64>> {
         let mut st = self.tx.prepare_cached(
@@ -542,13 +703,38 @@ impl Batch<'_> {
         Ok(Stored::New)
     }
 
-    /// Stores one IdP record and its normalized events.
+    /// Stores one IdP record and its normalized events. A record already stored (same source and
+    /// native id) is a duplicate, whatever its content: [`Batch::insert_idp_record`] with a
+    /// content hash also tells a later version from a copy.
     pub fn insert_idp<'a>(
         &mut self,
         source: Source,
         native_id: &str,
         at: Origin<'_>,
         raw: impl Into<RawRef<'a>>,
+        events: &[IdpEvent],
+    ) -> Result<Stored> {
+        self.insert_idp_record(source, native_id, at, raw, None, events)
+    }
+
+    /// Stores one IdP record and its normalized events, or, when the record is already stored
+    /// with other content, replaces it: this is a later version of the record (Entra adds the
+    /// MFA steps of a sign-in to the original record, same `id`, up to two hours later).
+    ///
+    /// `hash` is [`content_hash`] of `raw`'s bytes. The same bytes again are a duplicate at the
+    /// cost of one index probe. Other bytes are compared by their normalized events: the same
+    /// events (another export's formatting of the same record) are a duplicate too; other
+    /// events replace the stored ones, the earlier bytes go to `raw_history`, and the time both
+    /// versions' events span is queued for re-judging (`rejudge_queue`): verdicts that rested on
+    /// the earlier version are judged again by the next `judge`, whatever its window. Without a
+    /// hash, a stored record is always a duplicate (the behaviour before versions).
+    pub fn insert_idp_record<'a>(
+        &mut self,
+        source: Source,
+        native_id: &str,
+        at: Origin<'_>,
+        raw: impl Into<RawRef<'a>>,
+        hash: Option<i64>,
         events: &[IdpEvent],
     ) -> Result<Stored> {
         // Event ids are unique because raw records are (see migration 9): each must be the
@@ -566,9 +752,167 @@ impl Batch<'_> {
                 )));
             }
         }
-        let Some(raw_id) = self.insert_raw(source, native_id, at, raw.into())? else {
-            return Ok(Stored::Duplicate);
+        let raw = raw.into();
+        let Some(hash) = hash else {
+            let Some(raw_id) = self.insert_raw(source, native_id, at, raw)? else {
+                return Ok(Stored::Duplicate);
+            };
+            self.insert_idp_events(raw_id, events)?;
+            return Ok(Stored::New);
         };
+        // One statement for the three cases: a new record is inserted and returned with `hash`;
+        // a stored one with the same hash is left alone and returns nothing; a stored one with
+        // another hash (or none: stored before migration 15) is returned with its own (the
+        // update writes the value it had).
+        let (blob, block, start, len): (&[u8], _, _, _) = match raw {
+            RawRef::Deflated(b) => (b, None, None, None),
+            RawRef::InBlock { block_id, start, len } => (&[], Some(block_id), Some(start as i64), Some(len as i64)),
+        };
+        let row = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO raw_records (source, native_id, origin, location, stored_ms, raw, block_id, block_start,
+                    block_len, content_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (source, native_id) DO UPDATE SET content_hash = content_hash
+                    WHERE content_hash IS NOT excluded.content_hash
+                 RETURNING id, content_hash, stored_ms",
+            )?
+            .query_row(
+                params![source.as_str(), native_id, at.origin, at.location, self.now, blob, block, start, len, hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let row: Option<(i64, Option<i64>, Millis)> = row;
+        let Some((raw_id, stored_hash, stored_ms)) = row else { return Ok(Stored::Duplicate) };
+        if stored_hash == Some(hash) {
+            self.insert_idp_events(raw_id, events)?;
+            return Ok(Stored::New);
+        }
+        if self.keep_first_since.is_some_and(|t| stored_ms >= t) {
+            return Ok(Stored::Duplicate);
+        }
+        // Another version. The same events in other bytes change nothing (but the hash of these
+        // bytes is remembered, so the next copy of them is told at once).
+        let old = self.stored_event_rows(raw_id)?;
+        let new: Vec<[rusqlite::types::Value; IDP_ROW_COLS]> =
+            events.iter().map(idp_row_values).collect::<Result<_>>()?;
+        if old == new {
+            self.tx
+                .prepare_cached("UPDATE raw_records SET content_hash = ?2 WHERE id = ?1")?
+                .execute(params![raw_id, hash])?;
+            return Ok(Stored::Duplicate);
+        }
+        self.replace_idp(source, native_id, raw_id, at, raw, hash, &old, events)?;
+        Ok(Stored::Updated)
+    }
+
+    /// The normalized events of raw record `raw_id` as stored, in the order they were written.
+    fn stored_event_rows(&self, raw_id: i64) -> Result<Vec<[rusqlite::types::Value; IDP_ROW_COLS]>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT provider, tenant, event_id, time_ms, kind, native_type, outcome, outcome_reason, user_login,
+                user_email, user_id, display_name, app_username, app_id, app_name, session_id, source_ip, user_agent,
+                asn, as_org, country, mfa, factors, auth_requirement
+             FROM idp_events INDEXED BY idp_events_raw WHERE raw_id = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([raw_id], |r| {
+            let mut v: [rusqlite::types::Value; IDP_ROW_COLS] = std::array::from_fn(|_| rusqlite::types::Value::Null);
+            for (i, slot) in v.iter_mut().enumerate() {
+                *slot = r.get(i)?;
+            }
+            Ok(v)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Replaces raw record `raw_id` by a later version: the earlier bytes to `raw_history`, the
+    /// row to the new bytes, the events to the new ones, and the time both span to the queue.
+    #[allow(clippy::too_many_arguments)]
+    fn replace_idp(
+        &mut self,
+        source: Source,
+        native_id: &str,
+        raw_id: i64,
+        at: Origin<'_>,
+        raw: RawRef<'_>,
+        hash: i64,
+        old: &[[rusqlite::types::Value; IDP_ROW_COLS]],
+        events: &[IdpEvent],
+    ) -> Result<()> {
+        let earlier = read_raw(&self.tx, raw_id, native_id)?;
+        let (origin, location, stored_ms): (String, String, i64) =
+            self.tx.query_row("SELECT origin, location, stored_ms FROM raw_records WHERE id = ?1", [raw_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO raw_history (raw_id, source, native_id, origin, location, stored_ms, superseded_ms, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                raw_id,
+                source.as_str(),
+                native_id,
+                origin,
+                location,
+                stored_ms,
+                self.now,
+                raw::compress(&earlier)
+            ])?;
+        // The block the earlier bytes were in stays: other records may point into it (and an
+        // import may still be writing records of it).
+        let (blob, block, start, len): (&[u8], _, _, _) = match raw {
+            RawRef::Deflated(b) => (b, None, None, None),
+            RawRef::InBlock { block_id, start, len } => (&[], Some(block_id), Some(start as i64), Some(len as i64)),
+        };
+        self.tx
+            .prepare_cached(
+                "UPDATE raw_records SET origin = ?2, location = ?3, stored_ms = ?4, raw = ?5, block_id = ?6,
+                    block_start = ?7, block_len = ?8, content_hash = ?9
+                 WHERE id = ?1",
+            )?
+            .execute(params![raw_id, at.origin, at.location, self.now, blob, block, start, len, hash])?;
+        self.tx.prepare_cached("DELETE FROM idp_events WHERE raw_id = ?1")?.execute([raw_id])?;
+        self.insert_idp_events(raw_id, events)?;
+        // What may have rested on either version: its provider(s) and times.
+        let mut spans: Vec<(String, Millis, Millis, bool)> = Vec::new();
+        let mut note = |provider: &str, t: Millis, sso: bool| match spans.iter_mut().find(|s| s.0 == provider) {
+            Some(s) => {
+                s.1 = s.1.min(t);
+                s.2 = s.2.max(t);
+                s.3 &= sso;
+            }
+            None => spans.push((provider.to_string(), t, t, sso)),
+        };
+        for row in old {
+            use rusqlite::types::Value;
+            if let (Value::Text(p), Value::Integer(t), Value::Text(k)) = (&row[0], &row[3], &row[4]) {
+                note(p, *t, k == IdpEventKind::AppSso.as_str());
+            }
+        }
+        for e in events {
+            note(e.provider.as_str(), e.time_ms, e.kind == IdpEventKind::AppSso);
+        }
+        for (provider, from, to, sso_only) in spans {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO rejudge_queue (provider, from_ms, to_ms, sso_only, reason, queued_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    provider,
+                    from,
+                    to,
+                    i64::from(sso_only),
+                    format!("{source} record {native_id} changed after it was first stored"),
+                    self.now
+                ])?;
+        }
+        Ok(())
+    }
+
+    /// Writes a record's normalized events (and their keys in `idp_users` / `idp_apps`).
+    fn insert_idp_events(&mut self, raw_id: i64, events: &[IdpEvent]) -> Result<()> {
         for e in events {
             let factors = serde_json::to_string(&e.factors).map_err(|err| StoreError::Corrupt(err.to_string()))?;
             let login_fold = e.user.login.as_deref().map(fold);
@@ -619,7 +963,16 @@ impl Batch<'_> {
                 ])?;
             self.note_keys(e, [login_fold, email_fold, e.user.app_username.as_deref().map(sql_lower_trim)])?;
         }
-        Ok(Stored::New)
+        Ok(())
+    }
+
+    /// Removes re-judge ranges that `judge` has dealt with.
+    pub fn clear_rejudge(&mut self, ids: &[i64]) -> Result<()> {
+        let mut st = self.tx.prepare_cached("DELETE FROM rejudge_queue WHERE id = ?1")?;
+        for id in ids {
+            st.execute([id])?;
+        }
+        Ok(())
     }
 
     /// Quarantines a record that could not be used. The same bytes quarantined twice for one
@@ -682,8 +1035,9 @@ impl Batch<'_> {
         counts: &ImportCounts,
     ) -> Result<()> {
         self.tx.execute(
-            "INSERT INTO imports (source, origin, started_ms, finished_ms, records_read, stored, duplicates, skipped, quarantined)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO imports (source, origin, started_ms, finished_ms, records_read, stored, duplicates, skipped, quarantined,
+                updated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 source.as_str(),
                 origin,
@@ -693,7 +1047,8 @@ impl Batch<'_> {
                 counts.stored as i64,
                 counts.duplicates as i64,
                 counts.skipped as i64,
-                counts.quarantined as i64
+                counts.quarantined as i64,
+                counts.updated as i64
             ],
         )?;
         Ok(())

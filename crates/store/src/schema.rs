@@ -415,4 +415,37 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sink, dedup_key)
     ) WITHOUT ROWID;
     "#,
+    // 15: records that change after they were first read (issue 16). Entra aggregates MFA steps
+    // onto the original sign-in, same `id`, for up to two hours; the first version read must not
+    // be the one a verdict rests on for ever. A record read again with other content replaces
+    // its normalized events; its earlier bytes are kept in `raw_history`, and the time it spans
+    // is queued in `rejudge_queue` for `judge` to re-judge the sessions that may rest on it.
+    // `content_hash` (the first 8 bytes of the record's SHA-256, as a signed integer) tells an
+    // identical copy from a changed one without reading the stored bytes; rows stored before
+    // have none (and are compared by their events instead). The import log counts updates.
+    r#"
+    ALTER TABLE raw_records ADD COLUMN content_hash INTEGER;
+    CREATE TABLE raw_history (
+        id             INTEGER PRIMARY KEY,
+        raw_id         INTEGER NOT NULL,   -- the raw_records row that now holds the newer version
+        source         TEXT    NOT NULL,
+        native_id      TEXT    NOT NULL,
+        origin         TEXT    NOT NULL,
+        location       TEXT    NOT NULL,
+        stored_ms      INTEGER NOT NULL,   -- when this version was stored
+        superseded_ms  INTEGER NOT NULL,
+        raw            BLOB    NOT NULL    -- deflate-compressed bytes of this version
+    );
+    CREATE INDEX raw_history_record ON raw_history (source, native_id);
+    CREATE TABLE rejudge_queue (
+        id         INTEGER PRIMARY KEY,
+        provider   TEXT    NOT NULL,
+        from_ms    INTEGER NOT NULL,       -- the changed record's events span [from_ms, to_ms],
+        to_ms      INTEGER NOT NULL,       -- before and after the change
+        sso_only   INTEGER NOT NULL,       -- 1 when every event involved is an SSO
+        reason     TEXT    NOT NULL,
+        queued_ms  INTEGER NOT NULL
+    );
+    ALTER TABLE imports ADD COLUMN updated INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

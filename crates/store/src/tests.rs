@@ -353,7 +353,8 @@ fn a_database_migrated_to_9_knows_the_users_and_apps_a_new_one_knows() {
     new.conn()
         .execute_batch(&format!(
             "ATTACH '{}' AS old;
-             INSERT INTO old.raw_records SELECT * FROM main.raw_records;
+             INSERT INTO old.raw_records SELECT id, source, native_id, origin, location, stored_ms, raw, block_id,
+                block_start, block_len FROM main.raw_records;
              INSERT INTO old.idp_events SELECT * FROM main.idp_events;
              DETACH old;",
             old_db.display()
@@ -706,6 +707,7 @@ fn a_database_migrated_to_10_finds_the_portal_sign_ins_it_stored_before() {
         s.conn()
             .execute_batch(
                 "DROP INDEX aws_events_portal; DROP INDEX aws_events_challenge_user; DROP INDEX aws_events_workflow;
+                 DROP TABLE ticket_details;
                  ALTER TABLE aws_events DROP COLUMN user_name_fold;
                  ALTER TABLE aws_events DROP COLUMN auth_workflow_id;
                  ALTER TABLE aws_events DROP COLUMN identity_store_user_id;
@@ -713,6 +715,7 @@ fn a_database_migrated_to_10_finds_the_portal_sign_ins_it_stored_before() {
                  PRAGMA user_version = 9;",
             )
             .unwrap();
+        undo_migration_15(s.conn());
     }
     let s = Store::open(&path).unwrap();
     assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
@@ -811,7 +814,10 @@ fn a_store_of_schema_12_gets_the_new_google_ids_and_its_verdicts_stay_unchanged(
         b.put_verdicts(&[verdict([sso_id, login_id, &format!("{multi}#1")], Verdict::NotEnforced)]).unwrap();
         b.put_verdicts(&[verdict([sso_id, login_id, &format!("{multi}#1")], Verdict::Enforced)]).unwrap();
         b.commit().unwrap();
-        // Migration 13 changes no table: schema 12 is this schema, with the old ids.
+        // Migration 13 changes no table: schema 12 is this schema, with the old ids (and without
+        // what migrations 14 and 15 added).
+        s.conn().execute_batch("DROP TABLE ticket_details;").unwrap();
+        undo_migration_15(s.conn());
         s.conn().pragma_update(None, "user_version", 12).unwrap();
     }
     let mut s = Store::open(&path).unwrap();
@@ -887,4 +893,207 @@ fn google_ids_are_replaced_as_whole_ids_in_explanations() {
     let none = std::collections::HashMap::new();
     assert_eq!(crate::verdicts::migrate_google_evidence(&serde_json::to_string(&r).unwrap(), &none), None);
     assert_eq!(crate::verdicts::migrate_google_evidence("not a verdict", &map), None);
+}
+
+/// An Entra sign-in as first read (one factor) and as completed later (the MFA step aggregated
+/// onto the same `id`).
+fn entra_versions() -> (IdpEvent, IdpEvent) {
+    let first = IdpEvent {
+        provider: Idp::Entra,
+        tenant: Some("t-1".into()),
+        event_id: "si-1".into(),
+        time_ms: 50_000,
+        kind: IdpEventKind::AppSso,
+        native_type: "signIn".into(),
+        app_id: Some("aws-app".into()),
+        mfa: MfaClaim::SingleFactor,
+        factors: vec!["Password".into()],
+        auth_requirement: Some("singleFactorAuthentication".into()),
+        ..idp("si-1")
+    };
+    let later = IdpEvent {
+        mfa: MfaClaim::Verified,
+        factors: vec!["Password".into(), "Mobile app notification".into()],
+        auth_requirement: Some("multiFactorAuthentication".into()),
+        ..first.clone()
+    };
+    (first, later)
+}
+
+#[test]
+fn a_later_version_replaces_the_events_keeps_the_earlier_bytes_and_queues_a_rejudge() {
+    let mut s = Store::open_in_memory().unwrap();
+    let (first, later) = entra_versions();
+    let (v1, v2) = (br#"{"id":"si-1","v":1}"#.as_slice(), br#"{"id":"si-1","v":2}"#.as_slice());
+    let mut b = s.batch().unwrap();
+    let put = |b: &mut Batch<'_>, bytes: &[u8], e: &IdpEvent, origin: &'static str| {
+        let at = Origin { origin, location: "record 0" };
+        b.insert_idp_record(
+            Source::Entra,
+            "si-1",
+            at,
+            &raw::compress(bytes),
+            Some(content_hash(bytes)),
+            std::slice::from_ref(e),
+        )
+        .unwrap()
+    };
+    assert_eq!(put(&mut b, v1, &first, "page-1"), Stored::New);
+    assert_eq!(put(&mut b, v1, &first, "page-2"), Stored::Duplicate);
+    b.commit().unwrap();
+    assert!(s.rejudge_queue().unwrap().is_empty());
+
+    let mut b = s.batch().unwrap();
+    assert_eq!(put(&mut b, v2, &later, "page-3"), Stored::Updated);
+    b.commit().unwrap();
+    // The normalized event is the later one, still one row; the raw record holds the later bytes.
+    assert_eq!(s.idp_event(Idp::Entra, "si-1").unwrap(), Some(later.clone()));
+    let n: i64 = s.conn().query_row("SELECT COUNT(*) FROM idp_events", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(s.raw_record(Source::Entra, "si-1").unwrap().as_deref(), Some(v2));
+    // The earlier bytes are kept, with where they came from.
+    let hist = s.raw_history(Source::Entra, "si-1").unwrap();
+    assert_eq!(hist.len(), 1);
+    assert_eq!((hist[0].raw.as_slice(), hist[0].origin.as_str()), (v1, "page-1"));
+    assert_eq!(s.raw_history_counts().unwrap(), vec![("entra".to_string(), 1)]);
+    // The time it spans is queued for re-judging.
+    let q = s.rejudge_queue().unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!((q[0].provider.as_str(), q[0].from_ms, q[0].to_ms, q[0].sso_only), ("entra", 50_000, 50_000, true));
+    assert!(q[0].reason.contains("si-1"), "{}", q[0].reason);
+
+    // The later version again, and the earlier bytes again... the same bytes as stored are a
+    // duplicate; the earlier version read once more would be another change (the last read wins).
+    let mut b = s.batch().unwrap();
+    assert_eq!(put(&mut b, v2, &later, "page-4"), Stored::Duplicate);
+    b.clear_rejudge(&[q[0].id]).unwrap();
+    b.commit().unwrap();
+    assert!(s.rejudge_queue().unwrap().is_empty());
+    assert_eq!(s.raw_history(Source::Entra, "si-1").unwrap().len(), 1);
+}
+
+#[test]
+fn other_bytes_with_the_same_events_are_a_duplicate_and_records_without_hash_stay_as_they_were() {
+    let mut s = Store::open_in_memory().unwrap();
+    let (first, later) = entra_versions();
+    let a = br#"{"id":"si-1","createdDateTime":"2026-01-01T00:00:50Z"}"#.as_slice();
+    let b_ = br#"{ "id": "si-1", "createdDateTime": "2026-01-01T00:00:50Z" }"#.as_slice();
+    let mut b = s.batch().unwrap();
+    let h = |x: &[u8]| Some(content_hash(x));
+    assert_eq!(
+        b.insert_idp_record(Source::Entra, "si-1", at(), &raw::compress(a), h(a), std::slice::from_ref(&first))
+            .unwrap(),
+        Stored::New
+    );
+    // Another formatting of the same record: the same events, nothing changes.
+    assert_eq!(
+        b.insert_idp_record(Source::Entra, "si-1", at(), &raw::compress(b_), h(b_), std::slice::from_ref(&first))
+            .unwrap(),
+        Stored::Duplicate
+    );
+    // Without a hash (the behaviour before versions), a stored record is a duplicate whatever it says.
+    assert_eq!(
+        b.insert_idp(Source::Entra, "si-1", at(), &raw::compress(b"{}"), std::slice::from_ref(&later)).unwrap(),
+        Stored::Duplicate
+    );
+    b.commit().unwrap();
+    assert_eq!(s.idp_event(Idp::Entra, "si-1").unwrap(), Some(first));
+    assert_eq!(s.raw_record(Source::Entra, "si-1").unwrap().as_deref(), Some(a));
+    assert!(s.raw_history(Source::Entra, "si-1").unwrap().is_empty());
+    assert!(s.rejudge_queue().unwrap().is_empty());
+}
+
+/// A record stored before content hashes existed (migration 15) is compared by its events.
+#[test]
+fn a_record_stored_before_hashes_is_compared_by_its_events() {
+    let mut s = Store::open_in_memory().unwrap();
+    let (first, later) = entra_versions();
+    let mut b = s.batch().unwrap();
+    b.insert_idp(Source::Entra, "si-1", at(), &raw::compress(b"{\"v\":1}"), std::slice::from_ref(&first)).unwrap();
+    b.commit().unwrap();
+    let hash: Option<i64> = s.conn().query_row("SELECT content_hash FROM raw_records", [], |r| r.get(0)).unwrap();
+    assert_eq!(hash, None);
+    let v1 = b"{\"v\":1}".as_slice();
+    let mut b = s.batch().unwrap();
+    assert_eq!(
+        b.insert_idp_record(
+            Source::Entra,
+            "si-1",
+            at(),
+            &raw::compress(v1),
+            Some(content_hash(v1)),
+            std::slice::from_ref(&first)
+        )
+        .unwrap(),
+        Stored::Duplicate
+    );
+    let v2 = b"{\"v\":2}".as_slice();
+    assert_eq!(
+        b.insert_idp_record(
+            Source::Entra,
+            "si-1",
+            at(),
+            &raw::compress(v2),
+            Some(content_hash(v2)),
+            std::slice::from_ref(&later)
+        )
+        .unwrap(),
+        Stored::Updated
+    );
+    b.commit().unwrap();
+    assert_eq!(s.idp_event(Idp::Entra, "si-1").unwrap(), Some(later));
+}
+
+/// A record whose bytes sit in a block is replaced by one in another block; the earlier bytes
+/// are still readable from the history, the other records of the old block from their block.
+#[test]
+fn replacing_a_record_stored_in_a_block_leaves_the_block_to_its_other_records() {
+    let mut s = Store::open_in_memory().unwrap();
+    let (first, later) = entra_versions();
+    let other = IdpEvent { event_id: "si-2".into(), ..first.clone() };
+    let (r1, r2) = (br#"{"id":"si-1","v":1}"#.as_slice(), br#"{"id":"si-2"}"#.as_slice());
+    let mut block = raw::Block::default();
+    let p1 = block.push(r1);
+    let p2 = block.push(r2);
+    let mut b = s.batch().unwrap();
+    let id = b.insert_block(&block.finish()).unwrap();
+    let at1 = RawRef::InBlock { block_id: id, start: p1.0, len: p1.1 };
+    let at2 = RawRef::InBlock { block_id: id, start: p2.0, len: p2.1 };
+    b.insert_idp_record(Source::Entra, "si-1", at(), at1, Some(content_hash(r1)), &[first]).unwrap();
+    b.insert_idp_record(Source::Entra, "si-2", at(), at2, Some(content_hash(r2)), &[other]).unwrap();
+    b.commit().unwrap();
+    let v2 = br#"{"id":"si-1","v":2}"#.as_slice();
+    let mut block = raw::Block::default();
+    let p = block.push(v2);
+    let mut b = s.batch().unwrap();
+    let id2 = b.insert_block(&block.finish()).unwrap();
+    let r = RawRef::InBlock { block_id: id2, start: p.0, len: p.1 };
+    assert_eq!(
+        b.insert_idp_record(Source::Entra, "si-1", at(), r, Some(content_hash(v2)), &[later]).unwrap(),
+        Stored::Updated
+    );
+    b.commit().unwrap();
+    assert_eq!(s.raw_record(Source::Entra, "si-1").unwrap().as_deref(), Some(v2));
+    assert_eq!(s.raw_record(Source::Entra, "si-2").unwrap().as_deref(), Some(r2));
+    assert_eq!(s.raw_history(Source::Entra, "si-1").unwrap()[0].raw, r1);
+}
+
+#[test]
+fn the_import_log_counts_updates() {
+    let mut s = Store::open_in_memory().unwrap();
+    let mut b = s.batch().unwrap();
+    let c = ImportCounts { read: 5, stored: 1, duplicates: 2, skipped: 0, quarantined: 0, updated: 2 };
+    b.log_import(Source::Entra, "collect entra:corp", 1, &c).unwrap();
+    b.commit().unwrap();
+    assert_eq!(s.imports(1).unwrap()[0].counts, c);
+}
+
+/// Takes a database of the current schema back to before migration 15 (record versions), for
+/// tests that make an older schema out of a new database.
+fn undo_migration_15(c: &rusqlite::Connection) {
+    c.execute_batch(
+        "DROP TABLE raw_history; DROP TABLE rejudge_queue;
+         ALTER TABLE raw_records DROP COLUMN content_hash; ALTER TABLE imports DROP COLUMN updated;",
+    )
+    .unwrap();
 }
