@@ -1,0 +1,68 @@
+//! docs/judging.md §3: the IdP users a session's keys name.
+
+use super::*;
+
+impl<'a> Index<'a> {
+    /// docs/judging.md §3: the known users of `p` that the session's keys name, strongest first.
+    pub(super) fn match_users(
+        &self,
+        p: Idp,
+        c: &AwsEvent,
+        chain: &Chain<'_>,
+        path: SessionPath,
+    ) -> Vec<(String, MatchedBy)> {
+        let mut out: Vec<(String, MatchedBy)> = Vec::new();
+        let push = |u: String, m: MatchedBy, out: &mut Vec<(String, MatchedBy)>| {
+            if !out.iter().any(|(x, _)| *x == u) {
+                out.push((u, m));
+            }
+        };
+        let source_identity = c.source_identity.as_deref().or(chain.saml.and_then(|a| a.source_identity.as_deref()));
+        if let Some(si) = source_identity.map(fold).filter(|s| self.is_known(p, s)) {
+            push(si, MatchedBy::SourceIdentity, &mut out);
+        }
+        if let Some(subj) = chain.saml.and_then(|a| a.saml_subject.as_deref()).map(fold).filter(|s| self.is_known(p, s))
+        {
+            push(subj, MatchedBy::SamlSubject, &mut out);
+        }
+        let Some(sn) = c.session_name.as_deref().map(fold).filter(|s| !s.is_empty()) else {
+            return out;
+        };
+        if self.is_known(p, &sn) {
+            let m = if sn.contains('@') { MatchedBy::Email } else { MatchedBy::Username };
+            push(sn.clone(), m, &mut out);
+        }
+        let known = self.known.get(&p);
+        if !sn.contains('@')
+            && let Some(k) = known
+        {
+            let prefix = format!("{sn}@");
+            let locals: Vec<&String> = k.range(prefix.clone()..).take_while(|u| u.starts_with(&prefix)).collect();
+            if locals.len() == 1 {
+                push(locals[0].clone(), MatchedBy::LocalPart, &mut out);
+            }
+        }
+        if let Some(target) = self.cfg.aliases.get(&sn) {
+            push(target.clone(), MatchedBy::Alias, &mut out);
+        }
+        for (re, rep) in &self.cfg.rules {
+            if re.is_match(&sn) {
+                let u = fold(&re.replace(&sn, rep.as_str()));
+                if self.is_known(p, &u) {
+                    push(u, MatchedBy::Rule, &mut out);
+                }
+            }
+        }
+        let cut = sn.chars().count();
+        if ((cut == 32 && path == SessionPath::FederationBroker) || cut == 64)
+            && let Some(k) = known
+        {
+            let longer: Vec<&String> =
+                k.range(sn.clone()..).take_while(|u| u.starts_with(&sn)).filter(|u| **u != sn).take(2).collect();
+            if longer.len() == 1 {
+                push(longer[0].clone(), MatchedBy::Prefix, &mut out);
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,574 @@
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use trailproof_model::snapshot::{PriorSessions, PriorSsos, Snapshot};
+use trailproof_model::verdict::{
+    Evidence, Identity, IdentitySource, MatchedBy, MfaInfo, Risk, SessionPath, Severity, Signal, UnknownReason,
+    Verdict, VerdictRecord,
+};
+use trailproof_model::{
+    AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, Source, fold, format_ms,
+};
+
+use crate::config::Compiled;
+use crate::explain::{Links, Story};
+
+mod candidates;
+mod identity;
+mod identity_center;
+mod mfa;
+mod path;
+mod signals;
+
+use identity_center::directory_credentials;
+use mfa::judge_native;
+
+const MIN: Millis = 60_000;
+const SAML_LOOKBACK: Millis = 12 * 60 * MIN;
+const FEDERATION_LOOKBACK: Millis = 36 * 60 * MIN;
+const SIGNIN_TOKEN_LOOKBACK: Millis = 15 * MIN;
+const TIE_MS: Millis = 60_000;
+const GOOGLE_SIGNIN_GROUP: Millis = 10 * MIN;
+
+/// Judges every successful ConsoleLogin of the snapshot. Records come out sorted by time, then
+/// ConsoleLogin event id.
+pub fn correlate(snap: &Snapshot, cfg: &Compiled) -> Vec<VerdictRecord> {
+    let ix = Index::new(snap, cfg);
+    let logins = judged(snap);
+    // The judgements are independent reads of the index: split them across the cores. Chunks
+    // are contiguous, so the output keeps the (time, event id) order.
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if threads < 2 || logins.len() < PARALLEL_MIN {
+        return logins.into_iter().map(|c| ix.judge(c)).collect();
+    }
+    let chunk = logins.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let ix = &ix;
+        let handles: Vec<_> = logins
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|c| ix.judge(c)).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(logins.len());
+        for h in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
+/// Below this many sessions, judging on one thread is faster than starting others.
+const PARALLEL_MIN: usize = 2_000;
+
+/// The ConsoleLogins a snapshot's verdicts are for: the successful ones in its range (all of them
+/// without a range), in (time, event id) order, each once. The others are neighbours, loaded for
+/// the burst and baseline signals of these; their own windows may reach outside what was loaded.
+fn judged(snap: &Snapshot) -> Vec<&AwsEvent> {
+    let in_range = |t: Millis| snap.range.is_none_or(|(from, to)| from <= t && t < to);
+    let mut logins: Vec<&AwsEvent> =
+        snap.console_logins.iter().filter(|c| c.outcome == Outcome::Success && in_range(c.time_ms)).collect();
+    logins.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+    logins.dedup_by(|a, b| a.event_id == b.event_id);
+    logins
+}
+
+/// The span of time in which the IdP sign-ins behind the snapshot's judged ConsoleLogins may lie:
+/// the union of their candidate windows (docs/judging.md §3), or `None` when none is judged.
+///
+/// Reads only the AWS side of the snapshot (the ConsoleLogins and `aws_related`): the store loads
+/// those first, then the IdP events of this span. An Identity Center window is anchored on the
+/// portal sign-in, which can be hours before the slice that holds the console login.
+pub fn idp_span(snap: &Snapshot, cfg: &Compiled) -> Option<(Millis, Millis)> {
+    let ix = Index::new(snap, cfg);
+    judged(snap).into_iter().fold(None, |span, c| {
+        let chain = ix.chain(c);
+        let w = ix.window(c, ix.path(c, &chain));
+        Some(span.map_or((w.lo, w.hi), |(lo, hi): (Millis, Millis)| (lo.min(w.lo), hi.max(w.hi))))
+    })
+}
+
+fn provider_source(p: Idp) -> Source {
+    p.source()
+}
+
+fn identity_source(p: Idp) -> IdentitySource {
+    IdentitySource::of(p)
+}
+
+fn rank(m: MatchedBy) -> u8 {
+    match m {
+        MatchedBy::SourceIdentity => 0,
+        MatchedBy::SamlSubject => 1,
+        MatchedBy::Email | MatchedBy::Username => 2,
+        MatchedBy::LocalPart => 3,
+        MatchedBy::Alias => 4,
+        MatchedBy::Rule => 5,
+        MatchedBy::Prefix => 6,
+        MatchedBy::AwsPrincipal => 7,
+    }
+}
+
+fn user_keys(e: &IdpEvent) -> impl Iterator<Item = String> + '_ {
+    [&e.user.login, &e.user.email, &e.user.app_username].into_iter().flatten().map(|k| fold(k))
+}
+
+/// A network for burst detection: IPv4 /24, IPv6 /48.
+fn network(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        Ok(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        Err(_) => ip.to_string(),
+    }
+}
+
+pub(crate) struct Index<'a> {
+    snap: &'a Snapshot,
+    cfg: &'a Compiled,
+    /// AssumeRoleWithSAML and GetFederationToken by the ARN they issued.
+    issued: HashMap<&'a str, Vec<&'a AwsEvent>>,
+    /// GetSigninToken by the caller's ARN.
+    signin_tokens: HashMap<&'a str, Vec<&'a AwsEvent>>,
+    /// Identity Center portal sign-ins (UserAuthentication) by folded user name.
+    portal_sign_ins: HashMap<String, Vec<&'a AwsEvent>>,
+    /// The CredentialChallenge that names the user of a sign-in sequence, by AuthWorkflowID:
+    /// since 2025 a UserAuthentication of Identity Center's own directory names no user; the
+    /// sequence's password (or e-mail OTP) challenge does.
+    named_by: HashMap<&'a str, &'a AwsEvent>,
+    /// AWS sign-ins (SSOs to AWS apps, outcome success or unknown) by (provider, folded user key).
+    ssos: HashMap<(Idp, String), Vec<&'a IdpEvent>>,
+    /// Every AWS sign-in per provider, by time: who signed in to AWS in a window (§4, rule 2).
+    aws_signins: HashMap<Idp, Vec<&'a IdpEvent>>,
+    /// Providers with an SSO to an AWS application in the snapshot, whatever its outcome.
+    aws_app_in_snapshot: BTreeSet<Idp>,
+    /// The rows of one AD FS sign-in (one per step, sharing its correlation id), by that id.
+    adfs_signins: HashMap<&'a str, Vec<&'a IdpEvent>>,
+    /// Non-SSO events of an IdP session.
+    sessions: HashMap<(Idp, &'a str), Vec<&'a IdpEvent>>,
+    /// Google `login` application events by folded user.
+    google_logins: HashMap<String, Vec<&'a IdpEvent>>,
+    /// Successful console logins (history and range) by principal key.
+    principals: HashMap<String, Vec<&'a AwsEvent>>,
+    /// Known users per provider (alias targets apart).
+    known: &'a BTreeMap<Idp, BTreeSet<String>>,
+    alias_targets: BTreeSet<String>,
+}
+
+fn by_time<T>(v: &mut [&T], key: impl Fn(&T) -> (Millis, &str)) {
+    v.sort_by(|a, b| key(a).cmp(&key(b)));
+}
+
+impl<'a> Index<'a> {
+    fn new(snap: &'a Snapshot, cfg: &'a Compiled) -> Index<'a> {
+        let mut ix = Index {
+            snap,
+            cfg,
+            issued: HashMap::new(),
+            signin_tokens: HashMap::new(),
+            portal_sign_ins: HashMap::new(),
+            named_by: HashMap::new(),
+            ssos: HashMap::new(),
+            aws_signins: HashMap::new(),
+            aws_app_in_snapshot: BTreeSet::new(),
+            adfs_signins: HashMap::new(),
+            sessions: HashMap::new(),
+            google_logins: HashMap::new(),
+            principals: HashMap::new(),
+            known: &snap.known_users,
+            alias_targets: cfg.aliases.values().cloned().collect(),
+        };
+        for e in &snap.aws_related {
+            if e.kind == Some(AwsEventKind::CredentialChallenge)
+                && e.user_name.is_some()
+                && let Some(wf) = e.auth_workflow_id.as_deref()
+            {
+                ix.named_by.entry(wf).or_insert(e);
+            }
+        }
+        for e in &snap.aws_related {
+            match e.kind {
+                Some(AwsEventKind::AssumeRoleWithSaml | AwsEventKind::GetFederationToken) => {
+                    if let Some(a) = e.issued_arn.as_deref() {
+                        ix.issued.entry(a).or_default().push(e);
+                    }
+                }
+                Some(AwsEventKind::GetSigninToken) => {
+                    if let Some(a) = e.arn.as_deref() {
+                        ix.signin_tokens.entry(a).or_default().push(e);
+                    }
+                }
+                Some(AwsEventKind::UserAuthentication) if e.outcome == Outcome::Success => {
+                    if let Some(u) = ix.portal_user(e) {
+                        ix.portal_sign_ins.entry(fold(u)).or_default().push(e);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for e in &snap.idp {
+            if e.kind == IdpEventKind::AppSso {
+                let aws = cfg.is_aws_app(e.provider, e.app_id.as_deref(), e.app_name.as_deref());
+                if aws {
+                    ix.aws_app_in_snapshot.insert(e.provider);
+                }
+                // A sign-in whose record states no outcome is judged on what it carries: it is a
+                // candidate too (docs/judging.md §4).
+                if aws && e.outcome != Outcome::Failure {
+                    let keys: BTreeSet<String> = user_keys(e).collect();
+                    for k in keys {
+                        ix.ssos.entry((e.provider, k)).or_default().push(e);
+                    }
+                    ix.aws_signins.entry(e.provider).or_default().push(e);
+                    if e.provider == Idp::Adfs
+                        && let Some(sid) = e.session_id.as_deref()
+                    {
+                        ix.adfs_signins.entry(sid).or_default().push(e);
+                    }
+                }
+            } else if let Some(sid) = e.session_id.as_deref() {
+                ix.sessions.entry((e.provider, sid)).or_default().push(e);
+            }
+            if e.provider == Idp::Google && matches!(e.kind, IdpEventKind::Login) {
+                let keys: BTreeSet<String> = user_keys(e).collect();
+                for k in keys {
+                    ix.google_logins.entry(k).or_default().push(e);
+                }
+            }
+        }
+        for c in snap.history.iter().chain(snap.console_logins.iter()).filter(|c| c.outcome == Outcome::Success) {
+            ix.principals.entry(principal_key(c)).or_default().push(c);
+        }
+        for v in ix.issued.values_mut().chain(ix.signin_tokens.values_mut()).chain(ix.portal_sign_ins.values_mut()) {
+            by_time(v, |e| (e.time_ms, &e.event_id));
+            v.dedup_by(|a, b| a.event_id == b.event_id);
+        }
+        for v in ix.principals.values_mut() {
+            by_time(v, |e| (e.time_ms, &e.event_id));
+            v.dedup_by(|a, b| a.event_id == b.event_id);
+        }
+        for v in ix
+            .ssos
+            .values_mut()
+            .chain(ix.aws_signins.values_mut())
+            .chain(ix.sessions.values_mut())
+            .chain(ix.google_logins.values_mut())
+        {
+            by_time(v, |e| (e.time_ms, &e.event_id));
+        }
+        ix
+    }
+
+    /// The user of a portal sign-in: its own user name, else that of the challenge of the same
+    /// sign-in sequence that names it.
+    fn portal_user(&self, p: &'a AwsEvent) -> Option<&'a str> {
+        p.user_name.as_deref().or_else(|| self.naming_challenge(p).and_then(|c| c.user_name.as_deref()))
+    }
+
+    /// The CredentialChallenge naming the user of a portal sign-in that names none itself.
+    fn naming_challenge(&self, p: &AwsEvent) -> Option<&'a AwsEvent> {
+        if p.user_name.is_some() {
+            return None;
+        }
+        p.auth_workflow_id.as_deref().and_then(|wf| self.named_by.get(wf).copied())
+    }
+
+    /// Whether `p`'s AWS application can be told from its others (docs/judging.md §4, rule 1):
+    /// configured, or recognised by the default pattern in some sign-in `p` has logged.
+    fn aws_app_known(&self, p: Idp) -> bool {
+        self.cfg.configures_aws_apps(p)
+            || self.aws_app_in_snapshot.contains(&p)
+            || self
+                .snap
+                .app_names
+                .get(&p)
+                .is_some_and(|names| names.iter().any(|n| self.cfg.is_aws_app(p, None, Some(n))))
+    }
+
+    /// The AWS sign-ins of the searched IdPs, by anyone, in `[lo, hi]`.
+    fn aws_signins_between(&self, searched: &[Searched], lo: Millis, hi: Millis) -> Vec<&'a IdpEvent> {
+        let mut out: Vec<&'a IdpEvent> = Vec::new();
+        for s in searched {
+            let v = self.aws_signins.get(&s.provider).map(Vec::as_slice).unwrap_or(&[]);
+            let from = v.partition_point(|e| e.time_ms < lo);
+            out.extend(v[from..].iter().take_while(|e| e.time_ms <= hi).copied());
+        }
+        out.sort_by(|a, b| (a.time_ms, a.provider, &a.event_id).cmp(&(b.time_ms, b.provider, &b.event_id)));
+        out.dedup_by(|a, b| a.provider == b.provider && a.event_id == b.event_id);
+        out
+    }
+
+    fn is_known(&self, p: Idp, u: &str) -> bool {
+        self.known.get(&p).is_some_and(|s| s.contains(u)) || self.alias_targets.contains(u)
+    }
+}
+
+/// The key under which a principal's console sessions are compared for "new" signals and bursts:
+/// the folded session name for federated sessions, the folded ARN (or user name) otherwise.
+pub fn principal_key(c: &AwsEvent) -> String {
+    match c.principal_type.as_deref() {
+        Some("IAMUser" | "Root") => fold(c.arn.as_deref().or(c.user_name.as_deref()).unwrap_or(&c.event_id)),
+        _ => fold(c.session_name.as_deref().or(c.arn.as_deref()).unwrap_or(&c.event_id)),
+    }
+}
+
+/// The chain of AWS records behind a ConsoleLogin.
+struct Chain<'a> {
+    saml: Option<&'a AwsEvent>,
+    federation: Option<&'a AwsEvent>,
+    signin_token: Option<&'a AwsEvent>,
+}
+
+/// What one IdP login says about MFA.
+struct MfaFinding<'a> {
+    verdict: Verdict,
+    reason: Option<UnknownReason>,
+    mfa: Option<MfaInfo>,
+    /// IdP records cited, with their role.
+    evidence: Vec<(&'a IdpEvent, &'static str)>,
+    note: String,
+}
+
+impl<'a> MfaFinding<'a> {
+    fn unknown(note: String, evidence: Vec<(&'a IdpEvent, &'static str)>) -> Self {
+        MfaFinding {
+            verdict: Verdict::Unknown,
+            reason: Some(UnknownReason::IdpLogsNotCollected),
+            mfa: None,
+            evidence,
+            note,
+        }
+    }
+}
+
+/// What the federated rules concluded for one session.
+struct Judged<'a> {
+    verdict: Verdict,
+    reason: Option<UnknownReason>,
+    identity: Option<Identity>,
+    mfa: Option<MfaInfo>,
+    chosen: Option<&'a IdpEvent>,
+}
+
+impl Judged<'_> {
+    fn unknown(reason: UnknownReason) -> Self {
+        Judged { verdict: Verdict::Unknown, reason: Some(reason), identity: None, mfa: None, chosen: None }
+    }
+}
+
+struct Candidate<'a> {
+    event: &'a IdpEvent,
+    user: String,
+    matched_by: MatchedBy,
+    ip_equal: bool,
+    distance: Millis,
+}
+
+/// Where the IdP sign-in behind a session is looked for (docs/judging.md §4).
+struct Window<'a> {
+    /// Candidates are ranked by distance to this time and IP equality with `ip`.
+    anchor: Millis,
+    ip: Option<&'a str>,
+    lo: Millis,
+    hi: Millis,
+    /// The Identity Center portal sign-in the window is anchored on, if any.
+    portal: Option<&'a AwsEvent>,
+}
+
+struct Searched {
+    provider: Idp,
+    scope: Option<String>,
+}
+
+impl<'a> Index<'a> {
+    fn judge(&self, c: &'a AwsEvent) -> VerdictRecord {
+        let chain = self.chain(c);
+        let path = self.path(c, &chain);
+        let mut story = Story::new(c, path);
+        let mut evidence =
+            vec![Evidence { source: Source::Cloudtrail, id: c.event_id.clone(), role: "console_login".into() }];
+        for (e, role) in [
+            (chain.saml, "assume_role_with_saml"),
+            (chain.federation, "get_federation_token"),
+            (chain.signin_token, "get_signin_token"),
+        ] {
+            if let Some(e) = e
+                && path != SessionPath::AwsNative
+            {
+                evidence.push(Evidence { source: Source::Cloudtrail, id: e.event_id.clone(), role: role.into() });
+                story.aws_link(role, e);
+            }
+        }
+
+        story.missing_links(
+            path,
+            Links {
+                saml: chain.saml.is_some(),
+                federation: chain.federation.is_some(),
+                signin_token: chain.signin_token.is_some(),
+            },
+        );
+        let Judged { verdict, reason, identity, mfa, chosen } = if path == SessionPath::AwsNative {
+            judge_native(c, &mut story)
+        } else {
+            self.judge_federated(c, path, &chain, &mut story, &mut evidence)
+        };
+        story.verdict(verdict, reason);
+
+        let signals = self.signals(c, verdict, chosen, &chain);
+        let risk = self.risk(verdict, &signals);
+        VerdictRecord {
+            console_login_event_id: c.event_id.clone(),
+            account_id: c.account_id.clone(),
+            arn: c.arn.clone(),
+            session_name: c.session_name.clone(),
+            time: format_ms(c.time_ms),
+            source_ip: c.source_ip.clone(),
+            user_agent: c.user_agent.clone(),
+            path,
+            verdict,
+            reason,
+            identity,
+            mfa,
+            evidence,
+            risk,
+            explanation: story.finish(),
+            version: 1,
+        }
+    }
+
+    /// docs/judging.md §2–§5a for a federated session (every path but `aws_native`).
+    fn judge_federated(
+        &self,
+        c: &'a AwsEvent,
+        path: SessionPath,
+        chain: &Chain<'a>,
+        story: &mut Story,
+        evidence: &mut Vec<Evidence>,
+    ) -> Judged<'a> {
+        let searched = self.searched_idps(c, path, chain);
+        let w = self.window(c, path);
+        if let Some(p) = w.portal {
+            evidence.push(Evidence {
+                source: Source::Cloudtrail,
+                id: p.event_id.clone(),
+                role: "identity_center_sign_in".into(),
+            });
+            if let Some(ch) = self.naming_challenge(p) {
+                evidence.push(Evidence {
+                    source: Source::Cloudtrail,
+                    id: ch.event_id.clone(),
+                    role: "identity_center_sign_in".into(),
+                });
+                story.note(format!(
+                    "The portal sign-in names no user; the {} challenge {} of the same sign-in (AuthWorkflowID {}) names {}.",
+                    ch.credential_type.as_deref().unwrap_or("first"),
+                    ch.event_id,
+                    ch.auth_workflow_id.as_deref().unwrap_or_default(),
+                    ch.user_name.as_deref().unwrap_or_default()
+                ));
+            }
+            story.note(format!(
+                "The user's IAM Identity Center portal sign-in (UserAuthentication {}, credential {}) was at {}.",
+                p.event_id,
+                p.credential_type.as_deref().unwrap_or("not stated"),
+                format_ms(p.time_ms)
+            ));
+        }
+        if path == SessionPath::IdentityCenter {
+            if let Some(p) = w.portal
+                && let Some(types) = directory_credentials(p)
+            {
+                return self.identity_center_directory(c, p, &types, story);
+            }
+            if w.portal.is_none() && searched.is_empty() {
+                return self.identity_center_without_sign_in(c, story);
+            }
+        }
+        if searched.is_empty() {
+            story.note(
+                "No identity provider is configured or present in the store to check this federated sign-in against."
+                    .into(),
+            );
+            return Judged::unknown(UnknownReason::IdpNotConfigured);
+        }
+        if w.portal.is_some() {
+            story.note("Identity Center sent the user to an external IdP: its sign-in is looked for around the portal sign-in.".into());
+        }
+        let mut users: Vec<(Idp, String, MatchedBy)> = Vec::new();
+        for s in &searched {
+            for (u, m) in self.match_users(s.provider, c, chain, path) {
+                if !users.iter().any(|(p, x, _)| *p == s.provider && *x == u) {
+                    users.push((s.provider, u, m));
+                }
+            }
+        }
+        users.sort_by(|a, b| (rank(a.2), a.0, &a.1).cmp(&(rank(b.2), b.0, &b.1)));
+        let cands = self.candidates(&w, &users);
+        let Some(best) = cands.first() else {
+            return self.no_candidate(&searched, &users, &w, story);
+        };
+        let mut j = Judged {
+            identity: Some(Identity {
+                idp: identity_source(best.event.provider),
+                user: best.user.clone(),
+                matched_by: best.matched_by,
+            }),
+            chosen: Some(best.event),
+            ..Judged::unknown(UnknownReason::IdpLogsNotCollected)
+        };
+        let finding = self.mfa_of(best, &searched);
+        let rivals: Vec<(&Candidate<'a>, MfaFinding<'a>)> = cands
+            .iter()
+            .skip(1)
+            .filter(|r| {
+                rank(r.matched_by) == rank(best.matched_by)
+                    && r.ip_equal == best.ip_equal
+                    && r.distance - best.distance <= TIE_MS
+            })
+            .map(|r| (r, self.mfa_of(r, &searched)))
+            .filter(|(_, f)| f.verdict != finding.verdict)
+            .collect();
+        evidence.push(Evidence {
+            source: provider_source(best.event.provider),
+            id: best.event.event_id.clone(),
+            role: "idp_sso".into(),
+        });
+        story.sso(best.event, best.matched_by, &best.user);
+        if rivals.is_empty() {
+            (j.verdict, j.reason, j.mfa) = (finding.verdict, finding.reason, finding.mfa);
+            for (e, role) in finding.evidence {
+                evidence.push(Evidence {
+                    source: provider_source(e.provider),
+                    id: e.event_id.clone(),
+                    role: role.into(),
+                });
+            }
+            story.note(finding.note);
+        } else {
+            j.reason = Some(UnknownReason::ConflictingCandidates);
+            for (r, _) in &rivals {
+                evidence.push(Evidence {
+                    source: provider_source(r.event.provider),
+                    id: r.event.event_id.clone(),
+                    role: "conflicting_candidate".into(),
+                });
+            }
+            story.note(format!(
+                "Another sign-in of the same user ({}) is just as close to the console login and tells a different story about MFA; trailproof will not guess which one this session came from.",
+                rivals.iter().map(|(r, _)| r.event.event_id.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        j
+    }
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() { "no named factor".into() } else { v.join(", ") }
+}
