@@ -137,6 +137,25 @@ pub async fn check_with(src: &CloudTrailSource, opts: &CtOptions) -> Vec<CheckRe
         return out;
     }
     out.push(line("configuration", true, format!("mode {}", src.mode)));
+    if src.mode != "directory" {
+        let settling = opts.settling_for(src) / 60_000;
+        let pacing = match (src.mode.as_str(), src.requests_per_second.unwrap_or(crate::DEFAULT_REQUESTS_PER_SECOND)) {
+            ("lookup", 0) => "LookupEvents not paced (requests_per_second = 0)".to_string(),
+            ("lookup", n) => format!(
+                "{n} LookupEvents request(s)/s per region (AWS allows 2 per second per account and region, shared by \
+                 every reader of the event history)"
+            ),
+            _ => "S3 GETs, up to 8 at once".to_string(),
+        };
+        out.push(line(
+            "pacing",
+            true,
+            format!(
+                "{pacing}; coverage ends {settling} min before now (settling_minutes; CloudTrail documents about 5 \
+                 minutes on average, no bound; see docs/source-lag.md)"
+            ),
+        ));
+    }
     match src.mode.as_str() {
         "directory" => {
             let ok = std::path::Path::new(&src.directory).is_dir();

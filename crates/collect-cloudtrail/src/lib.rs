@@ -3,8 +3,8 @@
 //!
 //! | mode | reads | checkpoint (scope, stream) | coverage |
 //! |---|---|---|---|
-//! | `lookup` | `LookupEvents` per region, one lookup attribute per call: `EventSource` = `signin.amazonaws.com`, `sts.amazonaws.com`, `sso.amazonaws.com`; windows of at most a day, oldest first, `MaxResults` 50, `NextToken` to the end (newest first) | `lookup:NAME:REGION`, `incremental`/`backfill`: JSON [`state::LookupState`] (window, event source index, next token) after every page | `ACCOUNT/REGION` per completed window (all three event sources read, nothing quarantined), `[from, min(to, now - overlap))` |
-//! | `s3` | the trail bucket, by `[prefix/]AWSLogs/[o-org/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/` day prefixes only (never a bucket walk); objects whose name (delivery) time is in `[from, to + 1 h]` | `s3:BUCKET/BASE`, `incremental`/`backfill`: JSON [`state::S3State`] with the last object key processed (keys sort by delivery time) | per account/region folder, once every selected object was read: per record scope, the span of records read clipped to `[from, min(to, now - 1 h)]`; withheld when an object or record was quarantined |
+//! | `lookup` | `LookupEvents` per region, one lookup attribute per call: `EventSource` = `signin.amazonaws.com`, `sts.amazonaws.com`, `sso.amazonaws.com`; windows of at most a day, oldest first, `MaxResults` 50, `NextToken` to the end (newest first) | `lookup:NAME:REGION`, `incremental`/`backfill`: JSON [`state::LookupState`] (window, event source index, next token) after every page | `ACCOUNT/REGION` per completed window (all three event sources read, nothing quarantined), `[from, min(to, now - settling))` |
+//! | `s3` | the trail bucket, by `[prefix/]AWSLogs/[o-org/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/` day prefixes only (never a bucket walk); objects whose name (delivery) time is in `[from, to + settling]` | `s3:BUCKET/BASE`, `incremental`/`backfill`: JSON [`state::S3State`] with the last object key processed (keys sort by delivery time) | per account/region folder, once every selected object was read: per record scope, the span of records read clipped to `[from, min(to, now - settling)]`; withheld when an object or record was quarantined |
 //! | `directory` | `trailproof_ingest::import` of the local tree (what `trailproof import cloudtrail DIR` does) | none | as `import`: `coverage.json` or the span read |
 //!
 //! Every page (lookup) and every object (s3) is one transaction: its records (through
@@ -22,8 +22,14 @@
 //! every client at an emulator or an S3-compatible server (S3 then uses path-style requests).
 //! Credentials never appear in errors or reports.
 //!
-//! Pacing: `requests_per_second` per region for LookupEvents (default 2, the documented limit;
-//! 0 = off), with `governor`. `ThrottlingException` (and other transient failures) back off
+//! Settling: CloudTrail "typically delivers logs within an average of about 5 minutes of an API
+//! call. This time is not guaranteed" (AWS CloudTrail User Guide, "Getting and viewing your
+//! CloudTrail log files"): no bound is documented. Coverage ends `settling_minutes` (default 60)
+//! before now, and s3 mode reads the files delivered up to that long after a range.
+//!
+//! Pacing: `requests_per_second` per region for LookupEvents (default 1, half of the documented
+//! 2 per second per account and region, which every reader of the account's event history
+//! shares; 0 = off), with `governor`. `ThrottlingException` (and other transient failures) back off
 //! exponentially from `retry_initial` up to `retry_max`, at most `max_retries` times.
 //!
 //! Regions are read one after the other (one pacer each); the s3 folders too. In s3 mode up to
@@ -53,8 +59,12 @@ pub use aws::{CheckResult, check_cloudtrail, check_with};
 /// The event sources LookupEvents is asked for, in order.
 pub const EVENT_SOURCES: [&str; 3] = ["signin.amazonaws.com", "sts.amazonaws.com", "sso.amazonaws.com"];
 
-/// S3 delivery slack: objects named up to this long after a window's end are read with it.
+/// The default settling time of CloudTrail (an hour): S3 objects named up to this long after a
+/// range's end are read with it, and coverage ends this long before now.
 pub const S3_SLACK_MS: Millis = 3_600_000;
+
+/// Default LookupEvents pacing per region (see the crate docs).
+pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 1;
 
 /// LookupEvents serves the last 90 days.
 pub const LOOKUP_HORIZON_MS: Millis = 90 * 24 * 3_600_000;
@@ -67,8 +77,12 @@ pub struct CtOptions {
     /// `--until` (exclusive); later than `now` means now.
     pub until: Option<Millis>,
     pub now: Millis,
-    /// `collect.overlap_minutes` in ms: lookup coverage stops this long before now.
-    pub overlap_ms: Millis,
+    /// How long after their time events are taken to be all delivered: coverage stops this long
+    /// before now. `None`: the source's `settling_minutes` (default 60), never less than
+    /// `settling_floor_ms`.
+    pub settling_ms: Option<Millis>,
+    /// `collect.overlap_minutes` in ms (deprecated): a floor under every settling time.
+    pub settling_floor_ms: Millis,
     /// `collect.initial_lookback_hours` in ms: where a first incremental run starts.
     pub initial_lookback_ms: Millis,
     pub max_retries: u32,
@@ -90,7 +104,8 @@ impl CtOptions {
             since: None,
             until: None,
             now,
-            overlap_ms: 30 * 60_000,
+            settling_ms: None,
+            settling_floor_ms: 0,
             initial_lookback_ms: 24 * 3_600_000,
             max_retries: 6,
             retry_initial: Duration::from_millis(500),
@@ -105,13 +120,21 @@ impl CtOptions {
     /// Takes the collect section's knobs.
     pub fn from_config(cfg: &trailproof_model::config::CollectConfig, now: Millis) -> CtOptions {
         CtOptions {
-            overlap_ms: Millis::from(cfg.overlap_minutes) * 60_000,
+            settling_floor_ms: Millis::from(cfg.overlap_minutes) * 60_000,
             initial_lookback_ms: Millis::from(cfg.initial_lookback_hours) * 3_600_000,
             max_retries: cfg.max_retries,
             retry_initial: Duration::from_millis(cfg.retry_initial_ms),
             retry_max: Duration::from_millis(cfg.retry_max_ms.max(cfg.retry_initial_ms)),
             ..CtOptions::new(now)
         }
+    }
+
+    /// The settling time for `src`, in ms.
+    pub fn settling_for(&self, src: &CloudTrailSource) -> Millis {
+        let default = trailproof_model::config::source_lag(Source::Cloudtrail)
+            .map_or(S3_SLACK_MS, |l| Millis::from(l.default_settling_minutes) * 60_000);
+        let own = src.settling_minutes.map_or(default, |m| Millis::from(m) * 60_000);
+        self.settling_ms.unwrap_or(own).max(self.settling_floor_ms)
     }
 
     pub(crate) fn stream(&self) -> &'static str {

@@ -37,7 +37,7 @@ pub(crate) async fn run(
     let started = Instant::now();
     for region in &src.regions {
         let client = cloudtrail_client(&conf, region);
-        let rps = src.requests_per_second.unwrap_or(2);
+        let rps = src.requests_per_second.unwrap_or(crate::DEFAULT_REQUESTS_PER_SECOND);
         // Evenly spaced (no burst): AWS counts requests per second, so a burst of `rps` followed
         // by paced requests could put rps + 1 in one second.
         let limiter =
@@ -162,7 +162,7 @@ pub(crate) async fn run(
                 }
                 None => {
                     // The window is complete: all three event sources read.
-                    let upto = p.to.min(opts.now - opts.overlap_ms);
+                    let upto = p.to.min(opts.now - opts.settling_for(src));
                     if upto > p.from {
                         let span = format!("{region} {}..{}", format_ms(p.from), format_ms(upto));
                         match &account {

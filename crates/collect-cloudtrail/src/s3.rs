@@ -13,7 +13,7 @@ use trailproof_store::{Origin, Store};
 
 use crate::aws::{describe, sdk_config};
 use crate::state::{self, S3State};
-use crate::{Claim, CtError, CtOptions, CtProgress, S3_SLACK_MS, Summary, store_err};
+use crate::{Claim, CtError, CtOptions, CtProgress, Summary, store_err};
 
 /// `[prefix/]AWSLogs/[o-org/]`.
 pub fn logs_root(src: &CloudTrailSource) -> String {
@@ -238,7 +238,8 @@ async fn run_folder(
     let to = opts.end().max(from);
     st.from = Some(from);
     st.to = Some(to);
-    let hi = to + S3_SLACK_MS;
+    let settling = opts.settling_for(src);
+    let hi = to + settling;
     let last_day = hi.min(opts.now);
     let iopts = ImportOptions::new(Source::Cloudtrail);
     let mut day = from - from.rem_euclid(DAY_MS);
@@ -308,7 +309,7 @@ async fn run_folder(
         }
     }
     // Every selected object is read: the folder's coverage and the end of the range.
-    let done_until = from.max(to.min(opts.now - S3_SLACK_MS));
+    let done_until = from.max(to.min(opts.now - settling));
     let scope = format!("{account}/{region}");
     let mut claim = None;
     match st.span.get(&scope) {

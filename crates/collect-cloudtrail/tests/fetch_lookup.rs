@@ -46,17 +46,18 @@ async fn lookup_reads_three_event_sources_per_region_like_an_import() {
     assert_eq!(seen, sum.pages);
     // Three event sources asked per window and region.
     assert!(emu.requests(Endpoint::CloudTrail) >= (regions.len() * 3 * 3) as u64);
-    // Coverage per ACCOUNT/REGION, one merged span each, up to now - overlap.
+    // Coverage per ACCOUNT/REGION, one merged span each, up to now - settling (an hour).
     let cov = store.coverage().unwrap();
     for r in &regions {
         let scope = format!("{account}/{r}");
         let c: Vec<_> = cov.iter().filter(|c| c.scope == scope).collect();
         assert_eq!(c.len(), 1, "{scope}: {cov:?}");
         assert_eq!(c[0].start_ms, o.since.unwrap());
-        assert_eq!(c[0].end_ms, o.until.unwrap() - o.overlap_ms - 1);
+        assert_eq!(c[0].end_ms, o.until.unwrap() - o.settling_for(&src) - 1);
+        assert_eq!(o.settling_for(&src), 3_600_000);
     }
-    // A second run with the same backfill range re-reads only the overlap (coverage stopped at
-    // now - overlap): one window of three event sources per region, nothing new.
+    // A second run with the same backfill range re-reads only the settling time (coverage
+    // stopped at now - settling): one window of three event sources per region, nothing new.
     let again = collect_cloudtrail(&mut store, &src, &o, &mut |_| {}).await.unwrap();
     assert_eq!(again.pages, 3 * regions.len() as u64, "{}", again.line());
     assert_eq!(again.counts.stored, 0);
@@ -147,8 +148,11 @@ async fn check_reports_each_region_and_config_problems() {
     let emu = emulator(sim.path(), false).await;
     let src = lookup_source(&emu, &regions, 0);
     let lines = check_with(&src, &opts()).await;
-    assert_eq!(lines.len(), 1 + regions.len());
+    assert_eq!(lines.len(), 2 + regions.len());
     assert!(lines.iter().all(|l| l.ok), "{lines:?}");
+    assert_eq!(lines[1].what, "pacing");
+    assert!(lines[1].detail.starts_with("LookupEvents not paced"), "{}", lines[1].detail);
+    assert!(lines[1].detail.contains("coverage ends 60 min before now"), "{}", lines[1].detail);
     let bad = CloudTrailSource { regions: vec![], ..src };
     let lines = check_with(&bad, &opts()).await;
     assert!(!lines[0].ok && lines[0].detail.contains("regions"), "{lines:?}");

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use trailproof_http::{ConnectOptions, HttpError, Page, RetryPolicy, same_origin};
-use trailproof_model::config::Config;
+use trailproof_model::config::{CollectConfig, Config};
 use trailproof_model::{Millis, Source};
 use url::Url;
 
@@ -17,6 +17,8 @@ use crate::source::{Configured, Conn, config_hint, configured};
 pub enum CheckKind {
     /// The configuration entry and its secrets (variables set, files readable, keys valid).
     Config,
+    /// How requests are paced and how long records are given to settle (informational).
+    Pacing,
     /// The server answers HTTP at all.
     Reachability,
     /// The credentials are accepted (a token is issued, the API token is valid).
@@ -29,6 +31,7 @@ impl CheckKind {
     pub fn as_str(self) -> &'static str {
         match self {
             CheckKind::Config => "configuration",
+            CheckKind::Pacing => "pacing",
             CheckKind::Reachability => "reachability",
             CheckKind::Credentials => "credentials",
             CheckKind::Permission => "permission",
@@ -96,11 +99,16 @@ pub async fn check(cfg: &Config, reporter: &dyn Reporter) -> Vec<CheckResult> {
     };
     let timeout = Duration::from_secs(u64::from(cfg.collect.request_timeout_seconds.clamp(1, 20)));
     let opts = ConnectOptions { timeout, policy, observer: None, page_size: None };
-    let runs = sources.iter().map(|c| check_one(c, &opts, reporter));
+    let runs = sources.iter().map(|c| check_one(c, &cfg.collect, &opts, reporter));
     join_all(runs.collect()).await.into_iter().flatten().collect()
 }
 
-async fn check_one(c: &Configured, opts: &ConnectOptions, reporter: &dyn Reporter) -> Vec<CheckResult> {
+async fn check_one(
+    c: &Configured,
+    collect: &CollectConfig,
+    opts: &ConnectOptions,
+    reporter: &dyn Reporter,
+) -> Vec<CheckResult> {
     let mut lines = Lines { source: c.label(), out: Vec::new(), reporter };
     let conn = match c.connect(opts) {
         Ok(conn) => conn,
@@ -111,6 +119,7 @@ async fn check_one(c: &Configured, opts: &ConnectOptions, reporter: &dyn Reporte
         }
     };
     lines.push(CheckKind::Config, true, describe_config(c), None);
+    lines.push(CheckKind::Pacing, true, describe_pacing(c, collect), None);
 
     // Reachability: the API host and, when different, the token endpoint's host.
     let mut hosts: Vec<Url> = vec![api_base(&conn)];
@@ -235,6 +244,34 @@ fn describe_config(c: &Configured) -> String {
             format!("service account key {} impersonating {}", g.service_account_key_file.trim(), g.admin_email.trim())
         }
     }
+}
+
+/// The pacing line: requests per period, and how long records are given to settle.
+fn describe_pacing(c: &Configured, collect: &CollectConfig) -> String {
+    let settling = c.settling_ms(collect) / 60_000;
+    let lag = trailproof_model::config::source_lag(c.source());
+    let documented = match lag.and_then(|l| l.documented_bound) {
+        Some(b) => format!("{} documents {b}", c.source()),
+        None => format!("{} documents no bound", c.source()),
+    };
+    let mut s = format!(
+        "{}; coverage ends {settling} min before now (settling_minutes; {documented}; see docs/source-lag.md)",
+        c.pacing()
+    );
+    if let Configured::Entra(e) = c {
+        match (e.non_interactive.unwrap_or(true), e.app_ids.iter().any(|a| !a.trim().is_empty())) {
+            (true, true) => s.push_str("; reads interactive and non-interactive sign-ins to app_ids"),
+            (true, false) => s.push_str(
+                "; reads non-interactive sign-ins to every application (set app_ids to the AWS applications: \
+                 there are many)",
+            ),
+            (false, _) => s.push_str(
+                "; non_interactive = false: sign-ins without a new factor (single sign-on from an Entra-joined \
+                 PC) are not read, so their console sessions are judged as if no sign-in were found",
+            ),
+        }
+    }
+    s
 }
 
 /// The sources `check` would look at, by kind (for the CLI's "nothing configured" message).

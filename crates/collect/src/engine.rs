@@ -282,8 +282,10 @@ async fn drive(
         }
     };
     let now = opts.now;
-    let overlap = i64::from(ctx.cfg.overlap_minutes) * 60_000;
-    let lag_end = now - overlap;
+    // Coverage ends where the source's records have settled (docs/source-lag.md); each run
+    // reads again from there, so what arrives late is read.
+    let settling = c.settling_ms(ctx.cfg);
+    let lag_end = now - settling;
     let end = opts.until.map_or(now, |u| u.min(now));
     let start = match opts.since {
         Some(since) => {
@@ -333,20 +335,32 @@ async fn drive(
         latest: None,
         warned_scope: false,
     };
+    let w = opts.tuning.window_ms.max(1);
     match conn {
         Conn::Okta(okta) if !backfill && opts.until.is_none() => {
             ctx.reporter.started(&flow.rep.label, flow.rep.mode, None);
             poll(&mut flow, okta, conn, start, now, lag_end, fixed_scope).await
         }
-        _ => {
-            let w = opts.tuning.window_ms.max(1);
-            windows(&mut flow, conn, start, end, lag_end, w, fixed_scope).await
+        Conn::Okta(okta) => {
+            // Okta: bounded requests "may not contain all events" (delays are rare but
+            // possible), so they read only what has settled; the rest is polled (persistence
+            // time) and left unclaimed until a later run.
+            let settled = end.min(lag_end).max(start);
+            windows(&mut flow, conn, start, settled, lag_end, w, fixed_scope).await?;
+            if end > settled {
+                poll_tail(&mut flow, okta, conn, settled, end).await?;
+            }
+            Ok(())
         }
+        _ => windows(&mut flow, conn, start, end, lag_end, w, fixed_scope).await,
     }
 }
 
 /// Okta incremental: poll from the stored `next` link (else from `since = done_until`) until a
-/// page comes back short (or events from `now` on appear), then claim `[done_until, now - overlap)`.
+/// page comes back empty, as Okta documents ("continue this process until no events are
+/// returned"; a short page only means that is all for now, and events persisted late may follow),
+/// or events from `now` on appear (an org busy enough never to give an empty page), then claim
+/// `[done_until, now - settling)`.
 async fn poll(
     flow: &mut Flow<'_>,
     okta: &OktaApi,
@@ -356,7 +370,6 @@ async fn poll(
     lag_end: Millis,
     scope: Option<String>,
 ) -> Result<(), Failure> {
-    let limit = okta.limit() as usize;
     let (mut url, mut resumed) = match flow.st.next.as_deref().and_then(|s| okta.resume_url(s)) {
         Some(u) => (u, true),
         None => (okta.poll_url(start), false),
@@ -377,9 +390,10 @@ async fn poll(
             Err(e) => return Err(e),
         };
         resumed = false;
-        // Caught up: a short page, or (in an org busy enough to fill every page) an event
-        // published at or after this run's `now`, which was persisted after everything before it.
-        let finishes = page.records < limit || page.next.is_none() || flow.latest.is_some_and(|l| l >= now);
+        // Caught up: an empty page, or (in an org busy enough that no page is ever empty) an
+        // event published at or after this run's `now`, which was persisted after everything
+        // before it.
+        let finishes = page.records == 0 || page.next.is_none() || flow.latest.is_some_and(|l| l >= now);
         let mut st = flow.st.clone();
         st.pending = None;
         st.next = page.next.as_ref().map(Url::to_string);
@@ -399,9 +413,37 @@ async fn poll(
     flow.flush().await
 }
 
+/// Okta backfills: the stretch after the settled windows, `[since, until)`, read by polling
+/// (persistence time, so records delayed in Okta's pipeline are read) from `since` to an empty
+/// page or an event at or after `until`. Its records are stored; no coverage is claimed and the
+/// checkpoint stays at `since` (a later run reads it as settled windows).
+async fn poll_tail(
+    flow: &mut Flow<'_>,
+    okta: &OktaApi,
+    conn: &Conn,
+    since: Millis,
+    until: Millis,
+) -> Result<(), Failure> {
+    let mut url = okta.poll_url(since);
+    loop {
+        let page = flow.fetch(conn, &url).await?;
+        let done = page.records == 0 || page.next.is_none() || flow.latest.is_some_and(|l| l >= until);
+        let mut st = flow.st.clone();
+        st.pending = None;
+        st.next = None;
+        let next = page.next.clone();
+        flow.send(page, st, true, None).await?;
+        match next {
+            Some(u) if !done => url = u,
+            _ => break,
+        }
+    }
+    flow.flush().await
+}
+
 /// Bounded windows `[a, b)` of at most `w`, oldest first; each window's queries are paged to
 /// the end, and only the page that completes the window records its coverage
-/// `[a, min(b, now - overlap))` and moves `done_until`.
+/// `[a, min(b, now - settling))` and moves `done_until`.
 async fn windows(
     flow: &mut Flow<'_>,
     conn: &Conn,

@@ -16,11 +16,17 @@
 //!   that follows it and, when the page completes a window, the window's coverage. Killed at any
 //!   moment, the next run resumes from the last committed checkpoint; records read twice are
 //!   deduplicated by their native ids, so the store ends exact.
-//! - **Coverage is claimed only for what was completely read**, and only up to
-//!   `now - overlap_minutes` (events may still arrive that late; the overlap is also how far each
-//!   run re-reads). A window in which a record was quarantined is not claimed (the record might
+//! - **Coverage is claimed only for what has settled at the source and was completely read**:
+//!   up to `now - settling`, where each source has its own settling time (`settling_minutes`,
+//!   defaults from the vendors' documentation in `trailproof_model::config::SOURCE_LAGS`:
+//!   Entra 120 min, Google 240, Okta 30; docs/source-lag.md). Records may appear at the source
+//!   that late; each run reads again from where the last claim ended, so a record that arrives
+//!   late is read. A window in which a record was quarantined is not claimed (the record might
 //!   be the one that matters; `trailproof status` lists it). A failed run records only the
 //!   windows it completed.
+//! - **A record read again with other content replaces what was stored** (Entra aggregates MFA
+//!   steps onto the original sign-in for up to two hours): the store keeps the earlier bytes and
+//!   queues the time it spans for re-judging (`trailproof_store::Batch::insert_idp_record`).
 //! - **Secrets** come from environment variables or files named in the configuration and never
 //!   reach logs, errors or reports (see `trailproof-http`).
 //!
@@ -33,17 +39,19 @@
 //!
 //! `done_until` is the time before which everything has been read; an incremental run reads
 //! from `done_until` (or `now - initial_lookback_hours` the first time) to `--until` or now.
-//! Because a run claims coverage only up to `now - overlap`, `done_until` is at most
-//! `now - overlap`, so the next run re-reads the last `overlap_minutes`: that is the overlap,
-//! and late events in it are caught (deduplication keeps the store exact).
+//! Because a run claims coverage only up to `now - settling`, `done_until` is at most
+//! `now - settling`, so the next run reads the last settling time again: records that appear
+//! late in it are caught, records completed since are replaced, and identical copies are
+//! duplicates (the store stays exact). The deprecated `overlap_minutes` is a floor under every
+//! source's settling time.
 //!
 //! # Per source
 //!
 //! | | how a run reads | checkpoint after each page | coverage (scope) |
 //! |---|---|---|---|
-//! | Okta, incremental | polling: `since = done_until` the first time, then the stored `next` link (persistence order, so late events appear behind it); ends at a page shorter than `limit` | the page's `next` link | on the last page: `[done_until, now - overlap)`, scope `*` or `scope` |
-//! | Okta, `--since`/`--until` | bounded requests `[a, b)` per window, ascending, `next` links to the end | the window and the page's `next` link | per completed window `[a, min(b, now - overlap))` |
-//! | Entra | `createdDateTime ge a and le b` (+ `appId` `or` group), newest first, `@odata.nextLink` to the end | the window and the next link | per completed window (tenant id) |
+//! | Okta, incremental | polling: `since = done_until` the first time, then the stored `next` link (persistence order, so late events appear behind it); ends at an empty page, as Okta documents (or at an event from `now` on) | the page's `next` link | on the last page: `[done_until, now - settling)`, scope `*` or `scope` |
+//! | Okta, `--since`/`--until` | bounded requests `[a, b)` per window, ascending, `next` links to the end, only up to `now - settling` (Okta: bounded requests "may not contain all events" near the present); the rest polled from `since = now - settling` to an empty page, stored, not claimed | the window and the page's `next` link | per completed window `[a, min(b, now - settling))` |
+//! | Entra | per window, interactive sign-ins then non-interactive ones (`signInEventTypes/any(t: t eq 'nonInteractiveUser')`; `non_interactive = false` skips them): `createdDateTime ge a and le b` (+ `appId` `or` group), newest first, `@odata.nextLink` to the end | the window, the query and the next link | per completed window, once both queries are read (tenant id) |
 //! | Google | per window `login` then `saml`, `startTime`/`endTime`, newest first, `pageToken` to the end | the window, the application and the next page | per completed window, once both applications are read (customer id) |
 //!
 //! Windows are at most [`Tuning::window_ms`] long (default one day) and read oldest first.
@@ -67,9 +75,9 @@
 //! boundary, with a warning (import exports for the older period). Two configured sources that
 //! read the same org / tenant / customer would share one checkpoint: the later one is refused.
 //!
-//! Interactive sign-ins are enough for browser SSO: Graph returns interactive sign-ins unless
-//! `signInEventTypes` is filtered on, and a browser sign-in to the AWS app is interactive (see
-//! `trailproof_source_entra::fetch`).
+//! Entra: Graph lists interactive sign-ins unless `signInEventTypes` is filtered on; single
+//! sign-on from an Entra-joined PC without a new factor is logged as a *non-interactive* sign-in,
+//! and can start a console session, so both are read (see `trailproof_source_entra::fetch`).
 //!
 //! # Concurrency and the store
 //!
@@ -81,7 +89,8 @@
 //! # Retries, pacing, tokens
 //!
 //! See `trailproof-http`: `requests_per_minute` / `requests_per_10s` pace each source (0 = no
-//! pacing); 429 waits for `Retry-After` / `X-Rate-Limit-Reset`; 5xx, 408, connection errors and
+//! pacing; Okta's default is 10 a minute, half of the smallest org's System Log limit, which the
+//! org's other log readers share; `check` prints each source's pacing and settling time); 429 waits for `Retry-After` / `X-Rate-Limit-Reset`; 5xx, 408, connection errors and
 //! truncated bodies retry with exponential backoff and jitter (`retry_initial_ms`,
 //! `retry_max_ms`), at most `max_retries` times, then the source fails with an error naming the
 //! URL path and what was kept; a 401 refreshes an OAuth token once per request.

@@ -98,6 +98,46 @@ impl Configured {
         }
     }
 
+    /// How long after their time the source's records are taken to be all readable: coverage
+    /// ends this long before now, and each run reads again from there.
+    pub fn settling_ms(&self, cfg: &CollectConfig) -> Millis {
+        let configured = match self {
+            Configured::Okta(c) => c.settling_minutes,
+            Configured::Entra(c) => c.settling_minutes,
+            Configured::Google(c) => c.settling_minutes,
+        };
+        Millis::from(cfg.settling_minutes(self.source(), configured)) * 60_000
+    }
+
+    /// How requests are paced, in words (for `check`), and how to change it.
+    pub fn pacing(&self) -> String {
+        match self {
+            Configured::Okta(c) => match c.requests_per_minute.unwrap_or(okta::DEFAULT_REQUESTS_PER_MINUTE) {
+                0 => "not paced (requests_per_minute = 0): the org's System Log limit is shared with its other \
+                      readers"
+                    .into(),
+                n => format!(
+                    "{n} requests/minute to /api/v1/logs (the org-wide limit, shared with the org's other log \
+                     readers, is 20 to 120 by org type; Okta warns at 60 % or 90 % of it): raise \
+                     requests_per_minute to half of your org's limit for a long backfill"
+                ),
+            },
+            Configured::Entra(c) => match c.requests_per_10s.unwrap_or(entra::DEFAULT_REQUESTS_PER_10S) {
+                0 => "not paced (requests_per_10s = 0)".into(),
+                n => {
+                    format!("{n} requests per 10 s to Graph sign-in logs (Graph allows 5 per 10 s per app and tenant)")
+                }
+            },
+            Configured::Google(c) => match c.requests_per_minute.unwrap_or(google::DEFAULT_REQUESTS_PER_MINUTE) {
+                0 => "not paced (requests_per_minute = 0)".into(),
+                n => format!(
+                    "{n} requests/minute to the Reports API (Google's default quota: 2,400 per minute per user and \
+                     project)"
+                ),
+            },
+        }
+    }
+
     pub fn connect(&self, opts: &ConnectOptions) -> Result<Conn, HttpError> {
         Ok(match self {
             Configured::Okta(c) => Conn::Okta(okta::connect(c, opts)?),
@@ -131,11 +171,13 @@ pub enum Conn {
 }
 
 impl Conn {
-    /// Paged queries per time window (Google: login, then saml).
+    /// Paged queries per time window (Google: login, then saml; Entra: interactive, then
+    /// non-interactive sign-ins).
     pub fn queries(&self) -> usize {
         match self {
             Conn::Google(_) => google::APPLICATIONS.len(),
-            _ => 1,
+            Conn::Entra(a) => a.queries(),
+            Conn::Okta(_) => 1,
         }
     }
 
@@ -146,7 +188,7 @@ impl Conn {
             Conn::Okta(a) => a.bounded_url(from, to),
             // Both ends inclusive: the record at exactly `to` is read again by the next window
             // (deduplicated), and the claim stops at `to - 1`.
-            Conn::Entra(a) => a.window_url(from, to),
+            Conn::Entra(a) => a.query_url(q, from, to),
             Conn::Google(a) => a.window_url(google::APPLICATIONS.get(q).copied().unwrap_or("login"), from, to),
         }
     }

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Source;
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -152,8 +154,9 @@ impl Default for RunConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CollectConfig {
-    /// Re-read this much before the last checkpoint on every incremental run, so late events
-    /// are caught (dedupe keeps the store exact).
+    /// Deprecated (one overlap for every source, before each source had its settling time): a
+    /// floor under every source's `settling_minutes`. 0 (the default) leaves each source's own
+    /// settling time alone; set `settling_minutes` per source instead. See docs/source-lag.md.
     pub overlap_minutes: u32,
     /// Where a source's first incremental run starts when it has no checkpoint.
     pub initial_lookback_hours: u32,
@@ -177,7 +180,7 @@ pub struct CollectConfig {
 impl Default for CollectConfig {
     fn default() -> Self {
         CollectConfig {
-            overlap_minutes: 30,
+            overlap_minutes: 0,
             initial_lookback_hours: 24,
             max_retries: 6,
             retry_initial_ms: 500,
@@ -188,6 +191,81 @@ impl Default for CollectConfig {
             google: vec![],
             cloudtrail: vec![],
         }
+    }
+}
+
+/// What a source's own documentation says about how late its records can appear, and the
+/// settling time trailproof waits by default before it counts a stretch of time as covered.
+/// docs/source-lag.md is the long form, with the pages quoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceLag {
+    pub source: Source,
+    /// The default `settling_minutes`.
+    pub default_settling_minutes: u32,
+    /// The bound the vendor documents, in its words; `None` when its documentation promises none
+    /// (trailproof's default is then a choice, and `status` says so).
+    pub documented_bound: Option<&'static str>,
+    /// What the vendor documents, briefly.
+    pub documented: &'static str,
+    /// The pages it is read from.
+    pub pages: &'static [&'static str],
+}
+
+/// One [`SourceLag`] per collected source. AD FS records arrive in Entra's exports (imported,
+/// not collected), so it has none.
+pub const SOURCE_LAGS: [SourceLag; 4] = [
+    SourceLag {
+        source: Source::Entra,
+        default_settling_minutes: 120,
+        documented_bound: Some("up to 2 hours"),
+        documented: "\"It may take up to two hours for some sign-in records to show up\"; MFA steps are aggregated \
+                     onto the original sign-in afterwards: \"Data might take up to two hours to fully aggregate, \
+                     but rarely takes that long\" (95 % of sign-ins within 2 min, 99 % within 5 min)",
+        pages: &[
+            "https://learn.microsoft.com/entra/identity/monitoring-health/concept-sign-ins",
+            "https://learn.microsoft.com/entra/identity/monitoring-health/reports-faq",
+            "https://learn.microsoft.com/entra/identity/monitoring-health/reference-reports-latencies",
+        ],
+    },
+    SourceLag {
+        source: Source::Google,
+        default_settling_minutes: 240,
+        documented_bound: None,
+        documented: "per-report lag times (SAML entries \"usually appear within an hour\"), and \"a small chance \
+                     that ... log event data for some events will be delayed beyond\" them; \"in rare cases, \
+                     events might not be reported\"",
+        pages: &["https://support.google.com/a/answer/7061566", "https://support.google.com/a/answer/7007375"],
+    },
+    SourceLag {
+        source: Source::Okta,
+        default_settling_minutes: 30,
+        documented_bound: None,
+        documented: "\"near real-time\"; polling requests follow persistence time \"to avoid skipping records due \
+                     to system delays\"; bounded requests (since and until) may miss delayed events: \"Such \
+                     delays are rare but possible\"",
+        pages: &["https://developer.okta.com/docs/reference/api/system-log/"],
+    },
+    SourceLag {
+        source: Source::Cloudtrail,
+        default_settling_minutes: 60,
+        documented_bound: None,
+        documented: "\"CloudTrail typically delivers logs within an average of about 5 minutes of an API call. This \
+                     time is not guaranteed.\"",
+        pages: &["https://docs.aws.amazon.com/awscloudtrail/latest/userguide/get-and-view-cloudtrail-log-files.html"],
+    },
+];
+
+/// The [`SourceLag`] of a collected source (`None` for AD FS).
+pub fn source_lag(source: Source) -> Option<&'static SourceLag> {
+    SOURCE_LAGS.iter().find(|l| l.source == source)
+}
+
+impl CollectConfig {
+    /// A source's settling time in minutes: its own `settling_minutes`, else the default of
+    /// [`SOURCE_LAGS`], and never less than the deprecated `overlap_minutes`.
+    pub fn settling_minutes(&self, source: Source, configured: Option<u32>) -> u32 {
+        let default = source_lag(source).map_or(0, |l| l.default_settling_minutes);
+        configured.unwrap_or(default).max(self.overlap_minutes)
     }
 }
 
@@ -206,8 +284,14 @@ pub struct OktaSource {
     pub private_key_file: String,
     /// Coverage scope to record (default `*`).
     pub scope: String,
-    /// Requests per minute for /api/v1/logs (org-wide limit; default 50 = Enterprise). 0: no pacing.
+    /// Requests per minute for /api/v1/logs. The limit is org-wide and shared with the org's
+    /// other System Log readers: 20 (Developer free), 25 (Developer paid, One App), 50
+    /// (Enterprise), 120 (Workforce Identity). Default 10, half of the smallest: raise it to
+    /// half of your org's limit for a long backfill. 0: no pacing.
     pub requests_per_minute: Option<u32>,
+    /// How long after their time the org's events are taken to be all readable (coverage ends
+    /// this long before now; see [`SOURCE_LAGS`]). Default 30.
+    pub settling_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -226,10 +310,19 @@ pub struct EntraSource {
     pub authority_url: String,
     /// Default `https://graph.microsoft.com`.
     pub graph_url: String,
-    /// Only sign-ins to these applications (`appId eq '…'`); empty: all interactive sign-ins.
+    /// Only sign-ins to these applications (`appId eq '…'`); empty: sign-ins to every application.
     pub app_ids: Vec<String>,
+    /// Also read non-interactive user sign-ins (single sign-on from an Entra-joined PC, a
+    /// token carried from an earlier sign-in). Default true. With `app_ids` only those to the
+    /// listed applications are read; without, every non-interactive sign-in of the tenant (many:
+    /// set `app_ids`). false: interactive sign-ins only, and a console session whose Entra
+    /// sign-in was non-interactive is judged as if it had none.
+    pub non_interactive: Option<bool>,
     /// Requests per 10 seconds (default 5, Graph's documented limit for sign-in logs). 0: no pacing.
     pub requests_per_10s: Option<u32>,
+    /// How long after their `createdDateTime` sign-ins are taken to be all readable and complete
+    /// (coverage ends this long before now). Default 120: Microsoft documents up to two hours.
+    pub settling_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -246,8 +339,12 @@ pub struct GoogleSource {
     pub token_url: String,
     /// Default `https://admin.googleapis.com`.
     pub reports_url: String,
-    /// Requests per minute (default 60). 0: no pacing.
+    /// Requests per minute (default 60; Google's default quota is 2,400 per minute per user and
+    /// project). 0: no pacing.
     pub requests_per_minute: Option<u32>,
+    /// How long after their time activities are taken to be all readable (coverage ends this
+    /// long before now). Default 240; Google documents typical lag times, not a bound.
+    pub settling_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -271,8 +368,14 @@ pub struct CloudTrailSource {
     pub accounts: Vec<String>,
     /// directory: the path of the trail tree.
     pub directory: String,
-    /// lookup: requests per second per region (default 2). 0: no pacing.
+    /// lookup: requests per second per region (default 1, half of the documented 2 per second
+    /// per account and region, which every reader of the account's event history shares). 0: no
+    /// pacing.
     pub requests_per_second: Option<u32>,
+    /// lookup and s3: how long after their time events are taken to be all delivered (coverage
+    /// ends this long before now; s3 also reads files delivered up to this long after a range).
+    /// Default 60; CloudTrail documents about 5 minutes on average, not guaranteed.
+    pub settling_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

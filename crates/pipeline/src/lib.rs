@@ -6,6 +6,12 @@
 //! the portal sign-ins before them), then the IdP side over the span of time the engine says the
 //! IdP sign-ins behind those logins may lie in (`trailproof_correlate::idp_span`). Only the
 //! slice's own logins get verdicts; the neighbours loaded around it are judged in their slice.
+//!
+//! Records that change after they were first stored (an Entra sign-in completed with its MFA
+//! steps; see `trailproof_store::Batch::insert_idp_record`) queue the time they span in the
+//! store's `rejudge_queue`. `judge` also judges the sessions that may rest on each queued record,
+//! whatever its own window, and clears the queue: a verdict that rested on the first version gets
+//! a new version (and the outbox a row for it) even when it is older than `run.rejudge_hours`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,6 +40,10 @@ pub struct JudgeSummary {
     /// Slices judged, and the most sessions one of them held.
     pub slices: u64,
     pub largest_slice: u64,
+    /// Queued records that changed after they were stored (see the crate docs), and the sessions
+    /// judged for them outside `range`.
+    pub changed_records: u64,
+    pub rejudged: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -70,7 +80,8 @@ pub fn judge(
 }
 
 /// Judges the stored ConsoleLogins with `since <= time <= now` (all stored ones when `since` is
-/// `None`). `on_slice` is called after each slice with the time judged up to and the sessions
+/// `None`), then those that may rest on a record queued as changed (the crate docs), and clears
+/// the queue. `on_slice` is called after each slice with the time judged up to and the sessions
 /// judged so far.
 pub fn judge_with(
     store: &mut Store,
@@ -81,24 +92,93 @@ pub fn judge_with(
     on_slice: &mut dyn FnMut(Millis, u64),
 ) -> Result<JudgeSummary, PipelineError> {
     let mut out = JudgeSummary::default();
-    let Some((first, last)) = store.console_login_span()? else {
-        return Ok(out);
-    };
-    let from = since.unwrap_or(first).max(first);
-    let to = (last + 1).min(now.saturating_add(1));
-    if from >= to {
-        out.range = Some((from, from));
-        return Ok(out);
+    let queue = store.rejudge_queue()?;
+    out.changed_records = queue.len() as u64;
+    let span = store.console_login_span()?;
+    let mut ranges: Vec<(Millis, Millis)> = Vec::new();
+    if let Some((first, last)) = span {
+        let from = since.unwrap_or(first).max(first);
+        let to = (last + 1).min(now.saturating_add(1));
+        if from < to {
+            out.range = Some((from, to));
+            ranges.push((from, to));
+        } else {
+            out.range = Some((from, from));
+        }
+        let main = (from < to).then_some((from, to));
+        ranges.extend(rejudge_ranges(&queue, cfg, (first, to), main));
     }
-    out.range = Some((from, to));
-    // The verdicts' log is copied into the database on a thread of its own (`WalCopier`), so
-    // storing a slice's verdicts does not stop for SQLite's checkpoints.
-    let copier = store.copy_wal_in_background()?;
-    let judged = judge_slices(store, cfg, from, to, opts, copier.as_ref(), &mut out, on_slice);
-    if let Some(c) = copier {
-        c.stop(store)?;
+    if !ranges.is_empty() {
+        // The verdicts' log is copied into the database on a thread of its own (`WalCopier`), so
+        // storing a slice's verdicts does not stop for SQLite's checkpoints.
+        let copier = store.copy_wal_in_background()?;
+        let mut judged = Ok(());
+        for (i, (a, b)) in ranges.iter().enumerate() {
+            let before = out.sessions;
+            judged = judge_slices(store, cfg, *a, *b, opts, copier.as_ref(), &mut out, on_slice);
+            if i > 0 || out.range != Some((*a, *b)) {
+                out.rejudged += out.sessions - before;
+            }
+            if judged.is_err() {
+                break;
+            }
+        }
+        if let Some(c) = copier {
+            c.stop(store)?;
+        }
+        judged?;
     }
-    judged.map(|()| out)
+    if !queue.is_empty() {
+        let ids: Vec<i64> = queue.iter().map(|q| q.id).collect();
+        let mut batch = store.batch()?;
+        batch.clear_rejudge(&ids)?;
+        batch.commit()?;
+    }
+    Ok(out)
+}
+
+/// The ConsoleLogin times `[a, b)` that may rest on the queued records, within `bounds` and
+/// outside `main` (judged already), merged. A login rests on an IdP SSO within its window
+/// (`before`, `after`, `skew`), or up to an Identity Center portal session later; on a session
+/// start, a factor or a Google login, up to the Google look-back later (the longest any rule
+/// reaches back). Baseline signals (new IP, new ASN, ...) of later sessions are not re-judged
+/// here: the regular window (`run.rejudge_hours`) refreshes them.
+fn rejudge_ranges(
+    queue: &[trailproof_store::RejudgeRange],
+    cfg: &Compiled,
+    bounds: (Millis, Millis),
+    main: Option<(Millis, Millis)>,
+) -> Vec<(Millis, Millis)> {
+    let mut want: Vec<(Millis, Millis)> = queue
+        .iter()
+        .map(|q| {
+            let ahead = cfg.before_ms + cfg.skew_ms + cfg.identity_center_session_ms;
+            let ahead = if q.sso_only { ahead } else { ahead.max(cfg.google_lookback_ms + cfg.skew_ms) };
+            let a = q.from_ms.saturating_sub(cfg.after_ms + cfg.skew_ms).max(bounds.0);
+            let b = q.to_ms.saturating_add(ahead).saturating_add(1).min(bounds.1);
+            (a, b)
+        })
+        .filter(|(a, b)| a < b)
+        .collect();
+    want.sort_unstable();
+    let mut merged: Vec<(Millis, Millis)> = Vec::new();
+    for (a, b) in want {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    let Some((m0, m1)) = main else { return merged };
+    let mut out = Vec::new();
+    for (a, b) in merged {
+        if a < m0 {
+            out.push((a, b.min(m0)));
+        }
+        if b > m1 {
+            out.push((a.max(m1), b));
+        }
+    }
+    out
 }
 
 /// `judge_with`'s loop over the slices of `[from, to)`.
@@ -172,4 +252,40 @@ fn judge_slices(
         on_slice(end, out.sessions);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trailproof_store::RejudgeRange;
+
+    const MIN: Millis = 60_000;
+    const HOUR: Millis = 60 * MIN;
+
+    fn q(from_ms: Millis, to_ms: Millis, sso_only: bool) -> RejudgeRange {
+        RejudgeRange { id: 1, provider: "entra".into(), from_ms, to_ms, sso_only, reason: String::new(), queued_ms: 0 }
+    }
+
+    #[test]
+    fn queued_records_reach_the_logins_that_may_rest_on_them() {
+        let cfg = Compiled::new(&trailproof_model::config::Config::default()).unwrap();
+        let t = 100 * HOUR;
+        let bounds = (0, 1000 * HOUR);
+        // An SSO: logins from `after + skew` before it to an Identity Center session after it.
+        let r = rejudge_ranges(&[q(t, t, true)], &cfg, bounds, None);
+        assert_eq!(r, vec![(t - 4 * MIN, t + 12 * MIN + 12 * HOUR + 1)]);
+        // A session start or a factor: up to the Google look-back (14 days) after it.
+        let r = rejudge_ranges(&[q(t, t, false)], &cfg, bounds, None);
+        assert_eq!(r, vec![(t - 4 * MIN, t + 14 * 24 * HOUR + 2 * MIN + 1)]);
+        // Overlapping ranges merge; what the regular window judged is left out.
+        let r = rejudge_ranges(
+            &[q(t, t, true), q(t + HOUR, t + HOUR, true)],
+            &cfg,
+            bounds,
+            Some((t + 2 * HOUR, t + 3 * HOUR)),
+        );
+        assert_eq!(r, vec![(t - 4 * MIN, t + 2 * HOUR), (t + 3 * HOUR, t + HOUR + 12 * MIN + 12 * HOUR + 1)]);
+        // Nothing outside the stored logins.
+        assert!(rejudge_ranges(&[q(t, t, true)], &cfg, (0, t - HOUR), None).is_empty());
+    }
 }

@@ -4,12 +4,18 @@
 //!
 //! - Why beta: v1.0 sign-ins lack `authenticationDetails`, `authenticationRequirement`,
 //!   `sessionId` and the other fields the MFA rules read.
-//! - Which sign-ins: Graph returns **interactive** sign-ins unless `signInEventTypes` is
-//!   filtered on, and that is what this collector reads. Interactive sign-ins are enough for
-//!   browser SSO to AWS: a user who opens the AWS app from a browser produces an interactive
-//!   sign-in to that app (its `authenticationDetails` state how MFA was met, including "previously
-//!   satisfied" when the session cookie carried an earlier MFA); non-interactive sign-ins are
-//!   token refreshes by clients on the user's behalf and never start a console session.
+//! - Which sign-ins: Graph beta lists **interactive** user sign-ins unless `signInEventTypes` is
+//!   filtered on; this collector reads them (query 0 of a window) and, unless `non_interactive =
+//!   false`, the **non-interactive** user sign-ins too (query 1, `signInEventTypes/any(t: t eq
+//!   'nonInteractiveUser')`, the filter Microsoft's own examples use). Non-interactive sign-ins
+//!   do start console sessions: Microsoft logs "single sign-on (SSO) to a web or Windows app on
+//!   a Microsoft Entra joined PC (without providing an authentication factor or interacting with
+//!   a Microsoft Entra prompt)" as one (MicrosoftDocs/entra-docs
+//!   `docs/identity/monitoring-health/concept-noninteractive-sign-ins.md`, "Log details"); such a
+//!   sign-in to the AWS app carries the MFA claim of the token it was made with ("MFA requirement
+//!   satisfied by claim in the token"), which the parser reads as carried. With `app_ids` the
+//!   non-interactive query asks for those applications only; without, for every application
+//!   (non-interactive sign-ins outnumber interactive ones many times over: set `app_ids`).
 //! - Authentication: client credentials at `<authority>/<tenant>/oauth2/v2.0/token`, scope
 //!   `https://graph.microsoft.com/.default` (or `<graph_url>/.default` for the national clouds),
 //!   with the client secret (`client_secret_env` / `client_secret_file`), or with a certificate:
@@ -65,7 +71,13 @@ pub struct EntraApi {
     app_filter: Option<String>,
     top: u32,
     kind: AuthKind,
+    non_interactive: bool,
 }
+
+/// The `$filter` term that lists non-interactive user sign-ins (Graph beta `signIn`,
+/// `signInEventTypes`; the form of Microsoft's examples, e.g. MicrosoftDocs/entra-docs
+/// `reports-faq.yml` and the sign-in logs' Graph example).
+pub const NON_INTERACTIVE_FILTER: &str = "signInEventTypes/any(t: t eq 'nonInteractiveUser')";
 
 /// `.default` scope of the Graph host: national clouds have their own.
 fn scope_for(graph: &Url) -> String {
@@ -189,7 +201,15 @@ pub fn connect(cfg: &EntraSource, opts: &ConnectOptions) -> Result<EntraApi, Htt
     let per_10s = cfg.requests_per_10s.unwrap_or(DEFAULT_REQUESTS_PER_10S);
     let pacer = Arc::new(Pacer::new(per_10s, Duration::from_secs(10)));
     let api = Api::new(http, pacer, opts.policy, Auth::Bearer(Arc::new(ts))).with_observer(opts.observer.clone());
-    Ok(EntraApi { api, graph, tenant, app_filter: app_filter(&cfg.app_ids), top: opts.page_size_or(MAX_TOP), kind })
+    Ok(EntraApi {
+        api,
+        graph,
+        tenant,
+        app_filter: app_filter(&cfg.app_ids),
+        top: opts.page_size_or(MAX_TOP),
+        kind,
+        non_interactive: cfg.non_interactive.unwrap_or(true),
+    })
 }
 
 #[derive(Deserialize)]
@@ -235,10 +255,31 @@ impl EntraApi {
         f
     }
 
-    /// The first page of sign-ins created in `[from, to]`, newest first.
+    /// The first page of (interactive) sign-ins created in `[from, to]`, newest first.
     pub fn window_url(&self, from: Millis, to: Millis) -> Url {
+        self.query_url(0, from, to)
+    }
+
+    /// Paged queries per time window: interactive sign-ins, then (unless turned off)
+    /// non-interactive ones.
+    pub fn queries(&self) -> usize {
+        if self.non_interactive { 2 } else { 1 }
+    }
+
+    /// Whether non-interactive sign-ins are read, and to which applications.
+    pub fn non_interactive(&self) -> Option<&str> {
+        self.non_interactive.then(|| self.app_filter.as_deref().unwrap_or("every application"))
+    }
+
+    /// The first page of query `q` (0: interactive, 1: non-interactive) for `[from, to]`.
+    pub fn query_url(&self, q: usize, from: Millis, to: Millis) -> Url {
+        let mut f = self.filter(from, to);
+        if q == 1 {
+            f.push_str(" and ");
+            f.push_str(NON_INTERACTIVE_FILTER);
+        }
         let mut u = endpoint(&self.graph, SIGNINS_PATH);
-        u.query_pairs_mut().append_pair("$filter", &self.filter(from, to)).append_pair("$top", &self.top.to_string());
+        u.query_pairs_mut().append_pair("$filter", &f).append_pair("$top", &self.top.to_string());
         u
     }
 
@@ -349,6 +390,21 @@ mod tests {
         let u = api.window_url(0, 1);
         assert_eq!(u.as_str().split('?').next(), Some("https://graph.microsoft.com/beta/auditLogs/signIns"));
         assert!(u.query().unwrap().ends_with("&%24top=50"), "{u}");
+    }
+
+    #[test]
+    fn non_interactive_sign_ins_are_a_second_query() {
+        let mut c = cfg();
+        c.app_ids = vec!["aws-1".into()];
+        let api = connect(&c, &ConnectOptions::default()).unwrap();
+        assert_eq!(api.queries(), 2);
+        let q1 = api.query_url(1, 0, 1);
+        let f: String = q1.query_pairs().find(|(k, _)| k == "$filter").map(|(_, v)| v.into_owned()).unwrap();
+        assert!(f.ends_with(" and appId eq 'aws-1' and signInEventTypes/any(t: t eq 'nonInteractiveUser')"), "{f}");
+        assert!(!api.window_url(0, 1).as_str().contains("signInEventTypes"));
+        c.non_interactive = Some(false);
+        let api = connect(&c, &ConnectOptions::default()).unwrap();
+        assert_eq!((api.queries(), api.non_interactive()), (1, None));
     }
 
     #[test]

@@ -14,8 +14,17 @@
 //!   `startTime`, `endTime` (RFC 3339), `maxResults=1000`, `customerId` when `customer_id` names
 //!   a customer (`C0…`; `my_customer` or empty: the admin's own), and `pageToken` from the
 //!   previous page's `nextPageToken`. Results come newest first.
-//! - Rate: `requests_per_minute` (default 60); 429 and quota errors are retried after
-//!   `Retry-After` or a backoff.
+//! - Rate: `requests_per_minute` (default 60; Google's default quota is 2,400 queries per
+//!   minute per user and project). Quota errors are retried with exponential backoff, as Google
+//!   asks: the Reports API answers an exceeded quota with HTTP 503 ("If you exceed these
+//!   limits, the server returns an HTTP 503 status code"; developers.google.com/admin-sdk/reports/v1/limits),
+//!   which `trailproof-http` retries like any 5xx (503 `backendError` too); the Admin SDK's
+//!   Directory API documents 403 with reason `userRateLimitExceeded` or `quotaExceeded`
+//!   (developers.google.com/admin-sdk/directory/v1/limits) and Google's APIs use 403
+//!   `rateLimitExceeded` as well: a 403 with one of these reasons is retried here, holding every
+//!   request of the source, instead of failing as a refusal (UNCONFIRMED that the Reports API
+//!   sends them; a 403 for anything else is a permission problem and fails at once). A 429 is
+//!   retried after `Retry-After`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +66,26 @@ pub struct GoogleApi {
     customer: Option<String>,
     max: u32,
     client_email: String,
+    pacer: Arc<Pacer>,
+    observer: Option<Notes>,
+}
+
+/// The observer of the connection's notes (a closure: shown as such in `Debug`).
+#[derive(Clone)]
+struct Notes(trailproof_http::Observer);
+
+impl std::fmt::Debug for Notes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notes")
+    }
+}
+
+/// The 403 reasons Google gives for an exceeded quota or rate (see the module docs).
+pub const QUOTA_REASONS: [&str; 3] = ["userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"];
+
+/// True for a 403 that says a quota or rate was exceeded: worth retrying later.
+pub fn is_quota_refusal(e: &HttpError) -> bool {
+    matches!(e, HttpError::Refused { status: 403, .. }) && e.vendor_code().is_some_and(|c| QUOTA_REASONS.contains(&c))
 }
 
 /// The path of `activities.list` for an application, all users.
@@ -119,9 +148,18 @@ pub fn connect(cfg: &GoogleSource, opts: &ConnectOptions) -> Result<GoogleApi, H
     let ts = TokenSource::new(http.clone(), token_url, opts.policy, form);
     let rpm = cfg.requests_per_minute.unwrap_or(DEFAULT_REQUESTS_PER_MINUTE);
     let pacer = Arc::new(Pacer::new(rpm, Duration::from_secs(60)));
-    let api = Api::new(http, pacer, opts.policy, Auth::Bearer(Arc::new(ts))).with_observer(opts.observer.clone());
+    let api =
+        Api::new(http, pacer.clone(), opts.policy, Auth::Bearer(Arc::new(ts))).with_observer(opts.observer.clone());
     let customer = names_customer(&cfg.customer_id).then(|| cfg.customer_id.trim().to_string());
-    Ok(GoogleApi { api, reports, customer, max: opts.page_size_or(MAX_RESULTS), client_email })
+    Ok(GoogleApi {
+        api,
+        reports,
+        customer,
+        max: opts.page_size_or(MAX_RESULTS),
+        client_email,
+        pacer,
+        observer: opts.observer.clone().map(Notes),
+    })
 }
 
 #[derive(Deserialize)]
@@ -179,8 +217,33 @@ impl GoogleApi {
         checked_link(&self.reports, stored, &activities_path(app)).ok()
     }
 
-    /// GETs one page; the next page's URL is this one with `pageToken` set.
+    /// GETs one page; the next page's URL is this one with `pageToken` set. A 403 that says a
+    /// quota was exceeded is retried after a backoff (every request of this source waits), at
+    /// most the retry policy's `max_retries` times.
     pub async fn page(&self, url: &Url) -> Result<Page, HttpError> {
+        let mut retry = 0;
+        loop {
+            match self.page_once(url).await {
+                Err(e) if is_quota_refusal(&e) && retry < self.api.policy().max_retries => {
+                    let wait = self.api.policy().backoff(retry);
+                    retry += 1;
+                    self.pacer.hold_for(wait);
+                    if let Some(Notes(o)) = &self.observer {
+                        o(&trailproof_http::Note {
+                            path: url.path().to_string(),
+                            kind: trailproof_http::NoteKind::Throttled,
+                            wait,
+                            retry,
+                            detail: format!("HTTP 403 {}", e.vendor_code().unwrap_or("")),
+                        });
+                    }
+                }
+                r => return r,
+            }
+        }
+    }
+
+    async fn page_once(&self, url: &Url) -> Result<Page, HttpError> {
         let reply = self.api.get(url, &|b| read_page(b).map(|_| ())).await?;
         let page = read_page(&reply.body).map_err(|why| HttpError::Protocol { path: reply.path.clone(), why })?;
         let next = page.next.filter(|t| !t.is_empty()).map(|token| {
@@ -250,6 +313,10 @@ pub fn fix_hint(e: &HttpError) -> Option<&'static str> {
         HttpError::TokenRefused { .. } => {
             Some("check service_account_key_file, admin_email and token_url; the machine clock must be right")
         }
+        HttpError::Refused { status: 403, .. } if is_quota_refusal(e) => Some(
+            "Google kept refusing for quota: lower requests_per_minute, or raise the Admin SDK API quota of the \
+             service account's Google Cloud project; the next run resumes",
+        ),
         HttpError::Refused { status: 403, .. } => {
             Some("admin_email may not read reports: impersonate a super admin or an admin with the Reports privilege")
         }
@@ -315,6 +382,25 @@ mod tests {
         assert!(e.contains("is not a JSON key"), "{e}");
         assert!(!e.contains("SECRET-KEY"), "{e}");
         std::fs::remove_file(p).unwrap();
+    }
+
+    #[test]
+    fn quota_refusals_are_told_from_permission_refusals() {
+        let refused = |body: &str| HttpError::Refused {
+            path: "/x".into(),
+            status: 403,
+            error: trailproof_http::vendor_error(body.as_bytes()),
+        };
+        let quota = refused(
+            r#"{"error":{"code":403,"message":"Rate Limit Exceeded","errors":[{"reason":"rateLimitExceeded","domain":"usageLimits"}]}}"#,
+        );
+        assert!(is_quota_refusal(&quota));
+        let denied = refused(
+            r#"{"error":{"code":403,"message":"Not Authorized to access this resource/api","errors":[{"reason":"forbidden"}]}}"#,
+        );
+        assert!(!is_quota_refusal(&denied));
+        assert!(fix_hint(&quota).unwrap().contains("quota"));
+        assert!(fix_hint(&denied).unwrap().contains("admin_email"));
     }
 
     #[test]

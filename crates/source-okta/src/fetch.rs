@@ -10,10 +10,19 @@
 //! - Requests: `filter` = [`crate::api_filter`] (only the event types the parser keeps),
 //!   `limit=1000`. Polling requests (`since` only, ascending) follow persistence order and always
 //!   carry a `next` link; bounded requests (`since` + `until`) end when no `next` link comes.
+//!   Okta's System Log API page (okta/okta-developer-docs
+//!   `packages/@okta/vuepress-site/docs/reference/api/system-log/index.md`, "Request types"):
+//!   polling requests "are time filtered by their internal 'persistence time' to avoid skipping
+//!   records due to system delays" and have "an infinite number of pages ... even if there are
+//!   no new events (the event list may be empty)"; for bounded requests "Not all events for the
+//!   specified time range may be present — events may be delayed. Such delays are rare but
+//!   possible"; and to transfer data, follow the `next` links "until no events are returned",
+//!   never paginate by `since`/`until`. So the collector polls, stops on an empty page, and uses
+//!   bounded requests only for stretches whose settling time has passed.
 //! - Paging: the `Link: <...>; rel="next"` header; a next link must point at the configured org
 //!   and at `/api/v1/logs`, or it is not followed.
-//! - Rate: `requests_per_minute` (default 50, the Enterprise org-wide limit for this endpoint);
-//!   `X-Rate-Limit-Reset` is honoured on 429 and when `X-Rate-Limit-Remaining` reaches 0.
+//! - Rate: `requests_per_minute`, default [`DEFAULT_REQUESTS_PER_MINUTE`]. `X-Rate-Limit-Reset`
+//!   is honoured on 429 and when `X-Rate-Limit-Remaining` reaches 0.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,8 +42,17 @@ pub const TOKEN_PATH: &str = "/oauth2/v1/token";
 pub const LOGS_SCOPE: &str = "okta.logs.read";
 /// The API's largest page.
 pub const MAX_LIMIT: u32 = 1000;
-/// Default pacing: the Enterprise org-wide limit of `/api/v1/logs` (formats.md 2.3).
-pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 50;
+/// Default pacing: 10 requests per minute, half of the smallest documented org-wide limit of
+/// `/api/v1/logs`. The limits per minute are 20 (Developer free), 25 (Developer paid, One App),
+/// 50 (Enterprise) and 120 (Workforce Identity) (okta/okta-developer-docs
+/// `docs/reference/rl-global-mgmt/index.md`, "Get System Log data"), counted for the whole org:
+/// a SIEM or another collector reading the same log shares them. Okta notifies admins when an
+/// API passes its warning threshold, 60 % (CIAM orgs) or 90 % (Workforce orgs) by default
+/// (okta/okta-sdk-dotnet `docs/RateLimitWarningThresholdRequest.md`; `docs/reference/rl-dashboard`).
+/// Half of the smallest limit stays under the lowest warning in every org type and leaves half
+/// to the others; at 1,000 events a page it still reads 10,000 events a minute. A long backfill
+/// in a larger org can raise `requests_per_minute` (e.g. 25 in an Enterprise org).
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 10;
 
 /// How requests authenticate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

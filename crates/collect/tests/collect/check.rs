@@ -25,25 +25,34 @@ async fn a_healthy_configuration_passes_every_step() {
         summary(&lines),
         vec![
             s("okta:main", "configuration"),
+            s("okta:main", "pacing"),
             s("okta:main", "reachability"),
             s("okta:main", "credentials"),
             s("okta:main", "permission"),
             s("okta:app", "configuration"),
+            s("okta:app", "pacing"),
             s("okta:app", "reachability"),
             s("okta:app", "credentials"),
             s("okta:app", "permission"),
             s("entra:corp", "configuration"),
+            s("entra:corp", "pacing"),
             s("entra:corp", "reachability"),
             s("entra:corp", "credentials"),
             s("entra:corp", "permission"),
             s("google:ws", "configuration"),
+            s("google:ws", "pacing"),
             s("google:ws", "reachability"),
             s("google:ws", "credentials"),
             s("google:ws", "permission"),
             s("google:ws", "permission"),
         ]
     );
-    let okta_perm = &lines[3];
+    let okta_perm = &lines[4];
+    assert!(lines[1].detail.starts_with("not paced (requests_per_minute = 0)"), "{}", lines[1].detail);
+    assert!(lines[1].detail.contains("coverage ends 0 min before now"), "{}", lines[1].detail);
+    let entra = lines.iter().find(|l| l.source == "entra:corp" && l.kind == CheckKind::Pacing).unwrap();
+    assert!(entra.detail.contains("entra documents up to 2 hours"), "{}", entra.detail);
+    assert!(entra.detail.contains("non-interactive sign-ins to every application"), "{}", entra.detail);
     assert!(okta_perm.detail.starts_with("read System Log: "), "{}", okta_perm.detail);
     assert!(lines[0].detail.starts_with("API token from /"), "{}", lines[0].detail);
     assert!(lines.iter().all(|l| l.fix.is_none()));

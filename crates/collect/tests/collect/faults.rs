@@ -32,8 +32,9 @@ async fn throttling_429_waits_for_retry_after() {
     assert!(t.elapsed() >= Duration::from_millis(1900), "{:?}", t.elapsed());
     assert_eq!((r.http.throttled, r.http.retries), (2, 2));
     assert_eq!(stored_ids(&db, "okta"), ds.okta_ids);
-    // 108 kept events, pages of 40: 3 pages, plus the 2 throttled attempts.
-    assert_eq!(emu.requests(Endpoint::OktaLogs), 5);
+    // 108 kept events, pages of 40: 3 pages and the empty page that ends the poll, plus the 2
+    // throttled attempts.
+    assert_eq!(emu.requests(Endpoint::OktaLogs), 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,12 +47,13 @@ async fn okta_rate_limit_remaining_zero_pauses_until_the_reset_without_a_429() {
     let c = creds();
     let db = c.dir.path().join("t.db");
     let cfg = config(vec![okta_source(&emu.url(), &c)], vec![], vec![]);
-    // 180 kept events in pages of 40: 5 requests, so the limit of 3 per window is reached once.
+    // 180 kept events in pages of 40, and the empty page: 6 requests, so the limit of 3 per
+    // window is reached once.
     let s = collect(&db, &cfg, &opts(t0() + 2 * DAY, 40), &NullReporter).await.unwrap();
     let r = &s.sources[0];
     assert!(r.ok(), "{}", r.line());
     assert_eq!(r.http.throttled, 0, "{}", r.line());
-    assert_eq!(emu.requests(Endpoint::OktaLogs), 5);
+    assert_eq!(emu.requests(Endpoint::OktaLogs), 6);
     assert!(r.http.wait_time >= Duration::from_millis(500), "{:?}", r.http.wait_time);
     assert_eq!(stored_ids(&db, "okta"), ds.okta_ids);
 }
@@ -114,10 +116,11 @@ async fn retries_are_bounded_and_the_error_names_the_source_the_path_and_what_wa
     assert!(!e.contains("filter") && !e.contains(ENTRA_SECRET), "{e}");
     assert!(r.fix.as_deref().unwrap().contains("graph_url"), "{:?}", r.fix);
     assert_eq!(emu.requests(Endpoint::GraphSignIns), 6);
-    // The three completed windows are covered, nothing else.
+    // A window is two queries (interactive, then non-interactive sign-ins): the three pages read
+    // complete one window, which is covered, nothing else.
     let start = now - 96 * HOUR;
-    assert_eq!(coverage(&db), vec![("entra".into(), TENANT.into(), start, start + 18 * HOUR - 1)]);
-    assert_eq!(r.coverage.len(), 3);
+    assert_eq!(coverage(&db), vec![("entra".into(), TENANT.into(), start, start + 6 * HOUR - 1)]);
+    assert_eq!(r.coverage.len(), 1);
 
     // A healthy server later: the run resumes and ends exact.
     emu.shutdown().await;
