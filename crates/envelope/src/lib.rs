@@ -586,7 +586,8 @@ impl Walker {
         loop {
             match splitter.next_record() {
                 Ok(Some(r)) if r.truncated => {
-                    out(fail(EnvelopeError::Malformed(format!("{what} ends inside a record"))));
+                    let why = r.incomplete.map_or_else(|| "ends inside a record".to_string(), |i| i.to_string());
+                    out(fail(EnvelopeError::Malformed(format!("{what}: {why}"))));
                 }
                 Ok(Some(r)) => {
                     let bytes = r.bytes.to_vec();

@@ -33,6 +33,7 @@
 pub mod coverage;
 pub mod input;
 pub mod manifest;
+pub mod plausible;
 mod read;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -144,6 +145,11 @@ pub struct ImportOptions {
     /// `trailproof_store::IndexSuspension`). `None`: for a large import into a store without
     /// IdP events (see [`bulk_worthwhile`]).
     pub bulk: Option<bool>,
+    /// The time the import runs at: no coverage is recorded past it, and a record later than it
+    /// plus `future_skew_ms` is quarantined ([`plausible`]).
+    pub now_ms: Millis,
+    /// How far past `now_ms` a record's time may lie (clock skew); default one day.
+    pub future_skew_ms: Millis,
 }
 
 impl ImportOptions {
@@ -156,6 +162,10 @@ impl ImportOptions {
             threads: 0,
             batch_size: 50_000,
             bulk: None,
+            now_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as Millis),
+            future_skew_ms: plausible::DEFAULT_FUTURE_SKEW_MS,
         }
     }
 
@@ -521,6 +531,9 @@ fn read_input(
     tx: &mpsc::SyncSender<Msg>,
 ) -> (Local, Option<String>) {
     let mut local = Local::new();
+    if let Input::Unreadable { why, .. } = &inputs[idx] {
+        return (local, Some(why.clone()));
+    }
     let reader = match input::open(&inputs[idx], counter) {
         Ok(r) => r,
         Err(e) => return (local, Some(format!("cannot open: {e}"))),
@@ -750,6 +763,8 @@ fn import_records(
     // Coverage, in one transaction with the import log lines.
     let mut batch = store.batch()?;
     let mut reasons: Vec<String> = Vec::new();
+    // What is recorded, then recorded in one place: no coverage past `now`.
+    let mut recorded: Vec<CoverageRecorded> = Vec::new();
     if report.foreign > 0 && (opts.covers.is_some() || !manifests.is_empty()) {
         reasons.push(
             "records of another source were found, so what --covers or coverage.json states is not recorded either"
@@ -769,8 +784,7 @@ fn import_records(
                 scopes.insert("*".into());
             }
             for scope in scopes {
-                batch.add_coverage(source, &scope, start, end)?;
-                report.coverage.push(CoverageRecorded {
+                recorded.push(CoverageRecorded {
                     source,
                     scope,
                     start_ms: start,
@@ -795,8 +809,7 @@ fn import_records(
             };
             for source in under {
                 let scope = opts.scope.clone().unwrap_or_else(|| m.scope.clone());
-                batch.add_coverage(source, &scope, m.start_ms, m.end_ms)?;
-                report.coverage.push(CoverageRecorded {
+                recorded.push(CoverageRecorded {
                     source,
                     scope,
                     start_ms: m.start_ms,
@@ -809,14 +822,7 @@ fn import_records(
     if opts.covers.is_none() {
         let cov = coverage::span_coverage(&spans, &sources, opts.scope.as_deref());
         for (source, scope, start, end) in cov.recorded {
-            batch.add_coverage(source, &scope, start, end)?;
-            report.coverage.push(CoverageRecorded {
-                source,
-                scope,
-                start_ms: start,
-                end_ms: end,
-                basis: CoverageBasis::Span,
-            });
+            recorded.push(CoverageRecorded { source, scope, start_ms: start, end_ms: end, basis: CoverageBasis::Span });
         }
         if !cov.withheld.is_empty() {
             let everything = cov.withheld.iter().any(|w| w.span.is_none());
@@ -838,6 +844,26 @@ fn import_records(
             ));
         }
         report.withheld = cov.withheld;
+    }
+    // Nothing is vouched for past the present (records within the future skew are kept, but
+    // what happens after `now` is not known yet).
+    let mut past_now = false;
+    for mut c in recorded {
+        if c.end_ms > opts.now_ms {
+            past_now = true;
+            if c.start_ms > opts.now_ms {
+                continue;
+            }
+            c.end_ms = opts.now_ms;
+        }
+        batch.add_coverage(c.source, &c.scope, c.start_ms, c.end_ms)?;
+        report.coverage.push(c);
+    }
+    if past_now {
+        reasons.push(format!(
+            "nothing is recorded as covered after now ({}): what happens later is not known yet",
+            trailproof_model::format_ms(opts.now_ms)
+        ));
     }
     if !reasons.is_empty() {
         report.coverage_withheld = Some(reasons.join("; "));

@@ -228,12 +228,8 @@ impl<'o> Reader<'o> {
         let (index, offset) = (rec.index, rec.offset);
         if rec.truncated {
             let at = Where::At { index, offset, via: &[] };
-            return self.quarantine_guessed(
-                at,
-                "input ends inside this record (truncated file?)".into(),
-                rec.bytes,
-                emit,
-            );
+            let why = rec.incomplete.unwrap_or(trailproof_jsonrec::Incomplete::EndOfInput);
+            return self.quarantine_guessed(at, why.to_string(), rec.bytes, emit);
         }
         // Each item's outcome is handed on as it is found; the first error stops the rest.
         let mut result = Ok(());
@@ -282,8 +278,14 @@ impl<'o> Reader<'o> {
                 return self.quarantine_guessed(at, reason, raw, emit);
             }
         };
-        let outcome = if source == Source::Cloudtrail && !cloudtrail::prefilter(raw) {
-            let (time_ms, scope) = cloudtrail::peek_time_scope(raw);
+        let skipped = (source == Source::Cloudtrail && !cloudtrail::prefilter(raw))
+            .then(|| cloudtrail::peek_time_scope(raw))
+            // Skipped without a parse only when it is a whole object with a readable time (the
+            // splitter found where it ends); anything else (random bytes, a cut record, a record
+            // without a time) is parsed, which quarantines what is not JSON. The prefilter's
+            // promise makes this cheap: a parse of such a record is never `Relevant`.
+            .filter(|(time, _)| time.is_some() && is_object(raw));
+        let outcome = if let Some((time_ms, scope)) = skipped {
             RecordOutcome::Irrelevant { source, time_ms, scope }
         } else {
             match parse_one(source, self.opts.format, raw) {
@@ -304,7 +306,37 @@ impl<'o> Reader<'o> {
                 Err(e) => RecordOutcome::Quarantined { source, reason: e.to_string() },
             }
         };
+        let outcome = self.plausible(outcome);
         emit(Emitted::Record { at, outcome, raw, guessed: false });
         Ok(())
     }
+
+    /// A record whose time is implausible is quarantined (see [`crate::plausible`]).
+    fn plausible(&self, outcome: RecordOutcome) -> RecordOutcome {
+        let (now, skew) = (self.opts.now_ms, self.opts.future_skew_ms);
+        let why = match &outcome {
+            RecordOutcome::Irrelevant { source, time_ms: Some(t), .. } => {
+                crate::plausible::implausible(*source, *t, now, skew).map(|w| (*source, w))
+            }
+            RecordOutcome::Kept { source, events, .. } => {
+                let mut times: Box<dyn Iterator<Item = Millis>> = match events {
+                    Events::Aws(ev) => Box::new(ev.iter().map(|e| e.time_ms)),
+                    Events::Idp(ev) => Box::new(ev.iter().map(|e| e.time_ms)),
+                };
+                times.find_map(|t| crate::plausible::implausible(*source, t, now, skew)).map(|w| (*source, w))
+            }
+            _ => None,
+        };
+        match why {
+            Some((source, reason)) => RecordOutcome::Quarantined { source, reason },
+            None => outcome,
+        }
+    }
+}
+
+/// Whether `raw` is one whole JSON object as the splitter hands them out: `{` first, `}` last
+/// (the splitter found its end by its nesting, so the braces between are balanced).
+fn is_object(raw: &[u8]) -> bool {
+    let trimmed = raw.trim_ascii();
+    trimmed.first() == Some(&b'{') && trimmed.last() == Some(&b'}')
 }

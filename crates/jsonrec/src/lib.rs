@@ -7,8 +7,24 @@
 //! largest single record rather than the input.
 //!
 //! It only finds where values begin and end (strings, escapes, nesting); it does not validate
-//! JSON. A record that is not valid JSON is still handed out, and its parser says why. Input
-//! that ends inside a record yields that tail once with [`Record::truncated`] set.
+//! JSON. A record that is not valid JSON is still handed out, and its parser says why. Nothing is
+//! taken for complete that is not ([`Record::incomplete`] says why, and [`Record::truncated`] is
+//! set):
+//!
+//! - input that ends inside a record yields that tail once ([`Incomplete::EndOfInput`]);
+//! - line-delimited input (NDJSON): when the first line of a top-level object holds more than
+//!   its opening brace and ends inside the object, and the next line that holds anything starts
+//!   with `{` at its first byte (the next record), the line was cut short: it is handed out
+//!   alone ([`Incomplete::EndOfLine`]) and the splitter starts afresh on the next line, so one
+//!   bad line is one bad record and never swallows the lines after it. Objects written over
+//!   several lines (pretty printed, whose `{` ends the first line, or whose next lines are
+//!   indented or start with a key) are read whole as before;
+//! - input that ends inside an array or a wrapper object whose records were all complete (a JSON
+//!   array without its end: `[r1,…,r5,`) yields one empty record at the end of the input
+//!   ([`Incomplete::Container`]) saying which container was left open and where it began.
+//!
+//! Arrays in record position nest at most [`MAX_NESTING`] deep; a deeper one is handed out as a
+//! record (which its parser rejects), so a file of a million `[` costs no memory per level.
 //!
 //! Which values count as records: every value at the top of the stream is in *record
 //! position*. An array in record position puts each of its elements in record position; an
@@ -31,8 +47,41 @@ pub struct Record<'a> {
     pub offset: u64,
     /// 0-based index of the record in the input.
     pub index: u64,
-    /// The input ended before this record did.
+    /// The record is not complete (`incomplete` says why).
     pub truncated: bool,
+    /// Why the record is not complete; `None` for a complete one.
+    pub incomplete: Option<Incomplete>,
+}
+
+/// Why a record is not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incomplete {
+    /// The input ended inside the record.
+    EndOfInput,
+    /// Line-delimited input: the line ended inside the record (the next line is read afresh).
+    EndOfLine,
+    /// The input ended inside `depth` open arrays or wrapper objects; the outermost was opened
+    /// at byte `opened_at`. The record is empty and sits at the end of the input.
+    Container { depth: usize, opened_at: u64 },
+}
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Incomplete::EndOfInput => f.write_str("the input ends inside this record (truncated file?)"),
+            Incomplete::EndOfLine => {
+                f.write_str("the line ends inside this record (a line cut short; the next line is read afresh)")
+            }
+            Incomplete::Container { depth: 1, opened_at } => write!(
+                f,
+                "the input ends inside the array or page opened at byte {opened_at}: a truncated file, or records missing after the last one read"
+            ),
+            Incomplete::Container { depth, opened_at } => write!(
+                f,
+                "the input ends inside {depth} open arrays or pages, the outermost opened at byte {opened_at}: a truncated or malformed file"
+            ),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +94,23 @@ pub enum SplitError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Frame {
-    /// Inside an array whose elements are in record position.
-    Array,
-    /// Inside `depth` nested wrapper objects; when the array ends, their remaining keys are skipped.
-    Wrapper { depth: usize },
+    /// Inside an array whose elements are in record position, opened at this stream offset.
+    Array { at: u64 },
+    /// Inside `depth` nested wrapper objects (the outermost opened at `at`); when the array ends,
+    /// their remaining keys are skipped.
+    Wrapper { depth: usize, at: u64 },
 }
+
+impl Frame {
+    fn at(self) -> u64 {
+        match self {
+            Frame::Array { at } | Frame::Wrapper { at, .. } => at,
+        }
+    }
+}
+
+/// Arrays in record position nested deeper than this are handed out as records.
+pub const MAX_NESTING: usize = 64;
 
 /// Streams records out of a reader. See the crate docs for what counts as a record.
 pub struct Splitter<R> {
@@ -66,6 +127,8 @@ pub struct Splitter<R> {
     max_record: usize,
     chunk: usize,
     started: bool,
+    /// A wrapper object ended with the input before its closing brace (reported once, at the end).
+    unclosed_wrapper: Option<u64>,
 }
 
 const DEFAULT_CHUNK: usize = 256 * 1024;
@@ -74,6 +137,8 @@ pub const DEFAULT_MAX_RECORD: usize = 256 * 1024 * 1024;
 
 enum Probe {
     NeedMore,
+    /// Line-delimited: the line ends (at this index, relative to the probe start) inside the object.
+    Cut(usize),
     /// Not a wrapper: the object ends at this index (exclusive), relative to the probe start.
     Record(usize),
     /// A wrapper: the array's `[` is at this index; `depth` objects are open around it.
@@ -97,6 +162,7 @@ impl<R: Read> Splitter<R> {
             max_record: DEFAULT_MAX_RECORD,
             chunk: DEFAULT_CHUNK,
             started: false,
+            unclosed_wrapper: None,
         }
     }
 
@@ -177,62 +243,170 @@ impl<R: Read> Splitter<R> {
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, SplitError> {
         loop {
             let Some(b) = self.peek_non_ws()? else {
-                return Ok(None);
+                return Ok(self.end_of_input());
             };
             match self.stack.last().copied() {
-                Some(Frame::Array) if b == b',' => {
+                Some(Frame::Array { .. }) if b == b',' => {
                     self.pos += 1;
                     continue;
                 }
-                Some(Frame::Array) if b == b']' => {
+                Some(Frame::Array { .. }) if b == b']' => {
                     self.pos += 1;
                     self.stack.pop();
-                    if let Some(Frame::Wrapper { depth }) = self.stack.last().copied() {
+                    if let Some(Frame::Wrapper { depth, at }) = self.stack.last().copied() {
                         self.stack.pop();
-                        self.skip_to_close(depth)?;
+                        if !self.skip_to_close(depth)? {
+                            self.unclosed_wrapper = Some(at);
+                        }
                     }
                     continue;
                 }
                 _ => {}
             }
             match b {
-                b'[' => {
+                b'[' if self.stack.len() < MAX_NESTING => {
+                    self.stack.push(Frame::Array { at: self.consumed() });
                     self.pos += 1;
-                    self.stack.push(Frame::Array);
                 }
-                b'{' => match self.probe_object()? {
-                    Probe::Wrapper { open, depth } => {
-                        self.pos += open + 1;
-                        self.stack.push(Frame::Wrapper { depth });
-                        self.stack.push(Frame::Array);
+                b'[' => {
+                    // Too deep to be a container of records: one value, which its parser rejects.
+                    return match self.value_extent(container_end)? {
+                        Some(len) => Ok(Some(self.emit(len, None))),
+                        None => Ok(Some(self.emit_tail())),
+                    };
+                }
+                b'{' => {
+                    let line = self.stack.is_empty() && self.line_delimited()?;
+                    let at = self.consumed();
+                    match self.probe_object(line)? {
+                        Probe::Wrapper { open, depth } => {
+                            self.pos += open + 1;
+                            self.stack.push(Frame::Wrapper { depth, at });
+                            self.stack.push(Frame::Array { at: self.consumed() - 1 });
+                        }
+                        Probe::Record(len) => return Ok(Some(self.emit(len, None))),
+                        Probe::Cut(len) => {
+                            // The line without its CR; then past the newline.
+                            let mut n = len;
+                            while n > 0 && self.buf[self.pos + n - 1] == b'\r' {
+                                n -= 1;
+                            }
+                            let start = self.pos;
+                            self.pos += len + 1;
+                            let index = self.index;
+                            self.index += 1;
+                            return Ok(Some(Record {
+                                bytes: &self.buf[start..start + n],
+                                offset: self.base + start as u64,
+                                index,
+                                truncated: true,
+                                incomplete: Some(Incomplete::EndOfLine),
+                            }));
+                        }
+                        Probe::NeedMore => return Ok(Some(self.emit_tail())),
                     }
-                    Probe::Record(len) => return Ok(Some(self.emit(len, false))),
-                    Probe::NeedMore => {
-                        // Only at end of input: the object never closed.
-                        let len = self.buf.len() - self.pos;
-                        return Ok(Some(self.emit(len, true)));
-                    }
-                },
+                }
                 _ => {
-                    let in_array = matches!(self.stack.last(), Some(Frame::Array));
+                    let in_array = matches!(self.stack.last(), Some(Frame::Array { .. }));
                     let (len, truncated) = self.scalar_extent(in_array)?;
-                    return Ok(Some(self.emit(len, truncated)));
+                    if truncated {
+                        return Ok(Some(self.emit_tail()));
+                    }
+                    return Ok(Some(self.emit(len, None)));
                 }
             }
         }
     }
 
-    fn emit(&mut self, len: usize, truncated: bool) -> Record<'_> {
+    /// The input ended inside the value at `pos`: the rest is one record, and the
+    /// containers around it are closed (they are not reported again).
+    fn emit_tail(&mut self) -> Record<'_> {
+        self.stack.clear();
+        self.unclosed_wrapper = None;
+        let len = self.buf.len() - self.pos;
+        self.emit(len, Some(Incomplete::EndOfInput))
+    }
+
+    /// At the end of the input: an empty record for containers left open, else nothing.
+    fn end_of_input(&mut self) -> Option<Record<'_>> {
+        let opened_at = match (self.stack.first(), self.unclosed_wrapper) {
+            (Some(f), _) => f.at(),
+            (None, Some(at)) => at,
+            (None, None) => return None,
+        };
+        let depth = self.stack.iter().filter(|f| matches!(f, Frame::Array { .. })).count().max(1);
+        self.stack.clear();
+        self.unclosed_wrapper = None;
+        self.pos = self.buf.len();
+        Some(self.emit(0, Some(Incomplete::Container { depth, opened_at })))
+    }
+
+    /// Whether the top-level object at `pos` is on one line: its `{` is followed, on the same
+    /// line, by something other than white space (a pretty-printed object's `{` ends its line).
+    fn line_delimited(&mut self) -> Result<bool, SplitError> {
+        loop {
+            let rest = &self.buf[self.pos + 1..];
+            match rest.iter().position(|&c| !matches!(c, b' ' | b'\t')) {
+                Some(i) => return Ok(!matches!(rest[i], b'\n' | b'\r')),
+                None => {
+                    if !self.fill()? {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The extent of the value at `pos` by `end`, reading more as needed; `None` at the end of
+    /// the input.
+    fn value_extent(&mut self, end: fn(&[u8]) -> Option<usize>) -> Result<Option<usize>, SplitError> {
+        loop {
+            if let Some(n) = end(&self.buf[self.pos..]) {
+                return Ok(Some(n));
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn emit(&mut self, len: usize, incomplete: Option<Incomplete>) -> Record<'_> {
         let start = self.pos;
         self.pos += len;
         let index = self.index;
         self.index += 1;
-        Record { bytes: &self.buf[start..start + len], offset: self.base + start as u64, index, truncated }
+        Record {
+            bytes: &self.buf[start..start + len],
+            offset: self.base + start as u64,
+            index,
+            truncated: incomplete.is_some(),
+            incomplete,
+        }
     }
 
     /// Decides whether the object at `pos` is a wrapper or a record, reading more as needed.
-    fn probe_object(&mut self) -> Result<Probe, SplitError> {
+    /// `line`: the object's first line holds more than its brace (line-delimited input): when that
+    /// line ends inside the object and the next line that holds anything starts a new object at
+    /// its first byte, the line was cut short ([`Probe::Cut`]).
+    fn probe_object(&mut self, mut line: bool) -> Result<Probe, SplitError> {
         loop {
+            let rest = &self.buf[self.pos..];
+            if line && let Some(nl) = memchr::memchr(b'\n', rest) {
+                match probe_wrapper(&rest[..nl], self.wrappers) {
+                    Probe::NeedMore => match next_line_starts_object(&rest[nl + 1..]) {
+                        Some(true) => return Ok(Probe::Cut(nl)),
+                        // An object over several lines (`{"a": 1,\n "b": 2}`): read it whole.
+                        Some(false) => line = false,
+                        None => {
+                            if !self.fill()? {
+                                line = false;
+                            }
+                            continue;
+                        }
+                    },
+                    probe => return Ok(probe),
+                }
+            }
             let probe = probe_wrapper(&self.buf[self.pos..], self.wrappers);
             if !matches!(probe, Probe::NeedMore) {
                 return Ok(probe);
@@ -276,18 +450,33 @@ impl<R: Read> Splitter<R> {
     }
 
     /// Skips the rest of `depth` open objects (their remaining keys after a wrapper array).
-    fn skip_to_close(&mut self, depth: usize) -> Result<(), SplitError> {
+    /// `false` when the input ends first.
+    fn skip_to_close(&mut self, depth: usize) -> Result<bool, SplitError> {
         loop {
             if let Some(n) = close_extent(&self.buf[self.pos..], depth) {
                 self.pos += n;
-                return Ok(());
+                return Ok(true);
             }
             if !self.fill()? {
                 self.pos = self.buf.len();
-                return Ok(());
+                return Ok(false);
             }
         }
     }
+}
+
+/// Whether the first line of `b` that holds anything starts with `{` at its first byte (`None`:
+/// `b` ends first).
+fn next_line_starts_object(b: &[u8]) -> Option<bool> {
+    let mut at_start = true;
+    for &c in b {
+        match c {
+            b'\n' => at_start = true,
+            b' ' | b'\t' | b'\r' | 0 => at_start = false,
+            _ => return Some(c == b'{' && at_start),
+        }
+    }
+    None
 }
 
 /// Index of the closing quote of a string whose body starts at `from`, or `None` if incomplete.

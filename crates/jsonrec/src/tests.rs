@@ -107,6 +107,115 @@ fn truncated_input_yields_the_tail_once() {
     assert_eq!(out, vec![(r#"{"a":"#.to_string(), true)]);
 }
 
+/// Each record with why it is incomplete, for every read size.
+fn incomplete(input: &[u8]) -> Vec<(String, Option<Incomplete>)> {
+    let run = |chunk: usize| {
+        let mut s = Splitter::new(input, WRAPPERS).chunk_size(chunk);
+        let mut out = Vec::new();
+        while let Some(r) = s.next_record().unwrap() {
+            assert_eq!(r.truncated, r.incomplete.is_some());
+            out.push((String::from_utf8_lossy(r.bytes).into_owned(), r.incomplete));
+        }
+        out
+    };
+    let a = run(1 << 16);
+    for chunk in [1, 2, 5, 64] {
+        assert_eq!(run(chunk), a, "chunk size {chunk} differs");
+    }
+    a
+}
+
+#[test]
+fn a_line_cut_short_is_one_record_and_the_next_lines_are_read() {
+    // Cut inside a string, then three good lines.
+    let input = "{\"uuid\":\"u-0\",\"published\":\"2026-11-02T08:0\n{\"a\":1}\n{\"a\":2}\r\n{\"a\":3}\n";
+    assert_eq!(
+        incomplete(input.as_bytes()),
+        vec![
+            (r#"{"uuid":"u-0","published":"2026-11-02T08:0"#.into(), Some(Incomplete::EndOfLine)),
+            (r#"{"a":1}"#.into(), None),
+            (r#"{"a":2}"#.into(), None),
+            (r#"{"a":3}"#.into(), None),
+        ]
+    );
+    // Cut outside a string (the braces would otherwise never balance), CRLF line ends.
+    let input = "{\"a\":{\"b\":[1,\r\n{\"a\":1}\r\n{\"a\":{\"x\":2}}\r\n";
+    assert_eq!(
+        incomplete(input.as_bytes()),
+        vec![
+            (r#"{"a":{"b":[1,"#.into(), Some(Incomplete::EndOfLine)),
+            (r#"{"a":1}"#.into(), None),
+            (r#"{"a":{"x":2}}"#.into(), None),
+        ]
+    );
+    // Blank lines between: still the next record.
+    assert_eq!(
+        incomplete(b"{\"a\":[\n \r\n\n{\"b\":1}\n"),
+        vec![(r#"{"a":["#.into(), Some(Incomplete::EndOfLine)), (r#"{"b":1}"#.into(), None)]
+    );
+    // The last line cut short, without a newline: the input ends inside it.
+    assert_eq!(
+        incomplete(b"{\"a\":1}\n{\"a\":"),
+        vec![(r#"{"a":1}"#.into(), None), (r#"{"a":"#.into(), Some(Incomplete::EndOfInput))]
+    );
+}
+
+#[test]
+fn a_pretty_printed_object_still_spans_lines() {
+    let input = "{\n  \"a\": {\n    \"b\": [1,\n2]\n  }\n}\n{ \r\n\"c\": 3\r\n}\n";
+    assert_eq!(
+        incomplete(input.as_bytes()),
+        vec![("{\n  \"a\": {\n    \"b\": [1,\n2]\n  }\n}".into(), None), ("{ \r\n\"c\": 3\r\n}".into(), None),]
+    );
+    // Hand-formatted: the first key on the brace's line, then indented lines or keys.
+    let input = "{\"@odata.context\": \"x\",\n \"k\": [\n  {\"id\": 1},\n  {\"id\": 2}]}\n{\"a\": 1,\n\"b\": 2}\n";
+    assert_eq!(
+        incomplete(input.as_bytes()),
+        vec![
+            ("{\"@odata.context\": \"x\",\n \"k\": [\n  {\"id\": 1},\n  {\"id\": 2}]}".into(), None),
+            ("{\"a\": 1,\n\"b\": 2}".into(), None),
+        ]
+    );
+}
+
+#[test]
+fn an_array_or_page_without_its_end_is_reported_where_the_input_ends() {
+    let out = incomplete(br#"[{"a":1}, {"a":2},"#);
+    assert_eq!(
+        out,
+        vec![
+            (r#"{"a":1}"#.into(), None),
+            (r#"{"a":2}"#.into(), None),
+            (String::new(), Some(Incomplete::Container { depth: 1, opened_at: 0 })),
+        ]
+    );
+    // A wrapper page whose array closed but whose object did not.
+    let out = incomplete(br#"  {"Records":[{"a":1}],"x":"#);
+    assert_eq!(out[1], (String::new(), Some(Incomplete::Container { depth: 1, opened_at: 2 })));
+    // Complete containers report nothing.
+    assert!(incomplete(br#"{"Records":[{"a":1}]} [ ] [[{"a":2}]]"#).iter().all(|(_, i)| i.is_none()));
+}
+
+#[test]
+fn deep_nesting_costs_no_memory_per_level_and_is_reported() {
+    // 100,000 `[`: MAX_NESTING arrays, then one value that never ends.
+    let input = vec![b'['; 100_000];
+    let mut s = Splitter::new(&input[..], WRAPPERS);
+    let r = s.next_record().unwrap().unwrap();
+    assert_eq!((r.offset, r.incomplete), (MAX_NESTING as u64, Some(Incomplete::EndOfInput)));
+    assert_eq!(r.bytes.len(), 100_000 - MAX_NESTING);
+    assert!(s.next_record().unwrap().is_none());
+    // Closed, they hold no record and nothing is wrong.
+    let closed = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let out = split(closed.as_bytes(), 4096);
+    assert_eq!(
+        out,
+        vec![(format!("{}{}", "[".repeat(100_000 - MAX_NESTING), "]".repeat(100_000 - MAX_NESTING)), false)]
+    );
+    let shallow = format!("{}{{\"a\":1}}{}", "[".repeat(10), "]".repeat(10));
+    assert_eq!(texts(&shallow), vec![r#"{"a":1}"#]);
+}
+
 #[test]
 fn offsets_and_indexes() {
     let input = b"{\"a\":1}\n{\"b\":2}\n";

@@ -8,11 +8,13 @@ pub mod aws;
 pub mod config;
 pub mod idp;
 pub mod snapshot;
+pub mod text;
 pub mod time;
 pub mod verdict;
 
 pub use aws::{AwsEvent, AwsEventKind};
 pub use idp::{Idp, IdpEvent, IdpEventKind, MfaClaim, UserKeys};
+pub use text::{inert, inert_lines};
 pub use time::{DAY_MS, Millis, format_ms, parse_time};
 
 use serde::{Deserialize, Serialize};
