@@ -26,14 +26,22 @@ pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
         None => Format::Native,
     };
     let covers = a.covers.as_deref().map(util::parse_span).transpose()?;
+    let cfg = util::load_config(g.config.as_deref())?;
     let (inputs, manifests) = collect_inputs(&a.paths)?;
     let mut store = Store::open(&g.db).with_context(|| format!("opening {}", g.db.display()))?;
     let base = match source {
         Some(s) => ImportOptions::new(s),
         None => ImportOptions::auto(),
     };
-    let opts =
-        ImportOptions { format, covers, scope: a.scope.clone(), threads: a.threads, bulk: a.bulk.choice(), ..base };
+    let opts = ImportOptions {
+        format,
+        covers,
+        scope: a.scope.clone(),
+        threads: a.threads,
+        bulk: a.bulk.choice(),
+        future_skew_ms: i64::from(cfg.import.future_skew_hours) * 3_600_000,
+        ..base
+    };
     let what = source.map(|s| s.to_string()).unwrap_or_else(|| "auto".into());
 
     let bar = util::show_progress(g.quiet).then(|| {

@@ -19,6 +19,8 @@ pub struct Config {
     pub collect: CollectConfig,
     /// The scheduled batch (`trailproof run`).
     pub run: RunConfig,
+    /// File imports (`trailproof import`).
+    pub import: ImportConfig,
     /// Ticketing and chat sinks for verdicts (`trailproof notify`, the last stage of `run`).
     pub notify: Vec<NotifySink>,
 }
@@ -146,6 +148,22 @@ impl Default for RunConfig {
             report_dir: "trailproof-reports".into(),
             fail_on_severity: "high".into(),
         }
+    }
+}
+
+/// `[import]`: how `trailproof import` judges record times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// How many hours past the present a record's time may lie (clocks and exports skew). A
+    /// later record is quarantined as implausible and vouches no coverage; no import records
+    /// coverage past the present in any case.
+    pub future_skew_hours: u32,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig { future_skew_hours: 24 }
     }
 }
 
