@@ -262,13 +262,15 @@ fn list(st: &St, headers: &HeaderMap, uri: &Uri, beta: bool) -> Response {
     let recs = &st.data.entra;
     let n = recs.len();
     let at = |pos: usize| if ascending { recs.get(n.wrapping_sub(pos + 1)) } else { recs.get(pos) };
+    // A sign-in is listed as it is at the query's snapshot time: without its MFA steps until
+    // they are aggregated onto it (`complete:`).
     let ok = |r: &crate::data::EntraRec| -> bool {
         if (interactive_only && !r.interactive) || !st.visible(r.visible_at, cursor.a) {
             return false;
         }
         match &filter {
             None => true,
-            Some(f) => serde_json::from_str::<Value>(&r.raw).is_ok_and(|doc| f.eval(&doc)),
+            Some(f) => serde_json::from_str::<Value>(r.raw_at(cursor.a)).is_ok_and(|doc| f.eval(&doc)),
         }
     };
     let mut items: Vec<String> = Vec::new();
@@ -280,8 +282,8 @@ fn list(st: &St, headers: &HeaderMap, uri: &Uri, beta: bool) -> Response {
             continue;
         }
         if beta {
-            items.push(r.raw.to_string());
-        } else if let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(&r.raw) {
+            items.push(r.raw_at(cursor.a).to_string());
+        } else if let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(r.raw_at(cursor.a)) {
             for k in BETA_ONLY {
                 m.remove(*k);
             }

@@ -84,7 +84,112 @@ pub struct Faults {
     /// Extra per-event delay, uniform in `[0, jitter]` and fixed per event by the seed, so that
     /// events become visible out of their time order.
     pub late_jitter: Option<Duration>,
+    /// Whose records `late_events` / `late_jitter` delay (`late:100m,on=entra`); default all.
+    pub late_on: LogSet,
+    /// Each source's records appear with the lag its vendor documents (`lag:documented`), on top
+    /// of any `late`: see [`documented_lag_ms`].
+    pub documented_lag: bool,
+    /// Entra: a sign-in with a second factor is listed first without its MFA steps, and
+    /// completed (same `id`) this long after it first appears (`complete:30m`). Microsoft: "If
+    /// MFA events related to a sign-in are received, all related events are aggregated to the
+    /// original sign-in", and multifactor sign-ins "might take longer to display properly. Data
+    /// might take up to two hours to fully aggregate, but rarely takes that long"
+    /// (MicrosoftDocs/entra-docs `docs/identity/monitoring-health/reports-faq.yml`). What the
+    /// record looks like before is not documented (UNCONFIRMED): here the first factor only,
+    /// requirement `singleFactorAuthentication`.
+    pub complete_after: Option<Duration>,
     pub targets: Targets,
+}
+
+/// The logs an event-visibility fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSet {
+    pub okta: bool,
+    pub entra: bool,
+    pub google: bool,
+    pub cloudtrail: bool,
+}
+
+impl Default for LogSet {
+    fn default() -> Self {
+        LogSet { okta: true, entra: true, google: true, cloudtrail: true }
+    }
+}
+
+/// Which log a record belongs to (for its visibility delay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Log {
+    Okta,
+    Entra,
+    Google,
+    CloudTrail,
+}
+
+impl LogSet {
+    fn has(&self, log: Log) -> bool {
+        match log {
+            Log::Okta => self.okta,
+            Log::Entra => self.entra,
+            Log::Google => self.google,
+            Log::CloudTrail => self.cloudtrail,
+        }
+    }
+
+    fn parse(s: &str) -> Result<LogSet, String> {
+        let mut t = LogSet { okta: false, entra: false, google: false, cloudtrail: false };
+        for name in s.split(['+', '|']).map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "okta" => t.okta = true,
+                "entra" | "graph" => t.entra = true,
+                "google" => t.google = true,
+                "cloudtrail" | "aws" => t.cloudtrail = true,
+                "all" => t = LogSet::default(),
+                _ => return Err(format!("unknown log {name:?} (known: okta, entra, google, cloudtrail, all)")),
+            }
+        }
+        Ok(t)
+    }
+}
+
+/// The lag a vendor documents for its log, as a seeded draw for one record (`lag:documented`),
+/// in ms. The distributions are the emulator's reading of each page, not the vendor's:
+/// - Entra: 95 % of sign-ins within 2 minutes, 99 % within 5 (MicrosoftDocs/azure-docs
+///   `reference-reports-latencies.md`), and "up to two hours for some sign-in records to show
+///   up" (`concept-sign-ins.md`): 95 % in `[0, 2 min]`, 4 % in `(2, 5 min]`, 1 % in `(5 min, 2 h]`.
+/// - Google: SAML "entries usually appear within an hour of the user action"
+///   (support.google.com/a/answer/7007375), with "a small chance ... delayed beyond" the listed
+///   lag times (support.google.com/a/answer/7061566): 99 % in `[0, 1 h]`, 1 % in `(1 h, 4 h]`.
+/// - Okta: "near real-time" (System Log API page), delays "rare but possible": 99 % in
+///   `[0, 30 s]`, 1 % in `(30 s, 10 min]`.
+/// - CloudTrail: "within an average of about 5 minutes of an API call. This time is not
+///   guaranteed" (CloudTrail User Guide, "Getting and viewing your CloudTrail log files"): 99 %
+///   in `[1, 9 min]`, 1 % in `(9 min, 1 h]`.
+pub fn documented_lag_ms(seed: u64, log: Log, key: &str) -> i64 {
+    const S: f64 = 1000.0;
+    const M: f64 = 60.0 * S;
+    let u = unit(seed ^ 0x6c61_6700 ^ log as u64, key);
+    let v = unit(seed ^ 0x6c61_6701 ^ log as u64, key);
+    let (lo, hi) = match log {
+        Log::Entra if u < 0.95 => (0.0, 2.0 * M),
+        Log::Entra if u < 0.99 => (2.0 * M, 5.0 * M),
+        Log::Entra => (5.0 * M, 120.0 * M),
+        Log::Google if u < 0.99 => (0.0, 60.0 * M),
+        Log::Google => (60.0 * M, 240.0 * M),
+        Log::Okta if u < 0.99 => (0.0, 30.0 * S),
+        Log::Okta => (30.0 * S, 10.0 * M),
+        Log::CloudTrail if u < 0.99 => (M, 9.0 * M),
+        Log::CloudTrail => (9.0 * M, 60.0 * M),
+    };
+    (lo + v * (hi - lo)) as i64
+}
+
+/// Uniform [0, 1) from a seed and a key.
+fn unit(seed: u64, key: &str) -> f64 {
+    let mut h = seed ^ 0x5bd1_e995_u64;
+    for b in key.bytes() {
+        h = splitmix(h ^ u64::from(b));
+    }
+    (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The endpoints that count requests and draw faults separately.
@@ -175,19 +280,24 @@ impl Faults {
         Decision { drop, slow: self.slow, throttle, server_error, truncate }
     }
 
-    /// The visibility delay of one event (late + its seeded share of the jitter), in ms.
-    pub fn event_delay_ms(&self, seed: u64, event_key: &str) -> i64 {
+    /// The visibility delay of one record of `log` (late + its seeded share of the jitter, when
+    /// `late` applies to that log, plus the documented lag when `lag:documented` is on), in ms.
+    pub fn event_delay_ms(&self, seed: u64, log: Log, event_key: &str) -> i64 {
+        let documented = if self.documented_lag { documented_lag_ms(seed, log, event_key) } else { 0 };
+        if !self.late_on.has(log) {
+            return documented;
+        }
         let base = self.late_events.map_or(0, |d| d.as_millis() as i64);
         let jitter = self.late_jitter.map_or(0, |d| d.as_millis() as i64);
         if jitter == 0 {
-            return base;
+            return base + documented;
         }
-        let mut h = seed ^ 0x5bd1_e995_u64;
-        for b in event_key.bytes() {
-            h = splitmix(h ^ u64::from(b));
-        }
-        let frac = (h >> 11) as f64 / (1u64 << 53) as f64;
-        base + (frac * jitter as f64) as i64
+        base + (unit(seed, event_key) * jitter as f64) as i64 + documented
+    }
+
+    /// Whether records appear later than their own time at all (so the clock hides them until then).
+    pub fn delays_records(&self) -> bool {
+        self.late_events.is_some() || self.late_jitter.is_some() || self.documented_lag
     }
 
     /// Parses `--fault` values; see the crate docs for the syntax. Later values override earlier.
@@ -252,10 +362,17 @@ impl Faults {
                 for opt in it {
                     match opt.trim().split_once('=') {
                         Some(("jitter", v)) => self.late_jitter = Some(parse_duration(v).map_err(err)?),
-                        _ => return Err(err(format!("unknown option {opt:?} (known: jitter=DURATION)"))),
+                        Some(("on", v)) => self.late_on = LogSet::parse(v).map_err(err)?,
+                        _ => return Err(err(format!("unknown option {opt:?} (known: jitter=DURATION, on=LOGS)"))),
                     }
                 }
             }
+            "lag" => match args {
+                "documented" => self.documented_lag = true,
+                "none" => self.documented_lag = false,
+                _ => return Err(err(format!("expected lag:documented or lag:none, got {args:?}"))),
+            },
+            "complete" | "mfa-later" => self.complete_after = Some(parse_duration(args).map_err(err)?),
             "on" => {
                 let mut t = Targets { okta: false, entra: false, google: false, cloudtrail: false, tokens: false };
                 for name in args.split([',', '+']).map(str::trim).filter(|s| !s.is_empty()) {
@@ -277,7 +394,7 @@ impl Faults {
             }
             other => {
                 return Err(err(format!(
-                    "unknown fault {other:?} (known: 429, 5xx, slow, drop, trunc, ttl, late, on)"
+                    "unknown fault {other:?} (known: 429, 5xx, slow, drop, trunc, ttl, late, lag, complete, on)"
                 )));
             }
         }
@@ -506,10 +623,39 @@ mod tests {
     #[test]
     fn event_delay_is_seeded_and_bounded() {
         let f = p(&["late:1s,jitter=10s"]).unwrap();
-        let d = f.event_delay_ms(3, "evt-1");
-        assert_eq!(d, f.event_delay_ms(3, "evt-1"));
+        let d = f.event_delay_ms(3, Log::Okta, "evt-1");
+        assert_eq!(d, f.event_delay_ms(3, Log::Okta, "evt-1"));
         assert!((1000..=11000).contains(&d));
-        let spread: std::collections::BTreeSet<i64> = (0..50).map(|i| f.event_delay_ms(3, &format!("e{i}"))).collect();
+        let spread: std::collections::BTreeSet<i64> =
+            (0..50).map(|i| f.event_delay_ms(3, Log::Okta, &format!("e{i}"))).collect();
         assert!(spread.len() > 40);
+    }
+
+    #[test]
+    fn late_can_be_limited_to_some_logs() {
+        let f = p(&["late:100m,on=entra"]).unwrap();
+        assert_eq!(f.event_delay_ms(1, Log::Entra, "x"), 100 * 60_000);
+        assert_eq!(f.event_delay_ms(1, Log::Okta, "x"), 0);
+        assert!(f.delays_records());
+        let f = p(&["late:5m,on=okta+google"]).unwrap();
+        assert_eq!((f.late_on.okta, f.late_on.google, f.late_on.entra), (true, true, false));
+        assert!(p(&["late:5m,on=azure"]).unwrap_err().to_string().contains("unknown log"));
+        assert_eq!(p(&["complete:30m"]).unwrap().complete_after, Some(Duration::from_secs(1800)));
+    }
+
+    #[test]
+    fn documented_lags_stay_within_each_vendors_figures() {
+        let f = p(&["lag:documented"]).unwrap();
+        let draws = |log: Log| -> Vec<i64> { (0..2000).map(|i| f.event_delay_ms(9, log, &format!("r{i}"))).collect() };
+        let share = |v: &[i64], max_ms: i64| v.iter().filter(|d| **d <= max_ms).count() as f64 / v.len() as f64;
+        let entra = draws(Log::Entra);
+        assert!(entra.iter().all(|d| (0..=2 * 3_600_000).contains(d)));
+        assert!(share(&entra, 2 * 60_000) > 0.93 && share(&entra, 5 * 60_000) > 0.98, "{}", share(&entra, 120_000));
+        assert!(entra.iter().any(|d| *d > 5 * 60_000), "some sign-ins take longer");
+        let ct = draws(Log::CloudTrail);
+        let mean = ct.iter().sum::<i64>() as f64 / ct.len() as f64;
+        assert!((4.0 * 60_000.0..6.5 * 60_000.0).contains(&mean), "about 5 minutes on average: {mean}");
+        assert!(share(&draws(Log::Google), 3_600_000) > 0.97);
+        assert!(draws(Log::Okta).iter().all(|d| *d <= 10 * 60_000));
     }
 }

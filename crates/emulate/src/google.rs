@@ -15,7 +15,7 @@ use crate::jwt::{self, JwtFail};
 use crate::net::Conn;
 use crate::server::{
     AuthFail, Dialect, St, TokenKind, base_url, decode_cursor, encode_cursor, get, google_error, json_body, json_value,
-    oauth_error, param_hash, query_pairs, throttled,
+    oauth_error, param_hash, query_pairs,
 };
 
 pub(crate) const REPORTS_SCOPE: &str = "https://www.googleapis.com/auth/admin.reports.audit.readonly";
@@ -163,7 +163,7 @@ pub(crate) async fn activities(
         }
         let hit = st.limits.google.hit("project");
         if st.cfg.rate_limits && hit.over {
-            return throttled(Dialect::Google, hit.retry_after_s);
+            return crate::server::google_quota_503(hit.retry_after_s);
         }
         list(&st, &uri, &user_key, &app)
     })

@@ -34,7 +34,8 @@
 //! `late_events` is set or the clock is emulated (frozen, running or moved); with the wall
 //! clock and no late events every loaded record is visible. Bounded queries (Graph, Reports,
 //! LookupEvents, Okta with `until`) see the data as of their first page (the cursor pins it);
-//! Okta polling sees new events on every request. Tokens expire by the same clock.
+//! Okta polling sees new events on every request. Tokens expire by the same clock. Entra
+//! sign-ins are served as they are at that time (before or after `complete:` completes them).
 //!
 //! # Faults (`--fault`, see [`Faults::parse`])
 //! | spec | effect |
@@ -45,7 +46,9 @@
 //! | `drop:P` | close the connection without a response |
 //! | `trunc:P[,mode=close\|cut]` | `close`: full `Content-Length`, half the body, then close; `cut`: a complete response with half the JSON |
 //! | `ttl:30s` | minted access tokens expire after this (401 afterwards) |
-//! | `late:5m[,jitter=10m]` | events become visible 5 min (+ a seeded share of 10 min) after their time |
+//! | `late:5m[,jitter=10m][,on=entra+google]` | records become visible 5 min (+ a seeded share of 10 min) after their time; `on=` limits it to those logs (default all) |
+//! | `lag:documented` | each log's records appear with the lag its vendor documents ([`documented_lag_ms`]: Entra up to 2 h, 99 % within 5 min; Google SAML within an hour, rarely later; Okta near real time; CloudTrail about 5 min on average) |
+//! | `complete:30m` | Entra: a sign-in with a second factor is listed without its MFA steps (one factor) until 30 min after it first appears, then complete, same `id` (Microsoft aggregates MFA steps onto the original sign-in for up to two hours) |
 //! | `on:okta+entra+google+cloudtrail+tokens` | which endpoints the request faults hit (default: the four data endpoints) |
 //!
 //! `P` is a probability (`0.2` or `20%`). Bursts are exact: request `n` (counted per endpoint
@@ -56,8 +59,23 @@
 //!
 //! # Rate limits ([`RateLimits`], enforced when `rate_limits` is on; counted always)
 //! Okta 50/min org-wide (429 `E0000047`); Graph 5 per 10 s per app (429 + `Retry-After`);
-//! Reports 10/s (429 `rateLimitExceeded`, UNCONFIRMED figure); LookupEvents 2/s per region
-//! (400 `ThrottlingException`, `x-amzn-errortype` header and `__type`).
+//! Reports 2,400/min (HTTP 503 as the Reports API's limits page says, `Retry-After`); a `429:`
+//! fault on Google answers as the Admin SDK documents an exceeded rate, 403
+//! `userRateLimitExceeded`; LookupEvents 2/s per region (400 `ThrottlingException`,
+//! `x-amzn-errortype` header and `__type`).
+//!
+//! # What the emulated services do that the collectors must cope with
+//! Each is cited where it is implemented:
+//! - records appear late, per log (`late:`, `lag:documented`; `faults.rs`), and bounded queries
+//!   see the data as of their first page: an Okta bounded request misses events not yet
+//!   persisted ("Not all events for the specified time range may be present — events may be
+//!   delayed", System Log API), while Okta polling follows persistence time and sees them
+//!   behind its `next` link (`okta.rs`); a polling request always carries a `next` link, and
+//!   its page is empty once caught up;
+//! - Entra sign-ins change after they are first listed (`complete:`; `data.rs`);
+//! - Graph lists non-interactive user sign-ins only when `signInEventTypes` asks for them
+//!   (`entra.rs`, `data.rs`);
+//! - Google over quota answers 403 or 503 (above).
 //!
 //! # S3
 //! Not emulated: `scripts/moto-s3.sh` runs moto's S3 server; see [`moto`].
@@ -92,8 +110,8 @@ use serde_json::json;
 pub use clock::{Clock, ClockMode};
 pub use data::{LoadError, LoadStats};
 pub use faults::{
-    Decision, Endpoint, FaultParseError, Faults, ServerErrors, Targets, Trigger, TruncateMode, parse_duration,
-    parse_prob,
+    Decision, Endpoint, FaultParseError, Faults, Log, LogSet, ServerErrors, Targets, Trigger, TruncateMode,
+    documented_lag_ms, parse_duration, parse_prob,
 };
 pub use limits::{Limit, RateLimits};
 pub use moto::moto_available;

@@ -16,11 +16,13 @@ pub struct Limit {
 /// The vendors' documented limits (defaults) or test values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
-    /// Okta `/api/v1/logs`, org-wide: 50 per minute (Enterprise tier).
+    /// Okta `/api/v1/logs`, org-wide: 50 per minute (Enterprise; 20 to 120 by org type,
+    /// okta/okta-developer-docs `docs/reference/rl-global-mgmt/index.md`).
     pub okta: Limit,
     /// Graph identity and access reports: 5 requests per 10 s per app (client id).
     pub graph: Limit,
-    /// Reports API: not documented per second; 10 per second here (UNCONFIRMED).
+    /// Admin SDK: 2,400 queries per minute per user and project by default
+    /// (developers.google.com/admin-sdk/reports/v1/limits); over it, HTTP 503.
     pub google: Limit,
     /// CloudTrail LookupEvents: 2 per second per region.
     pub cloudtrail: Limit,
@@ -31,7 +33,7 @@ impl Default for RateLimits {
         RateLimits {
             okta: Limit { max: 50, window: Duration::from_secs(60) },
             graph: Limit { max: 5, window: Duration::from_secs(10) },
-            google: Limit { max: 10, window: Duration::from_secs(1) },
+            google: Limit { max: 2400, window: Duration::from_secs(60) },
             cloudtrail: Limit { max: 2, window: Duration::from_secs(1) },
         }
     }

@@ -96,7 +96,7 @@ impl AppState {
     /// Whether events are hidden until their visibility time: with late events, or whenever
     /// the clock is emulated (events after "now" do not exist yet).
     pub(crate) fn hides_future(&self) -> bool {
-        self.cfg.faults.late_events.is_some() || self.cfg.faults.late_jitter.is_some() || self.clock.is_emulated()
+        self.cfg.faults.delays_records() || self.clock.is_emulated()
     }
 
     pub(crate) fn visible(&self, visible_at: Millis, as_of: Millis) -> bool {
@@ -258,15 +258,36 @@ pub(crate) fn throttled(dialect: Dialect, retry_after: u64) -> Response {
             oauth_error(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", "Too many requests; retry later.")
         }
         Dialect::Graph => graph_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests."),
+        // The Admin SDK answers an exceeded rate with 403, reason `userRateLimitExceeded` (or
+        // `quotaExceeded`), not 429 (developers.google.com/admin-sdk/directory/v1/limits, the
+        // Admin SDK's table of quota errors; the Reports API's own page names 503, see
+        // [`google_quota_503`]). The `status` value is UNCONFIRMED.
         Dialect::Google => google_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute'.",
-            "rateLimitExceeded",
+            StatusCode::FORBIDDEN,
+            "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user'.",
+            "userRateLimitExceeded",
             "usageLimits",
-            "RESOURCE_EXHAUSTED",
+            "PERMISSION_DENIED",
         ),
         Dialect::Aws => return aws_error(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded"),
     };
+    set_header(&mut r, "retry-after", retry_after);
+    r
+}
+
+/// The Reports API over its quota: "If you exceed these limits, the server returns an HTTP 503
+/// status code" ... "an HTTP status code of 503 has error information indicating which API
+/// quotas have been exceeded" (developers.google.com/admin-sdk/reports/v1/limits). The body's
+/// exact wording is UNCONFIRMED.
+pub(crate) fn google_quota_503(retry_after: u64) -> Response {
+    let mut r = google_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service \
+         'admin.googleapis.com'.",
+        "rateLimitExceeded",
+        "usageLimits",
+        "UNAVAILABLE",
+    );
     set_header(&mut r, "retry-after", retry_after);
     r
 }

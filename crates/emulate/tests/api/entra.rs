@@ -235,3 +235,44 @@ async fn five_requests_per_ten_seconds_then_429_with_retry_after() {
     assert!((1..=10).contains(&ra), "{ra}");
     assert_eq!(body_json(r).await["error"]["code"], "TooManyRequests");
 }
+
+/// `complete:` — a sign-in with a second factor is listed first without its MFA steps, then,
+/// under the same `id`, with them (Microsoft aggregates MFA steps onto the original sign-in).
+#[tokio::test]
+async fn a_sign_in_is_completed_with_its_mfa_steps_after_it_first_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = t0() + 10 * MIN;
+    let signin = serde_json::json!({
+        "id": "si-mfa", "createdDateTime": iso(created), "appId": AWS_APP, "appDisplayName": "AWS Prod",
+        "userPrincipalName": "a@example.com", "isInteractive": true, "signInEventTypes": ["interactiveUser"],
+        "authenticationRequirement": "multiFactorAuthentication",
+        "authenticationMethodsUsed": ["Password", "Mobile app notification"],
+        "authenticationDetails": [
+            {"authenticationMethod": "Password", "succeeded": true, "authenticationStepResultDetail": "Correct password",
+             "authenticationStepRequirement": "Primary authentication"},
+            {"authenticationMethod": "Mobile app notification", "succeeded": true,
+             "authenticationStepResultDetail": "MFA successfully completed",
+             "authenticationStepRequirement": "Multifactor authentication"}],
+        "status": {"errorCode": 0, "additionalDetails": "MFA completed in Azure AD"},
+    });
+    std::fs::create_dir_all(dir.path().join("entra")).unwrap();
+    std::fs::write(dir.path().join("entra/p.json"), serde_json::json!({"value": [signin]}).to_string()).unwrap();
+    let (emu, _d) = start(|c| {
+        c.data = dir.path().to_path_buf();
+        c.faults = trailproof_emulate::Faults::parse(&["complete:30m".to_string()]).unwrap();
+        c.clock = trailproof_emulate::ClockMode::Frozen(created + MIN);
+    })
+    .await;
+    let token = graph_token(&emu).await;
+    let listed = |v: Value| v["value"][0].clone();
+    let url = signins_url(&emu, None, None);
+    let first = listed(body_json(get_graph(&url, &token).await).await);
+    assert_eq!(first["id"], "si-mfa");
+    assert_eq!(first["authenticationRequirement"], "singleFactorAuthentication");
+    assert_eq!(first["authenticationDetails"].as_array().unwrap().len(), 1);
+    assert_eq!(first["authenticationDetails"][0]["authenticationMethod"], "Password");
+    emu.clock().advance(Duration::from_secs(30 * 60));
+    let later = listed(body_json(get_graph(&url, &token).await).await);
+    assert_eq!(later["id"], "si-mfa");
+    assert_eq!(later, signin);
+}

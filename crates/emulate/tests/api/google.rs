@@ -269,7 +269,7 @@ async fn auth_errors_401_and_403() {
 }
 
 #[tokio::test]
-async fn rate_limit_is_429_rate_limit_exceeded() {
+async fn over_quota_is_503_as_the_reports_api_documents() {
     let (emu, _d) = start_google(|c| {
         c.rate_limits = true;
         c.limits.google = Limit { max: 2, window: Duration::from_secs(30) };
@@ -280,9 +280,9 @@ async fn rate_limit_is_429_rate_limit_exceeded() {
     assert_eq!(get_reports(&url, &token).await.status(), 200);
     assert_eq!(get_reports(&url, &token).await.status(), 200);
     let r = get_reports(&url, &token).await;
-    assert_eq!(r.status(), 429);
+    assert_eq!(r.status(), 503);
     assert!(r.headers().contains_key("retry-after"));
     let v = body_json(r).await;
-    assert_eq!(v["error"]["code"], 429);
+    assert_eq!(v["error"]["code"], 503);
     assert_eq!(v["error"]["errors"][0]["reason"], "rateLimitExceeded");
 }
