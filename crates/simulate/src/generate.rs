@@ -116,6 +116,9 @@ pub enum Special {
     EntraOutcomeUnknownSingle,
     /// Entra sign-in with `"status": {}`, a fresh second factor.
     EntraOutcomeUnknownMfa,
+    /// Single sign-on to AWS from an Entra-joined PC: a non-interactive user sign-in carrying
+    /// the MFA claim of the token it was made with.
+    EntraNonInteractiveSso,
     /// A forged SAML assertion for an AD FS user ("Golden SAML"): no AD FS sign-in at all.
     AdfsGoldenSaml,
     /// AD FS sign-in and console login inside AD FS's dropped stretch (day 0).
@@ -139,9 +142,11 @@ impl Special {
             | RepeatLoginStepUp
             | NatTwoUsers
             | Ipv6IdpIpMismatch => Home::Idp(Idp::Okta),
-            ConflictingSsos | MultiNetworkBurst | EntraOutcomeUnknownSingle | EntraOutcomeUnknownMfa => {
-                Home::Idp(Idp::Entra)
-            }
+            ConflictingSsos
+            | MultiNetworkBurst
+            | EntraOutcomeUnknownSingle
+            | EntraOutcomeUnknownMfa
+            | EntraNonInteractiveSso => Home::Idp(Idp::Entra),
             StolenKeys | StolenKeysSameIp | FedBrokerTokenRelay => Home::Idp(Idp::Google),
             AdfsGoldenSaml | AdfsLogsMissing | AdfsSsoTokenOnly => Home::Idp(Idp::Adfs),
             IcNoPortalQuiet | IcNoPortalBusy => Home::IdentityCenter,
@@ -162,7 +167,7 @@ impl Special {
         (Special::AdfsLogsMissing, 0),
         (Special::IcNoPortalQuiet, 0),
     ];
-    pub const PER_DAY: [Special; 13] = [
+    pub const PER_DAY: [Special; 14] = [
         Special::RepeatLoginStepUp,
         Special::NatTwoUsers,
         Special::Ipv6IdpIpMismatch,
@@ -176,6 +181,7 @@ impl Special {
         Special::AdfsGoldenSaml,
         Special::AdfsSsoTokenOnly,
         Special::IcNoPortalBusy,
+        Special::EntraNonInteractiveSso,
     ];
 }
 
@@ -1461,6 +1467,19 @@ impl<'a> Gen<'a> {
                 let a = rng::between(&mut rng, 3 * SEC, 9 * SEC);
                 self.entra(&mut rng, &user, &app, auth, mid - a, wd.ip, &sid);
                 let plan = self.plan(mid, AwsPath::EntraSaml, user.account, name, expect);
+                self.aws_visit(&mut rng, &user, &plan, wd.ip);
+            }
+            Special::EntraNonInteractiveSso => {
+                // Microsoft logs "single sign-on (SSO) to a web or Windows app on a Microsoft
+                // Entra joined PC (without providing an authentication factor ...)" as a
+                // non-interactive user sign-in (MicrosoftDocs/entra-docs
+                // `concept-noninteractive-sign-ins.md`); the token's MFA claim satisfies the
+                // requirement: enforced, carried from an earlier sign-in (judging.md §5 Entra).
+                let sid = rng::uuid(&mut rng);
+                let app = w.entra_aws_app.clone();
+                let a = rng::between(&mut rng, 3 * SEC, 9 * SEC);
+                self.entra(&mut rng, &user, &app, EntraAuth::NonInteractivePrevious, mid - a, wd.ip, &sid);
+                let plan = self.plan(mid, AwsPath::EntraSaml, user.account, "entra_saml_non_interactive_sso", enforced);
                 self.aws_visit(&mut rng, &user, &plan, wd.ip);
             }
             Special::AdfsGoldenSaml => {

@@ -399,6 +399,9 @@ pub enum EntraAuth {
     UnknownSingle,
     /// `"status": {}`, password and a fresh second factor, requirement multiFactorAuthentication.
     UnknownMfa,
+    /// A non-interactive user sign-in (single sign-on from an Entra-joined PC with its primary
+    /// refresh token): "Previously satisfied", the MFA requirement met by the token's claim.
+    NonInteractivePrevious,
 }
 
 impl EntraAuth {
@@ -407,7 +410,7 @@ impl EntraAuth {
         use trailproof_model::MfaClaim::*;
         Some(match self {
             EntraAuth::FreshMfa => Verified,
-            EntraAuth::Previously => Carried,
+            EntraAuth::Previously | EntraAuth::NonInteractivePrevious => Carried,
             EntraAuth::SinglePassword | EntraAuth::SingleCarried => SingleFactor,
             EntraAuth::External => Upstream,
             EntraAuth::FailedPassword => Silent,
@@ -475,7 +478,7 @@ pub fn entra(ev: &EntraEvent<'_>, rng: &mut Pcg64) -> (String, String) {
             "success",
             json!(["Password", "Mobile app notification"]),
         ),
-        EntraAuth::Previously => (
+        EntraAuth::Previously | EntraAuth::NonInteractivePrevious => (
             "multiFactorAuthentication",
             json!([
                 step(
@@ -566,6 +569,7 @@ pub fn entra(ev: &EntraEvent<'_>, rng: &mut Pcg64) -> (String, String) {
     // Graph beta signIn list example 2: a sign-in whose `status` is an empty object.
     let status = if ev.auth.unknown_outcome() { json!({}) } else { status };
     let sp = ev.auth == EntraAuth::ServicePrincipal;
+    let non_interactive = ev.auth == EntraAuth::NonInteractivePrevious;
     let policies = if ca == "success" { json!([mfa_policy]) } else { json!([]) };
     let external = ev.auth == EntraAuth::External;
     let v = json!({
@@ -583,7 +587,7 @@ pub fn entra(ev: &EntraEvent<'_>, rng: &mut Pcg64) -> (String, String) {
         "correlationId": rng::uuid(rng),
         "conditionalAccessStatus": ca,
         "originalRequestId": rng::uuid(rng),
-        "isInteractive": !sp,
+        "isInteractive": !sp && !non_interactive,
         "tokenIssuerName": if external { "adfs.partner.example" } else { "" },
         "tokenIssuerType": if external { "ADFederationServices" } else { "AzureAD" },
         "clientCredentialType": if sp { "clientSecret" } else { "none" },
@@ -601,7 +605,13 @@ pub fn entra(ev: &EntraEvent<'_>, rng: &mut Pcg64) -> (String, String) {
         "authenticationMethodsUsed": used,
         "authenticationRequirement": req,
         "signInIdentifier": if sp { Value::Null } else { json!(ev.user.login) },
-        "signInEventTypes": if sp { json!(["servicePrincipal"]) } else { json!(["interactiveUser"]) },
+        "signInEventTypes": if sp {
+            json!(["servicePrincipal"])
+        } else if non_interactive {
+            json!(["nonInteractiveUser"])
+        } else {
+            json!(["interactiveUser"])
+        },
         "servicePrincipalId": if sp { json!(rng::uuid(rng)) } else { json!("") },
         "servicePrincipalName": if sp { json!(ev.app.name) } else { Value::Null },
         "userType": "member",
@@ -610,7 +620,7 @@ pub fn entra(ev: &EntraEvent<'_>, rng: &mut Pcg64) -> (String, String) {
         "autonomousSystemNumber": g.asn,
         "crossTenantAccessType": "none",
         "uniqueTokenIdentifier": rng::alnum(rng, 22),
-        "incomingTokenType": "none",
+        "incomingTokenType": if non_interactive { "primaryRefreshToken" } else { "none" },
         "authenticationProtocol": if saml { "saml20" } else { "none" },
         "sessionId": if sp { Value::Null } else { json!(ev.session) },
         "status": status,

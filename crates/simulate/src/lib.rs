@@ -46,7 +46,7 @@ pub use sink::{CloudTrailTruth, ConsoleLogins, CoverageEntry, IdpTruth, Truth};
 
 /// Every scenario name a label can carry (README.md describes each). With at least 80 users
 /// and 1 day, each appears at least once.
-pub const SCENARIOS: [&str; 57] = [
+pub const SCENARIOS: [&str; 58] = [
     "okta_saml_mfa_at_signin",
     "okta_saml_mfa_step_up",
     "okta_saml_password_only",
@@ -87,6 +87,7 @@ pub const SCENARIOS: [&str; 57] = [
     "broker_stolen_keys_same_ip",
     "entra_saml_outcome_unknown_single_factor",
     "entra_saml_outcome_unknown_mfa",
+    "entra_saml_non_interactive_sso",
     "adfs_saml_azure_mfa",
     "adfs_saml_mfa_sso_token",
     "adfs_saml_sso_token_only",

@@ -125,6 +125,12 @@ fn scenario_labels_follow_the_rules() {
     assert_eq!((l.verdict, l.reason), (Verdict::Unknown, Some(UnknownReason::IdpOutcomeUnknown)));
     assert_eq!(role(l, "idp_sso"), 1);
 
+    // Single sign-on from an Entra-joined PC: a non-interactive sign-in carrying the token's MFA.
+    for l in &by["entra_saml_non_interactive_sso"] {
+        assert_eq!((l.path, l.verdict, l.reason), (SessionPath::Saml, Verdict::Enforced, None));
+        assert_eq!(role(l, "idp_sso"), 1);
+    }
+
     // AD FS.
     for (name, verdict) in [
         ("adfs_saml_azure_mfa", Verdict::Enforced),

@@ -10,3 +10,4 @@ mod check;
 mod faults;
 mod kill;
 mod overlap;
+mod settling;
