@@ -109,6 +109,7 @@ fn demo_config(org: &Path, url: &str, creds: &Path, ids: &SimIds, ct: CloudTrail
         token_url: format!("{url}/token"),
         reports_url: url.into(),
         requests_per_minute: Some(0),
+        ..Default::default()
     }];
     c.cloudtrail = vec![ct];
     Ok(config)

@@ -24,6 +24,11 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
     let coverage = store.coverage()?;
     let quarantine = store.quarantine_summary(5)?;
     let imports = store.imports(5)?;
+    let replaced = store.raw_history_counts()?;
+    let rejudge = store.rejudge_queue()?;
+    // Settling times: the configured sources' (with --config), else each source's default.
+    let cfg = util::load_config(g.config.as_deref())?;
+    let lags = settling_lines(&cfg.collect);
 
     if a.format == StatusFormat::Json {
         let v = json!({
@@ -33,6 +38,10 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
             "events": events.iter().map(|(s, k, n)| json!({"source": s, "kind": k, "count": n})).collect::<Vec<_>>(),
             "coverage": coverage.iter().map(|c| json!({"source": c.source.as_str(), "scope": c.scope, "start": format_ms(c.start_ms), "end": format_ms(c.end_ms)})).collect::<Vec<_>>(),
             "quarantine": quarantine.iter().map(|q| json!({"source": q.source, "count": q.count, "reasons": q.reasons.iter().map(|r| json!({"reason": r.reason, "count": r.count, "first": r.example})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            "replaced_records": replaced.iter().map(|(s, n)| (s.clone(), *n)).collect::<BTreeMap<_, _>>(),
+            "rejudge_queue": rejudge.len(),
+            "settling": lags.iter().map(|l| json!({"source": l.source, "name": l.name, "settling_minutes": l.minutes,
+                "documented_bound": l.bound.unwrap_or("unknown"), "documented": l.documented})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
@@ -58,6 +67,29 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
         println!("  {:<11} {:<28} {}", c.source.as_str(), util::inert(&c.scope), util::interval(c.start_ms, c.end_ms));
     }
     println!();
+    println!("settling (coverage ends this long before each collection; docs/source-lag.md)");
+    for l in &lags {
+        println!(
+            "  {:<11} {:<20} {:>4} min   documented bound: {}",
+            l.source,
+            util::inert(&l.name),
+            l.minutes,
+            match l.bound {
+                Some(b) => b.to_string(),
+                None => "unknown (the vendor promises none)".to_string(),
+            }
+        );
+    }
+    if !replaced.is_empty() || !rejudge.is_empty() {
+        println!();
+        let r: Vec<String> = replaced.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        println!(
+            "records completed after they were first stored: {} (earlier versions kept); {} queued for re-judging",
+            if r.is_empty() { "none".to_string() } else { r.join(", ") },
+            rejudge.len()
+        );
+    }
+    println!();
     let total_q: u64 = quarantine.iter().map(|q| q.count).sum();
     println!("quarantine ({total_q} records)");
     for q in &quarantine {
@@ -72,12 +104,13 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
         for i in &imports {
             let c = &i.counts;
             println!(
-                "  {} {:<11} {}: {} read, {} stored, {} already present, {} skipped, {} quarantined",
+                "  {} {:<11} {}: {} read, {} stored, {} updated, {} already present, {} skipped, {} quarantined",
                 format_ms(i.started_ms),
                 i.source,
                 util::inert(&i.origin),
                 c.read,
                 c.stored,
+                c.updated,
                 c.duplicates,
                 c.skipped,
                 c.quarantined
@@ -85,4 +118,51 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One source's settling time, as `status` prints it.
+struct LagLine {
+    source: &'static str,
+    /// The configured source's name, or "(default)".
+    name: String,
+    minutes: u32,
+    bound: Option<&'static str>,
+    documented: &'static str,
+}
+
+/// The settling time of every configured source, or of each source kind when none is configured.
+fn settling_lines(c: &trailproof_model::config::CollectConfig) -> Vec<LagLine> {
+    use trailproof_model::Source;
+    use trailproof_model::config::source_lag;
+    let mut out = Vec::new();
+    let mut push = |source: Source, name: &str, configured: Option<u32>| {
+        if let Some(lag) = source_lag(source) {
+            out.push(LagLine {
+                source: source.as_str(),
+                name: if name.trim().is_empty() { "(unnamed)".to_string() } else { name.to_string() },
+                minutes: c.settling_minutes(source, configured),
+                bound: lag.documented_bound,
+                documented: lag.documented,
+            });
+        }
+    };
+    for s in &c.okta {
+        push(Source::Okta, &s.name, s.settling_minutes);
+    }
+    for s in &c.entra {
+        push(Source::Entra, &s.name, s.settling_minutes);
+    }
+    for s in &c.google {
+        push(Source::Google, &s.name, s.settling_minutes);
+    }
+    for s in c.cloudtrail.iter().filter(|s| s.mode != "directory") {
+        push(Source::Cloudtrail, &s.name, s.settling_minutes);
+    }
+    let configured = c.okta.len() + c.entra.len() + c.google.len() + c.cloudtrail.len();
+    if configured == 0 {
+        for lag in trailproof_model::config::SOURCE_LAGS {
+            push(lag.source, "(default)", None);
+        }
+    }
+    out
 }
