@@ -21,15 +21,21 @@ pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
         for r in check(&cfg, rep.as_ref()).await {
             any = true;
             failed |= !r.ok;
-            println!("{}", util::inert(&r.to_string()));
+            println!("{}", util::inert_lines(&r.to_string()));
         }
         for src in &cfg.collect.cloudtrail {
             for r in check_cloudtrail(src).await {
                 any = true;
                 failed |= !r.ok;
-                println!("{} {} {} {}", r.source, r.what, if r.ok { "ok" } else { "FAIL" }, util::inert(&r.detail));
+                println!(
+                    "{} {} {} {}",
+                    r.source,
+                    r.what,
+                    if r.ok { "ok" } else { "FAIL" },
+                    util::inert_lines(&r.detail)
+                );
                 if let Some(fix) = &r.fix {
-                    println!("  fix: {}", util::inert(fix));
+                    println!("  fix: {}", util::inert_lines(fix));
                 }
             }
         }

@@ -129,13 +129,13 @@ pub fn collect_all(
                         out.ok += 1;
                     }
                     if echo {
-                        println!("{}", util::inert(&s.line()));
+                        println!("{}", util::inert_lines(&s.line()));
                     }
                     if let Some(e) = &s.error {
-                        eprintln!("error: {}", util::inert(&e.to_string()));
+                        eprintln!("error: {}", util::inert_lines(&e.to_string()));
                     }
                     if let Some(fix) = &s.fix {
-                        eprintln!("  fix: {}", util::inert(fix));
+                        eprintln!("  fix: {}", util::inert_lines(fix));
                     }
                 }
                 if summary.failed() && out.failed == 0 {
@@ -153,11 +153,11 @@ pub fn collect_all(
                 Ok(s) => {
                     out.ok += 1;
                     if echo {
-                        println!("{}", util::inert(&s.line()));
+                        println!("{}", util::inert_lines(&s.line()));
                     }
                 }
                 Err(e) => {
-                    eprintln!("error: {}", util::inert(&e));
+                    eprintln!("error: {}", util::inert_lines(&e));
                     out.failed += 1;
                 }
             }

@@ -174,7 +174,7 @@ fn article(word: &str) -> &'static str {
 
 /// A path as one shell word (quoted when it needs to be), neutralised for the terminal.
 fn shell_word(s: &str) -> String {
-    let s = util::inert(s);
+    let s = util::inert(s).into_owned();
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c)) {
         s
     } else {

@@ -77,6 +77,8 @@ pub fn run(g: &Global, a: &LookupArgs) -> anyhow::Result<ExitCode> {
             if let Some(o) = v.as_object_mut() {
                 o.insert("timeline".into(), serde_json::to_value(timeline(&store, r)?)?);
             }
+            // Inert like every output: `jq -r` must not replay an escape from a log.
+            trailproof_model::text::inert_json(&mut v);
             out.push(v);
         }
         let v = if out.len() == 1 { out.remove(0) } else { serde_json::Value::Array(out) };
@@ -90,8 +92,8 @@ pub fn run(g: &Global, a: &LookupArgs) -> anyhow::Result<ExitCode> {
         println!("session   {}", util::inert(r.arn.as_deref().unwrap_or("-")));
         println!(
             "login     {} at {} from {}",
-            r.console_login_event_id,
-            r.time,
+            util::inert(&r.console_login_event_id),
+            util::inert(&r.time),
             util::inert(r.source_ip.as_deref().unwrap_or("-"))
         );
         let reason = r.reason.map(|x| format!(" ({})", x.as_str())).unwrap_or_default();
@@ -116,7 +118,7 @@ pub fn run(g: &Global, a: &LookupArgs) -> anyhow::Result<ExitCode> {
                 "  {:<24} {:<10} {:<22} {:<40} {:<16} {}  {}",
                 s.time,
                 s.source.as_str(),
-                s.role,
+                util::inert(&s.role),
                 util::inert(&s.what),
                 util::inert(s.source_ip.as_deref().unwrap_or("-")),
                 util::inert(&s.id),

@@ -84,7 +84,7 @@ impl RunLock {
                     "another trailproof run holds the lock on {} ({}): {}; this run did nothing",
                     db.display(),
                     path.display(),
-                    if holder.is_empty() { "holder unknown".to_string() } else { util::inert(holder) }
+                    if holder.is_empty() { "holder unknown".to_string() } else { util::inert(holder).into_owned() }
                 )));
             }
             Err(std::fs::TryLockError::Error(e)) => {
@@ -331,7 +331,7 @@ fn notify_stage(config: &Config, store: &mut trailproof_store::Store, dry_run: b
         return Ok("skipped: no [[notify]] sink is configured".into());
     }
     let summary = crate::cmd_notify::notify(config, store, dry_run)?;
-    let lines: Vec<String> = summary.sinks.iter().map(|s| util::inert(&s.line())).collect();
+    let lines: Vec<String> = summary.sinks.iter().map(|s| util::inert(&s.line()).into_owned()).collect();
     let text = format!("{}{}", lines.join("; "), if dry_run { " (dry run: nothing sent)" } else { "" });
     if summary.failed() {
         anyhow::bail!("{text}");

@@ -38,10 +38,10 @@ pub fn duration(ms: Millis) -> String {
     }
 }
 
-/// Removes control characters (terminal escapes) from text that came from a record.
-pub fn inert(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '�' } else { c }).collect()
-}
+/// Text that came from a record or a server, made inert for a terminal: the one function every
+/// output uses (`trailproof_model::text`: U+FFFD for each control character and bidirectional
+/// override). `inert_lines` keeps the line breaks of a message trailproof composed.
+pub use trailproof_model::{inert, inert_lines};
 
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
@@ -72,6 +72,7 @@ mod tests {
     #[test]
     fn control_characters_are_neutralised() {
         assert_eq!(inert("ok\u{1b}[31mred\u{7}"), "ok�[31mred�");
+        assert_eq!(inert_lines("first\nsecond\u{1b}"), "first\nsecond�");
     }
 
     #[test]

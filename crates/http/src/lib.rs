@@ -48,8 +48,8 @@ pub use oauth::TokenSource;
 pub use pace::Pacer;
 pub use page::{ConnectOptions, Page, checked_link, endpoint};
 pub use retry::{RetryPolicy, parse_retry_after};
-pub use secret::{Secret, SecretError, path_of, redact};
-pub use vendor::{VendorError, link_next, vendor_error};
+pub use secret::{Secret, SecretError, basic_auth, path_of, redact};
+pub use vendor::{VendorError, auth_error, link_next, vendor_error};
 
 use std::sync::Once;
 use std::time::Duration;

@@ -12,7 +12,7 @@ use crate::HttpError;
 use crate::api::{Note, NoteKind, Observer, describe};
 use crate::retry::{RetryPolicy, parse_retry_after};
 use crate::secret::Secret;
-use crate::vendor::vendor_error;
+use crate::vendor::auth_error;
 
 /// Builds the token request's form fields afresh for each request (a client assertion is
 /// signed anew each time, with a new `jti` and `exp`).
@@ -162,7 +162,8 @@ impl TokenSource {
                             ),
                         },
                         Ok(bytes) => {
-                            let error = vendor_error(&bytes);
+                            // An authentication endpoint: only its OAuth error fields are read.
+                            let error = auth_error(&bytes);
                             let s = status.as_u16();
                             if s == 429 || s == 408 || status.is_server_error() {
                                 (

@@ -4,8 +4,26 @@
 //! [`Secret::expose`], which the request code calls at the last moment (a header value, a form
 //! field, a signing key). Every secret made by this module, and every access token minted through
 //! [`crate::oauth`], is also registered in a process-wide list that [`redact`] scrubs from any text
-//! that leaves the HTTP layer (vendor error messages): defence in depth in case a server echoes a
-//! credential back.
+//! that leaves the HTTP layer (vendor error messages): defence in depth in case a server, or a
+//! proxy or WAF error page in front of it, echoes the request back.
+//!
+//! # Every form a secret takes on the wire
+//!
+//! A server that echoes a request echoes what was sent, not the secret as configured. So this
+//! module is the one place that knows each wire form, and [`register`] registers all of them:
+//!
+//! | form | where it is sent | registered as |
+//! |---|---|---|
+//! | the secret as configured | headers (`SSWS …`, `Bearer …`), JSON bodies | the text itself, and each line of a multi-line key |
+//! | percent-encoded | form bodies (`client_secret=…` to a token endpoint), query strings | `application/x-www-form-urlencoded` (space as `+`), RFC 3986 (unreserved characters kept) and every byte but letters and digits encoded, each with upper- and lower-case hex |
+//! | JSON-escaped | a server that echoes the request as JSON | `"` `\` and control characters escaped, and `/` as `\/` |
+//! | HTTP Basic | `Authorization: Basic base64(user:secret)` (Jira, ServiceNow) | the base64 of `user:secret` ([`basic_auth`]), which contains neither the user nor the secret as text |
+//! | a secret URL | Slack's incoming-webhook URL: the path *is* the credential | the URL's path and its query, each also percent-encoded |
+//! | a JWT | a client assertion signed with a private key (Okta `private_key_jwt`, Entra certificate, Google JWT bearer) | the whole token, and its signature segment alone (a cut echo still holds it whole) |
+//!
+//! Text is redacted before it is cut to length, so a secret is never half inside a message.
+//! An authentication endpoint's answer (an OAuth token endpoint's) is never echoed as it is:
+//! only the OAuth `error` and `error_description` fields are read from it ([`crate::vendor`]).
 
 use std::fmt;
 use std::path::Path;
@@ -117,39 +135,119 @@ fn registry() -> &'static RwLock<Vec<Arc<str>>> {
     R.get_or_init(|| RwLock::new(Vec::new()))
 }
 
-/// Adds a secret to the process-wide list [`redact`] scrubs. Multi-line secrets (PEM keys) are
-/// registered line by line, so a fragment of a key is scrubbed too.
+/// Adds a secret, in every form it takes on the wire (see the module docs), to the process-wide
+/// list [`redact`] scrubs. Multi-line secrets (PEM keys) are registered line by line too, so a
+/// fragment of a key is scrubbed as well.
 pub fn register(s: &Secret) {
-    let mut parts: Vec<Arc<str>> = Vec::new();
     let text = s.expose();
+    let mut parts: Vec<String> = Vec::new();
     if text.len() >= MIN_REDACT_LEN {
-        parts.push(Arc::from(text));
+        parts.extend(wire_forms(text));
     }
     if text.contains('\n') {
         for line in text.lines().map(str::trim) {
             if line.len() >= 16 && !line.starts_with("-----") {
-                parts.push(Arc::from(line));
+                parts.extend(wire_forms(line));
             }
         }
     }
+    if let Some(sig) = jwt_signature(text) {
+        parts.push(sig.to_string());
+    }
+    if let Ok(u) = url::Url::parse(text)
+        && matches!(u.scheme(), "http" | "https")
+    {
+        // A secret URL (Slack's incoming webhook): its path and query are the credential.
+        for piece in [u.path(), u.query().unwrap_or("")] {
+            if piece.len() >= MIN_REDACT_LEN && piece != "/" {
+                parts.extend(wire_forms(piece));
+            }
+        }
+    }
+    add(parts);
+}
+
+fn add(parts: Vec<String>) {
     if parts.is_empty() {
         return;
     }
     let mut r = registry().write().unwrap_or_else(|p| p.into_inner());
     for p in parts {
-        if !r.iter().any(|x| **x == *p) {
+        if p.len() >= MIN_REDACT_LEN && !r.iter().any(|x| **x == *p) {
             if r.len() >= MAX_REGISTERED {
                 r.remove(0);
             }
-            r.push(p);
+            r.push(Arc::from(p));
         }
     }
 }
 
-/// Replaces every registered secret in `text` with `***`, and removes control characters
-/// (text from servers ends up on terminals).
+/// `text` as it may travel: itself, percent-encoded (three encoders' sets, either hex case) and
+/// JSON-escaped.
+fn wire_forms(text: &str) -> Vec<String> {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    let mut out = vec![text.to_string()];
+    let form: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+    for encoded in
+        [form, utf8_percent_encode(text, RFC3986).to_string(), utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()]
+    {
+        out.push(lower_hex(&encoded));
+        out.push(encoded);
+    }
+    if let Ok(json) = serde_json::to_string(text) {
+        let inner = &json[1..json.len() - 1];
+        out.push(inner.to_string());
+        out.push(inner.replace('/', "\\/"));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `%2F` → `%2f`: some servers echo percent-encoding in lower case.
+fn lower_hex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut hex = 0;
+    for c in s.chars() {
+        if c == '%' {
+            hex = 2;
+            out.push(c);
+        } else if hex > 0 {
+            hex -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The signature segment of a compact JWS (`header.payload.signature`, base64url), if `text` is one.
+fn jwt_signature(text: &str) -> Option<&str> {
+    let mut parts = text.split('.');
+    let (h, p, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    let b64url = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (parts.next().is_none() && h.starts_with("eyJ") && b64url(h) && b64url(p) && b64url(sig) && sig.len() >= 16)
+        .then_some(sig)
+}
+
+/// The `Authorization` header value of HTTP Basic for `user` and `secret`
+/// (`Basic base64(user:secret)`), registered for [`redact`] with its base64 part: the base64 holds
+/// neither the user nor the secret as text, so registering the secret alone would not scrub it.
+pub fn basic_auth(user: &str, secret: &Secret) -> Secret {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", secret.expose()));
+    let unpadded = encoded.trim_end_matches('=').to_string();
+    add(vec![encoded.clone(), unpadded]);
+    Secret::new(format!("Basic {encoded}"))
+}
+
+/// Replaces every registered secret, in every registered form, in `text` with `***`, and makes
+/// the rest inert (`trailproof_model::text::inert_lines`: U+FFFD for control characters, line
+/// breaks kept; text from servers ends up on terminals). Redact before cutting a text to length.
 pub fn redact(text: &str) -> String {
-    let mut out: String = text.chars().map(|c| if c.is_control() && c != '\n' { ' ' } else { c }).collect();
+    let mut out = trailproof_model::inert_lines(text).into_owned();
     let r = registry().read().unwrap_or_else(|p| p.into_inner());
     // Longest first, so a whole key is replaced before its lines.
     let mut hits: Vec<&Arc<str>> = r.iter().filter(|s| out.contains(&***s)).collect();
@@ -196,10 +294,47 @@ mod tests {
         let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----";
         let _ = Secret::new(pem);
         let out = redact("server said: bad token tok-ABCDEF123456 and key MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\u{1b}[31m");
-        assert_eq!(out, "server said: bad token *** and key *** [31m");
+        assert_eq!(out, "server said: bad token *** and key ***\u{FFFD}[31m");
         // Short strings are not registered (they would scrub ordinary words).
         let _ = Secret::new("abc");
         assert_eq!(redact("abc def"), "abc def");
+    }
+
+    #[test]
+    fn every_wire_form_of_a_secret_is_scrubbed() {
+        // An Entra client secret with the characters its secrets carry (`~`, `.`, `_`) and a few
+        // that form encoding changes.
+        let _ = Secret::new("Xy8Q~abc.DEF_ghi+j/k=l m");
+        for form in [
+            "Xy8Q~abc.DEF_ghi+j/k=l m",
+            "Xy8Q%7Eabc.DEF_ghi%2Bj%2Fk%3Dl+m",
+            "Xy8Q%7eabc.DEF_ghi%2bj%2fk%3dl+m",
+            "Xy8Q~abc.DEF_ghi%2Bj%2Fk%3Dl%20m",
+            "Xy8Q%7Eabc%2EDEF%5Fghi%2Bj%2Fk%3Dl%20m",
+            "Xy8Q~abc.DEF_ghi+j\\/k=l m",
+        ] {
+            let out = redact(&format!("client_id=app&client_secret={form}&scope=x"));
+            assert_eq!(out, "client_id=app&client_secret=***&scope=x", "{form}");
+        }
+        // HTTP Basic: the base64 of user:secret.
+        let token = Secret::new("ATATT3xFfGF0-jira-token");
+        let header = basic_auth("bot@example.com", &token);
+        assert_eq!(header.expose(), "Basic Ym90QGV4YW1wbGUuY29tOkFUQVRUM3hGZkdGMC1qaXJhLXRva2Vu");
+        let out = redact("proxy echo: Authorization: Basic Ym90QGV4YW1wbGUuY29tOkFUQVRUM3hGZkdGMC1qaXJhLXRva2Vu");
+        assert_eq!(out, "proxy echo: Authorization: ***");
+        // A secret URL: its path and query, however they are shown.
+        let _ = Secret::new("https://hooks.slack.com/services/T0001/B0002/abcdefghijklmnopqrstuvwx?k=secretquery1");
+        let out = redact("POST /services/T0001/B0002/abcdefghijklmnopqrstuvwx HTTP/1.1, q=k=secretquery1");
+        assert_eq!(out, "POST *** HTTP/1.1, q=***");
+        assert_eq!(redact("path %2Fservices%2FT0001%2FB0002%2Fabcdefghijklmnopqrstuvwx"), "path ***");
+        // A JWT: whole, and its signature alone when the echo cut the rest.
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJzYUBwLmlhbSJ9.c2lnbmF0dXJlLXNlZ21lbnQtb2YtdGhlLWp3dC1hYmNk";
+        let _ = Secret::new(jwt);
+        assert_eq!(redact(&format!("assertion={jwt}")), "assertion=***");
+        assert_eq!(
+            redact("cut: eyJpc3MiOiJzYUBwLmlhbSJ9.c2lnbmF0dXJlLXNlZ21lbnQtb2YtdGhlLWp3dC1hYmNk"),
+            "cut: eyJpc3MiOiJzYUBwLmlhbSJ9.***"
+        );
     }
 
     #[test]

@@ -32,14 +32,43 @@ pub fn vendor_error(body: &[u8]) -> VendorError {
             (None, if t.is_empty() { "(empty body)".to_string() } else { t })
         }
     };
-    let mut message = match &code {
+    finish(code, summary)
+}
+
+/// The code and summary, redacted (before they are cut, so no secret is ever half shown), on
+/// one line, cut to a few hundred characters.
+fn finish(code: Option<String>, summary: String) -> VendorError {
+    let message = match &code {
         Some(c) if !summary.starts_with(c.as_str()) => format!("{c}: {summary}"),
         _ => summary,
     };
+    let mut message = redact(&message).replace('\n', " ");
     if message.chars().count() > MAX_MESSAGE {
         message = message.chars().take(MAX_MESSAGE).collect::<String>() + "…";
     }
-    VendorError { code: code.map(|c| redact(&c)), message: redact(&message).replace('\n', " ") }
+    VendorError { code: code.map(|c| redact(&c).replace('\n', " ")), message }
+}
+
+/// Reads the error body of an authentication endpoint (an OAuth token endpoint). Its request
+/// carried the credentials, so whatever echoes them (a proxy's or WAF's error page, a server
+/// that quotes the request) must not reach a message: only the OAuth error fields are read
+/// (`error`, `error_description`, RFC 6749 §5.2; Okta's `errorCode` / `errorSummary`), redacted;
+/// any other body is described by its size only.
+pub fn auth_error(body: &[u8]) -> VendorError {
+    let v: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |k: &str| v.as_ref().and_then(|v| s(v.get(k)));
+    let (code, summary) = match (field("error"), field("errorCode")) {
+        (Some(code), _) => (Some(code), field("error_description").unwrap_or_default()),
+        (None, Some(code)) => (Some(code), field("errorSummary").unwrap_or_default()),
+        (None, None) => (
+            None,
+            format!(
+                "a body of {} bytes that is not an OAuth error (not shown: an authentication endpoint's answer may echo the credentials)",
+                body.len()
+            ),
+        ),
+    };
+    finish(code, summary)
 }
 
 fn read(v: &Value) -> (Option<String>, String) {
@@ -138,6 +167,28 @@ mod tests {
         assert_eq!(vendor_error(b"").message, "(empty body)");
         let long = vec![b'x'; 1000];
         assert!(vendor_error(&long).message.chars().count() <= MAX_MESSAGE + 1);
+    }
+
+    #[test]
+    fn an_authentication_endpoint_body_is_never_echoed() {
+        let e =
+            auth_error(br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret."}"#);
+        assert_eq!(e.message, "invalid_client: AADSTS7000215: Invalid client secret.");
+        let page = b"<html><body>Request rejected: POST /token client_secret=hunter2%7Exyz&grant_type=client_credentials</body></html>";
+        let e = auth_error(page);
+        assert_eq!(e.code, None);
+        assert!(!e.message.contains("hunter2") && !e.message.contains("client_secret"), "{}", e.message);
+        assert!(e.message.contains(&format!("a body of {} bytes", page.len())), "{}", e.message);
+        // A JSON body without the OAuth fields is not echoed either.
+        assert!(!auth_error(br#"{"echo":"assertion=eyJ..."}"#).message.contains("eyJ"));
+    }
+
+    #[test]
+    fn a_secret_across_the_cut_is_redacted_whole() {
+        let secret = crate::Secret::new("S3cr3t-near-the-cut-0123456789");
+        let body = format!("{} {}", "x".repeat(MAX_MESSAGE - 10), secret.expose());
+        let e = vendor_error(body.as_bytes());
+        assert!(!e.message.contains("S3cr3t"), "{}", e.message);
     }
 
     #[test]

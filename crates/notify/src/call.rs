@@ -151,7 +151,9 @@ impl Sink {
                         match check(&body) {
                             Ok(v) => return Ok(v),
                             Err(missing) => {
-                                let snippet: String = crate::text::clean(&body).chars().take(120).collect();
+                                // Redacted before it is cut (a secret is never half shown).
+                                let snippet: String =
+                                    crate::text::clean(&trailproof_http::redact(&body)).chars().take(120).collect();
                                 let why = format!("{what}: HTTP {code} without {missing} (body: {snippet:?})");
                                 if replay == Replay::Unsafe {
                                     return Err(CallErr::Unknown { why, wait: None });

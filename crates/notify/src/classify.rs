@@ -80,7 +80,8 @@ pub fn summary(kind: Kind, body: &str) -> String {
         }
         _ => body.split_whitespace().collect::<Vec<_>>().join(" "),
     };
-    let s = text::clean(s.trim());
+    // Redacted before it is cut: a proxy that echoes the request echoes its credentials.
+    let s = text::clean(&trailproof_http::redact(s.trim()));
     let s = if s.is_empty() { "(empty body)".to_string() } else { s };
     if s.chars().count() > 300 { s.chars().take(300).collect::<String>() + "…" } else { s }
 }

@@ -7,6 +7,7 @@ use crate::call::{CallErr, Check, Replay, any_body};
 use crate::classify::{self, Failure, Op};
 use crate::sign;
 use crate::text;
+use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -76,6 +77,9 @@ pub struct Sink {
     cfg: NotifySink,
     pub(crate) kind: Kind,
     secret: Secret,
+    /// Jira Cloud and ServiceNow: the `Authorization: Basic …` value, whose base64 is registered
+    /// for redaction (`trailproof_http::basic_auth`).
+    basic: Option<Secret>,
     base: String,
     verdicts: Vec<Verdict>,
     min_severity: Severity,
@@ -183,10 +187,16 @@ impl Sink {
             max: Duration::from_millis(cfg.retry_max_ms).max(initial),
             max_server_wait: Duration::from_secs(u64::from(cfg.max_wait_seconds)),
         };
+        let basic = match kind {
+            Kind::Jira if cfg.user.trim().is_empty() => None,
+            Kind::Jira | Kind::ServiceNow => Some(trailproof_http::basic_auth(cfg.user.trim(), &secret)),
+            _ => None,
+        };
         Ok(Sink {
             cfg: cfg.clone(),
             kind,
             secret,
+            basic,
             base,
             verdicts,
             min_severity,
@@ -238,7 +248,15 @@ impl Sink {
     pub(crate) fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match self.kind {
             Kind::Jira if self.cfg.user.trim().is_empty() => rb.bearer_auth(self.secret.expose()),
-            Kind::Jira | Kind::ServiceNow => rb.basic_auth(self.cfg.user.trim(), Some(self.secret.expose())),
+            // As `basic_auth` does: a sensitive header (never in reqwest's debug output). Base64
+            // is always a valid header value.
+            Kind::Jira | Kind::ServiceNow => match self.basic.as_ref().map(|b| HeaderValue::from_str(b.expose())) {
+                Some(Ok(mut v)) => {
+                    v.set_sensitive(true);
+                    rb.header(reqwest::header::AUTHORIZATION, v)
+                }
+                _ => rb,
+            },
             _ => rb,
         }
     }
@@ -789,19 +807,24 @@ impl Sink {
     // ---- Signed webhook (Standard Webhooks) ----
 
     async fn webhook(&self, action: Action, r: &VerdictRecord, key: &str) -> Result<(), Failure> {
+        // The verdict object goes out with every string inert, as the JSON report does: a receiver
+        // that prints `.verdict.session_name` raw must not replay an escape from a log.
+        let verdict = trailproof_model::text::inert_value(r).unwrap_or(Value::Null);
         let body = serde_json::to_vec(&json!({
             "type": format!("trailproof.ticket.{}", action.as_str()),
-            "dedup_key": key,
+            "dedup_key": text::clean(key),
             "action": action.as_str(),
             "version": r.version,
             "sink": self.cfg.name,
             "title": text::title(r),
             "text": text::plain(r, &Self::lead(action, r)),
-            "verdict": r,
+            "verdict": verdict,
         }))
         .map_err(|e| Failure::Transient(e.to_string()))?;
         let delivery = format!("{key}/v{}/{}", r.version, action.as_str());
         let id = sign::delivery_id(&delivery);
+        // An event id from a log may hold what no header can carry.
+        let delivery = text::header_value(&delivery);
         let old = format!("sha256={}", sign::sign(&self.hook_key, &body));
         self.call("webhook", Replay::Safe, &any_body, &|| {
             // A fresh timestamp on every attempt, signed with the id and the body.

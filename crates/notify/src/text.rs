@@ -1,10 +1,27 @@
-//! Ticket and message text. Every string from logs is attacker-controlled: control characters are
-//! stripped everywhere, and each target's markup is escaped (Jira wiki, Slack mrkdwn).
+//! Ticket and message text. Every string from logs is attacker-controlled: it is made inert
+//! everywhere (`trailproof_model::text::inert`: U+FFFD for each control character and
+//! bidirectional override), and each target's markup is escaped (Jira wiki, Slack mrkdwn).
 
 use trailproof_model::verdict::{Verdict, VerdictRecord};
 
+/// [`trailproof_model::inert`], owned.
 pub(crate) fn clean(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    trailproof_model::inert(s).into_owned()
+}
+
+/// A value for an HTTP header: visible ASCII and spaces as they are, every other byte (control
+/// characters, non-ASCII) and `%` percent-encoded. A header cannot carry a control character at
+/// all, so a session whose event id holds one would otherwise never be delivered.
+pub(crate) fn header_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (b' '..=b'~').contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Jira wiki markup: a backslash before every character that starts markup.
@@ -141,7 +158,9 @@ mod tests {
             slack("<!channel> *bold* <http://evil|x>"),
             "&lt;!channel&gt; *\u{200D}bold*\u{200D} &lt;http://evil|x&gt;"
         );
-        assert_eq!(clean("a\x1b[2Jb\r\nc"), "a [2Jb  c");
+        assert_eq!(clean("a\x1b[2Jb\r\nc"), "a\u{FFFD}[2Jb\u{FFFD}\u{FFFD}c");
         assert_eq!(servicenow("x[CODE]<img src=x>[/code]é"), "x(CODE)<img src=x>(/code)é");
+        assert_eq!(header_value("1111:ev\u{1b}[2J é%/v1/create"), "1111:ev%1B[2J %C3%A9%25/v1/create");
+        assert_eq!(header_value("111122223333:abc-1/v2/update"), "111122223333:abc-1/v2/update");
     }
 }

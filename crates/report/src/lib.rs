@@ -4,7 +4,8 @@
 //! Invariants:
 //! - No I/O but the writer it is given; no clock (the caller passes `generated_at`).
 //! - Every string that came from logs (session names, ARNs, user agents, user names, IPs) is
-//!   attacker-controlled: control characters are stripped in every format, and each format escapes
+//!   attacker-controlled: control characters are made inert in every format, JSON and NDJSON
+//!   included (`trailproof_model::text`: U+FFFD in their place), and each format escapes
 //!   what is special to it (Markdown punctuation, spreadsheet formulas in CSV, HTML through maud's
 //!   escaping and JSON embedded with `<`, `>`, `&` as `\u003c`…). The page's script only ever sets
 //!   `textContent`.
@@ -17,6 +18,7 @@ mod text;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
+use trailproof_model::text::inert_value;
 use trailproof_model::verdict::VerdictRecord;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,10 +133,10 @@ pub(crate) fn name<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
-/// Attacker-controlled text with every control character (ESC, CR, LF, BEL, DEL, C1…) replaced
-/// by U+FFFD, so it cannot move a terminal's cursor, recolour it or forge lines.
+/// Attacker-controlled text made inert by [`trailproof_model::text::inert`] (every control
+/// character and bidirectional override replaced by U+FFFD), owned for the formats' escaping.
 pub fn clean(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect()
+    trailproof_model::inert(s).into_owned()
 }
 
 #[derive(Serialize)]
@@ -157,16 +159,18 @@ pub fn render(
 ) -> Result<(), ReportError> {
     let summary = Summary::of(records);
     match format {
+        // JSON keeps every string of the records inert too: `jq -r` must not replay an escape.
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &JsonReport { summary: &summary, verdicts: records })?;
+            let report = inert_value(&JsonReport { summary: &summary, verdicts: records })?;
+            serde_json::to_writer_pretty(&mut *out, &report)?;
             writeln!(out)?;
         }
         Format::Ndjson => {
             for r in records {
-                serde_json::to_writer(&mut *out, r)?;
+                serde_json::to_writer(&mut *out, &inert_value(r)?)?;
                 writeln!(out)?;
             }
-            serde_json::to_writer(&mut *out, &SummaryLine { summary: &summary })?;
+            serde_json::to_writer(&mut *out, &inert_value(&SummaryLine { summary: &summary })?)?;
             writeln!(out)?;
         }
         Format::Table => text::table(records, &summary, opts, out)?,

@@ -130,8 +130,8 @@ pub(crate) fn csv(records: &[VerdictRecord], out: &mut dyn Write) -> Result<(), 
     Ok(())
 }
 
-/// Attacker text for Markdown: control characters stripped, and every character Markdown or
-/// HTML would interpret in a table cell escaped.
+/// Attacker text for Markdown: made inert (U+FFFD for control characters), and every character
+/// Markdown or HTML would interpret in a table cell escaped.
 fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in clean(s).chars() {
@@ -143,7 +143,6 @@ fn md(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\u{FFFD}' => out.push(' '),
             _ => out.push(c),
         }
     }
@@ -226,6 +225,24 @@ mod tests {
         }
         let session = &rows[1][4];
         assert!(session.starts_with("'=HYPERLINK"), "{session}");
+    }
+
+    #[test]
+    fn json_and_ndjson_carry_no_control_character() {
+        // `jq -r .verdicts[].session_name` must not replay the escape on a terminal.
+        let mut r = hostile("e\u{7}2");
+        r.user_agent = Some("ua\u{9b}31m\r\nforged".into());
+        for f in [Format::Json, Format::Ndjson] {
+            let out = rendered(std::slice::from_ref(&r), f, false);
+            for bad in ["\\u001b", "\\u0007", "\\r", "\\n", "\u{9b}"] {
+                assert!(!out.contains(bad), "{f:?}: {bad:?} in {out}");
+            }
+            assert!(out.contains("<b>x</b>\u{FFFD}[2J"), "the rest is kept as data: {out}");
+            let first: serde_json::Value =
+                serde_json::from_str(out.lines().next().filter(|_| f == Format::Ndjson).unwrap_or(&out)).unwrap();
+            let rec = if f == Format::Json { &first["verdicts"][0] } else { &first };
+            assert_eq!(rec["console_login_event_id"], "e\u{FFFD}2");
+        }
     }
 
     #[test]
