@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", util::inert_lines(&util::error_chain(&e)));
             ExitCode::from(util::EXIT_FAILURE)
         }
     }

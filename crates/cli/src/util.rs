@@ -43,6 +43,28 @@ pub fn duration(ms: Millis) -> String {
 /// override). `inert_lines` keeps the line breaks of a message trailproof composed.
 pub use trailproof_model::{inert, inert_lines};
 
+/// An error and its causes, `: `-separated like `{:#}`, without the causes that only repeat what
+/// is already said (SQLite's "database or disk is full" comes through three layers that each
+/// print it, and a bare "Error code 13" adds nothing).
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let new = text.split(": ").any(|piece| {
+            let piece = piece.trim();
+            let code = piece.strip_prefix("Error code ").is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()));
+            !piece.is_empty() && !code && !out.contains(piece)
+        });
+        if out.is_empty() {
+            out = text;
+        } else if new {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut v = n as f64;
@@ -73,6 +95,46 @@ mod tests {
     fn control_characters_are_neutralised() {
         assert_eq!(inert("ok\u{1b}[31mred\u{7}"), "ok�[31mred�");
         assert_eq!(inert_lines("first\nsecond\u{1b}"), "first\nsecond�");
+    }
+
+    #[test]
+    fn an_error_chain_says_each_thing_once() {
+        #[derive(Debug)]
+        struct Full;
+        impl std::fmt::Display for Full {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("Error code 13: database or disk is full")
+            }
+        }
+        impl std::error::Error for Full {}
+        #[derive(Debug)]
+        struct Sqlite(Full);
+        impl std::fmt::Display for Sqlite {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("database or disk is full")
+            }
+        }
+        impl std::error::Error for Sqlite {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        #[derive(Debug)]
+        struct Store(Sqlite);
+        impl std::fmt::Display for Store {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "database error: {}", self.0)
+            }
+        }
+        impl std::error::Error for Store {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = anyhow::Error::new(Store(Sqlite(Full))).context("opening tp.db");
+        assert_eq!(error_chain(&e), "opening tp.db: database error: database or disk is full");
+        let e = anyhow::anyhow!("cannot read x.json").context("importing");
+        assert_eq!(error_chain(&e), "importing: cannot read x.json");
     }
 
     #[test]
