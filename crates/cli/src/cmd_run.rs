@@ -21,8 +21,10 @@ pub const EXIT_FINDINGS: u8 = 4;
 pub const EXIT_LOCKED: u8 = 5;
 
 pub const AFTER_HELP: &str = "\
-Stages: collect (every [collect] source, from its checkpoint) → correlate (re-judges the sessions \
-of the last run.rejudge_hours, so late records update verdicts) → report (run.report_formats into \
+Stages: collect (every [collect] source, from its checkpoint; coverage ends each source's settling \
+time before now, docs/source-lag.md) → correlate (re-judges the sessions of the last \
+run.rejudge_hours, so late records update verdicts, and any older session that rested on an IdP \
+record completed since it was stored) → report (run.report_formats into \
 run.report_dir: report-<time>.<ext> and latest.<ext>) → notify (delivers new and changed verdicts \
 to the [[notify]] sinks through the outbox). A stage that fails does not stop the later ones: \
 verdicts only rest on the data whose coverage is recorded, so missing data gives `unknown`, never \
@@ -234,13 +236,21 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<ExitCode> {
                 t,
                 true,
                 &format!(
-                    "{} sessions judged since {} ({}); {} new, {} changed, {} unchanged verdicts",
+                    "{} sessions judged since {} ({}); {} new, {} changed, {} unchanged verdicts{}",
                     s.sessions,
                     format_ms(since),
                     if by.is_empty() { "none".into() } else { by.join(", ") },
                     s.changes.new,
                     s.changes.changed,
-                    s.changes.unchanged
+                    s.changes.unchanged,
+                    if s.changed_records > 0 {
+                        format!(
+                            "; {} IdP records completed after they were stored: {} older sessions judged again",
+                            s.changed_records, s.rejudged
+                        )
+                    } else {
+                        String::new()
+                    }
                 ),
             );
         }

@@ -239,12 +239,13 @@ impl SourceReport {
     pub fn line(&self) -> String {
         let c = &self.counts;
         let mut s = format!(
-            "{} {}: {} pages, {} records: {} new, {} duplicates, {} skipped, {} quarantined; {} requests ({} retries) in {:.1} s",
+            "{} {}: {} pages, {} records: {} new, {} updated, {} duplicates, {} skipped, {} quarantined; {} requests ({} retries) in {:.1} s",
             self.label,
             self.mode,
             self.pages,
             self.records,
             c.stored,
+            c.updated,
             c.duplicates,
             c.skipped,
             c.quarantined,
