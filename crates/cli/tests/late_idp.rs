@@ -236,6 +236,15 @@ fn sign_ins_that_have_not_settled_are_unknown_until_a_later_run_reads_them() {
     // dropped stretch, which the simulated organisation never collected, left out).
     let settled = entra_sessions(&sim, &got, DAY0 + 3 * HOUR, t2 - 2 * HOUR - 15 * MIN);
     assert!(settled.len() > affected.len());
+    // Among them, single sign-on from an Entra-joined PC: a non-interactive sign-in, which Graph
+    // lists only when asked for, carrying the token's MFA (enforced).
+    let non_interactive: Vec<_> =
+        settled.iter().filter(|(l, _)| l.scenario == "entra_saml_non_interactive_sso").collect();
+    assert!(!non_interactive.is_empty(), "the day has a non-interactive single sign-on to AWS");
+    for (_, v) in non_interactive {
+        assert_eq!(verdict_of(v), (Verdict::Enforced, None));
+        assert_eq!(v["mfa"]["carried_from_earlier_signin"], true);
+    }
     for (label, v) in settled {
         assert_eq!(
             verdict_of(v),
