@@ -31,6 +31,7 @@
 //!   `--covers` and `coverage.json` coverage too (the command named the wrong source).
 
 pub mod coverage;
+mod dupkeys;
 pub mod input;
 pub mod manifest;
 pub mod plausible;

@@ -299,8 +299,13 @@ impl<'o> Reader<'o> {
                     };
                     match (other, self.opts.source) {
                         (Some(o), Some(_)) => RecordOutcome::Foreign { looks_like: o },
-                        (Some(o), None) => RecordOutcome::Kept { source: o, native_id, events },
-                        (None, _) => RecordOutcome::Kept { source, native_id, events },
+                        (kept, _) => {
+                            let source = kept.unwrap_or(source);
+                            match self.ambiguous(source, raw) {
+                                Some(reason) => RecordOutcome::Quarantined { source, reason },
+                                None => RecordOutcome::Kept { source, native_id, events },
+                            }
+                        }
                     }
                 }
                 Err(e) => RecordOutcome::Quarantined { source, reason: e.to_string() },
@@ -309,6 +314,22 @@ impl<'o> Reader<'o> {
         let outcome = self.plausible(outcome);
         emit(Emitted::Record { at, outcome, raw, guessed: false });
         Ok(())
+    }
+
+    /// Why a kept record is ambiguous: a key it holds twice whose two values give other events
+    /// (see [`crate::dupkeys`]).
+    fn ambiguous(&self, source: Source, raw: &[u8]) -> Option<String> {
+        let (key, first, last) = crate::dupkeys::both_readings(raw)?;
+        let reading = |bytes: &[u8]| match parse_one(source, self.opts.format, bytes) {
+            Ok(Parsed2::Relevant { native_id, events }) => Some((native_id, events)),
+            _ => None,
+        };
+        (reading(&first) != reading(&last)).then(|| {
+            format!(
+                "the key `{}` appears twice in one object with values that read differently: which one counts would be a guess",
+                trailproof_model::inert(&key)
+            )
+        })
     }
 
     /// A record whose time is implausible is quarantined (see [`crate::plausible`]).

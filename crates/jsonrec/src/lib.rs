@@ -126,7 +126,6 @@ pub struct Splitter<R> {
     index: u64,
     max_record: usize,
     chunk: usize,
-    started: bool,
     /// A wrapper object ended with the input before its closing brace (reported once, at the end).
     unclosed_wrapper: Option<u64>,
 }
@@ -161,7 +160,6 @@ impl<R: Read> Splitter<R> {
             index: 0,
             max_record: DEFAULT_MAX_RECORD,
             chunk: DEFAULT_CHUNK,
-            started: false,
             unclosed_wrapper: None,
         }
     }
@@ -215,20 +213,38 @@ impl<R: Read> Splitter<R> {
         Ok(n > 0)
     }
 
-    /// Skips whitespace (and a UTF-8 byte order mark at the very start). Returns the next byte,
-    /// or `None` at end of input.
-    fn peek_non_ws(&mut self) -> Result<Option<u8>, SplitError> {
-        if !self.started {
-            while self.buf.len() - self.pos < 3 && self.fill()? {}
-            if self.buf[self.pos..].starts_with(&[0xEF, 0xBB, 0xBF]) {
-                self.pos += 3;
+    /// Reads more for a value at `pos` that is not complete yet: at least as much again as is
+    /// buffered of it, so a value scanned anew after each read costs time linear in its size
+    /// (one chunk at a time, a 256 MB record was scanned a thousand times). `false` at the end
+    /// of the input.
+    fn fill_more(&mut self) -> Result<bool, SplitError> {
+        let had = self.buf.len() - self.pos;
+        let want = had.max(self.chunk);
+        let mut read = false;
+        while self.buf.len() - self.pos - had < want {
+            if !self.fill()? {
+                return Ok(read);
             }
-            self.started = true;
+            read = true;
         }
+        Ok(true)
+    }
+
+    /// Skips white space, NUL padding and UTF-8 byte order marks (at the start, and where files
+    /// that each began with one were concatenated). Returns the next byte, or `None` at the end
+    /// of the input.
+    fn peek_non_ws(&mut self) -> Result<Option<u8>, SplitError> {
         loop {
             while let Some(&b) = self.buf.get(self.pos) {
                 if matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0) {
                     self.pos += 1;
+                } else if b == 0xEF {
+                    while self.buf.len() - self.pos < 3 && self.fill()? {}
+                    if self.buf[self.pos..].starts_with(&[0xEF, 0xBB, 0xBF]) {
+                        self.pos += 3;
+                    } else {
+                        return Ok(Some(b));
+                    }
                 } else {
                     return Ok(Some(b));
                 }
@@ -364,7 +380,7 @@ impl<R: Read> Splitter<R> {
             if let Some(n) = end(&self.buf[self.pos..]) {
                 return Ok(Some(n));
             }
-            if !self.fill()? {
+            if !self.fill_more()? {
                 return Ok(None);
             }
         }
@@ -398,7 +414,7 @@ impl<R: Read> Splitter<R> {
                         // An object over several lines (`{"a": 1,\n "b": 2}`): read it whole.
                         Some(false) => line = false,
                         None => {
-                            if !self.fill()? {
+                            if !self.fill_more()? {
                                 line = false;
                             }
                             continue;
@@ -411,7 +427,7 @@ impl<R: Read> Splitter<R> {
             if !matches!(probe, Probe::NeedMore) {
                 return Ok(probe);
             }
-            if !self.fill()? {
+            if !self.fill_more()? {
                 return Ok(Probe::NeedMore);
             }
         }
@@ -439,7 +455,7 @@ impl<R: Read> Splitter<R> {
                     return Ok((n.max(1), false));
                 }
                 None => {
-                    if !self.fill()? {
+                    if !self.fill_more()? {
                         let rest = &self.buf[self.pos..];
                         let quoted_open = rest.first() == Some(&b'"');
                         return Ok((rest.len(), quoted_open));
@@ -457,7 +473,7 @@ impl<R: Read> Splitter<R> {
                 self.pos += n;
                 return Ok(true);
             }
-            if !self.fill()? {
+            if !self.fill_more()? {
                 self.pos = self.buf.len();
                 return Ok(false);
             }

@@ -229,6 +229,30 @@ fn offsets_and_indexes() {
 }
 
 #[test]
+fn a_huge_record_is_scanned_in_linear_time() {
+    // 64 MiB in one string, read 4 KiB at a time: rescanning the record after every read (as
+    // the splitter did) took minutes; reading as much again each time keeps it to a few scans.
+    let mut input = b"{\"a\":\"".to_vec();
+    input.resize(64 << 20, b'x');
+    input.extend_from_slice(b"\"}\n{\"b\":1}");
+    let started = std::time::Instant::now();
+    let mut s = Splitter::new(&input[..], WRAPPERS).chunk_size(4096);
+    assert_eq!(s.next_record().unwrap().unwrap().bytes.len(), input.len() - 8);
+    assert_eq!(s.next_record().unwrap().unwrap().bytes, br#"{"b":1}"#);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    // Past the limit: an error, after reading about the limit only.
+    let mut s = Splitter::new(&input[..], WRAPPERS).chunk_size(4096).max_record(1 << 20);
+    assert!(matches!(s.next_record(), Err(SplitError::TooLarge { .. })));
+}
+
+#[test]
+fn byte_order_marks_of_concatenated_files_are_skipped() {
+    assert_eq!(texts("\u{feff}{\"a\":1}\n\u{feff}{\"a\":2}\n"), vec![r#"{"a":1}"#, r#"{"a":2}"#]);
+    // An 0xEF that does not start a mark is kept (it is garbage).
+    assert_eq!(split(b"\xef\xbb{\"a\":1}\n", 2).len(), 1);
+}
+
+#[test]
 fn record_size_limit_is_an_error_not_unbounded_memory() {
     let big = format!("{{\"a\":\"{}\"}}", "x".repeat(10_000));
     let mut s = Splitter::new(big.as_bytes(), WRAPPERS).chunk_size(512).max_record(1000);
