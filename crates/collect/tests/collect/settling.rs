@@ -168,3 +168,75 @@ async fn google_quota_refusals_are_waited_out() {
     assert_eq!(stored_ids(&db, "google"), ds.google_ids);
     assert_eq!(emu.requests(Endpoint::GoogleReports), r.pages + 2);
 }
+
+/// Each log with the lag its vendor documents (`lag:documented`), each source with its default
+/// settling time: every record inside the recorded coverage is stored, on the first run and on
+/// the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_documented_lags_coverage_never_claims_an_unread_record() {
+    let ds = dataset(1500, 1500, 1500, 12 * HOUR);
+    let t1 = t0() + 10 * HOUR;
+    let emu = serve(emulator_config(ds.dir.path(), &["lag:documented"], ClockMode::Frozen(t1))).await.unwrap();
+    let c = creds();
+    let db = c.dir.path().join("t.db");
+    let (mut o, mut e, mut g) =
+        (okta_source(&emu.url(), &c), entra_source(&emu.url(), &c), google_source(&emu.url(), &c));
+    o.settling_minutes = None;
+    e.settling_minutes = None;
+    g.settling_minutes = None;
+    let mut cfg = config(vec![o], vec![e], vec![g]);
+    cfg.collect.initial_lookback_hours = 11;
+    let all = |db: &std::path::Path| {
+        let mut s = stored_ids(db, "okta");
+        s.extend(stored_ids(db, "entra"));
+        s.extend(stored_ids(db, "google"));
+        s
+    };
+    for now in [t1, t1 + 2 * HOUR] {
+        emu.clock().set_ms(now);
+        let s = collect(&db, &cfg, &run(now), &NullReporter).await.unwrap();
+        assert!(!s.failed(), "{:?}", lines(&s));
+        let got = all(&db);
+        let cov = coverage(&db);
+        assert_eq!(cov.len(), 3, "{cov:?}");
+        for (source, _, start, end) in cov {
+            let settling = match source.as_str() {
+                "okta" => 30 * MIN,
+                "entra" => 120 * MIN,
+                _ => 240 * MIN,
+            };
+            assert_eq!((start, end), (t1 - 11 * HOUR, now - settling - 1), "{source}");
+            let ids = match source.as_str() {
+                "okta" => &ds.okta_ids,
+                "entra" => &ds.entra_ids,
+                _ => &ds.google_ids,
+            };
+            for id in ids {
+                let t = ds.times[id];
+                if (start..=end).contains(&t) {
+                    assert!(got.contains(id), "{source} {id} at {t} is inside the coverage but not stored");
+                }
+            }
+        }
+    }
+}
+
+/// The Reports API over its quota answers 503 with `Retry-After`: the collector waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_503_over_quota_is_waited_out() {
+    let ds = dataset(0, 0, 200, DAY);
+    let mut ec = emulator_config(ds.dir.path(), &[], ClockMode::Wall);
+    ec.rate_limits = true;
+    ec.limits.google = trailproof_emulate::Limit { max: 3, window: Duration::from_secs(1) };
+    let emu = serve(ec).await.unwrap();
+    let c = creds();
+    let db = c.dir.path().join("t.db");
+    let cfg = config(vec![], vec![], vec![google_source(&emu.url(), &c)]);
+    let mut o = run(t0() + 2 * DAY);
+    o.tuning.page_size = Some(40);
+    let s = collect(&db, &cfg, &o, &NullReporter).await.unwrap();
+    let r = &s.sources[0];
+    assert!(r.ok(), "{}", r.line());
+    assert!(r.http.retries > 0, "{}", r.line());
+    assert_eq!(stored_ids(&db, "google"), ds.google_ids);
+}
