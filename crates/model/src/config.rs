@@ -23,6 +23,27 @@ pub struct Config {
     pub import: ImportConfig,
     /// Ticketing and chat sinks for verdicts (`trailproof notify`, the last stage of `run`).
     pub notify: Vec<NotifySink>,
+    /// How long records are kept (`trailproof prune`, the last stage of `run` when enabled).
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`: how many days of records a scheduled run keeps. Off by default, so a store
+/// built by hand (an investigation's import of old logs) is never pruned behind its user's back:
+/// only `trailproof run` with `enabled = true`, or `trailproof prune`, removes anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Prune at the end of each `trailproof run`.
+    pub enabled: bool,
+    /// Console sessions older than this many days are no longer judged again, and the records
+    /// no later judgement can need are removed (verdicts and the records they cite stay).
+    pub keep_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig { enabled: false, keep_days: 30 }
+    }
 }
 
 /// One `[[notify]]` sink. Which verdicts it takes: those in `verdicts` whose risk severity is at
