@@ -277,6 +277,12 @@ pub enum ReportFormat {
     /// One self-contained page: counts, a chart over time, a sortable and filterable table, each
     /// session's evidence on click.
     Html,
+    /// Elastic Common Schema documents, one per line (docs/formats-ecs-ocsf.md; schema in
+    /// docs/ecs-verdict.schema.json).
+    Ecs,
+    /// OCSF 1.x events, one per line: the cited sign-ins as Authentication (3002), each verdict
+    /// as a Detection Finding (2004) (docs/formats-ecs-ocsf.md).
+    Ocsf,
 }
 
 impl ReportFormat {
@@ -289,6 +295,8 @@ impl ReportFormat {
             ReportFormat::Csv => Format::Csv,
             ReportFormat::Md => Format::Md,
             ReportFormat::Html => Format::Html,
+            ReportFormat::Ecs => Format::Ecs,
+            ReportFormat::Ocsf => Format::Ocsf,
         }
     }
 }

@@ -29,8 +29,9 @@ pub fn run(g: &Global, a: &ReportArgs) -> anyhow::Result<ExitCode> {
             a.until.as_ref().map(|_| trailproof_model::format_ms(to)).unwrap_or_else(|| "the last session".into()),
         )),
     };
+    let related = if a.format == ReportFormat::Ocsf { related_events(&store, &records)? } else { Default::default() };
     let mut buf = Vec::new();
-    trailproof_report::render(&records, a.format.format(), &opts, &mut buf)?;
+    trailproof_report::render_with(&records, a.format.format(), &opts, &related, &mut buf)?;
     match &a.out {
         Some(path) => {
             crate::cmd_run::write_atomic(path, &buf)?;
@@ -46,4 +47,29 @@ pub fn run(g: &Global, a: &ReportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stored records the verdicts cite (for OCSF's Authentication events); a record no longer
+/// stored is only named by id.
+pub fn related_events(
+    store: &trailproof_store::Store,
+    records: &[trailproof_model::verdict::VerdictRecord],
+) -> anyhow::Result<trailproof_report::ocsf::RelatedEvents> {
+    use trailproof_report::ocsf::RelatedEvent;
+    let mut out = trailproof_report::ocsf::RelatedEvents::default();
+    for r in records {
+        for e in &r.evidence {
+            if out.get(e.source, &e.id).is_some() {
+                continue;
+            }
+            let found = match e.source.idp() {
+                None => store.aws_event(&e.id)?.map(|x| RelatedEvent::Aws(Box::new(x))),
+                Some(idp) => store.idp_event(idp, &e.id)?.map(|x| RelatedEvent::Idp(Box::new(x))),
+            };
+            if let Some(ev) = found {
+                out.insert(e.source, &e.id, ev);
+            }
+        }
+    }
+    Ok(out)
 }

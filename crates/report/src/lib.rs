@@ -1,5 +1,6 @@
 //! Verdict reports: one function, [`render`], from stored [`VerdictRecord`]s to a terminal table,
-//! JSON, NDJSON, CSV, Markdown or one self-contained HTML page.
+//! JSON, NDJSON, CSV, Markdown, one self-contained HTML page, Elastic Common Schema documents
+//! ([`ecs`], NDJSON) or OCSF events ([`ocsf`], NDJSON).
 //!
 //! Invariants:
 //! - No I/O but the writer it is given; no clock (the caller passes `generated_at`).
@@ -12,7 +13,9 @@
 //! - JSON keys are the verdict record's stable keys plus a `summary` object; the schema is
 //!   `docs/report.schema.json` (a test checks real output against it).
 
+pub mod ecs;
 mod html;
+pub mod ocsf;
 mod text;
 
 use serde::Serialize;
@@ -29,10 +32,16 @@ pub enum Format {
     Csv,
     Md,
     Html,
+    /// One ECS verdict document per line (`docs/formats-ecs-ocsf.md`).
+    Ecs,
+    /// OCSF 1.x events, one per line: Authentication (3002) for the cited sign-ins, Detection
+    /// Finding (2004) per verdict.
+    Ocsf,
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [Format::Table, Format::Json, Format::Ndjson, Format::Csv, Format::Md, Format::Html];
+    pub const ALL: [Format; 8] =
+        [Format::Table, Format::Json, Format::Ndjson, Format::Csv, Format::Md, Format::Html, Format::Ecs, Format::Ocsf];
 
     /// The usual file extension.
     pub fn extension(self) -> &'static str {
@@ -43,6 +52,8 @@ impl Format {
             Format::Csv => "csv",
             Format::Md => "md",
             Format::Html => "html",
+            Format::Ecs => "ecs.ndjson",
+            Format::Ocsf => "ocsf.ndjson",
         }
     }
 
@@ -54,6 +65,8 @@ impl Format {
             Format::Csv => "csv",
             Format::Md => "md",
             Format::Html => "html",
+            Format::Ecs => "ecs",
+            Format::Ocsf => "ocsf",
         }
     }
 }
@@ -65,7 +78,7 @@ impl std::str::FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.as_str() == s || (s == "markdown" && *f == Format::Md))
-            .ok_or_else(|| format!("unknown report format {s:?} (table, json, ndjson, csv, md, html)"))
+            .ok_or_else(|| format!("unknown report format {s:?} (table, json, ndjson, csv, md, html, ecs, ocsf)"))
     }
 }
 
@@ -157,6 +170,18 @@ pub fn render(
     opts: &ReportOptions,
     out: &mut dyn Write,
 ) -> Result<(), ReportError> {
+    render_with(records, format, opts, &ocsf::RelatedEvents::default(), out)
+}
+
+/// [`render`], with the stored records the verdicts cite: OCSF output gives the sign-ins among
+/// them as Authentication events (the other formats name evidence by id only).
+pub fn render_with(
+    records: &[VerdictRecord],
+    format: Format,
+    opts: &ReportOptions,
+    related: &ocsf::RelatedEvents,
+    out: &mut dyn Write,
+) -> Result<(), ReportError> {
     let summary = Summary::of(records);
     match format {
         // JSON keeps every string of the records inert too: `jq -r` must not replay an escape.
@@ -177,6 +202,18 @@ pub fn render(
         Format::Csv => text::csv(records, out)?,
         Format::Md => text::markdown(records, &summary, opts, out)?,
         Format::Html => out.write_all(html::page(records, &summary, opts).as_bytes())?,
+        Format::Ecs => {
+            for r in records {
+                serde_json::to_writer(&mut *out, &ecs::document(r))?;
+                writeln!(out)?;
+            }
+        }
+        Format::Ocsf => {
+            for ev in ocsf::events(records, related) {
+                serde_json::to_writer(&mut *out, &ev)?;
+                writeln!(out)?;
+            }
+        }
     }
     Ok(())
 }
