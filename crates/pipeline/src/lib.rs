@@ -44,6 +44,8 @@ pub struct JudgeSummary {
     /// judged for them outside `range`.
     pub changed_records: u64,
     pub rejudged: u64,
+    /// Sessions before this are sealed by retention and were not judged (see [`prune`]).
+    pub sealed_before: Option<Millis>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -95,6 +97,11 @@ pub fn judge_with(
     let queue = store.rejudge_queue()?;
     out.changed_records = queue.len() as u64;
     let span = store.console_login_span()?;
+    // Sessions before the retention seal are never judged again (`trailproof_store::retention`):
+    // their data may be gone, and their verdicts stay as judged.
+    out.sealed_before = store.sealed_before()?;
+    let span =
+        span.map(|(first, last)| (out.sealed_before.map_or(first, |s| first.max(s)), last)).filter(|(f, l)| f <= l);
     let mut ranges: Vec<(Millis, Millis)> = Vec::new();
     if let Some((first, last)) = span {
         let from = since.unwrap_or(first).max(first);
@@ -252,6 +259,51 @@ fn judge_slices(
         on_slice(end, out.sessions);
     }
     Ok(())
+}
+
+/// How far before a session its judgement reads records, Google sign-ins aside (docs/judging.md):
+/// the STS calls that issued it (36 hours), its IdP window reaching back an Identity Center
+/// portal session, and the SSO baseline's day anchor; plus an hour.
+pub fn retention_reach(cfg: &Compiled) -> (Millis, Millis) {
+    const HOUR: Millis = 3_600_000;
+    let window = cfg.before_ms + 2 * cfg.skew_ms;
+    let reach = [
+        trailproof_store::snapshot::RELATED_LOOKBACK_MS + cfg.skew_ms,
+        cfg.identity_center_session_ms + window + cfg.skew_ms,
+        trailproof_model::DAY_MS + window,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0)
+        + HOUR;
+    // Google: the sign-in before a SAML login, up to the look-back before the window's start.
+    let google = reach.max(cfg.identity_center_session_ms + window + cfg.skew_ms + cfg.google_lookback_ms + HOUR);
+    (reach, google)
+}
+
+/// Prunes `store` to `keep_days` before `now` (`trailproof prune`, the last stage of `run`):
+/// sessions before `now - keep_days` are sealed, and the records no session after that can
+/// read are removed (see `trailproof_store::retention`).
+pub fn prune(
+    store: &mut Store,
+    cfg: &Compiled,
+    keep_days: u32,
+    now: Millis,
+    dry_run: bool,
+) -> Result<trailproof_store::PruneReport, PipelineError> {
+    let (ids, names, default_pattern) = cfg.aws_apps();
+    let (reach_ms, google_reach_ms) = retention_reach(cfg);
+    let plan = trailproof_store::PrunePlan {
+        keep_from_ms: now.saturating_sub(Millis::from(keep_days) * trailproof_model::DAY_MS),
+        reach_ms,
+        google_reach_ms,
+        aws_app_ids: ids,
+        aws_app_names: names,
+        default_app_pattern: default_pattern,
+        dry_run,
+        vacuum_step_pages: 2048,
+    };
+    Ok(store.prune(&plan)?)
 }
 
 #[cfg(test)]

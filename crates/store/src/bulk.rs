@@ -52,7 +52,7 @@ fn lock_path(db: &Path) -> PathBuf {
 }
 
 /// `Ok(Some(file))`: locked by us. `Ok(None)`: another process holds it.
-fn try_lock(db: &Path) -> Result<Option<std::fs::File>> {
+pub(crate) fn try_lock(db: &Path) -> Result<Option<std::fs::File>> {
     let path = lock_path(db);
     let f = std::fs::OpenOptions::new()
         .create(true)

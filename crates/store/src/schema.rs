@@ -448,4 +448,80 @@ pub const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE imports ADD COLUMN updated INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 16: retention (issue 18). `trailproof prune` removes the records no later judgement can
+    // need (see `retention.rs`); what the "new IP / user agent / role" (console sessions) and "new
+    // ASN / country" (SSOs to AWS applications) baselines need of them is kept first, per identity
+    // and value, with the first and last time seen, so the signals stay exactly what they were.
+    // - `aws_baseline`: successful ConsoleLogins, by the column the snapshot seeks them by (`arn`
+    //   for IAM users and root, `session` for the folded session name of the others), kind
+    //   `session` (value '') or `ip`, `user_agent`, `role`.
+    // - `sso_baseline`: successful SSOs with a login, to any application (whichever the
+    //   configuration calls AWS's later), by provider, folded login, e-mail and app user name and
+    //   the application; kind `sso` (value '') or `asn`, `country`. Optional values are written
+    //   '' for none and '=' followed by the value otherwise, so that a key column is never NULL.
+    // - `retained_facts`: what the engine reads "at any time" of events that may be pruned: the
+    //   CloudTrail scopes of Identity Center sign-ins (`ic_scope`), the providers with events
+    //   (`idp_provider`).
+    // - `retention`: the boundary below which sessions are sealed (never judged again) and below
+    //   which records may have been removed.
+    // - `verdict_evidence`: every record a stored verdict (or an earlier version) cites; those stay.
+    // - `prune_chunks`: per 4,096 row ids of `aws_events` / `idp_events`, the earliest time of a
+    //   row that a later prune may still remove (NULL: none), so a prune reads only those chunks.
+    // - `aws_events_raw`: removing a raw record makes SQLite check that no AWS event points at it.
+    r#"
+    CREATE TABLE aws_baseline (
+        lookup     TEXT    NOT NULL,
+        principal  TEXT    NOT NULL,
+        kind       TEXT    NOT NULL,
+        value      TEXT    NOT NULL,
+        first_ms   INTEGER NOT NULL,
+        last_ms    INTEGER NOT NULL,
+        PRIMARY KEY (lookup, principal, kind, value)
+    ) WITHOUT ROWID;
+    CREATE TABLE sso_baseline (
+        provider       TEXT    NOT NULL,
+        login_fold     TEXT    NOT NULL,
+        email_fold     TEXT    NOT NULL,
+        app_user_fold  TEXT    NOT NULL,
+        app_id         TEXT    NOT NULL,
+        app_name       TEXT    NOT NULL,
+        kind           TEXT    NOT NULL,
+        value          TEXT    NOT NULL,
+        first_ms       INTEGER NOT NULL,
+        last_ms        INTEGER NOT NULL,
+        PRIMARY KEY (provider, login_fold, email_fold, app_user_fold, app_id, app_name, kind, value)
+    ) WITHOUT ROWID;
+    CREATE INDEX sso_baseline_last ON sso_baseline (last_ms);
+    CREATE TABLE retained_facts (
+        kind   TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        PRIMARY KEY (kind, value)
+    ) WITHOUT ROWID;
+    CREATE TABLE retention (
+        id                INTEGER PRIMARY KEY CHECK (id = 1),
+        sealed_before_ms  INTEGER NOT NULL,
+        pruned_before_ms  INTEGER NOT NULL,
+        updated_ms        INTEGER NOT NULL
+    );
+    CREATE TABLE verdict_evidence (
+        source    TEXT NOT NULL,
+        event_id  TEXT NOT NULL,
+        PRIMARY KEY (source, event_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO verdict_evidence (source, event_id)
+        SELECT json_extract(ev.value, '$.source'), json_extract(ev.value, '$.id')
+        FROM verdicts, json_each(verdicts.record, '$.evidence') AS ev
+        WHERE json_extract(ev.value, '$.source') IS NOT NULL AND json_extract(ev.value, '$.id') IS NOT NULL;
+    INSERT OR IGNORE INTO verdict_evidence (source, event_id)
+        SELECT json_extract(ev.value, '$.source'), json_extract(ev.value, '$.id')
+        FROM verdict_history, json_each(verdict_history.record, '$.evidence') AS ev
+        WHERE json_extract(ev.value, '$.source') IS NOT NULL AND json_extract(ev.value, '$.id') IS NOT NULL;
+    CREATE TABLE prune_chunks (
+        tbl     TEXT    NOT NULL,
+        chunk   INTEGER NOT NULL,
+        min_ms  INTEGER,
+        PRIMARY KEY (tbl, chunk)
+    ) WITHOUT ROWID;
+    CREATE INDEX aws_events_raw ON aws_events (raw_id);
+    "#,
 ];

@@ -148,7 +148,7 @@ fn idp_row(r: &Row<'_>) -> rusqlite::Result<std::result::Result<IdpEvent, String
 }
 
 /// The AWS applications at the IdPs: by id, and by lower-case name.
-struct AwsApps {
+pub(crate) struct AwsApps {
     ids: Vec<String>,
     names: Vec<String>,
 }
@@ -352,6 +352,20 @@ fn placeholders(args: &mut Vec<Value>, values: &[impl AsRef<str>]) -> String {
 }
 
 impl Store {
+    /// The AWS applications at the IdPs: the configured ids and names, and (with none configured,
+    /// or `default_pattern`) the stored application names that contain `aws` or `amazon`.
+    pub(crate) fn aws_apps(&self, ids: &[String], names: &[String], default_pattern: bool) -> Result<AwsApps> {
+        let mut app_names: BTreeSet<String> = names.iter().map(|n| trailproof_model::fold(n)).collect();
+        if (ids.is_empty() && names.is_empty()) || default_pattern {
+            for name in self.sso_app_names()? {
+                if name.contains("aws") || name.contains("amazon") {
+                    app_names.insert(name);
+                }
+            }
+        }
+        Ok(AwsApps { ids: ids.to_vec(), names: app_names.into_iter().collect() })
+    }
+
     /// The SSO lookups for the AWS applications, per provider: `(provider, index, column,
     /// values)`. An application is sought by id in `idp_events_sso_appid`, and by name in
     /// `idp_events_sso_appname` among the SSOs that carry no id. A name is also turned into the
@@ -386,7 +400,7 @@ impl Store {
     /// Runs `select` over the SSOs to the AWS applications with `from <= time <= to`, calling
     /// `f` with each row whose application passes [`AwsApps::matches`] (read from two columns
     /// appended after `select`'s).
-    fn for_each_aws_app_sso(
+    pub(crate) fn for_each_aws_app_sso(
         &self,
         apps: &AwsApps,
         select: &str,
@@ -453,7 +467,39 @@ impl Store {
                 time_ms: r.get(7)?,
             });
             Ok(())
-        })
+        })?;
+        // What a prune folded of the SSOs it removed (`retention.rs`): each value once, at the
+        // last time it was seen. Every removed SSO lies before any `to` a judged session asks
+        // for, so this answers as the SSOs did: a value seen in `[from, to]` counts, at its
+        // latest time.
+        let mut st = self.conn.prepare_cached(
+            "SELECT provider, login_fold, email_fold, app_user_fold, app_id, app_name, kind, value, last_ms
+             FROM sso_baseline INDEXED BY sso_baseline_last WHERE last_ms >= ?1 AND last_ms <= ?2",
+        )?;
+        let mut rows = st.query([from, to])?;
+        while let Some(r) = rows.next()? {
+            let p: String = r.get(0)?;
+            let Some(provider) = Idp::parse(&p) else {
+                return Err(StoreError::Corrupt(format!("sso baseline of provider {p:?}")));
+            };
+            let (app_id, app_name): (String, String) = (r.get(4)?, r.get(5)?);
+            if !apps.matches(crate::retention::dec(&app_id), crate::retention::dec(&app_name)) {
+                continue;
+            }
+            let (email, app_user, kind, value): (String, String, String, String) =
+                (r.get(2)?, r.get(3)?, r.get(6)?, r.get(7)?);
+            f(&SsoBrief {
+                provider,
+                outcome: "success".into(),
+                login_fold: Some(r.get(1)?),
+                email_fold: crate::retention::dec(&email).map(str::to_string),
+                app_username_fold: crate::retention::dec(&app_user).map(str::to_string),
+                asn: if kind == "asn" { value.parse::<u32>().ok() } else { None },
+                country: (kind == "country").then_some(value),
+                time_ms: r.get(8)?,
+            });
+        }
+        Ok(())
     }
 
     pub(crate) fn aws_query_pub(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<AwsEvent>> {
@@ -621,6 +667,35 @@ impl Store {
                     let (k, ip, ua, role, t) = row?;
                     snap.prior_sessions.entry(k).or_default().add(t, ip, ua, role);
                 }
+                // What a prune folded of the logins it removed (`retention.rs`): each value at
+                // the last time it was seen, all before any login judged now.
+                let mut args: Vec<Value> = vec![(q.from_ms - q.baseline_ms).into(), q.from_ms.into()];
+                let lookup = if col == "arn" { "arn" } else { "session" };
+                let sql = format!(
+                    "SELECT CASE WHEN lookup = 'arn' THEN lower(trim(principal)) ELSE principal END, kind, value, last_ms
+                     FROM aws_baseline WHERE lookup = '{lookup}' AND principal IN ({}) AND last_ms >= ?1 AND last_ms < ?2",
+                    placeholders(&mut args, chunk),
+                );
+                let mut st = self.conn.prepare(&sql)?;
+                let mut rows = st.query(params_from_iter(args))?;
+                while let Some(r) = rows.next()? {
+                    let (k, kind, value, t): (String, String, String, Millis) =
+                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                    let p = snap.prior_sessions.entry(k).or_default();
+                    let map = match kind.as_str() {
+                        "session" => {
+                            p.last_ms = if p.sessions == 0 { t } else { p.last_ms.max(t) };
+                            p.sessions += 1;
+                            continue;
+                        }
+                        "ip" => &mut p.ips,
+                        "user_agent" => &mut p.user_agents,
+                        "role" => &mut p.roles,
+                        other => return Err(StoreError::Corrupt(format!("aws baseline of kind {other:?}"))),
+                    };
+                    let at = map.entry(value).or_insert(t);
+                    *at = (*at).max(t);
+                }
             }
         }
 
@@ -651,15 +726,7 @@ impl Store {
         // name) is resolved to the names stored, so every query seeks its application in the
         // indexes (provider, kind, lower(app_name), time_ms) and (provider, kind, app_id,
         // time_ms) instead of reading the SSOs to every other application.
-        let mut app_names: BTreeSet<String> = q.aws_app_names.iter().map(|n| trailproof_model::fold(n)).collect();
-        if (q.aws_app_ids.is_empty() && q.aws_app_names.is_empty()) || q.default_app_pattern {
-            for name in self.sso_app_names()? {
-                if name.contains("aws") || name.contains("amazon") {
-                    app_names.insert(name);
-                }
-            }
-        }
-        let apps = AwsApps { ids: q.aws_app_ids.clone(), names: app_names.into_iter().collect() };
+        let apps = self.aws_apps(&q.aws_app_ids, &q.aws_app_names, q.default_app_pattern)?;
         let ssos = self.aws_app_ssos(&apps, lo, hi)?;
 
         // The baseline of SSOs before the span, aggregated per user key, for the users of this
@@ -759,7 +826,8 @@ impl Store {
             "SELECT DISTINCT CASE WHEN account_id IS NOT NULL AND region IS NOT NULL
                     THEN trim(account_id) || '/' || trim(region) ELSE '*' END
              FROM aws_events INDEXED BY aws_events_kind_time
-             WHERE kind IN ('UserAuthentication', 'CredentialChallenge', 'CredentialVerification')",
+             WHERE kind IN ('UserAuthentication', 'CredentialChallenge', 'CredentialVerification')
+             UNION SELECT value FROM retained_facts WHERE kind = 'ic_scope'",
         )?;
         let scopes = st.query_map([], |r| r.get::<_, String>(0))?;
         Ok(scopes.collect::<rusqlite::Result<_>>()?)
@@ -789,6 +857,13 @@ impl Store {
         }
         for c in self.coverage()? {
             if let Some(p) = Idp::parse(c.source.as_str()) {
+                present.insert(p);
+            }
+        }
+        // Providers whose non-SSO events a prune removed (`retention.rs`).
+        let mut st = self.conn.prepare_cached("SELECT value FROM retained_facts WHERE kind = 'idp_provider'")?;
+        for p in st.query_map([], |r| r.get::<_, String>(0))? {
+            if let Some(p) = Idp::parse(&p?) {
                 present.insert(p);
             }
         }

@@ -1091,9 +1091,125 @@ fn the_import_log_counts_updates() {
 /// Takes a database of the current schema back to before migration 15 (record versions), for
 /// tests that make an older schema out of a new database.
 fn undo_migration_15(c: &rusqlite::Connection) {
+    undo_migration_16(c);
     c.execute_batch(
         "DROP TABLE raw_history; DROP TABLE rejudge_queue;
          ALTER TABLE raw_records DROP COLUMN content_hash; ALTER TABLE imports DROP COLUMN updated;",
     )
     .unwrap();
+}
+
+/// Takes a store back to what migration 15 left (for the migration tests).
+fn undo_migration_16(c: &rusqlite::Connection) {
+    c.execute_batch(
+        "DROP TABLE aws_baseline; DROP TABLE sso_baseline; DROP TABLE retained_facts; DROP TABLE retention;
+         DROP TABLE verdict_evidence; DROP TABLE prune_chunks; DROP INDEX aws_events_raw;",
+    )
+    .unwrap();
+}
+
+/// A store written by the previous version (schema 15, `auto_vacuum = NONE` as every store
+/// before migration 16) is migrated on open: every raw record reads back byte for byte (in
+/// blocks and alone), the records its verdicts cite are listed as evidence, and a prune works on
+/// it (the freed pages stay in the file for later imports: no incremental vacuum).
+#[test]
+fn a_store_of_schema_15_is_migrated_and_reads_back_every_raw_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v15.db");
+    Store::create_at_version(&path, 15).unwrap();
+    const DAY: i64 = trailproof_model::DAY_MS;
+    let t0 = 1_793_527_200_000;
+    let mut records: Vec<(Source, String, Vec<u8>)> = Vec::new();
+    {
+        let mut s = Store::open(&path).unwrap();
+        let mut b = s.batch().unwrap();
+        for blk in 0..3 {
+            let mut block = raw::Block::default();
+            let mut refs = Vec::new();
+            for i in 0..200 {
+                let id = format!("okta-{blk}-{i}");
+                let bytes = format!(r#"{{"uuid":"{id}","published":"x","pad":"{}"}}"#, "é".repeat(i % 7)).into_bytes();
+                refs.push((id.clone(), block.push(&bytes)));
+                records.push((Source::Okta, id, bytes));
+            }
+            let block_id = b.insert_block(&block.finish()).unwrap();
+            for (k, (id, (start, len))) in refs.into_iter().enumerate() {
+                let e = IdpEvent {
+                    event_id: id.clone(),
+                    time_ms: t0 + i64::from(blk) * 5 * DAY + k as i64,
+                    kind: IdpEventKind::AppSso,
+                    session_id: None,
+                    app_name: Some("Slack".into()),
+                    ..idp(&id)
+                };
+                b.insert_idp(Source::Okta, &id, at(), RawRef::InBlock { block_id, start, len }, &[e]).unwrap();
+            }
+        }
+        for i in 0..20 {
+            let id = format!("ct-{i}");
+            let bytes = format!(r#"{{"eventID":"{id}","eventName":"ConsoleLogin"}}"#).into_bytes();
+            // Failed sign-ins but the first (a successful one without a verdict holds the seal back).
+            let outcome = if i == 0 { Outcome::Success } else { Outcome::Failure };
+            let e = AwsEvent { time_ms: t0 + i * DAY / 2, outcome, ..aws(&id) };
+            b.insert_aws(&id, at(), &raw::compress(&bytes), &[e]).unwrap();
+            records.push((Source::Cloudtrail, id, bytes));
+        }
+        let mut v = crate::verdicts::tests::rec("ct-0", trailproof_model::verdict::Verdict::Enforced);
+        v.evidence = vec![
+            trailproof_model::verdict::Evidence {
+                source: Source::Cloudtrail,
+                id: "ct-0".into(),
+                role: "console_login".into(),
+            },
+            trailproof_model::verdict::Evidence { source: Source::Okta, id: "okta-0-5".into(), role: "idp_sso".into() },
+        ];
+        b.put_verdicts(&[v]).unwrap();
+        b.commit().unwrap();
+        undo_migration_16(s.conn());
+        s.conn().execute_batch("PRAGMA user_version = 15").unwrap();
+    }
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    assert_eq!(s.conn().pragma_query_value(None, "auto_vacuum", |r| r.get::<_, i64>(0)).unwrap(), 0);
+    for (source, id, bytes) in &records {
+        assert_eq!(s.raw_record(*source, id).unwrap().as_deref(), Some(bytes.as_slice()), "{id}");
+    }
+    let cited: Vec<(String, String)> = s
+        .conn()
+        .prepare("SELECT source, event_id FROM verdict_evidence ORDER BY 1, 2")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(cited, [("cloudtrail".to_string(), "ct-0".to_string()), ("okta".into(), "okta-0-5".into())]);
+
+    // Prune: keep from day 12; records before day 12 - 2 days go, but the cited ones.
+    let plan = PrunePlan {
+        keep_from_ms: t0 + 12 * DAY,
+        reach_ms: 2 * DAY,
+        google_reach_ms: 2 * DAY,
+        aws_app_ids: vec![],
+        aws_app_names: vec![],
+        default_app_pattern: true,
+        dry_run: true,
+        vacuum_step_pages: 16,
+    };
+    let dry = s.prune(&plan).unwrap();
+    let r = s.prune(&PrunePlan { dry_run: false, ..plan.clone() }).unwrap();
+    assert!(!r.incremental_vacuum && r.vacuum_steps == 0, "{r:?}");
+    // The first two blocks' SSOs (days 0 and 5) but the cited one, the logins before day 10 but
+    // the cited one; the whole second block goes, the first stays for its cited record.
+    assert_eq!((r.idp_events, r.aws_events, r.raw_blocks), (399, 19, 1), "{r:?}");
+    assert_eq!((dry.idp_events, dry.aws_events, dry.raw_blocks, dry.raw_records), (399, 19, 1, 418), "{dry:?}");
+    assert!(dry.bytes_freed > 0 && r.bytes_freed > 0, "{dry:?} {r:?}");
+    assert!(s.conn().pragma_query_value(None, "freelist_count", |r| r.get::<_, i64>(0)).unwrap() > 0);
+    for (source, id, bytes) in &records {
+        let stays = id.starts_with("okta-2-") || id == "ct-0" || id == "okta-0-5";
+        let want = stays.then_some(bytes.as_slice());
+        assert_eq!(s.raw_record(*source, id).unwrap().as_deref(), want, "{id}");
+    }
+    // A second prune finds nothing more to do.
+    let again = s.prune(&PrunePlan { dry_run: false, ..plan }).unwrap();
+    assert_eq!((again.idp_events, again.aws_events, again.raw_records), (0, 0, 0), "{again:?}");
 }

@@ -153,6 +153,12 @@ impl Batch<'_> {
                     hash,
                     self.now
                 ])?;
+            // The records it cites stay as long as it does (`retention.rs`).
+            for ev in &rec.evidence {
+                self.tx
+                    .prepare_cached("INSERT OR IGNORE INTO verdict_evidence (source, event_id) VALUES (?1, ?2)")?
+                    .execute(params![ev.source.as_str(), ev.id])?;
+            }
             // The ticket outbox row, in the same transaction as the verdict it announces.
             self.tx
                 .prepare_cached(

@@ -1,0 +1,602 @@
+//! Retention (issue 18): [`Store::prune`] removes the records no later judgement can need.
+//!
+//! The rules, each kept by this module:
+//! - **Sealed sessions.** ConsoleLogins before the *seal* are never judged again
+//!   ([`Store::sealed_before`]; `pipeline::judge` starts there): their verdicts stay as they were
+//!   judged, with all the data they were judged with. The seal only moves forward, and never past
+//!   a successful ConsoleLogin that has no verdict yet (it would be judged with less data).
+//! - **What stays for the sessions after the seal.** A session at `t >= seal` reads records back
+//!   to `t - reach` at most (the STS calls that issued it: 36 hours; its IdP sign-in window and an
+//!   Identity Center portal session; the day's baseline anchor), and Google sign-ins a further
+//!   look-back (`google_lookback`); the plan gives both reaches ([`PrunePlan`]). Records older
+//!   than that go, except:
+//!   - every record a stored verdict, or an earlier version of one, cites (`verdict_evidence`,
+//!     written by `put_verdicts`): `lookup` still shows it, for as long as the verdict exists;
+//!   - the non-SSO events (session start, factors) of an IdP session that is still live (it has
+//!     an event, or an SSO to an AWS application, inside the kept time): a later SSO of that
+//!     session reads them.
+//! - **Baselines.** Before a successful ConsoleLogin or SSO is removed, what the "new IP / user
+//!   agent / role / ASN / country" signals read of it is folded into `aws_baseline` /
+//!   `sso_baseline` (per identity and value, first and last seen). Every removed event lies
+//!   before `seal - reach`, and every baseline read of a session after the seal reaches up to at
+//!   least there, so "the last time a value was seen among the removed events" answers each read
+//!   exactly as the events did (the snapshot adds these rows where it reads the events).
+//! - **Facts read "at any time"** (known users, application names: `idp_users`, `idp_apps`, never
+//!   pruned; the scopes of Identity Center sign-ins and the providers with events:
+//!   `retained_facts`) outlive the events.
+//! - **Coverage** before what is kept is removed (it would claim records that are gone), except
+//!   back to the earliest kept event of a live IdP session (its start-to-SSO span stays covered).
+//! - **Crash safety.** Work goes a chunk of 4,096 row ids at a time, each in one transaction
+//!   that folds the baselines, removes the events, their raw records (and earlier versions) and
+//!   the blocks left empty, and notes the chunk done (`prune_chunks`): a kill loses nothing and a
+//!   rerun finishes the job. The seal is written first, in its own transaction.
+//! - **Locks.** The same an import holds: the write lock per transaction (`BEGIN IMMEDIATE`), and
+//!   the OS lock on `<db>.bulk-lock` for the whole prune, so no bulk import drops the indexes
+//!   the prune reads by while it runs (a bulk import that starts meanwhile imports with them).
+//! - **Space.** A store created since migration 16 has `auto_vacuum = INCREMENTAL`; freed pages
+//!   go back to the file system in steps of [`PrunePlan::vacuum_step_pages`], one transaction each,
+//!   never by rewriting the file. An older store (`auto_vacuum = NONE`; turning it on needs one
+//!   `VACUUM`, which rewrites the whole file) keeps the freed pages for its later imports: the file
+//!   stops growing once the window is full, but does not shrink (README, "Retention").
+
+use crate::{Result, Store, StoreError};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use std::collections::{BTreeSet, HashMap};
+use trailproof_model::Millis;
+
+/// Row ids per chunk (one transaction each): `id >> CHUNK_SHIFT`.
+const CHUNK_SHIFT: u32 = 12;
+
+/// What a prune removes. Built by `trailproof_pipeline::prune` from the configuration.
+#[derive(Debug, Clone)]
+pub struct PrunePlan {
+    /// Sessions before this are sealed (`now - keep_days`), unless a session without a verdict
+    /// holds the seal back.
+    pub keep_from_ms: Millis,
+    /// How far before a session its judgement reads records (Google sign-ins aside).
+    pub reach_ms: Millis,
+    /// How far before a session its judgement reads Google sign-ins (`login` events).
+    pub google_reach_ms: Millis,
+    /// The AWS applications at the IdPs (as the snapshot takes them): a live IdP session is one
+    /// with an SSO to one of them inside the kept time.
+    pub aws_app_ids: Vec<String>,
+    pub aws_app_names: Vec<String>,
+    pub default_app_pattern: bool,
+    /// Say what would go without removing anything.
+    pub dry_run: bool,
+    /// Pages returned to the file system per incremental-vacuum step (one transaction each).
+    pub vacuum_step_pages: u32,
+}
+
+/// What a prune removed (or, dry, would remove).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub dry_run: bool,
+    /// Sessions before this are sealed; `None`: nothing stored to prune.
+    pub sealed_before_ms: Option<Millis>,
+    /// Records before this were removed (Google sign-ins: `google_before_ms`).
+    pub pruned_before_ms: Option<Millis>,
+    pub google_before_ms: Option<Millis>,
+    /// The seal was held back (to `sealed_before_ms`) by this many sessions without a verdict.
+    pub unjudged_sessions: u64,
+    pub aws_events: u64,
+    pub idp_events: u64,
+    pub raw_records: u64,
+    pub raw_blocks: u64,
+    pub raw_history: u64,
+    pub coverage_rows: u64,
+    /// Events older than the cut kept because a verdict cites them / a live IdP session holds them.
+    pub kept_evidence: u64,
+    pub kept_live_sessions: u64,
+    pub chunks: u64,
+    /// Pages the removal freed inside the file, in bytes (dry: freed inside each chunk's
+    /// transaction before it was rolled back; a raw block shared by two chunks is not counted).
+    pub bytes_freed: u64,
+    /// The file's size (database and log) before and after (after the incremental vacuum).
+    pub file_bytes_before: u64,
+    pub file_bytes_after: u64,
+    /// Whether the freed pages go back to the file system (`auto_vacuum = INCREMENTAL`).
+    pub incremental_vacuum: bool,
+    /// Vacuum steps run.
+    pub vacuum_steps: u64,
+}
+
+/// The retention boundaries stored in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionState {
+    pub sealed_before_ms: Millis,
+    pub pruned_before_ms: Millis,
+    pub updated_ms: Millis,
+}
+
+/// `''` for none, `'='` and the value otherwise: the key columns of `sso_baseline` (SQL).
+fn enc(col: &str) -> String {
+    format!("CASE WHEN {col} IS NULL THEN '' ELSE '=' || {col} END")
+}
+
+/// The inverse of [`enc`].
+pub(crate) fn dec(v: &str) -> Option<&str> {
+    v.strip_prefix('=')
+}
+
+/// Every IdP event kind but `app_sso` (the session index holds no SSOs).
+const SESSION_KINDS: &str =
+    "'session_start', 'factor_verified', 'factor_failed', 'policy_evaluated', 'login', 'upstream_auth', 'session_end'";
+
+/// Counts of one chunk.
+#[derive(Default)]
+struct ChunkCounts {
+    deleted: u64,
+    raw: u64,
+    blocks: u64,
+    history: u64,
+    evidence: u64,
+    live: u64,
+    /// Earliest time of a row kept for a live session.
+    live_min: Option<Millis>,
+    freed_pages: u64,
+}
+
+impl Store {
+    /// The retention boundaries, if this store was ever pruned.
+    pub fn retention_state(&self) -> Result<Option<RetentionState>> {
+        Ok(self
+            .conn
+            .query_row("SELECT sealed_before_ms, pruned_before_ms, updated_ms FROM retention WHERE id = 1", [], |r| {
+                Ok(RetentionState { sealed_before_ms: r.get(0)?, pruned_before_ms: r.get(1)?, updated_ms: r.get(2)? })
+            })
+            .optional()?)
+    }
+
+    /// ConsoleLogins before this are sealed: never judged again (see the module docs).
+    pub fn sealed_before(&self) -> Result<Option<Millis>> {
+        Ok(self.retention_state()?.map(|s| s.sealed_before_ms))
+    }
+
+    /// The database file's size plus its write-ahead log's (0 in memory).
+    fn file_bytes(&self) -> u64 {
+        let Some(p) = &self.path else { return 0 };
+        let wal = {
+            let mut s = p.as_os_str().to_os_string();
+            s.push("-wal");
+            std::path::PathBuf::from(s)
+        };
+        [p.as_path(), wal.as_path()].iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum()
+    }
+
+    fn pragma_i64(&self, name: &str) -> Result<i64> {
+        Ok(self.conn.pragma_query_value(None, name, |r| r.get(0))?)
+    }
+
+    /// Removes what `plan` says may go; see the module docs. Idempotent: a rerun (after a kill)
+    /// finishes the job.
+    pub fn prune(&mut self, plan: &PrunePlan) -> Result<PruneReport> {
+        let _lock = self.lock_like_import()?;
+        let mut rep = PruneReport {
+            dry_run: plan.dry_run,
+            file_bytes_before: self.file_bytes(),
+            incremental_vacuum: self.pragma_i64("auto_vacuum")? == 2,
+            ..PruneReport::default()
+        };
+        let page_size = self.pragma_i64("page_size")?.max(0) as u64;
+
+        // 1. The boundaries, in their own transaction (dry: computed, not written).
+        let Some((seal, before, google_before, unjudged)) = self.boundaries(plan)? else {
+            rep.file_bytes_after = rep.file_bytes_before;
+            return Ok(rep);
+        };
+        rep.sealed_before_ms = Some(seal);
+        rep.pruned_before_ms = Some(before);
+        rep.google_before_ms = Some(google_before);
+        rep.unjudged_sessions = unjudged;
+
+        // 2. The chunks, one transaction each.
+        let mut live_min: Option<Millis> = None;
+        let mut live_cache: HashMap<(String, String), bool> = HashMap::new();
+        let mut live_ssos: Option<BTreeSet<(String, String)>> = None;
+        for tbl in ["aws_events", "idp_events"] {
+            for (chunk, min_ms) in self.chunks_to_visit(tbl, plan.dry_run)? {
+                // Google sign-ins are kept further back (`google_before <= before`): a chunk
+                // holding one is read again until its own cut passes it.
+                if min_ms.is_none_or(|m| m >= before) {
+                    continue;
+                }
+                let c = self.prune_chunk(tbl, chunk, before, google_before, plan, &mut live_cache, &mut live_ssos)?;
+                rep.chunks += 1;
+                if tbl == "aws_events" {
+                    rep.aws_events += c.deleted;
+                } else {
+                    rep.idp_events += c.deleted;
+                }
+                rep.raw_records += c.raw;
+                rep.raw_blocks += c.blocks;
+                rep.raw_history += c.history;
+                rep.kept_evidence += c.evidence;
+                rep.kept_live_sessions += c.live;
+                rep.bytes_freed += c.freed_pages * page_size;
+                live_min = match (live_min, c.live_min) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+
+        // 3. Coverage before what is kept, and the re-judge queue below the seal.
+        let cov_cut = live_min.map_or(before, |m| m.min(before));
+        {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let free0: i64 = tx.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+            let gone = tx.execute("DELETE FROM coverage WHERE end_ms < ?1", [cov_cut])?;
+            let cut = tx.execute("UPDATE coverage SET start_ms = ?1 WHERE start_ms < ?1", [cov_cut])?;
+            tx.execute("DELETE FROM rejudge_queue WHERE to_ms < ?1", [seal])?;
+            rep.coverage_rows = (gone + cut) as u64;
+            let free1: i64 = tx.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+            rep.bytes_freed += (free1 - free0).max(0) as u64 * page_size;
+            if plan.dry_run {
+                tx.rollback()?;
+            } else {
+                tx.commit()?;
+            }
+        }
+
+        // 4. The space back to the file system, in bounded steps.
+        if !plan.dry_run && rep.incremental_vacuum {
+            let step = plan.vacuum_step_pages.max(1);
+            loop {
+                if self.pragma_i64("freelist_count")? == 0 {
+                    break;
+                }
+                let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                {
+                    // Each step of the statement frees one page: run it to the end.
+                    let mut st = tx.prepare(&format!("PRAGMA incremental_vacuum({step})"))?;
+                    let mut rows = st.query([])?;
+                    while rows.next()?.is_some() {}
+                }
+                tx.commit()?;
+                rep.vacuum_steps += 1;
+            }
+            // The log holds the moved pages: copy it in and start it over, so the file shrinks.
+            // Readers may hold it back (then it shrinks at a later checkpoint).
+            let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+        rep.file_bytes_after = self.file_bytes();
+        Ok(rep)
+    }
+
+    /// Takes `<db>.bulk-lock` as a bulk import does, waiting for one that holds it.
+    fn lock_like_import(&self) -> Result<Option<std::fs::File>> {
+        let Some(db) = &self.path else { return Ok(None) };
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(f) = crate::bulk::try_lock(db)? {
+                return Ok(Some(f));
+            }
+            if started.elapsed() > std::time::Duration::from_secs(3600) {
+                return Err(StoreError::Corrupt(
+                    "a bulk import has held this database's lock for an hour: prune again when it has finished".into(),
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    /// The seal and the cut, stored (unless dry): `None` when no event is stored.
+    fn boundaries(&mut self, plan: &PrunePlan) -> Result<Option<(Millis, Millis, Millis, u64)>> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let prev: Option<(Millis, Millis)> = tx
+            .query_row("SELECT sealed_before_ms, pruned_before_ms FROM retention WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let floor = prev.map_or(Millis::MIN, |p| p.0);
+        // A session without a verdict holds the seal back: it must be judged with all its data.
+        let (oldest, unjudged): (Option<Millis>, u64) = tx.query_row(
+            "SELECT min(a.time_ms), count(*) FROM aws_events AS a INDEXED BY aws_events_kind_time
+             WHERE a.kind = 'ConsoleLogin' AND a.outcome = 'success' AND a.time_ms >= ?1 AND a.time_ms < ?2
+               AND NOT EXISTS (SELECT 1 FROM verdicts WHERE console_login_event_id = a.event_id)",
+            params![floor, plan.keep_from_ms],
+            |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
+        )?;
+        let seal = oldest.map_or(plan.keep_from_ms, |o| o.min(plan.keep_from_ms)).max(floor);
+        let before = seal.saturating_sub(plan.reach_ms.max(0));
+        let before = prev.map_or(before, |p| before.max(p.1));
+        let google_before = seal.saturating_sub(plan.google_reach_ms.max(plan.reach_ms).max(0));
+        if !plan.dry_run {
+            tx.execute(
+                "INSERT INTO retention (id, sealed_before_ms, pruned_before_ms, updated_ms) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET sealed_before_ms = excluded.sealed_before_ms,
+                     pruned_before_ms = excluded.pruned_before_ms, updated_ms = excluded.updated_ms",
+                params![seal, before, crate::now_ms()],
+            )?;
+            tx.commit()?;
+        }
+        Ok(Some((seal, before, google_before, unjudged)))
+    }
+
+    /// The chunks of `tbl` with the earliest time a prune may still remove in each: the ones
+    /// noted, with those written since the last prune summarized (and noted, unless dry).
+    fn chunks_to_visit(&mut self, tbl: &str, dry: bool) -> Result<Vec<(i64, Option<Millis>)>> {
+        let max_id: i64 = self.conn.query_row(&format!("SELECT coalesce(max(id), 0) FROM {tbl}"), [], |r| r.get(0))?;
+        let last: Option<i64> =
+            self.conn.query_row("SELECT max(chunk) FROM prune_chunks WHERE tbl = ?1", [tbl], |r| r.get(0))?;
+        let top = max_id >> CHUNK_SHIFT;
+        // The last chunk noted may have grown since; a chunk above the largest id (rows removed,
+        // ids reused) is summarized again from there.
+        let from = last.map_or(0, |l| l.min(top));
+        let mut fresh: Vec<(i64, Option<Millis>)> = Vec::new();
+        {
+            let mut st = self.conn.prepare(&format!("SELECT min(time_ms) FROM {tbl} WHERE id >= ?1 AND id < ?2"))?;
+            for c in from..=top {
+                let m: Option<Millis> = st.query_row([c << CHUNK_SHIFT, (c + 1) << CHUNK_SHIFT], |r| r.get(0))?;
+                fresh.push((c, m));
+            }
+        }
+        if !dry {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut up =
+                    tx.prepare("INSERT OR REPLACE INTO prune_chunks (tbl, chunk, min_ms) VALUES (?1, ?2, ?3)")?;
+                for (c, m) in &fresh {
+                    up.execute(params![tbl, c, m])?;
+                }
+            }
+            tx.commit()?;
+        }
+        let mut st = self.conn.prepare("SELECT chunk, min_ms FROM prune_chunks WHERE tbl = ?1 AND chunk < ?2")?;
+        let mut out: Vec<(i64, Option<Millis>)> =
+            st.query_map(params![tbl, from], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        out.extend(fresh);
+        Ok(out)
+    }
+
+    /// Whether IdP session `sid` of `provider` is live: it has a non-SSO event, or an SSO to an
+    /// AWS application, at or after `before`.
+    fn session_live(
+        &self,
+        provider: &str,
+        sid: &str,
+        before: Millis,
+        plan: &PrunePlan,
+        live_ssos: &mut Option<BTreeSet<(String, String)>>,
+    ) -> Result<bool> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT 1 FROM idp_events INDEXED BY idp_events_session WHERE provider = ?1 AND session_id = ?2
+                 AND kind <> 'app_sso' AND kind IN ({SESSION_KINDS}) AND time_ms >= ?3 LIMIT 1"
+            ))
+            .map_err(crate::bulk::explain_missing_index)?;
+        if st.exists(params![provider, sid, before])? {
+            return Ok(true);
+        }
+        if live_ssos.is_none() {
+            let apps = self.aws_apps(&plan.aws_app_ids, &plan.aws_app_names, plan.default_app_pattern)?;
+            let mut set = BTreeSet::new();
+            self.for_each_aws_app_sso(&apps, "provider, session_id", before, Millis::MAX, &mut |r| {
+                if let Some(s) = r.get::<_, Option<String>>(1)? {
+                    set.insert((r.get::<_, String>(0)?, s));
+                }
+                Ok(())
+            })?;
+            *live_ssos = Some(set);
+        }
+        Ok(live_ssos.as_ref().is_some_and(|s| s.contains(&(provider.to_string(), sid.to_string()))))
+    }
+
+    /// One chunk of `tbl`, in one transaction (rolled back when dry).
+    #[allow(clippy::too_many_arguments)]
+    fn prune_chunk(
+        &mut self,
+        tbl: &str,
+        chunk: i64,
+        before: Millis,
+        google_before: Millis,
+        plan: &PrunePlan,
+        live_cache: &mut HashMap<(String, String), bool>,
+        live_ssos: &mut Option<BTreeSet<(String, String)>>,
+    ) -> Result<ChunkCounts> {
+        let (lo, hi) = (chunk << CHUNK_SHIFT, (chunk + 1) << CHUNK_SHIFT);
+        let idp = tbl == "idp_events";
+        // Decide first (reads only), then write in one transaction. The write lock is taken at
+        // the start so nothing changes in between.
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let res = (|| -> Result<ChunkCounts> {
+            let free0 = self.pragma_i64("freelist_count")?;
+            type RowInfo = (i64, Millis, String, String, String, Option<String>);
+            let rows: Vec<RowInfo> = {
+                let sql = if idp {
+                    "SELECT id, time_ms, provider, event_id, kind, session_id FROM idp_events WHERE id >= ?1 AND id < ?2"
+                } else {
+                    "SELECT id, time_ms, 'cloudtrail', event_id, kind, NULL FROM aws_events WHERE id >= ?1 AND id < ?2"
+                };
+                let mut st = self.conn.prepare_cached(sql)?;
+                st.query_map([lo, hi], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            let mut c = ChunkCounts::default();
+            let mut doomed: Vec<i64> = Vec::new();
+            let mut remaining_min: Option<Millis> = None;
+            let note = |m: &mut Option<Millis>, t: Millis| *m = Some(m.map_or(t, |x| x.min(t)));
+            for (id, t, provider, event_id, kind, sid) in &rows {
+                let cut = if idp && provider == "google" && kind != "app_sso" { google_before } else { before };
+                if *t >= cut {
+                    note(&mut remaining_min, *t);
+                    continue;
+                }
+                let cited = self
+                    .conn
+                    .prepare_cached("SELECT 1 FROM verdict_evidence WHERE source = ?1 AND event_id = ?2")?
+                    .exists(params![provider, event_id])?;
+                if cited {
+                    c.evidence += 1;
+                    continue;
+                }
+                if idp
+                    && kind != "app_sso"
+                    && let Some(sid) = sid
+                {
+                    let key = (provider.clone(), sid.clone());
+                    let live = match live_cache.get(&key) {
+                        Some(l) => *l,
+                        None => {
+                            let l = self.session_live(provider, sid, before, plan, live_ssos)?;
+                            live_cache.insert(key, l);
+                            l
+                        }
+                    };
+                    if live {
+                        c.live += 1;
+                        note(&mut remaining_min, *t);
+                        note(&mut c.live_min, *t);
+                        continue;
+                    }
+                }
+                doomed.push(*id);
+            }
+            self.conn.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id INTEGER PRIMARY KEY);
+                 CREATE TEMP TABLE IF NOT EXISTS prune_raw (id INTEGER PRIMARY KEY);
+                 CREATE TEMP TABLE IF NOT EXISTS prune_blocks (id INTEGER PRIMARY KEY);
+                 DELETE FROM temp.prune_ids; DELETE FROM temp.prune_raw; DELETE FROM temp.prune_blocks;",
+            )?;
+            {
+                let mut ins = self.conn.prepare_cached("INSERT INTO temp.prune_ids (id) VALUES (?1)")?;
+                for id in &doomed {
+                    ins.execute([id])?;
+                }
+            }
+            if !doomed.is_empty() {
+                if idp {
+                    self.fold_idp_baselines()?;
+                } else {
+                    self.fold_aws_baselines()?;
+                }
+                self.conn.execute(
+                    &format!("INSERT OR IGNORE INTO temp.prune_raw (id) SELECT raw_id FROM {tbl} WHERE id IN (SELECT id FROM temp.prune_ids)"),
+                    [],
+                )?;
+                c.deleted =
+                    self.conn.execute(&format!("DELETE FROM {tbl} WHERE id IN (SELECT id FROM temp.prune_ids)"), [])?
+                        as u64;
+                // Raw records no remaining event points at (an updated record's events, or a
+                // record of several events split across chunks, may still).
+                self.conn.execute(
+                    "DELETE FROM temp.prune_raw WHERE
+                        EXISTS (SELECT 1 FROM idp_events INDEXED BY idp_events_raw WHERE raw_id = prune_raw.id)
+                        OR EXISTS (SELECT 1 FROM aws_events INDEXED BY aws_events_raw WHERE raw_id = prune_raw.id)",
+                    [],
+                )?;
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO temp.prune_blocks (id) SELECT block_id FROM raw_records
+                     WHERE id IN (SELECT id FROM temp.prune_raw) AND block_id IS NOT NULL",
+                    [],
+                )?;
+                c.history =
+                    self.conn.execute("DELETE FROM raw_history WHERE raw_id IN (SELECT id FROM temp.prune_raw)", [])?
+                        as u64;
+                c.raw = self.conn.execute("DELETE FROM raw_records WHERE id IN (SELECT id FROM temp.prune_raw)", [])?
+                    as u64;
+                c.blocks = self.conn.execute(
+                    "DELETE FROM raw_blocks WHERE id IN (SELECT id FROM temp.prune_blocks)
+                     AND NOT EXISTS (SELECT 1 FROM raw_records INDEXED BY raw_records_block WHERE block_id = raw_blocks.id)",
+                    [],
+                )? as u64;
+            }
+            self.conn.execute(
+                "INSERT OR REPLACE INTO prune_chunks (tbl, chunk, min_ms) VALUES (?1, ?2, ?3)",
+                params![tbl, chunk, remaining_min],
+            )?;
+            c.freed_pages = (self.pragma_i64("freelist_count")? - free0).max(0) as u64;
+            Ok(c)
+        })();
+        match (&res, plan.dry_run) {
+            (Ok(_), false) => self.conn.execute_batch("COMMIT")?,
+            _ => self.conn.execute_batch("ROLLBACK")?,
+        }
+        res
+    }
+
+    /// Folds the successful ConsoleLogins among `temp.prune_ids` into `aws_baseline`, as the
+    /// snapshot's baseline query reads them (by ARN for IAM users and root, by folded session
+    /// name for the others), and the scopes of Identity Center sign-ins into `retained_facts`.
+    fn fold_aws_baselines(&self) -> Result<()> {
+        let mut parts = Vec::new();
+        for (kind, col) in [("session", "''"), ("ip", "source_ip"), ("user_agent", "user_agent"), ("role", "role_name")]
+        {
+            parts.push(format!(
+                "SELECT CASE WHEN principal_type IN ('IAMUser', 'Root') THEN 'arn' ELSE 'session' END AS lookup,
+                        CASE WHEN principal_type IN ('IAMUser', 'Root') THEN arn ELSE session_name_fold END AS principal,
+                        '{kind}' AS kind, {col} AS value, time_ms
+                 FROM aws_events WHERE id IN (SELECT id FROM temp.prune_ids)
+                   AND kind = 'ConsoleLogin' AND outcome = 'success' AND {col} IS NOT NULL"
+            ));
+        }
+        self.conn.execute(
+            &format!(
+                "INSERT INTO aws_baseline (lookup, principal, kind, value, first_ms, last_ms)
+                 SELECT lookup, principal, kind, value, min(time_ms), max(time_ms) FROM ({})
+                 WHERE principal IS NOT NULL GROUP BY lookup, principal, kind, value
+                 ON CONFLICT (lookup, principal, kind, value) DO UPDATE SET
+                     first_ms = min(first_ms, excluded.first_ms), last_ms = max(last_ms, excluded.last_ms)",
+                parts.join(" UNION ALL ")
+            ),
+            [],
+        )?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO retained_facts (kind, value)
+             SELECT DISTINCT 'ic_scope', CASE WHEN account_id IS NOT NULL AND region IS NOT NULL
+                    THEN trim(account_id) || '/' || trim(region) ELSE '*' END
+             FROM aws_events WHERE id IN (SELECT id FROM temp.prune_ids)
+               AND kind IN ('UserAuthentication', 'CredentialChallenge', 'CredentialVerification')",
+            [],
+        )?;
+        Ok(())
+    }
+
+    /// Folds the successful SSOs with a login among `temp.prune_ids` into `sso_baseline` (keys as
+    /// the snapshot's SSO baseline reads them), and their providers into `retained_facts`.
+    fn fold_idp_baselines(&self) -> Result<()> {
+        let keys = format!(
+            "provider, trailproof_fold(user_login) AS login_fold, {} AS email_fold, {} AS app_user_fold,
+             {} AS app_id_enc, {} AS app_name_enc",
+            enc("trailproof_fold(user_email)"),
+            enc("lower(trim(app_username))"),
+            enc("app_id"),
+            enc("app_name"),
+        );
+        let mut parts = Vec::new();
+        for (kind, col, cond) in [
+            ("sso", "''", "1"),
+            ("asn", "CAST(asn AS TEXT)", "asn BETWEEN 0 AND 4294967295"),
+            ("country", "country", "country IS NOT NULL"),
+        ] {
+            parts.push(format!(
+                "SELECT {keys}, '{kind}' AS kind, {col} AS value, time_ms FROM idp_events
+                 WHERE id IN (SELECT id FROM temp.prune_ids) AND kind = 'app_sso' AND outcome = 'success'
+                   AND user_login IS NOT NULL AND {cond}"
+            ));
+        }
+        self.conn.execute(
+            &format!(
+                "INSERT INTO sso_baseline (provider, login_fold, email_fold, app_user_fold, app_id, app_name, kind,
+                     value, first_ms, last_ms)
+                 SELECT provider, login_fold, email_fold, app_user_fold, app_id_enc, app_name_enc, kind, value,
+                     min(time_ms), max(time_ms)
+                 FROM ({}) WHERE 1
+                 GROUP BY provider, login_fold, email_fold, app_user_fold, app_id_enc, app_name_enc, kind, value
+                 ON CONFLICT (provider, login_fold, email_fold, app_user_fold, app_id, app_name, kind, value)
+                 DO UPDATE SET first_ms = min(first_ms, excluded.first_ms), last_ms = max(last_ms, excluded.last_ms)",
+                parts.join(" UNION ALL ")
+            ),
+            [],
+        )?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO retained_facts (kind, value)
+             SELECT DISTINCT 'idp_provider', provider FROM idp_events
+             WHERE id IN (SELECT id FROM temp.prune_ids) AND kind <> 'app_sso'",
+            [],
+        )?;
+        Ok(())
+    }
+}
