@@ -54,7 +54,7 @@ impl Default for RetentionConfig {
 pub struct NotifySink {
     /// A unique name: the sink's delivery state in the database is kept under it.
     pub name: String,
-    /// jira, servicenow, pagerduty, slack or webhook.
+    /// jira, servicenow, pagerduty, slack, webhook or elasticsearch.
     pub kind: String,
     /// Base URL: Jira site, ServiceNow instance, PagerDuty Events API (default
     /// https://events.pagerduty.com), webhook endpoint. Slack's webhook URL is a secret.
@@ -108,6 +108,21 @@ pub struct NotifySink {
     /// Only verdicts stored after this sink first ran are sent (so adding a sink does not file
     /// the whole history); set true to send every stored verdict once.
     pub backfill: bool,
+    /// Elasticsearch (`kind = "elasticsearch"`): the data stream every verdict version is
+    /// written to as an ECS document (`verdicts` and `min_severity` do not apply: every version
+    /// is written, so the latest is always there). Never `.alerts-*` or another hidden index.
+    pub data_stream: String,
+    /// Elasticsearch: also write an `event.kind: alert` copy of each verdict other than
+    /// `enforced` whose severity is at least this (low, medium, high, critical; empty: no copy),
+    /// into `alert_data_stream`, which Elastic's prebuilt "External Alerts" rule reads.
+    pub alert_min_severity: String,
+    /// Elasticsearch: the data stream of the alert copies (a `logs-*` name: the External Alerts
+    /// rule reads `logs-*`).
+    pub alert_data_stream: String,
+    /// Elasticsearch: verdict versions per `_bulk` request.
+    pub batch_size: u32,
+    /// Elasticsearch: a PEM file of the CA(s) to trust instead of the system's roots.
+    pub ca_file: String,
 }
 
 impl Default for NotifySink {
@@ -136,6 +151,11 @@ impl Default for NotifySink {
             max_wait_seconds: 600,
             request_timeout_seconds: 30,
             backfill: false,
+            data_stream: "logs-trailproof.verdict-default".into(),
+            alert_min_severity: String::new(),
+            alert_data_stream: "logs-trailproof.alert-default".into(),
+            batch_size: 500,
+            ca_file: String::new(),
         }
     }
 }

@@ -88,6 +88,29 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The verdict record of one session at one version: the current one, or an earlier one kept
+    /// in `verdict_history`. `None` when it is no longer stored. For sinks that send every
+    /// version an outbox row announces, not only the latest.
+    pub fn verdict_version(
+        &self,
+        console_login_event_id: &str,
+        version: u32,
+    ) -> Result<Option<trailproof_model::verdict::VerdictRecord>> {
+        let rec: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT record FROM verdicts WHERE console_login_event_id = ?1 AND version = ?2
+                 UNION ALL
+                 SELECT record FROM verdict_history WHERE console_login_event_id = ?1 AND version = ?2
+                 LIMIT 1",
+                params![console_login_event_id, version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        rec.map(|s| serde_json::from_str(&s).map_err(|e| crate::StoreError::Corrupt(format!("stored verdict: {e}"))))
+            .transpose()
+    }
+
     pub fn ticket(&self, sink: &str, dedup_key: &str) -> Result<Option<Ticket>> {
         Ok(self
             .conn
@@ -179,6 +202,10 @@ mod tests {
         s.set_notify_cursor("jira", 1).unwrap();
         assert_eq!(s.notify_cursor("jira").unwrap(), Some(2), "a cursor never moves back");
         assert_eq!(s.outbox_after(2, 100).unwrap().len(), 1);
+        // Each version an outbox row announces can be read back, the superseded one too.
+        assert_eq!(s.verdict_version("e2", 1).unwrap().map(|r| (r.verdict, r.version)), Some((Verdict::Enforced, 1)));
+        assert_eq!(s.verdict_version("e2", 2).unwrap().map(|r| (r.verdict, r.version)), Some((Verdict::NoIdpLogin, 2)));
+        assert_eq!(s.verdict_version("e2", 3).unwrap(), None);
     }
 
     /// A ticket row keeps the severity last sent and the reason of a refusal; a `creating` mark
