@@ -105,6 +105,10 @@ pub fn document(rec: &VerdictRecord) -> Value {
             related_users.push(u);
         }
     }
+    // CloudTrail's `sourceIPAddress` is not always an address ("AWS Internal", a service's host
+    // name): `source.ip` is typed `ip` in ECS (a value that is not one fails the whole document),
+    // so only an address goes there; `source.address` keeps what the log wrote.
+    let ip = rec.source_ip.as_deref().filter(|s| s.parse::<std::net::IpAddr>().is_ok());
     let evidence: Vec<Value> =
         rec.evidence.iter().map(|e| json!({"source": e.source.as_str(), "id": e.id, "role": e.role})).collect();
     let evidence_ids: Vec<String> = rec.evidence.iter().map(|e| format!("{}:{}", e.source.as_str(), e.id)).collect();
@@ -135,10 +139,10 @@ pub fn document(rec: &VerdictRecord) -> Value {
             "description": "Was MFA enforced at the identity provider for this AWS console session? The rules: docs/judging.md.",
         },
         "user": {"name": rec.session_name.as_deref().or(rec.identity.as_ref().map(|i| i.user.as_str()))},
-        "source": {"ip": rec.source_ip},
+        "source": {"address": rec.source_ip, "ip": ip},
         "user_agent": {"original": rec.user_agent},
         "cloud": {"provider": "aws", "account": {"id": rec.account_id}},
-        "related": {"user": related_users, "ip": rec.source_ip.iter().collect::<Vec<_>>()},
+        "related": {"user": related_users, "ip": ip.into_iter().collect::<Vec<_>>()},
         "trailproof": {
             "verdict": rec.verdict.as_str(),
             "reason": rec.reason.map(|r| r.as_str()),
@@ -246,6 +250,11 @@ mod tests {
         let text = d.to_string();
         assert!(!text.contains("\\u001b"), "{text}");
         assert_eq!(alert_document(&r)["event"]["kind"], "alert");
+        assert_eq!(d["source"]["ip"], "198.51.100.7");
+        r.source_ip = Some("AWS Internal".into());
+        let d = document(&r);
+        assert_eq!(d["source"], json!({"address": "AWS Internal"}), "not an address: not in source.ip");
+        assert!(d["related"].get("ip").is_none());
     }
 
     #[test]
