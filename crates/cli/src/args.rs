@@ -165,6 +165,38 @@ written where, and which findings set the exit code.",
     /// Deliver queued verdicts to the [[notify]] sinks: Jira, ServiceNow, PagerDuty, Slack, webhooks.
     #[command(after_help = crate::cmd_notify::AFTER_HELP)]
     Notify(crate::cmd_notify::NotifyArgs),
+    /// Remove the records no later judgement can need: retention, by hand (also the last stage of
+    /// `run` when [retention] is enabled).
+    #[command(
+        long_about = "Remove the records no later judgement can need (retention).\n\n\
+Console sessions older than the window are sealed: their verdicts stay, with the records they cite \
+(`lookup` still shows them), and they are never judged again. Records older than what a session inside \
+the window can read (about 37 hours before the window; Google sign-ins: the Google look-back too) are \
+removed, with their coverage; what the \"new IP / user agent / role / ASN / country\" signals need of them \
+is kept as per-identity aggregates, so no verdict or signal changes. A session not judged yet holds the \
+window back. The work goes in small transactions (a kill loses nothing; run it again to finish), under \
+the same locks as an import, and the space goes back to the file system by incremental vacuum in \
+bounded steps (stores created before this version reuse it instead).\n\n\
+Nothing is removed by default: without --keep-days, prune needs [retention] enabled = true in the \
+configuration.",
+        after_help = "Examples:\n  \
+trailproof --db tp.db prune --keep-days 30 --dry-run\n  \
+trailproof --db tp.db --config trailproof.toml prune"
+    )]
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Keep this many days (default: [retention] keep_days, when [retention] is enabled).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_days: Option<u32>,
+    /// The present (RFC 3339); default: now.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Say what would go and how many bytes that frees, without removing anything.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]

@@ -26,7 +26,8 @@ time before now, docs/source-lag.md) → correlate (re-judges the sessions of th
 run.rejudge_hours, so late records update verdicts, and any older session that rested on an IdP \
 record completed since it was stored) → report (run.report_formats into \
 run.report_dir: report-<time>.<ext> and latest.<ext>) → notify (delivers new and changed verdicts \
-to the [[notify]] sinks through the outbox). A stage that fails does not stop the later ones: \
+to the [[notify]] sinks through the outbox) → prune (with [retention] enabled: records older than \
+retention.keep_days that no later judgement needs; see `trailproof prune --help`). A stage that fails does not stop the later ones: \
 verdicts only rest on the data whose coverage is recorded, so missing data gives `unknown`, never \
 a wrong verdict.
 
@@ -313,6 +314,34 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<ExitCode> {
             st.failed = true;
             eprintln!("error: {e:#}");
             st.line("notify", t, false, "tickets left queued for the next run");
+        }
+    }
+    // 5. prune ([retention] enabled): last, so that every stage before it saw the data.
+    let t = Instant::now();
+    if !config.retention.enabled {
+        st.line("prune", t, true, "skipped: [retention] is not enabled (nothing is removed)");
+    } else if a.dry_run {
+        match trailproof_pipeline::prune(&mut store, &cfg, config.retention.keep_days, now, true) {
+            Ok(r) => st.line(
+                "prune",
+                t,
+                true,
+                &format!("dry run: {}", crate::cmd_prune::describe(&r, config.retention.keep_days).join("; ")),
+            ),
+            Err(e) => {
+                st.failed = true;
+                eprintln!("error: {e:#}");
+                st.line("prune", t, false, "not pruned");
+            }
+        }
+    } else {
+        match trailproof_pipeline::prune(&mut store, &cfg, config.retention.keep_days, now, false) {
+            Ok(r) => st.line("prune", t, true, &crate::cmd_prune::describe(&r, config.retention.keep_days).join("; ")),
+            Err(e) => {
+                st.failed = true;
+                eprintln!("error: {e:#}");
+                st.line("prune", t, false, "not pruned (the next run finishes the job)");
+            }
         }
     }
     drop(lock);

@@ -9,6 +9,7 @@ mod cmd_emulate;
 mod cmd_import;
 mod cmd_lookup;
 mod cmd_notify;
+mod cmd_prune;
 mod cmd_report;
 mod cmd_run;
 mod cmd_simulate;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         args::Command::Check => cmd_check::run(&cli.global),
         args::Command::Run(a) => cmd_run::run(&cli.global, a),
         args::Command::Notify(a) => cmd_notify::run(&cli.global, a),
+        args::Command::Prune(a) => cmd_prune::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,
