@@ -242,3 +242,59 @@ fn without_the_stored_records_the_findings_still_name_their_evidence() {
     let hostile = evs[0].to_string();
     assert!(!hostile.contains("\\u001b") && hostile.contains("\u{FFFD}[2J"), "{hostile}");
 }
+
+/// The index template in config/elastic types every field a verdict document carries (a field
+/// it lacks would be mapped by guess), and the sample rule reads fields the documents have.
+#[test]
+fn the_index_template_and_the_sample_rule_cover_the_documents() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/elastic");
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("index-template.json")).unwrap()).unwrap();
+    fn leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                for (k, x) in o {
+                    leaves(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, x, out)
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| leaves(prefix, x, out)),
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    fn mapped(m: &serde_json::Value, path: &str) -> bool {
+        let mut cur = m;
+        for part in path.split('.') {
+            match cur.get("properties").and_then(|p| p.get(part)) {
+                Some(x) => cur = x,
+                None => return false,
+            }
+        }
+        cur.get("type").is_some()
+    }
+    let mappings = &t["template"]["mappings"];
+    let mut fields = Vec::new();
+    for r in records() {
+        let mut d = ecs::alert_document(&r);
+        ecs::set_data_stream(&mut d, "logs-trailproof.verdict-default");
+        d["event"]["ingested"] = "2026-11-02T11:00:00Z".into();
+        leaves("", &d, &mut fields);
+    }
+    fields.sort();
+    fields.dedup();
+    // `data_stream.*` and `ecs.version` come from Elastic's own component templates.
+    let missing: Vec<&String> = fields
+        .iter()
+        .filter(|f| !f.starts_with("data_stream.") && *f != "ecs.version" && !mapped(mappings, f))
+        .collect();
+    assert!(missing.is_empty(), "not in config/elastic/index-template.json: {missing:?}");
+    let rule_line = std::fs::read_to_string(root.join("detection-rule.ndjson")).unwrap();
+    let rule: serde_json::Value = serde_json::from_str(rule_line.lines().next().unwrap()).unwrap();
+    let q = rule["query"].as_str().unwrap();
+    for f in ["trailproof.verdict", "trailproof.risk.severity", "not_enforced", "no_idp_login"] {
+        assert!(q.contains(f), "{q}");
+    }
+    assert_eq!(rule["index"][0], "logs-trailproof.verdict-*");
+    for f in rule["required_fields"].as_array().unwrap() {
+        assert!(mapped(mappings, f["name"].as_str().unwrap()), "{f}");
+    }
+}
