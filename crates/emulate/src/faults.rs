@@ -55,11 +55,13 @@ pub struct Targets {
     pub cloudtrail: bool,
     /// The token endpoints (Okta, Microsoft, Google). Off by default.
     pub tokens: bool,
+    /// The Elasticsearch endpoints (`_search`, `_pit`, `_bulk`).
+    pub elastic: bool,
 }
 
 impl Default for Targets {
     fn default() -> Self {
-        Targets { okta: true, entra: true, google: true, cloudtrail: true, tokens: false }
+        Targets { okta: true, entra: true, google: true, cloudtrail: true, tokens: false, elastic: true }
     }
 }
 
@@ -98,6 +100,12 @@ pub struct Faults {
     /// record looks like before is not documented (UNCONFIRMED): here the first factor only,
     /// requirement `singleFactorAuthentication`.
     pub complete_after: Option<Duration>,
+    /// Elasticsearch: the point in time a `_search` names is gone when this fires (counted per
+    /// search request), as when it outlived its `keep_alive` (`pit-expire:burst=1,every=5,after=2`).
+    pub pit_expire: Option<Trigger>,
+    /// Elasticsearch `_bulk`: an item is refused with 429 `es_rejected_execution_exception`
+    /// when this fires (counted per item) (`bulk-reject:0.2`).
+    pub bulk_reject: Option<Trigger>,
     pub targets: Targets,
 }
 
@@ -202,10 +210,16 @@ pub enum Endpoint {
     GoogleToken,
     GoogleReports,
     CloudTrail,
+    /// Elasticsearch `_search`.
+    ElasticSearch,
+    /// Elasticsearch point-in-time open and close (both flavours).
+    ElasticPit,
+    /// Elasticsearch `_bulk`.
+    ElasticBulk,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 10] = [
         Endpoint::OktaLogs,
         Endpoint::OktaToken,
         Endpoint::EntraToken,
@@ -213,6 +227,9 @@ impl Endpoint {
         Endpoint::GoogleToken,
         Endpoint::GoogleReports,
         Endpoint::CloudTrail,
+        Endpoint::ElasticSearch,
+        Endpoint::ElasticPit,
+        Endpoint::ElasticBulk,
     ];
 
     pub fn name(self) -> &'static str {
@@ -224,6 +241,9 @@ impl Endpoint {
             Endpoint::GoogleToken => "google_token",
             Endpoint::GoogleReports => "google_reports",
             Endpoint::CloudTrail => "cloudtrail",
+            Endpoint::ElasticSearch => "elastic_search",
+            Endpoint::ElasticPit => "elastic_pit",
+            Endpoint::ElasticBulk => "elastic_bulk",
         }
     }
 
@@ -238,6 +258,7 @@ impl Endpoint {
             Endpoint::GoogleReports => t.google,
             Endpoint::CloudTrail => t.cloudtrail,
             Endpoint::OktaToken | Endpoint::EntraToken | Endpoint::GoogleToken => t.tokens,
+            Endpoint::ElasticSearch | Endpoint::ElasticPit | Endpoint::ElasticBulk => t.elastic,
         }
     }
 }
@@ -248,6 +269,8 @@ enum FaultKind {
     Server = 2,
     Drop = 3,
     Truncate = 4,
+    PitExpire = 5,
+    BulkReject = 6,
 }
 
 /// What happens to the n-th request of an endpoint.
@@ -278,6 +301,16 @@ impl Faults {
             .filter(|p| roll(seed, endpoint, FaultKind::Truncate, n) < *p)
             .map(|_| self.truncate_mode);
         Decision { drop, slow: self.slow, throttle, server_error, truncate }
+    }
+
+    /// Whether the `n`-th Elasticsearch search finds its point in time gone (`pit-expire:`).
+    pub fn pit_expires(&self, seed: u64, n: u64) -> bool {
+        self.pit_expire.as_ref().is_some_and(|t| t.fires(seed, Endpoint::ElasticSearch, FaultKind::PitExpire, n))
+    }
+
+    /// Whether the `n`-th `_bulk` item is refused with a 429 (`bulk-reject:`).
+    pub fn bulk_item_rejected(&self, seed: u64, n: u64) -> bool {
+        self.bulk_reject.as_ref().is_some_and(|t| t.fires(seed, Endpoint::ElasticBulk, FaultKind::BulkReject, n))
     }
 
     /// The visibility delay of one record of `log` (late + its seeded share of the jitter, when
@@ -373,8 +406,25 @@ impl Faults {
                 _ => return Err(err(format!("expected lag:documented or lag:none, got {args:?}"))),
             },
             "complete" | "mfa-later" => self.complete_after = Some(parse_duration(args).map_err(err)?),
+            "pit-expire" | "pitexpire" => {
+                let (trigger, rest) = parse_trigger(args).map_err(err)?;
+                reject_extra(&rest).map_err(err)?;
+                self.pit_expire = Some(trigger);
+            }
+            "bulk-reject" | "bulkreject" => {
+                let (trigger, rest) = parse_trigger(args).map_err(err)?;
+                reject_extra(&rest).map_err(err)?;
+                self.bulk_reject = Some(trigger);
+            }
             "on" => {
-                let mut t = Targets { okta: false, entra: false, google: false, cloudtrail: false, tokens: false };
+                let mut t = Targets {
+                    okta: false,
+                    entra: false,
+                    google: false,
+                    cloudtrail: false,
+                    tokens: false,
+                    elastic: false,
+                };
                 for name in args.split([',', '+']).map(str::trim).filter(|s| !s.is_empty()) {
                     match name {
                         "okta" => t.okta = true,
@@ -382,10 +432,11 @@ impl Faults {
                         "google" => t.google = true,
                         "cloudtrail" | "aws" => t.cloudtrail = true,
                         "tokens" => t.tokens = true,
+                        "elastic" | "elasticsearch" => t.elastic = true,
                         "all" => t = Targets { tokens: true, ..Targets::default() },
                         _ => {
                             return Err(err(format!(
-                                "unknown target {name:?} (known: okta, entra, google, cloudtrail, tokens, all)"
+                                "unknown target {name:?} (known: okta, entra, google, cloudtrail, elastic, tokens, all)"
                             )));
                         }
                     }
@@ -394,7 +445,7 @@ impl Faults {
             }
             other => {
                 return Err(err(format!(
-                    "unknown fault {other:?} (known: 429, 5xx, slow, drop, trunc, ttl, late, lag, complete, on)"
+                    "unknown fault {other:?} (known: 429, 5xx, slow, drop, trunc, ttl, late, lag, complete, pit-expire, bulk-reject, on)"
                 )));
             }
         }

@@ -25,6 +25,7 @@
 //! | `POST /token` | Google JWT-bearer grant; RS256 assertion verified against `google_public_key_pem`; scope must include `admin.reports.audit.readonly`. |
 //! | `GET /admin/reports/v1/activity/users/{userKey}/applications/{app}` | Reports `activities.list`: `startTime`, `endTime`, `eventName`, `filters`, `actorIpAddress`, `maxResults` (≤1000), `pageToken`; newest first; `items` omitted when empty. |
 //! | `POST /` | CloudTrail `LookupEvents` (AWS JSON 1.1, `X-Amz-Target`): one lookup attribute at most, `MaxResults` ≤ 50, newest first, `NextToken` bound to its request; region from the SigV4 credential scope (signature not verified). |
+//! | `GET /`, `/{index}/_pit`, `/_pit`, `/{index}/_search/point_in_time`, `/_search/point_in_time`, `/_search`, `/{index}/_search`, `/_bulk` | Elasticsearch 8 (or OpenSearch 2, [`ElasticConfig::flavour`]) over the same records as ECS documents in the Elastic integrations' data streams: point in time, `search_after`, `_bulk` with per-item errors (see [`elastic`]). Auth `ApiKey <key>` or Basic. |
 //! | `/_emulator/stats`, `/_emulator/clock` | test control: request counters and load stats; read, advance (`POST /_emulator/clock/advance?by=5m`) or set (`POST /_emulator/clock/set?to=RFC3339`) the clock. |
 //!
 //! # Clock and late events
@@ -49,7 +50,9 @@
 //! | `late:5m[,jitter=10m][,on=entra+google]` | records become visible 5 min (+ a seeded share of 10 min) after their time; `on=` limits it to those logs (default all) |
 //! | `lag:documented` | each log's records appear with the lag its vendor documents ([`documented_lag_ms`]: Entra up to 2 h, 99 % within 5 min; Google SAML within an hour, rarely later; Okta near real time; CloudTrail about 5 min on average) |
 //! | `complete:30m` | Entra: a sign-in with a second factor is listed without its MFA steps (one factor) until 30 min after it first appears, then complete, same `id` (Microsoft aggregates MFA steps onto the original sign-in for up to two hours) |
-//! | `on:okta+entra+google+cloudtrail+tokens` | which endpoints the request faults hit (default: the four data endpoints) |
+//! | `pit-expire:burst=1,every=5,after=2` | Elasticsearch: the point in time a search names is gone (404 `search_context_missing_exception`) |
+//! | `bulk-reject:P` / `bulk-reject:burst=…` | Elasticsearch `_bulk`: items refused with 429 `es_rejected_execution_exception` (the request still answers 200) |
+//! | `on:okta+entra+google+cloudtrail+elastic+tokens` | which endpoints the request faults hit (default: the four data endpoints) |
 //!
 //! `P` is a probability (`0.2` or `20%`). Bursts are exact: request `n` (counted per endpoint
 //! from 0) fails when `n ≥ after` and `(n − after) mod every < N` (`every` defaults to 10·N).
@@ -83,6 +86,7 @@
 mod clock;
 mod cloudtrail;
 mod data;
+pub mod elastic;
 mod entra;
 mod faults;
 mod google;
@@ -104,11 +108,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde_json::json;
 
 pub use clock::{Clock, ClockMode};
 pub use data::{LoadError, LoadStats};
+pub use elastic::{DEFAULT_ELASTIC_API_KEY, DEFAULT_ELASTIC_PASSWORD, DEFAULT_ELASTIC_USER, ElasticConfig, EsFlavour};
 pub use faults::{
     Decision, Endpoint, FaultParseError, Faults, Log, LogSet, ServerErrors, Targets, Trigger, TruncateMode,
     documented_lag_ms, parse_duration, parse_prob,
@@ -165,6 +170,8 @@ pub struct EmulatorConfig {
     pub rate_limits: bool,
     pub limits: RateLimits,
     pub clock: ClockMode,
+    /// The Elasticsearch / OpenSearch emulation ([`elastic`]).
+    pub elastic: ElasticConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -190,6 +197,7 @@ impl Default for EmulatorConfig {
             rate_limits: false,
             limits: RateLimits::default(),
             clock: ClockMode::Wall,
+            elastic: ElasticConfig::default(),
         }
     }
 }
@@ -242,6 +250,11 @@ impl RunningEmulator {
 
     pub fn stats(&self) -> EmulatorStats {
         stats_of(&self.state)
+    }
+
+    /// The Elasticsearch emulation's data streams and their loaded documents (builds them).
+    pub fn elastic_streams(&self) -> std::collections::BTreeMap<String, usize> {
+        elastic::stream_counts(&self.state)
     }
 
     /// Stops accepting, lets in-flight requests finish (at most 2 s), then returns.
@@ -329,7 +342,15 @@ fn router(state: St) -> Router {
         .route("/v1.0/auditLogs/signIns", get(entra::v1))
         .route("/token", post(google::token))
         .route("/admin/reports/v1/activity/users/{user_key}/applications/{application}", get(google::activities))
-        .route("/", post(cloudtrail::dispatch))
+        .route("/", get(elastic::info).post(cloudtrail::dispatch))
+        .route("/{index}/_pit", post(elastic::es_open_pit))
+        .route("/_pit", delete(elastic::es_close_pit))
+        .route("/{index}/_search/point_in_time", post(elastic::os_open_pit))
+        .route("/_search/point_in_time", delete(elastic::os_close_pit))
+        .route("/_search", post(elastic::search).get(elastic::search))
+        .route("/{index}/_search", post(elastic::index_search).get(elastic::index_search))
+        .route("/_bulk", post(elastic::bulk))
+        .route("/{index}/_bulk", post(elastic::bulk))
         .route("/_emulator/stats", get(admin_stats))
         .route("/_emulator/clock", get(admin_clock))
         .route("/_emulator/clock/advance", post(admin_advance))

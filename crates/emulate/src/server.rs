@@ -56,6 +56,7 @@ pub(crate) struct AppState {
     tokens: Mutex<HashMap<String, Token>>,
     minted: AtomicU64,
     pub limits: Limiters,
+    pub elastic: crate::elastic::EsState,
 }
 
 pub(crate) type St = Arc<AppState>;
@@ -68,6 +69,7 @@ pub(crate) enum Dialect {
     Graph,
     Google,
     Aws,
+    Elastic,
 }
 
 impl AppState {
@@ -86,6 +88,7 @@ impl AppState {
                 google: Limiter::new(l.google),
                 cloudtrail: Limiter::new(l.cloudtrail),
             },
+            elastic: crate::elastic::EsState::default(),
         }
     }
 
@@ -270,6 +273,11 @@ pub(crate) fn throttled(dialect: Dialect, retry_after: u64) -> Response {
             "PERMISSION_DENIED",
         ),
         Dialect::Aws => return aws_error(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded"),
+        Dialect::Elastic => crate::elastic::es_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "es_rejected_execution_exception",
+            "rejected execution of coordinating operation [emulated]",
+        ),
     };
     set_header(&mut r, "retry-after", retry_after);
     r
@@ -313,6 +321,11 @@ pub(crate) fn server_error(dialect: Dialect, status: u16) -> Response {
             status,
             if status == StatusCode::SERVICE_UNAVAILABLE { "ServiceUnavailableException" } else { "InternalFailure" },
             "The request processing has failed because of an unknown error.",
+        ),
+        Dialect::Elastic => crate::elastic::es_error(
+            status,
+            if status == StatusCode::SERVICE_UNAVAILABLE { "cluster_block_exception" } else { "exception" },
+            "the cluster is not available (emulated)",
         ),
     };
     if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
 use url::Url;
 
 use crate::HttpError;
@@ -225,6 +225,27 @@ impl Api {
         url: &Url,
         validate: &(dyn Fn(&[u8]) -> Result<(), String> + Sync),
     ) -> Result<Reply, HttpError> {
+        self.send(Method::GET, url, None, validate).await
+    }
+
+    /// Sends `method` to `url` with an optional body (`(content type, bytes)`), by the same
+    /// retry rules as [`Api::get`]. Only for requests that may be sent again when their outcome
+    /// is unknown (a search; a bulk `create`, which refuses a document it already holds).
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<(&'static str, &[u8])>,
+        validate: &(dyn Fn(&[u8]) -> Result<(), String> + Sync),
+    ) -> Result<Reply, HttpError> {
+        let method_name: &'static str = match method {
+            Method::GET => "GET",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::DELETE => "DELETE",
+            Method::HEAD => "HEAD",
+            _ => "HTTP",
+        };
         let path = url.path().to_string();
         let mut retries: u32 = 0;
         let mut refreshed = false;
@@ -232,7 +253,7 @@ impl Api {
             add(&self.stats.wait_ns, self.pacer.ready().await);
             let header = self.auth_header().await?;
             let t0 = Instant::now();
-            let attempt = self.attempt(url, &path, header, validate, retries).await;
+            let attempt = self.attempt(&method, url, &path, body, header, validate, retries).await;
             add(&self.stats.http_ns, t0.elapsed());
             let (wait, why, throttled, server_said) = match attempt {
                 Attempt::Done(r) => {
@@ -269,7 +290,7 @@ impl Api {
                 Attempt::Retry { wait, why, throttled, server_said } => (wait, why, throttled, server_said),
             };
             if retries >= self.policy.max_retries {
-                return Err(HttpError::GaveUp { method: "GET", path, attempts: retries + 1, last: why });
+                return Err(HttpError::GaveUp { method: method_name, path, attempts: retries + 1, last: why });
             }
             if server_said && wait > self.policy.max_server_wait {
                 return Err(HttpError::WaitTooLong {
@@ -301,17 +322,23 @@ impl Api {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
+        method: &Method,
         url: &Url,
         path: &str,
+        body: Option<(&'static str, &[u8])>,
         header: Option<HeaderValue>,
         validate: &(dyn Fn(&[u8]) -> Result<(), String> + Sync),
         retry_no: u32,
     ) -> Attempt {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let backoff = |n: u32| self.policy.backoff(n);
-        let mut rb = self.http.get(url.clone()).header("accept", "application/json");
+        let mut rb = self.http.request(method.clone(), url.clone()).header("accept", "application/json");
+        if let Some((content_type, bytes)) = body {
+            rb = rb.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes.to_vec());
+        }
         if let Some(h) = header {
             rb = rb.header(AUTHORIZATION, h);
         }
@@ -339,7 +366,7 @@ impl Api {
                 };
             }
         };
-        tracing::debug!(path = %path, status = status.as_u16(), bytes = body.len(), "GET");
+        tracing::debug!(path = %path, status = status.as_u16(), bytes = body.len(), method = %method, "response");
         if status.is_success() {
             return match validate(&body) {
                 Ok(()) => Attempt::Done(Reply { status: status.as_u16(), headers, body, path: path.to_string() }),

@@ -1,6 +1,6 @@
 //! Shared HTTP plumbing of the collectors (Okta, Entra ID, Google Workspace).
 //!
-//! - [`client`]: a `reqwest` client on rustls with the *ring* provider (installed once per
+//! - [`client`] ([`client_with_ca`] for a private CA): a `reqwest` client on rustls with the *ring* provider (installed once per
 //!   process by [`install_crypto_provider`]), a whole-request timeout and no redirects.
 //! - [`Api`]: one source instance's requests: pacing ([`Pacer`], `governor`), retries
 //!   ([`RetryPolicy`]: 5xx, 408, 429, connection errors, truncated or unreadable bodies), server
@@ -122,8 +122,25 @@ pub fn install_crypto_provider() {
 /// send, read the body), no redirects (an API that redirects is misconfigured, and a redirect
 /// must not carry credentials elsewhere), and a `trailproof/<version>` user agent.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, HttpError> {
+    client_with_ca(timeout, None)
+}
+
+/// [`client`], trusting only the CA certificates of `ca_pem` (a PEM bundle, e.g. a self-managed
+/// Elasticsearch cluster's `http_ca.crt`) when given: the server must present a chain to one of
+/// them, and the system's roots are not consulted.
+pub fn client_with_ca(timeout: Duration, ca_pem: Option<&[u8]>) -> Result<reqwest::Client, HttpError> {
     install_crypto_provider();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if let Some(pem) = ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+            HttpError::Config(format!("the CA file is not a PEM certificate bundle: {}", api::describe(&e)))
+        })?;
+        if certs.is_empty() {
+            return Err(HttpError::Config("the CA file holds no PEM certificate".into()));
+        }
+        builder = builder.tls_certs_only(certs);
+    }
+    builder
         .tls_backend_rustls()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(30)))

@@ -91,6 +91,32 @@ fn read(v: &Value) -> (Option<String>, String) {
             let d = s(v.get("error_description")).unwrap_or_default();
             (Some(code.clone()), d)
         }
+        // Elasticsearch / OpenSearch: {"error":{"root_cause":[{"type","reason"}],"type","reason"},"status":404}
+        // (elastic.co/docs/reference/elasticsearch/rest-apis/api-conventions, "Error responses"
+        // UNCONFIRMED page name): the type is the code; a root cause of another type is named too.
+        Some(e @ Value::Object(_)) if s(e.get("type")).is_some() => {
+            let code = s(e.get("type"));
+            let mut m = s(e.get("reason")).unwrap_or_default();
+            let roots: Vec<String> = e
+                .get("root_cause")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| {
+                            let t = s(c.get("type"))?;
+                            (Some(&t) != code.as_ref()).then(|| match s(c.get("reason")) {
+                                Some(r) => format!("{t}: {r}"),
+                                None => t,
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(first) = roots.first() {
+                m = format!("{m} (root cause {first})");
+            }
+            (code, m)
+        }
         Some(e @ Value::Object(_)) => {
             // Google: {"error":{"code":403,"message","errors":[{"reason"}],"status"}}
             let reason =
@@ -157,6 +183,22 @@ mod tests {
         );
         assert_eq!(e.code.as_deref(), Some("forbidden"));
         assert_eq!(e.message, "forbidden: Not Authorized to access this resource/api");
+    }
+
+    #[test]
+    fn elasticsearch_error_body() {
+        let e = vendor_error(
+            br#"{"error":{"root_cause":[{"type":"search_context_missing_exception","reason":"No search context found for id [7]"}],"type":"search_phase_execution_exception","reason":"all shards failed"},"status":404}"#,
+        );
+        assert_eq!(e.code.as_deref(), Some("search_phase_execution_exception"));
+        assert_eq!(
+            e.message,
+            "search_phase_execution_exception: all shards failed (root cause search_context_missing_exception: No search context found for id [7])"
+        );
+        let e = vendor_error(
+            br#"{"error":{"root_cause":[{"type":"es_rejected_execution_exception","reason":"rejected"}],"type":"es_rejected_execution_exception","reason":"rejected"},"status":429}"#,
+        );
+        assert_eq!(e.message, "es_rejected_execution_exception: rejected");
     }
 
     #[test]
