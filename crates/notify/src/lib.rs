@@ -39,6 +39,7 @@
 
 mod call;
 mod classify;
+pub mod elastic;
 mod sign;
 mod sink;
 mod text;
@@ -166,7 +167,8 @@ pub fn dedup_key(r: &VerdictRecord) -> String {
     format!("{}:{}", r.account_id.as_deref().unwrap_or("unknown-account"), r.console_login_event_id)
 }
 
-/// Checks every sink's configuration (and that its secret can be read) without sending.
+/// Checks every sink's configuration (and that its secret can be read) without sending. The
+/// ticket sinks are returned; Elasticsearch sinks ([`elastic`]) are checked and left out.
 pub fn build_all(sinks: &[NotifySink]) -> Result<Vec<Sink>, NotifyError> {
     let mut names = std::collections::BTreeSet::new();
     let mut out = Vec::new();
@@ -174,21 +176,32 @@ pub fn build_all(sinks: &[NotifySink]) -> Result<Vec<Sink>, NotifyError> {
         if !names.insert(cfg.name.clone()) {
             return Err(NotifyError::Config { name: cfg.name.clone(), why: "two sinks have this name".into() });
         }
-        out.push(Sink::build(cfg)?);
+        if elastic::is_elastic(cfg) {
+            elastic::ElasticSink::build(cfg)?;
+        } else {
+            out.push(Sink::build(cfg)?);
+        }
     }
     Ok(out)
 }
 
-/// Delivers the queued verdicts to every sink. Per-sink failures are in the summary.
+/// Delivers the queued verdicts to every sink, in the configuration's order. Per-sink failures
+/// are in the summary.
 pub async fn dispatch(
     store: &Store,
     sinks: &[NotifySink],
     opts: &DispatchOptions,
 ) -> Result<DispatchSummary, NotifyError> {
-    let built = build_all(sinks)?;
+    let mut built = build_all(sinks)?.into_iter();
     let mut out = DispatchSummary::default();
-    for sink in &built {
-        out.sinks.push(dispatch_one(store, sink, opts).await?);
+    for cfg in sinks {
+        let summary = if elastic::is_elastic(cfg) {
+            elastic::dispatch_one(store, &elastic::ElasticSink::build(cfg)?, opts).await?
+        } else {
+            let Some(sink) = built.next() else { break };
+            dispatch_one(store, &sink, opts).await?
+        };
+        out.sinks.push(summary);
     }
     Ok(out)
 }

@@ -299,7 +299,7 @@ fn the_example_configurations_notify_sinks_build() {
         .collect::<Vec<_>>()
         .join("\n");
     let mut cfg: trailproof_model::config::Config = toml::from_str(&toml_text).unwrap();
-    assert_eq!(cfg.notify.len(), 5);
+    assert_eq!(cfg.notify.len(), 6);
     let tmp = tempfile::tempdir().unwrap();
     let file = secret_file(tmp.path(), "s", "https://hooks.slack.com/services/T000/B000/XXXXXXXX");
     for s in &mut cfg.notify {
@@ -307,6 +307,10 @@ fn the_example_configurations_notify_sinks_build() {
         s.secret_file = file.clone();
     }
     let built = trailproof_notify::build_all(&cfg.notify).unwrap();
+    assert_eq!(built.len(), 5, "the ticket sinks; the Elasticsearch one is checked and dispatched apart");
+    let es = trailproof_notify::elastic::ElasticSink::build(&cfg.notify[5]).unwrap();
+    assert_eq!(es.data_stream, "logs-trailproof.verdict-default");
+    assert_eq!(es.alert.as_ref().map(|a| a.1.as_str()), Some("logs-trailproof.alert-default"));
     let jira = &cfg.notify[0];
     assert_eq!((jira.on_gone.as_str(), jira.search_lag_seconds, jira.max_wait_seconds), ("recreate", 60, 600));
     // Slack: one message a second at most.
