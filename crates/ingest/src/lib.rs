@@ -530,16 +530,17 @@ fn read_input(
     idx: usize,
     counter: Arc<AtomicU64>,
     tx: &mpsc::SyncSender<Msg>,
+    bufs: &mut input::Buffers,
 ) -> (Local, Option<String>) {
     let mut local = Local::new();
     if let Input::Unreadable { why, .. } = &inputs[idx] {
         return (local, Some(why.clone()));
     }
-    let reader = match input::open(&inputs[idx], counter) {
+    let opened = match input::open_whole(&inputs[idx], counter, bufs) {
         Ok(r) => r,
         Err(e) => return (local, Some(format!("cannot open: {e}"))),
     };
-    let mut splitter = Splitter::new(reader, split_wrappers(opts));
+    let mut splitter = Splitter::with_head(opened.head, opened.rest, split_wrappers(opts));
     let mut records = Reader::new(opts);
     let mut chunk = Gather::default();
     let error = loop {
@@ -558,6 +559,7 @@ fn read_input(
     if !chunk.items.is_empty() {
         let _ = tx.send(Msg::Items(chunk.finish()));
     }
+    bufs.give_back(splitter.into_buffer());
     (local, error)
 }
 
@@ -642,12 +644,13 @@ fn import_records(
             let tx = tx.clone();
             let (next, counter) = (&next, counter.clone());
             scope.spawn(move || {
+                let mut bufs = input::Buffers::default();
                 loop {
                     let idx = next.fetch_add(1, Ordering::Relaxed);
                     if idx >= inputs.len() {
                         break;
                     }
-                    let (local, error) = read_input(opts, inputs, idx, counter.clone(), &tx);
+                    let (local, error) = read_input(opts, inputs, idx, counter.clone(), &tx, &mut bufs);
                     if tx.send(Msg::Done { input: idx, local, error }).is_err() {
                         break;
                     }

@@ -164,6 +164,23 @@ impl<R: Read> Splitter<R> {
         }
     }
 
+    /// A splitter whose input starts with `head` (already in memory, say a whole file read and
+    /// decompressed in one call) and goes on with what `reader` gives (`std::io::empty()` when
+    /// `head` is all of it). `head` becomes the splitter's buffer: it is not copied, and
+    /// [`Splitter::into_buffer`] gives it back for reuse.
+    pub fn with_head(head: Vec<u8>, reader: R, wrappers: &'static [WrapperPath]) -> Self {
+        let mut s = Splitter::new(reader, wrappers);
+        s.buf = head;
+        s
+    }
+
+    /// The buffer, emptied, to reuse its allocation.
+    pub fn into_buffer(self) -> Vec<u8> {
+        let mut buf = self.buf;
+        buf.clear();
+        buf
+    }
+
     /// Sets the largest record accepted (default [`DEFAULT_MAX_RECORD`]).
     pub fn max_record(mut self, limit: usize) -> Self {
         self.max_record = limit;

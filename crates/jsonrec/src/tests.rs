@@ -19,6 +19,16 @@ fn texts(input: &str) -> Vec<String> {
         let b: Vec<String> = split(input.as_bytes(), chunk).into_iter().map(|(t, _)| t).collect();
         assert_eq!(a, b, "chunk size {chunk} differs");
     }
+    // So does an input whose first bytes are already in memory (`with_head`), whole or in part.
+    for k in [0, input.len() / 2, input.len()] {
+        let mut s = Splitter::with_head(input.as_bytes()[..k].to_vec(), &input.as_bytes()[k..], WRAPPERS).chunk_size(3);
+        let mut c = Vec::new();
+        while let Some(r) = s.next_record().unwrap() {
+            c.push(String::from_utf8_lossy(r.bytes).into_owned());
+        }
+        assert_eq!(a, c, "with a head of {k} bytes");
+        assert!(s.into_buffer().is_empty());
+    }
     a
 }
 
