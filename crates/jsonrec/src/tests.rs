@@ -309,3 +309,44 @@ proptest! {
         prop_assert_eq!(got, recs);
     }
 }
+
+proptest! {
+    /// Where the walk over an object's keys finds no wrapper, the end it reports is where the
+    /// bracket count (`container_end`) ends the object, for any bytes, well-formed or not.
+    #[test]
+    fn probe_ends_records_where_container_end_does(body in "[ab1 \"\\\\:,{}\\[\\]]{0,40}") {
+        let b = format!("{{{body}");
+        let probed = match probe_wrapper(b.as_bytes(), WRAPPERS) {
+            Probe::Record(n) => Some(n),
+            Probe::NeedMore => None,
+            Probe::Wrapper { .. } | Probe::Cut(_) => unreachable!("no wrapper key in the alphabet"),
+        };
+        prop_assert_eq!(probed, container_end(b.as_bytes()), "{}", b);
+    }
+}
+
+/// The closing quote found byte by byte: what `string_end` must agree with.
+fn string_end_bytewise(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < b.len() {
+        match b[i] {
+            b'"' => return Some(i),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+proptest! {
+    /// Strings short and long (past the word-at-a-time part), quotes and backslashes anywhere,
+    /// multi-byte UTF-8 and bytes with the high bit set (which a borrow could misflag).
+    #[test]
+    fn string_end_agrees_with_a_bytewise_scan(parts in prop::collection::vec(prop::sample::select(vec![
+        "a", "bcdefghi", "\"", "\\", "\\\"", "\\\\", "é", "\u{80}", "\u{ff}", "#", "!", "]", "0123456789abcdef"]), 0..40), from in 0usize..6) {
+        let s = parts.concat();
+        let b = s.as_bytes();
+        let from = from.min(b.len());
+        prop_assert_eq!(string_end(b, from), string_end_bytewise(b, from), "{:?} from {}", s, from);
+    }
+}
