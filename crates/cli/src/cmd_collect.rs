@@ -37,12 +37,13 @@ pub fn run(g: &Global, a: &CollectArgs) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let only = a.source.map(|s| s.source());
     let c = &cfg.collect;
-    let want_idp = only.is_none_or(|s| s != Source::Cloudtrail)
-        && (!c.okta.is_empty() || !c.entra.is_empty() || !c.google.is_empty());
+    let want_idp = (only.is_none_or(|s| s != Source::Cloudtrail)
+        && (!c.okta.is_empty() || !c.entra.is_empty() || !c.google.is_empty()))
+        || !trailproof_collect::elastic::streams(c, only).is_empty();
     let want_ct = only.is_none_or(|s| s == Source::Cloudtrail) && !c.cloudtrail.is_empty();
     if !want_idp && !want_ct {
         anyhow::bail!(
-            "no {} source is configured in {}: add [[collect.okta]], [[collect.entra]], [[collect.google]] or [[collect.cloudtrail]] entries",
+            "no {} source is configured in {}: add [[collect.okta]], [[collect.entra]], [[collect.google]], [[collect.cloudtrail]] or [[collect.elasticsearch]] entries",
             only.map(|s| s.as_str()).unwrap_or("collect"),
             cfg_path.display()
         );
@@ -80,8 +81,9 @@ pub fn collect_all(
 ) -> anyhow::Result<Collected> {
     let Window { now, since, until } = *w;
     let c = &cfg.collect;
-    let want_idp = only.is_none_or(|s| s != Source::Cloudtrail)
-        && (!c.okta.is_empty() || !c.entra.is_empty() || !c.google.is_empty());
+    let want_idp = (only.is_none_or(|s| s != Source::Cloudtrail)
+        && (!c.okta.is_empty() || !c.entra.is_empty() || !c.google.is_empty()))
+        || !trailproof_collect::elastic::streams(c, only).is_empty();
     let want_ct = only.is_none_or(|s| s == Source::Cloudtrail) && !c.cloudtrail.is_empty();
     // Create the database (and its schema) before the collectors open their connections.
     drop(Store::open(&g.db).with_context(|| format!("opening {}", g.db.display()))?);

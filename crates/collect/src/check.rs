@@ -100,7 +100,11 @@ pub async fn check(cfg: &Config, reporter: &dyn Reporter) -> Vec<CheckResult> {
     let timeout = Duration::from_secs(u64::from(cfg.collect.request_timeout_seconds.clamp(1, 20)));
     let opts = ConnectOptions { timeout, policy, observer: None, page_size: None };
     let runs = sources.iter().map(|c| check_one(c, &cfg.collect, &opts, reporter));
-    join_all(runs.collect()).await.into_iter().flatten().collect()
+    let mut out: Vec<CheckResult> = join_all(runs.collect()).await.into_iter().flatten().collect();
+    for s in crate::elastic::streams(&cfg.collect, None) {
+        out.extend(crate::elastic::check_stream(&s, &cfg.collect).await);
+    }
+    out
 }
 
 async fn check_one(

@@ -42,7 +42,7 @@ impl std::fmt::Display for Failure {
     }
 }
 
-fn note_text(n: &Note) -> String {
+pub(crate) fn note_text(n: &Note) -> String {
     let wait = if n.wait >= Duration::from_secs(1) {
         format!("{:.1} s", n.wait.as_secs_f64())
     } else {

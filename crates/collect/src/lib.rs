@@ -96,6 +96,7 @@
 //! URL path and what was kept; a 401 refreshes an OAuth token once per request.
 
 mod check;
+pub mod elastic;
 mod engine;
 mod join;
 mod report;
@@ -187,6 +188,8 @@ pub struct SourceReport {
     pub fix: Option<String>,
     /// Requests, retries, time in HTTP and in waits.
     pub http: ApiStats,
+    /// `[[collect.elasticsearch]]`: documents read from `event.original`, and from the ECS fields.
+    pub elastic_read: (u64, u64),
     /// Time parsing and writing pages (the writer thread's `ingest_page`), and committing.
     pub ingest_time: Duration,
     pub commit_time: Duration,
@@ -211,6 +214,7 @@ impl SourceReport {
             error: None,
             fix: None,
             http: ApiStats::default(),
+            elastic_read: (0, 0),
             ingest_time: Duration::ZERO,
             commit_time: Duration::ZERO,
             elapsed: Duration::ZERO,
@@ -253,6 +257,12 @@ impl SourceReport {
             self.http.retries,
             self.elapsed.as_secs_f64()
         );
+        if self.label.starts_with("elasticsearch:") {
+            s.push_str(&format!(
+                "; {} read from event.original, {} from ECS fields",
+                self.elastic_read.0, self.elastic_read.1
+            ));
+        }
         for (scope, a, b) in self.coverage_spans() {
             s.push_str(&format!("; coverage {scope} {}..{}", format_ms(a), format_ms(b + 1)));
         }
@@ -331,7 +341,8 @@ pub async fn collect(
 ) -> Result<CollectSummary, CollectError> {
     let started = Instant::now();
     let sources = source::configured(&cfg.collect, opts.only);
-    if sources.is_empty() {
+    let streams = elastic::streams(&cfg.collect, opts.only);
+    if sources.is_empty() && streams.is_empty() {
         return Err(CollectError::NoSources(match opts.only {
             Some(Source::Cloudtrail) => "CloudTrail is not collected by this collector".into(),
             Some(s) => format!("no [[collect.{s}]] source is configured"),
@@ -360,7 +371,11 @@ pub async fn collect(
         if dup.is_none() {
             seen.push((key.0, key.1, c.label()));
         }
-        runs.push(engine::run(c, dup, &ctx, notes_tx.clone()));
+        runs.push(Box::pin(engine::run(c, dup, &ctx, notes_tx.clone()))
+            as std::pin::Pin<Box<dyn std::future::Future<Output = SourceReport> + Send + '_>>);
+    }
+    for s in &streams {
+        runs.push(Box::pin(elastic::run(s, &ctx, notes_tx.clone())));
     }
     drop(notes_tx);
     let forward = async {

@@ -48,6 +48,9 @@ pub struct State {
     /// The coverage scope learned from the records (Google `my_customer`, Entra domain names).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// `[[collect.elasticsearch]]` streams: the query in progress and its point-in-time cursor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elastic: Option<crate::elastic::ElasticState>,
 }
 
 impl State {

@@ -410,6 +410,7 @@ impl Client {
     pub async fn scan_page(&self, scan: &Scan, cursor: &mut Cursor) -> Result<ScanPage, ElasticError> {
         let fl = self.flavour().await?;
         let mut reopened = false;
+        let mut reopens = 0;
         loop {
             let pit = match &cursor.pit_id {
                 Some(p) => p.clone(),
@@ -437,7 +438,8 @@ impl Client {
                     }
                     return Ok(ScanPage { page, done, reopened });
                 }
-                Err(ElasticError::PitExpired { .. }) if !reopened => {
+                Err(ElasticError::PitExpired { .. }) if reopens < 5 => {
+                    reopens += 1;
                     tracing::info!(index = %scan.index, "the point in time expired; opening a new one and resuming after the last sort values");
                     reopened = true;
                     cursor.pit_id = None;
@@ -499,7 +501,7 @@ impl Scan {
 }
 
 /// Where a [`Scan`] is: kept in a collector's checkpoint with the page it follows.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Cursor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pit_id: Option<String>,
