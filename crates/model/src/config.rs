@@ -123,6 +123,22 @@ pub struct NotifySink {
     pub batch_size: u32,
     /// Elasticsearch: a PEM file of the CA(s) to trust instead of the system's roots.
     pub ca_file: String,
+    /// Elasticsearch: Kibana's base URL, for `alert_tags` / `case_comment` (empty: Kibana is not
+    /// called). Only Kibana's APIs are used: the alert indices are never written.
+    pub kibana_url: String,
+    /// Elasticsearch: Kibana's API key (env var / file); both empty: the Elasticsearch secret.
+    pub kibana_secret_env: String,
+    pub kibana_secret_file: String,
+    /// Elasticsearch: the Kibana space of the detection rule's alerts (default "default").
+    pub kibana_space: String,
+    /// Elasticsearch: tag the security alerts of the same source event (`event.id`) with the
+    /// verdict (`trailproof:<verdict>`), replacing trailproof's earlier verdict tag.
+    pub alert_tags: bool,
+    /// Elasticsearch: comment each verdict version once on every Kibana case holding such an alert.
+    pub case_comment: bool,
+    /// Elasticsearch: how long after a verdict version is written its alert is still looked for
+    /// (the rule may not have fired yet); later, the version is given up quietly.
+    pub alert_wait_hours: u32,
 }
 
 impl Default for NotifySink {
@@ -156,6 +172,13 @@ impl Default for NotifySink {
             alert_data_stream: "logs-trailproof.alert-default".into(),
             batch_size: 500,
             ca_file: String::new(),
+            kibana_url: String::new(),
+            kibana_secret_env: String::new(),
+            kibana_secret_file: String::new(),
+            kibana_space: "default".into(),
+            alert_tags: false,
+            case_comment: false,
+            alert_wait_hours: 24,
         }
     }
 }
