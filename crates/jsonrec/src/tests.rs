@@ -350,3 +350,38 @@ proptest! {
         prop_assert_eq!(string_end(b, from), string_end_bytewise(b, from), "{:?} from {}", s, from);
     }
 }
+
+proptest! {
+    /// The block-at-a-time bracket count ends where the byte-by-byte one does: nesting, strings
+    /// with brackets and escapes inside, backslashes outside strings, values longer than a block
+    /// (so escapes and strings straddle the 64-byte boundaries), inputs cut anywhere.
+    #[test]
+    fn container_end_agrees_with_a_bytewise_scan(parts in prop::collection::vec(prop::sample::select(vec![
+        "{", "}", "[", "]", "\"", "\\", "\\\"", "\"a]\"", "\"}{\"", ",", ":", "1", "abcdefghijklmnopqrstuvwxyz0123456789",
+        "é", "\u{ff}", " "]), 0..60), cut in 0usize..2000, open_with_array in any::<bool>()) {
+        let s = format!("{}{}", if open_with_array { "[" } else { "{" }, parts.concat());
+        let b = &s.as_bytes()[..cut.min(s.len()).max(1)];
+        prop_assert_eq!(container_end(b), container_end_bytewise(b), "{:?}", String::from_utf8_lossy(b));
+    }
+}
+
+#[test]
+fn an_escape_on_the_last_byte_of_a_block_skips_the_first_byte_of_the_next() {
+    // `\` at byte 63, the escaped quote at 64: the string ends at 65, the object at 66.
+    let s = format!("{{\"{}\\\"\"}}]", "a".repeat(61));
+    assert_eq!(s.as_bytes()[63], b'\\');
+    assert_eq!(container_end(s.as_bytes()), Some(67));
+    assert_eq!(container_end_bytewise(s.as_bytes()), Some(67));
+    // Cut right after the backslash: incomplete.
+    assert_eq!(container_end(&s.as_bytes()[..64]), None);
+}
+
+#[test]
+fn a_record_that_mentions_a_wrapper_key_is_walked_and_a_page_in_an_array_is_opened() {
+    // The key's name in a value, quoted: the record is walked, found to be no wrapper, kept whole.
+    let t = texts(r#"{"Records":[{"note":"\"Records\"","Records":1},{"b":"x"}]}"#);
+    assert_eq!(t, vec![r#"{"note":"\"Records\"","Records":1}"#, r#"{"b":"x"}"#]);
+    // Pages inside an array are still opened, whole in memory or read a few bytes at a time.
+    let t = texts(r#"[{"x":1,"Records":[{"a":1},{"a":2}]},{"c":3},{"hits":{"hits":[{"d":4}]}}]"#);
+    assert_eq!(t, vec![r#"{"a":1}"#, r#"{"a":2}"#, r#"{"c":3}"#, r#"{"d":4}"#]);
+}
