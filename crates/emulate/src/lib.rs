@@ -26,6 +26,7 @@
 //! | `GET /admin/reports/v1/activity/users/{userKey}/applications/{app}` | Reports `activities.list`: `startTime`, `endTime`, `eventName`, `filters`, `actorIpAddress`, `maxResults` (≤1000), `pageToken`; newest first; `items` omitted when empty. |
 //! | `POST /` | CloudTrail `LookupEvents` (AWS JSON 1.1, `X-Amz-Target`): one lookup attribute at most, `MaxResults` ≤ 50, newest first, `NextToken` bound to its request; region from the SigV4 credential scope (signature not verified). |
 //! | `GET /`, `/{index}/_pit`, `/_pit`, `/{index}/_search/point_in_time`, `/_search/point_in_time`, `/_search`, `/{index}/_search`, `/_bulk` | Elasticsearch 8 (or OpenSearch 2, [`ElasticConfig::flavour`]) over the same records as ECS documents in the Elastic integrations' data streams: point in time, `search_after`, `_bulk` with per-item errors (see [`elastic`]). Auth `ApiKey <key>` or Basic. |
+//! | `[/s/{space}]/api/detection_engine/signals/{search,tags}`, `/api/cases/alerts/{id}`, `/api/cases/{id}/comments` | Kibana's Security APIs over alerts and cases a test seeds (see [`kibana`]): `kbn-xsrf`, `ApiKey`, spaces. |
 //! | `/_emulator/stats`, `/_emulator/clock` | test control: request counters and load stats; read, advance (`POST /_emulator/clock/advance?by=5m`) or set (`POST /_emulator/clock/set?to=RFC3339`) the clock. |
 //!
 //! # Clock and late events
@@ -91,6 +92,7 @@ mod entra;
 mod faults;
 mod google;
 mod jwt;
+pub mod kibana;
 mod limits;
 pub mod moto;
 mod net;
@@ -118,6 +120,7 @@ pub use faults::{
     Decision, Endpoint, FaultParseError, Faults, Log, LogSet, ServerErrors, Targets, Trigger, TruncateMode,
     documented_lag_ms, parse_duration, parse_prob,
 };
+pub use kibana::{DEFAULT_KIBANA_API_KEY, KibanaRequest, KibanaState};
 pub use limits::{Limit, RateLimits};
 pub use moto::moto_available;
 
@@ -257,6 +260,11 @@ impl RunningEmulator {
         elastic::stream_counts(&self.state)
     }
 
+    /// The emulated Kibana's alerts, cases, keys and request log ([`kibana`]).
+    pub fn kibana(&self) -> &KibanaState {
+        &self.state.kibana
+    }
+
     /// Stops accepting, lets in-flight requests finish (at most 2 s), then returns.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -355,6 +363,7 @@ fn router(state: St) -> Router {
         .route("/_emulator/clock", get(admin_clock))
         .route("/_emulator/clock/advance", post(admin_advance))
         .route("/_emulator/clock/set", post(admin_set))
+        .merge(kibana::routes())
         .fallback(not_found)
         .with_state(state)
 }

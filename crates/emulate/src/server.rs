@@ -57,6 +57,7 @@ pub(crate) struct AppState {
     minted: AtomicU64,
     pub limits: Limiters,
     pub elastic: crate::elastic::EsState,
+    pub kibana: crate::kibana::KibanaState,
 }
 
 pub(crate) type St = Arc<AppState>;
@@ -89,6 +90,7 @@ impl AppState {
                 cloudtrail: Limiter::new(l.cloudtrail),
             },
             elastic: crate::elastic::EsState::default(),
+            kibana: crate::kibana::KibanaState::default(),
         }
     }
 
