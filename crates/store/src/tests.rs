@@ -1213,3 +1213,91 @@ fn a_store_of_schema_15_is_migrated_and_reads_back_every_raw_record() {
     let again = s.prune(&PrunePlan { dry_run: false, ..plan }).unwrap();
     assert_eq!((again.idp_events, again.aws_events, again.raw_records), (0, 0, 0), "{again:?}");
 }
+
+/// A block whose records are pruned but for the few a verdict cites is packed again with those
+/// alone: the pruned records' bytes leave the file (before, one cited record kept its whole
+/// block, and a store pruned daily grew by half the rate of one never pruned:
+/// `scripts/bench-month.sh`, issue 18). Every kept record reads back byte for byte; a dry run
+/// changes nothing.
+#[test]
+fn prune_repacks_a_block_kept_for_its_cited_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("tp.db")).unwrap();
+    const DAY: i64 = trailproof_model::DAY_MS;
+    let t0 = 1_793_527_200_000;
+    let mut records: Vec<(String, Vec<u8>)> = Vec::new();
+    {
+        let mut b = s.batch().unwrap();
+        for (blk, day) in [(0, 0), (1, 12)] {
+            let mut block = raw::Block::default();
+            let mut refs = Vec::new();
+            for i in 0..300 {
+                let id = format!("okta-{blk}-{i}");
+                let bytes = format!(r#"{{"uuid":"{id}","published":"x","pad":"{}"}}"#, "ü".repeat(i % 40)).into_bytes();
+                refs.push((id.clone(), block.push(&bytes)));
+                records.push((id, bytes));
+            }
+            let block_id = b.insert_block(&block.finish()).unwrap();
+            for (k, (id, (start, len))) in refs.into_iter().enumerate() {
+                let e = IdpEvent {
+                    event_id: id.clone(),
+                    time_ms: t0 + day * DAY + k as i64,
+                    kind: IdpEventKind::AppSso,
+                    session_id: None,
+                    app_name: Some("Slack".into()),
+                    ..idp(&id)
+                };
+                b.insert_idp(Source::Okta, &id, at(), RawRef::InBlock { block_id, start, len }, &[e]).unwrap();
+            }
+        }
+        let mut v = crate::verdicts::tests::rec("ct-0", trailproof_model::verdict::Verdict::Enforced);
+        v.evidence = ["okta-0-7", "okta-0-250"]
+            .map(|id| trailproof_model::verdict::Evidence {
+                source: Source::Okta,
+                id: id.into(),
+                role: "idp_sso".into(),
+            })
+            .to_vec();
+        b.put_verdicts(&[v]).unwrap();
+        b.commit().unwrap();
+    }
+    let blocks = |s: &Store| -> Vec<(i64, usize)> {
+        s.conn()
+            .prepare("SELECT id, data FROM raw_blocks ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, raw::decompress(&r.get::<_, Vec<u8>>(1)?).unwrap().len())))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    let before = blocks(&s);
+    assert_eq!(before.len(), 2);
+    let plan = PrunePlan {
+        keep_from_ms: t0 + 12 * DAY,
+        reach_ms: 2 * DAY,
+        google_reach_ms: 2 * DAY,
+        aws_app_ids: vec![],
+        aws_app_names: vec![],
+        default_app_pattern: true,
+        dry_run: true,
+        vacuum_step_pages: 16,
+    };
+    let dry = s.prune(&plan).unwrap();
+    assert_eq!((dry.idp_events, dry.raw_records, dry.raw_blocks_repacked), (298, 298, 1), "{dry:?}");
+    assert_eq!(blocks(&s), before, "a dry run repacks nothing");
+
+    let r = s.prune(&PrunePlan { dry_run: false, ..plan.clone() }).unwrap();
+    assert_eq!((r.idp_events, r.raw_records, r.raw_blocks, r.raw_blocks_repacked), (298, 298, 0, 1), "{r:?}");
+    let after = blocks(&s);
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(after[0], before[1], "the kept day's block is left alone");
+    let cited: usize =
+        records.iter().filter(|(id, _)| id == "okta-0-7" || id == "okta-0-250").map(|(_, b)| b.len()).sum();
+    assert_eq!(after[1].1, cited, "the new block holds the two cited records and nothing else");
+    for (id, bytes) in &records {
+        let stays = id.starts_with("okta-1-") || id == "okta-0-7" || id == "okta-0-250";
+        assert_eq!(s.raw_record(Source::Okta, id).unwrap().as_deref(), stays.then_some(bytes.as_slice()), "{id}");
+    }
+    let again = s.prune(&PrunePlan { dry_run: false, ..plan }).unwrap();
+    assert_eq!((again.raw_records, again.raw_blocks_repacked), (0, 0), "{again:?}");
+}
