@@ -228,6 +228,11 @@ pub struct DemoArgs {
     /// two). Without it, or without moto, the collector reads the trail tree from disk.
     #[arg(long)]
     pub s3: bool,
+    /// Read the four sources through the emulated Elasticsearch (the Elastic integrations' data
+    /// streams) with `[[collect.elasticsearch]]`, and write every verdict version back into it
+    /// with a `[[notify]] kind = "elasticsearch"` sink.
+    #[arg(long, conflicts_with = "s3")]
+    pub elastic: bool,
 }
 
 #[derive(Args, Debug)]

@@ -57,6 +57,8 @@ pub fn run(g: &Global, a: &CollectArgs) -> anyhow::Result<ExitCode> {
 pub struct Collected {
     pub ok: usize,
     pub failed: usize,
+    /// `[[collect.elasticsearch]]` documents read from `event.original` and from ECS fields.
+    pub elastic_read: (u64, u64),
 }
 
 /// The time window of a collection: incremental from the checkpoints (`since` unset) or a
@@ -125,6 +127,8 @@ pub fn collect_all(
         match idp {
             Some(Ok(summary)) => {
                 for s in &summary.sources {
+                    out.elastic_read.0 += s.elastic_read.0;
+                    out.elastic_read.1 += s.elastic_read.1;
                     if s.error.is_some() {
                         out.failed += 1;
                     } else {

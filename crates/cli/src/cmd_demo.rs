@@ -6,6 +6,12 @@
 //! Entra's diagnostic settings, as Azure Monitor exports), the import of the simulated export →
 //! correlate → summary table, HTML and JSON reports → tickets to an in-process webhook sink →
 //! every verdict checked against the simulator's labels.
+//!
+//! With `--elastic` the four sources are read instead through the emulator's Elasticsearch (the
+//! Elastic integrations' data streams, Okta / Entra / Google from their ECS fields, CloudTrail
+//! from `event.original`) by the real `[[collect.elasticsearch]]` source, and every verdict
+//! version is written back into the same cluster by a `[[notify]] kind = "elasticsearch"` sink,
+//! then read back (point in time + `search_after`) and counted.
 
 use anyhow::Context;
 use std::collections::BTreeMap;
@@ -14,7 +20,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 use trailproof_correlate::{Compiled, agreement};
 use trailproof_emulate::{EmulatorConfig, Limit, RateLimits, serve};
-use trailproof_model::config::{CloudTrailSource, Config, EntraSource, GoogleSource, OktaSource};
+use trailproof_model::config::{
+    CloudTrailSource, Config, ElasticSource, EntraSource, GoogleSource, NotifySink, OktaSource,
+};
 use trailproof_model::verdict::{Label, Verdict};
 use trailproof_model::{DAY_MS as DAY, Millis, Source, format_ms};
 use trailproof_simulate::{SimOptions, simulate};
@@ -115,6 +123,95 @@ fn demo_config(org: &Path, url: &str, creds: &Path, ids: &SimIds, ct: CloudTrail
     Ok(config)
 }
 
+/// The demo's verdict data stream and alert copies in the emulated cluster.
+const VERDICT_STREAM: &str = "logs-trailproof.verdict-default";
+const ALERT_STREAM: &str = "logs-trailproof.alert-default";
+
+/// `--elastic`: the four sources come from one `[[collect.elasticsearch]]` entry pointed at the
+/// emulator's Elasticsearch, which keeps the Elastic integrations' defaults (`event.original`
+/// only for CloudTrail).
+fn elastic_collect(config: &mut Config, url: &str, creds: &Path) -> anyhow::Result<()> {
+    let key = creds.join("es-api-key");
+    std::fs::write(&key, trailproof_emulate::DEFAULT_ELASTIC_API_KEY)
+        .with_context(|| format!("writing {}", key.display()))?;
+    let c = &mut config.collect;
+    c.okta.clear();
+    c.entra.clear();
+    c.google.clear();
+    c.cloudtrail.clear();
+    c.elasticsearch = vec![ElasticSource {
+        name: "demo".into(),
+        url: url.into(),
+        api_key_file: key.to_string_lossy().into_owned(),
+        ..Default::default()
+    }];
+    Ok(())
+}
+
+/// `--elastic`: every verdict version written into the emulated cluster by the real
+/// `[[notify]] kind = "elasticsearch"` sink (alert copies at high and above), a second dispatch
+/// writing nothing new, then the data stream read back and counted.
+fn elastic_verdicts(config: &Config, store: &mut Store, url: &str, creds: &Path) -> anyhow::Result<String> {
+    let mut cfg = config.clone();
+    let key = creds.join("es-api-key");
+    cfg.notify = vec![NotifySink {
+        name: "demo-elasticsearch".into(),
+        kind: "elasticsearch".into(),
+        url: url.into(),
+        secret_file: key.to_string_lossy().into_owned(),
+        data_stream: VERDICT_STREAM.into(),
+        alert_min_severity: "high".into(),
+        alert_data_stream: ALERT_STREAM.into(),
+        backfill: true,
+        ..Default::default()
+    }];
+    let first = crate::cmd_notify::notify(&cfg, store, false)?;
+    let s = first.sinks.first().context("the elasticsearch sink did not run")?;
+    anyhow::ensure!(!first.failed(), "the elasticsearch sink failed: {}", s.line());
+    let written = s.created;
+    let again = crate::cmd_notify::notify(&cfg, store, false)?;
+    let resent = again.sinks.first().map(|s| s.created).unwrap_or(0);
+    anyhow::ensure!(!again.failed() && resent == 0, "a second dispatch wrote {resent} verdict documents again");
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let (docs, ids) = rt.block_on(count_documents(&cfg, VERDICT_STREAM))?;
+    let (alerts, _) = rt.block_on(count_documents(&cfg, ALERT_STREAM))?;
+    anyhow::ensure!(
+        docs == ids && docs == written,
+        "the cluster holds {docs} verdict documents ({ids} distinct _id), the sink wrote {written}"
+    );
+    Ok(format!(
+        "elasticsearch: {written} verdict documents written to {url} data stream {VERDICT_STREAM} \
+         ({alerts} alert copies in {ALERT_STREAM}); read back: {docs} documents, {ids} distinct _id"
+    ))
+}
+
+/// The documents of `index` and their distinct `_id`s, read through a point in time.
+async fn count_documents(cfg: &Config, index: &str) -> anyhow::Result<(u64, u64)> {
+    let entry = cfg.collect.elasticsearch.first().context("no [[collect.elasticsearch]] entry")?;
+    let client = trailproof_collect::elastic::connect(entry, &cfg.collect, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scan = trailproof_elastic::Scan {
+        index: index.into(),
+        filter: vec![],
+        sort_field: "event.ingested".into(),
+        includes: vec!["event.id".into()],
+        size: 1000,
+        keep_alive: "1m".into(),
+    };
+    let mut cursor = trailproof_elastic::Cursor::default();
+    let (mut n, mut ids) = (0u64, std::collections::BTreeSet::new());
+    loop {
+        let page = client.scan_page(&scan, &mut cursor).await.with_context(|| format!("searching {index}"))?;
+        for h in &page.page.hits {
+            n += 1;
+            ids.insert(h.id.clone());
+        }
+        if page.done {
+            return Ok((n, ids.len() as u64));
+        }
+    }
+}
+
 pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let steps = Steps { started: Instant::now(), quiet: g.quiet };
     let sim_dir = a.out.join("sim");
@@ -176,9 +273,15 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         }))
         .map_err(|e| anyhow::anyhow!("starting the emulators: {e}"))?;
     let url = em.url();
-    steps.say(&format!(
-        "emulators listening on {url}: Okta System Log, Microsoft token + Graph, Google token + Reports"
-    ));
+    if a.elastic {
+        let streams = em.elastic_streams();
+        let listed: Vec<String> = streams.iter().map(|(s, n)| format!("{s} ({n})")).collect();
+        steps.say(&format!("emulated Elasticsearch listening on {url}: {}", listed.join(", ")));
+    } else {
+        steps.say(&format!(
+            "emulators listening on {url}: Okta System Log, Microsoft token + Graph, Google token + Reports"
+        ));
+    }
 
     // CloudTrail: the collector's `directory` mode reads the simulated trail tree (the same object
     // reader and parser as the S3 mode). With --s3 the S3 mode reads it from moto's S3 server.
@@ -220,9 +323,11 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
             )
         }
         None => {
-            steps.say(
-                "CloudTrail: the collector reads the simulated S3 trail tree from disk (directory mode; --s3 for moto)",
-            );
+            if !a.elastic {
+                steps.say(
+                    "CloudTrail: the collector reads the simulated S3 trail tree from disk (directory mode; --s3 for moto)",
+                );
+            }
             (
                 CloudTrailSource {
                     name: "demo".into(),
@@ -234,30 +339,47 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    let config = demo_config(&sim_dir.join("org.toml"), &url, &a.out.join("creds"), &ids, ct)?;
+    let mut config = demo_config(&sim_dir.join("org.toml"), &url, &a.out.join("creds"), &ids, ct)?;
+    if a.elastic {
+        elastic_collect(&mut config, &url, &a.out.join("creds"))?;
+    }
 
     // Collect. Each IdP is backfilled over the periods its simulated collector was running
     // (coverage.json): the simulated organisation lost some stretches of IdP logs, and the demo
-    // must not claim them.
+    // must not claim them. Through Elasticsearch the same holds: a cluster cannot say a stretch
+    // was never shipped, so each IdP is backfilled (on @timestamp) only over those spans.
     let cg = Global { db: db_path.clone(), config: None, quiet: true, verbose: g.verbose };
     drop(Store::open(&db_path)?);
     let mut failed = 0;
+    let mut es_read = (0u64, 0u64);
     for (source, spans) in &ids.spans {
         let source = *source;
         for span in spans {
             let w = Window { now, since: Some(span.start_ms), until: Some(span.end_ms + 1) };
-            failed += collect_all(&cg, &config, &w, Some(source), None, false)?.failed;
+            let r = collect_all(&cg, &config, &w, Some(source), None, false)?;
+            failed += r.failed;
+            es_read = (es_read.0 + r.elastic_read.0, es_read.1 + r.elastic_read.1);
         }
     }
     let end_ms = start_ms + Millis::from(a.days) * DAY;
     let w = Window { now, since: Some(start_ms - DAY), until: Some(end_ms + DAY) };
-    failed += collect_all(&cg, &config, &w, Some(Source::Cloudtrail), ct_creds, false)?.failed;
+    let r = collect_all(&cg, &config, &w, Some(Source::Cloudtrail), ct_creds, false)?;
+    failed += r.failed;
+    es_read = (es_read.0 + r.elastic_read.0, es_read.1 + r.elastic_read.1);
     anyhow::ensure!(failed == 0, "{failed} collector runs failed (see above)");
     let stats = em.stats();
     steps.say(&format!(
         "collected through the real collectors: {} API requests served",
         stats.requests.values().sum::<u64>()
     ));
+    let es_line = a.elastic.then(|| {
+        format!(
+            "elasticsearch: {} documents read from {url} by [[collect.elasticsearch]]: {} from event.original, {} from ECS fields",
+            es_read.0 + es_read.1,
+            es_read.0,
+            es_read.1
+        )
+    });
 
     let mut store = Store::open(&db_path)?;
     // AD FS has no API to collect from: Entra's diagnostic settings export its sign-ins
@@ -306,6 +428,10 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
 
     let tickets = crate::cmd_run::demo_tickets(&rt, &config, &mut store, &a.out.join("creds"))?;
     println!("{tickets}");
+    if let Some(line) = &es_line {
+        println!("{line}");
+        println!("{}", elastic_verdicts(&config, &mut store, &url, &a.out.join("creds"))?);
+    }
     drop(em);
     drop(moto);
 

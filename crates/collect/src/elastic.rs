@@ -471,26 +471,6 @@ fn absorb(
     });
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_and_labels() {
-        let e = ElasticSource { name: "prod".into(), url: "https://es.example:9200".into(), ..Default::default() };
-        let cfg = CollectConfig { elasticsearch: vec![e], ..CollectConfig::default() };
-        let s = streams(&cfg, None);
-        assert_eq!(s.len(), 4);
-        assert_eq!(s[0].label(), "elasticsearch:prod/cloudtrail");
-        assert_eq!(s[1].index(), "logs-okta.system-*");
-        assert_eq!(s[3].index(), DEFAULT_GOOGLE_INDEX);
-        assert_eq!(s[2].checkpoint_scope(), "es:es.example/logs-azure.signinlogs-*");
-        assert_eq!(s[2].settling_ms(&cfg), 120 * 60_000);
-        assert_eq!(streams(&cfg, Some(Source::Okta)).len(), 1);
-        assert!(s[1].filters()[1]["terms"]["event.action"].as_array().is_some_and(|a| !a.is_empty()));
-    }
-}
-
 /// `check` for one stream: configuration and secrets, pacing and settling, the cluster's answer
 /// to `GET /` (credentials), and a point in time opened and closed on the index (permission).
 pub async fn check_stream(s: &Stream, cfg: &CollectConfig) -> Vec<crate::CheckResult> {
@@ -543,4 +523,24 @@ pub async fn check_stream(s: &Stream, cfg: &CollectConfig) -> Vec<crate::CheckRe
         )),
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_labels() {
+        let e = ElasticSource { name: "prod".into(), url: "https://es.example:9200".into(), ..Default::default() };
+        let cfg = CollectConfig { elasticsearch: vec![e], ..CollectConfig::default() };
+        let s = streams(&cfg, None);
+        assert_eq!(s.len(), 4);
+        assert_eq!(s[0].label(), "elasticsearch:prod/cloudtrail");
+        assert_eq!(s[1].index(), "logs-okta.system-*");
+        assert_eq!(s[3].index(), DEFAULT_GOOGLE_INDEX);
+        assert_eq!(s[2].checkpoint_scope(), "es:es.example/logs-azure.signinlogs-*");
+        assert_eq!(s[2].settling_ms(&cfg), 120 * 60_000);
+        assert_eq!(streams(&cfg, Some(Source::Okta)).len(), 1);
+        assert!(s[1].filters()[1]["terms"]["event.action"].as_array().is_some_and(|a| !a.is_empty()));
+    }
 }
