@@ -56,6 +56,8 @@ pub struct ElasticSink {
     pub backfill: bool,
     policy: RetryPolicy,
     connect: ConnectConfig,
+    /// `alert_tags` / `case_comment` through Kibana's APIs (`crate::kibana`).
+    pub kibana: Option<crate::kibana::KibanaPart>,
 }
 
 /// Why a target name is refused, if it is: empty, not a valid index name, hidden (`.…`: the
@@ -133,6 +135,12 @@ impl ElasticSink {
                 Credentials::Basic { user: cfg.user.trim().to_string(), password: secret }
             }
         };
+        // Kibana, when no key of its own is set, takes the cluster's credential.
+        let es_auth = match &credentials {
+            Credentials::ApiKey(k) => Some(Secret::new(format!("ApiKey {}", k.expose()))),
+            Credentials::Basic { user, password } => Some(trailproof_http::basic_auth(user, password)),
+            _ => None,
+        };
         let ca_pem = match cfg.ca_file.trim() {
             "" => None,
             f => Some(std::fs::read(f).map_err(|e| err(format!("ca_file {f:?}: {e}")))?),
@@ -144,6 +152,7 @@ impl ElasticSink {
             max: Duration::from_millis(cfg.retry_max_ms).max(initial),
             max_server_wait: Duration::from_secs(u64::from(cfg.max_wait_seconds)),
         };
+        let kibana = crate::kibana::KibanaPart::build(cfg, es_auth, policy, ca_pem.as_deref()).map_err(err)?;
         let connect = ConnectConfig {
             url: url.to_string(),
             credentials,
@@ -161,6 +170,7 @@ impl ElasticSink {
             backfill: cfg.backfill,
             policy,
             connect,
+            kibana,
         })
     }
 
@@ -214,12 +224,23 @@ fn setup_error(e: &ElasticError) -> bool {
         || matches!(e, ElasticError::Refused { status, .. } if matches!(status, 403..=405))
 }
 
-/// Writes the queued verdict versions of one Elasticsearch sink.
+/// Writes the queued verdict versions of one Elasticsearch sink, then (with `alert_tags` /
+/// `case_comment`) tags their Kibana alerts and comments their cases. The Kibana part has its own
+/// cursor: a Kibana that refuses never holds the documents back.
 pub async fn dispatch_one(
     store: &Store,
     sink: &ElasticSink,
     opts: &DispatchOptions,
 ) -> Result<SinkSummary, NotifyError> {
+    let mut sum = write_all(store, sink, opts).await?;
+    if let Some(kb) = &sink.kibana {
+        crate::kibana::run(store, kb, &sink.name, sink.backfill, opts, &mut sum).await?;
+    }
+    Ok(sum)
+}
+
+/// Writes the queued verdict versions of one Elasticsearch sink.
+async fn write_all(store: &Store, sink: &ElasticSink, opts: &DispatchOptions) -> Result<SinkSummary, NotifyError> {
     let name = sink.name.clone();
     let mut sum = SinkSummary { name: name.clone(), ..Default::default() };
     let cursor = match store.notify_cursor(&name)? {

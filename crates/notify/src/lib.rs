@@ -40,6 +40,7 @@
 mod call;
 mod classify;
 pub mod elastic;
+pub mod kibana;
 mod sign;
 mod sink;
 mod text;
