@@ -198,6 +198,41 @@ mod config_tests {
         trailproof_correlate::Compiled::new(&cfg).unwrap();
     }
 
+    /// The commented `[[collect.elasticsearch]]` entry of the example configuration, uncommented,
+    /// is valid and names every key of `ElasticSource` (each optional number set to its default).
+    #[test]
+    fn the_example_elasticsearch_source_names_every_key() {
+        use trailproof_model::config::{Config, ElasticSource};
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/trailproof.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text.find("# [[collect.elasticsearch]]").unwrap();
+        let block: String = text[start..]
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cfg: Config = toml::from_str(&block).unwrap();
+        let e = &cfg.collect.elasticsearch[0];
+        let named: toml::Table =
+            toml::from_str::<toml::Table>(&block).unwrap()["collect"]["elasticsearch"][0].as_table().unwrap().clone();
+        let every = toml::Table::try_from(ElasticSource {
+            overlap_minutes: Some(0),
+            page_size: Some(0),
+            requests_per_second: Some(0),
+            cloudtrail_settling_minutes: Some(0),
+            okta_settling_minutes: Some(0),
+            entra_settling_minutes: Some(0),
+            google_settling_minutes: Some(0),
+            ..ElasticSource::default()
+        })
+        .unwrap();
+        let keys = |t: &toml::Table| t.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&named), keys(&every));
+        assert_eq!((e.overlap_minutes, e.page_size, e.keep_alive.as_str()), (Some(5), Some(1000), "5m"));
+        assert_eq!(e.sources.len(), 4);
+    }
+
     #[test]
     fn unknown_keys_are_rejected_with_the_file_name() {
         let dir = tempfile::tempdir().unwrap();
