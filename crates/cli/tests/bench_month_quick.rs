@@ -1,0 +1,77 @@
+//! The month benchmark at a tiny size (`scripts/bench-month.sh --quick`: 40 users, 5 days and the
+//! look-back day, 2 kept), so the script cannot rot: every day is imported, judged, reported and
+//! (in one store) pruned; the pruned store's verdicts equal the never-pruned store's; the prune
+//! removed records; the chart, the JSON and the BENCHMARKS.md section are written, the rest of
+//! BENCHMARKS.md kept. Some 10 seconds; the measured run is `scripts/bench-month.sh --users 1000`.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn bench_month_quick_run_prunes_and_keeps_every_verdict() {
+    if Command::new("python3").arg("--version").output().is_err() || !Path::new("/usr/bin/time").exists() {
+        eprintln!("skipped: the bench script needs python3 and /usr/bin/time");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let md = tmp.path().join("BENCHMARKS.md");
+    std::fs::write(
+        &md,
+        "# Benchmarks\n\nThe day's figures.\n\n## A month of daily runs\n\nold figures\n\n\
+         <!-- end of the section written by scripts/bench-month.sh; text below it is kept -->\n\n## Targets\n\nkept\n",
+    )
+    .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench-month.sh");
+    let o = Command::new("bash")
+        .arg(&script)
+        .args(["--quick", "--bin", env!("CARGO_BIN_EXE_trailproof"), "--data"])
+        .arg(tmp.path().join("data"))
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("docs/bench-month.json")).unwrap()).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("data/sim/truth.json")).unwrap()).unwrap();
+    let sessions = truth["console_logins"]["successful"].as_array().unwrap().len();
+    let v = &r["verdicts"];
+    assert_eq!(v["differ"], 0, "{v}");
+    assert_eq!(v["pruned"], sessions, "{v}");
+    assert_eq!(v["full"], sessions, "{v}");
+    assert_eq!(v["sha256_pruned"], v["sha256_full"]);
+
+    let days = r["days"].as_array().unwrap();
+    assert_eq!(days.len(), 6, "the look-back day and 5 days");
+    for d in days {
+        for store in ["pruned", "full"] {
+            assert!(d[store]["bytes"].as_u64().is_some_and(|b| b > 0), "{d}");
+            for k in ["import_s", "correlate_s", "report_s", "total_s"] {
+                assert!(d[store][k].as_f64().is_some_and(|x| x >= 0.0), "{store} {k}: {d}");
+            }
+        }
+        assert!(d["pruned"]["prune_s"].as_f64().is_some_and(|x| x >= 0.0), "{d}");
+        assert!(d["full"]["import_s"].as_f64().unwrap() > 0.0, "every day imports something: {d}");
+    }
+    // The store kept two days: the prune removed records, and the pruned store ends with fewer.
+    let removed: u64 = days.iter().map(|d| d["pruned"]["removed_raw_records"].as_u64().unwrap()).sum();
+    assert!(removed > 0, "nothing was pruned");
+    let stored = &r["stored_records_at_end"];
+    assert!(stored["pruned"].as_u64().unwrap() < stored["full"].as_u64().unwrap(), "{stored}");
+    assert_eq!(
+        stored["pruned"].as_u64().unwrap() + removed,
+        stored["full"].as_u64().unwrap(),
+        "each record is imported once: what the never-pruned store holds more is what was pruned"
+    );
+
+    let svg = std::fs::read_to_string(tmp.path().join("docs/bench-month.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 5, "{svg}");
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.starts_with("# Benchmarks\n\nThe day's figures.\n"), "{md}");
+    assert!(md.ends_with("## Targets\n\nkept\n"), "{md}");
+    assert!(!md.contains("old figures"), "{md}");
+    assert_eq!(md.matches("## A month of daily runs").count(), 1, "{md}");
+    assert!(md.contains("all identical") && md.contains("| 5 | 20261105 |"), "{md}");
+}
