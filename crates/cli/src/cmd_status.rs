@@ -24,6 +24,7 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
     let coverage = store.coverage()?;
     let quarantine = store.quarantine_summary(5)?;
     let imports = store.imports(5)?;
+    let es_read = elastic_read(&store.imports(1_000_000)?);
     let replaced = store.raw_history_counts()?;
     let rejudge = store.rejudge_queue()?;
     // Settling times: the configured sources' (with --config), else each source's default.
@@ -40,6 +41,7 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
             "quarantine": quarantine.iter().map(|q| json!({"source": q.source, "count": q.count, "reasons": q.reasons.iter().map(|r| json!({"reason": r.reason, "count": r.count, "first": r.example})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "replaced_records": replaced.iter().map(|(s, n)| (s.clone(), *n)).collect::<BTreeMap<_, _>>(),
             "rejudge_queue": rejudge.len(),
+            "elasticsearch_read": es_read.iter().map(|(l, (o, e))| json!({"stream": l, "from_event_original": o, "from_ecs_fields": e})).collect::<Vec<_>>(),
             "settling": lags.iter().map(|l| json!({"source": l.source, "name": l.name, "settling_minutes": l.minutes,
                 "documented_bound": l.bound.unwrap_or("unknown"), "documented": l.documented})).collect::<Vec<_>>(),
         });
@@ -98,6 +100,13 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
             println!("      {} × {} (first: {})", r.count, util::inert(&r.reason), util::inert(&r.example));
         }
     }
+    if !es_read.is_empty() {
+        println!();
+        println!("read from Elasticsearch (all runs)");
+        for (label, (original, ecs)) in &es_read {
+            println!("  {:<34} {original:>9} from event.original {ecs:>9} from ECS fields", util::inert(label));
+        }
+    }
     if !imports.is_empty() {
         println!();
         println!("recent imports");
@@ -118,6 +127,25 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Per `[[collect.elasticsearch]]` stream (`elasticsearch:NAME/SOURCE`), the documents read from
+/// `event.original` and from ECS fields, summed over the import log's collect entries (the
+/// collector writes `collect LABEL (MODE): A read from event.original, B from ECS fields`).
+fn elastic_read(imports: &[trailproof_store::ImportLog]) -> BTreeMap<String, (u64, u64)> {
+    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for i in imports {
+        let Some(rest) = i.origin.strip_prefix("collect elasticsearch:") else { continue };
+        let Some((label, counts)) = rest.split_once(' ') else { continue };
+        let Some((_, counts)) = counts.split_once("): ") else { continue };
+        let Some((a, b)) = counts.split_once(" read from event.original, ") else { continue };
+        let Some(b) = b.strip_suffix(" from ECS fields") else { continue };
+        let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) else { continue };
+        let e = out.entry(format!("elasticsearch:{label}")).or_default();
+        e.0 += a;
+        e.1 += b;
+    }
+    out
 }
 
 /// One source's settling time, as `status` prints it.

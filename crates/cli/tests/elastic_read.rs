@@ -160,6 +160,22 @@ fn verdicts_from_elastic_equal_those_from_files() {
     for l in out.lines().filter(|l| l.starts_with("elasticsearch:")) {
         assert!(l.contains("coverage"), "each source claims coverage: {l}");
     }
+    // `status` sums each stream's documents read each way over every collect run.
+    let st: Value = serde_json::from_str(&ok(bin().arg("--db").arg(&db).args(["status", "--format", "json"]))).unwrap();
+    let read: BTreeMap<&str, (u64, u64)> = st["elasticsearch_read"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let n = |k: &str| r[k].as_u64().unwrap();
+            (r["stream"].as_str().unwrap(), (n("from_event_original"), n("from_ecs_fields")))
+        })
+        .collect();
+    assert_eq!(read.len(), 4, "{read:?}");
+    assert!(read["elasticsearch:emu/okta"].0 == 0 && read["elasticsearch:emu/okta"].1 > 0, "{read:?}");
+    assert!(read["elasticsearch:emu/cloudtrail"].0 > 0 && read["elasticsearch:emu/cloudtrail"].1 == 0, "{read:?}");
+    let text = ok(bin().arg("--db").arg(&db).arg("status"));
+    assert!(text.contains("read from Elasticsearch"), "{text}");
     let from_es = verdicts(&db);
     let from_files = verdicts(&imported(dir.path(), &sim));
     assert!(from_files.len() > 20, "{}", from_files.len());
