@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark suite (issue 7): a simulated "large organisation day", then, each --runs times
 # (median reported), every stage of trailproof next to its baselines measured in the same run:
-#   CloudTrail import  vs  single-threaded `gzip -dc` of the same files  vs  DuckDB read_json_auto
+#   CloudTrail import  vs  single-threaded `gzip -dc` of the same files  vs  the two-core decompression
+#   floor (every trail file decompressed into memory with libdeflate on 2 threads, as the import
+#   does it, and flate2/zlib-rs for comparison: crates/ingest/examples/decompress_floor.rs)  vs  DuckDB read_json_auto
 #   IdP imports (records/s), correlate (sessions/s, peak RSS), report, the whole day end to end,
 #   database size per million stored records.
 # Writes BENCHMARKS.md and bench-results.json (in --out, default the repository root).
@@ -11,10 +13,12 @@
 #   scripts/bench.sh --quick               # 300 users, 1 run: the same code paths in seconds
 #
 # Options: --users N, --runs N, --data DIR (generated corpus, cached by its parameters),
-# --out DIR, --no-duckdb, --bin PATH (a built trailproof; default: cargo build --release).
+# --out DIR, --no-duckdb, --bin PATH (a built trailproof; default: cargo build --release),
+# --floor PATH (a built decompress_floor example; default: built with --bin's default, else looked
+# for beside --bin in examples/; the floor rows are left out when there is none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-users=50000 runs=3 data="" out="." duck=1 bin="" noise=0.995 idp_noise=40
+users=50000 runs=3 data="" out="." duck=1 bin="" floor="" noise=0.995 idp_noise=40
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) users=$2; shift ;;
@@ -23,8 +27,9 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --no-duckdb) duck=0 ;;
     --bin) bin=$2; shift ;;
+    --floor) floor=$2; shift ;;
     --quick) users=300 runs=1 noise=0.99 idp_noise=20 ;;
-    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -32,8 +37,14 @@ done
 data=${data:-bench-data/day-$users}
 if [ -z "$bin" ]; then
   cargo build --release -q -p trailproof
-  bin=target/release/trailproof
+  cargo build --release -q -p trailproof-ingest --example decompress_floor
+  bin=${CARGO_TARGET_DIR:-target}/release/trailproof
+  floor=${floor:-${CARGO_TARGET_DIR:-target}/release/examples/decompress_floor}
 fi
+if [ -z "$floor" ] && [ -x "$(dirname "$bin")/examples/decompress_floor" ]; then
+  floor=$(dirname "$bin")/examples/decompress_floor
+fi
+[ -n "$floor" ] || echo "== no decompress_floor beside $bin: the decompression floor rows are left out" >&2
 mkdir -p "$data" "$out"
 work=$(mktemp -d "${TMPDIR:-/tmp}/tp-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -89,6 +100,11 @@ for run in $(seq 1 "$runs"); do
   echo "== run $run of $runs" >&2
   db="$work/tp-$run.db"
   timed gzip_dc "$run" sh -c "find '$sim/AWSLogs' -name '*.json.gz' -print0 | sort -z | xargs -0 cat | gzip -dc > /dev/null"
+  if [ -n "$floor" ]; then
+    timed floor_libdeflate "$run" "$floor" --threads 2 --with libdeflate "$sim/AWSLogs"
+    cp "$work/out" "$work/floor-$run.out"
+    timed floor_flate2 "$run" "$floor" --threads 2 --with flate2 "$sim/AWSLogs"
+  fi
   timed import_cloudtrail "$run" "$bin" --quiet --db "$db" import cloudtrail "$sim/AWSLogs"
   if [ "$duck" = 1 ]; then
     timed duckdb "$run" "$venv/bin/python" "$work/duck.py" "$sim/AWSLogs"
@@ -153,6 +169,15 @@ whole = ["import_cloudtrail", "import_okta", "import_entra", "import_google", "i
 r["whole_day"] = {"seconds": round(sum(st[s]["seconds"] for s in whole if s in st), 1),
                   "peak_rss_mb": max(st[s]["peak_rss_mb"] for s in whole if s in st)}
 r["ratios"] = {"import_vs_gzip_dc_time": round(ct / st["gzip_dc"]["seconds"], 2)}
+json_bytes = None
+if "floor_libdeflate" in st:
+    r["ratios"]["import_vs_floor_time"] = round(ct / st["floor_libdeflate"]["seconds"], 2)
+    m = re.search(r"json_bytes=([0-9]+)", open(f"{work}/floor-1.out").read())
+    json_bytes = int(m.group(1)) if m else None
+    r["corpus"]["cloudtrail_json_bytes"] = json_bytes
+    for f in ("floor_libdeflate", "floor_flate2"):
+        if json_bytes and f in st:
+            st[f]["json_gb_per_s"] = round(json_bytes / 1e9 / st[f]["seconds"], 2)
 if "duckdb" in st:
     r["ratios"]["duckdb_vs_import_time"] = round(st["duckdb"]["seconds"] / ct, 2)
     r["duckdb_rows"] = counts[0][1] if counts else None
@@ -169,7 +194,10 @@ md = [f"# Benchmarks", "", f"`scripts/bench.sh --users {users} --runs {runs}` (a
       f"Corpus ({params}): {ct_records:,} CloudTrail records in {gz_bytes/2**20:.0f} MB of gzip; {', '.join(f'{k} {v:,}' for k, v in idp.items())} IdP records; {sessions:,} console sessions; {stored:,} records stored.", "",
       "| stage | wall | peak RSS | figures |", "|---|---|---|---|",
       line("`gzip -dc` of the trail files (single thread, the floor)", st["gzip_dc"]),
-      line("**import cloudtrail**", st["import_cloudtrail"], f"{st['import_cloudtrail']['gzip_mb_per_s']} MB/s gzip, {st['import_cloudtrail']['records_per_s']:,} records/s; {r['ratios']['import_vs_gzip_dc_time']}x the time of gzip -dc")]
+      line("**import cloudtrail**", st["import_cloudtrail"], f"{st['import_cloudtrail']['gzip_mb_per_s']} MB/s gzip, {st['import_cloudtrail']['records_per_s']:,} records/s; {r['ratios']['import_vs_gzip_dc_time']}x the time of gzip -dc" + (f"; **{r['ratios']['import_vs_floor_time']}x the two-core libdeflate floor**" if "import_vs_floor_time" in r["ratios"] else ""))]
+if "floor_libdeflate" in st:
+    md[-1:-1] = [line("decompression floor: libdeflate, 2 threads, into memory", st["floor_libdeflate"], f"{st['floor_libdeflate'].get('json_gb_per_s', '?')} GB/s of JSON ({(json_bytes or 0)/1e9:.2f} GB)"),
+                 line("the same with flate2 (zlib-rs), 2 threads", st["floor_flate2"], f"{st['floor_flate2'].get('json_gb_per_s', '?')} GB/s of JSON")]
 if "duckdb" in st:
     dups = truth["cloudtrail"].get("relevant_duplicate_copies", 0)
     md.append(line("DuckDB `read_json_auto` extraction (2 threads)", st["duckdb"], f"{r['ratios']['duckdb_vs_import_time']}x the time of trailproof's import; {r.get('duckdb_rows')} rows (the {dups} duplicate copies in the trail included) vs {stored_by_source.get('cloudtrail', 0):,} stored by trailproof (deduplicated)"))

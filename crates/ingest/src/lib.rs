@@ -22,7 +22,9 @@
 //!   the same bytes again, or other bytes with the same events, are a duplicate. An auto
 //!   import of an input none of whose records is recognisable fails that input instead (its
 //!   records are not counted: the input is reported as failed).
-//! - Memory is bounded by the channel (a few batches) and the largest record, not the input.
+//! - Memory is bounded by the channel (a few batches) and the largest record, not the input,
+//!   plus, per worker, one small file read whole (at most 16 MiB, and 64 MiB decompressed;
+//!   see [`input::open_whole`]).
 //! - Coverage is recorded only when it can be vouched for: from `--covers`, from a directory's
 //!   `coverage.json`, or from the span of the records read. Span coverage is decided per input
 //!   file ([`coverage`]): a problem in one file (a quarantined or foreign record, a tail that
