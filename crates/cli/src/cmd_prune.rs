@@ -64,8 +64,18 @@ pub fn describe(r: &PruneReport, keep_days: u32) -> Vec<String> {
         r.coverage_rows
     ));
     out.push(format!(
-        "kept older records: {} cited by verdicts, {} steps of IdP sessions still live",
-        r.kept_evidence, r.kept_live_sessions
+        "kept older records: {} cited by verdicts, {} steps of IdP sessions still live{}",
+        r.kept_evidence,
+        r.kept_live_sessions,
+        if r.raw_blocks_repacked > 0 {
+            format!(
+                "; {} raw block(s) {} with only the records kept",
+                r.raw_blocks_repacked,
+                if r.dry_run { "would be repacked" } else { "repacked" }
+            )
+        } else {
+            String::new()
+        }
     ));
     if r.dry_run {
         out.push(format!(

@@ -235,6 +235,14 @@ impl Store {
             let cut = tx.execute("UPDATE coverage SET start_ms = ?1 WHERE start_ms < ?1", [cov_cut])?;
             tx.execute("DELETE FROM rejudge_queue WHERE to_ms < ?1", [seal])?;
             rep.coverage_rows = (gone + cut) as u64;
+            // Blocks no record points into any more: every record of them was replaced by a later
+            // version stored elsewhere (an import writes a block and its records in one
+            // transaction, and holds the lock this prune holds, so none is half-written).
+            rep.raw_blocks += tx.execute(
+                "DELETE FROM raw_blocks WHERE NOT EXISTS
+                    (SELECT 1 FROM raw_records INDEXED BY raw_records_block WHERE block_id = raw_blocks.id)",
+                [],
+            )? as u64;
             let free1: i64 = tx.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
             rep.bytes_freed += (free1 - free0).max(0) as u64 * page_size;
             if plan.dry_run {

@@ -1301,3 +1301,71 @@ fn prune_repacks_a_block_kept_for_its_cited_records() {
     let again = s.prune(&PrunePlan { dry_run: false, ..plan }).unwrap();
     assert_eq!((again.raw_records, again.raw_blocks_repacked), (0, 0), "{again:?}");
 }
+
+#[test]
+fn prune_removes_a_block_whose_records_were_all_replaced_by_later_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("tp.db")).unwrap();
+    let t0 = 1_793_527_200_000;
+    // The same three records twice, each time in a block of their own; the second time with an
+    // MFA step more (a later version, as Entra completes a sign-in): the first block is orphaned.
+    let mut last = Vec::new();
+    for version in 0..2 {
+        let mut b = s.batch().unwrap();
+        let mut block = raw::Block::default();
+        let mut refs = Vec::new();
+        for i in 0..3 {
+            let id = format!("entra-{i}");
+            let bytes = format!(r#"{{"id":"{id}","v":{version}}}"#).into_bytes();
+            refs.push((id.clone(), bytes.clone(), block.push(&bytes)));
+        }
+        let block_id = b.insert_block(&block.finish()).unwrap();
+        last.clear();
+        for (k, (id, bytes, (start, len))) in refs.into_iter().enumerate() {
+            let e = IdpEvent {
+                event_id: id.clone(),
+                time_ms: t0 + k as i64,
+                kind: IdpEventKind::AppSso,
+                mfa: if version == 0 { MfaClaim::SingleFactor } else { MfaClaim::Verified },
+                ..idp(&id)
+            };
+            let stored = b
+                .insert_idp_record(
+                    Source::Entra,
+                    &id,
+                    at(),
+                    RawRef::InBlock { block_id, start, len },
+                    Some(content_hash(&bytes)),
+                    &[e],
+                )
+                .unwrap();
+            if version == 1 {
+                assert!(matches!(stored, Stored::Updated), "{stored:?}");
+            }
+            last.push((id, bytes));
+        }
+        b.commit().unwrap();
+    }
+    let count = |s: &Store| -> i64 { s.conn().query_row("SELECT count(*) FROM raw_blocks", [], |r| r.get(0)).unwrap() };
+    assert_eq!(count(&s), 2);
+    // Nothing is old enough to go: only the orphaned block does.
+    let plan = PrunePlan {
+        keep_from_ms: t0 - trailproof_model::DAY_MS,
+        reach_ms: 0,
+        google_reach_ms: 0,
+        aws_app_ids: vec![],
+        aws_app_names: vec![],
+        default_app_pattern: true,
+        dry_run: true,
+        vacuum_step_pages: 16,
+    };
+    let dry = s.prune(&plan).unwrap();
+    assert_eq!((dry.raw_records, dry.raw_blocks), (0, 1), "{dry:?}");
+    assert_eq!(count(&s), 2, "a dry run removes nothing");
+    let r = s.prune(&PrunePlan { dry_run: false, ..plan }).unwrap();
+    assert_eq!((r.raw_records, r.raw_blocks), (0, 1), "{r:?}");
+    assert_eq!(count(&s), 1);
+    for (id, bytes) in &last {
+        assert_eq!(s.raw_record(Source::Entra, id).unwrap().as_deref(), Some(bytes.as_slice()), "{id}");
+    }
+}
