@@ -209,6 +209,15 @@ csplit = f"; of which reading the store {c['reading_s']:.2f} s, judging {c['judg
 md += [line("correlate (all sessions of the day)", c, f"{sessions:,} sessions, {c['sessions_per_s']:,} sessions/s{csplit}"), line("report --format html", st["report_html"]),
        f"| **whole day** (imports + correlate + report) | {r['whole_day']['seconds']} s | {r['whole_day']['peak_rss_mb']:.0f} MB | |", "",
        f"Database: {dbsize/2**20:.0f} MB, {r['db_bytes_per_million_records']/2**20 if r['db_bytes_per_million_records'] else 0:.0f} MB per million stored records.", ""]
+# The month's section is scripts/bench-month.sh's: kept as it is.
+try:
+    prev = open(f"{out}/BENCHMARKS.md").read()
+    i = prev.find("\n## A month of daily runs")
+    if i >= 0:
+        j = prev.find("\n## ", i + 1)
+        md += [prev[i + 1:j if j >= 0 else len(prev)].rstrip("\n"), ""]
+except FileNotFoundError:
+    pass
 open(f"{out}/BENCHMARKS.md", "w").write("\n".join(md) + "\n")
 print("\n".join(md))
 PY
