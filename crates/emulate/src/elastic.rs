@@ -396,22 +396,7 @@ pub(crate) async fn os_close_pit(
     .await
 }
 
-/// The value at a dotted path, nested or dotted keys.
-pub(crate) fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
-    let obj = v.as_object()?;
-    if let Some(x) = obj.get(path) {
-        return Some(x);
-    }
-    let mut at = 0;
-    while let Some(i) = path[at..].find('.') {
-        let (head, rest) = (&path[..at + i], &path[at + i + 1..]);
-        if let Some(x) = obj.get(head).and_then(|inner| lookup(inner, rest)) {
-            return Some(x);
-        }
-        at += i + 1;
-    }
-    None
-}
+pub(crate) use trailproof_model::ecs::lookup;
 
 fn scalars(v: Option<&Value>) -> Vec<&Value> {
     match v {

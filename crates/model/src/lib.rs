@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod ecs;
 pub mod idp;
 pub mod snapshot;
 pub mod text;

@@ -76,7 +76,7 @@ pub fn title(rec: &VerdictRecord) -> String {
 
 /// Removes `null` members (a field the verdict does not have is absent, not null) and empty
 /// arrays and objects left behind.
-fn prune(v: &mut Value) {
+pub(crate) fn prune(v: &mut Value) {
     match v {
         Value::Object(o) => {
             o.values_mut().for_each(prune);

@@ -23,7 +23,7 @@
 //! `mappings/markdown/AWS/v1.1.0/CloudTrail/Authentication` (Security Lake's). Text from logs is
 //! made inert as in every report.
 
-use crate::ecs;
+use crate::ecs::{self, prune};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use trailproof_model::text::inert_json;
@@ -54,22 +54,6 @@ impl RelatedEvents {
     }
     pub fn get(&self, source: Source, id: &str) -> Option<&RelatedEvent> {
         self.0.get(&(source, id.to_string()))
-    }
-}
-
-fn prune(v: &mut Value) {
-    match v {
-        Value::Object(o) => {
-            o.values_mut().for_each(prune);
-            o.retain(|_, x| match x {
-                Value::Null => false,
-                Value::Array(a) => !a.is_empty(),
-                Value::Object(m) => !m.is_empty(),
-                _ => true,
-            });
-        }
-        Value::Array(a) => a.iter_mut().for_each(prune),
-        _ => {}
     }
 }
 

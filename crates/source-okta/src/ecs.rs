@@ -34,22 +34,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 use trailproof_model::{IdpEvent, ParseError, Parsed};
 
-/// The value at a dotted path, whether the document nests objects or uses dotted keys.
-pub(crate) fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
-    let obj = v.as_object()?;
-    if let Some(x) = obj.get(path) {
-        return Some(x);
-    }
-    let mut at = 0;
-    while let Some(i) = path[at..].find('.') {
-        let (head, rest) = (&path[..at + i], &path[at + i + 1..]);
-        if let Some(x) = obj.get(head).and_then(|inner| lookup(inner, rest)) {
-            return Some(x);
-        }
-        at += i + 1;
-    }
-    None
-}
+pub(crate) use trailproof_model::ecs::lookup;
 
 /// A scalar as [`Text`]: strings borrowed, numbers and booleans rendered; anything else absent.
 fn text<'v>(v: &'v Value, path: &str) -> Text<'v> {
