@@ -363,11 +363,7 @@ impl Client {
         };
         let url = self.url(&path, &[("keep_alive", keep_alive)]);
         let body = self.call(Method::POST, &url, None, &json_ok).await?;
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|e| ElasticError::Protocol { path: url.path().into(), why: format!("unreadable answer: {e}") })?;
-        v.get(field).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string).ok_or_else(|| {
-            ElasticError::Protocol { path: url.path().into(), why: format!("the answer has no {field}") }
-        })
+        pit_id_of(&body, field).map_err(|why| ElasticError::Protocol { path: url.path().into(), why })
     }
 
     /// Closes a point in time. One that is already gone is not an error.
@@ -540,11 +536,19 @@ pub struct SearchPage {
     pub hits: Vec<Hit>,
 }
 
+/// The point in time's id in the answer that opened it (`id`; OpenSearch: `pit_id`).
+fn pit_id_of(body: &[u8], field: &str) -> Result<String, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("unreadable answer: {e}"))?;
+    v.get(field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| format!("the answer has no {field}"))
+}
+
 /// `event.original` in a `_source`, nested or dotted.
 fn has_original(source: &Value) -> bool {
-    let nested = source.get("event").and_then(|e| e.get("original"));
-    let dotted = source.get("event.original");
-    matches!(nested.or(dotted), Some(Value::String(s)) if !s.trim().is_empty())
+    matches!(trailproof_model::ecs::lookup(source, "event.original"), Some(Value::String(s)) if !s.trim().is_empty())
 }
 
 impl SearchPage {
@@ -631,5 +635,17 @@ mod tests {
         assert!(p.hits[0].has_original && !p.hits[1].has_original);
         assert_eq!(p.hits[1].sort_ms, Some(1_700_000_000_001));
         assert!(whole_search(br#"{"_shards":{"failed":1},"hits":{"hits":[]}}"#).is_err());
+    }
+
+    /// The answer Elasticsearch documents for `POST /<index>/_pit` (fixtures/api/elastic).
+    #[test]
+    fn the_published_open_point_in_time_answer_gives_its_id() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/api/elastic/open-point-in-time-response.json");
+        let body = std::fs::read(p).unwrap();
+        let id = pit_id_of(&body, "id").unwrap();
+        assert!(id.starts_with("46ToAwMDaWR5") && id.ends_with("gAAAAA="), "{id}");
+        assert_eq!(pit_id_of(&body, "pit_id").unwrap_err(), "the answer has no pit_id");
+        assert!(whole_search(&body).is_ok(), "no shard failed");
     }
 }
