@@ -123,7 +123,8 @@ proptest! {
             .conn()
             .execute(
                 "DELETE FROM idp_events WHERE (kind IN ('factor_verified', 'session_start')
-                   OR native_type IN ('login/login_verification', 'login/login_challenge'))
+                   OR native_type_ref IN (SELECT id FROM idp_strings
+                                          WHERE value IN ('login/login_verification', 'login/login_challenge')))
                    AND (abs(id * 2654435761 + ?1) % ?2) = 0",
                 rusqlite_params(seed as i64, keep_every as i64),
             )

@@ -27,7 +27,7 @@ fn kinds(store: &Store, source: &str) -> BTreeMap<String, u64> {
 fn native_types(store: &Store, provider: &str) -> BTreeMap<String, u64> {
     let mut st = store
         .conn()
-        .prepare("SELECT native_type, COUNT(*) FROM idp_events WHERE provider = ?1 GROUP BY native_type")
+        .prepare("SELECT native_type, COUNT(*) FROM idp_events_full WHERE provider = ?1 GROUP BY native_type")
         .unwrap();
     st.query_map([provider], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
         .unwrap()

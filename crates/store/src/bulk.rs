@@ -24,12 +24,8 @@ use std::path::{Path, PathBuf};
 /// equals what the migrations created.)
 pub(crate) const INDEXES: &[(&str, &str)] = &[
     ("idp_events_login_kind_time", "ON idp_events (provider, user_login_fold, kind, time_ms) WHERE kind <> 'app_sso'"),
-    ("idp_events_session", "ON idp_events (provider, session_id, kind, time_ms) WHERE kind <> 'app_sso'"),
-    ("idp_events_sso_appid", "ON idp_events (provider, app_id, time_ms) WHERE kind = 'app_sso' AND app_id IS NOT NULL"),
-    (
-        "idp_events_sso_appname",
-        "ON idp_events (provider, lower(app_name), time_ms) WHERE kind = 'app_sso' AND app_id IS NULL",
-    ),
+    ("idp_events_session", "ON idp_events (provider, session_ref, kind, time_ms) WHERE kind <> 'app_sso'"),
+    ("idp_events_sso_app", "ON idp_events (app_ref, time_ms) WHERE kind = 'app_sso'"),
 ];
 
 /// Secondary indexes of `idp_events` a bulk import keeps: written in order, they cost little.

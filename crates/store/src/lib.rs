@@ -21,7 +21,7 @@ pub mod verdicts;
 mod walcopy;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, Millis, Source, fold};
 
@@ -127,17 +127,25 @@ pub struct Store {
     conn: Connection,
     /// The database file (`None` in memory): the bulk-import lock lives beside it.
     path: Option<PathBuf>,
-    /// Rows of `idp_users` / `idp_apps` this handle knows to be committed.
+    /// Rows of `idp_users` / `idp_apps` / `idp_strings` / `idp_app_refs` this handle knows to be
+    /// committed.
     keys: KeyCache,
 }
 
-/// The user keys and applications the writer knows are in `idp_users` and `idp_apps`, so it
-/// inserts each once instead of once per event. Only committed rows are remembered (a batch
-/// adds its own on commit), and a cache that grows past [`KeyCache::LIMIT`] starts over.
+/// An application as an event names it: provider, id and name (`idp_app_refs`).
+type AppKey = (Idp, Option<String>, Option<String>);
+
+/// The user keys and applications the writer knows are in `idp_users` and `idp_apps`, and the
+/// ids of the strings and applications it knows are in `idp_strings` and `idp_app_refs`, so it
+/// inserts (or looks up) each once instead of once per event. Only committed rows are
+/// remembered (a batch adds its own on commit), and a cache that grows past
+/// [`KeyCache::LIMIT`] starts over.
 #[derive(Debug, Default)]
 struct KeyCache {
     users: HashSet<(Idp, String)>,
     apps: HashSet<(Idp, String, String)>,
+    strings: HashMap<String, i64>,
+    app_refs: HashMap<AppKey, i64>,
 }
 
 impl KeyCache {
@@ -150,8 +158,16 @@ impl KeyCache {
         if self.apps.len() + other.apps.len() > Self::LIMIT {
             self.apps.clear();
         }
+        if self.strings.len() + other.strings.len() > Self::LIMIT {
+            self.strings.clear();
+        }
+        if self.app_refs.len() + other.app_refs.len() > Self::LIMIT {
+            self.app_refs.clear();
+        }
         self.users.extend(other.users);
         self.apps.extend(other.apps);
+        self.strings.extend(other.strings);
+        self.app_refs.extend(other.app_refs);
     }
 }
 
@@ -823,7 +839,8 @@ impl Batch<'_> {
             "SELECT provider, tenant, event_id, time_ms, kind, native_type, outcome, outcome_reason, user_login,
                 user_email, user_id, display_name, app_username, app_id, app_name, session_id, source_ip, user_agent,
                 asn, as_org, country, mfa, factors, auth_requirement
-             FROM idp_events INDEXED BY idp_events_raw WHERE raw_id = ?1 ORDER BY id",
+             FROM idp_events_full
+             WHERE id IN (SELECT id FROM idp_events INDEXED BY idp_events_raw WHERE raw_id = ?1) ORDER BY id",
         )?;
         let rows = st.query_map([raw_id], |r| {
             let mut v: [rusqlite::types::Value; IDP_ROW_COLS] = std::array::from_fn(|_| rusqlite::types::Value::Null);
@@ -921,59 +938,129 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Writes a record's normalized events (and their keys in `idp_users` / `idp_apps`).
+    /// Writes a record's normalized events (and their keys in `idp_users` / `idp_apps`). The
+    /// strings repeated from event to event are written once, in `idp_strings`, and the
+    /// application in `idp_app_refs`; the row holds their ids (migration 17).
     fn insert_idp_events(&mut self, raw_id: i64, events: &[IdpEvent]) -> Result<()> {
         for e in events {
             let factors = serde_json::to_string(&e.factors).map_err(|err| StoreError::Corrupt(err.to_string()))?;
             let login_fold = e.user.login.as_deref().map(fold);
             let email_fold = e.user.email.as_deref().map(fold);
-            // The folded keys are stored where an index seeks them: the login of events other
-            // than SSOs (`idp_events_login_kind_time`). The e-mail and the SSOs' logins are
-            // folded when read (rows of schema 9 and before carry them: the same values); the
-            // known users are kept in `idp_users`. 93 % of a day's events are SSOs: 56 bytes a
-            // row fewer to write.
+            // The folded login is stored where an index seeks it: on events other than SSOs
+            // (`idp_events_login_kind_time`). The e-mail and the SSOs' logins are folded when
+            // read; the known users are kept in `idp_users`.
             let login_stored = login_fold.as_deref().filter(|_| e.kind != IdpEventKind::AppSso);
+            let app_ref = self.app_ref(e.provider, e.app_id.as_deref(), e.app_name.as_deref())?;
+            let session_ref = self.opt_string_ref(e.session_id.as_deref())?;
+            let user_login_ref = self.opt_string_ref(e.user.login.as_deref())?;
+            let user_email_ref = self.opt_string_ref(e.user.email.as_deref())?;
+            let user_id_ref = self.opt_string_ref(e.user.user_id.as_deref())?;
+            let display_name_ref = self.opt_string_ref(e.user.display_name.as_deref())?;
+            let app_username_ref = self.opt_string_ref(e.user.app_username.as_deref())?;
+            let source_ip_ref = self.opt_string_ref(e.source_ip.as_deref())?;
+            let user_agent_ref = self.opt_string_ref(e.user_agent.as_deref())?;
+            let tenant_ref = self.opt_string_ref(e.tenant.as_deref())?;
+            let native_type_ref = self.string_ref(&e.native_type)?;
+            let outcome_reason_ref = self.opt_string_ref(e.outcome_reason.as_deref())?;
+            let as_org_ref = self.opt_string_ref(e.as_org.as_deref())?;
+            let mfa_ref = self.string_ref(e.mfa.as_str())?;
+            let factors_ref = self.string_ref(&factors)?;
+            let auth_requirement_ref = self.opt_string_ref(e.auth_requirement.as_deref())?;
             self.tx
                 .prepare_cached(
-                    "INSERT INTO idp_events (provider, tenant, event_id, time_ms, kind, native_type, outcome,
-                        outcome_reason, user_login, user_login_fold, user_email, user_email_fold, user_id,
-                        display_name, app_username, app_id, app_name, session_id, source_ip, user_agent, asn,
-                        as_org, country, mfa, factors, auth_requirement, raw_id)
+                    "INSERT INTO idp_events (provider, event_id, time_ms, kind, outcome, app_ref, session_ref,
+                        user_login_ref, user_email_ref, user_id_ref, display_name_ref, app_username_ref,
+                        source_ip_ref, user_agent_ref, tenant_ref, native_type_ref, outcome_reason_ref, asn,
+                        as_org_ref, country, mfa_ref, factors_ref, auth_requirement_ref, user_login_fold, raw_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                        ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+                        ?20, ?21, ?22, ?23, ?24, ?25)",
                 )?
                 .execute(params![
                     e.provider.as_str(),
-                    e.tenant,
                     e.event_id,
                     e.time_ms,
                     e.kind.as_str(),
-                    e.native_type,
                     e.outcome.as_str(),
-                    e.outcome_reason,
-                    e.user.login,
-                    login_stored,
-                    e.user.email,
-                    None::<&str>,
-                    e.user.user_id,
-                    e.user.display_name,
-                    e.user.app_username,
-                    e.app_id,
-                    e.app_name,
-                    e.session_id,
-                    e.source_ip,
-                    e.user_agent,
+                    app_ref,
+                    session_ref,
+                    user_login_ref,
+                    user_email_ref,
+                    user_id_ref,
+                    display_name_ref,
+                    app_username_ref,
+                    source_ip_ref,
+                    user_agent_ref,
+                    tenant_ref,
+                    native_type_ref,
+                    outcome_reason_ref,
                     e.asn,
-                    e.as_org,
+                    as_org_ref,
                     e.country,
-                    e.mfa.as_str(),
-                    factors,
-                    e.auth_requirement,
+                    mfa_ref,
+                    factors_ref,
+                    auth_requirement_ref,
+                    login_stored,
                     raw_id,
                 ])?;
             self.note_keys(e, [login_fold, email_fold, e.user.app_username.as_deref().map(sql_lower_trim)])?;
         }
         Ok(())
+    }
+
+    /// The id of `value` in `idp_strings`, inserting it the first time.
+    fn string_ref(&mut self, value: &str) -> Result<i64> {
+        if let Some(id) = self.known.strings.get(value).or_else(|| self.added.strings.get(value)) {
+            return Ok(*id);
+        }
+        let found: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT id FROM idp_strings WHERE value = ?1")?
+            .query_row([value], |r| r.get(0))
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None => self
+                .tx
+                .prepare_cached("INSERT INTO idp_strings (value) VALUES (?1) RETURNING id")?
+                .query_row([value], |r| r.get(0))?,
+        };
+        self.added.strings.insert(value.to_string(), id);
+        Ok(id)
+    }
+
+    fn opt_string_ref(&mut self, value: Option<&str>) -> Result<Option<i64>> {
+        value.map(|v| self.string_ref(v)).transpose()
+    }
+
+    /// The id of the application `(provider, app_id, app_name)` in `idp_app_refs`, inserting it
+    /// the first time; `None` for an event that names no application.
+    fn app_ref(&mut self, provider: Idp, app_id: Option<&str>, app_name: Option<&str>) -> Result<Option<i64>> {
+        if app_id.is_none() && app_name.is_none() {
+            return Ok(None);
+        }
+        let key: AppKey = (provider, app_id.map(str::to_string), app_name.map(str::to_string));
+        if let Some(id) = self.known.app_refs.get(&key).or_else(|| self.added.app_refs.get(&key)) {
+            return Ok(Some(*id));
+        }
+        let found: Option<i64> = self
+            .tx
+            .prepare_cached(
+                "SELECT id FROM idp_app_refs INDEXED BY idp_app_refs_key
+                 WHERE provider = ?1 AND app_id IS ?2 AND app_name IS ?3",
+            )?
+            .query_row(params![provider.as_str(), app_id, app_name], |r| r.get(0))
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None => self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO idp_app_refs (provider, app_id, app_name) VALUES (?1, ?2, ?3) RETURNING id",
+                )?
+                .query_row(params![provider.as_str(), app_id, app_name], |r| r.get(0))?,
+        };
+        self.added.app_refs.insert(key, id);
+        Ok(Some(id))
     }
 
     /// Removes re-judge ranges that `judge` has dealt with.

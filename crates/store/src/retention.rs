@@ -376,7 +376,8 @@ impl Store {
         let mut st = self
             .conn
             .prepare_cached(&format!(
-                "SELECT 1 FROM idp_events INDEXED BY idp_events_session WHERE provider = ?1 AND session_id = ?2
+                "SELECT 1 FROM idp_events INDEXED BY idp_events_session WHERE provider = ?1
+                 AND session_ref = (SELECT id FROM idp_strings WHERE value = ?2)
                  AND kind <> 'app_sso' AND kind IN ({SESSION_KINDS}) AND time_ms >= ?3 LIMIT 1"
             ))
             .map_err(crate::bulk::explain_missing_index)?;
@@ -419,7 +420,7 @@ impl Store {
             type RowInfo = (i64, Millis, String, String, String, Option<String>);
             let rows: Vec<RowInfo> = {
                 let sql = if idp {
-                    "SELECT id, time_ms, provider, event_id, kind, session_id FROM idp_events WHERE id >= ?1 AND id < ?2"
+                    "SELECT id, time_ms, provider, event_id, kind, session_id FROM idp_events_full WHERE id >= ?1 AND id < ?2"
                 } else {
                     "SELECT id, time_ms, 'cloudtrail', event_id, kind, NULL FROM aws_events WHERE id >= ?1 AND id < ?2"
                 };
@@ -639,7 +640,7 @@ impl Store {
             ("country", "country", "country IS NOT NULL"),
         ] {
             parts.push(format!(
-                "SELECT {keys}, '{kind}' AS kind, {col} AS value, time_ms FROM idp_events
+                "SELECT {keys}, '{kind}' AS kind, {col} AS value, time_ms FROM idp_events_full
                  WHERE id IN (SELECT id FROM temp.prune_ids) AND kind = 'app_sso' AND outcome = 'success'
                    AND user_login IS NOT NULL AND {cond}"
             ));

@@ -162,9 +162,6 @@ impl AwsApps {
     }
 }
 
-/// One query for SSOs to AWS applications: `(provider, index, column test, values)`.
-type AppLookup = (Idp, &'static str, &'static str, Vec<String>);
-
 /// The fields of an SSO the baseline aggregates.
 #[derive(Debug, Clone)]
 struct SsoBrief {
@@ -366,40 +363,26 @@ impl Store {
         Ok(AwsApps { ids: ids.to_vec(), names: app_names.into_iter().collect() })
     }
 
-    /// The SSO lookups for the AWS applications, per provider: `(provider, index, column,
-    /// values)`. An application is sought by id in `idp_events_sso_appid`, and by name in
-    /// `idp_events_sso_appname` among the SSOs that carry no id. A name is also turned into the
-    /// ids stored with it (`idp_apps`); those ids' SSOs are then kept only if they pass
-    /// [`AwsApps::matches`], as when every name was sought in an index of names.
-    fn aws_app_lookups(&self, apps: &AwsApps) -> Result<Vec<AppLookup>> {
+    /// The applications (`idp_app_refs` ids) that are AWS applications: those whose id or name
+    /// passes [`AwsApps::matches`]. Before migration 17, an application was sought by id, or by
+    /// name among the SSOs that carry no id, with the ids stored with a matching name; every SSO
+    /// so found was kept if it passed [`AwsApps::matches`]: the same SSOs.
+    fn aws_app_refs(&self, apps: &AwsApps) -> Result<Vec<i64>> {
+        let mut st = self.conn.prepare_cached("SELECT id, app_id, app_name FROM idp_app_refs")?;
+        let mut rows = st.query([])?;
         let mut out = Vec::new();
-        for provider in Idp::ALL {
-            let mut ids: BTreeSet<String> = apps.ids.iter().cloned().collect();
-            for chunk in apps.names.chunks(400) {
-                let mut args: Vec<Value> = vec![provider.as_str().to_string().into()];
-                let sql = format!(
-                    "SELECT app_id FROM idp_apps WHERE provider = ?1 AND app_id <> '' AND name_fold IN ({})",
-                    placeholders(&mut args, chunk)
-                );
-                let mut st = self.conn.prepare_cached(&sql)?;
-                for id in st.query_map(params_from_iter(args), |r| r.get::<_, String>(0))? {
-                    ids.insert(id?);
-                }
-            }
-            let ids: Vec<String> = ids.into_iter().collect();
-            for chunk in ids.chunks(400) {
-                out.push((provider, "idp_events_sso_appid", "app_id IS NOT NULL AND app_id", chunk.to_vec()));
-            }
-            for chunk in apps.names.chunks(400) {
-                out.push((provider, "idp_events_sso_appname", "app_id IS NULL AND lower(app_name)", chunk.to_vec()));
+        while let Some(r) = rows.next()? {
+            let (id, app_id, app_name): (i64, Option<String>, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            if apps.matches(app_id.as_deref(), app_name.as_deref()) {
+                out.push(id);
             }
         }
         Ok(out)
     }
 
-    /// Runs `select` over the SSOs to the AWS applications with `from <= time <= to`, calling
-    /// `f` with each row whose application passes [`AwsApps::matches`] (read from two columns
-    /// appended after `select`'s).
+    /// Runs `select` (columns of `idp_events_full`) over the SSOs to the AWS applications with
+    /// `from <= time <= to`, calling `f` with each row, in time order. They are sought by
+    /// application in `idp_events_sso_app`.
     pub(crate) fn for_each_aws_app_sso(
         &self,
         apps: &AwsApps,
@@ -408,24 +391,25 @@ impl Store {
         to: Millis,
         f: &mut dyn FnMut(&Row<'_>) -> Result<()>,
     ) -> Result<()> {
-        for (provider, index, col, values) in self.aws_app_lookups(apps)? {
-            let mut args: Vec<Value> = vec![from.into(), to.into(), provider.as_str().to_string().into()];
-            let cond = format!("{col} IN ({})", placeholders(&mut args, &values));
-            // `kind = 'app_sso'` and the app_id test are written as the partial index has them,
-            // so SQLite can use it.
+        for chunk in self.aws_app_refs(apps)?.chunks(400) {
+            let mut args: Vec<Value> = vec![from.into(), to.into()];
+            let mut ins = Vec::with_capacity(chunk.len());
+            for id in chunk {
+                args.push((*id).into());
+                ins.push(format!("?{}", args.len()));
+            }
+            // `kind = 'app_sso'` is written as the partial index has it, so SQLite can use it.
             let sql = format!(
-                "SELECT {select}, app_id, app_name FROM idp_events INDEXED BY {index}
-                 WHERE provider = ?3 AND kind = 'app_sso' AND {cond} AND time_ms >= ?1 AND time_ms <= ?2"
+                "SELECT {select} FROM idp_events_full WHERE id IN (
+                    SELECT id FROM idp_events INDEXED BY idp_events_sso_app
+                    WHERE kind = 'app_sso' AND app_ref IN ({}) AND time_ms >= ?1 AND time_ms <= ?2)
+                 ORDER BY time_ms, id",
+                ins.join(", ")
             );
             let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
-            let app_at = st.column_count() - 2;
             let mut rows = st.query(params_from_iter(args))?;
             while let Some(r) = rows.next()? {
-                let app_id: Option<String> = r.get(app_at)?;
-                let app_name: Option<String> = r.get(app_at + 1)?;
-                if apps.matches(app_id.as_deref(), app_name.as_deref()) {
-                    f(r)?;
-                }
+                f(r)?;
             }
         }
         Ok(())
@@ -524,8 +508,11 @@ impl Store {
 
     /// `index`: `INDEXED BY <name>`, or empty to let SQLite choose.
     fn idp_query_by(&self, index: &str, where_sql: &str, args: Vec<Value>) -> Result<Vec<IdpEvent>> {
-        let sql =
-            format!("SELECT {IDP_COLS} FROM idp_events {index} WHERE {where_sql} ORDER BY time_ms, provider, event_id");
+        // The index finds the rows; their strings are read through the view (migration 17).
+        let sql = format!(
+            "SELECT {IDP_COLS} FROM idp_events_full WHERE id IN (SELECT id FROM idp_events {index} WHERE {where_sql})
+             ORDER BY time_ms, provider, event_id"
+        );
         let mut st = self.conn.prepare(&sql).map_err(crate::bulk::explain_missing_index)?;
         let rows = st.query_map(params_from_iter(args), idp_row)?;
         let mut out = Vec::new();
@@ -723,9 +710,9 @@ impl Store {
     ) -> Result<()> {
         // SSOs to AWS applications in the candidate windows of the range. Applications are
         // matched by id or by lower-case name; the default pattern (`aws` or `amazon` in the
-        // name) is resolved to the names stored, so every query seeks its application in the
-        // indexes (provider, kind, lower(app_name), time_ms) and (provider, kind, app_id,
-        // time_ms) instead of reading the SSOs to every other application.
+        // name) is resolved to the applications stored (`idp_app_refs`), so every query seeks
+        // its application in the index (app_ref, time_ms) of SSOs instead of reading the SSOs
+        // to every other application.
         let apps = self.aws_apps(&q.aws_app_ids, &q.aws_app_names, q.default_app_pattern)?;
         let ssos = self.aws_app_ssos(&apps, lo, hi)?;
 
@@ -759,14 +746,15 @@ impl Store {
             for chunk in sids.chunks(500) {
                 let mut args: Vec<Value> = vec![provider.to_string().into(), hi.into()];
                 related.extend(self.idp_query_by(
-                    // The index (provider, session_id, kind, time_ms) holds no SSOs (a partial
+                    // The index (provider, session_ref, kind, time_ms) holds no SSOs (a partial
                     // index); `kind <> 'app_sso'` is written as its definition has it, so that
                     // SQLite can use it, and `kind IN (..)` seeks each kind. A session's events
                     // after the span's last SSO cannot bear on it (the engine reads those at or
                     // before the SSO), so they are left for the slices that need them.
                     "INDEXED BY idp_events_session",
                     &format!(
-                        "provider = ?1 AND session_id IN ({}) AND kind <> 'app_sso' AND kind IN ({SESSION_KINDS})
+                        "provider = ?1 AND session_ref IN (SELECT id FROM idp_strings WHERE value IN ({}))
+                         AND kind <> 'app_sso' AND kind IN ({SESSION_KINDS})
                          AND time_ms <= ?2",
                         placeholders(&mut args, chunk)
                     ),

@@ -75,23 +75,20 @@ fn stored_fields_and_folded_keys() {
     assert_eq!(mfa_used, 0);
     let (login_fold, mfa, factors, asn): (String, String, String, i64) = s
         .conn()
-        .query_row("SELECT user_login_fold, mfa, factors, asn FROM idp_events", [], |r| {
+        .query_row("SELECT user_login_fold, mfa, factors, asn FROM idp_events_full", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
         .unwrap();
     assert_eq!(login_fold, "alice@example.com");
     assert_eq!(mfa, "verified");
-    // An SSO's keys are folded when read, not stored; nor is any e-mail's.
+    // An SSO's keys are folded when read, not stored; no e-mail's is (no column holds one).
     let mut b = s.batch().unwrap();
     let e = IdpEvent { kind: IdpEventKind::AppSso, ..idp("u2") };
     b.insert_idp(Source::Okta, "u2", at(), &raw::compress(b"{}"), &[e]).unwrap();
     b.commit().unwrap();
     assert_eq!(
-        table(
-            &s,
-            "SELECT kind || ' ' || coalesce(user_login_fold, '-') || ' ' || coalesce(user_email_fold, '-') FROM idp_events"
-        ),
-        ["app_sso - -", "factor_verified alice@example.com -"]
+        table(&s, "SELECT kind || ' ' || coalesce(user_login_fold, '-') FROM idp_events"),
+        ["app_sso -", "factor_verified alice@example.com"]
     );
     assert_eq!(factors, r#"["OKTA_VERIFY_PUSH"]"#);
     assert_eq!(asn, 3741);
@@ -355,7 +352,7 @@ fn a_database_migrated_to_9_knows_the_users_and_apps_a_new_one_knows() {
             "ATTACH '{}' AS old;
              INSERT INTO old.raw_records SELECT id, source, native_id, origin, location, stored_ms, raw, block_id,
                 block_start, block_len FROM main.raw_records;
-             INSERT INTO old.idp_events SELECT * FROM main.idp_events;
+             INSERT INTO old.idp_events SELECT {IDP_COLUMNS_16} FROM main.idp_events_full;
              DETACH old;",
             old_db.display()
         ))
@@ -1101,10 +1098,47 @@ fn undo_migration_15(c: &rusqlite::Connection) {
 
 /// Takes a store back to what migration 15 left (for the migration tests).
 fn undo_migration_16(c: &rusqlite::Connection) {
+    undo_migration_17(c);
     c.execute_batch(
         "DROP TABLE aws_baseline; DROP TABLE sso_baseline; DROP TABLE retained_facts; DROP TABLE retention;
          DROP TABLE verdict_evidence; DROP TABLE prune_chunks; DROP INDEX aws_events_raw;",
     )
+    .unwrap();
+}
+
+/// The columns of `idp_events` before migration 17, in their order.
+const IDP_COLUMNS_16: &str = "id, provider, tenant, event_id, time_ms, kind, native_type, outcome, outcome_reason,
+    user_login, user_login_fold, user_email, NULL, user_id, display_name, app_username, app_id, app_name, session_id,
+    source_ip, user_agent, asn, as_org, country, mfa, factors, auth_requirement, raw_id";
+
+/// Takes a store back to what migration 16 left (for the migration tests): `idp_events` with a
+/// column per field, as the writer of schema 16 wrote it (the folded login on events other than
+/// SSOs only), and its indexes.
+fn undo_migration_17(c: &rusqlite::Connection) {
+    c.execute_batch(&format!(
+        "CREATE TABLE idp_events_v16 (
+            id INTEGER PRIMARY KEY, provider TEXT NOT NULL, tenant TEXT, event_id TEXT NOT NULL,
+            time_ms INTEGER NOT NULL, kind TEXT NOT NULL, native_type TEXT NOT NULL, outcome TEXT NOT NULL,
+            outcome_reason TEXT, user_login TEXT, user_login_fold TEXT, user_email TEXT, user_email_fold TEXT,
+            user_id TEXT, display_name TEXT, app_username TEXT, app_id TEXT, app_name TEXT, session_id TEXT,
+            source_ip TEXT, user_agent TEXT, asn INTEGER, as_org TEXT, country TEXT, mfa TEXT NOT NULL,
+            factors TEXT NOT NULL, auth_requirement TEXT,
+            raw_id INTEGER NOT NULL REFERENCES raw_records(id));
+         INSERT INTO idp_events_v16 SELECT {IDP_COLUMNS_16} FROM idp_events_full ORDER BY id;
+         DROP VIEW idp_events_full;
+         DROP TABLE idp_events;
+         DROP TABLE idp_strings;
+         DROP TABLE idp_app_refs;
+         ALTER TABLE idp_events_v16 RENAME TO idp_events;
+         CREATE INDEX idp_events_raw ON idp_events (raw_id);
+         CREATE INDEX idp_events_login_kind_time ON idp_events (provider, user_login_fold, kind, time_ms)
+            WHERE kind <> 'app_sso';
+         CREATE INDEX idp_events_session ON idp_events (provider, session_id, kind, time_ms) WHERE kind <> 'app_sso';
+         CREATE INDEX idp_events_sso_appid ON idp_events (provider, app_id, time_ms)
+            WHERE kind = 'app_sso' AND app_id IS NOT NULL;
+         CREATE INDEX idp_events_sso_appname ON idp_events (provider, lower(app_name), time_ms)
+            WHERE kind = 'app_sso' AND app_id IS NULL;"
+    ))
     .unwrap();
 }
 
