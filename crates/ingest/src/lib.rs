@@ -324,8 +324,14 @@ pub(crate) fn split_wrappers(opts: &ImportOptions) -> &'static [WrapperPath] {
     }
 }
 
-/// Records per chunk: a worker sends them to the writer with their raw bytes in one block.
-const CHUNK: usize = 256;
+/// Records per chunk: a worker sends them to the writer with their raw bytes in one block
+/// (zstd, `trailproof_store::raw`). A block of 1,024 records compresses 9 % smaller than one of
+/// 256 and wastes less of its last overflow page (3,000-user day: see migration 18).
+const CHUNK: usize = 1024;
+
+/// A chunk is sent once its records hold this many bytes, whatever their number (large records
+/// make a block of fewer).
+const CHUNK_BYTES: usize = 4 << 20;
 
 fn note_span(local: &mut Local, source: Source, scope: Option<String>, t: Millis) {
     let key = (source, scope.unwrap_or_else(|| "*".to_string()));
@@ -554,7 +560,9 @@ fn read_input(
         if let Err(u) = records.record(&rec, &mut |e| take(e, opts, idx, &mut local, &mut chunk)) {
             break Some(u.to_string());
         }
-        if chunk.items.len() >= CHUNK && tx.send(Msg::Items(std::mem::take(&mut chunk).finish())).is_err() {
+        if (chunk.items.len() >= CHUNK || chunk.block.len() >= CHUNK_BYTES)
+            && tx.send(Msg::Items(std::mem::take(&mut chunk).finish())).is_err()
+        {
             return (local, Some("import stopped".into()));
         }
     };

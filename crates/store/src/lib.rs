@@ -1,8 +1,8 @@
 //! The SQLite store: the only crate that speaks SQL.
 //!
 //! Invariants (see ARCHITECTURE.md):
-//! - Every stored event points at its raw record (`raw_records`, deflate-compressed JSON with
-//!   origin and location). Nothing is stored without its raw record, and a record that could not
+//! - Every stored event points at its raw record (`raw_records`, compressed JSON with origin
+//!   and location; see `raw.rs` and migration 18). Nothing is stored without its raw record, and a record that could not
 //!   be used goes to `quarantine` with the reason.
 //! - Dedupe on the source's native id: inserting a record that is already present changes nothing
 //!   and reports it as a duplicate.
@@ -182,6 +182,22 @@ pub(crate) fn sql_lower_trim(s: &str) -> String {
     sql_lower(s.trim_matches(' '))
 }
 
+/// A raw record's location as stored (migration 18): `record N at byte M`, what an import
+/// writes for a record not inside an envelope, as its two numbers; any other text as written.
+fn split_location(location: &str) -> (Option<i64>, Option<i64>, Option<&str>) {
+    let numbers = location
+        .strip_prefix("record ")
+        .and_then(|rest| rest.split_once(" at byte "))
+        .and_then(|(n, m)| Some((n.parse::<i64>().ok()?, m.parse::<i64>().ok()?)));
+    match numbers {
+        Some((n, m)) if format!("record {n} at byte {m}") == location => (Some(n), Some(m), None),
+        _ => (None, None, Some(location)),
+    }
+}
+
+/// The location text of a `raw_records` row (the inverse of [`split_location`], in SQL).
+pub(crate) const RAW_LOCATION_SQL: &str = "coalesce(loc_text, 'record ' || loc_record || ' at byte ' || loc_byte, '')";
+
 /// The bytes of raw record `id` (decompressed), through any connection or transaction.
 fn read_raw(conn: &Connection, id: i64, native_id: &str) -> Result<Vec<u8>> {
     type Row = (Vec<u8>, Option<i64>, Option<i64>, Option<i64>);
@@ -335,6 +351,7 @@ impl Store {
             known: &mut self.keys,
             added: KeyCache::default(),
             keep_first_since: None,
+            origins: HashMap::new(),
         })
     }
 
@@ -566,6 +583,9 @@ pub struct Batch<'a> {
     /// Records stored at or after this time are not replaced by another version (see
     /// [`Batch::keep_first_since`]).
     keep_first_since: Option<Millis>,
+    /// Ids of the `raw_origins` rows this batch has used (a batch's own, gone with it if it
+    /// rolls back).
+    origins: HashMap<String, i64>,
 }
 
 /// The columns an IdP event's content is compared by (all it stores but the folded keys, which
@@ -627,25 +647,52 @@ impl Batch<'_> {
 
     /// Inserts the raw record; `None` when (source, native_id) is already stored.
     fn insert_raw(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw: RawRef<'_>) -> Result<Option<i64>> {
+        let origin_id = self.origin_id(at.origin)?;
+        let (loc_record, loc_byte, loc_text) = split_location(at.location);
         let mut st = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO raw_records (source, native_id, origin, location, stored_ms, raw, block_id,
-                block_start, block_len)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT OR IGNORE INTO raw_records (source, native_id, origin_id, loc_record, loc_byte, loc_text,
+                stored_ms, raw, block_id, block_start, block_len)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         let (blob, block, start, len): (&[u8], _, _, _) = match raw {
             RawRef::Deflated(b) => (b, None, None, None),
             RawRef::InBlock { block_id, start, len } => (&[], Some(block_id), Some(start as i64), Some(len as i64)),
         };
-        let n =
-            st.execute(params![source.as_str(), native_id, at.origin, at.location, self.now, blob, block, start, len])?;
+        let n = st.execute(params![
+            source.as_str(),
+            native_id,
+            origin_id,
+            loc_record,
+            loc_byte,
+            loc_text,
+            self.now,
+            blob,
+            block,
+            start,
+            len
+        ])?;
         Ok((n == 1).then(|| self.tx.last_insert_rowid()))
+    }
+
+    /// The id of `origin` in `raw_origins`, added if new.
+    fn origin_id(&mut self, origin: &str) -> Result<i64> {
+        if let Some(id) = self.origins.get(origin) {
+            return Ok(*id);
+        }
+        self.tx.prepare_cached("INSERT OR IGNORE INTO raw_origins (origin) VALUES (?1)")?.execute([origin])?;
+        let id: i64 = self
+            .tx
+            .prepare_cached("SELECT id FROM raw_origins WHERE origin = ?1")?
+            .query_row([origin], |r| r.get(0))?;
+        self.origins.insert(origin.to_string(), id);
+        Ok(id)
     }
 
     /// Stores a block of raw records compressed together ([`raw::Block`]); the records then
     /// point into it with [`RawRef::InBlock`].
-    pub fn insert_block(&mut self, deflated: &[u8]) -> Result<i64> {
+    pub fn insert_block(&mut self, packed: &[u8]) -> Result<i64> {
         let mut st = self.tx.prepare_cached("INSERT INTO raw_blocks (data) VALUES (?1)")?;
-        st.execute([deflated])?;
+        st.execute([packed])?;
         Ok(self.tx.last_insert_rowid())
     }
 
@@ -794,18 +841,33 @@ impl Batch<'_> {
             RawRef::Deflated(b) => (b, None, None, None),
             RawRef::InBlock { block_id, start, len } => (&[], Some(block_id), Some(start as i64), Some(len as i64)),
         };
+        let origin_id = self.origin_id(at.origin)?;
+        let (loc_record, loc_byte, loc_text) = split_location(at.location);
         let row = self
             .tx
             .prepare_cached(
-                "INSERT INTO raw_records (source, native_id, origin, location, stored_ms, raw, block_id, block_start,
-                    block_len, content_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO raw_records (source, native_id, origin_id, loc_record, loc_byte, loc_text, stored_ms, raw,
+                    block_id, block_start, block_len, content_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (source, native_id) DO UPDATE SET content_hash = content_hash
                     WHERE content_hash IS NOT excluded.content_hash
                  RETURNING id, content_hash, stored_ms",
             )?
             .query_row(
-                params![source.as_str(), native_id, at.origin, at.location, self.now, blob, block, start, len, hash],
+                params![
+                    source.as_str(),
+                    native_id,
+                    origin_id,
+                    loc_record,
+                    loc_byte,
+                    loc_text,
+                    self.now,
+                    blob,
+                    block,
+                    start,
+                    len,
+                    hash
+                ],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
@@ -867,10 +929,15 @@ impl Batch<'_> {
         events: &[IdpEvent],
     ) -> Result<()> {
         let earlier = read_raw(&self.tx, raw_id, native_id)?;
-        let (origin, location, stored_ms): (String, String, i64) =
-            self.tx.query_row("SELECT origin, location, stored_ms FROM raw_records WHERE id = ?1", [raw_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
+        let (origin, location, stored_ms): (Option<String>, String, i64) = self.tx.query_row(
+            &format!(
+                "SELECT (SELECT origin FROM raw_origins WHERE id = origin_id), {RAW_LOCATION_SQL}, stored_ms
+                 FROM raw_records WHERE id = ?1"
+            ),
+            [raw_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let origin = origin.unwrap_or_default();
         self.tx
             .prepare_cached(
                 "INSERT INTO raw_history (raw_id, source, native_id, origin, location, stored_ms, superseded_ms, raw)
@@ -892,13 +959,17 @@ impl Batch<'_> {
             RawRef::Deflated(b) => (b, None, None, None),
             RawRef::InBlock { block_id, start, len } => (&[], Some(block_id), Some(start as i64), Some(len as i64)),
         };
+        let origin_id = self.origin_id(at.origin)?;
+        let (loc_record, loc_byte, loc_text) = split_location(at.location);
         self.tx
             .prepare_cached(
-                "UPDATE raw_records SET origin = ?2, location = ?3, stored_ms = ?4, raw = ?5, block_id = ?6,
-                    block_start = ?7, block_len = ?8, content_hash = ?9
+                "UPDATE raw_records SET origin_id = ?2, loc_record = ?3, loc_byte = ?4, loc_text = ?5, stored_ms = ?6,
+                    raw = ?7, block_id = ?8, block_start = ?9, block_len = ?10, content_hash = ?11
                  WHERE id = ?1",
             )?
-            .execute(params![raw_id, at.origin, at.location, self.now, blob, block, start, len, hash])?;
+            .execute(params![
+                raw_id, origin_id, loc_record, loc_byte, loc_text, self.now, blob, block, start, len, hash
+            ])?;
         self.tx.prepare_cached("DELETE FROM idp_events WHERE raw_id = ?1")?.execute([raw_id])?;
         self.insert_idp_events(raw_id, events)?;
         // What may have rested on either version: its provider(s) and times.

@@ -1,11 +1,27 @@
-//! Raw records are kept deflate-compressed: raw JSON in SQLite costs an order of magnitude in
-//! insert rate and size (design.md, measured facts), and the compression runs on the parse
-//! workers, not on the single writer.
+//! Raw records are kept compressed: raw JSON in SQLite costs an order of magnitude in insert
+//! rate and size (design.md, measured facts), and the compression runs on the parse workers,
+//! not on the single writer.
+//!
+//! Two codecs, told apart by a blob's first bytes, so every blob written before reads as it did:
+//! - zstd (RFC 8878): what [`Block::finish`] writes. A zstd frame starts with the magic number
+//!   `28 B5 2F FD` (RFC 8878 §3.1.1).
+//! - raw deflate (RFC 1951), without header: what blocks held before migration 18, what
+//!   [`compress`] writes for a record stored alone ([`RawRef::Deflated`]) and for `raw_history`.
+//!   No deflate stream begins with the zstd magic number: its first byte `0x28` would open a
+//!   stored block that is not the last (BFINAL 0, BTYPE 00), whose next four bytes are LEN and
+//!   its one's complement NLEN (RFC 1951 §3.2.4); `B5 2F` as LEN needs `4A D0` as NLEN, not
+//!   `FD ..`. A decoder refuses such a stream, so no blob that ever read as deflate reads as zstd.
 
 use flate2::Compression;
 use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 use std::io::{Read, Write};
+
+/// The first bytes of a zstd frame (RFC 8878 §3.1.1: magic number 0xFD2FB528, little-endian).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// The zstd level of blocks (measured: see migration 18).
+pub const BLOCK_LEVEL: i32 = 3;
 
 /// Compresses a raw record for [`crate::Batch::insert_aws`] / [`crate::Batch::insert_idp`].
 ///
@@ -36,6 +52,21 @@ pub fn compress(raw: &[u8]) -> Vec<u8> {
             }
         }
     })
+}
+
+/// Compresses a block's data with zstd at [`BLOCK_LEVEL`]. Each thread keeps one compression
+/// context (as [`compress`] keeps its deflate state); should zstd fail, the block is deflated
+/// instead, which reads back the same.
+fn compress_block(data: &[u8]) -> Vec<u8> {
+    thread_local! {
+        static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            std::cell::RefCell::new(zstd::bulk::Compressor::new(BLOCK_LEVEL).ok());
+    }
+    let packed = ZSTD.with(|cell| {
+        let mut guard = cell.try_borrow_mut().ok()?;
+        guard.as_mut()?.compress(data).ok()
+    });
+    packed.unwrap_or_else(|| compress(data))
 }
 
 /// Where the writer finds a record's raw bytes.
@@ -74,13 +105,27 @@ impl Block {
         (start, raw.len())
     }
 
-    /// The compressed block, for [`crate::Batch::insert_block`].
+    /// Bytes pushed so far (uncompressed).
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The compressed block (zstd), for [`crate::Batch::insert_block`].
     pub fn finish(self) -> Vec<u8> {
-        compress(&self.data)
+        compress_block(&self.data)
     }
 }
 
+/// The bytes of a block or of a record stored alone, whichever codec wrote them (see the top
+/// of this module).
 pub fn decompress(blob: &[u8]) -> std::io::Result<Vec<u8>> {
+    if blob.starts_with(&ZSTD_MAGIC) {
+        return zstd::stream::decode_all(blob);
+    }
     let mut out = Vec::with_capacity(blob.len() * 4);
     DeflateDecoder::new(blob).read_to_end(&mut out)?;
     Ok(out)
@@ -89,6 +134,16 @@ pub fn decompress(blob: &[u8]) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn noise(seed: &mut u64, len: usize, alphabet: &[u8]) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                alphabet[(*seed >> 40) as usize % alphabet.len()]
+            })
+            .collect()
+    }
 
     /// The reused compressor must give every record its own complete stream, whatever came
     /// before it on the thread (sizes around the output buffer's growth steps included).
@@ -96,13 +151,90 @@ mod tests {
     fn compress_round_trips_records_of_every_size_one_after_another() {
         let mut seed = 7u64;
         for len in [0usize, 1, 10, 100, 1000, 4095, 4096, 70_000, 300_000, 5] {
-            let raw: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    b"{}\"abcdefghij0123456789:,"[(seed >> 59) as usize % 25]
-                })
-                .collect();
+            let raw = noise(&mut seed, len, b"{}\"abcdefghij0123456789:,");
             assert_eq!(decompress(&compress(&raw)).unwrap(), raw, "length {len}");
+        }
+    }
+
+    /// Blocks are zstd frames; each record reads back from its place, whatever its bytes: none,
+    /// one, binary (every byte value, NULs), a record of several MiB, one after another on the
+    /// reused context.
+    #[test]
+    fn blocks_are_zstd_and_every_record_reads_back_from_its_place() {
+        let mut seed = 11u64;
+        let all_bytes: Vec<u8> = (0..=255u8).collect();
+        let records: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"x".to_vec(),
+            noise(&mut seed, 1000, &all_bytes),
+            br#"{"uuid":"a","published":"2026-11-01T00:00:00Z"}"#.to_vec(),
+            Vec::new(),
+            noise(&mut seed, 5 << 20, b"{}\"abc:,0123456789 "),
+            vec![0u8; 70_000],
+        ];
+        for round in 0..2 {
+            let mut block = Block::default();
+            assert!(block.is_empty());
+            let places: Vec<(usize, usize)> = records.iter().map(|r| block.push(r)).collect();
+            assert_eq!(block.len(), records.iter().map(Vec::len).sum::<usize>());
+            let packed = block.finish();
+            assert!(packed.starts_with(&ZSTD_MAGIC), "round {round}");
+            let data = decompress(&packed).unwrap();
+            for (r, (start, len)) in records.iter().zip(places) {
+                assert_eq!(&data[start..start + len], r.as_slice(), "round {round}");
+            }
+        }
+        // An empty block too.
+        assert_eq!(decompress(&Block::default().finish()).unwrap(), b"");
+    }
+
+    /// A block written before migration 18 (deflate, no header) reads back as it did.
+    #[test]
+    fn a_deflate_block_of_before_reads_back() {
+        let data = br#"{"a":1}{"b":2}"#.repeat(500);
+        let mut enc = DeflateEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(&data).unwrap();
+        let old = enc.finish().unwrap();
+        assert!(!old.starts_with(&ZSTD_MAGIC));
+        assert_eq!(decompress(&old).unwrap(), data);
+    }
+
+    /// A deflate stream that begins with the zstd magic number is refused by the deflate
+    /// decoder (its stored-block lengths disagree), so the first bytes tell the codecs apart.
+    #[test]
+    fn the_zstd_magic_number_is_no_valid_deflate_start() {
+        let mut blob = ZSTD_MAGIC.to_vec();
+        blob.extend_from_slice(&[0u8; 64]);
+        let mut out = Vec::new();
+        assert!(DeflateDecoder::new(blob.as_slice()).read_to_end(&mut out).is_err());
+    }
+
+    /// Damaged blobs are errors, not panics or wrong bytes.
+    #[test]
+    fn a_damaged_block_is_an_error() {
+        let mut block = Block::default();
+        block.push(&br#"{"k":"v"}"#.repeat(1000));
+        let packed = block.finish();
+        assert!(decompress(&packed[..packed.len() / 2]).is_err());
+        assert!(decompress(&ZSTD_MAGIC).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn any_records_round_trip_through_a_block(records in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..3000), 0..40)) {
+            let mut block = Block::default();
+            let places: Vec<(usize, usize)> = records.iter().map(|r| block.push(r)).collect();
+            let data = decompress(&block.finish()).unwrap();
+            for (r, (start, len)) in records.iter().zip(places) {
+                prop_assert_eq!(&data[start..start + len], r.as_slice());
+            }
+        }
+
+        #[test]
+        fn a_record_compressed_alone_is_deflate_and_round_trips(raw in prop::collection::vec(any::<u8>(), 0..5000)) {
+            let blob = compress(&raw);
+            prop_assert!(!blob.starts_with(&ZSTD_MAGIC));
+            prop_assert_eq!(decompress(&blob).unwrap(), raw);
         }
     }
 }

@@ -1,5 +1,8 @@
 use super::*;
 use proptest::prelude::*;
+
+/// The first bytes of a zstd frame (RFC 8878 §3.1.1): how a zstd block is told from deflate.
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xB5, 0x2F, 0xFD];
 use trailproof_model::{AwsEventKind, Idp, IdpEventKind, MfaClaim, Outcome, UserKeys};
 
 fn at() -> Origin<'static> {
@@ -350,8 +353,9 @@ fn a_database_migrated_to_9_knows_the_users_and_apps_a_new_one_knows() {
     new.conn()
         .execute_batch(&format!(
             "ATTACH '{}' AS old;
-             INSERT INTO old.raw_records SELECT id, source, native_id, origin, location, stored_ms, raw, block_id,
-                block_start, block_len FROM main.raw_records;
+             INSERT INTO old.raw_records SELECT id, source, native_id,
+                (SELECT origin FROM main.raw_origins WHERE id = origin_id), {RAW_LOCATION_SQL}, stored_ms, raw,
+                block_id, block_start, block_len FROM main.raw_records;
              INSERT INTO old.idp_events SELECT {IDP_COLUMNS_16} FROM main.idp_events_full;
              DETACH old;",
             old_db.display()
@@ -1115,6 +1119,7 @@ const IDP_COLUMNS_16: &str = "id, provider, tenant, event_id, time_ms, kind, nat
 /// column per field, as the writer of schema 16 wrote it (the folded login on events other than
 /// SSOs only), and its indexes.
 fn undo_migration_17(c: &rusqlite::Connection) {
+    undo_migration_18(c);
     c.execute_batch(&format!(
         "CREATE TABLE idp_events_v16 (
             id INTEGER PRIMARY KEY, provider TEXT NOT NULL, tenant TEXT, event_id TEXT NOT NULL,
@@ -1255,6 +1260,18 @@ fn a_store_of_schema_15_is_migrated_and_reads_back_every_raw_record() {
 /// changes nothing.
 #[test]
 fn prune_repacks_a_block_kept_for_its_cited_records() {
+    prune_repacks_a_block_of(false);
+}
+
+/// The same over blocks of both codecs: the block repacked was written before migration 18
+/// (deflate), the other one is zstd; the repacked block is zstd and every live record reads
+/// back byte for byte.
+#[test]
+fn prune_repacks_a_deflate_block_of_before_into_zstd() {
+    prune_repacks_a_block_of(true);
+}
+
+fn prune_repacks_a_block_of(deflate_first: bool) {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(&dir.path().join("tp.db")).unwrap();
     const DAY: i64 = trailproof_model::DAY_MS;
@@ -1264,14 +1281,19 @@ fn prune_repacks_a_block_kept_for_its_cited_records() {
         let mut b = s.batch().unwrap();
         for (blk, day) in [(0, 0), (1, 12)] {
             let mut block = raw::Block::default();
+            let mut plain = Vec::new();
             let mut refs = Vec::new();
             for i in 0..300 {
                 let id = format!("okta-{blk}-{i}");
                 let bytes = format!(r#"{{"uuid":"{id}","published":"x","pad":"{}"}}"#, "ü".repeat(i % 40)).into_bytes();
                 refs.push((id.clone(), block.push(&bytes)));
+                plain.extend_from_slice(&bytes);
                 records.push((id, bytes));
             }
-            let block_id = b.insert_block(&block.finish()).unwrap();
+            // A block as written before migration 18: the same bytes, deflated.
+            let packed = if blk == 0 && deflate_first { raw::compress(&plain) } else { block.finish() };
+            assert_eq!(packed.starts_with(ZSTD_MAGIC), !(blk == 0 && deflate_first));
+            let block_id = b.insert_block(&packed).unwrap();
             for (k, (id, (start, len))) in refs.into_iter().enumerate() {
                 let e = IdpEvent {
                     event_id: id.clone(),
@@ -1328,6 +1350,8 @@ fn prune_repacks_a_block_kept_for_its_cited_records() {
     let cited: usize =
         records.iter().filter(|(id, _)| id == "okta-0-7" || id == "okta-0-250").map(|(_, b)| b.len()).sum();
     assert_eq!(after[1].1, cited, "the new block holds the two cited records and nothing else");
+    let newest: Vec<u8> = s.conn().query_row("SELECT data FROM raw_blocks ORDER BY id DESC", [], |r| r.get(0)).unwrap();
+    assert!(newest.starts_with(ZSTD_MAGIC), "a repacked block is zstd");
     for (id, bytes) in &records {
         let stays = id.starts_with("okta-1-") || id == "okta-0-7" || id == "okta-0-250";
         assert_eq!(s.raw_record(Source::Okta, id).unwrap().as_deref(), stays.then_some(bytes.as_slice()), "{id}");
@@ -1401,5 +1425,135 @@ fn prune_removes_a_block_whose_records_were_all_replaced_by_later_versions() {
     assert_eq!(count(&s), 1);
     for (id, bytes) in &last {
         assert_eq!(s.raw_record(Source::Entra, id).unwrap().as_deref(), Some(bytes.as_slice()), "{id}");
+    }
+}
+
+/// Takes a store back to what migration 17 left: origin and location as text in every row.
+fn undo_migration_18(c: &rusqlite::Connection) {
+    c.execute_batch(&format!(
+        "ALTER TABLE raw_records ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+         ALTER TABLE raw_records ADD COLUMN location TEXT NOT NULL DEFAULT '';
+         UPDATE raw_records SET origin = (SELECT origin FROM raw_origins WHERE id = origin_id),
+            location = {RAW_LOCATION_SQL};
+         ALTER TABLE raw_records DROP COLUMN origin_id;
+         ALTER TABLE raw_records DROP COLUMN loc_record;
+         ALTER TABLE raw_records DROP COLUMN loc_byte;
+         ALTER TABLE raw_records DROP COLUMN loc_text;
+         DROP TABLE raw_origins;"
+    ))
+    .unwrap();
+}
+
+/// A store of schema 17 (deflate blocks of 256 records, records stored alone, origin and
+/// location as text in every row) is migrated on open: every raw record reads back byte for
+/// byte, every origin and location text is kept exactly (the usual `record N at byte M` as
+/// numbers, anything else as written), a record replaced after the migration moves to the
+/// history with its origin and location of before, and new records go on using the same origin.
+#[test]
+fn a_store_of_schema_17_is_migrated_and_keeps_every_raw_record_origin_and_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v17.db");
+    Store::create_at_version(&path, 17).unwrap();
+    let locations = [
+        "record 1 at byte 0",
+        "record 3 at byte 1204, log event 2 of a CloudWatch Logs subscription payload",
+        "",
+        "record 007 at byte 1",
+        "RECORD 1 AT BYTE 2",
+        "record 12 at byte -5",
+        "record 99999999999999999999 at byte 1",
+        "record 5 at byte 6 ",
+        "record  at byte ",
+    ];
+    // (source, native id, origin, location, bytes)
+    let mut rows: Vec<(Source, String, String, String, Vec<u8>)> = Vec::new();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let mut plain = Vec::new();
+        let mut places = Vec::new();
+        for i in 0..256usize {
+            let bytes = match i {
+                0 => Vec::new(),
+                1 => (0..=255u8).collect(),
+                _ => format!(r#"{{"uuid":"okta-{i}","pad":"{}"}}"#, "é".repeat(i % 9)).into_bytes(),
+            };
+            places.push((plain.len(), bytes.len()));
+            plain.extend_from_slice(&bytes);
+            let origin = format!("/data/okta/syslog-{:04}.json", i / 100);
+            let location =
+                locations.get(i).map_or_else(|| format!("record {i} at byte {}", i * 731), |l| l.to_string());
+            rows.push((Source::Okta, format!("okta-{i}"), origin, location, bytes));
+        }
+        c.execute("INSERT INTO raw_blocks (id, data) VALUES (1, ?1)", [raw::compress(&plain)]).unwrap();
+        for (k, (source, id, origin, location, _)) in rows.iter().enumerate() {
+            c.execute(
+                "INSERT INTO raw_records (source, native_id, origin, location, stored_ms, raw, block_id, block_start,
+                    block_len, content_hash) VALUES (?1, ?2, ?3, ?4, 5, x'', 1, ?5, ?6, NULL)",
+                params![source.as_str(), id, origin, location, places[k].0 as i64, places[k].1 as i64],
+            )
+            .unwrap();
+        }
+        for i in 0..5 {
+            let bytes = format!(r#"{{"eventID":"ct-{i}"}}"#).into_bytes();
+            let (origin, location) =
+                ("s3://trail/AWSLogs/1.json.gz".to_string(), format!("record {i} at byte {}", i * 9));
+            c.execute(
+                "INSERT INTO raw_records (source, native_id, origin, location, stored_ms, raw) VALUES ('cloudtrail', ?1, ?2, ?3, 5, ?4)",
+                params![format!("ct-{i}"), origin, location, raw::compress(&bytes)],
+            )
+            .unwrap();
+            rows.push((Source::Cloudtrail, format!("ct-{i}"), origin, location, bytes));
+        }
+    }
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let stored = |s: &Store, source: Source, id: &str| -> (String, String) {
+        s.conn()
+            .query_row(
+                &format!(
+                    "SELECT (SELECT origin FROM raw_origins WHERE id = origin_id), {RAW_LOCATION_SQL}
+                     FROM raw_records WHERE source = ?1 AND native_id = ?2"
+                ),
+                params![source.as_str(), id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    for (source, id, origin, location, bytes) in &rows {
+        assert_eq!(s.raw_record(*source, id).unwrap().as_deref(), Some(bytes.as_slice()), "{id}");
+        assert_eq!(stored(&s, *source, id), (origin.clone(), location.clone()), "{id}");
+    }
+    // Numbers where they give the text back, text elsewhere.
+    let texts: i64 =
+        s.conn().query_row("SELECT count(*) FROM raw_records WHERE loc_text IS NOT NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(texts, 7, "the locations other than `record N at byte M` stay text");
+    let origins: i64 = s.conn().query_row("SELECT count(*) FROM raw_origins", [], |r| r.get(0)).unwrap();
+    assert_eq!(origins, 4);
+    // A later version of a migrated record: the earlier one keeps its origin and location.
+    let v2 = br#"{"uuid":"okta-3","v":2}"#;
+    let mut b = s.batch().unwrap();
+    let at2 = Origin { origin: "/data/okta/syslog-0000.json", location: "record 4 at byte 10" };
+    let e = IdpEvent { event_id: "okta-3".into(), ..idp("okta-3") };
+    let r = b.insert_idp_record(Source::Okta, "okta-3", at2, &raw::compress(v2), Some(content_hash(v2)), &[e]).unwrap();
+    assert_eq!(r, Stored::Updated);
+    let at3 = Origin { origin: "/data/okta/syslog-0000.json", location: "record 5 at byte 11, inside an envelope" };
+    b.insert_idp(Source::Okta, "okta-new", at3, &raw::compress(b"{}"), &[idp("okta-new")]).unwrap();
+    b.commit().unwrap();
+    let h = s.raw_history(Source::Okta, "okta-3").unwrap();
+    assert_eq!((h[0].origin.as_str(), h[0].location.as_str()), ("/data/okta/syslog-0000.json", "record 007 at byte 1"));
+    assert_eq!(h[0].raw, rows[3].4);
+    assert_eq!(s.raw_record(Source::Okta, "okta-3").unwrap().as_deref(), Some(v2.as_slice()));
+    assert_eq!(stored(&s, Source::Okta, "okta-3"), (at2.origin.to_string(), at2.location.to_string()));
+    assert_eq!(stored(&s, Source::Okta, "okta-new"), (at3.origin.to_string(), at3.location.to_string()));
+    let origins: i64 = s.conn().query_row("SELECT count(*) FROM raw_origins", [], |r| r.get(0)).unwrap();
+    assert_eq!(origins, 4, "a known origin is not stored again");
+}
+
+/// Location texts go in as numbers only where the numbers give the same text back.
+#[test]
+fn locations_are_split_into_numbers_only_when_lossless() {
+    assert_eq!(split_location("record 3 at byte 1204"), (Some(3), Some(1204), None));
+    for text in ["record 03 at byte 1", "record 3 at byte +1", "record 3 at byte 1, log event 2", "", "x"] {
+        assert_eq!(split_location(text), (None, None, Some(text)), "{text:?}");
     }
 }
