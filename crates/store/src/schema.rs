@@ -543,7 +543,10 @@ pub const MIGRATIONS: &[&str] = &[
     // `idp_events_full` is a view with the columns of before (what the store reads, through the
     // view, by the ids an index finds). Provider, event id, time, kind and outcome stay as they
     // were (the prune, the lookups by id and the partial indexes read them).
-    // Measured on a 300-user simulated day (release build): see the commit message.
+    // Measured on a 300-user simulated day (`simulate --seed 7 --users 300 --days 1 --noise-ratio
+    // 0.99 --idp-noise 40`, 21,421 IdP events, `dbstat`): idp_events and its indexes 502 bytes an
+    // event before (the rows alone 429), 184 after (rows 127, indexes 38, idp_strings and its
+    // index 18 for 3,788 strings, idp_app_refs 1.5).
     r#"
     CREATE TABLE idp_strings (
         id     INTEGER PRIMARY KEY,
