@@ -134,6 +134,7 @@ mod peek;
 #[cfg(test)]
 mod tests;
 
+pub use peek::{FileScan, ScannedRecord};
 pub use trailproof_model::{AwsEvent, AwsEventKind, ParseError, Parsed};
 
 use native::Top;

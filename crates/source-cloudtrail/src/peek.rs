@@ -125,7 +125,9 @@ fn after_key(raw: &[u8], key: &Finder, from: usize) -> Option<usize> {
 
 /// The text of the first `"key"`'s scalar value: a string's content (escaped or not; it ends
 /// at the next quote or backslash) or a number's digits. `None` if absent, empty or not a scalar.
-fn scalar(raw: &[u8], key: &Finder) -> Option<String> {
+/// Borrowed from `raw`: the peek runs on every skipped record, and makes no string but the
+/// scope.
+fn scalar<'r>(raw: &'r [u8], key: &Finder) -> Option<&'r str> {
     let mut from = 0;
     while let Some(j) = after_key(raw, key, from) {
         from = j;
@@ -150,7 +152,7 @@ fn scalar(raw: &[u8], key: &Finder) -> Option<String> {
         };
         let text = std::str::from_utf8(bytes).ok()?.trim();
         if !text.is_empty() {
-            return Some(text.to_owned());
+            return Some(text);
         }
     }
     None
@@ -197,18 +199,102 @@ pub(crate) fn peek_time_scope(raw: &[u8]) -> (Option<Millis>, Option<String>) {
     let time = scalar(raw, &n.event_time)
         .or_else(|| scalar(raw, &n.lookup_event_time))
         .or_else(|| scalar(raw, &n.timestamp))
-        .and_then(|t| parse_any_time(&t).ok());
+        .and_then(|t| parse_any_time(t).ok());
     let cloud = || object(raw, &n.cloud);
     let account = scalar(raw, &n.recipient_account_id)
         .or_else(|| scalar(raw, &n.ecs_recipient_account_id))
         .or_else(|| scalar(raw, &n.dotted_cloud_account_id))
         .or_else(|| cloud().and_then(|c| object(c, &n.account)).and_then(|a| scalar(a, &n.id)));
-    let region = account.as_ref().and_then(|_| {
+    let region = account.and_then(|_| {
         scalar(raw, &n.aws_region)
             .or_else(|| scalar(raw, &n.dotted_cloud_region))
             .or_else(|| cloud().and_then(|c| scalar(c, &n.region)))
     });
-    (time, scope(account.as_deref(), region.as_deref()))
+    (time, scope(account, region))
+}
+
+/// What the file pass seeks: the prefilter's four needles (ids 0 to 3, as in [`PREFILTER`]).
+/// No two of them match at the same position (their first two bytes differ), so a search
+/// restarted one byte after each match finds every occurrence of each. (The peek's keys are not
+/// sought with them: they occur in every record, and a search that stops three times a record
+/// took as long as the per-record searches it replaced.)
+const FILE_NEEDLES: [&str; 4] =
+    ["signin.amazonaws.com", "sso.amazonaws.com", "GetFederationToken", "AssumeRoleWithSAML"];
+
+static FILE_SEARCHER: LazyLock<Option<aho_corasick::packed::Searcher>> =
+    LazyLock::new(|| aho_corasick::packed::Searcher::new(FILE_NEEDLES));
+
+/// The prefilter as one pass over a whole file of records instead of one over each record: every
+/// occurrence of its needles found once in the file's bytes. A record that is a slice of those
+/// bytes then gets [`prefilter`]'s answer from the occurrences inside it ([`FileScan::record`]),
+/// exactly as [`prefilter`] gives it on the record's own bytes (a property test pins this).
+///
+/// Measured (BENCHMARKS.md, issue 18): no faster than the per-record prefilter on the
+/// 10,000-user day. The search costs per byte searched, and either way every byte of the file is
+/// searched once; what it saves is one call per record, which is small.
+#[derive(Debug, Clone, Default)]
+pub struct FileScan {
+    /// (position in the file, needle id), in order of position.
+    found: Vec<(usize, u8)>,
+}
+
+impl FileScan {
+    /// Scans `file`; `None` where the CPU has no packed search (use the per-record functions).
+    pub fn new(file: &[u8]) -> Option<FileScan> {
+        let searcher = FILE_SEARCHER.as_ref()?;
+        let mut found = Vec::new();
+        let mut at = 0;
+        while at < file.len() {
+            let Some(m) = searcher.find_in(file, aho_corasick::Span::from(at..file.len())) else { break };
+            found.push((m.start(), m.pattern().as_usize() as u8));
+            at = m.start() + 1;
+        }
+        Some(FileScan { found })
+    }
+
+    /// The record `raw`, found at byte `offset` of the scanned file.
+    pub fn record<'s, 'r>(&'s self, raw: &'r [u8], offset: usize) -> ScannedRecord<'s, 'r> {
+        let end = offset + raw.len();
+        let lo = self.found.partition_point(|&(p, _)| p < offset);
+        let hi = lo + self.found[lo..].partition_point(|&(p, _)| p < end);
+        ScannedRecord { raw, offset, found: &self.found[lo..hi] }
+    }
+}
+
+/// A record and the occurrences a [`FileScan`] found inside it.
+pub struct ScannedRecord<'s, 'r> {
+    raw: &'r [u8],
+    offset: usize,
+    found: &'s [(usize, u8)],
+}
+
+impl ScannedRecord<'_, '_> {
+    /// Where needle `id` occurs wholly inside the record, relative to its start.
+    fn positions(&self, id: u8) -> impl Iterator<Item = usize> + '_ {
+        let len = FILE_NEEDLES[id as usize].len();
+        self.found
+            .iter()
+            .filter(move |&&(p, i)| i == id && p + len <= self.offset + self.raw.len())
+            .map(|&(p, _)| p - self.offset)
+    }
+
+    /// [`prefilter`] of the record.
+    pub fn prefilter(&self) -> bool {
+        let raw = self.raw;
+        (0..4u8).any(|id| {
+            let len = FILE_NEEDLES[id as usize].len();
+            self.positions(id).any(|s| match id {
+                // A whole string value (see `has_string_value`).
+                0 | 1 => s > 0 && raw[s - 1] == b'"' && matches!(raw.get(s + len), Some(b'"') | Some(b'\\')),
+                _ => true,
+            })
+        })
+    }
+
+    /// [`peek_time_scope`] of the record (read from its own bytes).
+    pub fn peek_time_scope(&self) -> (Option<Millis>, Option<String>) {
+        peek_time_scope(self.raw)
+    }
 }
 
 #[cfg(test)]
@@ -248,6 +334,101 @@ mod tests {
         }
     }
 
+    /// What the file pass gives a record, against the per-record functions.
+    fn agree(file: &[u8], start: usize, end: usize) -> Result<(), String> {
+        let Some(scan) = FileScan::new(file) else { return Ok(()) };
+        let raw = &file[start..end];
+        let rec = scan.record(raw, start);
+        let (by_file, by_record) = ((rec.prefilter(), rec.peek_time_scope()), (prefilter(raw), peek_time_scope(raw)));
+        if by_file == by_record {
+            Ok(())
+        } else {
+            Err(format!("{:?}: {by_file:?} against {by_record:?}", String::from_utf8_lossy(raw)))
+        }
+    }
+
+    #[test]
+    fn file_needles_never_start_at_one_place() {
+        // What `FileScan::new` relies on to find every occurrence of each needle.
+        for (i, a) in FILE_NEEDLES.iter().enumerate() {
+            for b in &FILE_NEEDLES[i + 1..] {
+                assert_ne!(a.as_bytes()[..2], b.as_bytes()[..2], "{a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn file_pass_agrees_on_real_records() {
+        // Every published CloudTrail record kept in fixtures/real: the files as written, one
+        // after another, each file and each line of it a stretch; and the records of those that
+        // parse, re-written as one `Records` array, each record a stretch.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/real/cloudtrail");
+        let (mut all, mut stretches, mut records) = (Vec::new(), Vec::new(), Vec::new());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().ends_with(".meta.json") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            stretches.push((all.len(), all.len() + bytes.len()));
+            let mut at = all.len();
+            for line in bytes.split(|&b| b == b'\n') {
+                stretches.push((at, at + line.len()));
+                at += line.len() + 1;
+            }
+            all.extend_from_slice(&bytes);
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                let list = v.get("Records").and_then(|r| r.as_array()).cloned().unwrap_or_else(|| vec![v]);
+                records.extend(list.iter().map(|r| serde_json::to_vec(r).unwrap()));
+            }
+        }
+        assert!(records.len() >= 20, "{} records", records.len());
+        for &(a, b) in &stretches {
+            agree(&all, a, b).unwrap();
+        }
+        let mut file = b"{\"Records\":[".to_vec();
+        let mut ranges = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            if i > 0 {
+                file.extend_from_slice(b",\n");
+            }
+            ranges.push((file.len(), file.len() + r.len()));
+            file.extend_from_slice(r);
+        }
+        file.extend_from_slice(b"]}");
+        let kept = ranges.iter().filter(|&&(a, b)| prefilter(&file[a..b])).count();
+        assert!(kept > 0 && kept < ranges.len(), "{kept} of {}", ranges.len());
+        for (a, b) in ranges {
+            agree(&file, a, b).unwrap();
+        }
+    }
+
+    proptest::proptest! {
+        /// Any stretch of a file made of pieces of the needles, the keys the peek reads, their
+        /// values, quotes, backslashes and braces gets the same answers from the file pass as
+        /// from the per-record functions, wherever the stretch starts and ends.
+        #[test]
+        fn file_pass_agrees_on_any_stretch(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["\"", "\\", ":", " ", "\\n", "{", "}", ",", "x", "eventTime", "eventTim",
+                    "ventTime", "EventTime", "@timestamp", "recipientAccountId", "recipient_account_id", "awsRegion",
+                    "cloud", "account", "region", "id", "cloud.region", "2024-05-01T09:00:04Z", "1714554004.5",
+                    "111122223333", "us-east-1", "sso.amazonaws.com", "signin.amazonaws.com", "signin.", "sso",
+                    ".amazonaws.com", "GetFederationToken", "AssumeRoleWithSAML", "\"eventTime\":\"", "\"recipientAccountId\": \"",
+                    "\"awsRegion\":\"", "\"eventSource\":\"", "\\\"eventTime\\\":\\\"", "\u{e9}", "\u{ff}"]),
+                0..40,
+            ),
+            cuts in proptest::collection::vec(0usize..10_000, 2),
+        ) {
+            let file = parts.concat();
+            let file = file.as_bytes();
+            let (a, b) = (cuts[0] % (file.len() + 1), cuts[1] % (file.len() + 1));
+            let (a, b) = (a.min(b), a.max(b));
+            proptest::prop_assert!(agree(file, a, b).is_ok(), "{:?}", agree(file, a, b));
+            proptest::prop_assert!(agree(file, 0, file.len()).is_ok(), "{:?}", agree(file, 0, file.len()));
+        }
+    }
+
     #[test]
     fn string_value_boundaries() {
         let n = &*NEEDLES;
@@ -261,17 +442,14 @@ mod tests {
     #[test]
     fn scalar_reads_plain_escaped_and_numbers() {
         let n = &*NEEDLES;
+        assert_eq!(scalar(br#"{"eventTime" :  "2024-05-01T09:00:04Z"}"#, &n.event_time), Some("2024-05-01T09:00:04Z"));
         assert_eq!(
-            scalar(br#"{"eventTime" :  "2024-05-01T09:00:04Z"}"#, &n.event_time).as_deref(),
+            scalar(br#"{"C":"{\"eventTime\":\"2024-05-01T09:00:04Z\"}"}"#, &n.event_time),
             Some("2024-05-01T09:00:04Z")
         );
-        assert_eq!(
-            scalar(br#"{"C":"{\"eventTime\":\"2024-05-01T09:00:04Z\"}"}"#, &n.event_time).as_deref(),
-            Some("2024-05-01T09:00:04Z")
-        );
-        assert_eq!(scalar(br#"{"EventTime": 1714554004.0}"#, &n.lookup_event_time).as_deref(), Some("1714554004.0"));
+        assert_eq!(scalar(br#"{"EventTime": 1714554004.0}"#, &n.lookup_event_time), Some("1714554004.0"));
         // A mention that is not a key is skipped.
-        assert_eq!(scalar(br#"{"a":"eventTime","eventTime":"x"}"#, &n.event_time).as_deref(), Some("x"));
+        assert_eq!(scalar(br#"{"a":"eventTime","eventTime":"x"}"#, &n.event_time), Some("x"));
         assert_eq!(scalar(br#"{"eventTime":null}"#, &n.event_time), None);
         assert_eq!(scalar(br#"{"eventTime":""}"#, &n.event_time), None);
         assert_eq!(scalar(br#"{"eventTime":"#, &n.event_time), None);
