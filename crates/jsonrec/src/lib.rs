@@ -130,6 +130,18 @@ pub struct Splitter<R> {
     unclosed_wrapper: Option<u64>,
     /// Finds the wrappers' first keys, quoted, in a record's bytes (built on first use).
     wrapper_keys: Option<Option<aho_corasick::packed::Searcher>>,
+    /// Where those keys occur in the buffered input, found in one pass over it rather than one
+    /// over each record.
+    key_hits: KeyHits,
+}
+
+/// Every occurrence of the wrappers' quoted first keys in the input from stream offset `from`
+/// to `to`, as (start, end) stream offsets in order.
+#[derive(Debug, Default)]
+struct KeyHits {
+    from: u64,
+    to: u64,
+    found: Vec<(u64, u64)>,
 }
 
 const DEFAULT_CHUNK: usize = 256 * 1024;
@@ -164,6 +176,7 @@ impl<R: Read> Splitter<R> {
             chunk: DEFAULT_CHUNK,
             unclosed_wrapper: None,
             wrapper_keys: None,
+            key_hits: KeyHits::default(),
         }
     }
 
@@ -435,7 +448,7 @@ impl<R: Read> Splitter<R> {
         if !self.stack.is_empty() {
             let rest = &self.buf[self.pos..];
             if let Some(n) = container_end(rest)
-                && !names_a_wrapper(&mut self.wrapper_keys, self.wrappers, &rest[..n])
+                && !self.record_names_a_wrapper(n)
             {
                 return Ok(Probe::Record(n));
             }
@@ -516,6 +529,46 @@ impl<R: Read> Splitter<R> {
     }
 }
 
+impl<R> Splitter<R> {
+    /// Whether the `n` bytes at `pos` (a record) hold one of the wrappers' first keys in quotes,
+    /// anywhere: [`names_a_wrapper`] of those bytes. The keys are sought once in all that is
+    /// buffered (a whole file, when it was handed over whole), and again only for a record that
+    /// reaches past what was searched. Where they occur inside the record is then looked up:
+    /// every occurrence is found (the search restarts one byte after each; two quoted keys
+    /// cannot both start at one byte unless they are the same, since a key holds no quote), so
+    /// the answer is the one a search of the record's own bytes gives.
+    fn record_names_a_wrapper(&mut self, n: usize) -> bool {
+        let Some(searcher) = self.wrapper_keys.get_or_insert_with(|| wrapper_searcher(self.wrappers)) else {
+            return names_a_wrapper(&mut self.wrapper_keys, self.wrappers, &self.buf[self.pos..self.pos + n]);
+        };
+        let start = self.base + self.pos as u64;
+        let end = start + n as u64;
+        let hits = &mut self.key_hits;
+        if start < hits.from || end > hits.to {
+            let rest = &self.buf[self.pos..];
+            hits.found.clear();
+            let mut at = 0;
+            while let Some(m) = searcher.find_in(rest, aho_corasick::Span::from(at..rest.len())) {
+                hits.found.push((start + m.start() as u64, start + m.end() as u64));
+                at = m.start() + 1;
+            }
+            (hits.from, hits.to) = (start, start + rest.len() as u64);
+        }
+        let first = hits.found.partition_point(|&(s, _)| s < start);
+        hits.found[first..].iter().take_while(|&&(s, _)| s < end).any(|&(_, e)| e <= end)
+    }
+}
+
+/// The packed search for the wrappers' first keys in quotes (`None` where the CPU has none, where
+/// there is no key, or where a key holds a quote, which [`Splitter::record_names_a_wrapper`]
+/// relies on none doing).
+fn wrapper_searcher(wrappers: &[WrapperPath]) -> Option<aho_corasick::packed::Searcher> {
+    if wrappers.iter().filter_map(|w| w.first()).any(|k| k.contains('"')) {
+        return None;
+    }
+    aho_corasick::packed::Searcher::new(wrappers.iter().filter_map(|w| w.first()).map(|k| format!("\"{k}\"")))
+}
+
 /// Whether `record` holds one of the wrappers' first keys in quotes, anywhere. `search` is the
 /// splitter's searcher for them, built here on first use.
 fn names_a_wrapper(
@@ -524,7 +577,7 @@ fn names_a_wrapper(
     record: &[u8],
 ) -> bool {
     let keys = || wrappers.iter().filter_map(|w| w.first()).map(|k| format!("\"{k}\""));
-    match search.get_or_insert_with(|| aho_corasick::packed::Searcher::new(keys())) {
+    match search.get_or_insert_with(|| wrapper_searcher(wrappers)) {
         Some(s) => s.find(record).is_some(),
         // No packed search on this CPU (or no key): one search per key.
         None => keys().any(|k| memchr::memmem::find(record, k.as_bytes()).is_some()),

@@ -385,3 +385,36 @@ fn a_record_that_mentions_a_wrapper_key_is_walked_and_a_page_in_an_array_is_open
     let t = texts(r#"[{"x":1,"Records":[{"a":1},{"a":2}]},{"c":3},{"hits":{"hits":[{"d":4}]}}]"#);
     assert_eq!(t, vec![r#"{"a":1}"#, r#"{"a":2}"#, r#"{"c":3}"#, r#"{"d":4}"#]);
 }
+
+proptest! {
+    /// The wrapper keys sought once over the buffered input give, for any stretch of it (a
+    /// record), the answer a search of that stretch's own bytes gives: whole input in memory,
+    /// or only its first `k` bytes at first and the rest read later.
+    #[test]
+    fn wrapper_keys_found_once_agree_with_each_record(
+        parts in prop::collection::vec(prop::sample::select(vec![
+            "\"", "\\", "{", "}", ":", ",", "x", "Records", "\"Records\"", "\"Records\"Records\"", "\"hits\"",
+            "\"hits\"hits\"", "\"Events\"", "\"value\"", "\"items\"", "\"records\"", "\"Record", "s\"", "hits",
+        ]), 0..40),
+        ranges in prop::collection::vec((0usize..400, 0usize..400), 1..8),
+        k in 0usize..400,
+    ) {
+        let file = parts.concat().into_bytes();
+        let k = k % (file.len() + 1);
+        let mut s = Splitter::with_head(file[..k].to_vec(), std::io::empty(), WRAPPERS);
+        let mut ranges: Vec<(usize, usize)> = ranges
+            .into_iter()
+            .map(|(a, n)| { let a = a % (file.len() + 1); (a, n % (file.len() - a + 1)) })
+            .collect();
+        ranges.sort();
+        for (start, n) in ranges {
+            if start + n > s.buf.len() {
+                // Read the rest.
+                s.buf.extend_from_slice(&file[s.buf.len()..]);
+            }
+            s.pos = start;
+            let want = names_a_wrapper(&mut None, WRAPPERS, &file[start..start + n]);
+            prop_assert_eq!(s.record_names_a_wrapper(n), want, "{:?} {}+{}", String::from_utf8_lossy(&file), start, n);
+        }
+    }
+}
