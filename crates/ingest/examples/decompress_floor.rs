@@ -3,7 +3,7 @@
 //! runs it next to `trailproof import cloudtrail` on the same files (BENCHMARKS.md, "CloudTrail
 //! import against the decompression floor").
 //!
-//!   decompress_floor [--threads N] [--with libdeflate|flate2|split|peek] DIR
+//!   decompress_floor [--threads N] [--with libdeflate|flate2|split|peek|scan] DIR
 //!
 //! `libdeflate`: each file in one call ([`trailproof_ingest::input::gunzip_member`], what the
 //! import uses for a whole small member); a file that is not one member is counted and streamed
@@ -11,7 +11,9 @@
 //! uses for any other gzip input. `split` and `peek` measure the import's first stages on top of
 //! `libdeflate`: the records split out of each file (`trailproof-jsonrec`, CloudTrail's
 //! wrappers), then also CloudTrail's prefilter and time/scope peek on each (the work done on
-//! the 99 % of records that are skipped). Prints one line:
+//! the 99 % of records that are skipped); `scan` does what `peek` does as the import now does it,
+//! with one pass over each file for the prefilter's needles and the peek's keys
+//! ([`cloudtrail::FileScan`]). Prints one line:
 //! `<with> threads=N files=F gzip_bytes=G json_bytes=J seconds=S json_gb_per_s=R streamed=K records=N`.
 
 use flate2::read::MultiGzDecoder;
@@ -40,8 +42,8 @@ fn main() -> anyhow::Result<()> {
     let dir =
         dir.ok_or_else(|| anyhow::anyhow!("usage: decompress_floor [--threads N] [--with libdeflate|flate2] DIR"))?;
     anyhow::ensure!(
-        ["libdeflate", "flate2", "split", "peek"].contains(&with.as_str()),
-        "--with libdeflate, flate2, split or peek"
+        ["libdeflate", "flate2", "split", "peek", "scan"].contains(&with.as_str()),
+        "--with libdeflate, flate2, split, peek or scan"
     );
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&dir)
         .into_iter()
@@ -71,7 +73,8 @@ fn main() -> anyhow::Result<()> {
                             MultiGzDecoder::new(&gz[..]).read_to_end(&mut out)?;
                         }
                         let json_len = out.len() as u64;
-                        if with == "split" || with == "peek" {
+                        if with == "split" || with == "peek" || with == "scan" {
+                            let scan = if with == "scan" { cloudtrail::FileScan::new(&out) } else { None };
                             let mut sp = Splitter::with_head(
                                 std::mem::take(&mut out),
                                 std::io::empty(),
@@ -81,6 +84,12 @@ fn main() -> anyhow::Result<()> {
                                 records.fetch_add(1, Ordering::Relaxed);
                                 if with == "peek" && !cloudtrail::prefilter(r.bytes) {
                                     std::hint::black_box(cloudtrail::peek_time_scope(r.bytes));
+                                }
+                                if let Some(scan) = &scan {
+                                    let rec = scan.record(r.bytes, r.offset as usize);
+                                    if !rec.prefilter() {
+                                        std::hint::black_box(rec.peek_time_scope());
+                                    }
                                 }
                             }
                             out = sp.into_buffer();

@@ -232,6 +232,8 @@ impl Buffers {
 pub struct Opened {
     pub head: Vec<u8>,
     pub rest: Box<dyn Read + Send>,
+    /// `head` is all of the content (`rest` gives nothing).
+    pub whole: bool,
 }
 
 /// Opens an input as [`open`] does, but reads a regular file of at most
@@ -242,10 +244,10 @@ pub struct Opened {
 /// as before. `counter` counts the file's bytes as [`open`] does.
 pub fn open_whole(input: &Input, counter: Arc<AtomicU64>, bufs: &mut Buffers) -> io::Result<Opened> {
     let Input::File { path, size, .. } = input else {
-        return Ok(Opened { head: Vec::new(), rest: open(input, counter)? });
+        return Ok(Opened { head: Vec::new(), rest: open(input, counter)?, whole: false });
     };
     if *size > WHOLE_MAX_COMPRESSED {
-        return Ok(Opened { head: Vec::new(), rest: open(input, counter)? });
+        return Ok(Opened { head: Vec::new(), rest: open(input, counter)?, whole: false });
     }
     let mut file = open_regular(path)?;
     let mut raw = std::mem::take(&mut bufs.file);
@@ -255,18 +257,18 @@ pub fn open_whole(input: &Input, counter: Arc<AtomicU64>, bufs: &mut Buffers) ->
     if raw.len() as u64 > WHOLE_MAX_COMPRESSED {
         // The file grew since the walk: stream what was read, then the rest.
         let rest = io::Cursor::new(raw).chain(Counting { inner: file, counter });
-        return Ok(Opened { head: Vec::new(), rest: decoded(rest)? });
+        return Ok(Opened { head: Vec::new(), rest: decoded(rest)?, whole: false });
     }
     if !raw.starts_with(&[0x1f, 0x8b]) {
-        return Ok(Opened { head: raw, rest: Box::new(io::empty()) });
+        return Ok(Opened { head: raw, rest: Box::new(io::empty()), whole: true });
     }
     let mut content = std::mem::take(&mut bufs.content);
     if gunzip_member(&raw, WHOLE_MAX_CONTENT, &mut content) {
         bufs.file = raw;
-        return Ok(Opened { head: content, rest: Box::new(io::empty()) });
+        return Ok(Opened { head: content, rest: Box::new(io::empty()), whole: true });
     }
     bufs.content = content;
-    Ok(Opened { head: Vec::new(), rest: Box::new(MultiGzDecoder::new(io::Cursor::new(raw))) })
+    Ok(Opened { head: Vec::new(), rest: Box::new(MultiGzDecoder::new(io::Cursor::new(raw))), whole: false })
 }
 
 /// Files up to this size are read whole and, when they are one gzip member, decompressed in one

@@ -501,6 +501,7 @@ pub fn ingest_page(
     batch.keep_first_since(started);
     let mut splitter = Splitter::new(page, split_wrappers(opts));
     let mut reader = Reader::new(opts);
+    reader.whole_input(page);
     let mut local = Local::new();
     let names = [origin.to_string()];
     let mut report = ImportReport::default();
@@ -548,8 +549,11 @@ fn read_input(
         Ok(r) => r,
         Err(e) => return (local, Some(format!("cannot open: {e}"))),
     };
-    let mut splitter = Splitter::with_head(opened.head, opened.rest, split_wrappers(opts));
     let mut records = Reader::new(opts);
+    if opened.whole {
+        records.whole_input(&opened.head);
+    }
+    let mut splitter = Splitter::with_head(opened.head, opened.rest, split_wrappers(opts));
     let mut chunk = Gather::default();
     let error = loop {
         let rec = match splitter.next_record() {

@@ -54,8 +54,17 @@ pub struct ReadOutcome {
 /// in order (records inside envelopes one by one). Duplicates are not detected (that is the
 /// store's work).
 pub fn read_records(opts: &ImportOptions, input: &[u8]) -> ReadOutcome {
+    read_records_as(opts, input, true)
+}
+
+/// [`read_records`]; `whole`: the input is read as one in memory (as the import reads a small
+/// file), else record by record (as it reads a large one).
+fn read_records_as(opts: &ImportOptions, input: &[u8], whole: bool) -> ReadOutcome {
     let mut out = ReadOutcome::default();
     let mut reader = Reader::new(opts);
+    if whole {
+        reader.whole_input(input);
+    }
     let mut splitter = Splitter::new(input, crate::split_wrappers(opts));
     let mut emit = |e: Emitted<'_>| match e {
         Emitted::Envelope(env) => out.envelopes.push(env),
@@ -121,6 +130,9 @@ pub(crate) struct Reader<'o> {
     last: Option<Source>,
     /// Auto import: quarantines met before any record was recognised, filed once one is.
     held: Vec<Held>,
+    /// CloudTrail import of an input all in memory: its content scanned once for what the
+    /// prefilter and the time/scope peek look for (see [`cloudtrail::FileScan`]).
+    scan: Option<cloudtrail::FileScan>,
 }
 
 /// Where a record was found; made into text only for the records that need it (a skipped
@@ -171,7 +183,18 @@ enum Parsed2 {
 
 impl<'o> Reader<'o> {
     pub fn new(opts: &'o ImportOptions) -> Reader<'o> {
-        Reader { opts, last: None, held: Vec::new() }
+        Reader { opts, last: None, held: Vec::new(), scan: None }
+    }
+
+    /// The input is `content`, all of it (the splitter reads nothing else, so a record's offset
+    /// is its place in `content`). A CloudTrail import then seeks the prefilter's needles and the
+    /// peek's keys once in the whole content rather than in each record, which gives each record
+    /// the same answers (see [`cloudtrail::FileScan`]).
+    pub fn whole_input(&mut self, content: &[u8]) {
+        self.scan = match self.opts.source {
+            Some(Source::Cloudtrail) => cloudtrail::FileScan::new(content),
+            _ => None,
+        };
     }
 
     /// The source a record that cannot be attributed is filed under, when known.
@@ -244,7 +267,12 @@ impl<'o> Reader<'o> {
                 }
                 Item::Record(inner) => {
                     let at = Where::At { index, offset, via: &inner.via };
-                    self.inner(at, &inner.bytes, inner.source, emit)
+                    // The record the splitter found itself (in no envelope): a slice of the
+                    // input at its offset.
+                    let whole = inner.via.is_empty()
+                        && matches!(&inner.bytes, std::borrow::Cow::Borrowed(b) if std::ptr::eq(*b, rec.bytes));
+                    let in_input = whole.then_some(offset).and_then(|o| usize::try_from(o).ok());
+                    self.inner(at, &inner.bytes, inner.source, in_input, emit)
                 }
             };
         });
@@ -254,11 +282,14 @@ impl<'o> Reader<'o> {
         result
     }
 
+    /// One record out of its envelopes; `in_input`: the record is the input's bytes at this
+    /// offset.
     fn inner(
         &mut self,
         at: Where<'_>,
         raw: &[u8],
         detected: Option<Source>,
+        in_input: Option<usize>,
         emit: &mut dyn FnMut(Emitted<'_>),
     ) -> Result<(), Unrecognised> {
         let source = match (self.opts.source, detected) {
@@ -278,13 +309,19 @@ impl<'o> Reader<'o> {
                 return self.quarantine_guessed(at, reason, raw, emit);
             }
         };
-        let skipped = (source == Source::Cloudtrail && !cloudtrail::prefilter(raw))
-            .then(|| cloudtrail::peek_time_scope(raw))
-            // Skipped without a parse only when it is a whole object with a readable time (the
-            // splitter found where it ends); anything else (random bytes, a cut record, a record
-            // without a time) is parsed, which quarantines what is not JSON. The prefilter's
-            // promise makes this cheap: a parse of such a record is never `Relevant`.
-            .filter(|(time, _)| time.is_some() && is_object(raw));
+        let skipped = match (source, &self.scan, in_input) {
+            (Source::Cloudtrail, Some(scan), Some(offset)) => {
+                let rec = scan.record(raw, offset);
+                (!rec.prefilter()).then(|| rec.peek_time_scope())
+            }
+            (Source::Cloudtrail, _, _) => (!cloudtrail::prefilter(raw)).then(|| cloudtrail::peek_time_scope(raw)),
+            _ => None,
+        }
+        // Skipped without a parse only when it is a whole object with a readable time (the
+        // splitter found where it ends); anything else (random bytes, a cut record, a record
+        // without a time) is parsed, which quarantines what is not JSON. The prefilter's
+        // promise makes this cheap: a parse of such a record is never `Relevant`.
+        .filter(|(time, _)| time.is_some() && is_object(raw));
         let outcome = if let Some((time_ms, scope)) = skipped {
             RecordOutcome::Irrelevant { source, time_ms, scope }
         } else {
@@ -360,4 +397,73 @@ impl<'o> Reader<'o> {
 fn is_object(raw: &[u8]) -> bool {
     let trimmed = raw.trim_ascii();
     trimmed.first() == Some(&b'{') && trimmed.last() == Some(&b'}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every record's outcome, location and envelope as the import gives them, whether the
+    /// input is scanned once whole or read record by record.
+    fn same_either_way(opts: &ImportOptions, input: &[u8]) {
+        let (a, b) = (read_records_as(opts, input, true), read_records_as(opts, input, false));
+        assert_eq!(a.records, b.records, "{}", String::from_utf8_lossy(input));
+        assert_eq!((a.envelopes, a.failure), (b.envelopes, b.failure));
+    }
+
+    #[test]
+    fn a_whole_input_reads_as_record_by_record() {
+        let mut opts = ImportOptions::new(Source::Cloudtrail);
+        opts.now_ms = trailproof_model::parse_time("2026-12-06T00:00:00Z").unwrap_or_default();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/real/cloudtrail");
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().ends_with(".meta.json") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            same_either_way(&opts, &bytes);
+            all.extend_from_slice(&bytes);
+            all.push(b'\n');
+        }
+        same_either_way(&opts, &all);
+        // Skipped, kept, enveloped, implausible, cut, mentioned only in an ARN or a string.
+        let rec = |source: &str, name: &str, time: &str| {
+            format!(
+                r#"{{"eventVersion":"1.08","eventTime":"{time}","eventSource":"{source}","eventName":"{name}","awsRegion":"us-east-1","eventID":"id-{name}-{time}","recipientAccountId":"111122223333","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/X"}}}}"#
+            )
+        };
+        let records = [
+            rec("ec2.amazonaws.com", "DescribeInstances", "2026-11-01T00:00:01Z"),
+            rec("signin.amazonaws.com", "ConsoleLogin", "2026-11-01T00:00:02Z"),
+            rec("sts.amazonaws.com", "AssumeRoleWithSAML", "2026-11-01T00:00:03Z"),
+            rec("s3.amazonaws.com", "GetObject", "9999-11-01T00:00:03Z"),
+            rec("s3.amazonaws.com", "GetObject", "not a time"),
+            format!(
+                r#"{{"detail-type":"AWS API Call via CloudTrail","detail":{}}}"#,
+                rec("ec2.amazonaws.com", "RunInstances", "2026-11-01T00:00:04Z")
+            ),
+            format!(
+                r#"{{"detail-type":"AWS Console Sign In via CloudTrail","detail":{}}}"#,
+                rec("signin.amazonaws.com", "ConsoleLogin", "2026-11-01T00:00:05Z")
+            ),
+            r#"{"eventTime":"2026-11-01T00:00:06Z","note":"sso.amazonaws.com\"","awsRegion":"r"}"#.to_string(),
+            r#"{"eventTime":"2026-11-01T00:00:07Z","eventSource":"sso.amazonaws.com","recipientAccountId":"1"}"#
+                .to_string(),
+        ];
+        let page = format!(r#"{{"Records":[{}]}}"#, records.join(",\n"));
+        same_either_way(&opts, page.as_bytes());
+        same_either_way(&opts, records.join("\n").as_bytes());
+        for cut in (0..page.len()).step_by(37) {
+            same_either_way(&opts, &page.as_bytes()[..cut]);
+            same_either_way(&opts, &page.as_bytes()[cut..]);
+        }
+        let read = read_records(&opts, page.as_bytes());
+        let kept = read.records.iter().filter(|r| matches!(r.outcome, RecordOutcome::Kept { .. })).count();
+        let skipped = read.records.iter().filter(|r| matches!(r.outcome, RecordOutcome::Irrelevant { .. })).count();
+        let quarantined =
+            read.records.iter().filter(|r| matches!(r.outcome, RecordOutcome::Quarantined { .. })).count();
+        assert_eq!((kept, skipped, quarantined), (3, 3, 3), "{read:?}");
+    }
 }
