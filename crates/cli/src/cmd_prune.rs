@@ -77,6 +77,12 @@ pub fn describe(r: &PruneReport, keep_days: u32) -> Vec<String> {
             String::new()
         }
     ));
+    if r.unused_strings > 0 || r.unused_origins > 0 {
+        out.push(format!(
+            "{verb} {} stored string(s) and {} origin(s) no record uses any more",
+            r.unused_strings, r.unused_origins
+        ));
+    }
     if r.dry_run {
         out.push(format!(
             "would free {} inside the file (pages freed by each chunk's removal, measured in a transaction rolled back){}",

@@ -146,6 +146,9 @@ struct KeyCache {
     apps: HashSet<(Idp, String, String)>,
     strings: HashMap<String, i64>,
     app_refs: HashMap<AppKey, i64>,
+    /// `retention.strings_gc` when `strings` was last known good: a prune that removed unused
+    /// strings changed it (migration 19), and the ids remembered may be gone.
+    strings_gc: i64,
 }
 
 impl KeyCache {
@@ -345,8 +348,19 @@ impl Store {
     /// locked" at its first write whenever another connection committed in between: the
     /// CloudTrail and IdP collectors of one `collect` run did, now and then.
     pub fn batch(&mut self) -> Result<Batch<'_>> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Read under the write lock: no prune can remove a string until this batch ends.
+        let gc: i64 = tx
+            .prepare_cached("SELECT strings_gc FROM retention WHERE id = 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        if gc != self.keys.strings_gc {
+            self.keys.strings.clear();
+            self.keys.strings_gc = gc;
+        }
         Ok(Batch {
-            tx: self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?,
+            tx,
             now: now_ms(),
             known: &mut self.keys,
             added: KeyCache::default(),

@@ -41,7 +41,7 @@
 
 use crate::{Result, Store, StoreError, raw};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use trailproof_model::Millis;
 
 /// Row ids per chunk (one transaction each): `id >> CHUNK_SHIFT`.
@@ -87,6 +87,9 @@ pub struct PruneReport {
     /// packed again with those records alone (see [`Store::prune`]).
     pub raw_blocks_repacked: u64,
     pub raw_history: u64,
+    /// Strings (`idp_strings`) and origins (`raw_origins`) no row pointed at any more, removed.
+    pub unused_strings: u64,
+    pub unused_origins: u64,
     pub coverage_rows: u64,
     /// Events older than the cut kept because a verdict cites them / a live IdP session holds them.
     pub kept_evidence: u64,
@@ -243,6 +246,16 @@ impl Store {
                     (SELECT 1 FROM raw_records INDEXED BY raw_records_block WHERE block_id = raw_blocks.id)",
                 [],
             )? as u64;
+            if rep.idp_events > 0 {
+                rep.unused_strings = remove_unused_strings(&tx)?;
+            }
+            if rep.raw_records > 0 {
+                rep.unused_origins = tx.execute(
+                    "DELETE FROM raw_origins WHERE id NOT IN
+                        (SELECT origin_id FROM raw_records WHERE origin_id IS NOT NULL)",
+                    [],
+                )? as u64;
+            }
             let free1: i64 = tx.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
             rep.bytes_freed += (free1 - free0).max(0) as u64 * page_size;
             if plan.dry_run {
@@ -667,4 +680,62 @@ impl Store {
         )?;
         Ok(())
     }
+}
+
+/// The `idp_events` columns holding an `idp_strings` id (migration 17).
+const STRING_REFS: [&str; 15] = [
+    "session_ref",
+    "user_login_ref",
+    "user_email_ref",
+    "user_id_ref",
+    "display_name_ref",
+    "app_username_ref",
+    "source_ip_ref",
+    "user_agent_ref",
+    "tenant_ref",
+    "native_type_ref",
+    "outcome_reason_ref",
+    "as_org_ref",
+    "mfa_ref",
+    "factors_ref",
+    "auth_requirement_ref",
+];
+
+/// Removes the strings no IdP event points at (the events that did were pruned) and, when it
+/// removed any, adds one to `retention.strings_gc` in the same transaction, so that writers
+/// forget the string ids they remember (see `Store::batch`). One scan of the events.
+fn remove_unused_strings(tx: &rusqlite::Transaction<'_>) -> Result<u64> {
+    let mut used: HashSet<i64> = HashSet::new();
+    {
+        let mut st = tx.prepare(&format!("SELECT {} FROM idp_events", STRING_REFS.join(", ")))?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            for i in 0..STRING_REFS.len() {
+                if let Some(id) = r.get::<_, Option<i64>>(i)? {
+                    used.insert(id);
+                }
+            }
+        }
+    }
+    let unused: Vec<i64> = {
+        let mut st = tx.prepare("SELECT id FROM idp_strings")?;
+        let ids = st.query_map([], |r| r.get::<_, i64>(0))?;
+        let mut out = Vec::new();
+        for id in ids {
+            let id = id?;
+            if !used.contains(&id) {
+                out.push(id);
+            }
+        }
+        out
+    };
+    if unused.is_empty() {
+        return Ok(0);
+    }
+    let mut del = tx.prepare_cached("DELETE FROM idp_strings WHERE id = ?1")?;
+    for id in &unused {
+        del.execute([id])?;
+    }
+    tx.execute("UPDATE retention SET strings_gc = strings_gc + 1 WHERE id = 1", [])?;
+    Ok(unused.len() as u64)
 }

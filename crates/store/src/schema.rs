@@ -709,4 +709,13 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE raw_records DROP COLUMN origin;
     ALTER TABLE raw_records DROP COLUMN location;
     "#,
+    // 19: a prune also removes the strings (`idp_strings`, migration 17) and origins
+    // (`raw_origins`, migration 18) no row points at any more: without it they outlive the events
+    // and records pruned, and a store pruned every day keeps growing by them (some 18 bytes per
+    // IdP event a day). Each such removal adds one to `strings_gc`: a writer that remembers string
+    // ids (the store's key cache) reads it as a batch begins and forgets them when it changed, so
+    // no event is written pointing at a string removed meanwhile by a prune in another process.
+    r#"
+    ALTER TABLE retention ADD COLUMN strings_gc INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

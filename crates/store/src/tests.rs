@@ -1557,3 +1557,77 @@ fn locations_are_split_into_numbers_only_when_lossless() {
         assert_eq!(split_location(text), (None, None, Some(text)), "{text:?}");
     }
 }
+
+/// A prune removes the strings and origins only pruned rows used (migration 19), keeps the
+/// ones a kept row uses, and a writer in another process that remembered the ids of removed
+/// strings forgets them: what it writes after the prune reads back as written.
+#[test]
+fn prune_removes_unused_strings_and_a_writer_of_before_forgets_their_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tp.db");
+    let mut pruner = Store::open(&db).unwrap();
+    let mut other = Store::open(&db).unwrap();
+    const DAY: i64 = trailproof_model::DAY_MS;
+    let t0 = 1_793_527_200_000;
+    let event = |id: &str, day: i64, ua: &str| IdpEvent {
+        time_ms: t0 + day * DAY,
+        kind: IdpEventKind::AppSso,
+        session_id: None,
+        app_name: Some("Slack".into()),
+        user_agent: Some(ua.into()),
+        ..idp(id)
+    };
+    let write = |s: &mut Store, id: &str, origin: &str, e: IdpEvent| {
+        let mut b = s.batch().unwrap();
+        let o = Origin { origin, location: "record 0 at byte 0" };
+        b.insert_idp(Source::Okta, id, o, &raw::compress(id.as_bytes()), &[e]).unwrap();
+        b.commit().unwrap();
+    };
+    // Day 0: written by the other handle (which now remembers "UA old" and "UA shared").
+    write(&mut other, "old-1", "okta/day0.json", event("old-1", 0, "UA old"));
+    write(&mut other, "old-2", "okta/day0.json", event("old-2", 0, "UA shared"));
+    // Day 12: written by the pruner's handle.
+    write(&mut pruner, "new-1", "okta/day12.json", event("new-1", 12, "UA shared"));
+    let strings = |s: &Store| -> Vec<String> {
+        let mut st = s.conn().prepare("SELECT value FROM idp_strings ORDER BY value").unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    };
+    let origins = |s: &Store| -> Vec<String> {
+        let mut st = s.conn().prepare("SELECT origin FROM raw_origins ORDER BY origin").unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    };
+    assert!(strings(&pruner).contains(&"UA old".to_string()));
+    let plan = PrunePlan {
+        keep_from_ms: t0 + 12 * DAY,
+        reach_ms: 2 * DAY,
+        google_reach_ms: 2 * DAY,
+        aws_app_ids: vec![],
+        aws_app_names: vec![],
+        default_app_pattern: true,
+        dry_run: false,
+        vacuum_step_pages: 16,
+    };
+    let r = pruner.prune(&plan).unwrap();
+    assert_eq!((r.idp_events, r.raw_records), (2, 2), "{r:?}");
+    assert!(r.unused_strings >= 1, "{r:?}");
+    assert_eq!(r.unused_origins, 1, "{r:?}");
+    let left = strings(&pruner);
+    assert!(!left.contains(&"UA old".to_string()), "{left:?}");
+    assert!(left.contains(&"UA shared".to_string()), "a string a kept event uses stays: {left:?}");
+    assert_eq!(origins(&pruner), vec!["okta/day12.json".to_string()]);
+    assert_eq!(
+        pruner.idp_event(Idp::Okta, "new-1").unwrap().and_then(|e| e.user_agent).as_deref(),
+        Some("UA shared"),
+        "the kept event reads back whole"
+    );
+    // The other handle writes "UA old" again: it must not reuse the removed id.
+    write(&mut other, "new-2", "okta/day12.json", event("new-2", 12, "UA old"));
+    write(&mut other, "new-3", "okta/day13.json", event("new-3", 13, "UA shared"));
+    let got = |id: &str| pruner.idp_event(Idp::Okta, id).unwrap().and_then(|e| e.user_agent);
+    assert_eq!(got("new-2").as_deref(), Some("UA old"));
+    assert_eq!(got("new-3").as_deref(), Some("UA shared"));
+    assert_eq!(pruner.raw_record(Source::Okta, "new-2").unwrap().as_deref(), Some(b"new-2".as_slice()));
+    // Nothing left to remove: a second prune removes no string.
+    let again = pruner.prune(&plan).unwrap();
+    assert_eq!((again.unused_strings, again.unused_origins), (0, 0), "{again:?}");
+}
