@@ -198,6 +198,19 @@ fn split_location(location: &str) -> (Option<i64>, Option<i64>, Option<&str>) {
     }
 }
 
+/// The columns of a `raw_records` row that [`Batch::raw_columns`] derives from an [`Origin`]
+/// and a [`RawRef`].
+struct RawColumns<'r> {
+    origin_id: i64,
+    loc_record: Option<i64>,
+    loc_byte: Option<i64>,
+    loc_text: Option<&'r str>,
+    blob: &'r [u8],
+    block_id: Option<i64>,
+    block_start: Option<i64>,
+    block_len: Option<i64>,
+}
+
 /// The location text of a `raw_records` row (the inverse of [`split_location`], in SQL).
 pub(crate) const RAW_LOCATION_SQL: &str = "coalesce(loc_text, 'record ' || loc_record || ' at byte ' || loc_byte, '')";
 
@@ -661,31 +674,46 @@ impl Batch<'_> {
 
     /// Inserts the raw record; `None` when (source, native_id) is already stored.
     fn insert_raw(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw: RawRef<'_>) -> Result<Option<i64>> {
-        let origin_id = self.origin_id(at.origin)?;
-        let (loc_record, loc_byte, loc_text) = split_location(at.location);
+        let c = self.raw_columns(at, raw)?;
         let mut st = self.tx.prepare_cached(
             "INSERT OR IGNORE INTO raw_records (source, native_id, origin_id, loc_record, loc_byte, loc_text,
                 stored_ms, raw, block_id, block_start, block_len)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
-        let (blob, block, start, len): (&[u8], _, _, _) = match raw {
-            RawRef::Deflated(b) => (b, None, None, None),
-            RawRef::InBlock { block_id, start, len } => (&[], Some(block_id), Some(start as i64), Some(len as i64)),
-        };
         let n = st.execute(params![
             source.as_str(),
             native_id,
-            origin_id,
+            c.origin_id,
+            c.loc_record,
+            c.loc_byte,
+            c.loc_text,
+            self.now,
+            c.blob,
+            c.block_id,
+            c.block_start,
+            c.block_len
+        ])?;
+        Ok((n == 1).then(|| self.tx.last_insert_rowid()))
+    }
+
+    /// A raw record's stored columns but its source, native id and times: its origin's id
+    /// (added if new), its location (split as migration 18 stores it) and where its bytes are.
+    fn raw_columns<'r>(&mut self, at: Origin<'r>, raw: RawRef<'r>) -> Result<RawColumns<'r>> {
+        let (loc_record, loc_byte, loc_text) = split_location(at.location);
+        let (blob, block_id, block_start, block_len): (&[u8], _, _, _) = match raw {
+            RawRef::Deflated(b) => (b, None, None, None),
+            RawRef::InBlock { block_id, start, len } => (&[], Some(block_id), Some(start as i64), Some(len as i64)),
+        };
+        Ok(RawColumns {
+            origin_id: self.origin_id(at.origin)?,
             loc_record,
             loc_byte,
             loc_text,
-            self.now,
             blob,
-            block,
-            start,
-            len
-        ])?;
-        Ok((n == 1).then(|| self.tx.last_insert_rowid()))
+            block_id,
+            block_start,
+            block_len,
+        })
     }
 
     /// The id of `origin` in `raw_origins`, added if new.
@@ -851,12 +879,7 @@ impl Batch<'_> {
         // a stored one with the same hash is left alone and returns nothing; a stored one with
         // another hash (or none: stored before migration 15) is returned with its own (the
         // update writes the value it had).
-        let (blob, block, start, len): (&[u8], _, _, _) = match raw {
-            RawRef::Deflated(b) => (b, None, None, None),
-            RawRef::InBlock { block_id, start, len } => (&[], Some(block_id), Some(start as i64), Some(len as i64)),
-        };
-        let origin_id = self.origin_id(at.origin)?;
-        let (loc_record, loc_byte, loc_text) = split_location(at.location);
+        let c = self.raw_columns(at, raw)?;
         let row = self
             .tx
             .prepare_cached(
@@ -871,15 +894,15 @@ impl Batch<'_> {
                 params![
                     source.as_str(),
                     native_id,
-                    origin_id,
-                    loc_record,
-                    loc_byte,
-                    loc_text,
+                    c.origin_id,
+                    c.loc_record,
+                    c.loc_byte,
+                    c.loc_text,
                     self.now,
-                    blob,
-                    block,
-                    start,
-                    len,
+                    c.blob,
+                    c.block_id,
+                    c.block_start,
+                    c.block_len,
                     hash
                 ],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
