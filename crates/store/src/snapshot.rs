@@ -748,13 +748,16 @@ impl Store {
                 related.extend(self.idp_query_by(
                     // The index (provider, session_ref, kind, time_ms) holds no SSOs (a partial
                     // index); `kind <> 'app_sso'` is written as its definition has it, so that
-                    // SQLite can use it, and `kind IN (..)` seeks each kind. A session's events
-                    // after the span's last SSO cannot bear on it (the engine reads those at or
-                    // before the SSO), so they are left for the slices that need them.
+                    // SQLite can use it. A session holds a few events: one seek per session and
+                    // a short walk over its entries is cheaper than a seek per kind, so
+                    // `+kind IN (..)` only filters (the unary `+` keeps SQLite from seeking it).
+                    // A session's events after the span's last SSO cannot bear on it (the engine
+                    // reads those at or before the SSO), so they are left for the slices that
+                    // need them.
                     "INDEXED BY idp_events_session",
                     &format!(
                         "provider = ?1 AND session_ref IN (SELECT id FROM idp_strings WHERE value IN ({}))
-                         AND kind <> 'app_sso' AND kind IN ({SESSION_KINDS})
+                         AND kind <> 'app_sso' AND +kind IN ({SESSION_KINDS})
                          AND time_ms <= ?2",
                         placeholders(&mut args, chunk)
                     ),

@@ -95,19 +95,52 @@ fn decode(s: &str) -> Result<VerdictRecord> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("stored verdict: {e}")))
 }
 
+/// A record's JSON with version 0 and its [`content_hash`] (the hash of those bytes).
+fn encode_hashed(r: &VerdictRecord) -> Result<(String, String)> {
+    use sha2::Digest;
+    let json = if r.version == 0 { encode(r)? } else { encode(&VerdictRecord { version: 0, ..r.clone() })? };
+    let hash = hex::encode(sha2::Sha256::digest(json.as_bytes()));
+    Ok((json, hash))
+}
+
+/// The stored JSON of a record at `version`, from its JSON at version 0 (`version` is the
+/// record's last field, so only the end differs); re-encoded if that JSON does not end so.
+fn with_version(json0: String, rec: &VerdictRecord, version: u32) -> Result<String> {
+    const END: &str = "\"version\":0}";
+    match json0.strip_suffix(END) {
+        Some(head) => Ok(format!("{head}\"version\":{version}}}")),
+        None => encode(&VerdictRecord { version, ..rec.clone() }),
+    }
+}
+
 impl Batch<'_> {
     /// Stores verdict records, assigning versions (the `version` field of the input is ignored).
+    /// Each record is encoded once (its JSON at version 0 gives the content hash and, with the
+    /// version put in, the stored JSON); the records each cites are added to
+    /// `verdict_evidence` once per batch, in key order.
     pub fn put_verdicts(&mut self, records: &[VerdictRecord]) -> Result<VerdictChanges> {
         let mut out = VerdictChanges::default();
-        for r in records {
-            let mut rec = r.clone();
-            rec.version = 0;
-            let hash = content_hash(&rec)?;
-            let old: Option<(i64, String)> = self
-                .tx
-                .prepare_cached("SELECT version, content_sha256 FROM verdicts WHERE console_login_event_id = ?1")?
-                .query_row([&r.console_login_event_id], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()?;
+        let mut cited: Vec<(&'static str, &str)> = Vec::new();
+        let mut select =
+            self.tx.prepare_cached("SELECT version, content_sha256 FROM verdicts WHERE console_login_event_id = ?1")?;
+        let mut to_history = self.tx.prepare_cached(
+            "INSERT OR REPLACE INTO verdict_history (console_login_event_id, version, record, superseded_ms)
+             SELECT console_login_event_id, version, record, ?2 FROM verdicts
+             WHERE console_login_event_id = ?1",
+        )?;
+        let mut insert = self.tx.prepare_cached(
+            "INSERT OR REPLACE INTO verdicts (console_login_event_id, time_ms, account_id, arn, verdict, reason,
+                severity, score, version, record, content_sha256, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        // The ticket outbox row, in the same transaction as the verdict it announces.
+        let mut outbox = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO outbox (console_login_event_id, version, created_ms) VALUES (?1, ?2, ?3)",
+        )?;
+        for rec in records {
+            let (json0, hash) = encode_hashed(rec)?;
+            let old: Option<(i64, String)> =
+                select.query_row([&rec.console_login_event_id], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
             let version = match &old {
                 Some((_, h)) if *h == hash => {
                     out.unchanged += 1;
@@ -115,13 +148,7 @@ impl Batch<'_> {
                 }
                 Some((v, _)) => {
                     // The version it replaces goes to the history, as stored.
-                    self.tx
-                        .prepare_cached(
-                            "INSERT OR REPLACE INTO verdict_history (console_login_event_id, version, record, superseded_ms)
-                             SELECT console_login_event_id, version, record, ?2 FROM verdicts
-                             WHERE console_login_event_id = ?1",
-                        )?
-                        .execute(params![r.console_login_event_id, self.now])?;
+                    to_history.execute(params![rec.console_login_event_id, self.now])?;
                     out.changed += 1;
                     *v as u32 + 1
                 }
@@ -130,42 +157,32 @@ impl Batch<'_> {
                     1
                 }
             };
-            rec.version = version;
             let time_ms: Millis = parse_time(&rec.time).map_err(StoreError::Corrupt)?;
-            let severity = rec.risk.severity.as_str();
-            self.tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO verdicts (console_login_event_id, time_ms, account_id, arn, verdict, reason,
-                        severity, score, version, record, content_sha256, updated_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )?
-                .execute(params![
-                    rec.console_login_event_id,
-                    time_ms,
-                    rec.account_id,
-                    rec.arn,
-                    rec.verdict.as_str(),
-                    rec.reason.map(|r| r.as_str()),
-                    severity,
-                    rec.risk.score,
-                    version,
-                    encode(&rec)?,
-                    hash,
-                    self.now
-                ])?;
+            insert.execute(params![
+                rec.console_login_event_id,
+                time_ms,
+                rec.account_id,
+                rec.arn,
+                rec.verdict.as_str(),
+                rec.reason.map(|r| r.as_str()),
+                rec.risk.severity.as_str(),
+                rec.risk.score,
+                version,
+                with_version(json0, rec, version)?,
+                hash,
+                self.now
+            ])?;
             // The records it cites stay as long as it does (`retention.rs`).
-            for ev in &rec.evidence {
-                self.tx
-                    .prepare_cached("INSERT OR IGNORE INTO verdict_evidence (source, event_id) VALUES (?1, ?2)")?
-                    .execute(params![ev.source.as_str(), ev.id])?;
-            }
-            // The ticket outbox row, in the same transaction as the verdict it announces.
-            self.tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO outbox (console_login_event_id, version, created_ms) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![rec.console_login_event_id, version, self.now])?;
+            cited.extend(rec.evidence.iter().map(|ev| (ev.source.as_str(), ev.id.as_str())));
+            outbox.execute(params![rec.console_login_event_id, version, self.now])?;
             out.written.push((rec.console_login_event_id.clone(), version));
+        }
+        cited.sort_unstable();
+        cited.dedup();
+        let mut cite =
+            self.tx.prepare_cached("INSERT OR IGNORE INTO verdict_evidence (source, event_id) VALUES (?1, ?2)")?;
+        for (source, id) in cited {
+            cite.execute(params![source, id])?;
         }
         Ok(out)
     }
@@ -293,6 +310,21 @@ pub(crate) mod tests {
         let c = b.put_verdicts(&[r]).unwrap();
         b.commit().unwrap();
         c
+    }
+
+    /// A record stored at version N is its JSON at version 0 with the version changed: the
+    /// same bytes as encoding it at N, and the content hash is that of the version-0 JSON.
+    #[test]
+    fn a_stored_record_is_encoded_as_serde_encodes_it_at_its_version() {
+        let mut r = rec("e\"1", Verdict::Unknown);
+        r.explanation = "ends with \"version\":0}".into();
+        for version in [1, 9, 10, 4_000_000_000] {
+            let (json0, hash) = super::encode_hashed(&VerdictRecord { version: 5, ..r.clone() }).unwrap();
+            assert_eq!(json0, serde_json::to_string(&r).unwrap());
+            assert_eq!(Some(hash), super::record_sha256(&json0));
+            let stored = super::with_version(json0, &r, version).unwrap();
+            assert_eq!(stored, serde_json::to_string(&VerdictRecord { version, ..r.clone() }).unwrap());
+        }
     }
 
     /// Each earlier version in the history, oldest first: its version, the version its stored

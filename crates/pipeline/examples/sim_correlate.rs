@@ -1,0 +1,93 @@
+//! Correlation over a simulated organisation (every source and path, as `scripts/bench.sh`
+//! makes its day): with `--db PATH` absent, simulates `--users` × `--days` (seed 7, the bench's
+//! noise ratios unless given), imports every source into PATH and stops; with PATH present, judges
+//! it and prints the time split and peak RSS. Copies of one filled store judged by two builds give
+//! an interleaved A/B; `sqlite3 PATH "SELECT console_login_event_id, version, record,
+//! content_sha256 FROM verdicts ORDER BY console_login_event_id" | sha256sum` compares their
+//! verdicts.
+//!
+//! cargo run --release -p trailproof-pipeline --example sim_correlate -- --users 10000 --db /tmp/s.db
+
+use std::path::PathBuf;
+use std::time::Instant;
+use trailproof_correlate::Compiled;
+use trailproof_ingest::{ImportOptions, collect_inputs, import};
+use trailproof_model::Source;
+use trailproof_simulate::{SimOptions, simulate};
+use trailproof_store::Store;
+
+fn vm_hwm_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut opts =
+        SimOptions { users: 10_000, days: 1, noise_ratio: 0.995, idp_noise_per_user_day: 40, ..Default::default() };
+    let mut db: Option<PathBuf> = None;
+    let mut slice: Option<u64> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let v = args.next().ok_or_else(|| anyhow::anyhow!("{a} needs a value"))?;
+        match a.as_str() {
+            "--users" => opts.users = v.parse()?,
+            "--days" => opts.days = v.parse()?,
+            "--seed" => opts.seed = v.parse()?,
+            "--noise-ratio" => opts.noise_ratio = v.parse()?,
+            "--idp-noise" => opts.idp_noise_per_user_day = v.parse()?,
+            "--slice-sessions" => slice = Some(v.parse()?),
+            "--db" => db = Some(PathBuf::from(v)),
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
+    let path = db.ok_or_else(|| anyhow::anyhow!("--db PATH is required"))?;
+    let cfg_path = path.with_extension("toml");
+    if !path.exists() {
+        let t = Instant::now();
+        let dir = tempfile::tempdir_in(path.parent().unwrap_or(std::path::Path::new(".")))?;
+        let sim = dir.path().join("sim");
+        simulate(&opts, &sim, &mut |_| {})?;
+        std::fs::copy(sim.join("org.toml"), &cfg_path)?;
+        let mut store = Store::open(&path)?;
+        for (source, sub) in [
+            (Source::Cloudtrail, "AWSLogs"),
+            (Source::Okta, "okta"),
+            (Source::Entra, "entra"),
+            (Source::Google, "google"),
+            (Source::Adfs, "adfs"),
+        ] {
+            let (inputs, manifests) = collect_inputs(&[sim.join(sub)])?;
+            import(&mut store, &inputs, &manifests, &ImportOptions::new(source), &mut |_| {})?;
+        }
+        eprintln!("filled {} in {:.1}s (config {})", path.display(), t.elapsed().as_secs_f64(), cfg_path.display());
+        return Ok(());
+    }
+    let cfg: trailproof_model::config::Config = toml::from_str(&std::fs::read_to_string(&cfg_path)?)?;
+    let cfg = Compiled::new(&cfg)?;
+    let mut store = Store::open(&path)?;
+    let mut jo = trailproof_pipeline::JudgeOptions::default();
+    if let Some(n) = slice {
+        jo.slice_sessions = n;
+    }
+    let t = Instant::now();
+    let s = trailproof_pipeline::judge_with(&mut store, &cfg, None, i64::MAX - 1, &jo, &mut |_, _| {})?;
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "sessions {} in {secs:.3}s = {:.0}/s; snapshot {:.3}s engine {:.3}s write {:.3}s; slices {}; new {} changed {} unchanged {}; peak RSS {} MB",
+        s.sessions,
+        s.sessions as f64 / secs,
+        s.timings.snapshot.as_secs_f64(),
+        s.timings.engine.as_secs_f64(),
+        s.timings.write.as_secs_f64(),
+        s.slices,
+        s.changes.new,
+        s.changes.changed,
+        s.changes.unchanged,
+        vm_hwm_kb() / 1024
+    );
+    Ok(())
+}
