@@ -128,20 +128,9 @@ pub struct Splitter<R> {
     chunk: usize,
     /// A wrapper object ended with the input before its closing brace (reported once, at the end).
     unclosed_wrapper: Option<u64>,
-    /// Finds the wrappers' first keys, quoted, in a record's bytes (built on first use).
-    wrapper_keys: Option<Option<aho_corasick::packed::Searcher>>,
-    /// Where those keys occur in the buffered input, found in one pass over it rather than one
-    /// over each record.
-    key_hits: KeyHits,
-}
-
-/// Every occurrence of the wrappers' quoted first keys in the input from stream offset `from`
-/// to `to`, as (start, end) stream offsets in order.
-#[derive(Debug, Default)]
-struct KeyHits {
-    from: u64,
-    to: u64,
-    found: Vec<(u64, u64)>,
+    /// The wrappers' first keys, quoted, sought in a record while its end is found (built on
+    /// first use; `None`: too many first bytes to seek at once, each key is sought on its own).
+    key_filter: Option<Option<KeyFilter>>,
 }
 
 const DEFAULT_CHUNK: usize = 256 * 1024;
@@ -175,8 +164,7 @@ impl<R: Read> Splitter<R> {
             max_record: DEFAULT_MAX_RECORD,
             chunk: DEFAULT_CHUNK,
             unclosed_wrapper: None,
-            wrapper_keys: None,
-            key_hits: KeyHits::default(),
+            key_filter: None,
         }
     }
 
@@ -447,10 +435,19 @@ impl<R: Read> Splitter<R> {
         // key is read, not buffered whole first), the walk decides.
         if !self.stack.is_empty() {
             let rest = &self.buf[self.pos..];
-            if let Some(n) = container_end(rest)
-                && !self.record_names_a_wrapper(n)
-            {
-                return Ok(Probe::Record(n));
+            match self.key_filter.get_or_insert_with(|| KeyFilter::new(self.wrappers)) {
+                Some(keys) => {
+                    if let Some((n, false)) = container_end_keys(rest, keys) {
+                        return Ok(Probe::Record(n));
+                    }
+                }
+                None => {
+                    if let Some(n) = container_end(rest)
+                        && !names_a_wrapper(self.wrappers, &rest[..n])
+                    {
+                        return Ok(Probe::Record(n));
+                    }
+                }
             }
         }
         loop {
@@ -529,58 +526,46 @@ impl<R: Read> Splitter<R> {
     }
 }
 
-impl<R> Splitter<R> {
-    /// Whether the `n` bytes at `pos` (a record) hold one of the wrappers' first keys in quotes,
-    /// anywhere: [`names_a_wrapper`] of those bytes. The keys are sought once in all that is
-    /// buffered (a whole file, when it was handed over whole), and again only for a record that
-    /// reaches past what was searched. Where they occur inside the record is then looked up:
-    /// every occurrence is found (the search restarts one byte after each; two quoted keys
-    /// cannot both start at one byte unless they are the same, since a key holds no quote), so
-    /// the answer is the one a search of the record's own bytes gives.
-    fn record_names_a_wrapper(&mut self, n: usize) -> bool {
-        let Some(searcher) = self.wrapper_keys.get_or_insert_with(|| wrapper_searcher(self.wrappers)) else {
-            return names_a_wrapper(&mut self.wrapper_keys, self.wrappers, &self.buf[self.pos..self.pos + n]);
-        };
-        let start = self.base + self.pos as u64;
-        let end = start + n as u64;
-        let hits = &mut self.key_hits;
-        if start < hits.from || end > hits.to {
-            let rest = &self.buf[self.pos..];
-            hits.found.clear();
-            let mut at = 0;
-            while let Some(m) = searcher.find_in(rest, aho_corasick::Span::from(at..rest.len())) {
-                hits.found.push((start + m.start() as u64, start + m.end() as u64));
-                at = m.start() + 1;
-            }
-            (hits.from, hits.to) = (start, start + rest.len() as u64);
-        }
-        let first = hits.found.partition_point(|&(s, _)| s < start);
-        hits.found[first..].iter().take_while(|&&(s, _)| s < end).any(|&(_, e)| e <= end)
-    }
+/// Whether `record` holds one of the wrappers' first keys in quotes, anywhere (what
+/// [`container_end_keys`] tells of the record it ends; its reference, and the search where
+/// [`KeyFilter`] cannot be used).
+fn names_a_wrapper(wrappers: &[WrapperPath], record: &[u8]) -> bool {
+    wrappers
+        .iter()
+        .filter_map(|w| w.first())
+        .any(|k| memchr::memmem::find(record, format!("\"{k}\"").as_bytes()).is_some())
 }
 
-/// The packed search for the wrappers' first keys in quotes (`None` where the CPU has none, where
-/// there is no key, or where a key holds a quote, which [`Splitter::record_names_a_wrapper`]
-/// relies on none doing).
-fn wrapper_searcher(wrappers: &[WrapperPath]) -> Option<aho_corasick::packed::Searcher> {
-    if wrappers.iter().filter_map(|w| w.first()).any(|k| k.contains('"')) {
-        return None;
-    }
-    aho_corasick::packed::Searcher::new(wrappers.iter().filter_map(|w| w.first()).map(|k| format!("\"{k}\"")))
+/// The wrappers' first keys in quotes (`"Records"`), sought while a record's end is found
+/// ([`container_end_keys`]): a quote followed by one of the keys' first bytes (found with the
+/// quotes and brackets, in the same 64-byte masks) is compared with each key in full.
+#[derive(Debug, Clone)]
+struct KeyFilter {
+    patterns: Vec<Vec<u8>>,
+    /// The byte after the opening quote of each pattern (a key's first byte, or `"` for an
+    /// empty key), each once.
+    leads: Vec<u8>,
 }
 
-/// Whether `record` holds one of the wrappers' first keys in quotes, anywhere. `search` is the
-/// splitter's searcher for them, built here on first use.
-fn names_a_wrapper(
-    search: &mut Option<Option<aho_corasick::packed::Searcher>>,
-    wrappers: &[WrapperPath],
-    record: &[u8],
-) -> bool {
-    let keys = || wrappers.iter().filter_map(|w| w.first()).map(|k| format!("\"{k}\""));
-    match search.get_or_insert_with(|| wrapper_searcher(wrappers)) {
-        Some(s) => s.find(record).is_some(),
-        // No packed search on this CPU (or no key): one search per key.
-        None => keys().any(|k| memchr::memmem::find(record, k.as_bytes()).is_some()),
+/// At most this many distinct first bytes are sought in the masks.
+const MAX_LEADS: usize = 8;
+
+impl KeyFilter {
+    const NONE: KeyFilter = KeyFilter { patterns: Vec::new(), leads: Vec::new() };
+
+    fn new(wrappers: &[WrapperPath]) -> Option<KeyFilter> {
+        let patterns: Vec<Vec<u8>> =
+            wrappers.iter().filter_map(|w| w.first()).map(|k| format!("\"{k}\"").into_bytes()).collect();
+        let mut leads: Vec<u8> = patterns.iter().filter_map(|p| p.get(1).copied()).collect();
+        leads.sort_unstable();
+        leads.dedup();
+        (leads.len() <= MAX_LEADS).then_some(KeyFilter { patterns, leads })
+    }
+
+    /// Just past the shortest pattern that starts at `b[p]`, if any.
+    fn match_end(&self, b: &[u8], p: usize) -> Option<usize> {
+        let rest = b.get(p..)?;
+        self.patterns.iter().filter(|k| rest.starts_with(k)).map(|k| p + k.len()).min()
     }
 }
 
@@ -642,32 +627,123 @@ fn string_end(b: &[u8], from: usize) -> Option<usize> {
 
 /// Given `b[0]` is `{` or `[`, the index just past its matching close, or `None` if incomplete.
 ///
-/// Reads 64 bytes at a time: a bit mask of the bytes that matter (quotes, backslashes,
-/// brackets; [`interesting`]), then only those, in order, with the state of a byte-by-byte scan
-/// (inside a string or not, nesting depth): a backslash inside a string skips the byte after
-/// it, brackets inside strings do not count, a backslash outside a string is nothing. This is
-/// the splitter's hottest loop (a CloudTrail record is ~1.2 KB with ~60 short strings); it gives
-/// what [`container_end_bytewise`] gives (property-tested).
+/// Reads 64 bytes at a time: bit masks of the bytes that matter (quotes, backslashes, opening
+/// and closing brackets; [`classify`]). A block without a backslash (nearly all of them) is
+/// taken whole: which bytes lie inside strings is the running parity of the quotes before them
+/// ([`prefix_xor`]), so only the brackets outside strings are counted, and only looked at one
+/// by one when there are as many closing ones as the depth (else the block cannot end the
+/// value). A block with a backslash is read one interesting byte at a time, in order, with the
+/// state of a byte-by-byte scan (inside a string or not, nesting depth): a backslash inside a
+/// string skips the byte after it, brackets inside strings do not count, a backslash outside a
+/// string is nothing. This is the splitter's hottest loop (a CloudTrail record is ~1.2 KB with
+/// ~60 short strings); it gives what [`container_end_bytewise`] gives (property-tested).
 pub fn container_end(b: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512bw") {
+        // SAFETY: the CPU has AVX-512BW (checked just above).
+        return unsafe { scan_avx512::<false>(b, &KeyFilter::NONE) }.map(|(n, _)| n);
+    }
+    scan_container::<false>(b, &KeyFilter::NONE, classify64).map(|(n, _)| n)
+}
+
+/// [`container_end`], and whether the value holds one of `keys`' patterns anywhere in its
+/// bytes (what [`names_a_wrapper`] says of them), found in the same pass: a record inside a
+/// `Records` array is walked key by key only when it names a wrapper.
+fn container_end_keys(b: &[u8], keys: &KeyFilter) -> Option<(usize, bool)> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512bw") {
+        // SAFETY: the CPU has AVX-512BW (checked just above).
+        return unsafe { scan_avx512::<true>(b, keys) };
+    }
+    scan_container::<true>(b, keys, classify64)
+}
+
+/// [`scan_container`] compiled for AVX-512BW, whose compares give the 64-bit masks at once
+/// ([`classify64_avx512`]). Callers check that the CPU has it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+fn scan_avx512<const KEYS: bool>(b: &[u8], keys: &KeyFilter) -> Option<(usize, bool)> {
+    scan_container::<KEYS>(b, keys, |block, leads| classify64_avx512(block, leads))
+}
+
+#[inline(always)]
+fn scan_container<const KEYS: bool>(
+    b: &[u8],
+    keys: &KeyFilter,
+    classify64: impl Fn(&[u8; 64], &[u8]) -> Classes,
+) -> Option<(usize, bool)> {
     let mut depth = 0usize;
     let mut in_string = false;
+    // Just past the first pattern found (they are all found, in order of their start).
+    let mut named = usize::MAX;
     let mut i = 0;
     while i < b.len() {
         let end = (i + 64).min(b.len());
-        let mut m = interesting(&b[i..end]);
+        let leads: &[u8] = if KEYS { &keys.leads } else { &[] };
+        let m = match b[i..].first_chunk::<64>() {
+            Some(full) => classify64(full, leads),
+            None => classify(&b[i..end], leads, &classify64),
+        };
+        if KEYS {
+            // A quote followed by a pattern's second byte (bit 63: the next block's first byte).
+            let mut candidates = m.quote & (m.lead >> 1);
+            if m.quote >> 63 != 0 && b.get(i + 64).is_some_and(|c| keys.leads.contains(c)) {
+                candidates |= 1 << 63;
+            }
+            while candidates != 0 && named == usize::MAX {
+                let k = candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
+                if let Some(e) = keys.match_end(b, i + k) {
+                    named = e;
+                }
+            }
+        }
+        if m.backslash == 0 {
+            let inside = prefix_xor(m.quote) ^ if in_string { !0 } else { 0 };
+            in_string ^= m.quote.count_ones() & 1 == 1;
+            let (opens, closes) = (m.open & !inside, m.close & !inside);
+            if (closes.count_ones() as usize) < depth {
+                // The depth cannot reach 0 in this block.
+                depth = depth + opens.count_ones() as usize - closes.count_ones() as usize;
+            } else {
+                let mut brackets = opens | closes;
+                while brackets != 0 {
+                    let k = brackets.trailing_zeros() as usize;
+                    brackets &= brackets - 1;
+                    if opens & (1u64 << k) != 0 {
+                        depth += 1;
+                    } else {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return Some((i + k + 1, named <= i + k + 1));
+                        }
+                    }
+                }
+            }
+            i = end;
+            continue;
+        }
+        let mut bits = m.quote | m.backslash | m.open | m.close;
         let mut resume = end;
-        while m != 0 {
-            let k = m.trailing_zeros() as usize;
-            m &= m - 1;
+        while bits != 0 {
+            let k = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
             let p = i + k;
             match (in_string, b[p]) {
                 (true, b'"') => in_string = false,
                 (true, b'\\') => {
                     // The escaped byte is not looked at.
                     if k < 63 {
-                        m &= !(1u64 << (k + 1));
+                        bits &= !(1u64 << (k + 1));
                     } else {
                         resume = p + 2;
+                        // Nor classified with a block: a pattern may still start there.
+                        if KEYS
+                            && named == usize::MAX
+                            && let Some(e) = keys.match_end(b, p + 1)
+                        {
+                            named = e;
+                        }
                     }
                 }
                 (true, _) => {}
@@ -676,7 +752,7 @@ pub fn container_end(b: &[u8]) -> Option<usize> {
                 (false, b'}' | b']') => {
                     depth = depth.saturating_sub(1);
                     if depth == 0 {
-                        return Some(p + 1);
+                        return Some((p + 1, named <= p + 1));
                     }
                 }
                 (false, _) => {}
@@ -687,8 +763,33 @@ pub fn container_end(b: &[u8]) -> Option<usize> {
     None
 }
 
-/// Bit `k` is set where `block[k]` (at most 64 bytes) is `"`, `\\`, `{`, `}`, `[` or `]`.
-fn interesting(block: &[u8]) -> u64 {
+/// Bit `k` of the result is the parity of the bits of `x` up to and including bit `k`: of a
+/// quote mask, whether byte `k` is inside a string (its opening quote counted, its closing one
+/// not) when the block starts outside strings and holds no escape.
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// Where the bytes of a block (at most 64) are quotes, backslashes, `{`/`[`, `}`/`]` and one of
+/// the `leads` given to [`classify`]: bit `k` of each mask for `block[k]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Classes {
+    quote: u64,
+    backslash: u64,
+    open: u64,
+    close: u64,
+    lead: u64,
+}
+
+/// The masks of a block of at most 64 bytes by `classify64`, the block padded with zeros.
+#[inline(always)]
+fn classify(block: &[u8], leads: &[u8], classify64: impl Fn(&[u8; 64], &[u8]) -> Classes) -> Classes {
     let mut padded = [0u8; 64];
     let full: &[u8; 64] = match block.first_chunk::<64>() {
         Some(full) => full,
@@ -698,43 +799,90 @@ fn interesting(block: &[u8]) -> u64 {
             &padded
         }
     };
-    interesting64(full)
+    classify64(full, leads)
 }
 
 #[cfg(target_arch = "x86_64")]
-fn interesting64(block: &[u8; 64]) -> u64 {
+#[inline(always)]
+fn classify64(block: &[u8; 64], leads: &[u8]) -> Classes {
     use std::arch::x86_64::*;
     // SSE2 is part of x86_64 itself. `{`/`[` and `}`/`]` differ only in bit 0x20, which no
     // other byte can be ORed into them with.
-    let mut mask = 0u64;
+    let mut c = Classes::default();
     for (lane, bytes) in block.chunks_exact(16).enumerate() {
         // SAFETY: SSE2 is always there on x86_64 (the intrinsics are `unsafe` only as
         // `#[target_feature]` functions); `bytes` is 16 readable bytes and the load needs no
         // alignment.
-        let hits = unsafe {
+        let (q, s, o, e, l) = unsafe {
             let x = _mm_loadu_si128(bytes.as_ptr().cast());
             let folded = _mm_or_si128(x, _mm_set1_epi8(0x20));
-            let quote_or_backslash = _mm_or_si128(
-                _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8)),
-                _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8)),
-            );
-            let bracket = _mm_or_si128(
-                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
-                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
-            );
-            _mm_movemask_epi8(_mm_or_si128(quote_or_backslash, bracket))
+            let mut lead = _mm_setzero_si128();
+            for &c in leads {
+                lead = _mm_or_si128(lead, _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8)));
+            }
+            (
+                _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8))),
+                _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8))),
+                _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8))),
+                _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8))),
+                _mm_movemask_epi8(lead),
+            )
         };
-        mask |= u64::from(hits as u16) << (16 * lane);
+        let at = 16 * lane;
+        c.lead |= u64::from(l as u16) << at;
+        c.quote |= u64::from(q as u16) << at;
+        c.backslash |= u64::from(s as u16) << at;
+        c.open |= u64::from(o as u16) << at;
+        c.close |= u64::from(e as u16) << at;
     }
-    mask
+    c
+}
+
+/// [`classify64`] with AVX-512BW: one load, one compare per class straight into a 64-bit mask.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+#[inline]
+fn classify64_avx512(block: &[u8; 64], leads: &[u8]) -> Classes {
+    use std::arch::x86_64::*;
+    // SAFETY: `block` is 64 readable bytes; the load needs no alignment.
+    let x = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+    let folded = _mm512_or_si512(x, _mm512_set1_epi8(0x20));
+    let mut lead = 0u64;
+    for &c in leads {
+        lead |= _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c as i8));
+    }
+    Classes {
+        quote: _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(b'"' as i8)),
+        backslash: _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(b'\\' as i8)),
+        open: _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8(b'{' as i8)),
+        close: _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8(b'}' as i8)),
+        lead,
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn interesting64(block: &[u8; 64]) -> u64 {
-    block
-        .iter()
-        .enumerate()
-        .fold(0u64, |m, (k, c)| m | (u64::from(matches!(c, b'"' | b'\\' | b'{' | b'}' | b'[' | b']')) << k))
+fn classify64(block: &[u8; 64], leads: &[u8]) -> Classes {
+    classify_bytewise(block, leads)
+}
+
+/// [`classify64`] one byte at a time (its reference, and the code where there is no SIMD).
+#[cfg_attr(target_arch = "x86_64", cfg(test))]
+fn classify_bytewise(block: &[u8; 64], leads: &[u8]) -> Classes {
+    let mut c = Classes::default();
+    for (k, b) in block.iter().enumerate() {
+        let bit = 1u64 << k;
+        if leads.contains(b) {
+            c.lead |= bit;
+        }
+        match b {
+            b'"' => c.quote |= bit,
+            b'\\' => c.backslash |= bit,
+            b'{' | b'[' => c.open |= bit,
+            b'}' | b']' => c.close |= bit,
+            _ => {}
+        }
+    }
+    c
 }
 
 /// [`container_end`] one byte at a time: the reference it is tested against.

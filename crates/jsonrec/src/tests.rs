@@ -362,7 +362,53 @@ proptest! {
         let s = format!("{}{}", if open_with_array { "[" } else { "{" }, parts.concat());
         let b = &s.as_bytes()[..cut.min(s.len()).max(1)];
         prop_assert_eq!(container_end(b), container_end_bytewise(b), "{:?}", String::from_utf8_lossy(b));
+        prop_assert_eq!(every_scan(b, &KeyFilter::NONE), (container_end_bytewise(b), false), "{:?}", String::from_utf8_lossy(b));
     }
+}
+
+proptest! {
+    /// Without backslashes every block is taken whole (quote parity, bracket counts): strings
+    /// with brackets inside, across block boundaries, nesting deep and shallow, cut anywhere.
+    #[test]
+    fn container_end_without_escapes_agrees_with_a_bytewise_scan(parts in prop::collection::vec(prop::sample::select(vec![
+        "{", "}", "[", "]", "\"", "\"a]\"", "\"}{\"", "\"{{[\"", ",", ":", "1", "abcdefghijklmnopqrstuvwxyz0123456789",
+        "{\"k\":{\"l\":[1,2]}}", "é", " "]), 0..120), cut in 0usize..4000, open_with_array in any::<bool>()) {
+        let s = format!("{}{}", if open_with_array { "[" } else { "{" }, parts.concat());
+        let b = &s.as_bytes()[..cut.min(s.len()).max(1)];
+        prop_assert_eq!(container_end(b), container_end_bytewise(b), "{:?}", String::from_utf8_lossy(b));
+        prop_assert_eq!(every_scan(b, &KeyFilter::NONE), (container_end_bytewise(b), false), "{:?}", String::from_utf8_lossy(b));
+    }
+
+    /// The SIMD classification of a block against one byte at a time.
+    #[test]
+    fn classify_agrees_with_a_bytewise_scan(block in prop::collection::vec(prop::sample::select(vec![
+        b'"', b'\\', b'{', b'}', b'[', b']', b'a', b';', b'=', b'}' ^ 0x20, b'{' ^ 0x20, 0xff, 0x80, 0, b' ']), 0..70)) {
+        let mut full = [0u8; 64];
+        let n = block.len().min(64);
+        full[..n].copy_from_slice(&block[..n]);
+        for leads in [&b""[..], b"R", b"REh", b"\"a{\xff"] {
+            prop_assert_eq!(classify(&block[..n], leads, classify64), classify_bytewise(&full, leads));
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: the CPU has AVX-512BW (checked just above).
+                prop_assert_eq!(unsafe { classify64_avx512(&full, leads) }, classify_bytewise(&full, leads));
+            }
+        }
+    }
+}
+
+/// The end and the key answer of every way the scan runs here (the x86_64 baseline's SSE2,
+/// AVX-512BW where the CPU has it, one byte at a time), which must agree: `(end, named)`.
+fn every_scan(b: &[u8], keys: &KeyFilter) -> (Option<usize>, bool) {
+    let flat = |r: Option<(usize, bool)>| r.map_or((None, false), |(n, k)| (Some(n), k));
+    let bytewise = flat(scan_container::<true>(b, keys, classify_bytewise));
+    assert_eq!(flat(scan_container::<true>(b, keys, classify64)), bytewise);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512bw") {
+        // SAFETY: the CPU has AVX-512BW (checked just above).
+        assert_eq!(flat(unsafe { scan_avx512::<true>(b, keys) }), bytewise);
+    }
+    bytewise
 }
 
 #[test]
@@ -387,34 +433,51 @@ fn a_record_that_mentions_a_wrapper_key_is_walked_and_a_page_in_an_array_is_open
 }
 
 proptest! {
-    /// The wrapper keys sought once over the buffered input give, for any stretch of it (a
-    /// record), the answer a search of that stretch's own bytes gives: whole input in memory,
-    /// or only its first `k` bytes at first and the rest read later.
+    /// The wrapper keys sought while a record is ended give, for any bytes, what a search of
+    /// the bytes of the value it ends gives: keys whole, cut, escaped, across the 64-byte
+    /// blocks, after an escape on a block's last byte, with several keys of one first byte.
     #[test]
-    fn wrapper_keys_found_once_agree_with_each_record(
+    fn wrapper_keys_found_while_ending_agree_with_a_search_of_the_record(
         parts in prop::collection::vec(prop::sample::select(vec![
-            "\"", "\\", "{", "}", ":", ",", "x", "Records", "\"Records\"", "\"Records\"Records\"", "\"hits\"",
-            "\"hits\"hits\"", "\"Events\"", "\"value\"", "\"items\"", "\"records\"", "\"Record", "s\"", "hits",
-        ]), 0..40),
-        ranges in prop::collection::vec((0usize..400, 0usize..400), 1..8),
-        k in 0usize..400,
+            "\"", "\\", "{", "}", "[", "]", ":", ",", "x", "abcdefghijklmnopqrstuvwxyz0123456789", "Records",
+            "\"Records\"", "\"Records\"Records\"", "\"hits\"", "\"hits\"hits\"", "\"Events\"", "\"value\"",
+            "\"items\"", "\"records\"", "\"Record", "s\"", "hits", "\"\"", "\"Rec\"",
+        ]), 0..80),
+        open_with_array in any::<bool>(),
+        skip in 0usize..70,
     ) {
-        let file = parts.concat().into_bytes();
-        let k = k % (file.len() + 1);
-        let mut s = Splitter::with_head(file[..k].to_vec(), std::io::empty(), WRAPPERS);
-        let mut ranges: Vec<(usize, usize)> = ranges
-            .into_iter()
-            .map(|(a, n)| { let a = a % (file.len() + 1); (a, n % (file.len() - a + 1)) })
-            .collect();
-        ranges.sort();
-        for (start, n) in ranges {
-            if start + n > s.buf.len() {
-                // Read the rest.
-                s.buf.extend_from_slice(&file[s.buf.len()..]);
-            }
-            s.pos = start;
-            let want = names_a_wrapper(&mut None, WRAPPERS, &file[start..start + n]);
-            prop_assert_eq!(s.record_names_a_wrapper(n), want, "{:?} {}+{}", String::from_utf8_lossy(&file), start, n);
+        let s = format!("{}{}{}", "a".repeat(skip), if open_with_array { "[" } else { "{" }, parts.concat());
+        let b = &s.as_bytes()[skip..];
+        let wrapper_lists: [&[WrapperPath]; 4] = [WRAPPERS, &[&["Records"], &["Events"], &["hits", "hits"]], &[&["Rec"], &["Records"]], &[&[""]]];
+        for wrappers in wrapper_lists {
+            let Some(keys) = KeyFilter::new(wrappers) else { continue };
+            let want = container_end(b).map(|n| (n, names_a_wrapper(wrappers, &b[..n])));
+            prop_assert_eq!(container_end_keys(b, &keys), want, "{:?} {:?}", String::from_utf8_lossy(b), wrappers);
+            prop_assert_eq!(every_scan(b, &keys), want.map_or((None, false), |(n, k)| (Some(n), k)), "{:?}", String::from_utf8_lossy(b));
+        }
+    }
+}
+
+#[test]
+fn wrapper_keys_are_found_at_every_place_in_a_block() {
+    // A key starting at each byte of the first blocks (so at byte 63, its quote the last byte of
+    // a block), as a key, as a value, escaped in a string (a backslash on a block's last byte
+    // escapes the quote the key starts with).
+    let keys = KeyFilter::new(WRAPPERS).unwrap();
+    for pad in 0..140 {
+        let x = "x".repeat(pad);
+        for s in [
+            format!(r#"{{"a":"{x}","Records":1}}"#),
+            format!(r#"{{"a":"{x}\"Records\""}}"#),
+            format!(r#"{{"a":"{x}\"Records"}}"#),
+            format!(r#"{{"a":"{x}\\","b":"{x}\"hits\"","c":1}}"#),
+            format!(r#"{{"a":"{x}","b":"Records"}}"#),
+            format!(r#"{{"a":"{x}Records"}}"#),
+        ] {
+            let b = s.as_bytes();
+            let want = container_end(b).map(|n| (n, names_a_wrapper(WRAPPERS, &b[..n])));
+            assert_eq!(container_end_keys(b, &keys), want, "{s}");
+            assert_eq!(want.map(|(n, _)| n), Some(b.len()), "{s}");
         }
     }
 }
