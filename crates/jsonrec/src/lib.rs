@@ -639,8 +639,8 @@ fn string_end(b: &[u8], from: usize) -> Option<usize> {
 /// ~60 short strings); it gives what [`container_end_bytewise`] gives (property-tested).
 pub fn container_end(b: &[u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512bw") {
-        // SAFETY: the CPU has AVX-512BW (checked just above).
+    if avx512() {
+        // SAFETY: the CPU has AVX-512BW, POPCNT and BMI1 (checked just above).
         return unsafe { scan_avx512::<false>(b, &KeyFilter::NONE) }.map(|(n, _)| n);
     }
     scan_container::<false>(b, &KeyFilter::NONE, classify64).map(|(n, _)| n)
@@ -651,17 +651,26 @@ pub fn container_end(b: &[u8]) -> Option<usize> {
 /// `Records` array is walked key by key only when it names a wrapper.
 fn container_end_keys(b: &[u8], keys: &KeyFilter) -> Option<(usize, bool)> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512bw") {
-        // SAFETY: the CPU has AVX-512BW (checked just above).
+    if avx512() {
+        // SAFETY: the CPU has AVX-512BW, POPCNT and BMI1 (checked just above).
         return unsafe { scan_avx512::<true>(b, keys) };
     }
     scan_container::<true>(b, keys, classify64)
 }
 
-/// [`scan_container`] compiled for AVX-512BW, whose compares give the 64-bit masks at once
-/// ([`classify64_avx512`]). Callers check that the CPU has it.
+/// Whether [`scan_avx512`] can run: AVX-512BW, and the bit counts it does per block as one
+/// instruction each (the x86_64 baseline has no `popcnt`, and counts bits with a dozen).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512bw")]
+fn avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("popcnt")
+        && std::arch::is_x86_feature_detected!("bmi1")
+}
+
+/// [`scan_container`] compiled for AVX-512BW, whose compares give the 64-bit masks at once
+/// ([`classify64_avx512`]), with POPCNT and BMI1. Callers check that the CPU has them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw,popcnt,bmi1")]
 fn scan_avx512<const KEYS: bool>(b: &[u8], keys: &KeyFilter) -> Option<(usize, bool)> {
     scan_container::<KEYS>(b, keys, |block, leads| classify64_avx512(block, leads))
 }

@@ -404,8 +404,8 @@ fn every_scan(b: &[u8], keys: &KeyFilter) -> (Option<usize>, bool) {
     let bytewise = flat(scan_container::<true>(b, keys, classify_bytewise));
     assert_eq!(flat(scan_container::<true>(b, keys, classify64)), bytewise);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512bw") {
-        // SAFETY: the CPU has AVX-512BW (checked just above).
+    if avx512() {
+        // SAFETY: the CPU has AVX-512BW, POPCNT and BMI1 (checked just above).
         assert_eq!(flat(unsafe { scan_avx512::<true>(b, keys) }), bytewise);
     }
     bytewise
