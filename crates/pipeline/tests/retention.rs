@@ -130,7 +130,7 @@ fn pruning_changes_no_verdict_and_keeps_the_evidence() {
         count(
             s,
             &format!(
-                "SELECT (SELECT count(*) FROM idp_events AS e WHERE time_ms < {before} AND kind = 'app_sso'
+                "SELECT (SELECT count(*) FROM idp_events_full AS e WHERE time_ms < {before} AND kind = 'app_sso'
                     AND NOT EXISTS (SELECT 1 FROM verdict_evidence WHERE source = e.provider AND event_id = e.event_id))
                  + (SELECT count(*) FROM aws_events AS e WHERE time_ms < {before}
                     AND NOT EXISTS (SELECT 1 FROM verdict_evidence WHERE source = 'cloudtrail' AND event_id = e.event_id))"

@@ -128,7 +128,7 @@ fn simulated_org_imports_and_matches_truth() {
                     store.conn().query_row("SELECT COUNT(*) FROM aws_events WHERE event_id = ?1", [&e.id], |r| r.get(0))
                 }
                 p => store.conn().query_row(
-                    "SELECT COUNT(*) FROM idp_events WHERE provider = ?1 AND event_id = ?2",
+                    "SELECT COUNT(*) FROM idp_events_full WHERE provider = ?1 AND event_id = ?2",
                     [p.as_str(), e.id.as_str()],
                     |r| r.get(0),
                 ),

@@ -95,6 +95,21 @@ pub fn content_hash(raw: &[u8]) -> i64 {
     i64::from_be_bytes(b)
 }
 
+/// The key `raw_records.native_key` holds for a record (migration 20): the first 8 bytes of the
+/// SHA-256 of its source, a NUL byte and its native id, read as a big-endian signed integer. Two
+/// records may share a key: whoever seeks by key compares source and native id too.
+pub fn native_key(source: &str, native_id: &str) -> i64 {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(source.as_bytes());
+    h.update([0u8]);
+    h.update(native_id.as_bytes());
+    let d = h.finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    i64::from_be_bytes(b)
+}
+
 /// A stretch of time whose sessions must be judged again because an IdP record in it changed
 /// after a verdict may have rested on it ([`Store::rejudge_queue`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,12 +280,43 @@ fn register_functions(conn: &Connection) -> Result<()> {
             Ok(verdicts::migrate_google_evidence(&record, &map))
         },
     )?;
+    // Migration 20 and the lookups by native id: `trailproof_native_key(source, native_id)` is
+    // [`native_key`] (NULL when either is NULL).
+    conn.create_scalar_function(
+        "trailproof_native_key",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let (Some(source), Some(id)) = (ctx.get::<Option<String>>(0)?, ctx.get::<Option<String>>(1)?) else {
+                return Ok(None);
+            };
+            Ok(Some(native_key(&source, &id)))
+        },
+    )?;
     conn.create_scalar_function(
         "trailproof_verdict_sha256",
         1,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| Ok(ctx.get::<Option<String>>(0)?.and_then(|r| verdicts::record_sha256(&r))),
     )?;
+    Ok(())
+}
+
+/// Runs migration `i` (0-based) in `tx` and records it; a migration that drops a table must
+/// leave every foreign key satisfied (checked before the caller commits).
+fn apply_migration(tx: &rusqlite::Transaction<'_>, i: usize, sql: &str) -> Result<()> {
+    tx.execute_batch(sql)?;
+    if sql.contains("DROP TABLE") {
+        let dangling: Option<String> =
+            tx.query_row("PRAGMA foreign_key_check", [], |r| r.get::<_, String>(0)).optional()?;
+        if let Some(table) = dangling {
+            return Err(StoreError::Corrupt(format!(
+                "migration {} would leave rows of {table} pointing at nothing; the database was left as it was",
+                i + 1
+            )));
+        }
+    }
+    tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     Ok(())
 }
 
@@ -326,19 +372,31 @@ impl Store {
         if found > known {
             return Err(StoreError::TooNew { found, known });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            // Another process may be migrating the same file: take the write lock, then check
-            // whether it already applied this one.
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            if now > i as i64 {
-                continue;
-            }
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
+        if found == known {
+            return Ok(());
         }
-        Ok(())
+        // A migration that rebuilds a table other rows point at (20: `raw_records`) drops the
+        // old one, which foreign keys forbid while they are enforced: they are turned off for
+        // the migrations (outside a transaction, where SQLite allows it) and each migration
+        // proves, before it commits, that no row points at nothing (SQLite's procedure for
+        // schema changes, https://www.sqlite.org/lang_altertable.html#otheralter).
+        self.conn.pragma_update(None, "foreign_keys", false)?;
+        let result = (|| {
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+                // Another process may be migrating the same file: take the write lock, then check
+                // whether it already applied this one.
+                let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+                if now > i as i64 {
+                    continue;
+                }
+                apply_migration(&tx, i, sql)?;
+                tx.commit()?;
+            }
+            Ok(())
+        })();
+        self.conn.pragma_update(None, "foreign_keys", true)?;
+        result
     }
 
     /// Applies only the first `n` migrations to a fresh connection: for migration tests.
@@ -346,10 +404,10 @@ impl Store {
     pub fn create_at_version(path: &Path, n: usize) -> Result<()> {
         let mut conn = Connection::open(path)?;
         register_functions(&conn)?;
+        conn.pragma_update(None, "foreign_keys", false)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().take(n) {
             let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            apply_migration(&tx, i, sql)?;
             tx.commit()?;
         }
         Ok(())
@@ -464,8 +522,8 @@ impl Store {
         let id: Option<i64> = self
             .conn
             .query_row(
-                "SELECT id FROM raw_records WHERE source = ?1 AND native_id = ?2",
-                params![source.as_str(), native_id],
+                "SELECT id FROM raw_records WHERE native_key = ?3 AND source = ?1 AND native_id = ?2",
+                params![source.as_str(), native_id, native_key(source.as_str(), native_id)],
                 |r| r.get(0),
             )
             .optional()?;
@@ -672,17 +730,39 @@ impl Batch<'_> {
         self.keep_first_since = Some(t);
     }
 
-    /// Inserts the raw record; `None` when (source, native_id) is already stored.
-    fn insert_raw(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw: RawRef<'_>) -> Result<Option<i64>> {
+    /// The stored record (source, native_id), if any: its row id, content hash and `stored_ms`.
+    /// Sought by its key (migration 20); what the key finds is compared whole.
+    fn find_raw(&self, source: Source, native_id: &str, key: i64) -> Result<Option<(i64, Option<i64>, Millis)>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT id, content_hash, stored_ms FROM raw_records INDEXED BY raw_records_key
+                 WHERE native_key = ?1 AND source = ?2 AND native_id = ?3",
+            )?
+            .query_row(params![key, source.as_str(), native_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?)
+    }
+
+    /// Inserts a raw record not stored yet; returns its row id.
+    fn insert_new_raw(
+        &mut self,
+        source: Source,
+        native_id: &str,
+        key: i64,
+        at: Origin<'_>,
+        raw: RawRef<'_>,
+        hash: Option<i64>,
+    ) -> Result<i64> {
         let c = self.raw_columns(at, raw)?;
         let mut st = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO raw_records (source, native_id, origin_id, loc_record, loc_byte, loc_text,
-                stored_ms, raw, block_id, block_start, block_len)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO raw_records (source, native_id, native_key, origin_id, loc_record, loc_byte, loc_text,
+                stored_ms, raw, block_id, block_start, block_len, content_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
-        let n = st.execute(params![
+        st.execute(params![
             source.as_str(),
             native_id,
+            key,
             c.origin_id,
             c.loc_record,
             c.loc_byte,
@@ -691,9 +771,19 @@ impl Batch<'_> {
             c.blob,
             c.block_id,
             c.block_start,
-            c.block_len
+            c.block_len,
+            hash
         ])?;
-        Ok((n == 1).then(|| self.tx.last_insert_rowid()))
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Inserts the raw record; `None` when (source, native_id) is already stored.
+    fn insert_raw(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw: RawRef<'_>) -> Result<Option<i64>> {
+        let key = native_key(source.as_str(), native_id);
+        if self.find_raw(source, native_id, key)?.is_some() {
+            return Ok(None);
+        }
+        self.insert_new_raw(source, native_id, key, at, raw, None).map(Some)
     }
 
     /// A raw record's stored columns but its source, native id and times: its origin's id
@@ -872,47 +962,19 @@ impl Batch<'_> {
             let Some(raw_id) = self.insert_raw(source, native_id, at, raw)? else {
                 return Ok(Stored::Duplicate);
             };
-            self.insert_idp_events(raw_id, events)?;
+            self.insert_idp_events(raw_id, native_id, events)?;
             return Ok(Stored::New);
         };
-        // One statement for the three cases: a new record is inserted and returned with `hash`;
-        // a stored one with the same hash is left alone and returns nothing; a stored one with
-        // another hash (or none: stored before migration 15) is returned with its own (the
-        // update writes the value it had).
-        let c = self.raw_columns(at, raw)?;
-        let row = self
-            .tx
-            .prepare_cached(
-                "INSERT INTO raw_records (source, native_id, origin_id, loc_record, loc_byte, loc_text, stored_ms, raw,
-                    block_id, block_start, block_len, content_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT (source, native_id) DO UPDATE SET content_hash = content_hash
-                    WHERE content_hash IS NOT excluded.content_hash
-                 RETURNING id, content_hash, stored_ms",
-            )?
-            .query_row(
-                params![
-                    source.as_str(),
-                    native_id,
-                    c.origin_id,
-                    c.loc_record,
-                    c.loc_byte,
-                    c.loc_text,
-                    self.now,
-                    c.blob,
-                    c.block_id,
-                    c.block_start,
-                    c.block_len,
-                    hash
-                ],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let row: Option<(i64, Option<i64>, Millis)> = row;
-        let Some((raw_id, stored_hash, stored_ms)) = row else { return Ok(Stored::Duplicate) };
-        if stored_hash == Some(hash) {
-            self.insert_idp_events(raw_id, events)?;
+        // A new record is inserted with `hash`; a stored one with the same hash is a copy; one
+        // with another hash (or none: stored before migration 15) may be another version.
+        let key = native_key(source.as_str(), native_id);
+        let Some((raw_id, stored_hash, stored_ms)) = self.find_raw(source, native_id, key)? else {
+            let raw_id = self.insert_new_raw(source, native_id, key, at, raw, Some(hash))?;
+            self.insert_idp_events(raw_id, native_id, events)?;
             return Ok(Stored::New);
+        };
+        if stored_hash == Some(hash) {
+            return Ok(Stored::Duplicate);
         }
         if self.keep_first_since.is_some_and(|t| stored_ms >= t) {
             return Ok(Stored::Duplicate);
@@ -1008,7 +1070,7 @@ impl Batch<'_> {
                 raw_id, origin_id, loc_record, loc_byte, loc_text, self.now, blob, block, start, len, hash
             ])?;
         self.tx.prepare_cached("DELETE FROM idp_events WHERE raw_id = ?1")?.execute([raw_id])?;
-        self.insert_idp_events(raw_id, events)?;
+        self.insert_idp_events(raw_id, native_id, events)?;
         // What may have rested on either version: its provider(s) and times.
         let mut spans: Vec<(String, Millis, Millis, bool)> = Vec::new();
         let mut note = |provider: &str, t: Millis, sso: bool| match spans.iter_mut().find(|s| s.0 == provider) {
@@ -1049,8 +1111,20 @@ impl Batch<'_> {
     /// Writes a record's normalized events (and their keys in `idp_users` / `idp_apps`). The
     /// strings repeated from event to event are written once, in `idp_strings`, and the
     /// application in `idp_app_refs`; the row holds their ids (migration 17).
-    fn insert_idp_events(&mut self, raw_id: i64, events: &[IdpEvent]) -> Result<()> {
+    fn insert_idp_events(&mut self, raw_id: i64, native_id: &str, events: &[IdpEvent]) -> Result<()> {
         for e in events {
+            // The event id is the record's native id and this suffix (migration 20; checked by
+            // `insert_idp_record`).
+            let suffix = match e.event_id.strip_prefix(native_id) {
+                Some("") => None,
+                Some(rest) => Some(rest),
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "event id {:?} is not derived from its record's native id {native_id:?}",
+                        e.event_id
+                    )));
+                }
+            };
             let factors = serde_json::to_string(&e.factors).map_err(|err| StoreError::Corrupt(err.to_string()))?;
             let login_fold = e.user.login.as_deref().map(fold);
             let email_fold = e.user.email.as_deref().map(fold);
@@ -1076,7 +1150,7 @@ impl Batch<'_> {
             let auth_requirement_ref = self.opt_string_ref(e.auth_requirement.as_deref())?;
             self.tx
                 .prepare_cached(
-                    "INSERT INTO idp_events (provider, event_id, time_ms, kind, outcome, app_ref, session_ref,
+                    "INSERT INTO idp_events (provider, event_suffix, time_ms, kind, outcome, app_ref, session_ref,
                         user_login_ref, user_email_ref, user_id_ref, display_name_ref, app_username_ref,
                         source_ip_ref, user_agent_ref, tenant_ref, native_type_ref, outcome_reason_ref, asn,
                         as_org_ref, country, mfa_ref, factors_ref, auth_requirement_ref, user_login_fold, raw_id)
@@ -1085,7 +1159,7 @@ impl Batch<'_> {
                 )?
                 .execute(params![
                     e.provider.as_str(),
-                    e.event_id,
+                    suffix,
                     e.time_ms,
                     e.kind.as_str(),
                     e.outcome.as_str(),

@@ -718,4 +718,77 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE retention ADD COLUMN strings_gc INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 20: the native id written once per record (issue 18). Measured on a simulated 3,000-user
+    // day (see BENCHMARKS.md, "The store per IdP record"):
+    // - `raw_records` loses `UNIQUE (source, native_id)`, whose index held every native id a
+    //   second time (~60 bytes a record). A record is found by `native_key`, the first 8 bytes
+    //   of the SHA-256 of its source and native id ([`crate::native_key`]), in an index of one
+    //   integer; the writer compares source and native id of what the key finds, so two ids
+    //   with the same key are still two records.
+    // - an IdP event no longer repeats its record's native id (~39 bytes an event): its id is
+    //   the record's native id followed by `event_suffix` (NULL: nothing; `#<n>` for the n-th
+    //   event of a record that gives several). The view `idp_events_full` gives `event_id` as
+    //   before, read through the record's row.
+    // The table is rebuilt (a UNIQUE constraint cannot be dropped otherwise); row ids are kept,
+    // so `raw_id` everywhere still points at the same record.
+    r#"
+    CREATE TABLE raw_records_v20 (
+        id            INTEGER PRIMARY KEY,
+        source        TEXT    NOT NULL,
+        native_id     TEXT    NOT NULL,
+        native_key    INTEGER NOT NULL,   -- crate::native_key(source, native_id)
+        stored_ms     INTEGER NOT NULL,
+        raw           BLOB    NOT NULL,   -- empty when the record is in a block
+        block_id      INTEGER REFERENCES raw_blocks(id),
+        block_start   INTEGER,
+        block_len     INTEGER,
+        content_hash  INTEGER,
+        origin_id     INTEGER,
+        loc_record    INTEGER,
+        loc_byte      INTEGER,
+        loc_text      TEXT
+    );
+    INSERT INTO raw_records_v20 (id, source, native_id, native_key, stored_ms, raw, block_id, block_start,
+        block_len, content_hash, origin_id, loc_record, loc_byte, loc_text)
+    SELECT id, source, native_id, trailproof_native_key(source, native_id), stored_ms, raw, block_id, block_start,
+        block_len, content_hash, origin_id, loc_record, loc_byte, loc_text
+    FROM raw_records ORDER BY id;
+    DROP TABLE raw_records;
+    ALTER TABLE raw_records_v20 RENAME TO raw_records;
+    CREATE INDEX raw_records_key ON raw_records (native_key);
+    CREATE INDEX raw_records_block ON raw_records (block_id);
+    DROP VIEW idp_events_full;
+    ALTER TABLE idp_events ADD COLUMN event_suffix TEXT;
+    UPDATE idp_events SET event_suffix = (SELECT substr(idp_events.event_id, length(r.native_id) + 1)
+        FROM raw_records AS r WHERE r.id = idp_events.raw_id)
+        WHERE event_id IS NOT (SELECT native_id FROM raw_records WHERE id = idp_events.raw_id);
+    ALTER TABLE idp_events DROP COLUMN event_id;
+    CREATE VIEW idp_events_full AS
+    SELECT e.id, e.provider, tenant.value AS tenant, r.native_id || coalesce(e.event_suffix, '') AS event_id,
+        e.time_ms, e.kind, native_type.value AS native_type,
+        e.outcome, outcome_reason.value AS outcome_reason, user_login.value AS user_login, e.user_login_fold,
+        user_email.value AS user_email, user_id.value AS user_id, display_name.value AS display_name,
+        app_username.value AS app_username, app.app_id, app.app_name, session.value AS session_id,
+        source_ip.value AS source_ip, user_agent.value AS user_agent, e.asn, as_org.value AS as_org, e.country,
+        mfa.value AS mfa, factors.value AS factors, auth_requirement.value AS auth_requirement, e.raw_id,
+        e.app_ref, e.session_ref
+    FROM idp_events AS e
+        LEFT JOIN raw_records AS r ON r.id = e.raw_id
+        LEFT JOIN idp_app_refs AS app ON app.id = e.app_ref
+        LEFT JOIN idp_strings AS session ON session.id = e.session_ref
+        LEFT JOIN idp_strings AS user_login ON user_login.id = e.user_login_ref
+        LEFT JOIN idp_strings AS user_email ON user_email.id = e.user_email_ref
+        LEFT JOIN idp_strings AS user_id ON user_id.id = e.user_id_ref
+        LEFT JOIN idp_strings AS display_name ON display_name.id = e.display_name_ref
+        LEFT JOIN idp_strings AS app_username ON app_username.id = e.app_username_ref
+        LEFT JOIN idp_strings AS source_ip ON source_ip.id = e.source_ip_ref
+        LEFT JOIN idp_strings AS user_agent ON user_agent.id = e.user_agent_ref
+        LEFT JOIN idp_strings AS tenant ON tenant.id = e.tenant_ref
+        LEFT JOIN idp_strings AS native_type ON native_type.id = e.native_type_ref
+        LEFT JOIN idp_strings AS outcome_reason ON outcome_reason.id = e.outcome_reason_ref
+        LEFT JOIN idp_strings AS as_org ON as_org.id = e.as_org_ref
+        LEFT JOIN idp_strings AS mfa ON mfa.id = e.mfa_ref
+        LEFT JOIN idp_strings AS factors ON factors.id = e.factors_ref
+        LEFT JOIN idp_strings AS auth_requirement ON auth_requirement.id = e.auth_requirement_ref;
+    "#,
 ];

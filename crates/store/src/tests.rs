@@ -384,7 +384,7 @@ fn a_database_migrated_to_9_knows_the_users_and_apps_a_new_one_knows() {
     for sql in [
         "SELECT provider || ' ' || key FROM idp_users",
         "SELECT provider || ' ' || app_id || ' ' || name_fold FROM idp_apps",
-        "SELECT event_id FROM idp_events",
+        "SELECT event_id FROM idp_events_full",
     ] {
         assert_eq!(table(&old, sql), table(&new, sql), "{sql}");
     }
@@ -832,7 +832,7 @@ fn a_store_of_schema_12_gets_the_new_google_ids_and_its_verdicts_stay_unchanged(
         [new_login.clone(), format!("login/{multi}"), new_sso.clone()]
     );
     assert_eq!(
-        table(&s, "SELECT event_id FROM idp_events WHERE provider = 'google'"),
+        table(&s, "SELECT event_id FROM idp_events_full WHERE provider = 'google' ORDER BY id"),
         [new_login.clone(), format!("login/{multi}#0"), new_step.clone(), new_sso.clone()]
     );
     assert_eq!(s.idp_event(Idp::Google, &new_step).unwrap().map(|e| e.time_ms), Some(1_200));
@@ -1609,4 +1609,126 @@ fn prune_plan(keep_from_ms: i64, reach_ms: i64) -> PrunePlan {
         dry_run: true,
         vacuum_step_pages: 16,
     }
+}
+
+/// Two records whose keys are equal (migration 20 seeks records by an 8-byte hash of source and
+/// native id) are still two records: the writer compares what the key finds. The collision is
+/// made by hand, since no two known ids share a SHA-256 prefix.
+#[test]
+fn records_sharing_a_native_key_stay_apart() {
+    let mut s = Store::open_in_memory().unwrap();
+    let mut b = s.batch().unwrap();
+    assert_eq!(b.insert_idp(Source::Okta, "a", at(), &raw::compress(b"A"), &[idp("a")]).unwrap(), Stored::New);
+    b.commit().unwrap();
+    // "a" now carries the key "b" will have.
+    s.conn()
+        .execute("UPDATE raw_records SET native_key = ?1 WHERE native_id = 'a'", [native_key("okta", "b")])
+        .unwrap();
+    let mut b = s.batch().unwrap();
+    let hb = content_hash(b"B");
+    let r = b.insert_idp_record(Source::Okta, "b", at(), &raw::compress(b"B"), Some(hb), &[idp("b")]).unwrap();
+    assert_eq!(r, Stored::New, "another id with the same key is a new record");
+    assert_eq!(b.insert_idp(Source::Okta, "b", at(), &raw::compress(b"B"), &[idp("b")]).unwrap(), Stored::Duplicate);
+    // The same id in another source is another record too.
+    assert_eq!(
+        b.insert_idp(Source::Entra, "b", at(), &raw::compress(b"E"), &[IdpEvent { provider: Idp::Entra, ..idp("b") }])
+            .unwrap(),
+        Stored::New
+    );
+    b.commit().unwrap();
+    assert_eq!(s.raw_record(Source::Okta, "b").unwrap().as_deref(), Some(b"B".as_slice()));
+    assert_eq!(s.idp_event(Idp::Okta, "b").unwrap().map(|e| e.event_id), Some("b".to_string()));
+    // Both found by the key they share.
+    let shared: i64 = s
+        .conn()
+        .query_row("SELECT count(*) FROM raw_records WHERE native_key = ?1", [native_key("okta", "b")], |r| r.get(0))
+        .unwrap();
+    assert_eq!(shared, 2);
+    // "a" back under its own key: found as before.
+    s.conn()
+        .execute("UPDATE raw_records SET native_key = ?1 WHERE native_id = 'a'", [native_key("okta", "a")])
+        .unwrap();
+    assert_eq!(s.raw_record(Source::Okta, "a").unwrap().as_deref(), Some(b"A".as_slice()));
+    assert_eq!(s.raw_record(Source::Okta, "b").unwrap().as_deref(), Some(b"B".as_slice()));
+    assert_eq!(s.raw_record(Source::Entra, "b").unwrap().as_deref(), Some(b"E".as_slice()));
+    assert_eq!(s.idp_event(Idp::Okta, "a").unwrap().map(|e| e.event_id), Some("a".to_string()));
+    assert_eq!(s.idp_event(Idp::Okta, "b").unwrap().map(|e| e.event_id), Some("b".to_string()));
+    assert_eq!(s.idp_event(Idp::Entra, "b").unwrap().map(|e| e.provider), Some(Idp::Entra));
+}
+
+/// A store of schema 19 (the native id in a unique index and in every IdP event's id) is
+/// migrated on open: every record reads back byte for byte, every event keeps its id (with and
+/// without `#<n>`), and the same records written again are duplicates.
+#[test]
+fn a_store_of_schema_19_is_migrated_and_keeps_every_event_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v19.db");
+    Store::create_at_version(&path, 19).unwrap();
+    let records: Vec<(String, Vec<String>)> = vec![
+        ("okta-1".into(), vec!["okta-1".into()]),
+        (
+            "login/2026-11-01T10:00:00.000Z/-42".into(),
+            vec!["login/2026-11-01T10:00:00.000Z/-42#0".into(), "login/2026-11-01T10:00:00.000Z/-42#1".into()],
+        ),
+        ("weird#id".into(), vec!["weird#id".into()]),
+    ];
+    {
+        // Written as the code of schema 19 wrote them (event id in the row, native id unique).
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute("INSERT INTO raw_origins (id, origin) VALUES (1, 'okta/day.json')", []).unwrap();
+        for (k, (native, events)) in records.iter().enumerate() {
+            c.execute(
+                "INSERT INTO raw_records (id, source, native_id, stored_ms, raw, origin_id, loc_record, loc_byte)
+                 VALUES (?1, 'okta', ?2, 5, ?3, 1, ?1, 0)",
+                params![k as i64 + 1, native, raw::compress(native.as_bytes())],
+            )
+            .unwrap();
+            c.execute("INSERT OR IGNORE INTO idp_strings (value) VALUES ('t'), ('verified'), ('[]')", []).unwrap();
+            for id in events {
+                c.execute(
+                    "INSERT INTO idp_events (provider, event_id, time_ms, kind, outcome, native_type_ref, mfa_ref,
+                        factors_ref, raw_id)
+                     VALUES ('okta', ?1, 7, 'factor_verified', 'success',
+                        (SELECT id FROM idp_strings WHERE value = 't'), (SELECT id FROM idp_strings WHERE value = 'verified'),
+                        (SELECT id FROM idp_strings WHERE value = '[]'), ?2)",
+                    params![id, k as i64 + 1],
+                )
+                .unwrap();
+            }
+        }
+    }
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let mut all: Vec<String> = records.iter().flat_map(|(_, e)| e.clone()).collect();
+    all.sort();
+    assert_eq!(table(&s, "SELECT event_id FROM idp_events_full ORDER BY id"), all);
+    let suffixes: i64 =
+        s.conn().query_row("SELECT count(*) FROM idp_events WHERE event_suffix IS NOT NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(suffixes, 2, "only the events whose id is longer than their record's carry a suffix");
+    for (native, events) in &records {
+        assert_eq!(s.raw_record(Source::Okta, native).unwrap().as_deref(), Some(native.as_bytes()), "{native}");
+        for id in events {
+            assert_eq!(s.idp_event(Idp::Okta, id).unwrap().map(|e| e.event_id).as_deref(), Some(id.as_str()));
+        }
+    }
+    let mut b = s.batch().unwrap();
+    for (native, events) in &records {
+        let evs: Vec<IdpEvent> = events.iter().map(|id| idp(id)).collect();
+        let r = b.insert_idp(Source::Okta, native, at(), &raw::compress(native.as_bytes()), &evs).unwrap();
+        assert_eq!(r, Stored::Duplicate, "{native}");
+    }
+    // A new record with two events after the migration: its ids as given.
+    let evs = [idp("n/1#0"), idp("n/1#1")];
+    assert_eq!(b.insert_idp(Source::Okta, "n/1", at(), &raw::compress(b"n"), &evs).unwrap(), Stored::New);
+    b.commit().unwrap();
+    assert_eq!(s.idp_event(Idp::Okta, "n/1#1").unwrap().map(|e| e.event_id).as_deref(), Some("n/1#1"));
+    let keys: i64 = s
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM raw_records WHERE native_key = trailproof_native_key(source, native_id)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(keys, 4);
 }

@@ -265,17 +265,20 @@ impl Store {
         event_id: &str,
     ) -> Result<Option<trailproof_model::IdpEvent>> {
         // Found through its raw record: the event id is the record's native id, or that id and
-        // `#<n>` (see migration 9).
+        // `#<n>` (see migrations 9 and 20).
         let native = event_id.rsplit_once('#').map_or(event_id, |(n, _)| n);
         Ok(self
             .idp_query_by_pub(
                 "INDEXED BY idp_events_raw",
-                "provider = ?1 AND event_id = ?2
-                 AND raw_id IN (SELECT id FROM raw_records WHERE source = ?1 AND native_id IN (?2, ?3))",
+                "provider = ?1
+                 AND raw_id IN (SELECT id FROM raw_records INDEXED BY raw_records_key
+                     WHERE native_key IN (trailproof_native_key(?1, ?2), trailproof_native_key(?1, ?3))
+                       AND source = ?1 AND native_id IN (?2, ?3))",
                 vec![provider.as_str().to_string().into(), event_id.to_string().into(), native.to_string().into()],
             )?
             .into_iter()
-            .next())
+            // The events of (at most) two records: the one asked for by its id.
+            .find(|e| e.event_id == event_id))
     }
 }
 
