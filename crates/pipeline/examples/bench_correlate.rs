@@ -43,14 +43,8 @@ fn idp(id: String, t: i64, kind: IdpEventKind, user: &str, sid: &str, app: &str)
     }
 }
 
-fn vm_hwm_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
+mod common;
+use common::vm_hwm_kb;
 
 fn main() -> anyhow::Result<()> {
     let (mut users, mut days, mut noise) = (5_000u64, 2u64, 17u64);

@@ -12,18 +12,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 use trailproof_correlate::Compiled;
 use trailproof_ingest::{ImportOptions, collect_inputs, import};
-use trailproof_model::Source;
-use trailproof_simulate::{SimOptions, simulate};
+use trailproof_simulate::{SOURCE_DIRS, SimOptions, simulate};
 use trailproof_store::Store;
 
-fn vm_hwm_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
+mod common;
+use common::vm_hwm_kb;
 
 fn main() -> anyhow::Result<()> {
     let mut opts =
@@ -53,13 +46,7 @@ fn main() -> anyhow::Result<()> {
         simulate(&opts, &sim, &mut |_| {})?;
         std::fs::copy(sim.join("org.toml"), &cfg_path)?;
         let mut store = Store::open(&path)?;
-        for (source, sub) in [
-            (Source::Cloudtrail, "AWSLogs"),
-            (Source::Okta, "okta"),
-            (Source::Entra, "entra"),
-            (Source::Google, "google"),
-            (Source::Adfs, "adfs"),
-        ] {
+        for (source, sub) in SOURCE_DIRS {
             let (inputs, manifests) = collect_inputs(&[sim.join(sub)])?;
             import(&mut store, &inputs, &manifests, &ImportOptions::new(source), &mut |_| {})?;
         }

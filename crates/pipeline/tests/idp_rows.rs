@@ -12,15 +12,17 @@ use trailproof_model::{Idp, IdpEvent, Source};
 use trailproof_simulate::{SimOptions, simulate};
 use trailproof_store::{MIGRATIONS, Store};
 
-const IDP_SOURCES: [(Source, &str); 4] =
-    [(Source::Okta, "okta"), (Source::Entra, "entra"), (Source::Google, "google"), (Source::Adfs, "adfs")];
+/// The simulated IdP sources (all but CloudTrail).
+fn idp_sources() -> impl Iterator<Item = (Source, &'static str)> {
+    trailproof_simulate::SOURCE_DIRS.into_iter().filter(|(s, _)| *s != Source::Cloudtrail)
+}
 
 /// Every IdP event the parsers give for the simulated files, by (provider, event id): each
 /// version a record has in the files (a record read again with other content replaces the
 /// stored one).
 fn parsed_events(sim: &Path) -> BTreeMap<(Idp, String), Vec<IdpEvent>> {
     let mut out: BTreeMap<(Idp, String), Vec<IdpEvent>> = BTreeMap::new();
-    for (source, sub) in IDP_SOURCES {
+    for (source, sub) in idp_sources() {
         let (inputs, _) = collect_inputs(&[sim.join(sub)]).unwrap();
         let opts = ImportOptions::new(source);
         for input in &inputs {
@@ -102,7 +104,7 @@ fn a_simulated_days_idp_events_read_back_as_parsed_before_and_after_the_migratio
 
     let db = dir.path().join("t.db");
     let mut store = Store::open(&db).unwrap();
-    for (source, sub) in IDP_SOURCES {
+    for (source, sub) in idp_sources() {
         let (inputs, manifests) = collect_inputs(&[sim.join(sub)]).unwrap();
         let r = import(&mut store, &inputs, &manifests, &ImportOptions::new(source), &mut |_| {}).unwrap();
         assert_eq!((r.counts.quarantined, r.failed_inputs.len()), (0, 0), "{source}: {r:?}");

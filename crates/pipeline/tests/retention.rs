@@ -17,13 +17,7 @@ use trailproof_store::Store;
 
 mod common;
 
-const SOURCES: [(Source, &str); 5] = [
-    (Source::Cloudtrail, "AWSLogs"),
-    (Source::Okta, "okta"),
-    (Source::Entra, "entra"),
-    (Source::Google, "google"),
-    (Source::Adfs, "adfs"),
-];
+use trailproof_simulate::SOURCE_DIRS as SOURCES;
 
 /// `YYYYMMDD` of a simulated file: in its name (IdP pages, `syslog-20261101-0001.json`) or its S3
 /// key (`.../YYYY/MM/DD/`).

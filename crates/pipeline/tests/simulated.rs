@@ -10,20 +10,13 @@ use proptest::prelude::*;
 use std::path::Path;
 use trailproof_correlate::{Compiled, agreement};
 use trailproof_ingest::{ImportOptions, collect_inputs, import};
-use trailproof_model::Source;
 use trailproof_model::verdict::{Label, Verdict};
-use trailproof_simulate::{SimOptions, simulate};
+use trailproof_simulate::{SOURCE_DIRS, SimOptions, simulate};
 use trailproof_store::Store;
 
 fn load(dir: &Path) -> (Store, Compiled, Vec<Label>) {
     let mut store = Store::open(&dir.join("t.db")).unwrap();
-    for (source, sub) in [
-        (Source::Cloudtrail, "AWSLogs"),
-        (Source::Okta, "okta"),
-        (Source::Entra, "entra"),
-        (Source::Google, "google"),
-        (Source::Adfs, "adfs"),
-    ] {
+    for (source, sub) in SOURCE_DIRS {
         let (inputs, manifests) = collect_inputs(&[dir.join("sim").join(sub)]).unwrap();
         let r = import(&mut store, &inputs, &manifests, &ImportOptions::new(source), &mut |_| {}).unwrap();
         assert_eq!((r.counts.quarantined, r.failed_inputs.len()), (0, 0), "{source}: {r:?}");

@@ -110,6 +110,16 @@ pub const SCENARIOS: [&str; 58] = [
 /// 2026-11-01T00:00:00Z.
 pub const DEFAULT_START_MS: i64 = 1_793_491_200_000;
 
+/// Where under its output directory [`simulate`] writes each source's logs (CloudTrail first, then
+/// the IdPs): what an import of the whole simulated organisation reads.
+pub const SOURCE_DIRS: [(trailproof_model::Source, &str); 5] = [
+    (trailproof_model::Source::Cloudtrail, "AWSLogs"),
+    (trailproof_model::Source::Okta, "okta"),
+    (trailproof_model::Source::Entra, "entra"),
+    (trailproof_model::Source::Google, "google"),
+    (trailproof_model::Source::Adfs, "adfs"),
+];
+
 /// What to simulate. Every field has a default ([`SimOptions::default`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimOptions {

@@ -17,15 +17,6 @@ pub struct VerdictChanges {
     pub written: Vec<(String, u32)>,
 }
 
-/// The SHA-256 of the record's JSON with version 0: equal for equal verdicts whatever their
-/// version.
-fn content_hash(r: &VerdictRecord) -> Result<String> {
-    use sha2::Digest;
-    let j = serde_json::to_vec(r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    debug_assert_eq!(r.version, 0);
-    Ok(hex::encode(sha2::Sha256::digest(&j)))
-}
-
 /// Migration 13 (issue 15, D3): a stored verdict record whose Google evidence ids are keys of
 /// `map` (old id → `<application>/<old id>`), with those ids rewritten in `evidence` and where
 /// they appear in the explanation; `None` when the record cites none of them, or cannot be read
@@ -82,9 +73,8 @@ fn replace_id(text: &str, old: &str, new: &str) -> String {
 /// The content hash [`Batch::put_verdicts`] stores for this record (its JSON with version 0);
 /// `None` when it cannot be read as a verdict record.
 pub(crate) fn record_sha256(record: &str) -> Option<String> {
-    let mut rec: VerdictRecord = serde_json::from_str(record).ok()?;
-    rec.version = 0;
-    content_hash(&rec).ok()
+    let rec: VerdictRecord = serde_json::from_str(record).ok()?;
+    encode_hashed(&rec).ok().map(|(_, hash)| hash)
 }
 
 fn encode(r: &VerdictRecord) -> Result<String> {
@@ -95,7 +85,8 @@ fn decode(s: &str) -> Result<VerdictRecord> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("stored verdict: {e}")))
 }
 
-/// A record's JSON with version 0 and its [`content_hash`] (the hash of those bytes).
+/// A record's JSON with version 0 and its content hash: the SHA-256 of that JSON, equal for
+/// equal verdicts whatever their version.
 fn encode_hashed(r: &VerdictRecord) -> Result<(String, String)> {
     use sha2::Digest;
     let json = if r.version == 0 { encode(r)? } else { encode(&VerdictRecord { version: 0, ..r.clone() })? };
