@@ -401,12 +401,12 @@ proptest! {
 /// AVX-512BW where the CPU has it, one byte at a time), which must agree: `(end, named)`.
 fn every_scan(b: &[u8], keys: &KeyFilter) -> (Option<usize>, bool) {
     let flat = |r: Option<(usize, bool)>| r.map_or((None, false), |(n, k)| (Some(n), k));
-    let bytewise = flat(scan_container::<true>(b, keys, classify_bytewise));
-    assert_eq!(flat(scan_container::<true>(b, keys, classify64)), bytewise);
+    let bytewise = flat(scan_container::<true, false>(b, keys, &[], &mut [], classify_bytewise, no_marks));
+    assert_eq!(flat(scan_container::<true, false>(b, keys, &[], &mut [], classify64, no_marks)), bytewise);
     #[cfg(target_arch = "x86_64")]
     if avx512() {
         // SAFETY: the CPU has AVX-512BW, POPCNT and BMI1 (checked just above).
-        assert_eq!(flat(unsafe { scan_avx512::<true>(b, keys) }), bytewise);
+        assert_eq!(flat(unsafe { scan_avx512::<true, false>(b, keys, &[], &mut []) }), bytewise);
     }
     bytewise
 }
@@ -479,5 +479,191 @@ fn wrapper_keys_are_found_at_every_place_in_a_block() {
             assert_eq!(container_end_keys(b, &keys), want, "{s}");
             assert_eq!(want.map(|(n, _)| n), Some(b.len()), "{s}");
         }
+    }
+}
+
+/// The marks the tests give: CloudTrail's peek keys as the ingest crate gives them, and one
+/// without a quote compared at its second byte.
+static MARKS: [Mark; 4] = [
+    Mark::new(b"\"eventTime", 6),
+    Mark::new(b"\"recipientAccountId", 3),
+    Mark::new(b"\"awsRegion", 2),
+    Mark::new(b"GetFederationToken", 1),
+];
+
+/// The first candidate of `mark` in `b`, one position at a time.
+fn first_candidate(b: &[u8], mark: &Mark) -> Option<usize> {
+    (0..b.len()).find(|&p| mark.candidate_at(b, p))
+}
+
+/// The first occurrence of `mark`'s whole pattern in `b`.
+fn first_occurrence(b: &[u8], mark: &Mark) -> Option<usize> {
+    memchr::memmem::find(b, mark.pattern())
+}
+
+/// The scan with marks, every way it runs here, against the scan without them and against the
+/// first candidates found one position at a time: the same end and key answer, and each mark's
+/// first candidate when it lies before the end (else none, or that same candidate).
+fn check_marks(b: &[u8], keys: &KeyFilter) -> Result<(), TestCaseError> {
+    let want = scan_container::<true, false>(b, keys, &[], &mut [], classify_bytewise, no_marks);
+    let end = want.map_or(b.len(), |(n, _)| n);
+    // (end and key answer, marks) of each way.
+    type Run = (Option<(usize, bool)>, [u32; MAX_MARKS]);
+    let mut runs: Vec<Run> = Vec::new();
+    let mut out = [NO_MARK; MAX_MARKS];
+    runs.push((scan_container::<true, true>(b, keys, &MARKS, &mut out, classify_bytewise, mark64_bytewise), out));
+    let mut out = [NO_MARK; MAX_MARKS];
+    runs.push((scan_container::<true, true>(b, keys, &MARKS, &mut out, classify64, mark64_bytewise), out));
+    #[cfg(target_arch = "x86_64")]
+    if avx512() {
+        let mut out = [NO_MARK; MAX_MARKS];
+        // SAFETY: the CPU has AVX-512BW, POPCNT and BMI1 (checked just above).
+        runs.push((unsafe { scan_avx512::<true, true>(b, keys, &MARKS, &mut out) }, out));
+        let mut out = [NO_MARK; MAX_MARKS];
+        let r = container_end_marks(b, keys, &MARKS, &mut out);
+        prop_assert_eq!(r, want.map(|(n, k)| (n, k, true)));
+        runs.push((want, out));
+    }
+    for (got, out) in runs {
+        prop_assert_eq!(got, want, "{:?}", String::from_utf8_lossy(b));
+        for (mark, &first) in MARKS.iter().zip(&out) {
+            let reference = first_candidate(b, mark);
+            if first == NO_MARK {
+                prop_assert!(reference.is_none_or(|r| r >= end), "{:?} {:?}", String::from_utf8_lossy(b), mark);
+            } else {
+                prop_assert_eq!(Some(first as usize), reference, "{:?} {:?}", String::from_utf8_lossy(b), mark);
+            }
+            // What the marks promise: none after the first occurrence before the end.
+            if let Some(o) = first_occurrence(&b[..end], mark) {
+                prop_assert!(first as usize <= o);
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    /// The marks noted while a value is ended are the first candidates a byte-by-byte search
+    /// finds: keys whole, escaped (`\"eventTime\"`, as in a LookupEvents `CloudTrailEvent`), cut,
+    /// look-alikes (`"eventName`, `"requestID`, `"arn`), across the 64-byte blocks and after an
+    /// escape on a block's last byte.
+    #[test]
+    fn marks_noted_while_ending_are_the_first_candidates(
+        parts in prop::collection::vec(prop::sample::select(vec![
+            "\"", "\\", "{", "}", "[", "]", ":", ",", "x", "abcdefghijklmnopqrstuvwxyz0123456789",
+            "\"eventTime\"", "\\\"eventTime\\\"", "\"eventTim", "e\"", "\"eventName\"", "\"eventType\"",
+            "\"recipientAccountId\"", "\"requestID\"", "\"recipient", "AccountId", "\"awsRegion\"", "\"arn\"",
+            "\"aws", "Region", "GetFederationToken", "GetFederation", "Get", "\"Records\"", "\"\"",
+        ]), 0..90),
+        open_with_array in any::<bool>(),
+        skip in 0usize..70,
+    ) {
+        let s = format!("{}{}{}", "a".repeat(skip), if open_with_array { "[" } else { "{" }, parts.concat());
+        let b = &s.as_bytes()[skip..];
+        if let Some(keys) = KeyFilter::new(WRAPPERS) {
+            check_marks(b, &keys)?;
+        }
+    }
+}
+
+#[test]
+fn marks_are_found_at_every_place_in_a_block() {
+    // Each key starting at each byte of the first blocks, plain and escaped (the backslash
+    // before its quote on a block's last byte), and near the end of the bytes (where the
+    // 64-byte load at the probe's offset would pass it).
+    let keys = KeyFilter::new(WRAPPERS).unwrap();
+    for pad in 0..140 {
+        let x = "x".repeat(pad);
+        for s in [
+            format!(r#"{{"a":"{x}","eventTime":"t","awsRegion":"r","recipientAccountId":"1"}}"#),
+            format!(r#"{{"a":"{x}\"eventTime\":\"t\",\"recipientAccountId\":\"1\""}}"#),
+            format!(r#"{{"a":"{x}\\","b":"{x}\"awsRegion\"","c":"GetFederationToken"}}"#),
+            format!(r#"{{"a":"{x}","eventName":"e","eventTime":"t"}}"#),
+            format!(r#"{{"a":"{x}"}},"eventTime":"t""#),
+        ] {
+            check_marks(s.as_bytes(), &keys).unwrap();
+        }
+    }
+}
+
+/// Every record the splitter hands out, with its marks, read `chunk` bytes at a time (or
+/// whole, with `chunk` 0).
+fn split_marked(input: &[u8], chunk: usize, marks: &'static [Mark]) -> Vec<(Vec<u8>, u64, Option<Marks>)> {
+    // Whole: all of it in the head; else all of it read `chunk` bytes at a time.
+    let (head, rest) = if chunk == 0 { (input, &b""[..]) } else { (&b""[..], input) };
+    let mut s = Splitter::with_head(head.to_vec(), rest, WRAPPERS).chunk_size(chunk.max(1)).marks(marks);
+    let mut out = Vec::new();
+    while let Some(r) = s.next_record().unwrap() {
+        out.push((r.bytes.to_vec(), r.offset, r.marks));
+    }
+    out
+}
+
+proptest! {
+    /// A splitter given marks splits as one without, and each record's marks are at most the
+    /// first occurrence of their patterns in the record (none only where there is none):
+    /// records in `Records` arrays, in nested wrappers, in plain arrays, NDJSON, read whole or a
+    /// few bytes at a time (refills).
+    #[test]
+    fn marked_records_split_as_before_and_marks_bound_the_first_occurrence(
+        records in prop::collection::vec(prop::collection::vec(prop::sample::select(vec![
+            "\"eventTime\":\"2024-05-01T09:00:04Z\",", "\"awsRegion\":\"us-east-1\",", "\"recipientAccountId\":\"1\",",
+            "\"eventName\":\"GetFederationToken\",", "\"C\":\"{\\\"eventTime\\\":\\\"t\\\",\\\"awsRegion\\\":\\\"r\\\"}\",",
+            "\"x\":\"eventTime\",", "\"x\":\"\\\\\",", "\"n\":{\"a\":[1,2,{\"b\":\"}\"}]},", "\"arn\":\"a\",",
+            "\"pad\":\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\",",
+        ]), 0..12), 1..8),
+        container in 0usize..4,
+    ) {
+        let recs: Vec<String> = records.iter().map(|r| format!("{{{}\"z\":0}}", r.concat())).collect();
+        let input = match container {
+            0 => format!("{{\"Records\":[{}]}}", recs.join(",")),
+            1 => format!("{{\"hits\":{{\"hits\":[{}]}}}}", recs.join(",\n")),
+            2 => format!("[{}]", recs.join(" , ")),
+            _ => recs.join("\n"),
+        };
+        let plain = split_marked(input.as_bytes(), 0, &[]);
+        prop_assert!(plain.iter().all(|(_, _, m)| m.is_none()));
+        let mut noted = 0;
+        for chunk in [0, 1, 7, 64, 1 << 16] {
+            let marked = split_marked(input.as_bytes(), chunk, &MARKS[..3]);
+            prop_assert_eq!(
+                marked.iter().map(|(b, o, _)| (b.clone(), *o)).collect::<Vec<_>>(),
+                plain.iter().map(|(b, o, _)| (b.clone(), *o)).collect::<Vec<_>>()
+            );
+            for (bytes, _, marks) in &marked {
+                let Some(marks) = marks else { continue };
+                noted += 1;
+                for (mark, &first) in MARKS[..3].iter().zip(marks) {
+                    if let Some(o) = first_occurrence(bytes, mark) {
+                        prop_assert!((first as usize) <= o, "{:?} {:?}", String::from_utf8_lossy(bytes), marks);
+                    }
+                    if first == NO_MARK {
+                        prop_assert!(first_occurrence(bytes, mark).is_none());
+                    }
+                }
+                // Marks past the three given are never noted.
+                prop_assert_eq!(marks[3], NO_MARK);
+            }
+        }
+        // Records inside an array, read whole, are marked where the CPU allows it.
+        #[cfg(target_arch = "x86_64")]
+        if avx512() && container < 3 {
+            prop_assert!(noted >= recs.len());
+        }
+        let _ = noted;
+    }
+}
+
+#[test]
+fn more_marks_than_noted_are_ignored() {
+    static MANY: [Mark; 5] =
+        [Mark::new(b"\"a", 1), Mark::new(b"\"b", 1), Mark::new(b"\"c", 1), Mark::new(b"\"d", 1), Mark::new(b"\"e", 1)];
+    let recs = split_marked(br#"{"Records":[{"e":1,"d":2,"c":3,"b":4,"a":5}]}"#, 0, &MANY);
+    assert_eq!(recs.len(), 1);
+    if let Some(marks) = recs[0].2 {
+        assert_eq!(marks, [25, 19, 13, 7]);
+    } else {
+        #[cfg(target_arch = "x86_64")]
+        assert!(!avx512(), "a record in an array read whole is marked on an AVX-512 CPU");
     }
 }
