@@ -46,7 +46,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use trailproof_envelope::{Envelope, PAGE_WRAPPERS};
-use trailproof_jsonrec::{Mark, Splitter, WrapperPath};
+use trailproof_jsonrec::{Splitter, WrapperPath};
 use trailproof_model::{IdpEvent, Millis, Source};
 use trailproof_store::{Batch, ImportCounts, Origin, RawRef, Store, StoreError, Stored, raw};
 
@@ -534,21 +534,6 @@ pub fn ingest_page(
     Ok(PageReport { counts, span, quarantine_examples: report.quarantine_examples })
 }
 
-/// CloudTrail's peek keys, as marks for the splitter (in the order of
-/// [`cloudtrail::FileScan::PEEK_KEYS`]): the splitter notes where each may first occur in a
-/// record as it ends it, and the peek seeks each from there ([`Reader::record`]). The only marks
-/// a splitter is given here, so a record's marks are these.
-pub(crate) static CLOUDTRAIL_MARKS: [Mark; 3] = {
-    let k = cloudtrail::FileScan::PEEK_KEYS;
-    [Mark::new(k[0].0, k[0].1), Mark::new(k[1].0, k[1].1), Mark::new(k[2].0, k[2].1)]
-};
-
-/// The marks a splitter is given: CloudTrail's, when the input is all in memory (`whole`, so
-/// the reader has its [`cloudtrail::FileScan`]) and is read as CloudTrail.
-pub(crate) fn split_marks(opts: &ImportOptions, whole: bool) -> &'static [Mark] {
-    if whole && opts.source == Some(Source::Cloudtrail) { &CLOUDTRAIL_MARKS } else { &[] }
-}
-
 /// Reads one input to the end, sending batches of items.
 fn read_input(
     opts: &ImportOptions,
@@ -570,8 +555,7 @@ fn read_input(
     if opened.whole {
         records.whole_input(&opened.head);
     }
-    let marks = split_marks(opts, opened.whole);
-    let mut splitter = Splitter::with_head(opened.head, opened.rest, split_wrappers(opts)).marks(marks);
+    let mut splitter = Splitter::with_head(opened.head, opened.rest, split_wrappers(opts));
     let mut chunk = Gather::default();
     let error = loop {
         let rec = match splitter.next_record() {

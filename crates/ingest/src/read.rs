@@ -3,7 +3,7 @@
 //! [`read_records`], so a record means the same thing however it is read.
 
 use trailproof_envelope::{self as envelope, Envelope, Item};
-use trailproof_jsonrec::{Marks, Splitter};
+use trailproof_jsonrec::Splitter;
 use trailproof_model::{AwsEvent, IdpEvent, Millis, ParseError, Parsed, Source};
 
 use crate::{Format, ImportOptions};
@@ -65,7 +65,7 @@ fn read_records_as(opts: &ImportOptions, input: &[u8], whole: bool) -> ReadOutco
     if whole {
         reader.whole_input(input);
     }
-    let mut splitter = Splitter::new(input, crate::split_wrappers(opts)).marks(crate::split_marks(opts, whole));
+    let mut splitter = Splitter::new(input, crate::split_wrappers(opts));
     let mut emit = |e: Emitted<'_>| match e {
         Emitted::Envelope(env) => out.envelopes.push(env),
         Emitted::Record { at, outcome, .. } => out.records.push(RecordRead { location: at.text(), outcome }),
@@ -271,8 +271,7 @@ impl<'o> Reader<'o> {
                     // input at its offset.
                     let whole = inner.via.is_empty()
                         && matches!(&inner.bytes, std::borrow::Cow::Borrowed(b) if std::ptr::eq(*b, rec.bytes));
-                    let in_input =
-                        whole.then_some(offset).and_then(|o| usize::try_from(o).ok()).map(|o| (o, rec.marks));
+                    let in_input = whole.then_some(offset).and_then(|o| usize::try_from(o).ok());
                     self.inner(at, &inner.bytes, inner.source, in_input, emit)
                 }
             };
@@ -284,14 +283,13 @@ impl<'o> Reader<'o> {
     }
 
     /// One record out of its envelopes; `in_input`: the record is the input's bytes at this
-    /// offset, with the splitter's marks for it (those of [`crate::CLOUDTRAIL_MARKS`], the only
-    /// marks a splitter is given).
+    /// offset.
     fn inner(
         &mut self,
         at: Where<'_>,
         raw: &[u8],
         detected: Option<Source>,
-        in_input: Option<(usize, Option<Marks>)>,
+        in_input: Option<usize>,
         emit: &mut dyn FnMut(Emitted<'_>),
     ) -> Result<(), Unrecognised> {
         let source = match (self.opts.source, detected) {
@@ -312,12 +310,9 @@ impl<'o> Reader<'o> {
             }
         };
         let skipped = match (source, &self.scan, in_input) {
-            (Source::Cloudtrail, Some(scan), Some((offset, marks))) => {
+            (Source::Cloudtrail, Some(scan), Some(offset)) => {
                 let rec = scan.record(raw, offset);
-                (!rec.prefilter()).then(|| match marks {
-                    Some(m) => rec.peek_time_scope_marked(&m),
-                    None => rec.peek_time_scope(),
-                })
+                (!rec.prefilter()).then(|| rec.peek_time_scope())
             }
             (Source::Cloudtrail, _, _) => (!cloudtrail::prefilter(raw)).then(|| cloudtrail::peek_time_scope(raw)),
             _ => None,

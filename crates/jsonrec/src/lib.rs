@@ -51,62 +51,7 @@ pub struct Record<'a> {
     pub truncated: bool,
     /// Why the record is not complete; `None` for a complete one.
     pub incomplete: Option<Incomplete>,
-    /// Where the splitter's [`Mark`]s may first occur in the record (see [`Marks`]), noted in
-    /// the pass that found its end; `None` when the record was not ended by that pass (or the
-    /// splitter has no marks, or the CPU no AVX-512BW).
-    pub marks: Option<Marks>,
 }
-
-/// A byte pattern the splitter looks for while it ends a record ([`Splitter::marks`]), so that a
-/// later search for it in the record can start where it may first occur instead of at the
-/// record's start (or be skipped when it cannot occur).
-///
-/// The pass compares three of the pattern's bytes at every position: its first, its second and
-/// the one at `probe` (chosen by the caller to tell the pattern apart from the strings it is
-/// likely to be mixed with: `"eventTime` by its `T`, against `"eventName`, `"eventType`, ...).
-/// A position where all three match is a *candidate*; every occurrence of the whole pattern is
-/// one, so the first candidate is at most the first occurrence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mark {
-    pattern: &'static [u8],
-    probe: usize,
-}
-
-impl Mark {
-    /// A mark for `pattern` (at least two bytes) compared at byte `probe` (1 to 63, inside the
-    /// pattern) besides its first two. Checked when built: in a `const` or `static`, a wrong one
-    /// does not compile.
-    pub const fn new(pattern: &'static [u8], probe: usize) -> Mark {
-        assert!(pattern.len() >= 2 && probe >= 1 && probe < pattern.len() && probe < 64, "a mark's probe byte");
-        Mark { pattern, probe }
-    }
-
-    /// The pattern.
-    pub fn pattern(&self) -> &'static [u8] {
-        self.pattern
-    }
-
-    /// Whether position `p` of `b` is a candidate (its three compared bytes match).
-    #[inline(always)]
-    fn candidate_at(&self, b: &[u8], p: usize) -> bool {
-        b.get(p) == Some(&self.pattern[0])
-            && b.get(p + 1) == Some(&self.pattern[1])
-            && b.get(p + self.probe) == Some(&self.pattern[self.probe])
-    }
-}
-
-/// At most this many marks are noted (more are ignored).
-pub const MAX_MARKS: usize = 4;
-
-/// For each of the splitter's marks, in order, the offset in the record of its first candidate
-/// ([`Mark`]), or [`NO_MARK`] when the record has none. A candidate may lie
-/// past the record's end, and is never after the first occurrence of the pattern wholly inside
-/// the record: a search for the pattern may start there and finds what a search of the whole
-/// record finds; a pattern without a candidate does not occur in the record.
-pub type Marks = [u32; MAX_MARKS];
-
-/// No candidate (see [`Marks`]).
-pub const NO_MARK: u32 = u32::MAX;
 
 /// Why a record is not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,10 +131,6 @@ pub struct Splitter<R> {
     /// The wrappers' first keys, quoted, sought in a record while its end is found (built on
     /// first use; `None`: too many first bytes to seek at once, each key is sought on its own).
     key_filter: Option<Option<KeyFilter>>,
-    /// Patterns whose first candidates are noted in each record ended by the fast pass.
-    marks: &'static [Mark],
-    /// The marks of the record the fast pass just ended, for [`Splitter::emit`].
-    next_marks: Option<Marks>,
 }
 
 const DEFAULT_CHUNK: usize = 256 * 1024;
@@ -224,8 +165,6 @@ impl<R: Read> Splitter<R> {
             chunk: DEFAULT_CHUNK,
             unclosed_wrapper: None,
             key_filter: None,
-            marks: &[],
-            next_marks: None,
         }
     }
 
@@ -249,16 +188,6 @@ impl<R: Read> Splitter<R> {
     /// Sets the largest record accepted (default [`DEFAULT_MAX_RECORD`]).
     pub fn max_record(mut self, limit: usize) -> Self {
         self.max_record = limit;
-        self
-    }
-
-    /// Notes where each of `marks` (at most [`MAX_MARKS`]; more are ignored) may first occur in
-    /// the records it ends in its 64-byte pass ([`Record::marks`]): the records inside arrays
-    /// that are whole in the buffer when they are reached (a CloudTrail file's records). Only
-    /// where the CPU has AVX-512BW (the pass compares 64 bytes at once); elsewhere, and for other
-    /// records, [`Record::marks`] is `None`.
-    pub fn marks(mut self, marks: &'static [Mark]) -> Self {
-        self.marks = &marks[..marks.len().min(MAX_MARKS)];
         self
     }
 
@@ -409,7 +338,6 @@ impl<R: Read> Splitter<R> {
                                 index,
                                 truncated: true,
                                 incomplete: Some(Incomplete::EndOfLine),
-                                marks: None,
                             }));
                         }
                         Probe::NeedMore => return Ok(Some(self.emit_tail())),
@@ -490,7 +418,6 @@ impl<R: Read> Splitter<R> {
             index,
             truncated: incomplete.is_some(),
             incomplete,
-            marks: self.next_marks.take(),
         }
     }
 
@@ -510,13 +437,7 @@ impl<R: Read> Splitter<R> {
             let rest = &self.buf[self.pos..];
             match self.key_filter.get_or_insert_with(|| KeyFilter::new(self.wrappers)) {
                 Some(keys) => {
-                    if !self.marks.is_empty() {
-                        let mut marks = [NO_MARK; MAX_MARKS];
-                        if let Some((n, false, noted)) = container_end_marks(rest, keys, self.marks, &mut marks) {
-                            self.next_marks = noted.then_some(marks);
-                            return Ok(Probe::Record(n));
-                        }
-                    } else if let Some((n, false)) = container_end_keys(rest, keys) {
+                    if let Some((n, false)) = container_end_keys(rest, keys) {
                         return Ok(Probe::Record(n));
                     }
                 }
@@ -720,9 +641,9 @@ pub fn container_end(b: &[u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if avx512() {
         // SAFETY: the CPU has AVX-512BW, POPCNT and BMI1 (checked just above).
-        return unsafe { scan_avx512::<false, false>(b, &KeyFilter::NONE, &[], &mut []) }.map(|(n, _)| n);
+        return unsafe { scan_avx512::<false>(b, &KeyFilter::NONE) }.map(|(n, _)| n);
     }
-    scan_container::<false, false>(b, &KeyFilter::NONE, &[], &mut [], classify64, no_marks).map(|(n, _)| n)
+    scan_container::<false>(b, &KeyFilter::NONE, classify64).map(|(n, _)| n)
 }
 
 /// [`container_end`], and whether the value holds one of `keys`' patterns anywhere in its
@@ -732,67 +653,9 @@ fn container_end_keys(b: &[u8], keys: &KeyFilter) -> Option<(usize, bool)> {
     #[cfg(target_arch = "x86_64")]
     if avx512() {
         // SAFETY: the CPU has AVX-512BW, POPCNT and BMI1 (checked just above).
-        return unsafe { scan_avx512::<true, false>(b, keys, &[], &mut []) };
+        return unsafe { scan_avx512::<true>(b, keys) };
     }
-    scan_container::<true, false>(b, keys, &[], &mut [], classify64, no_marks)
-}
-
-/// [`container_end_keys`], and the first candidate of each of `marks` noted in `out` (offsets
-/// in `b`; see [`Marks`]), found in the same pass; the third value says whether they were
-/// (only where the CPU has AVX-512BW: elsewhere a search per record costs no more).
-fn container_end_marks(
-    b: &[u8],
-    keys: &KeyFilter,
-    marks: &[Mark],
-    out: &mut [u32; MAX_MARKS],
-) -> Option<(usize, bool, bool)> {
-    #[cfg(target_arch = "x86_64")]
-    if avx512() {
-        // SAFETY: the CPU has AVX-512BW, POPCNT and BMI1 (checked just above).
-        return unsafe { scan_avx512::<true, true>(b, keys, marks, out) }.map(|(n, k)| (n, k, true));
-    }
-    scan_container::<true, false>(b, keys, &[], &mut [], classify64, no_marks).map(|(n, k)| (n, k, false))
-}
-
-/// The candidates of `mark` among the 64 positions from `i` of `b` (bit `k` for `i + k`), one
-/// position at a time: the reference, and the mask near the end of the bytes where a 64-byte
-/// load at the probe's offset would pass it.
-fn mark64_bytewise(b: &[u8], i: usize, mark: &Mark) -> u64 {
-    let mut m = 0;
-    for k in 0..64 {
-        if mark.candidate_at(b, i + k) {
-            m |= 1 << k;
-        }
-    }
-    m
-}
-
-/// Stands for the mark masks where none are sought.
-fn no_marks(_: &[u8], _: usize, _: &Mark) -> u64 {
-    0
-}
-
-/// [`mark64_bytewise`] with AVX-512BW: three unaligned 64-byte loads, three compares into masks.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512bw")]
-#[inline]
-fn mark64_avx512(b: &[u8], i: usize, mark: &Mark) -> u64 {
-    use std::arch::x86_64::*;
-    if i.saturating_add(mark.probe + 64) > b.len() {
-        return mark64_bytewise(b, i, mark);
-    }
-    let p = mark.pattern;
-    // SAFETY: `b[i + probe .. i + probe + 64]` is inside `b` (checked just above), and so are
-    // the loads at `i` and `i + 1` (probe >= 1); the loads need no alignment.
-    unsafe {
-        let at = b.as_ptr().add(i);
-        let x0 = _mm512_loadu_si512(at.cast());
-        let x1 = _mm512_loadu_si512(at.add(1).cast());
-        let xp = _mm512_loadu_si512(at.add(mark.probe).cast());
-        let m = _mm512_cmpeq_epi8_mask(x0, _mm512_set1_epi8(p[0] as i8));
-        let m = _mm512_mask_cmpeq_epi8_mask(m, x1, _mm512_set1_epi8(p[1] as i8));
-        _mm512_mask_cmpeq_epi8_mask(m, xp, _mm512_set1_epi8(p[mark.probe] as i8))
-    }
+    scan_container::<true>(b, keys, classify64)
 }
 
 /// Whether [`scan_avx512`] can run: AVX-512BW, and the bit counts it does per block as one
@@ -808,47 +671,16 @@ fn avx512() -> bool {
 /// ([`classify64_avx512`]), with POPCNT and BMI1. Callers check that the CPU has them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512bw,popcnt,bmi1")]
-fn scan_avx512<const KEYS: bool, const MARKS: bool>(
-    b: &[u8],
-    keys: &KeyFilter,
-    marks: &[Mark],
-    out: &mut [u32],
-) -> Option<(usize, bool)> {
-    scan_container::<KEYS, MARKS>(
-        b,
-        keys,
-        marks,
-        out,
-        |block, leads| classify64_avx512(block, leads),
-        |b, i, m| mark64_avx512(b, i, m),
-    )
+fn scan_avx512<const KEYS: bool>(b: &[u8], keys: &KeyFilter) -> Option<(usize, bool)> {
+    scan_container::<KEYS>(b, keys, |block, leads| classify64_avx512(block, leads))
 }
 
-/// The scan of [`container_end`]; with `KEYS`, also whether `keys` occur (see
-/// [`container_end_keys`]); with `MARKS`, also each of `marks`' first candidate at or after the
-/// value's start, or none up to where the scan stopped (`out[j]` stays [`NO_MARK`]), by
-/// `mark64` (the candidates' mask of the 64 positions from an index).
 #[inline(always)]
-fn scan_container<const KEYS: bool, const MARKS: bool>(
+fn scan_container<const KEYS: bool>(
     b: &[u8],
     keys: &KeyFilter,
-    marks: &[Mark],
-    out: &mut [u32],
     classify64: impl Fn(&[u8; 64], &[u8]) -> Classes,
-    mark64: impl Fn(&[u8], usize, &Mark) -> u64,
 ) -> Option<(usize, bool)> {
-    // Notes the first candidates of the marks not found yet among the 64 positions from `i`
-    // (an offset past `u32` is noted as 0: still at most the first occurrence).
-    let note = |out: &mut [u32], i: usize| {
-        for (mark, first) in marks.iter().zip(out.iter_mut()) {
-            if *first == NO_MARK {
-                let m = mark64(b, i, mark);
-                if m != 0 {
-                    *first = u32::try_from(i + m.trailing_zeros() as usize).unwrap_or(0);
-                }
-            }
-        }
-    };
     let mut depth = 0usize;
     let mut in_string = false;
     // Just past the first pattern found (they are all found, in order of their start).
@@ -861,9 +693,6 @@ fn scan_container<const KEYS: bool, const MARKS: bool>(
             Some(full) => classify64(full, leads),
             None => classify(&b[i..end], leads, &classify64),
         };
-        if MARKS {
-            note(out, i);
-        }
         if KEYS {
             // A quote followed by a pattern's second byte (bit 63: the next block's first byte).
             let mut candidates = m.quote & (m.lead >> 1);
@@ -923,13 +752,6 @@ fn scan_container<const KEYS: bool, const MARKS: bool>(
                             && let Some(e) = keys.match_end(b, p + 1)
                         {
                             named = e;
-                        }
-                        if MARKS {
-                            for (mark, first) in marks.iter().zip(out.iter_mut()) {
-                                if *first == NO_MARK && mark.candidate_at(b, p + 1) {
-                                    *first = u32::try_from(p + 1).unwrap_or(0);
-                                }
-                            }
                         }
                     }
                 }

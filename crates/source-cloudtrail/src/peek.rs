@@ -128,12 +128,7 @@ fn after_key(raw: &[u8], key: &Finder, from: usize) -> Option<usize> {
 /// Borrowed from `raw`: the peek runs on every skipped record, and makes no string but the
 /// scope.
 fn scalar<'r>(raw: &'r [u8], key: &Finder) -> Option<&'r str> {
-    scalar_from(raw, key, 0)
-}
-
-/// [`scalar`], the key sought from byte `from` on: the same answer when no `"key` (quote
-/// included) starts before `from - 1` (a key is always preceded by its quote).
-fn scalar_from<'r>(raw: &'r [u8], key: &Finder, mut from: usize) -> Option<&'r str> {
+    let mut from = 0;
     while let Some(j) = after_key(raw, key, from) {
         from = j;
         let mut k = j;
@@ -200,26 +195,18 @@ fn object<'r>(raw: &'r [u8], key: &Finder) -> Option<&'r [u8]> {
 
 /// See [`crate::peek_time_scope`].
 pub(crate) fn peek_time_scope(raw: &[u8]) -> (Option<Millis>, Option<String>) {
-    peek_from(raw, [0; 3])
-}
-
-/// [`peek_time_scope`], CloudTrail's own keys ([`FileScan::PEEK_KEYS`], in order) sought from
-/// `from[j]` on: the same answer when no occurrence of `PEEK_KEYS[j]` starts before
-/// `from[j] - 1` (a bound the splitter's marks give: see
-/// [`ScannedRecord::peek_time_scope_marked`]).
-fn peek_from(raw: &[u8], from: [usize; 3]) -> (Option<Millis>, Option<String>) {
     let n = &*NEEDLES;
-    let time = scalar_from(raw, &n.event_time, from[0])
+    let time = scalar(raw, &n.event_time)
         .or_else(|| scalar(raw, &n.lookup_event_time))
         .or_else(|| scalar(raw, &n.timestamp))
         .and_then(|t| plain_utc_time(t).or_else(|| parse_any_time(t).ok()));
     let cloud = || object(raw, &n.cloud);
-    let account = scalar_from(raw, &n.recipient_account_id, from[1])
+    let account = scalar(raw, &n.recipient_account_id)
         .or_else(|| scalar(raw, &n.ecs_recipient_account_id))
         .or_else(|| scalar(raw, &n.dotted_cloud_account_id))
         .or_else(|| cloud().and_then(|c| object(c, &n.account)).and_then(|a| scalar(a, &n.id)));
     let region = account.and_then(|_| {
-        scalar_from(raw, &n.aws_region, from[2])
+        scalar(raw, &n.aws_region)
             .or_else(|| scalar(raw, &n.dotted_cloud_region))
             .or_else(|| cloud().and_then(|c| scalar(c, &n.region)))
     });
@@ -277,18 +264,6 @@ pub struct FileScan {
 }
 
 impl FileScan {
-    /// The peek's three keys that CloudTrail's own records carry (`eventTime`, `recipientAccountId`,
-    /// `awsRegion`), each with its opening quote, and the offset of a byte that tells it apart
-    /// from the keys most like it (`"eventTime`'s `T`, against `"eventName`, `"eventType`...;
-    /// `"recipientAccountId`'s `c` against `"requestID`, `"readOnly`...; `"awsRegion`'s `w`
-    /// against `"arn`, `"accountId`...). A splitter given them as marks (`trailproof_jsonrec::Mark`)
-    /// notes where each may first occur in a record as it ends it, and
-    /// [`ScannedRecord::peek_time_scope_marked`] then seeks each from there instead of from the
-    /// record's start: `recipientAccountId` comes near a record's end, and its search read
-    /// nearly the whole record.
-    pub const PEEK_KEYS: [(&'static [u8], usize); 3] =
-        [(b"\"eventTime", 6), (b"\"recipientAccountId", 3), (b"\"awsRegion", 2)];
-
     /// Scans `file`; `None` where the CPU has no packed search (use the per-record functions).
     pub fn new(file: &[u8]) -> Option<FileScan> {
         let searcher = FILE_SEARCHER.as_ref()?;
@@ -344,19 +319,6 @@ impl ScannedRecord<'_, '_> {
     /// [`peek_time_scope`] of the record (read from its own bytes).
     pub fn peek_time_scope(&self) -> (Option<Millis>, Option<String>) {
         peek_time_scope(self.raw)
-    }
-
-    /// [`peek_time_scope`] of the record, given for each of [`FileScan::PEEK_KEYS`] (in order) an
-    /// offset in the record at or before its first occurrence there, or past the record's end
-    /// (`u32::MAX`) when it does not occur: what a splitter given them as marks says of the
-    /// record (`trailproof_jsonrec::Record::marks`). Each key is then sought from there; the
-    /// answer is the same (property-tested). Fewer than three offsets: read as
-    /// [`ScannedRecord::peek_time_scope`].
-    pub fn peek_time_scope_marked(&self, firsts: &[u32]) -> (Option<Millis>, Option<String>) {
-        let Some(&[a, b, c]) = firsts.first_chunk::<3>() else { return peek_time_scope(self.raw) };
-        // Just past the key's quote (0, the record's start, is always right).
-        let from = |m: u32| usize::try_from(m).map_or(0, |m| m.saturating_add(1));
-        peek_from(self.raw, [from(a), from(b), from(c)])
     }
 }
 
@@ -489,136 +451,6 @@ mod tests {
             let (a, b) = (a.min(b), a.max(b));
             proptest::prop_assert!(agree(file, a, b).is_ok(), "{:?}", agree(file, a, b));
             proptest::prop_assert!(agree(file, 0, file.len()).is_ok(), "{:?}", agree(file, 0, file.len()));
-        }
-    }
-
-    /// Where `key` (quote included) first occurs in `raw`.
-    fn first_quoted(raw: &[u8], key: &[u8]) -> Option<usize> {
-        memchr::memmem::find(raw, key)
-    }
-
-    proptest::proptest! {
-        /// The peek with its three keys sought from any place at or before their first
-        /// occurrence (or anywhere, when they do not occur) gives what the peek of the whole
-        /// record gives: keys plain, escaped, repeated, cut, look-alike, with empty or odd values.
-        #[test]
-        fn peek_from_a_bound_agrees_with_the_peek(
-            parts in proptest::collection::vec(
-                proptest::sample::select(vec!["\"", "\\", ":", " ", "\\n", "{", "}", ",", "x", "eventTime", "eventTim",
-                    "\"eventTime\":\"", "\"eventTime\" : \"\",", "\\\"eventTime\\\":\\\"", "\"eventName\":\"",
-                    "\"recipientAccountId\": \"", "\"recipientAccountId\":\"\",", "\\\"recipientAccountId\\\":\\\"",
-                    "\"awsRegion\":\"", "\"aws", "Region\":\"", "\"recipient_account_id\":\"", "\"cloud\":{\"account\":{\"id\":\"",
-                    "\"region\":\"", "\"EventTime\":", "\"@timestamp\":\"", "2024-05-01T09:00:04Z", "1714554004.5",
-                    "111122223333", "us-east-1", "\u{e9}", "\u{ff}"]),
-                0..40,
-            ),
-            fractions in proptest::collection::vec(0.0f64..=1.0, 3),
-        ) {
-            let raw = parts.concat();
-            let raw = raw.as_bytes();
-            let mut from = [0usize; 3];
-            let mut firsts = [0u32; 3];
-            for (j, (key, _)) in FileScan::PEEK_KEYS.iter().enumerate() {
-                // Any place from the start to the first occurrence; anywhere at all (or "none")
-                // when there is none.
-                let bound = first_quoted(raw, key).unwrap_or(raw.len() + 10);
-                let at = (bound as f64 * fractions[j]) as usize;
-                from[j] = at + 1;
-                firsts[j] = if first_quoted(raw, key).is_none() && fractions[j] > 0.5 { u32::MAX } else { at as u32 };
-            }
-            proptest::prop_assert_eq!(peek_from(raw, from), peek_time_scope(raw), "{}", String::from_utf8_lossy(raw));
-            let scan = FileScan::default();
-            proptest::prop_assert_eq!(
-                scan.record(raw, 0).peek_time_scope_marked(&firsts), peek_time_scope(raw), "{}", String::from_utf8_lossy(raw)
-            );
-        }
-    }
-
-    /// CloudTrail's peek keys as the import gives them to the splitter.
-    static MARKS: [trailproof_jsonrec::Mark; 3] = {
-        let k = FileScan::PEEK_KEYS;
-        [
-            trailproof_jsonrec::Mark::new(k[0].0, k[0].1),
-            trailproof_jsonrec::Mark::new(k[1].0, k[1].1),
-            trailproof_jsonrec::Mark::new(k[2].0, k[2].1),
-        ]
-    };
-
-    /// Splits `file` as the import does (CloudTrail's wrappers, the peek keys as marks, whole in
-    /// memory) and checks that each record's peek from its marks is the peek of its bytes.
-    /// Returns how many records were marked.
-    fn marked_peeks_agree(file: &[u8]) -> Result<usize, String> {
-        let wrappers: &[trailproof_jsonrec::WrapperPath] = &[&["Records"]];
-        let mut sp = trailproof_jsonrec::Splitter::with_head(file.to_vec(), std::io::empty(), wrappers).marks(&MARKS);
-        let mut marked = 0;
-        let scan = FileScan::new(file).unwrap_or_default();
-        while let Some(r) = sp.next_record().map_err(|e| e.to_string())? {
-            let Some(marks) = r.marks else { continue };
-            marked += 1;
-            let rec = scan.record(r.bytes, r.offset as usize);
-            let (a, b) = (rec.peek_time_scope_marked(&marks), peek_time_scope(r.bytes));
-            if a != b {
-                return Err(format!("{:?}: {a:?} against {b:?}", String::from_utf8_lossy(r.bytes)));
-            }
-        }
-        Ok(marked)
-    }
-
-    #[test]
-    fn marked_peek_agrees_on_real_records() {
-        // The published CloudTrail records in fixtures/real (provenance in their .meta.json
-        // files): each file as written, then all their records in one `Records` array, plain and
-        // each embedded as a LookupEvents `CloudTrailEvent` string (escaped quotes).
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/real/cloudtrail");
-        let mut records = Vec::new();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.to_string_lossy().ends_with(".meta.json") {
-                continue;
-            }
-            let bytes = std::fs::read(&path).unwrap();
-            marked_peeks_agree(&bytes).unwrap();
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-                let list = v.get("Records").and_then(|r| r.as_array()).cloned().unwrap_or_else(|| vec![v]);
-                records.extend(list);
-            }
-        }
-        assert!(records.len() >= 20, "{} records", records.len());
-        let plain: Vec<String> = records.iter().map(|r| r.to_string()).collect();
-        let file = format!("{{\"Records\":[{}]}}", plain.join(",\n"));
-        let marked = marked_peeks_agree(file.as_bytes()).unwrap();
-        // Nearly every record is marked (one that holds a `Records` key itself is walked key
-        // by key, unmarked, and its own records are handed out, marked).
-        if std::arch::is_x86_feature_detected!("avx512bw") {
-            assert!(marked * 10 >= records.len() * 9, "{marked} of {}", records.len());
-        }
-        let looked_up: Vec<String> = records
-            .iter()
-            .map(|r| serde_json::json!({"EventId": "x", "CloudTrailEvent": r.to_string()}).to_string())
-            .collect();
-        let file = format!("{{\"Records\":[{}]}}", looked_up.join(","));
-        marked_peeks_agree(file.as_bytes()).unwrap();
-    }
-
-    proptest::proptest! {
-        /// Records made of the peek's keys (plain, escaped, repeated, look-alike) and filler
-        /// that moves them across the 64-byte blocks, in one `Records` array: each record's peek
-        /// from its marks is the peek of its bytes.
-        #[test]
-        fn marked_peek_agrees_on_any_records(
-            records in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(vec![
-                "\"eventTime\":\"2024-05-01T09:00:04Z\",", "\"eventTime\":\"\",", "\"awsRegion\":\"us-east-1\",",
-                "\"recipientAccountId\":\"111122223333\",", "\"recipientAccountId\": 12,", "\"eventName\":\"x\",",
-                "\"C\":\"{\\\"eventTime\\\":\\\"2024-05-01T09:00:05Z\\\",\\\"recipientAccountId\\\":\\\"2\\\",\\\"awsRegion\\\":\\\"r\\\"}\",",
-                "\"x\":\"eventTime\",", "\"x\":\"\\\\\",", "\"n\":{\"awsRegion\":[1,{\"b\":\"}\"}]},", "\"arn\":\"a\",",
-                "\"cloud\":{\"account\":{\"id\":\"3\"},\"region\":\"q\"},", "\"@timestamp\":\"2024-05-01T09:00:06Z\",",
-                "\"pad\":\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\",",
-            ]), 0..12), 1..8),
-        ) {
-            let recs: Vec<String> = records.iter().map(|r| format!("{{{}\"z\":0}}", r.concat())).collect();
-            let file = format!("{{\"Records\":[{}]}}", recs.join(","));
-            let marked = marked_peeks_agree(file.as_bytes());
-            proptest::prop_assert!(marked.is_ok(), "{:?}", marked);
         }
     }
 
