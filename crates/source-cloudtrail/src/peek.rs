@@ -266,6 +266,19 @@ pub struct FileScan {
 impl FileScan {
     /// Scans `file`; `None` where the CPU has no packed search (use the per-record functions).
     pub fn new(file: &[u8]) -> Option<FileScan> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            let mut found = Vec::new();
+            // SAFETY: the CPU has AVX-512BW (checked just above).
+            unsafe { find_needles_avx512(file, &mut found) };
+            return Some(FileScan { found });
+        }
+        FileScan::by_teddy(file)
+    }
+
+    /// [`FileScan::new`] by aho-corasick's packed search (Teddy, AVX2 or SSSE3): where the CPU
+    /// has no AVX-512BW, and the reference the AVX-512 search is tested against.
+    fn by_teddy(file: &[u8]) -> Option<FileScan> {
         let searcher = FILE_SEARCHER.as_ref()?;
         let mut found = Vec::new();
         let mut at = 0;
@@ -283,6 +296,66 @@ impl FileScan {
         let lo = self.found.partition_point(|&(p, _)| p < offset);
         let hi = lo + self.found[lo..].partition_point(|&(p, _)| p < end);
         ScannedRecord { raw, offset, found: &self.found[lo..hi] }
+    }
+}
+
+/// For each of [`FILE_NEEDLES`] (in order), its first byte and another (offset, byte) that the
+/// AVX-512 search compares at every position: the needle can only start where both match
+/// (`signin.`'s dot, `sso.`'s dot, `GetF`'s `F`, `AssumeRoleWithS`'s `S`, which tells it from
+/// `AssumeRoleWithWebIdentity`). Every place where one pair matches is then compared whole.
+const FILE_PROBES: [(u8, usize, u8); 4] = [(b's', 6, b'.'), (b's', 3, b'.'), (b'G', 3, b'F'), (b'A', 14, b'S')];
+
+/// The needle of [`FILE_NEEDLES`] that starts at `p` of `file`, if any, noted in `found`.
+#[inline]
+fn note_needle_at(file: &[u8], p: usize, found: &mut Vec<(usize, u8)>) {
+    let rest = &file[p..];
+    if let Some(id) = FILE_NEEDLES.iter().position(|n| rest.starts_with(n.as_bytes())) {
+        found.push((p, id as u8));
+    }
+}
+
+/// Every occurrence of [`FILE_NEEDLES`] in `file`, in order of position, into `found`: what
+/// aho-corasick's packed search gives ([`FileScan::by_teddy`]; property-tested), 64 positions
+/// at a time. Each 64-byte block is loaded at its start and at each probe's offset, compared with the
+/// needles' [`FILE_PROBES`] into bit masks; the few positions left are compared whole. The
+/// last bytes (where a load would pass the end) are compared position by position.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+fn find_needles_avx512(file: &[u8], found: &mut Vec<(usize, u8)>) {
+    use std::arch::x86_64::*;
+    // The farthest byte past a block's start that its loads read.
+    const REACH: usize = {
+        let (mut far, mut k) = (0, 0);
+        while k < FILE_PROBES.len() {
+            if FILE_PROBES[k].1 > far {
+                far = FILE_PROBES[k].1;
+            }
+            k += 1;
+        }
+        far + 64
+    };
+    let eq = |x: __m512i, c: u8| _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c as i8));
+    let mut i = 0;
+    while i + REACH <= file.len() {
+        // SAFETY: every load reads 64 bytes from `i` plus at most `REACH - 64`, inside `file`
+        // (checked by the loop); they need no alignment.
+        let at = unsafe { file.as_ptr().add(i) };
+        let x0 = unsafe { _mm512_loadu_si512(at.cast()) };
+        let mut m = 0u64;
+        for &(first, off, byte) in &FILE_PROBES {
+            // SAFETY: as above (`off` is at most `REACH - 64`).
+            let x = unsafe { _mm512_loadu_si512(at.add(off).cast()) };
+            m |= eq(x0, first) & eq(x, byte);
+        }
+        while m != 0 {
+            let p = i + m.trailing_zeros() as usize;
+            m &= m - 1;
+            note_needle_at(file, p, found);
+        }
+        i += 64;
+    }
+    for p in i..file.len() {
+        note_needle_at(file, p, found);
     }
 }
 
@@ -373,6 +446,55 @@ mod tests {
     }
 
     #[test]
+    fn file_probes_are_the_needles_bytes() {
+        for (n, &(first, at, byte)) in FILE_NEEDLES.iter().zip(&FILE_PROBES) {
+            assert_eq!((n.as_bytes()[0], n.as_bytes()[at]), (first, byte), "{n}");
+        }
+    }
+
+    /// What the AVX-512 search finds, against aho-corasick's packed search (where the CPU has
+    /// AVX-512BW; elsewhere `new` is that search).
+    fn same_needles(file: &[u8]) -> Result<(), String> {
+        let (Some(a), Some(b)) = (FileScan::new(file), FileScan::by_teddy(file)) else { return Ok(()) };
+        if a.found == b.found {
+            Ok(())
+        } else {
+            Err(format!("{:?}: {:?} against {:?}", String::from_utf8_lossy(file), a.found, b.found))
+        }
+    }
+
+    proptest::proptest! {
+        /// Needles whole, cut, look-alike (`AssumeRoleWithWebIdentity`, `sts.`), at any offset
+        /// from a 64-byte block's start and in the last bytes of the file.
+        #[test]
+        fn avx512_needles_agree_with_the_packed_search(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "\"", "\\", "x", "s", "G", "A", ".", "F", "S", "sso.amazonaws.com", "signin.amazonaws.com", "signin.",
+                "sso", ".amazonaws.com", "GetFederationToken", "GetF", "AssumeRoleWithSAML", "AssumeRoleWithS",
+                "AssumeRoleWithWebIdentity", "sts.amazonaws.com", "abcdefghijklmnopqrstuvwxyz0123456789",
+            ]), 0..60),
+            skip in 0usize..64,
+        ) {
+            let file = format!("{}{}", "y".repeat(skip), parts.concat());
+            let r = same_needles(file.as_bytes());
+            proptest::prop_assert!(r.is_ok(), "{:?}", r);
+        }
+    }
+
+    #[test]
+    fn avx512_needles_are_found_at_every_place() {
+        for pad in 0..150 {
+            for n in FILE_NEEDLES {
+                let x = "x".repeat(pad);
+                for file in [format!("{x}{n}"), format!("{x}{n}{x}"), format!("\"{x}\":\"{n}\",\"{n}{n}\"")] {
+                    same_needles(file.as_bytes()).unwrap();
+                    assert!(FileScan::new(file.as_bytes()).is_some_and(|s| !s.found.is_empty()), "{file}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn file_needles_never_start_at_one_place() {
         // What `FileScan::new` relies on to find every occurrence of each needle.
         for (i, a) in FILE_NEEDLES.iter().enumerate() {
@@ -408,6 +530,7 @@ mod tests {
             }
         }
         assert!(records.len() >= 20, "{} records", records.len());
+        same_needles(&all).unwrap();
         for &(a, b) in &stretches {
             agree(&all, a, b).unwrap();
         }
