@@ -1,7 +1,7 @@
 //! Byte-level work done before (or instead of) a JSON parse: the prefilter that skips records
 //! which cannot be kept events, and the time/scope peek that still counts them for coverage.
 
-use crate::build::{parse_any_time, scope};
+use crate::build::parse_any_time;
 use memchr::memmem::Finder;
 use std::sync::LazyLock;
 use trailproof_model::Millis;
@@ -150,7 +150,7 @@ fn scalar<'r>(raw: &'r [u8], key: &Finder) -> Option<&'r str> {
             }
             _ => continue,
         };
-        let text = std::str::from_utf8(bytes).ok()?.trim();
+        let text = trim_value(std::str::from_utf8(bytes).ok()?);
         if !text.is_empty() {
             return Some(text);
         }
@@ -210,7 +210,28 @@ pub(crate) fn peek_time_scope(raw: &[u8]) -> (Option<Millis>, Option<String>) {
             .or_else(|| scalar(raw, &n.dotted_cloud_region))
             .or_else(|| cloud().and_then(|c| scalar(c, &n.region)))
     });
-    (time, scope(account, region))
+    (time, peek_scope(account, region))
+}
+
+/// `text.trim()`, without looking at its characters when its first and last bytes are ASCII
+/// other than white space (as nearly every value is): no white space can then start or end it
+/// (every white space character other than ASCII's is encoded with bytes of 0x80 and up).
+fn trim_value(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(&f), Some(&l)) if (b'!'..0x80).contains(&f) && (b'!'..0x80).contains(&l) => text,
+        _ => text.trim(),
+    }
+}
+
+/// `build::scope`, the string built without the formatting machinery (it is built for every skipped
+/// record); the same string (tested).
+fn peek_scope(account: Option<&str>, region: Option<&str>) -> Option<String> {
+    let (a, r) = (account?.trim(), region?.trim());
+    let mut s = String::with_capacity(a.len() + 1 + r.len());
+    s.push_str(a);
+    s.push('/');
+    s.push_str(r);
+    Some(s)
 }
 
 /// A time written `YYYY-MM-DDTHH:MM:SSZ`, as CloudTrail writes `eventTime`, read without the
@@ -398,6 +419,7 @@ impl ScannedRecord<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::scope;
 
     #[test]
     fn one_pass_prefilter_agrees_with_one_needle_at_a_time() {
@@ -442,6 +464,25 @@ mod tests {
             Ok(())
         } else {
             Err(format!("{:?}: {by_file:?} against {by_record:?}", String::from_utf8_lossy(raw)))
+        }
+    }
+
+    proptest::proptest! {
+        /// The peek's trim and scope are `str::trim` and [`scope`]: ASCII, white space of every
+        /// kind (ASCII's, no-break and ideographic spaces, line separators), other characters.
+        #[test]
+        fn peek_trim_and_scope_are_the_general_ones(
+            a in proptest::collection::vec(proptest::sample::select(vec![
+                " ", "\t", "\n", "\u{b}", "\u{c}", "\u{1c}", "\u{85}", "\u{a0}", "\u{2028}", "\u{3000}", "1", "x", "-", "\u{e9}", "\u{7f}", "~", "!",
+            ]), 0..6),
+            r in proptest::collection::vec(proptest::sample::select(vec![" ", "\u{a0}", "us-east-1", "\u{2003}", "!"]), 0..4),
+            some in proptest::collection::vec(proptest::bool::ANY, 2),
+        ) {
+            let (a, r) = (a.concat(), r.concat());
+            proptest::prop_assert_eq!(trim_value(&a), a.trim());
+            proptest::prop_assert_eq!(trim_value(&r), r.trim());
+            let (account, region) = (some[0].then_some(a.as_str()), some[1].then_some(r.as_str()));
+            proptest::prop_assert_eq!(peek_scope(account, region), scope(account, region));
         }
     }
 
