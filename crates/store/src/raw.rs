@@ -20,6 +20,10 @@ use std::io::{Read, Write};
 /// The first bytes of a zstd frame (RFC 8878 §3.1.1: magic number 0xFD2FB528, little-endian).
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
+/// The largest stated size [`decompress`] inflates in one call (a block holds up to 1,024 records
+/// of at most a few MB in practice; a larger stated size is streamed, growing as it goes).
+const ONE_SHOT_MAX: usize = 256 << 20;
+
 /// The zstd level of blocks (measured: see migration 18).
 pub const BLOCK_LEVEL: i32 = 3;
 
@@ -124,6 +128,19 @@ impl Block {
 /// of this module).
 pub fn decompress(blob: &[u8]) -> std::io::Result<Vec<u8>> {
     if blob.starts_with(&ZSTD_MAGIC) {
+        // A block written by [`Block::finish`] is one frame that states its size (zstd's
+        // one-shot compression writes it): it is inflated in one call into a buffer of exactly
+        // that size. Streaming it through a reader cost about twice as much (copies through the
+        // reader's buffer, a growing output): half of a prune's inflating (BENCHMARKS.md).
+        // Anything else (no size stated, several frames, a size past the bound) is streamed.
+        if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(blob)
+            && let Ok(size) = usize::try_from(size)
+            && size <= ONE_SHOT_MAX
+            && let Ok(out) = zstd::bulk::decompress(blob, size)
+            && out.len() == size
+        {
+            return Ok(out);
+        }
         return zstd::stream::decode_all(blob);
     }
     let mut out = Vec::with_capacity(blob.len() * 4);
@@ -217,6 +234,40 @@ mod tests {
         let packed = block.finish();
         assert!(decompress(&packed[..packed.len() / 2]).is_err());
         assert!(decompress(&ZSTD_MAGIC).is_err());
+    }
+
+    /// What the one-shot path does not take is streamed as before: a frame that does not state
+    /// its size, two frames one after the other, a frame whose stated size is a lie.
+    #[test]
+    fn frames_the_one_shot_path_does_not_take_read_as_before() {
+        let data = br#"{"eventTime":"2026-12-06T10:00:00Z"}"#.repeat(500);
+        let sized = Block { data: data.clone() }.finish();
+        assert_eq!(zstd::zstd_safe::get_frame_content_size(&sized).ok().flatten(), Some(data.len() as u64));
+        assert_eq!(decompress(&sized).unwrap(), data);
+
+        let mut enc = zstd::stream::Encoder::new(Vec::new(), BLOCK_LEVEL).unwrap();
+        enc.write_all(&data).unwrap();
+        let no_size = enc.finish().unwrap();
+        assert_eq!(zstd::zstd_safe::get_frame_content_size(&no_size).ok().flatten(), None);
+        assert_eq!(decompress(&no_size).unwrap(), data);
+
+        let two = [sized.clone(), sized.clone()].concat();
+        assert_eq!(decompress(&two).unwrap(), data.repeat(2));
+
+        // The frame header's content size raised by one (RFC 8878 §3.1.1.1: after the magic
+        // number, the descriptor; a window byte unless single-segment; the dictionary id; then
+        // the size, stored less 256 in a 2-byte field): the one-shot inflate finds fewer bytes
+        // than stated, and the stream reader refuses the frame too.
+        let mut lying = Block { data: vec![b'x'; 300] }.finish();
+        let descriptor = lying[4];
+        assert_eq!(descriptor >> 6, 1, "a 2-byte size field for 300 bytes");
+        let window = usize::from(descriptor & 0x20 == 0);
+        let dict = [0, 1, 2, 4][usize::from(descriptor & 3)];
+        let at = 5 + window + dict;
+        assert_eq!(u16::from_le_bytes([lying[at], lying[at + 1]]), 300 - 256);
+        lying[at] += 1;
+        assert_eq!(zstd::zstd_safe::get_frame_content_size(&lying).ok().flatten(), Some(301));
+        assert!(decompress(&lying).is_err(), "a frame shorter than it says is an error");
     }
 
     proptest! {

@@ -29,7 +29,11 @@
 //! - **Crash safety.** Work goes a chunk of 4,096 row ids at a time, each in one transaction
 //!   that folds the baselines, removes the events, their raw records (and earlier versions) and
 //!   the blocks left empty, and notes the chunk done (`prune_chunks`): a kill loses nothing and a
-//!   rerun finishes the job. The seal is written first, in its own transaction.
+//!   rerun finishes the job. The seal is written first, in its own transaction. The blocks a
+//!   chunk thinned are noted (`prune_repack`) with it and packed again after the chunks, each
+//!   once, a few per transaction, each note removed with its packing: a prune killed before
+//!   that leaves them for the next. Meanwhile the log is copied into the database on a thread
+//!   of its own (`WalCopier`), as an import does.
 //! - **Locks.** The same an import holds: the write lock per transaction (`BEGIN IMMEDIATE`), and
 //!   the OS lock on `<db>.bulk-lock` for the whole prune, so no bulk import drops the indexes
 //!   the prune reads by while it runs (a bulk import that starts meanwhile imports with them).
@@ -197,37 +201,18 @@ impl Store {
         rep.google_before_ms = Some(google_before);
         rep.unjudged_sessions = unjudged;
 
-        // 2. The chunks, one transaction each.
-        let mut live_min: Option<Millis> = None;
-        let mut live_cache: HashMap<(String, String), bool> = HashMap::new();
-        let mut live_ssos: Option<BTreeSet<(String, String)>> = None;
-        for tbl in ["aws_events", "idp_events"] {
-            for (chunk, min_ms) in self.chunks_to_visit(tbl, plan.dry_run)? {
-                // Google sign-ins are kept further back (`google_before <= before`): a chunk
-                // holding one is read again until its own cut passes it.
-                if min_ms.is_none_or(|m| m >= before) {
-                    continue;
-                }
-                let c = self.prune_chunk(tbl, chunk, before, google_before, plan, &mut live_cache, &mut live_ssos)?;
-                rep.chunks += 1;
-                if tbl == "aws_events" {
-                    rep.aws_events += c.deleted;
-                } else {
-                    rep.idp_events += c.deleted;
-                }
-                rep.raw_records += c.raw;
-                rep.raw_blocks += c.blocks;
-                rep.raw_blocks_repacked += c.repacked;
-                rep.raw_history += c.history;
-                rep.kept_evidence += c.evidence;
-                rep.kept_live_sessions += c.live;
-                rep.bytes_freed += c.freed_pages * page_size;
-                live_min = match (live_min, c.live_min) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            }
+        // 2. The chunks, one transaction each, then the blocks they thinned packed again. The
+        // log is copied into the database on a thread of its own meanwhile (as an import does:
+        // `WalCopier`), so the chunks do not stop for SQLite's checkpoints.
+        let copier = if plan.dry_run { None } else { self.copy_wal_in_background()? };
+        let done = self.prune_chunks(plan, before, google_before, copier.as_ref(), &mut rep);
+        let done = done.and_then(|live_min| Ok((live_min, self.repack_noted(plan.dry_run, copier.as_ref())?)));
+        if let Some(c) = copier {
+            c.stop(self)?;
         }
+        let (live_min, (repacked, freed_pages)) = done?;
+        rep.raw_blocks_repacked += repacked;
+        rep.bytes_freed += freed_pages * page_size;
 
         // 3. Coverage before what is kept, and the re-judge queue below the seal.
         let cov_cut = live_min.map_or(before, |m| m.min(before));
@@ -288,6 +273,54 @@ impl Store {
         }
         rep.file_bytes_after = self.file_bytes();
         Ok(rep)
+    }
+
+    /// Step 2 of [`Store::prune`]: every chunk holding a row older than its cut, one transaction
+    /// each; adds the counts to `rep` and returns the earliest time of a row kept for a live
+    /// session.
+    fn prune_chunks(
+        &mut self,
+        plan: &PrunePlan,
+        before: Millis,
+        google_before: Millis,
+        copier: Option<&crate::WalCopier>,
+        rep: &mut PruneReport,
+    ) -> Result<Option<Millis>> {
+        let page_size = self.pragma_i64("page_size")?.max(0) as u64;
+        let mut live_min: Option<Millis> = None;
+        let mut live_cache: HashMap<(String, String), bool> = HashMap::new();
+        let mut live_ssos: Option<BTreeSet<(String, String)>> = None;
+        for tbl in ["aws_events", "idp_events"] {
+            for (chunk, min_ms) in self.chunks_to_visit(tbl, plan.dry_run)? {
+                // Google sign-ins are kept further back (`google_before <= before`): a chunk
+                // holding one is read again until its own cut passes it.
+                if min_ms.is_none_or(|m| m >= before) {
+                    continue;
+                }
+                let c = self.prune_chunk(tbl, chunk, before, google_before, plan, &mut live_cache, &mut live_ssos)?;
+                if let Some(copier) = copier {
+                    copier.restart_if_long(self, crate::walcopy::RESTART_BYTES)?;
+                }
+                rep.chunks += 1;
+                if tbl == "aws_events" {
+                    rep.aws_events += c.deleted;
+                } else {
+                    rep.idp_events += c.deleted;
+                }
+                rep.raw_records += c.raw;
+                rep.raw_blocks += c.blocks;
+                rep.raw_blocks_repacked += c.repacked;
+                rep.raw_history += c.history;
+                rep.kept_evidence += c.evidence;
+                rep.kept_live_sessions += c.live;
+                rep.bytes_freed += c.freed_pages * page_size;
+                live_min = match (live_min, c.live_min) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        Ok(live_min)
     }
 
     /// Takes `<db>.bulk-lock` as a bulk import does, waiting for one that holds it.
@@ -529,7 +562,16 @@ impl Store {
                      AND NOT EXISTS (SELECT 1 FROM raw_records INDEXED BY raw_records_block WHERE block_id = raw_blocks.id)",
                     [],
                 )? as u64;
-                c.repacked = self.repack_blocks()?;
+                if plan.dry_run {
+                    c.repacked = self.repack_blocks()?;
+                } else {
+                    // Packed once each after the chunks (`repack_noted`).
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO prune_repack (block_id)
+                         SELECT id FROM temp.prune_blocks WHERE id IN (SELECT id FROM raw_blocks)",
+                        [],
+                    )?;
+                }
             }
             self.conn.execute(
                 "INSERT OR REPLACE INTO prune_chunks (tbl, chunk, min_ms) VALUES (?1, ?2, ?3)",
@@ -559,7 +601,74 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         let mut repacked = 0;
         for id in ids {
-            let blob: Vec<u8> = self.conn.query_row("SELECT data FROM raw_blocks WHERE id = ?1", [id], |r| r.get(0))?;
+            repacked += u64::from(self.repack_block(id)?);
+        }
+        Ok(repacked)
+    }
+
+    /// [`Store::repack_blocks`] for the blocks the chunks of a prune noted in `prune_repack`
+    /// (this prune's, or a killed one's), each once: a few blocks per transaction, each block's
+    /// note removed with its packing (dry: all in one transaction, rolled back). Returns the
+    /// blocks packed again and the pages freed.
+    fn repack_noted(&mut self, dry: bool, copier: Option<&crate::WalCopier>) -> Result<(u64, u64)> {
+        let (mut repacked, mut freed) = (0, 0);
+        if dry {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        let res = (|| -> Result<()> {
+            loop {
+                if !dry {
+                    self.conn.execute_batch("BEGIN IMMEDIATE")?;
+                }
+                let page = self.repack_noted_page();
+                if !dry {
+                    self.conn.execute_batch(if page.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+                }
+                let Some((n, f)) = page? else { return Ok(()) };
+                repacked += n;
+                freed += f;
+                if let Some(c) = copier {
+                    c.restart_if_long(self, crate::walcopy::RESTART_BYTES)?;
+                }
+            }
+        })();
+        if dry {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        res.map(|()| (repacked, freed))
+    }
+
+    /// One transaction's worth of [`Store::repack_noted`]: `None` when no block is noted.
+    fn repack_noted_page(&self) -> Result<Option<(u64, u64)>> {
+        const PER_TRANSACTION: i64 = 16;
+        let free0 = self.pragma_i64("freelist_count")?;
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached("SELECT block_id FROM prune_repack ORDER BY block_id LIMIT ?1")?
+            .query_map([PER_TRANSACTION], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let mut n = 0;
+        for id in &ids {
+            n += u64::from(self.repack_block(*id)?);
+            self.conn.prepare_cached("DELETE FROM prune_repack WHERE block_id = ?1")?.execute([id])?;
+        }
+        let freed = (self.pragma_i64("freelist_count")? - free0).max(0) as u64;
+        Ok(Some((n, freed)))
+    }
+
+    /// Packs block `id` again with its remaining records alone when they are less than half of
+    /// its bytes (see [`Store::repack_blocks`]); `false` when it was left as it is (or is gone).
+    fn repack_block(&self, id: i64) -> Result<bool> {
+        {
+            let blob: Option<Vec<u8>> = self
+                .conn
+                .prepare_cached("SELECT data FROM raw_blocks WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            let Some(blob) = blob else { return Ok(false) };
             let data = raw::decompress(&blob).map_err(|e| StoreError::Corrupt(format!("raw block {id}: {e}")))?;
             let live: Vec<(i64, i64, i64)> = self
                 .conn
@@ -570,7 +679,7 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()?;
             let live_bytes: i64 = live.iter().map(|l| l.2.max(0)).sum();
             if live.is_empty() || live_bytes.saturating_mul(2) >= data.len() as i64 {
-                continue;
+                return Ok(false);
             }
             let mut block = raw::Block::default();
             let mut moved = Vec::with_capacity(live.len());
@@ -593,9 +702,8 @@ impl Store {
                 up.execute(params![rid, new_id, start as i64, len as i64])?;
             }
             self.conn.execute("DELETE FROM raw_blocks WHERE id = ?1", [id])?;
-            repacked += 1;
+            Ok(true)
         }
-        Ok(repacked)
     }
 
     /// Folds the successful ConsoleLogins among `temp.prune_ids` into `aws_baseline`, as the
