@@ -754,29 +754,22 @@ impl Store {
             enc("app_id"),
             enc("app_name"),
         );
-        let mut parts = Vec::new();
-        for (kind, col, cond) in [
-            ("sso", "''", "1"),
-            ("asn", "CAST(asn AS TEXT)", "asn BETWEEN 0 AND 4294967295"),
-            ("country", "country", "country IS NOT NULL"),
-        ] {
-            parts.push(format!(
-                "SELECT {keys}, '{kind}' AS kind, {col} AS value, time_ms FROM idp_events_full
-                 WHERE id IN (SELECT id FROM temp.prune_ids) AND kind = 'app_sso' AND outcome = 'success'
-                   AND user_login IS NOT NULL AND {cond}"
-            ));
-        }
+        // One row per user keys, application, ASN and country (migration 22).
         self.conn.execute(
             &format!(
-                "INSERT INTO sso_baseline (provider, login_fold, email_fold, app_user_fold, app_id, app_name, kind,
-                     value, first_ms, last_ms)
-                 SELECT provider, login_fold, email_fold, app_user_fold, app_id_enc, app_name_enc, kind, value,
+                "INSERT INTO sso_baseline (provider, login_fold, email_fold, app_user_fold, app_id, app_name, asn,
+                     country, first_ms, last_ms)
+                 SELECT provider, login_fold, email_fold, app_user_fold, app_id_enc, app_name_enc, asn_enc, country_enc,
                      min(time_ms), max(time_ms)
-                 FROM ({}) WHERE 1
-                 GROUP BY provider, login_fold, email_fold, app_user_fold, app_id_enc, app_name_enc, kind, value
-                 ON CONFLICT (provider, login_fold, email_fold, app_user_fold, app_id, app_name, kind, value)
+                 FROM (SELECT {keys}, {} AS asn_enc, {} AS country_enc, time_ms FROM idp_events_full
+                       WHERE id IN (SELECT id FROM temp.prune_ids) AND kind = 'app_sso' AND outcome = 'success'
+                         AND user_login IS NOT NULL)
+                 WHERE 1
+                 GROUP BY provider, login_fold, email_fold, app_user_fold, app_id_enc, app_name_enc, asn_enc, country_enc
+                 ON CONFLICT (provider, login_fold, email_fold, app_user_fold, app_id, app_name, asn, country)
                  DO UPDATE SET first_ms = min(first_ms, excluded.first_ms), last_ms = max(last_ms, excluded.last_ms)",
-                parts.join(" UNION ALL ")
+                enc("CASE WHEN asn BETWEEN 0 AND 4294967295 THEN CAST(asn AS TEXT) END"),
+                enc("country"),
             ),
             [],
         )?;

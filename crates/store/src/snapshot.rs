@@ -457,7 +457,7 @@ impl Store {
         // for, so this answers as the SSOs did: a value seen in `[from, to]` counts, at its
         // latest time.
         let mut st = self.conn.prepare_cached(
-            "SELECT provider, login_fold, email_fold, app_user_fold, app_id, app_name, kind, value, last_ms
+            "SELECT provider, login_fold, email_fold, app_user_fold, app_id, app_name, asn, country, last_ms
              FROM sso_baseline INDEXED BY sso_baseline_last WHERE last_ms >= ?1 AND last_ms <= ?2",
         )?;
         let mut rows = st.query([from, to])?;
@@ -470,7 +470,7 @@ impl Store {
             if !apps.matches(crate::retention::dec(&app_id), crate::retention::dec(&app_name)) {
                 continue;
             }
-            let (email, app_user, kind, value): (String, String, String, String) =
+            let (email, app_user, asn, country): (String, String, String, String) =
                 (r.get(2)?, r.get(3)?, r.get(6)?, r.get(7)?);
             f(&SsoBrief {
                 provider,
@@ -478,8 +478,8 @@ impl Store {
                 login_fold: Some(r.get(1)?),
                 email_fold: crate::retention::dec(&email).map(str::to_string),
                 app_username_fold: crate::retention::dec(&app_user).map(str::to_string),
-                asn: if kind == "asn" { value.parse::<u32>().ok() } else { None },
-                country: (kind == "country").then_some(value),
+                asn: crate::retention::dec(&asn).and_then(|a| a.parse::<u32>().ok()),
+                country: crate::retention::dec(&country).map(str::to_string),
                 time_ms: r.get(8)?,
             });
         }

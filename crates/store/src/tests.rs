@@ -1342,6 +1342,49 @@ fn prune_repacks_a_block_of(deflate_first: bool) {
     assert_eq!((again.raw_records, again.raw_blocks_repacked), (0, 0), "{again:?}");
 }
 
+/// Migration 22 turns the SSO baseline's three rows per user and application (kind `sso`,
+/// `asn`, `country`) into rows per ASN and country, keeping the last time each value was seen.
+#[test]
+fn a_store_of_schema_21_keeps_its_sso_baseline_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tp.db");
+    Store::create_at_version(&path, 21).unwrap();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "INSERT INTO sso_baseline (provider, login_fold, email_fold, app_user_fold, app_id, app_name, kind, value,
+                 first_ms, last_ms) VALUES
+             ('okta', 'ann', '=ann@x.com', '', '=0oa1', '=AWS', 'sso', '', 10, 90),
+             ('okta', 'ann', '=ann@x.com', '', '=0oa1', '=AWS', 'asn', '16509', 10, 50),
+             ('okta', 'ann', '=ann@x.com', '', '=0oa1', '=AWS', 'asn', '7922', 60, 90),
+             ('okta', 'ann', '=ann@x.com', '', '=0oa1', '=AWS', 'country', 'US', 10, 90),
+             ('entra', 'bob', '', '', '', '=Slack', 'sso', '', 5, 5);",
+        )
+        .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let rows: Vec<(String, String, String, String, i64, i64)> = s
+        .conn()
+        .prepare("SELECT provider, login_fold, asn, country, first_ms, last_ms FROM sso_baseline ORDER BY 1, 2, 3, 4")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let row = |p: &str, l: &str, a: &str, c: &str, f: i64, t: i64| (p.into(), l.into(), a.into(), c.into(), f, t);
+    assert_eq!(
+        rows,
+        vec![
+            row("entra", "bob", "", "", 5, 5),
+            row("okta", "ann", "", "", 10, 90),
+            row("okta", "ann", "", "=US", 10, 90),
+            row("okta", "ann", "=16509", "", 10, 50),
+            row("okta", "ann", "=7922", "", 60, 90),
+        ]
+    );
+}
+
 /// A prune packs the blocks its chunks thinned after the chunks (migration 21), each once. A
 /// prune killed between a chunk's commit and that packing leaves the block noted in
 /// `prune_repack`: the next prune packs it, though it has nothing else to remove, and every
