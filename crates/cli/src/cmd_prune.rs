@@ -85,7 +85,7 @@ pub fn describe(r: &PruneReport, keep_days: u32) -> Vec<String> {
     }
     if r.dry_run {
         out.push(format!(
-            "would free {} inside the file (pages freed by each chunk's removal, measured in a transaction rolled back){}",
+            "would free {} inside the file (measured by pruning in a transaction, then rolled back){}",
             mb(r.bytes_freed),
             if r.incremental_vacuum {
                 ", returned to the file system by incremental vacuum"

@@ -86,12 +86,15 @@ pub(crate) struct Fields<'x> {
     pub outcome_hint: Option<&'x str>,
 }
 
-/// `"ACCOUNT/REGION"`, or `None` when either part is unknown.
+/// `"ACCOUNT/REGION"`, or `None` when either part is unknown. Built without the formatting
+/// machinery: the peek builds one for every record it skips.
 pub(crate) fn scope(account: Option<&str>, region: Option<&str>) -> Option<String> {
-    match (account, region) {
-        (Some(a), Some(r)) => Some(format!("{}/{}", a.trim(), r.trim())),
-        _ => None,
-    }
+    let (a, r) = (account?.trim(), region?.trim());
+    let mut s = String::with_capacity(a.len() + 1 + r.len());
+    s.push_str(a);
+    s.push('/');
+    s.push_str(r);
+    Some(s)
 }
 
 /// Parses a record time: RFC 3339 in every form [`parse_time`] accepts, or epoch seconds

@@ -1,7 +1,7 @@
 //! Byte-level work done before (or instead of) a JSON parse: the prefilter that skips records
 //! which cannot be kept events, and the time/scope peek that still counts them for coverage.
 
-use crate::build::parse_any_time;
+use crate::build::{parse_any_time, scope};
 use memchr::memmem::Finder;
 use std::sync::LazyLock;
 use trailproof_model::Millis;
@@ -210,7 +210,7 @@ pub(crate) fn peek_time_scope(raw: &[u8]) -> (Option<Millis>, Option<String>) {
             .or_else(|| scalar(raw, &n.dotted_cloud_region))
             .or_else(|| cloud().and_then(|c| scalar(c, &n.region)))
     });
-    (time, peek_scope(account, region))
+    (time, scope(account, region))
 }
 
 /// `text.trim()`, without looking at its characters when its first and last bytes are ASCII
@@ -221,17 +221,6 @@ fn trim_value(text: &str) -> &str {
         (Some(&f), Some(&l)) if (b'!'..0x80).contains(&f) && (b'!'..0x80).contains(&l) => text,
         _ => text.trim(),
     }
-}
-
-/// `build::scope`, the string built without the formatting machinery (it is built for every skipped
-/// record); the same string (tested).
-fn peek_scope(account: Option<&str>, region: Option<&str>) -> Option<String> {
-    let (a, r) = (account?.trim(), region?.trim());
-    let mut s = String::with_capacity(a.len() + 1 + r.len());
-    s.push_str(a);
-    s.push('/');
-    s.push_str(r);
-    Some(s)
 }
 
 /// A time written `YYYY-MM-DDTHH:MM:SSZ`, as CloudTrail writes `eventTime`, read without the
@@ -419,7 +408,6 @@ impl ScannedRecord<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::scope;
 
     #[test]
     fn one_pass_prefilter_agrees_with_one_needle_at_a_time() {
@@ -468,8 +456,9 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The peek's trim and scope are `str::trim` and [`scope`]: ASCII, white space of every
-        /// kind (ASCII's, no-break and ideographic spaces, line separators), other characters.
+        /// The peek's trim is `str::trim` and [`scope`] the formatted `ACCOUNT/REGION`: ASCII,
+        /// white space of every kind (ASCII's, no-break and ideographic spaces, line
+        /// separators), other characters.
         #[test]
         fn peek_trim_and_scope_are_the_general_ones(
             a in proptest::collection::vec(proptest::sample::select(vec![
@@ -482,7 +471,8 @@ mod tests {
             proptest::prop_assert_eq!(trim_value(&a), a.trim());
             proptest::prop_assert_eq!(trim_value(&r), r.trim());
             let (account, region) = (some[0].then_some(a.as_str()), some[1].then_some(r.as_str()));
-            proptest::prop_assert_eq!(peek_scope(account, region), scope(account, region));
+            let formatted = account.zip(region).map(|(a, r)| format!("{}/{}", a.trim(), r.trim()));
+            proptest::prop_assert_eq!(scope(account, region), formatted);
         }
     }
 

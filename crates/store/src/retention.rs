@@ -44,7 +44,7 @@
 //!   stops growing once the window is full, but does not shrink (README, "Retention").
 
 use crate::{Result, Store, StoreError, raw};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use trailproof_model::Millis;
 
@@ -66,7 +66,8 @@ pub struct PrunePlan {
     pub aws_app_ids: Vec<String>,
     pub aws_app_names: Vec<String>,
     pub default_app_pattern: bool,
-    /// Say what would go without removing anything.
+    /// Say what would go without removing anything: the prune runs in one transaction that is
+    /// rolled back, holding the write lock until then.
     pub dry_run: bool,
     /// Pages returned to the file system per incremental-vacuum step (one transaction each).
     pub vacuum_step_pages: u32,
@@ -99,10 +100,11 @@ pub struct PruneReport {
     pub kept_evidence: u64,
     pub kept_live_sessions: u64,
     pub chunks: u64,
-    /// Pages the removal freed inside the file, in bytes (dry: freed inside each chunk's
-    /// transaction before it was rolled back; a raw block shared by two chunks is not counted).
+    /// Pages the removal freed inside the file, in bytes (dry: freed inside the transaction
+    /// before it was rolled back).
     pub bytes_freed: u64,
-    /// The file's size (database and log) before and after (after the incremental vacuum).
+    /// The file's size (database and log) before and after (after the incremental vacuum; dry:
+    /// after the rollback).
     pub file_bytes_before: u64,
     pub file_bytes_after: u64,
     /// Whether the freed pages go back to the file system (`auto_vacuum = INCREMENTAL`).
@@ -180,7 +182,8 @@ impl Store {
     }
 
     /// Removes what `plan` says may go; see the module docs. Idempotent: a rerun (after a kill)
-    /// finishes the job.
+    /// finishes the job. A dry run is the same prune in one transaction, rolled back at the end
+    /// (each step a savepoint in it), so its counts are the ones the prune would give.
     pub fn prune(&mut self, plan: &PrunePlan) -> Result<PruneReport> {
         let _lock = self.lock_like_import()?;
         let mut rep = PruneReport {
@@ -189,12 +192,51 @@ impl Store {
             incremental_vacuum: self.pragma_i64("auto_vacuum")? == 2,
             ..PruneReport::default()
         };
+        if plan.dry_run {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            let done = self.prune_steps(plan, &mut rep);
+            if !self.conn.is_autocommit() {
+                self.conn.execute_batch("ROLLBACK")?;
+            }
+            done?;
+            // What the rolled-back transaction wrote to the log is not kept: start the log over.
+            let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        } else {
+            self.prune_steps(plan, &mut rep)?;
+            if rep.incremental_vacuum && rep.sealed_before_ms.is_some() {
+                self.vacuum_in_steps(plan.vacuum_step_pages, &mut rep)?;
+            }
+        }
+        rep.file_bytes_after = self.file_bytes();
+        Ok(rep)
+    }
+
+    /// Runs `f` as one step of a prune: its own transaction, or (dry) a savepoint in the dry
+    /// run's transaction; rolled back when it fails.
+    fn prune_step<T>(&mut self, dry: bool, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let (begin, done, undo) = if dry {
+            ("SAVEPOINT prune_step", "RELEASE prune_step", "ROLLBACK TO prune_step; RELEASE prune_step")
+        } else {
+            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        };
+        self.conn.execute_batch(begin)?;
+        let res = f(self);
+        if res.is_ok() {
+            self.conn.execute_batch(done)?;
+        } else if !self.conn.is_autocommit() {
+            self.conn.execute_batch(undo)?;
+        }
+        res
+    }
+
+    /// Steps 1 to 3 of [`Store::prune`].
+    fn prune_steps(&mut self, plan: &PrunePlan, rep: &mut PruneReport) -> Result<()> {
+        let dry = plan.dry_run;
         let page_size = self.pragma_i64("page_size")?.max(0) as u64;
 
-        // 1. The boundaries, in their own transaction (dry: computed, not written).
-        let Some((seal, before, google_before, unjudged)) = self.boundaries(plan)? else {
-            rep.file_bytes_after = rep.file_bytes_before;
-            return Ok(rep);
+        // 1. The boundaries, in their own transaction.
+        let Some((seal, before, google_before, unjudged)) = self.prune_step(dry, |s| s.boundaries(plan))? else {
+            return Ok(());
         };
         rep.sealed_before_ms = Some(seal);
         rep.pruned_before_ms = Some(before);
@@ -204,9 +246,9 @@ impl Store {
         // 2. The chunks, one transaction each, then the blocks they thinned packed again. The
         // log is copied into the database on a thread of its own meanwhile (as an import does:
         // `WalCopier`), so the chunks do not stop for SQLite's checkpoints.
-        let copier = if plan.dry_run { None } else { self.copy_wal_in_background()? };
-        let done = self.prune_chunks(plan, before, google_before, copier.as_ref(), &mut rep);
-        let done = done.and_then(|live_min| Ok((live_min, self.repack_noted(plan.dry_run, copier.as_ref())?)));
+        let copier = if dry { None } else { self.copy_wal_in_background()? };
+        let done = self.prune_chunks(plan, before, google_before, copier.as_ref(), rep);
+        let done = done.and_then(|live_min| Ok((live_min, self.repack_noted(dry, copier.as_ref())?)));
         if let Some(c) = copier {
             c.stop(self)?;
         }
@@ -216,63 +258,58 @@ impl Store {
 
         // 3. Coverage before what is kept, and the re-judge queue below the seal.
         let cov_cut = live_min.map_or(before, |m| m.min(before));
-        {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let free0: i64 = tx.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
-            let gone = tx.execute("DELETE FROM coverage WHERE end_ms < ?1", [cov_cut])?;
-            let cut = tx.execute("UPDATE coverage SET start_ms = ?1 WHERE start_ms < ?1", [cov_cut])?;
-            tx.execute("DELETE FROM rejudge_queue WHERE to_ms < ?1", [seal])?;
-            rep.coverage_rows = (gone + cut) as u64;
+        let (idp_events, raw_records) = (rep.idp_events, rep.raw_records);
+        let (coverage_rows, blocks, strings, origins, freed_pages) = self.prune_step(dry, |s| {
+            let free0 = s.pragma_i64("freelist_count")?;
+            let gone = s.conn.execute("DELETE FROM coverage WHERE end_ms < ?1", [cov_cut])?;
+            let cut = s.conn.execute("UPDATE coverage SET start_ms = ?1 WHERE start_ms < ?1", [cov_cut])?;
+            s.conn.execute("DELETE FROM rejudge_queue WHERE to_ms < ?1", [seal])?;
             // Blocks no record points into any more: every record of them was replaced by a later
             // version stored elsewhere (an import writes a block and its records in one
             // transaction, and holds the lock this prune holds, so none is half-written).
-            rep.raw_blocks += tx.execute(
+            let blocks = s.conn.execute(
                 "DELETE FROM raw_blocks WHERE NOT EXISTS
                     (SELECT 1 FROM raw_records INDEXED BY raw_records_block WHERE block_id = raw_blocks.id)",
                 [],
             )? as u64;
-            if rep.idp_events > 0 {
-                rep.unused_strings = remove_unused_strings(&tx)?;
-            }
-            if rep.raw_records > 0 {
-                rep.unused_origins = tx.execute(
+            let strings = if idp_events > 0 { remove_unused_strings(&s.conn)? } else { 0 };
+            let origins = if raw_records > 0 {
+                s.conn.execute(
                     "DELETE FROM raw_origins WHERE id NOT IN
                         (SELECT origin_id FROM raw_records WHERE origin_id IS NOT NULL)",
                     [],
-                )? as u64;
-            }
-            let free1: i64 = tx.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
-            rep.bytes_freed += (free1 - free0).max(0) as u64 * page_size;
-            if plan.dry_run {
-                tx.rollback()?;
+                )? as u64
             } else {
-                tx.commit()?;
-            }
-        }
+                0
+            };
+            let freed = (s.pragma_i64("freelist_count")? - free0).max(0) as u64;
+            Ok(((gone + cut) as u64, blocks, strings, origins, freed))
+        })?;
+        rep.coverage_rows = coverage_rows;
+        rep.raw_blocks += blocks;
+        rep.unused_strings = strings;
+        rep.unused_origins = origins;
+        rep.bytes_freed += freed_pages * page_size;
+        Ok(())
+    }
 
-        // 4. The space back to the file system, in bounded steps.
-        if !plan.dry_run && rep.incremental_vacuum {
-            let step = plan.vacuum_step_pages.max(1);
-            loop {
-                if self.pragma_i64("freelist_count")? == 0 {
-                    break;
-                }
-                let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                {
-                    // Each step of the statement frees one page: run it to the end.
-                    let mut st = tx.prepare(&format!("PRAGMA incremental_vacuum({step})"))?;
-                    let mut rows = st.query([])?;
-                    while rows.next()?.is_some() {}
-                }
-                tx.commit()?;
-                rep.vacuum_steps += 1;
-            }
-            // The log holds the moved pages: copy it in and start it over, so the file shrinks.
-            // Readers may hold it back (then it shrinks at a later checkpoint).
-            let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    /// Step 4 of [`Store::prune`]: the space back to the file system, in bounded steps.
+    fn vacuum_in_steps(&mut self, step_pages: u32, rep: &mut PruneReport) -> Result<()> {
+        let step = step_pages.max(1);
+        while self.pragma_i64("freelist_count")? > 0 {
+            self.prune_step(false, |s| {
+                // Each step of the statement frees one page: run it to the end.
+                let mut st = s.conn.prepare(&format!("PRAGMA incremental_vacuum({step})"))?;
+                let mut rows = st.query([])?;
+                while rows.next()?.is_some() {}
+                Ok(())
+            })?;
+            rep.vacuum_steps += 1;
         }
-        rep.file_bytes_after = self.file_bytes();
-        Ok(rep)
+        // The log holds the moved pages: copy it in and start it over, so the file shrinks.
+        // Readers may hold it back (then it shrinks at a later checkpoint).
+        let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        Ok(())
     }
 
     /// Step 2 of [`Store::prune`]: every chunk holding a row older than its cut, one transaction
@@ -340,9 +377,9 @@ impl Store {
         }
     }
 
-    /// The seal and the cut, stored (unless dry): `None` when no event is stored.
+    /// The seal and the cut, stored (in the caller's transaction): `None` when no event is stored.
     fn boundaries(&mut self, plan: &PrunePlan) -> Result<Option<(Millis, Millis, Millis, u64)>> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = &self.conn;
         let prev: Option<(Millis, Millis)> = tx
             .query_row("SELECT sealed_before_ms, pruned_before_ms FROM retention WHERE id = 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -361,20 +398,17 @@ impl Store {
         let before = seal.saturating_sub(plan.reach_ms.max(0));
         let before = prev.map_or(before, |p| before.max(p.1));
         let google_before = seal.saturating_sub(plan.google_reach_ms.max(plan.reach_ms).max(0));
-        if !plan.dry_run {
-            tx.execute(
-                "INSERT INTO retention (id, sealed_before_ms, pruned_before_ms, updated_ms) VALUES (1, ?1, ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET sealed_before_ms = excluded.sealed_before_ms,
-                     pruned_before_ms = excluded.pruned_before_ms, updated_ms = excluded.updated_ms",
-                params![seal, before, crate::now_ms()],
-            )?;
-            tx.commit()?;
-        }
+        tx.execute(
+            "INSERT INTO retention (id, sealed_before_ms, pruned_before_ms, updated_ms) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET sealed_before_ms = excluded.sealed_before_ms,
+                 pruned_before_ms = excluded.pruned_before_ms, updated_ms = excluded.updated_ms",
+            params![seal, before, crate::now_ms()],
+        )?;
         Ok(Some((seal, before, google_before, unjudged)))
     }
 
     /// The chunks of `tbl` with the earliest time a prune may still remove in each: the ones
-    /// noted, with those written since the last prune summarized (and noted, unless dry).
+    /// noted, with those written since the last prune summarized (and noted).
     fn chunks_to_visit(&mut self, tbl: &str, dry: bool) -> Result<Vec<(i64, Option<Millis>)>> {
         let max_id: i64 = self.conn.query_row(&format!("SELECT coalesce(max(id), 0) FROM {tbl}"), [], |r| r.get(0))?;
         let last: Option<i64> =
@@ -391,17 +425,14 @@ impl Store {
                 fresh.push((c, m));
             }
         }
-        if !dry {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            {
-                let mut up =
-                    tx.prepare("INSERT OR REPLACE INTO prune_chunks (tbl, chunk, min_ms) VALUES (?1, ?2, ?3)")?;
-                for (c, m) in &fresh {
-                    up.execute(params![tbl, c, m])?;
-                }
+        self.prune_step(dry, |s| {
+            let mut up =
+                s.conn.prepare("INSERT OR REPLACE INTO prune_chunks (tbl, chunk, min_ms) VALUES (?1, ?2, ?3)")?;
+            for (c, m) in &fresh {
+                up.execute(params![tbl, c, m])?;
             }
-            tx.commit()?;
-        }
+            Ok(())
+        })?;
         let mut st = self.conn.prepare("SELECT chunk, min_ms FROM prune_chunks WHERE tbl = ?1 AND chunk < ?2")?;
         let mut out: Vec<(i64, Option<Millis>)> =
             st.query_map(params![tbl, from], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
@@ -444,7 +475,7 @@ impl Store {
         Ok(live_ssos.as_ref().is_some_and(|s| s.contains(&(provider.to_string(), sid.to_string()))))
     }
 
-    /// One chunk of `tbl`, in one transaction (rolled back when dry).
+    /// One chunk of `tbl`, in one transaction (a savepoint when dry).
     #[allow(clippy::too_many_arguments)]
     fn prune_chunk(
         &mut self,
@@ -460,182 +491,158 @@ impl Store {
         let idp = tbl == "idp_events";
         // Decide first (reads only), then write in one transaction. The write lock is taken at
         // the start so nothing changes in between.
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let res = (|| -> Result<ChunkCounts> {
-            let free0 = self.pragma_i64("freelist_count")?;
-            type RowInfo = (i64, Millis, String, String, String, Option<String>);
-            let rows: Vec<RowInfo> = {
-                let sql = if idp {
-                    "SELECT id, time_ms, provider, event_id, kind, session_id FROM idp_events_full WHERE id >= ?1 AND id < ?2"
-                } else {
-                    "SELECT id, time_ms, 'cloudtrail', event_id, kind, NULL FROM aws_events WHERE id >= ?1 AND id < ?2"
-                };
-                let mut st = self.conn.prepare_cached(sql)?;
-                st.query_map([lo, hi], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
-                    .collect::<rusqlite::Result<_>>()?
+        self.prune_step(plan.dry_run, |s| {
+            s.prune_chunk_in(idp, tbl, chunk, (lo, hi), before, google_before, plan, live_cache, live_ssos)
+        })
+    }
+
+    /// [`Store::prune_chunk`] inside its transaction.
+    #[allow(clippy::too_many_arguments)]
+    fn prune_chunk_in(
+        &mut self,
+        idp: bool,
+        tbl: &str,
+        chunk: i64,
+        (lo, hi): (i64, i64),
+        before: Millis,
+        google_before: Millis,
+        plan: &PrunePlan,
+        live_cache: &mut HashMap<(String, String), bool>,
+        live_ssos: &mut Option<BTreeSet<(String, String)>>,
+    ) -> Result<ChunkCounts> {
+        let free0 = self.pragma_i64("freelist_count")?;
+        type RowInfo = (i64, Millis, String, String, String, Option<String>);
+        let rows: Vec<RowInfo> = {
+            let sql = if idp {
+                "SELECT id, time_ms, provider, event_id, kind, session_id FROM idp_events_full WHERE id >= ?1 AND id < ?2"
+            } else {
+                "SELECT id, time_ms, 'cloudtrail', event_id, kind, NULL FROM aws_events WHERE id >= ?1 AND id < ?2"
             };
-            let mut c = ChunkCounts::default();
-            let mut doomed: Vec<i64> = Vec::new();
-            let mut remaining_min: Option<Millis> = None;
-            let note = |m: &mut Option<Millis>, t: Millis| *m = Some(m.map_or(t, |x| x.min(t)));
-            for (id, t, provider, event_id, kind, sid) in &rows {
-                let cut = if idp && provider == "google" && kind != "app_sso" { google_before } else { before };
-                if *t >= cut {
-                    note(&mut remaining_min, *t);
-                    continue;
-                }
-                let cited = self
-                    .conn
-                    .prepare_cached("SELECT 1 FROM verdict_evidence WHERE source = ?1 AND event_id = ?2")?
-                    .exists(params![provider, event_id])?;
-                if cited {
-                    c.evidence += 1;
-                    continue;
-                }
-                if idp
-                    && kind != "app_sso"
-                    && let Some(sid) = sid
-                {
-                    let key = (provider.clone(), sid.clone());
-                    let live = match live_cache.get(&key) {
-                        Some(l) => *l,
-                        None => {
-                            let l = self.session_live(provider, sid, before, plan, live_ssos)?;
-                            live_cache.insert(key, l);
-                            l
-                        }
-                    };
-                    if live {
-                        c.live += 1;
-                        note(&mut remaining_min, *t);
-                        note(&mut c.live_min, *t);
-                        continue;
-                    }
-                }
-                doomed.push(*id);
+            let mut st = self.conn.prepare_cached(sql)?;
+            st.query_map([lo, hi], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut c = ChunkCounts::default();
+        let mut doomed: Vec<i64> = Vec::new();
+        let mut remaining_min: Option<Millis> = None;
+        let note = |m: &mut Option<Millis>, t: Millis| *m = Some(m.map_or(t, |x| x.min(t)));
+        for (id, t, provider, event_id, kind, sid) in &rows {
+            let cut = if idp && provider == "google" && kind != "app_sso" { google_before } else { before };
+            if *t >= cut {
+                note(&mut remaining_min, *t);
+                continue;
             }
-            self.conn.execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id INTEGER PRIMARY KEY);
+            let cited = self
+                .conn
+                .prepare_cached("SELECT 1 FROM verdict_evidence WHERE source = ?1 AND event_id = ?2")?
+                .exists(params![provider, event_id])?;
+            if cited {
+                c.evidence += 1;
+                continue;
+            }
+            if idp
+                && kind != "app_sso"
+                && let Some(sid) = sid
+            {
+                let key = (provider.clone(), sid.clone());
+                let live = match live_cache.get(&key) {
+                    Some(l) => *l,
+                    None => {
+                        let l = self.session_live(provider, sid, before, plan, live_ssos)?;
+                        live_cache.insert(key, l);
+                        l
+                    }
+                };
+                if live {
+                    c.live += 1;
+                    note(&mut remaining_min, *t);
+                    note(&mut c.live_min, *t);
+                    continue;
+                }
+            }
+            doomed.push(*id);
+        }
+        self.conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id INTEGER PRIMARY KEY);
                  CREATE TEMP TABLE IF NOT EXISTS prune_raw (id INTEGER PRIMARY KEY);
                  CREATE TEMP TABLE IF NOT EXISTS prune_blocks (id INTEGER PRIMARY KEY);
                  DELETE FROM temp.prune_ids; DELETE FROM temp.prune_raw; DELETE FROM temp.prune_blocks;",
-            )?;
-            {
-                let mut ins = self.conn.prepare_cached("INSERT INTO temp.prune_ids (id) VALUES (?1)")?;
-                for id in &doomed {
-                    ins.execute([id])?;
-                }
+        )?;
+        {
+            let mut ins = self.conn.prepare_cached("INSERT INTO temp.prune_ids (id) VALUES (?1)")?;
+            for id in &doomed {
+                ins.execute([id])?;
             }
-            if !doomed.is_empty() {
-                if idp {
-                    self.fold_idp_baselines()?;
-                } else {
-                    self.fold_aws_baselines()?;
-                }
-                self.conn.execute(
+        }
+        if !doomed.is_empty() {
+            if idp {
+                self.fold_idp_baselines()?;
+            } else {
+                self.fold_aws_baselines()?;
+            }
+            self.conn.execute(
                     &format!("INSERT OR IGNORE INTO temp.prune_raw (id) SELECT raw_id FROM {tbl} WHERE id IN (SELECT id FROM temp.prune_ids)"),
                     [],
                 )?;
-                c.deleted =
-                    self.conn.execute(&format!("DELETE FROM {tbl} WHERE id IN (SELECT id FROM temp.prune_ids)"), [])?
-                        as u64;
-                // Raw records no remaining event points at (an updated record's events, or a
-                // record of several events split across chunks, may still).
-                self.conn.execute(
-                    "DELETE FROM temp.prune_raw WHERE
+            c.deleted =
+                self.conn.execute(&format!("DELETE FROM {tbl} WHERE id IN (SELECT id FROM temp.prune_ids)"), [])?
+                    as u64;
+            // Raw records no remaining event points at (an updated record's events, or a
+            // record of several events split across chunks, may still).
+            self.conn.execute(
+                "DELETE FROM temp.prune_raw WHERE
                         EXISTS (SELECT 1 FROM idp_events INDEXED BY idp_events_raw WHERE raw_id = prune_raw.id)
                         OR EXISTS (SELECT 1 FROM aws_events INDEXED BY aws_events_raw WHERE raw_id = prune_raw.id)",
-                    [],
-                )?;
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO temp.prune_blocks (id) SELECT block_id FROM raw_records
+                [],
+            )?;
+            self.conn.execute(
+                "INSERT OR IGNORE INTO temp.prune_blocks (id) SELECT block_id FROM raw_records
                      WHERE id IN (SELECT id FROM temp.prune_raw) AND block_id IS NOT NULL",
-                    [],
-                )?;
-                c.history =
-                    self.conn.execute("DELETE FROM raw_history WHERE raw_id IN (SELECT id FROM temp.prune_raw)", [])?
-                        as u64;
-                c.raw = self.conn.execute("DELETE FROM raw_records WHERE id IN (SELECT id FROM temp.prune_raw)", [])?
+                [],
+            )?;
+            c.history =
+                self.conn.execute("DELETE FROM raw_history WHERE raw_id IN (SELECT id FROM temp.prune_raw)", [])?
                     as u64;
-                c.blocks = self.conn.execute(
+            c.raw =
+                self.conn.execute("DELETE FROM raw_records WHERE id IN (SELECT id FROM temp.prune_raw)", [])? as u64;
+            c.blocks = self.conn.execute(
                     "DELETE FROM raw_blocks WHERE id IN (SELECT id FROM temp.prune_blocks)
                      AND NOT EXISTS (SELECT 1 FROM raw_records INDEXED BY raw_records_block WHERE block_id = raw_blocks.id)",
                     [],
                 )? as u64;
-                if plan.dry_run {
-                    c.repacked = self.repack_blocks()?;
-                } else {
-                    // Packed once each after the chunks (`repack_noted`).
-                    self.conn.execute(
-                        "INSERT OR IGNORE INTO prune_repack (block_id)
-                         SELECT id FROM temp.prune_blocks WHERE id IN (SELECT id FROM raw_blocks)",
-                        [],
-                    )?;
-                }
-            }
+            // Packed once each after the chunks (`repack_noted`).
             self.conn.execute(
-                "INSERT OR REPLACE INTO prune_chunks (tbl, chunk, min_ms) VALUES (?1, ?2, ?3)",
-                params![tbl, chunk, remaining_min],
+                "INSERT OR IGNORE INTO prune_repack (block_id)
+                     SELECT id FROM temp.prune_blocks WHERE id IN (SELECT id FROM raw_blocks)",
+                [],
             )?;
-            c.freed_pages = (self.pragma_i64("freelist_count")? - free0).max(0) as u64;
-            Ok(c)
-        })();
-        match (&res, plan.dry_run) {
-            (Ok(_), false) => self.conn.execute_batch("COMMIT")?,
-            _ => self.conn.execute_batch("ROLLBACK")?,
         }
-        res
+        self.conn.execute(
+            "INSERT OR REPLACE INTO prune_chunks (tbl, chunk, min_ms) VALUES (?1, ?2, ?3)",
+            params![tbl, chunk, remaining_min],
+        )?;
+        c.freed_pages = (self.pragma_i64("freelist_count")? - free0).max(0) as u64;
+        Ok(c)
     }
 
-    /// The blocks of `temp.prune_blocks` that still hold records: where those records are less
-    /// than half of the block's bytes, they are packed into a new block of their own and the old
-    /// block deleted. Without it, one cited record (or a live session's step) keeps its whole
-    /// block on disk, pruned records included: with a verdict's evidence spread over most blocks,
-    /// a store pruned daily kept growing by half the rate of one never pruned
-    /// (`scripts/bench-month.sh`). The bytes of every record stay as they were.
-    fn repack_blocks(&self) -> Result<u64> {
-        let ids: Vec<i64> = self
-            .conn
-            .prepare("SELECT id FROM raw_blocks WHERE id IN (SELECT id FROM temp.prune_blocks)")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut repacked = 0;
-        for id in ids {
-            repacked += u64::from(self.repack_block(id)?);
-        }
-        Ok(repacked)
-    }
-
-    /// [`Store::repack_blocks`] for the blocks the chunks of a prune noted in `prune_repack`
-    /// (this prune's, or a killed one's), each once: a few blocks per transaction, each block's
-    /// note removed with its packing (dry: all in one transaction, rolled back). Returns the
-    /// blocks packed again and the pages freed.
+    /// Packs again, each once, the blocks the chunks of a prune noted in `prune_repack` (this
+    /// prune's, or a killed one's): where the records a block still holds are less than half of
+    /// its bytes, they go into a new block of their own and the old block is deleted. Without
+    /// it, one cited record (or a live session's step) keeps its whole block on disk, pruned
+    /// records included: with a verdict's evidence spread over most blocks, a store pruned daily
+    /// kept growing by half the rate of one never pruned (`scripts/bench-month.sh`). The bytes of
+    /// every record stay as they were. A few blocks per transaction, each block's note removed
+    /// with its packing. Returns the blocks packed again and the pages freed.
     fn repack_noted(&mut self, dry: bool, copier: Option<&crate::WalCopier>) -> Result<(u64, u64)> {
         let (mut repacked, mut freed) = (0, 0);
-        if dry {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        }
-        let res = (|| -> Result<()> {
-            loop {
-                if !dry {
-                    self.conn.execute_batch("BEGIN IMMEDIATE")?;
-                }
-                let page = self.repack_noted_page();
-                if !dry {
-                    self.conn.execute_batch(if page.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
-                }
-                let Some((n, f)) = page? else { return Ok(()) };
-                repacked += n;
-                freed += f;
-                if let Some(c) = copier {
-                    c.restart_if_long(self, crate::walcopy::RESTART_BYTES)?;
-                }
+        while let Some((n, f)) = self.prune_step(dry, |s| s.repack_noted_page())? {
+            repacked += n;
+            freed += f;
+            if let Some(c) = copier {
+                c.restart_if_long(self, crate::walcopy::RESTART_BYTES)?;
             }
-        })();
-        if dry {
-            self.conn.execute_batch("ROLLBACK")?;
         }
-        res.map(|()| (repacked, freed))
+        Ok((repacked, freed))
     }
 
     /// One transaction's worth of [`Store::repack_noted`]: `None` when no block is noted.
@@ -660,50 +667,45 @@ impl Store {
     }
 
     /// Packs block `id` again with its remaining records alone when they are less than half of
-    /// its bytes (see [`Store::repack_blocks`]); `false` when it was left as it is (or is gone).
+    /// its bytes (see [`Store::repack_noted`]); `false` when it was left as it is (or is gone).
     fn repack_block(&self, id: i64) -> Result<bool> {
-        {
-            let blob: Option<Vec<u8>> = self
-                .conn
-                .prepare_cached("SELECT data FROM raw_blocks WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))
-                .optional()?;
-            let Some(blob) = blob else { return Ok(false) };
-            let data = raw::decompress(&blob).map_err(|e| StoreError::Corrupt(format!("raw block {id}: {e}")))?;
-            let live: Vec<(i64, i64, i64)> = self
-                .conn
-                .prepare_cached(
-                    "SELECT id, block_start, block_len FROM raw_records INDEXED BY raw_records_block WHERE block_id = ?1",
-                )?
-                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            let live_bytes: i64 = live.iter().map(|l| l.2.max(0)).sum();
-            if live.is_empty() || live_bytes.saturating_mul(2) >= data.len() as i64 {
-                return Ok(false);
-            }
-            let mut block = raw::Block::default();
-            let mut moved = Vec::with_capacity(live.len());
-            for (rid, start, len) in live {
-                let (s, l) = (start.max(0) as usize, len.max(0) as usize);
-                let bytes = data.get(s..s.saturating_add(l)).ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "raw record {rid}: bytes {s}+{l} lie outside its block of {}",
-                        data.len()
-                    ))
-                })?;
-                moved.push((rid, block.push(bytes)));
-            }
-            self.conn.execute("INSERT INTO raw_blocks (data) VALUES (?1)", [block.finish()])?;
-            let new_id = self.conn.last_insert_rowid();
-            let mut up = self.conn.prepare_cached(
-                "UPDATE raw_records SET block_id = ?2, block_start = ?3, block_len = ?4 WHERE id = ?1",
-            )?;
-            for (rid, (start, len)) in moved {
-                up.execute(params![rid, new_id, start as i64, len as i64])?;
-            }
-            self.conn.execute("DELETE FROM raw_blocks WHERE id = ?1", [id])?;
-            Ok(true)
+        let blob: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT data FROM raw_blocks WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let Some(blob) = blob else { return Ok(false) };
+        let data = raw::decompress(&blob).map_err(|e| StoreError::Corrupt(format!("raw block {id}: {e}")))?;
+        let live: Vec<(i64, i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, block_start, block_len FROM raw_records INDEXED BY raw_records_block WHERE block_id = ?1",
+            )?
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let live_bytes: i64 = live.iter().map(|l| l.2.max(0)).sum();
+        if live.is_empty() || live_bytes.saturating_mul(2) >= data.len() as i64 {
+            return Ok(false);
         }
+        let mut block = raw::Block::default();
+        let mut moved = Vec::with_capacity(live.len());
+        for (rid, start, len) in live {
+            let (s, l) = (start.max(0) as usize, len.max(0) as usize);
+            let bytes = data.get(s..s.saturating_add(l)).ok_or_else(|| {
+                StoreError::Corrupt(format!("raw record {rid}: bytes {s}+{l} lie outside its block of {}", data.len()))
+            })?;
+            moved.push((rid, block.push(bytes)));
+        }
+        self.conn.execute("INSERT INTO raw_blocks (data) VALUES (?1)", [block.finish()])?;
+        let new_id = self.conn.last_insert_rowid();
+        let mut up = self
+            .conn
+            .prepare_cached("UPDATE raw_records SET block_id = ?2, block_start = ?3, block_len = ?4 WHERE id = ?1")?;
+        for (rid, (start, len)) in moved {
+            up.execute(params![rid, new_id, start as i64, len as i64])?;
+        }
+        self.conn.execute("DELETE FROM raw_blocks WHERE id = ?1", [id])?;
+        Ok(true)
     }
 
     /// Folds the successful ConsoleLogins among `temp.prune_ids` into `aws_baseline`, as the
@@ -805,7 +807,7 @@ const STRING_REFS: [&str; 15] = [
 /// Removes the strings no IdP event points at (the events that did were pruned) and, when it
 /// removed any, adds one to `retention.strings_gc` in the same transaction, so that writers
 /// forget the string ids they remember (see `Store::batch`). One scan of the events.
-fn remove_unused_strings(tx: &rusqlite::Transaction<'_>) -> Result<u64> {
+fn remove_unused_strings(tx: &rusqlite::Connection) -> Result<u64> {
     let mut used: HashSet<i64> = HashSet::new();
     {
         let mut st = tx.prepare(&format!("SELECT {} FROM idp_events", STRING_REFS.join(", ")))?;

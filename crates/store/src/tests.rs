@@ -1342,6 +1342,82 @@ fn prune_repacks_a_block_of(deflate_first: bool) {
     assert_eq!((again.raw_records, again.raw_blocks_repacked), (0, 0), "{again:?}");
 }
 
+/// A dry run says what the prune does, count for count, even where the prune's chunks act
+/// together: here one block's records belong to three chunks of event ids, none of which
+/// thins it below half on its own (a dry run that rolled each chunk back on its own counted no
+/// packing), and the strings only the pruned events used go too.
+#[test]
+fn a_dry_run_counts_what_the_prune_does_across_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("tp.db")).unwrap();
+    const DAY: i64 = trailproof_model::DAY_MS;
+    let t0 = 1_793_527_200_000;
+    {
+        let mut b = s.batch().unwrap();
+        let mut block = raw::Block::default();
+        let mut refs = Vec::new();
+        for i in 0..9_000 {
+            let id = format!("okta-{i}");
+            let bytes = format!(r#"{{"uuid":"{id}","pad":"{}"}}"#, "x".repeat(i % 30)).into_bytes();
+            refs.push((id, block.push(&bytes)));
+        }
+        let block_id = b.insert_block(&block.finish()).unwrap();
+        for (k, (id, (start, len))) in refs.into_iter().enumerate() {
+            let e = IdpEvent {
+                event_id: id.clone(),
+                time_ms: t0 + k as i64,
+                kind: IdpEventKind::AppSso,
+                user_agent: Some(format!("UA {}", k % 7)),
+                ..idp(&id)
+            };
+            b.insert_idp(Source::Okta, &id, at(), RawRef::InBlock { block_id, start, len }, &[e]).unwrap();
+        }
+        let mut v = crate::verdicts::tests::rec("ct-0", trailproof_model::verdict::Verdict::Enforced);
+        v.evidence = vec![trailproof_model::verdict::Evidence {
+            source: Source::Okta,
+            id: "okta-8999".into(),
+            role: "idp_sso".into(),
+        }];
+        b.put_verdicts(&[v]).unwrap();
+        b.commit().unwrap();
+    }
+    let chunks: Vec<i64> = s
+        .conn()
+        .prepare("SELECT DISTINCT id >> 12 FROM idp_events ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(chunks, [0, 1, 2], "the block's events span three chunks");
+    let plan = prune_plan(t0 + 12 * DAY, 2 * DAY);
+    let dry = s.prune(&plan).unwrap();
+    let stored = |s: &Store| -> (i64, i64, i64, i64) {
+        s.conn()
+            .query_row(
+                "SELECT (SELECT count(*) FROM idp_events), (SELECT count(*) FROM raw_blocks),
+                        (SELECT count(*) FROM idp_strings), (SELECT count(*) FROM prune_repack)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap()
+    };
+    let before = stored(&s);
+    assert_eq!((before.0, before.1, before.3), (9_000, 1, 0), "a dry run changes nothing");
+    let r = s.prune(&PrunePlan { dry_run: false, ..plan }).unwrap();
+    assert_eq!((r.idp_events, r.raw_records, r.raw_blocks_repacked, r.kept_evidence), (8_999, 8_999, 1, 1), "{r:?}");
+    assert_eq!(r.unused_strings, 6, "six of the seven user agents went (the cited event keeps one): {r:?}");
+    let same = |p: &PruneReport| PruneReport {
+        dry_run: false,
+        file_bytes_before: 0,
+        file_bytes_after: 0,
+        vacuum_steps: 0,
+        ..p.clone()
+    };
+    assert_eq!(same(&dry), same(&r), "the dry run's counts are the prune's");
+    assert_eq!(stored(&s).1, 1, "one block, packed again with the cited record");
+}
+
 /// Migration 22 turns the SSO baseline's three rows per user and application (kind `sso`,
 /// `asn`, `country`) into rows per ASN and country, keeping the last time each value was seen.
 #[test]
