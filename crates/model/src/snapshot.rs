@@ -28,6 +28,42 @@ pub struct PriorSessions {
     pub roles: BTreeMap<String, Millis>,
 }
 
+/// What IdP events a slice reads (the engine's `idp_plan`, the store's `add_idp`): every SSO to an
+/// AWS application in the near span `[near_lo, hi]`, which holds the windows of the slice's
+/// sessions around their own logins; and before it, `[far_lo, near_lo)`, where only Identity
+/// Center windows anchored on earlier portal sign-ins lie, the SSOs of the users those sessions
+/// name (`keys`: provider and folded user key; with every other SSO of their logins) and all
+/// SSOs in the `anyone` windows of sessions that name no known user. So what a slice reads follows
+/// its sessions, not the hours an Identity Center session may reach back over the whole
+/// organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpPlan {
+    pub near_lo: Millis,
+    pub hi: Millis,
+    /// `far_lo >= near_lo`: nothing before the near span.
+    pub far_lo: Millis,
+    pub keys: BTreeSet<(Idp, String)>,
+    /// Windows (both ends inclusive) before `near_lo` where every user's SSOs are listed by id
+    /// (`Snapshot::far_signins`).
+    pub anyone: Vec<(Millis, Millis)>,
+}
+
+impl IdpPlan {
+    /// Every SSO in `[lo, hi]`, nothing read per user.
+    pub fn span(lo: Millis, hi: Millis) -> Self {
+        IdpPlan { near_lo: lo, hi, far_lo: lo, keys: BTreeSet::new(), anyone: Vec::new() }
+    }
+}
+
+/// An SSO to an AWS application, by id (see [`Snapshot::far_signins`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FarSignin {
+    pub time_ms: Millis,
+    pub provider: Idp,
+    pub event_id: String,
+    pub outcome: crate::Outcome,
+}
+
 /// A user's earlier SSOs to AWS applications (for new_asn / new_country), aggregated like
 /// [`PriorSessions`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,6 +144,10 @@ pub struct Snapshot {
     /// sessions those SSOs belong to up to the span's end, and Google `login` events of their
     /// users.
     pub idp: Vec<IdpEvent>,
+    /// The SSOs to AWS applications in the plan's `anyone` windows that `idp` does not hold, by
+    /// id only: a session that names no known user is told how many sign-ins it cannot be tied
+    /// to, not judged on them (docs/judging.md §4, "No candidate").
+    pub far_signins: Vec<FarSignin>,
     /// Folded user keys (login, email, app user name) seen in any stored event, per provider.
     /// Shared: loaded once per run and handed to every slice's snapshot without a copy.
     pub known_users: Arc<BTreeMap<Idp, BTreeSet<String>>>,

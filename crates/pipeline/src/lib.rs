@@ -3,8 +3,9 @@
 //! rather than the day or the store, and a re-run on unchanged data writes nothing.
 //!
 //! A slice is judged in two reads: the AWS side (its ConsoleLogins, the calls that issued them,
-//! the portal sign-ins before them), then the IdP side over the span of time the engine says the
-//! IdP sign-ins behind those logins may lie in (`trailproof_correlate::idp_span`). Only the
+//! the portal sign-ins before them), then the IdP side the engine says the IdP sign-ins behind
+//! those logins may lie in (`trailproof_correlate::idp_plan`: the span around the slice, and
+//! before it, for Identity Center sessions anchored on earlier portal sign-ins, their users'). Only the
 //! slice's own logins get verdicts; the neighbours loaded around it are judged in their slice.
 //!
 //! Records that change after they were first stored (an Entra sign-in completed with its MFA
@@ -15,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use trailproof_correlate::{Compiled, correlate, idp_span};
+use trailproof_correlate::{Compiled, correlate, idp_plan};
 use trailproof_model::Millis;
 use trailproof_model::verdict::Verdict;
 use trailproof_store::{RESTART_BYTES, SnapshotQuery, SsoBaseline, Store, StoreError, VerdictChanges, WalCopier};
@@ -230,8 +231,8 @@ fn judge_slices(
         snap.providers_present = providers_present.clone();
         snap.app_names = Arc::clone(&app_names);
         snap.identity_center_scopes = Arc::clone(&identity_center_scopes);
-        if let Some((lo, hi)) = idp_span(&snap, cfg) {
-            store.add_idp(&mut snap, &q, lo, hi, &mut baseline)?;
+        if let Some(plan) = idp_plan(&snap, cfg) {
+            store.add_idp(&mut snap, &q, &plan, &mut baseline)?;
         }
         out.timings.snapshot += t.elapsed();
         let t = std::time::Instant::now();

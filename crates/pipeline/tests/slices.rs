@@ -7,8 +7,8 @@ mod common;
 use common::{DAY, MIN, saml_login, sign_in, sso};
 use trailproof_correlate::Compiled;
 use trailproof_model::config::Config;
-use trailproof_model::verdict::{Signal, Verdict, VerdictRecord};
-use trailproof_model::{AwsEvent, AwsEventKind, IdpEvent, Outcome};
+use trailproof_model::verdict::{Signal, UnknownReason, Verdict, VerdictRecord};
+use trailproof_model::{AwsEvent, AwsEventKind, IdpEvent, Outcome, UserKeys};
 use trailproof_pipeline::{JudgeOptions, judge_with};
 use trailproof_store::Store;
 
@@ -185,6 +185,82 @@ fn an_identity_center_session_reaching_back_past_earlier_slices_keeps_its_sso_ba
         let signals = &v.risk.signals;
         assert!(
             signals.contains(&Signal::NewAsn) && signals.contains(&Signal::NewCountry),
+            "slices of {slice_sessions}: {signals:?}"
+        );
+    }
+}
+
+/// An Identity Center session that names no known user and has no portal sign-in looks back a
+/// whole portal session (12 hours) for sign-ins to AWS it cannot be tied to. The hours before its
+/// slice are read by id only, for every user; how many sign-ins its explanation counts and which
+/// it names do not depend on the slicing (here: one slice, or `c-mid` and `c-ic` apart).
+#[test]
+fn an_unmapped_identity_center_session_names_the_same_sign_ins_whatever_the_slices() {
+    let h = 60 * MIN;
+    let failed = IdpEvent { outcome: Outcome::Failure, ..sso("s-failed", MIDNIGHT + 3 * h) };
+    let idp = [
+        sign_in(sso("s-2h", MIDNIGHT + 2 * h)).to_vec(),
+        sign_in(sso("s-5h", MIDNIGHT + 5 * h)).to_vec(),
+        vec![failed],
+    ]
+    .concat();
+    let mallory = AwsEvent {
+        arn: Some("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/mallory".into()),
+        session_name: Some("mallory".into()),
+        ..identity_center_login(MIDNIGHT + 12 * h)
+    };
+    let aws = [saml_login("c-mid", MIDNIGHT + 5 * h + MIN), mallory];
+    let explanation = |slice_sessions: u64| {
+        let mut store = store_with(&idp, &aws);
+        let cfg = Compiled::new(&Config::default()).unwrap();
+        let opts = JudgeOptions { slice_sessions };
+        let s = judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+        assert_eq!(s.slices, if slice_sessions == 1 { 2 } else { 1 });
+        let v = verdict_of(&store, "c-ic");
+        assert_eq!(
+            (v.verdict, v.reason),
+            (Verdict::Unknown, Some(UnknownReason::IdentityUnmapped)),
+            "{}",
+            v.explanation
+        );
+        v.explanation
+    };
+    let whole = explanation(4_000);
+    assert!(whole.contains("2 sign-in(s)") && whole.contains("(s-2h, s-5h)"), "{whole}");
+    assert_eq!(explanation(1), whole);
+}
+
+/// Before its slice, an Identity Center session's IdP sign-in is read for the users the session
+/// names, with every other SSO there of the same login: here the session names Alice by e-mail,
+/// her SSOs log her in as `alice`, and the one at 01:55 carries no e-mail. It came from Brazil
+/// too, so the sign-in at 02:00 behind the session is not from a new country; without it in the
+/// snapshot, Brazil would look new.
+#[test]
+fn an_identity_center_session_reads_the_whole_login_of_the_user_it_names() {
+    let h = 60 * MIN;
+    let brazil = |e: IdpEvent| IdpEvent { asn: Some(64500), country: Some("BR".into()), ..e };
+    let as_alice = |e: IdpEvent, email: Option<&str>| IdpEvent {
+        user: UserKeys { login: Some("alice".into()), email: email.map(Into::into), ..Default::default() },
+        ..e
+    };
+    let idp = [
+        vec![as_alice(sso("s-base", MIDNIGHT - 3 * DAY), Some(USER))],
+        vec![brazil(as_alice(sso("s-early", MIDNIGHT + 2 * h - 5 * MIN), None))],
+        sign_in(brazil(as_alice(identity_center_sso(MIDNIGHT + 2 * h), Some(USER)))).to_vec(),
+    ]
+    .concat();
+    let aws = [portal_sign_in(MIDNIGHT + 2 * h + MIN), identity_center_login(MIDNIGHT + 12 * h)];
+    for slice_sessions in [4_000, 1] {
+        let mut store = store_with(&idp, &aws);
+        let cfg = Compiled::new(&Config::default()).unwrap();
+        let opts = JudgeOptions { slice_sessions };
+        judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+        let v = verdict_of(&store, "c-ic");
+        assert_eq!(v.verdict, Verdict::Enforced, "slices of {slice_sessions}: {}", v.explanation);
+        assert!(v.evidence.iter().any(|e| e.id == "s-ic"), "{:?}", v.evidence);
+        let signals = &v.risk.signals;
+        assert!(
+            !signals.contains(&Signal::NewCountry) && !signals.contains(&Signal::NewAsn),
             "slices of {slice_sessions}: {signals:?}"
         );
     }

@@ -3,7 +3,7 @@
 use crate::{Result, Store, StoreError};
 use rusqlite::{Row, params_from_iter, types::Value};
 use std::collections::{BTreeMap, BTreeSet};
-use trailproof_model::snapshot::{CoverageSpan, PriorSsos, Snapshot};
+use trailproof_model::snapshot::{CoverageSpan, FarSignin, IdpPlan, PriorSsos, Snapshot};
 use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys};
 
 /// Known users per provider (folded keys) and the providers present.
@@ -211,9 +211,10 @@ impl SsoBrief {
         self.login_fold.as_deref().filter(|_| self.outcome == "success")
     }
 
-    /// [`SsoBrief::baseline_login`], if it is one of `users` (provider, folded login).
-    fn login_among(&self, users: &BTreeSet<(Idp, String)>) -> Option<&str> {
-        self.baseline_login().filter(|l| users.contains(&(self.provider, l.to_string())))
+    /// [`SsoBrief::baseline_login`], if it is one of `users` (provider, folded login) and lies
+    /// before that user's time.
+    fn login_before(&self, users: &BTreeMap<(Idp, String), Millis>) -> Option<&str> {
+        self.baseline_login().filter(|l| users.get(&(self.provider, l.to_string())).is_some_and(|t| self.time_ms < *t))
     }
 
     /// The user keys it counts under: its login, e-mail and app user name.
@@ -250,19 +251,24 @@ impl SsoBaseline {
         self.loaded = Some((lo, hi, briefs));
     }
 
-    /// The baseline before `lo` of `users` (provider, folded login), per (provider, user key).
+    /// The baseline of `users` (provider, folded login), each before its own time, per
+    /// (provider, user key).
     fn prior(
         &mut self,
         store: &Store,
         apps: &AwsApps,
         q: &SnapshotQuery,
-        lo: Millis,
-        users: &BTreeSet<(Idp, String)>,
+        users: &BTreeMap<(Idp, String), Millis>,
     ) -> Result<BTreeMap<(Idp, String), PriorSsos>> {
         let mut out: BTreeMap<(Idp, String), PriorSsos> = BTreeMap::new();
+        let (Some(lo), Some(lo_max)) = (users.values().min().copied(), users.values().max().copied()) else {
+            return Ok(out);
+        };
         let own = |out: &mut BTreeMap<(Idp, String), PriorSsos>| {
-            store.for_each_aws_app_sso_brief(apps, lo - q.baseline_ms, lo - 1, &mut |b| {
-                if let Some(login) = b.login_among(users) {
+            store.for_each_aws_app_sso_brief(apps, lo - q.baseline_ms, lo_max - 1, &mut |b| {
+                if let Some(login) = b.login_before(users)
+                    && users.get(&(b.provider, login.to_string())).is_some_and(|t| b.time_ms >= t - q.baseline_ms)
+                {
                     add_brief(out, b, login);
                 }
             })
@@ -295,14 +301,14 @@ impl SsoBaseline {
             own(&mut out)?;
             return Ok(out);
         }
-        if lo > self.read_to {
+        if lo_max > self.read_to {
             let mut new = Vec::new();
             match &self.loaded {
-                Some((l, h, briefs)) if *l <= self.read_to && lo - 1 <= *h => {
+                Some((l, h, briefs)) if *l <= self.read_to && lo_max - 1 <= *h => {
                     let read_to = self.read_to;
-                    new.extend(briefs.iter().filter(|b| read_to <= b.time_ms && b.time_ms < lo).cloned());
+                    new.extend(briefs.iter().filter(|b| read_to <= b.time_ms && b.time_ms < lo_max).cloned());
                 }
-                _ => store.for_each_aws_app_sso_brief(apps, self.read_to, lo - 1, &mut |b| {
+                _ => store.for_each_aws_app_sso_brief(apps, self.read_to, lo_max - 1, &mut |b| {
                     if b.baseline_login().is_some() {
                         new.push(b.clone());
                     }
@@ -310,15 +316,15 @@ impl SsoBaseline {
             }
             new.sort_by_key(|b| b.time_ms);
             self.recent.extend(new);
-            self.read_to = lo;
+            self.read_to = lo_max;
         }
-        for user in users {
+        for user in users.keys() {
             for (key, agg) in self.before.get(user).into_iter().flatten() {
                 out.entry(key.clone()).or_default().merge(agg);
             }
         }
-        for b in self.recent.iter().take_while(|b| b.time_ms < lo) {
-            if let Some(login) = b.login_among(users) {
+        for b in self.recent.iter().take_while(|b| b.time_ms < lo_max) {
+            if let Some(login) = b.login_before(users) {
                 add_brief(&mut out, b, login);
             }
         }
@@ -528,7 +534,8 @@ impl Store {
     /// instead asks the engine for that span ([`Store::snapshot_aws`], then [`Store::add_idp`]).
     pub fn snapshot(&self, q: &SnapshotQuery) -> Result<Snapshot> {
         let mut snap = self.snapshot_aws(q)?;
-        self.add_idp(&mut snap, q, q.from_ms - q.before_ms, q.to_ms + q.after_ms, &mut SsoBaseline::default())?;
+        let plan = IdpPlan::span(q.from_ms - q.before_ms, q.to_ms + q.after_ms);
+        self.add_idp(&mut snap, q, &plan, &mut SsoBaseline::default())?;
         Ok(snap)
     }
 
@@ -694,18 +701,18 @@ impl Store {
         Ok(snap)
     }
 
-    /// Adds to `snap` the IdP side for sign-ins with `lo <= time <= hi` (the span the engine
-    /// needs, see `trailproof_correlate::idp_span`):
-    /// - the SSOs to AWS applications in the span;
-    /// - the baseline of those SSOs' users before it, aggregated per user key;
+    /// Adds to `snap` the IdP side the engine's plan asks for (`trailproof_correlate::idp_plan`):
+    /// - the SSOs to AWS applications of the near span, and those of the far span the plan's
+    ///   users and `anyone` windows need (see [`Store::far_ssos`]);
+    /// - the baseline of those SSOs' logins, aggregated per user key, before the time from which
+    ///   the snapshot holds every SSO of the login;
     /// - the events of the IdP sessions those SSOs belong to, and the Google users' logins
-    ///   `google_lookback_ms` before the span.
+    ///   `google_lookback_ms` before the plan's start.
     pub fn add_idp(
         &self,
         snap: &mut Snapshot,
         q: &SnapshotQuery,
-        lo: Millis,
-        hi: Millis,
+        plan: &IdpPlan,
         baseline: &mut SsoBaseline,
     ) -> Result<()> {
         // SSOs to AWS applications in the candidate windows of the range. Applications are
@@ -714,18 +721,23 @@ impl Store {
         // its application in the index (app_ref, time_ms) of SSOs instead of reading the SSOs
         // to every other application.
         let apps = self.aws_apps(&q.aws_app_ids, &q.aws_app_names, q.default_app_pattern)?;
-        let ssos = self.aws_app_ssos(&apps, lo, hi)?;
+        let (lo, near_lo, hi) = (plan.far_lo.min(plan.near_lo), plan.near_lo, plan.hi);
+        let near = self.aws_app_ssos(&apps, near_lo, hi)?;
 
-        // The baseline of SSOs before the span, aggregated per user key, for the users of this
-        // span's SSOs only.
-        let mut users: BTreeSet<(Idp, String)> = BTreeSet::new();
-        for e in &ssos {
+        // Each login's baseline is aggregated before the time from which the snapshot holds all
+        // of its SSOs: the near span's start, or the far span's for the logins read there.
+        let mut users: BTreeMap<(Idp, String), Millis> = BTreeMap::new();
+        for e in &near {
             if let Some(l) = &e.user.login {
-                users.insert((e.provider, trailproof_model::fold(l)));
+                users.insert((e.provider, trailproof_model::fold(l)), near_lo);
             }
         }
-        snap.prior_ssos = baseline.prior(self, &apps, q, lo, &users)?;
-        baseline.remember(lo, hi, &ssos);
+        let (mut ssos, far) =
+            if lo < near_lo { self.far_ssos(&apps, plan, lo, &mut users)? } else { (Vec::new(), Vec::new()) };
+        snap.far_signins = far;
+        snap.prior_ssos = baseline.prior(self, &apps, q, &users)?;
+        baseline.remember(near_lo, hi, &near);
+        ssos.extend(near);
 
         // The IdP sessions those SSOs belong to (Okta), and the Google users' logins.
         let mut sessions: BTreeSet<(&'static str, String)> = BTreeSet::new();
@@ -785,6 +797,73 @@ impl Store {
         idp.dedup_by(|a, b| a.provider == b.provider && a.event_id == b.event_id);
         snap.idp = idp;
         Ok(())
+    }
+
+    /// The SSOs to AWS applications of `[lo, plan.near_lo)` that the plan's far windows need:
+    /// those that carry one of `plan.keys` as login, e-mail or app user name, with every other
+    /// SSO there of their logins (so each of those logins is read whole and noted in `users`
+    /// with `lo`); and, by id only, the others in one of `plan.anyone`'s windows.
+    fn far_ssos(
+        &self,
+        apps: &AwsApps,
+        plan: &IdpPlan,
+        lo: Millis,
+        users: &mut BTreeMap<(Idp, String), Millis>,
+    ) -> Result<(Vec<IdpEvent>, Vec<FarSignin>)> {
+        let to = plan.near_lo - 1;
+        let anyone = |t: Millis| plan.anyone.iter().any(|(a, b)| *a <= t && t <= *b);
+        // (provider, folded login) and whether any of login, e-mail, app user name is a key.
+        let keyed = |r: &Row<'_>| -> Result<(Idp, Option<String>, bool)> {
+            let p: String = r.get(0)?;
+            let provider =
+                Idp::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("idp event with provider {p:?}")))?;
+            let login = r.get::<_, Option<String>>(8)?.as_deref().map(trailproof_model::fold);
+            let mut hit = login.as_ref().is_some_and(|l| plan.keys.contains(&(provider, l.clone())));
+            for col in [9, 12] {
+                if !hit && let Some(v) = r.get::<_, Option<String>>(col)? {
+                    hit = plan.keys.contains(&(provider, trailproof_model::fold(&v)));
+                }
+            }
+            Ok((provider, login, hit))
+        };
+        let (mut out, mut far) = (Vec::new(), Vec::new());
+        let mut logins: BTreeSet<(Idp, String)> = BTreeSet::new();
+        let mut unkeyed_login = false;
+        self.for_each_aws_app_sso(apps, IDP_COLS, lo, to, &mut |r| {
+            let (provider, login, hit) = keyed(r)?;
+            if hit {
+                if let Some(l) = login {
+                    unkeyed_login |= !plan.keys.contains(&(provider, l.clone()));
+                    logins.insert((provider, l));
+                }
+            } else {
+                let time_ms: Millis = r.get(3)?;
+                if anyone(time_ms) {
+                    let outcome: String = r.get(6)?;
+                    far.push(FarSignin { time_ms, provider, event_id: r.get(2)?, outcome: Outcome::parse(&outcome) });
+                }
+                return Ok(());
+            }
+            out.push(idp_row(r)?.map_err(StoreError::Corrupt)?);
+            Ok(())
+        })?;
+        if unkeyed_login {
+            // The other SSOs of logins found by e-mail or app user name.
+            self.for_each_aws_app_sso(apps, IDP_COLS, lo, to, &mut |r| {
+                let (provider, login, hit) = keyed(r)?;
+                if !hit
+                    && let Some(l) = login
+                    && logins.contains(&(provider, l))
+                {
+                    out.push(idp_row(r)?.map_err(StoreError::Corrupt)?);
+                }
+                Ok(())
+            })?;
+        }
+        for l in logins {
+            users.insert(l, lo);
+        }
+        Ok((out, far))
     }
 
     /// The distinct application names (lower case) of stored SSO events (`idp_apps`).

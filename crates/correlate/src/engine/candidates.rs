@@ -105,7 +105,7 @@ impl<'a> Index<'a> {
             None => {
                 let others = self.aws_signins_between(searched, lo, hi);
                 if !others.is_empty() {
-                    let ids: Vec<&str> = others.iter().take(5).map(|e| e.event_id.as_str()).collect();
+                    let ids: Vec<&str> = others.iter().take(5).map(|(_, _, id)| *id).collect();
                     story.note(format!(
                         "The session name matches no user known to {}, and the IdP logs hold {} sign-in(s) to AWS applications between {} and {} ({}{}) that it cannot be tied to; add an identity alias or rule if it belongs to someone.",
                         searched.iter().map(|s| s.provider.as_str()).collect::<Vec<_>>().join(", "),

@@ -3,6 +3,27 @@
 use super::*;
 
 impl<'a> Index<'a> {
+    /// docs/judging.md §3: the users of the searched IdPs the session's keys name, strongest
+    /// first.
+    pub(super) fn users(
+        &self,
+        c: &AwsEvent,
+        path: SessionPath,
+        chain: &Chain<'_>,
+        searched: &[Searched],
+    ) -> Vec<(Idp, String, MatchedBy)> {
+        let mut users: Vec<(Idp, String, MatchedBy)> = Vec::new();
+        for s in searched {
+            for (u, m) in self.match_users(s.provider, c, chain, path) {
+                if !users.iter().any(|(p, x, _)| *p == s.provider && *x == u) {
+                    users.push((s.provider, u, m));
+                }
+            }
+        }
+        users.sort_by(|a, b| (rank(a.2), a.0, &a.1).cmp(&(rank(b.2), b.0, &b.1)));
+        users
+    }
+
     /// docs/judging.md §3: the known users of `p` that the session's keys name, strongest first.
     pub(super) fn match_users(
         &self,

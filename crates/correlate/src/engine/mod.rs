@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
-use trailproof_model::snapshot::{PriorSessions, PriorSsos, Snapshot};
+use trailproof_model::snapshot::{IdpPlan, PriorSessions, PriorSsos, Snapshot};
 use trailproof_model::verdict::{
     Evidence, Identity, IdentitySource, MatchedBy, MfaInfo, Risk, SessionPath, Severity, Signal, UnknownReason,
     Verdict, VerdictRecord,
@@ -74,19 +74,42 @@ fn judged(snap: &Snapshot) -> Vec<&AwsEvent> {
     logins
 }
 
-/// The span of time in which the IdP sign-ins behind the snapshot's judged ConsoleLogins may lie:
-/// the union of their candidate windows (docs/judging.md §3), or `None` when none is judged.
+/// What IdP events the snapshot's judged ConsoleLogins need (docs/judging.md §3–§4), or `None`
+/// when none is judged: every SSO to an AWS application from the window before the first login
+/// to the end of the last window, and, where an Identity Center window is anchored on a portal
+/// sign-in made before that (up to a portal session earlier), the SSOs of the users that session
+/// names, or every SSO of that window when it names no known user.
 ///
 /// Reads only the AWS side of the snapshot (the ConsoleLogins and `aws_related`): the store loads
-/// those first, then the IdP events of this span. An Identity Center window is anchored on the
-/// portal sign-in, which can be hours before the slice that holds the console login.
-pub fn idp_span(snap: &Snapshot, cfg: &Compiled) -> Option<(Millis, Millis)> {
+/// those first, then the IdP events of the plan. Reading the hours before a slice per user, not
+/// for the whole organisation, keeps what a slice holds proportional to its sessions.
+pub fn idp_plan(snap: &Snapshot, cfg: &Compiled) -> Option<IdpPlan> {
     let ix = Index::new(snap, cfg);
-    judged(snap).into_iter().fold(None, |span, c| {
+    let logins = judged(snap);
+    let near_lo = logins.first()?.time_ms - cfg.before_ms - cfg.skew_ms;
+    let mut plan = IdpPlan { near_lo, hi: near_lo, far_lo: near_lo, keys: BTreeSet::new(), anyone: Vec::new() };
+    for c in logins {
         let chain = ix.chain(c);
-        let w = ix.window(c, ix.path(c, &chain));
-        Some(span.map_or((w.lo, w.hi), |(lo, hi): (Millis, Millis)| (lo.min(w.lo), hi.max(w.hi))))
-    })
+        let path = ix.path(c, &chain);
+        let w = ix.window(c, path);
+        plan.hi = plan.hi.max(w.hi);
+        if w.lo >= near_lo || path == SessionPath::AwsNative {
+            continue;
+        }
+        let searched = ix.searched_idps(c, path, &chain);
+        if searched.is_empty() || w.portal.is_some_and(|p| directory_credentials(p).is_some()) {
+            // Judged without IdP events: no IdP to search, or Identity Center's own directory
+            // signed the user in (docs/judging.md §5a).
+            continue;
+        }
+        plan.far_lo = plan.far_lo.min(w.lo);
+        let users = ix.users(c, path, &chain, &searched);
+        if users.is_empty() {
+            plan.anyone.push((w.lo, w.hi.min(near_lo - 1)));
+        }
+        plan.keys.extend(users.into_iter().map(|(p, u, _)| (p, u)));
+    }
+    Some(plan)
 }
 
 fn provider_source(p: Idp) -> Source {
@@ -144,8 +167,9 @@ pub(crate) struct Index<'a> {
     named_by: HashMap<&'a str, &'a AwsEvent>,
     /// AWS sign-ins (SSOs to AWS apps, outcome success or unknown) by (provider, folded user key).
     ssos: HashMap<(Idp, String), Vec<&'a IdpEvent>>,
-    /// Every AWS sign-in per provider, by time: who signed in to AWS in a window (§4, rule 2).
-    aws_signins: HashMap<Idp, Vec<&'a IdpEvent>>,
+    /// Every AWS sign-in (outcome not a failure) per provider, as (time, event id) in time order:
+    /// who signed in to AWS in a window (§4, rule 2). Also those `far_signins` lists.
+    aws_signins: HashMap<Idp, Vec<(Millis, &'a str)>>,
     /// Providers with an SSO to an AWS application in the snapshot, whatever its outcome.
     aws_app_in_snapshot: BTreeSet<Idp>,
     /// The rows of one AD FS sign-in (one per step, sharing its correlation id), by that id.
@@ -225,7 +249,7 @@ impl<'a> Index<'a> {
                     for k in keys {
                         ix.ssos.entry((e.provider, k)).or_default().push(e);
                     }
-                    ix.aws_signins.entry(e.provider).or_default().push(e);
+                    ix.aws_signins.entry(e.provider).or_default().push((e.time_ms, &e.event_id));
                     if e.provider == Idp::Adfs
                         && let Some(sid) = e.session_id.as_deref()
                     {
@@ -253,13 +277,14 @@ impl<'a> Index<'a> {
             by_time(v, |e| (e.time_ms, &e.event_id));
             v.dedup_by(|a, b| a.event_id == b.event_id);
         }
-        for v in ix
-            .ssos
-            .values_mut()
-            .chain(ix.aws_signins.values_mut())
-            .chain(ix.sessions.values_mut())
-            .chain(ix.google_logins.values_mut())
-        {
+        for f in snap.far_signins.iter().filter(|f| f.outcome != Outcome::Failure) {
+            ix.aws_signins.entry(f.provider).or_default().push((f.time_ms, &f.event_id));
+        }
+        for v in ix.aws_signins.values_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        for v in ix.ssos.values_mut().chain(ix.sessions.values_mut()).chain(ix.google_logins.values_mut()) {
             by_time(v, |e| (e.time_ms, &e.event_id));
         }
         ix
@@ -291,16 +316,17 @@ impl<'a> Index<'a> {
                 .is_some_and(|names| names.iter().any(|n| self.cfg.is_aws_app(p, None, Some(n))))
     }
 
-    /// The AWS sign-ins of the searched IdPs, by anyone, in `[lo, hi]`.
-    fn aws_signins_between(&self, searched: &[Searched], lo: Millis, hi: Millis) -> Vec<&'a IdpEvent> {
-        let mut out: Vec<&'a IdpEvent> = Vec::new();
+    /// The AWS sign-ins of the searched IdPs, by anyone, in `[lo, hi]`: (time, provider, event
+    /// id), in that order, each once.
+    fn aws_signins_between(&self, searched: &[Searched], lo: Millis, hi: Millis) -> Vec<(Millis, Idp, &'a str)> {
+        let mut out: Vec<(Millis, Idp, &'a str)> = Vec::new();
         for s in searched {
             let v = self.aws_signins.get(&s.provider).map(Vec::as_slice).unwrap_or(&[]);
-            let from = v.partition_point(|e| e.time_ms < lo);
-            out.extend(v[from..].iter().take_while(|e| e.time_ms <= hi).copied());
+            let from = v.partition_point(|(t, _)| *t < lo);
+            out.extend(v[from..].iter().take_while(|(t, _)| *t <= hi).map(|(t, id)| (*t, s.provider, *id)));
         }
-        out.sort_by(|a, b| (a.time_ms, a.provider, &a.event_id).cmp(&(b.time_ms, b.provider, &b.event_id)));
-        out.dedup_by(|a, b| a.provider == b.provider && a.event_id == b.event_id);
+        out.sort_unstable();
+        out.dedup();
         out
     }
 
@@ -501,15 +527,7 @@ impl<'a> Index<'a> {
         if w.portal.is_some() {
             story.note("Identity Center sent the user to an external IdP: its sign-in is looked for around the portal sign-in.".into());
         }
-        let mut users: Vec<(Idp, String, MatchedBy)> = Vec::new();
-        for s in &searched {
-            for (u, m) in self.match_users(s.provider, c, chain, path) {
-                if !users.iter().any(|(p, x, _)| *p == s.provider && *x == u) {
-                    users.push((s.provider, u, m));
-                }
-            }
-        }
-        users.sort_by(|a, b| (rank(a.2), a.0, &a.1).cmp(&(rank(b.2), b.0, &b.1)));
+        let users = self.users(c, path, chain, &searched);
         let cands = self.candidates(&w, &users);
         let Some(best) = cands.first() else {
             return self.no_candidate(&searched, &users, &w, story);
