@@ -14,4 +14,4 @@ mod explain;
 
 pub use agreement::{Agreement, Mismatch, agreement};
 pub use config::{Compiled, ConfigError};
-pub use engine::{correlate, idp_plan, principal_key};
+pub use engine::{correlate, idp_plan, principal_key, user_lookups};

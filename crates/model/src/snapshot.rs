@@ -55,6 +55,16 @@ impl IdpPlan {
     }
 }
 
+/// What identity matching asks of the known users for a slice's sessions (the engine's
+/// `user_lookups`): whether each of `keys` is known to its provider, and the first `n` known keys
+/// of a provider that start with each of `prefixes`. The store answers with those keys only, so a
+/// slice holds the keys its sessions name, not every user of the organisation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserLookups {
+    pub keys: BTreeSet<(Idp, String)>,
+    pub prefixes: BTreeMap<(Idp, String), usize>,
+}
+
 /// An SSO to an AWS application, by id (see [`Snapshot::far_signins`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FarSignin {
@@ -148,8 +158,8 @@ pub struct Snapshot {
     /// id only: a session that names no known user is told how many sign-ins it cannot be tied
     /// to, not judged on them (docs/judging.md §4, "No candidate").
     pub far_signins: Vec<FarSignin>,
-    /// Folded user keys (login, email, app user name) seen in any stored event, per provider.
-    /// Shared: loaded once per run and handed to every slice's snapshot without a copy.
+    /// Folded user keys (login, email, app user name) seen in any stored event, per provider:
+    /// all of them, or (when judging a slice) at least those its sessions' `UserLookups` ask for.
     pub known_users: Arc<BTreeMap<Idp, BTreeSet<String>>>,
     /// Providers with any stored events or coverage.
     pub providers_present: BTreeSet<Idp>,

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use trailproof_correlate::{Compiled, correlate, idp_plan};
+use trailproof_correlate::{Compiled, correlate, idp_plan, user_lookups};
 use trailproof_model::Millis;
 use trailproof_model::verdict::Verdict;
 use trailproof_store::{RESTART_BYTES, SnapshotQuery, SsoBaseline, Store, StoreError, VerdictChanges, WalCopier};
@@ -203,8 +203,7 @@ fn judge_slices(
 ) -> Result<(), PipelineError> {
     let (ids, names, default_pattern) = cfg.aws_apps();
     let t = std::time::Instant::now();
-    let (known_users, providers_present) = store.identity_index()?;
-    let known_users = Arc::new(known_users);
+    let providers_present = store.providers_present()?;
     let app_names = Arc::new(store.app_names_by_provider()?);
     let identity_center_scopes = Arc::new(store.identity_center_scopes()?);
     out.timings.snapshot += t.elapsed();
@@ -227,10 +226,11 @@ fn judge_slices(
             default_app_pattern: default_pattern,
         };
         let mut snap = store.snapshot_aws(&q)?;
-        snap.known_users = Arc::clone(&known_users);
         snap.providers_present = providers_present.clone();
         snap.app_names = Arc::clone(&app_names);
         snap.identity_center_scopes = Arc::clone(&identity_center_scopes);
+        // The known users the slice's sessions name, not the organisation's.
+        snap.known_users = Arc::new(store.known_users_for(&user_lookups(&snap, cfg))?);
         if let Some(plan) = idp_plan(&snap, cfg) {
             store.add_idp(&mut snap, &q, &plan, &mut baseline)?;
         }

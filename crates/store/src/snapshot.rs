@@ -3,7 +3,7 @@
 use crate::{Result, Store, StoreError};
 use rusqlite::{Row, params_from_iter, types::Value};
 use std::collections::{BTreeMap, BTreeSet};
-use trailproof_model::snapshot::{CoverageSpan, FarSignin, IdpPlan, PriorSsos, Snapshot};
+use trailproof_model::snapshot::{CoverageSpan, FarSignin, IdpPlan, PriorSsos, Snapshot, UserLookups};
 use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys};
 
 /// Known users per provider (folded keys) and the providers present.
@@ -908,7 +908,6 @@ impl Store {
     /// matching needs, loaded once per run.
     pub fn identity_index(&self) -> Result<IdentityIndex> {
         let mut known: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
-        let mut present = BTreeSet::new();
         let mut st = self.conn.prepare_cached("SELECT provider, key FROM idp_users")?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
@@ -916,6 +915,39 @@ impl Store {
             let provider = Idp::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("idp user of provider {p:?}")))?;
             known.entry(provider).or_default().insert(r.get(1)?);
         }
+        Ok((known, self.providers_present()?))
+    }
+
+    /// The known users (as [`Store::identity_index`] has them) that `lookups` asks about: each
+    /// key that is known, and the first known keys after each prefix. Sought in `idp_users`'
+    /// primary key, a few seeks per session, so a slice holds the keys its sessions name.
+    pub fn known_users_for(&self, lookups: &UserLookups) -> Result<BTreeMap<Idp, BTreeSet<String>>> {
+        let mut known: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
+        let mut st = self.conn.prepare_cached("SELECT 1 FROM idp_users WHERE provider = ?1 AND key = ?2")?;
+        for (p, key) in &lookups.keys {
+            if st.exists(rusqlite::params![p.as_str(), key])? {
+                known.entry(*p).or_default().insert(key.clone());
+            }
+        }
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT key FROM idp_users WHERE provider = ?1 AND key >= ?2 ORDER BY key LIMIT ?3")?;
+        for ((p, prefix), n) in &lookups.prefixes {
+            let mut rows = st.query(rusqlite::params![p.as_str(), prefix, *n as i64])?;
+            while let Some(r) = rows.next()? {
+                let key: String = r.get(0)?;
+                if !key.starts_with(prefix.as_str()) {
+                    break;
+                }
+                known.entry(*p).or_default().insert(key);
+            }
+        }
+        Ok(known)
+    }
+
+    /// The providers with any events or coverage (see [`Store::identity_index`]).
+    pub fn providers_present(&self) -> Result<BTreeSet<Idp>> {
+        let mut present = BTreeSet::new();
         // Every event is an SSO (in `idp_apps`) or not (in the partial index by session).
         let any = "SELECT EXISTS (SELECT 1 FROM idp_apps WHERE provider = ?1)
             OR EXISTS (SELECT 1 FROM idp_events INDEXED BY idp_events_session WHERE provider = ?1 AND kind <> 'app_sso')";
@@ -937,7 +969,7 @@ impl Store {
                 present.insert(p);
             }
         }
-        Ok((known, present))
+        Ok(present)
     }
 }
 

@@ -462,6 +462,35 @@ fn identity_index_lists_each_users_keys_once_per_provider() {
     assert_eq!(present.into_iter().collect::<Vec<_>>(), [Idp::Okta, Idp::Entra, Idp::Google]);
 }
 
+/// A slice's known users are sought per key and prefix (`known_users_for`): the keys asked that
+/// are known, and the first `n` known keys of the provider that start with each prefix, in byte
+/// order (`bob@` itself sorts before `bob@a.com`; `boba` follows the keys that start `bob@`).
+#[test]
+fn known_users_for_answers_the_keys_and_prefixes_asked() {
+    let mut s = Store::open_in_memory().unwrap();
+    let mut b = s.batch().unwrap();
+    for (i, login) in ["bob@", "bob@a.com", "bob@b.com", "boba", "carol@c.com"].into_iter().enumerate() {
+        let id = format!("o{i}");
+        let e = IdpEvent { user: UserKeys { login: Some(login.into()), ..Default::default() }, ..idp(&id) };
+        b.insert_idp(Source::Okta, &id, at(), &raw::compress(b"{}"), std::slice::from_ref(&e)).unwrap();
+    }
+    b.commit().unwrap();
+    let lookups = trailproof_model::snapshot::UserLookups {
+        keys: [(Idp::Okta, "boba"), (Idp::Okta, "dave"), (Idp::Entra, "boba")]
+            .into_iter()
+            .map(|(p, k)| (p, k.to_string()))
+            .collect(),
+        prefixes: [((Idp::Okta, "bob@"), 2), ((Idp::Okta, "carol@"), 2), ((Idp::Okta, "dave@"), 2)]
+            .into_iter()
+            .map(|((p, k), n)| ((p, k.to_string()), n))
+            .collect(),
+    };
+    let known = s.known_users_for(&lookups).unwrap();
+    let okta: Vec<&str> = known[&Idp::Okta].iter().map(String::as_str).collect();
+    assert_eq!(okta, ["bob@", "bob@a.com", "boba", "carol@c.com"]);
+    assert!(!known.contains_key(&Idp::Entra), "{known:?}");
+}
+
 /// A new database gets 16 KiB pages (faster bulk imports); one created with the old default
 /// keeps its 4 KiB pages and opens as before.
 #[test]

@@ -53,14 +53,11 @@ impl<'a> Index<'a> {
             let m = if sn.contains('@') { MatchedBy::Email } else { MatchedBy::Username };
             push(sn.clone(), m, &mut out);
         }
-        let known = self.known.get(&p);
-        if !sn.contains('@')
-            && let Some(k) = known
-        {
-            let prefix = format!("{sn}@");
-            let locals: Vec<&String> = k.range(prefix.clone()..).take_while(|u| u.starts_with(&prefix)).collect();
+        if !sn.contains('@') {
+            // Unique: a second key with the prefix is enough to tell.
+            let mut locals = self.known.starting_with(p, &format!("{sn}@"), 2);
             if locals.len() == 1 {
-                push(locals[0].clone(), MatchedBy::LocalPart, &mut out);
+                push(locals.remove(0), MatchedBy::LocalPart, &mut out);
             }
         }
         if let Some(target) = self.cfg.aliases.get(&sn) {
@@ -75,13 +72,12 @@ impl<'a> Index<'a> {
             }
         }
         let cut = sn.chars().count();
-        if ((cut == 32 && path == SessionPath::FederationBroker) || cut == 64)
-            && let Some(k) = known
-        {
-            let longer: Vec<&String> =
-                k.range(sn.clone()..).take_while(|u| u.starts_with(&sn)).filter(|u| **u != sn).take(2).collect();
+        if (cut == 32 && path == SessionPath::FederationBroker) || cut == 64 {
+            // `sn` itself sorts first among the keys it starts: three tell a unique longer one.
+            let mut longer: Vec<String> =
+                self.known.starting_with(p, &sn, 3).into_iter().filter(|u| *u != sn).take(2).collect();
             if longer.len() == 1 {
-                push(longer[0].clone(), MatchedBy::Prefix, &mut out);
+                push(longer.remove(0), MatchedBy::Prefix, &mut out);
             }
         }
         out

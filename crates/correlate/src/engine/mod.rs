@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
-use trailproof_model::snapshot::{IdpPlan, PriorSessions, PriorSsos, Snapshot};
+use trailproof_model::snapshot::{IdpPlan, PriorSessions, PriorSsos, Snapshot, UserLookups};
 use trailproof_model::verdict::{
     Evidence, Identity, IdentitySource, MatchedBy, MfaInfo, Risk, SessionPath, Severity, Signal, UnknownReason,
     Verdict, VerdictRecord,
@@ -181,7 +181,7 @@ pub(crate) struct Index<'a> {
     /// Successful console logins (history and range) by principal key.
     principals: HashMap<String, Vec<&'a AwsEvent>>,
     /// Known users per provider (alias targets apart).
-    known: &'a BTreeMap<Idp, BTreeSet<String>>,
+    known: &'a (dyn Known + Sync),
     alias_targets: BTreeSet<String>,
 }
 
@@ -189,8 +189,76 @@ fn by_time<T>(v: &mut [&T], key: impl Fn(&T) -> (Millis, &str)) {
     v.sort_by(|a, b| key(a).cmp(&key(b)));
 }
 
+/// What identity matching asks of the known users (docs/judging.md §3).
+pub(crate) trait Known {
+    /// Whether `key` is a folded user key of `p`.
+    fn contains(&self, p: Idp, key: &str) -> bool;
+    /// The first `n` keys of `p` (in byte order) that start with `prefix`.
+    fn starting_with(&self, p: Idp, prefix: &str, n: usize) -> Vec<String>;
+}
+
+impl Known for BTreeMap<Idp, BTreeSet<String>> {
+    fn contains(&self, p: Idp, key: &str) -> bool {
+        self.get(&p).is_some_and(|s| s.contains(key))
+    }
+
+    fn starting_with(&self, p: Idp, prefix: &str, n: usize) -> Vec<String> {
+        let Some(keys) = self.get(&p) else { return Vec::new() };
+        use std::ops::Bound;
+        keys.range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|k| k.starts_with(prefix))
+            .take(n)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Notes what identity matching asks, answering that nobody is known (see [`user_lookups`]).
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<UserLookups>);
+
+impl Known for Recorder {
+    fn contains(&self, p: Idp, key: &str) -> bool {
+        if let Ok(mut l) = self.0.lock() {
+            l.keys.insert((p, key.to_string()));
+        }
+        false
+    }
+
+    fn starting_with(&self, p: Idp, prefix: &str, n: usize) -> Vec<String> {
+        if let Ok(mut l) = self.0.lock() {
+            let at = l.prefixes.entry((p, prefix.to_string())).or_insert(n);
+            *at = (*at).max(n);
+        }
+        Vec::new()
+    }
+}
+
+/// The known-user keys identity matching asks about for the snapshot's judged ConsoleLogins
+/// (docs/judging.md §3). Reads only the AWS side of the snapshot; the store answers with
+/// [`Snapshot::known_users`] holding those keys, before [`idp_plan`] and [`correlate`] run.
+/// Each question matching can ask is asked (none depends on another's answer), so the keys
+/// answered are all it reads.
+pub fn user_lookups(snap: &Snapshot, cfg: &Compiled) -> UserLookups {
+    let rec = Recorder::default();
+    let ix = Index::with_known(snap, cfg, &rec);
+    for c in judged(snap) {
+        let chain = ix.chain(c);
+        let path = ix.path(c, &chain);
+        if path != SessionPath::AwsNative {
+            ix.users(c, path, &chain, &ix.searched_idps(c, path, &chain));
+        }
+    }
+    drop(ix);
+    rec.0.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl<'a> Index<'a> {
     fn new(snap: &'a Snapshot, cfg: &'a Compiled) -> Index<'a> {
+        Index::with_known(snap, cfg, &*snap.known_users)
+    }
+
+    fn with_known(snap: &'a Snapshot, cfg: &'a Compiled, known: &'a (dyn Known + Sync)) -> Index<'a> {
         let mut ix = Index {
             snap,
             cfg,
@@ -205,7 +273,7 @@ impl<'a> Index<'a> {
             sessions: HashMap::new(),
             google_logins: HashMap::new(),
             principals: HashMap::new(),
-            known: &snap.known_users,
+            known,
             alias_targets: cfg.aliases.values().cloned().collect(),
         };
         for e in &snap.aws_related {
@@ -331,7 +399,7 @@ impl<'a> Index<'a> {
     }
 
     fn is_known(&self, p: Idp, u: &str) -> bool {
-        self.known.get(&p).is_some_and(|s| s.contains(u)) || self.alias_targets.contains(u)
+        self.known.contains(p, u) || self.alias_targets.contains(u)
     }
 }
 
@@ -589,4 +657,101 @@ impl<'a> Index<'a> {
 
 fn list(v: &[String]) -> String {
     if v.is_empty() { "no named factor".into() } else { v.join(", ") }
+}
+
+#[cfg(test)]
+mod known_user_tests {
+    //! A slice holds only the known users its sessions ask about (`user_lookups`, answered by the
+    //! store): judging with those must be judging with every known user.
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::Arc;
+    use trailproof_model::UserKeys;
+    use trailproof_model::config::{Config, Rule};
+
+    const T: Millis = 1_793_527_200_000;
+    const LONG: &str = "averyveryveryveryveryveryveryveryverylongnamethatacutsessionname";
+
+    /// What the store answers (`Store::known_users_for`): the keys asked that are known, and the
+    /// first `n` known keys after each prefix that start with it.
+    fn answer(all: &BTreeMap<Idp, BTreeSet<String>>, l: &UserLookups) -> BTreeMap<Idp, BTreeSet<String>> {
+        let mut out: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
+        for (p, k) in &l.keys {
+            if all.contains(*p, k) {
+                out.entry(*p).or_default().insert(k.clone());
+            }
+        }
+        for ((p, prefix), n) in &l.prefixes {
+            out.entry(*p).or_default().extend(all.starting_with(*p, prefix, *n));
+        }
+        out
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        let names = prop::sample::select(vec!["al", "alice", "bob", "b", "carol", &LONG[..64], &LONG[..32]]);
+        let domains = prop::sample::select(vec!["", "@a.com", "@b.com", "x", "-admin"]);
+        (names, domains).prop_map(|(n, d)| format!("{n}{d}"))
+    }
+
+    proptest! {
+        #[test]
+        fn judging_with_the_users_asked_about_is_judging_with_all(
+            known in prop::collection::btree_set((prop::sample::select(vec![Idp::Okta, Idp::Entra]), key()), 0..12),
+            sessions in prop::collection::vec((key(), any::<bool>()), 1..6),
+        ) {
+            let mut all: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
+            for (p, k) in &known {
+                all.entry(*p).or_default().insert(k.clone());
+            }
+            let mut config = Config::default();
+            config.identity.rules = vec![Rule { pattern: "^(.*)-admin$".into(), replace: "$1@b.com".into() }];
+            let cfg = Compiled::new(&config).unwrap();
+            let mut snap = Snapshot::default();
+            for (i, (name, upper)) in sessions.iter().enumerate() {
+                let name = if *upper { name.to_uppercase() } else { name.clone() };
+                snap.console_logins.push(AwsEvent {
+                    event_id: format!("c{i}"),
+                    time_ms: T + i as Millis * MIN,
+                    kind: Some(AwsEventKind::ConsoleLogin),
+                    outcome: Outcome::Success,
+                    principal_type: Some("AssumedRole".into()),
+                    arn: Some(format!("arn:aws:sts::111122223333:assumed-role/Admin/{name}")),
+                    session_name: Some(name),
+                    saml_provider_arn: Some("arn:aws:iam::111122223333:saml-provider/Okta".into()),
+                    ..Default::default()
+                });
+            }
+            // An SSO for each known key, so that a user matched is a candidate found.
+            for (i, (p, k)) in known.iter().enumerate() {
+                snap.idp.push(IdpEvent {
+                    provider: *p,
+                    tenant: None,
+                    event_id: format!("s{i}"),
+                    time_ms: T - MIN,
+                    kind: IdpEventKind::AppSso,
+                    native_type: "sso".into(),
+                    outcome: Outcome::Success,
+                    outcome_reason: None,
+                    user: UserKeys { login: Some(k.clone()), ..Default::default() },
+                    app_id: None,
+                    app_name: Some("AWS Account Federation".into()),
+                    session_id: None,
+                    source_ip: None,
+                    user_agent: None,
+                    asn: None,
+                    as_org: None,
+                    country: None,
+                    mfa: MfaClaim::Silent,
+                    factors: vec![],
+                    auth_requirement: None,
+                });
+                snap.providers_present.insert(*p);
+            }
+            let lookups = user_lookups(&snap, &cfg);
+            let mut asked = snap.clone();
+            asked.known_users = Arc::new(answer(&all, &lookups));
+            snap.known_users = Arc::new(all);
+            prop_assert_eq!(correlate(&asked, &cfg), correlate(&snap, &cfg));
+        }
+    }
 }
