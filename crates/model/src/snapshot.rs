@@ -23,9 +23,9 @@ pub struct PriorSessions {
     pub sessions: u64,
     /// The latest earlier session.
     pub last_ms: Millis,
-    pub ips: BTreeMap<String, Millis>,
-    pub user_agents: BTreeMap<String, Millis>,
-    pub roles: BTreeMap<String, Millis>,
+    pub ips: SeenMap<String>,
+    pub user_agents: SeenMap<String>,
+    pub roles: SeenMap<String>,
 }
 
 /// What IdP events a slice reads (the engine's `idp_plan`, the store's `add_idp`): every SSO to an
@@ -80,12 +80,17 @@ pub struct FarSignin {
 pub struct PriorSsos {
     pub ssos: u64,
     pub last_ms: Millis,
-    pub asns: BTreeMap<u32, Millis>,
-    pub countries: BTreeMap<String, Millis>,
+    pub asns: SeenMap<u32>,
+    pub countries: SeenMap<String>,
 }
 
+/// Each value seen with the time it was last seen. A sorted `Vec`, not a B-tree: an identity's
+/// baseline mostly holds one to three values, and a B-tree node is allocated for eleven; the store
+/// keeps one such baseline per user of the organisation for a day of slices.
+pub type SeenMap<K> = litemap::LiteMap<K, Millis>;
+
 /// Notes `value` as seen at `t` (keeping the latest time).
-fn seen_at<K: Ord>(m: &mut BTreeMap<K, Millis>, value: K, t: Millis) {
+fn seen_at<K: Ord>(m: &mut SeenMap<K>, value: K, t: Millis) {
     let at = m.entry(value).or_insert(t);
     *at = (*at).max(t);
 }

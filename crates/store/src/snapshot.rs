@@ -194,7 +194,7 @@ struct SsoBrief {
 pub struct SsoBaseline {
     anchor: Option<Millis>,
     /// `[anchor - baseline, folded_to)`: per (provider, folded login), per (provider, user key).
-    before: BTreeMap<(Idp, String), BTreeMap<(Idp, String), PriorSsos>>,
+    before: BTreeMap<(Idp, String), LoginAggregates>,
     folded_to: Millis,
     /// `[folded_to, read_to)`, successful SSOs with a login, in time order.
     recent: Vec<SsoBrief>,
@@ -223,10 +223,31 @@ impl SsoBrief {
     }
 }
 
+/// Aggregates per (provider, user key): a slice's, in a B-tree; one login's few keys, in a
+/// sorted `Vec` (see [`SsoBaseline`]).
+trait Aggregates {
+    fn at(&mut self, key: (Idp, String)) -> &mut PriorSsos;
+}
+
+impl Aggregates for BTreeMap<(Idp, String), PriorSsos> {
+    fn at(&mut self, key: (Idp, String)) -> &mut PriorSsos {
+        self.entry(key).or_default()
+    }
+}
+
+impl Aggregates for LoginAggregates {
+    fn at(&mut self, key: (Idp, String)) -> &mut PriorSsos {
+        self.entry(key).or_default()
+    }
+}
+
+/// One login's aggregates, per (provider, user key): its login, e-mail and app user name.
+type LoginAggregates = litemap::LiteMap<(Idp, String), PriorSsos>;
+
 /// Adds `b` to `out` under each of its user keys.
-fn add_brief(out: &mut BTreeMap<(Idp, String), PriorSsos>, b: &SsoBrief, login: &str) {
+fn add_brief(out: &mut impl Aggregates, b: &SsoBrief, login: &str) {
     for k in b.keys(login) {
-        out.entry((b.provider, k.to_string())).or_default().add(b.time_ms, b.asn, b.country.as_deref());
+        out.at((b.provider, k.to_string())).add(b.time_ms, b.asn, b.country.as_deref());
     }
 }
 
@@ -279,7 +300,7 @@ impl SsoBaseline {
             return Ok(out);
         }
         if self.anchor != Some(anchor) {
-            let mut before: BTreeMap<(Idp, String), BTreeMap<(Idp, String), PriorSsos>> = BTreeMap::new();
+            let mut before: BTreeMap<(Idp, String), LoginAggregates> = BTreeMap::new();
             store.for_each_aws_app_sso_brief(apps, anchor - q.baseline_ms, anchor - 1, &mut |b| {
                 if let Some(login) = b.baseline_login() {
                     add_brief(before.entry((b.provider, login.to_string())).or_default(), b, login);

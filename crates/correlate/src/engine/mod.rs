@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
-use trailproof_model::snapshot::{IdpPlan, PriorSessions, PriorSsos, Snapshot, UserLookups};
+use trailproof_model::snapshot::{IdpPlan, PriorSessions, PriorSsos, SeenMap, Snapshot, UserLookups};
 use trailproof_model::verdict::{
     Evidence, Identity, IdentitySource, MatchedBy, MfaInfo, Risk, SessionPath, Severity, Signal, UnknownReason,
     Verdict, VerdictRecord,

@@ -46,7 +46,7 @@ impl<'a> Index<'a> {
         let prior = self.snap.prior_sessions.get(&key).filter(|p| p.sessions > 0 && p.last_ms >= since);
         if !earlier.is_empty() || prior.is_some() {
             let seen = |f: &dyn Fn(&AwsEvent) -> Option<&str>,
-                        agg: &dyn Fn(&PriorSessions) -> &BTreeMap<String, Millis>,
+                        agg: &dyn Fn(&PriorSessions) -> &SeenMap<String>,
                         v: Option<&str>| {
                 v.is_some_and(|v| {
                     earlier.iter().any(|h| f(h) == Some(v))
