@@ -84,15 +84,71 @@ pub struct PriorSsos {
     pub countries: SeenMap<String>,
 }
 
-/// Each value seen with the time it was last seen. A sorted `Vec`, not a B-tree: an identity's
-/// baseline mostly holds one to three values, and a B-tree node is allocated for eleven; the store
-/// keeps one such baseline per user of the organisation for a day of slices.
-pub type SeenMap<K> = litemap::LiteMap<K, Millis>;
+/// Each value seen with the time it was last seen. Up to [`SeenMap::SMALL`] values in a sorted
+/// `Vec`, more in a B-tree: an identity's baseline mostly holds one to three values, a B-tree
+/// node is allocated for eleven, and the store keeps one baseline per user of the organisation for
+/// a day of slices; but a `Vec` inserts in linear time, and a principal with many distinct values
+/// (user agents are the caller's to choose) must not make aggregating quadratic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeenMap<K: Ord> {
+    Small(litemap::LiteMap<K, Millis>),
+    Large(BTreeMap<K, Millis>),
+}
 
-/// Notes `value` as seen at `t` (keeping the latest time).
-fn seen_at<K: Ord>(m: &mut SeenMap<K>, value: K, t: Millis) {
-    let at = m.entry(value).or_insert(t);
-    *at = (*at).max(t);
+impl<K: Ord> Default for SeenMap<K> {
+    fn default() -> Self {
+        SeenMap::Small(litemap::LiteMap::new())
+    }
+}
+
+impl<K: Ord> SeenMap<K> {
+    /// Above this many values, a B-tree.
+    pub const SMALL: usize = 32;
+
+    /// When `value` was last seen.
+    pub fn get<Q: Ord + ?Sized>(&self, value: &Q) -> Option<&Millis>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        match self {
+            SeenMap::Small(m) => m.get(value),
+            SeenMap::Large(m) => m.get(value),
+        }
+    }
+
+    /// Notes `value` as seen at `t` (keeping the latest time).
+    pub fn seen(&mut self, value: K, t: Millis) {
+        let at = match self {
+            SeenMap::Small(m) if m.len() >= Self::SMALL && m.get(&value).is_none() => {
+                let mut large: BTreeMap<K, Millis> = std::mem::take(m).into_iter().collect();
+                large.insert(value, t);
+                *self = SeenMap::Large(large);
+                return;
+            }
+            SeenMap::Small(m) => m.entry(value).or_insert(t),
+            SeenMap::Large(m) => m.entry(value).or_insert(t),
+        };
+        *at = (*at).max(t);
+    }
+
+    /// The values in order, each with when it was last seen.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&K, &Millis)> + '_> {
+        match self {
+            SeenMap::Small(m) => Box::new(m.iter()),
+            SeenMap::Large(m) => Box::new(m.iter()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            SeenMap::Small(m) => m.len(),
+            SeenMap::Large(m) => m.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl PriorSessions {
@@ -102,7 +158,7 @@ impl PriorSessions {
         self.sessions += 1;
         for (m, v) in [(&mut self.ips, ip), (&mut self.user_agents, user_agent), (&mut self.roles, role)] {
             if let Some(v) = v {
-                seen_at(m, v, t);
+                m.seen(v, t);
             }
         }
     }
@@ -114,10 +170,10 @@ impl PriorSsos {
         self.last_ms = if self.ssos == 0 { t } else { self.last_ms.max(t) };
         self.ssos += 1;
         if let Some(a) = asn {
-            seen_at(&mut self.asns, a, t);
+            self.asns.seen(a, t);
         }
         if let Some(c) = country {
-            seen_at(&mut self.countries, c.to_string(), t);
+            self.countries.seen(c.to_string(), t);
         }
     }
 
@@ -128,11 +184,11 @@ impl PriorSsos {
         }
         self.last_ms = if self.ssos == 0 { other.last_ms } else { self.last_ms.max(other.last_ms) };
         self.ssos += other.ssos;
-        for (a, t) in &other.asns {
-            seen_at(&mut self.asns, *a, *t);
+        for (a, t) in other.asns.iter() {
+            self.asns.seen(*a, *t);
         }
-        for (c, t) in &other.countries {
-            seen_at(&mut self.countries, c.clone(), *t);
+        for (c, t) in other.countries.iter() {
+            self.countries.seen(c.clone(), *t);
         }
     }
 }
@@ -185,5 +241,31 @@ impl Snapshot {
         self.coverage
             .iter()
             .any(|c| c.source == source && scope.is_none_or(|s| s == c.scope) && c.start_ms <= start && end <= c.end_ms)
+    }
+}
+
+#[cfg(test)]
+mod seen_map_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Small or large, a `SeenMap` answers as a B-tree of each value's latest time does.
+        #[test]
+        fn a_seen_map_keeps_each_values_latest_time(seen in prop::collection::vec((0u16..200, 0i64..1_000), 0..300)) {
+            let mut m: SeenMap<u16> = SeenMap::default();
+            let mut model: BTreeMap<u16, Millis> = BTreeMap::new();
+            for (v, t) in seen {
+                m.seen(v, t);
+                let at = model.entry(v).or_insert(t);
+                *at = (*at).max(t);
+                prop_assert_eq!(matches!(m, SeenMap::Large(_)), model.len() > SeenMap::<u16>::SMALL);
+            }
+            prop_assert_eq!(m.len(), model.len());
+            prop_assert!(m.iter().map(|(k, t)| (*k, *t)).eq(model.iter().map(|(k, t)| (*k, *t))));
+            for v in 0..200u16 {
+                prop_assert_eq!(m.get(&v), model.get(&v));
+            }
+        }
     }
 }

@@ -708,8 +708,7 @@ impl Store {
                         "role" => &mut p.roles,
                         other => return Err(StoreError::Corrupt(format!("aws baseline of kind {other:?}"))),
                     };
-                    let at = map.entry(value).or_insert(t);
-                    *at = (*at).max(t);
+                    map.seen(value, t);
                 }
             }
         }
