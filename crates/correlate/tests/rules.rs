@@ -743,3 +743,65 @@ fn many_sessions_judged_in_parallel_keep_order_and_their_own_verdicts() {
         assert_eq!((alone.verdict, &alone.evidence), (together.verdict, &together.evidence));
     }
 }
+
+/// What the store answers for a slice (`Store::known_users_for`), written here from the lookups
+/// alone: each key asked that is known, and the first `n` known keys after each prefix that start
+/// with it.
+fn answer(
+    all: &std::collections::BTreeMap<Idp, std::collections::BTreeSet<String>>,
+    l: &trailproof_model::snapshot::UserLookups,
+) -> std::collections::BTreeMap<Idp, std::collections::BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<Idp, std::collections::BTreeSet<String>> = Default::default();
+    for (p, k) in &l.keys {
+        if all.get(p).is_some_and(|s| s.contains(k)) {
+            out.entry(*p).or_default().insert(k.clone());
+        }
+    }
+    for ((p, prefix), n) in &l.prefixes {
+        let after = all.get(p).into_iter().flatten().filter(|k| k.as_str() >= prefix.as_str());
+        out.entry(*p).or_default().extend(after.take_while(|k| k.starts_with(prefix.as_str())).take(*n).cloned());
+    }
+    out
+}
+
+proptest::proptest! {
+    /// docs/judging.md §3: a slice holds only the known users its sessions ask about
+    /// (`user_lookups`, answered by the store); judging with those is judging with every known user.
+    #[test]
+    fn judging_with_the_users_asked_about_is_judging_with_all(
+        known in proptest::collection::btree_set(
+            (proptest::sample::select(vec![Idp::Okta, Idp::Entra]), user_key()),
+            0..12,
+        ),
+        sessions in proptest::collection::vec((user_key(), proptest::bool::ANY), 1..6),
+    ) {
+        let mut config = Config::default();
+        config.identity.rules =
+            vec![trailproof_model::config::Rule { pattern: "^(.*)-admin$".into(), replace: "$1@b.com".into() }];
+        let cfg = Compiled::new(&config).unwrap();
+        let logins = sessions
+            .iter()
+            .enumerate()
+            .map(|(i, (name, upper))| {
+                let name = if *upper { name.to_uppercase() } else { name.clone() };
+                login(&format!("c{i}"), T + i as i64 * MIN, &name, "198.51.100.7")
+            })
+            .collect();
+        // An SSO of each known key, so that a user matched is a candidate found.
+        let ssos = known.iter().enumerate().map(|(i, (p, k))| sso(*p, &format!("s{i}"), T - MIN, k, None)).collect();
+        let all = snap(logins, ssos, None);
+        let mut asked = all.clone();
+        asked.known_users = std::sync::Arc::new(answer(&all.known_users, &trailproof_correlate::user_lookups(&all, &cfg)));
+        proptest::prop_assert_eq!(correlate(&asked, &cfg), correlate(&all, &cfg));
+    }
+}
+
+/// Keys that share local parts and prefixes: a name with and without a domain, cut names of 32
+/// and 64 characters, and names a rule maps (`-admin`).
+fn user_key() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::strategy::Strategy;
+    const LONG: &str = "averyveryveryveryveryveryveryveryverylongnamethatacutsessionname";
+    let names = proptest::sample::select(vec!["al", "alice", "bob", "b", "carol", &LONG[..64], &LONG[..32]]);
+    let domains = proptest::sample::select(vec!["", "@a.com", "@b.com", "x", "-admin"]);
+    (names, domains).prop_map(|(n, d)| format!("{n}{d}"))
+}

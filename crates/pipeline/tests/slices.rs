@@ -9,7 +9,7 @@ use trailproof_correlate::Compiled;
 use trailproof_model::config::Config;
 use trailproof_model::verdict::{Signal, UnknownReason, Verdict, VerdictRecord};
 use trailproof_model::{AwsEvent, AwsEventKind, IdpEvent, Outcome, UserKeys};
-use trailproof_pipeline::{JudgeOptions, judge_with};
+use trailproof_pipeline::{JudgeOptions, JudgeSummary, judge_with};
 use trailproof_store::Store;
 
 /// 2026-11-02T00:00:00Z: a day boundary.
@@ -25,6 +25,15 @@ fn signed_in(id: &str, t: i64, app: &str) -> [IdpEvent; 2] {
 /// missing sign-in is a finding.
 fn store_with(idp: &[IdpEvent], aws: &[AwsEvent]) -> Store {
     common::store_with(idp, aws, Some((MIDNIGHT - 2 * DAY, MIDNIGHT + 2 * DAY)))
+}
+
+/// The events in a store (see [`store_with`]), judged in slices of `slice_sessions`.
+fn judged_in_slices(idp: &[IdpEvent], aws: &[AwsEvent], slice_sessions: u64) -> (Store, JudgeSummary) {
+    let mut store = store_with(idp, aws);
+    let cfg = Compiled::new(&Config::default()).unwrap();
+    let opts = JudgeOptions { slice_sessions };
+    let s = judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+    (store, s)
 }
 
 fn verdict_of(store: &Store, id: &str) -> VerdictRecord {
@@ -137,10 +146,7 @@ fn the_baseline_does_not_move_with_the_slice() {
         at("c-new", t, "192.0.2.1"),
     ];
     let signals = |slice_sessions: u64| {
-        let mut store = store_with(&[], &logins);
-        let cfg = Compiled::new(&Config::default()).unwrap();
-        let opts = JudgeOptions { slice_sessions };
-        let s = judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+        let (store, s) = judged_in_slices(&[], &logins, slice_sessions);
         assert_eq!(s.sessions, 4);
         verdict_of(&store, "c-new").risk.signals
     };
@@ -174,10 +180,7 @@ fn an_identity_center_session_reaching_back_past_earlier_slices_keeps_its_sso_ba
         identity_center_login(MIDNIGHT + 12 * h),
     ];
     for slice_sessions in [4_000, 1] {
-        let mut store = store_with(&idp, &aws);
-        let cfg = Compiled::new(&Config::default()).unwrap();
-        let opts = JudgeOptions { slice_sessions };
-        let s = judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+        let (store, s) = judged_in_slices(&idp, &aws, slice_sessions);
         assert_eq!(s.slices, if slice_sessions == 1 { 2 } else { 1 });
         let v = verdict_of(&store, "c-ic");
         assert_eq!(v.verdict, Verdict::Enforced, "slices of {slice_sessions}: {}", v.explanation);
@@ -211,10 +214,7 @@ fn an_unmapped_identity_center_session_names_the_same_sign_ins_whatever_the_slic
     };
     let aws = [saml_login("c-mid", MIDNIGHT + 5 * h + MIN), mallory];
     let explanation = |slice_sessions: u64| {
-        let mut store = store_with(&idp, &aws);
-        let cfg = Compiled::new(&Config::default()).unwrap();
-        let opts = JudgeOptions { slice_sessions };
-        let s = judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+        let (store, s) = judged_in_slices(&idp, &aws, slice_sessions);
         assert_eq!(s.slices, if slice_sessions == 1 { 2 } else { 1 });
         let v = verdict_of(&store, "c-ic");
         assert_eq!(
@@ -251,10 +251,7 @@ fn an_identity_center_session_reads_the_whole_login_of_the_user_it_names() {
     .concat();
     let aws = [portal_sign_in(MIDNIGHT + 2 * h + MIN), identity_center_login(MIDNIGHT + 12 * h)];
     for slice_sessions in [4_000, 1] {
-        let mut store = store_with(&idp, &aws);
-        let cfg = Compiled::new(&Config::default()).unwrap();
-        let opts = JudgeOptions { slice_sessions };
-        judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+        let (store, _) = judged_in_slices(&idp, &aws, slice_sessions);
         let v = verdict_of(&store, "c-ic");
         assert_eq!(v.verdict, Verdict::Enforced, "slices of {slice_sessions}: {}", v.explanation);
         assert!(v.evidence.iter().any(|e| e.id == "s-ic"), "{:?}", v.evidence);

@@ -334,7 +334,11 @@ impl Store {
                 if min_ms.is_none_or(|m| m >= before) {
                     continue;
                 }
-                let c = self.prune_chunk(tbl, chunk, before, google_before, plan, &mut live_cache, &mut live_ssos)?;
+                // One transaction a chunk (a savepoint when dry): decide first (reads only), then
+                // write. The write lock is taken at the start so nothing changes in between.
+                let c = self.prune_step(plan.dry_run, |s| {
+                    s.prune_chunk(tbl, chunk, before, google_before, plan, &mut live_cache, &mut live_ssos)
+                })?;
                 if let Some(copier) = copier {
                     copier.restart_if_long(self, crate::walcopy::RESTART_BYTES)?;
                 }
@@ -475,7 +479,7 @@ impl Store {
         Ok(live_ssos.as_ref().is_some_and(|s| s.contains(&(provider.to_string(), sid.to_string()))))
     }
 
-    /// One chunk of `tbl`, in one transaction (a savepoint when dry).
+    /// One chunk of `tbl`, inside the transaction [`Store::prune_step`] opened for it.
     #[allow(clippy::too_many_arguments)]
     fn prune_chunk(
         &mut self,
@@ -489,27 +493,6 @@ impl Store {
     ) -> Result<ChunkCounts> {
         let (lo, hi) = (chunk << CHUNK_SHIFT, (chunk + 1) << CHUNK_SHIFT);
         let idp = tbl == "idp_events";
-        // Decide first (reads only), then write in one transaction. The write lock is taken at
-        // the start so nothing changes in between.
-        self.prune_step(plan.dry_run, |s| {
-            s.prune_chunk_in(idp, tbl, chunk, (lo, hi), before, google_before, plan, live_cache, live_ssos)
-        })
-    }
-
-    /// [`Store::prune_chunk`] inside its transaction.
-    #[allow(clippy::too_many_arguments)]
-    fn prune_chunk_in(
-        &mut self,
-        idp: bool,
-        tbl: &str,
-        chunk: i64,
-        (lo, hi): (i64, i64),
-        before: Millis,
-        google_before: Millis,
-        plan: &PrunePlan,
-        live_cache: &mut HashMap<(String, String), bool>,
-        live_ssos: &mut Option<BTreeSet<(String, String)>>,
-    ) -> Result<ChunkCounts> {
         let free0 = self.pragma_i64("freelist_count")?;
         type RowInfo = (i64, Millis, String, String, String, Option<String>);
         let rows: Vec<RowInfo> = {

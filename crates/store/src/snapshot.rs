@@ -7,7 +7,8 @@ use trailproof_model::snapshot::{CoverageSpan, FarSignin, IdpPlan, PriorSsos, Sn
 use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys};
 
 /// Known users per provider (folded keys) and the providers present.
-pub type IdentityIndex = (BTreeMap<Idp, BTreeSet<String>>, BTreeSet<Idp>);
+#[cfg(test)]
+pub(crate) type IdentityIndex = (BTreeMap<Idp, BTreeSet<String>>, BTreeSet<Idp>);
 
 /// What to load. All durations in milliseconds.
 #[derive(Debug, Clone)]
@@ -550,9 +551,10 @@ impl Store {
     }
 
     /// Loads everything the correlator needs to judge the ConsoleLogins of `[from_ms, to_ms)`,
-    /// except the known users (see [`Store::identity_index`], loaded once per run), taking the
+    /// except the known users (see [`Store::known_users_for`]), taking the
     /// IdP sign-ins from `[from_ms - before_ms, to_ms + after_ms]`. The judging pipeline
-    /// instead asks the engine for that span ([`Store::snapshot_aws`], then [`Store::add_idp`]).
+    /// instead asks the engine what to read ([`Store::snapshot_aws`], then [`Store::add_idp`] over
+    /// the engine's plan).
     pub fn snapshot(&self, q: &SnapshotQuery) -> Result<Snapshot> {
         let mut snap = self.snapshot_aws(q)?;
         let plan = IdpPlan::span(q.from_ms - q.before_ms, q.to_ms + q.after_ms);
@@ -928,10 +930,11 @@ impl Store {
         Ok(scopes.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Known users (folded login, e-mail and app user name of every stored IdP event, kept once
-    /// per key in `idp_users`) and the providers with any events or coverage: what identity
-    /// matching needs, loaded once per run.
-    pub fn identity_index(&self) -> Result<IdentityIndex> {
+    /// Every known user (folded login, e-mail and app user name of every stored IdP event, kept
+    /// once per key in `idp_users`) and the providers with any events or coverage. Judging asks
+    /// for a slice's keys only ([`Store::known_users_for`]); the tests read them all.
+    #[cfg(test)]
+    pub(crate) fn identity_index(&self) -> Result<IdentityIndex> {
         let mut known: BTreeMap<Idp, BTreeSet<String>> = BTreeMap::new();
         let mut st = self.conn.prepare_cached("SELECT provider, key FROM idp_users")?;
         let mut rows = st.query([])?;
@@ -943,7 +946,7 @@ impl Store {
         Ok((known, self.providers_present()?))
     }
 
-    /// The known users (as [`Store::identity_index`] has them) that `lookups` asks about: each
+    /// The known users (folded keys in `idp_users`) that `lookups` asks about: each
     /// key that is known, and the first known keys after each prefix. Sought in `idp_users`'
     /// primary key, a few seeks per session, so a slice holds the keys its sessions name.
     pub fn known_users_for(&self, lookups: &UserLookups) -> Result<BTreeMap<Idp, BTreeSet<String>>> {
@@ -970,7 +973,7 @@ impl Store {
         Ok(known)
     }
 
-    /// The providers with any events or coverage (see [`Store::identity_index`]).
+    /// The providers with any events, coverage, or non-SSO events a prune removed.
     pub fn providers_present(&self) -> Result<BTreeSet<Idp>> {
         let mut present = BTreeSet::new();
         // Every event is an SSO (in `idp_apps`) or not (in the partial index by session).
