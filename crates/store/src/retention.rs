@@ -468,9 +468,10 @@ impl Store {
         if live_ssos.is_none() {
             let apps = self.aws_apps(&plan.aws_app_ids, &plan.aws_app_names, plan.default_app_pattern)?;
             let mut set = BTreeSet::new();
-            self.for_each_aws_app_sso(&apps, "provider, session_id", before, Millis::MAX, &mut |r| {
-                if let Some(s) = r.get::<_, Option<String>>(1)? {
-                    set.insert((r.get::<_, String>(0)?, s));
+            let mut reader = crate::snapshot::IdpReader::new(self)?;
+            self.for_each_aws_app_sso(&apps, before, Millis::MAX, false, &mut |r| {
+                if let Some(s) = reader.string(r.session)? {
+                    set.insert((r.provider.clone(), s.to_string()));
                 }
                 Ok(())
             })?;

@@ -1,8 +1,8 @@
 //! Reading what the correlator needs for a time range, with set-based queries.
 
 use crate::{Result, Store, StoreError};
-use rusqlite::{Row, params_from_iter, types::Value};
-use std::collections::{BTreeMap, BTreeSet};
+use rusqlite::{OptionalExtension, Row, params_from_iter, types::Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use trailproof_model::snapshot::{CoverageSpan, FarSignin, IdpPlan, PriorSsos, Snapshot, UserLookups};
 use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys};
 
@@ -52,10 +52,6 @@ const AWS_COLS: &str =
     issued_arn, issued_access_key_id, access_key_id, source_ip, user_agent, credential_type, login_to,
     auth_workflow_id, identity_store_user_id, credential_id";
 
-const IDP_COLS: &str = "provider, tenant, event_id, time_ms, kind, native_type, outcome, outcome_reason, user_login,
-    user_email, user_id, display_name, app_username, app_id, app_name, session_id, source_ip, user_agent, asn, as_org,
-    country, mfa, factors, auth_requirement";
-
 fn opt_bool(v: Option<i64>) -> Option<bool> {
     v.map(|b| b != 0)
 }
@@ -101,51 +97,237 @@ fn aws_row(r: &Row<'_>) -> rusqlite::Result<AwsEvent> {
     })
 }
 
-/// An IdP row, or the text of what is wrong with it (an unknown enum value means the database was
-/// written by another version, which must not be silently misread).
-fn idp_row(r: &Row<'_>) -> rusqlite::Result<std::result::Result<IdpEvent, String>> {
-    let provider: String = r.get(0)?;
-    let kind: String = r.get(4)?;
-    let outcome: String = r.get(6)?;
-    let mfa: String = r.get(21)?;
-    let factors: String = r.get(22)?;
-    let (Some(provider), Some(kind), Some(mfa)) =
-        (Idp::parse(&provider), IdpEventKind::parse(&kind), MfaClaim::parse(&mfa))
-    else {
-        return Ok(Err(format!("idp event with provider {provider:?}, kind {kind:?}, mfa {mfa:?}")));
-    };
-    let factors: Vec<String> = match serde_json::from_str(&factors) {
-        Ok(f) => f,
-        Err(e) => return Ok(Err(format!("factors {factors:?}: {e}"))),
-    };
-    Ok(Ok(IdpEvent {
-        provider,
-        tenant: r.get(1)?,
-        event_id: r.get(2)?,
-        time_ms: r.get(3)?,
-        kind,
-        native_type: r.get(5)?,
-        outcome: Outcome::parse(&outcome),
-        outcome_reason: r.get(7)?,
-        user: UserKeys {
+/// An IdP event's columns as stored (`FROM {IDP_FROM}`): its strings by reference
+/// (`idp_strings`, `idp_app_refs`; migration 17) and its id through its raw record (migration
+/// 20). Reading them through `idp_events_full` joins `idp_strings` once per string column and
+/// row; [`IdpReader`] reads each distinct string once.
+const IDP_REF_COLS: &str = "e.provider, e.tenant_ref, r.native_id || coalesce(e.event_suffix, ''), e.time_ms, e.kind,
+    e.native_type_ref, e.outcome, e.outcome_reason_ref, e.user_login_ref, e.user_email_ref, e.user_id_ref,
+    e.display_name_ref, e.app_username_ref, e.app_ref, e.session_ref, e.source_ip_ref, e.user_agent_ref, e.asn,
+    e.as_org_ref, e.country, e.mfa_ref, e.factors_ref, e.auth_requirement_ref, e.raw_id, e.event_suffix";
+const IDP_FROM: &str = "idp_events AS e LEFT JOIN raw_records AS r ON r.id = e.raw_id";
+/// [`IDP_REF_COLS`] without the event id, read from `idp_events AS e` alone: a scan that keeps
+/// few of the rows it reads asks [`IdpReader::event_id`] for the ids of those it keeps, and
+/// saves a seek into `raw_records` for each of the others.
+const IDP_REF_COLS_NO_ID: &str = "e.provider, e.tenant_ref, NULL, e.time_ms, e.kind,
+    e.native_type_ref, e.outcome, e.outcome_reason_ref, e.user_login_ref, e.user_email_ref, e.user_id_ref,
+    e.display_name_ref, e.app_username_ref, e.app_ref, e.session_ref, e.source_ip_ref, e.user_agent_ref, e.asn,
+    e.as_org_ref, e.country, e.mfa_ref, e.factors_ref, e.auth_requirement_ref, e.raw_id, e.event_suffix";
+
+/// One row of [`IDP_REF_COLS`].
+pub(crate) struct IdpRow {
+    pub(crate) provider: String,
+    tenant: Option<i64>,
+    /// `None` when not read ([`IDP_REF_COLS_NO_ID`]).
+    event_id: Option<String>,
+    pub(crate) time_ms: Millis,
+    kind: String,
+    native_type: Option<i64>,
+    pub(crate) outcome: String,
+    outcome_reason: Option<i64>,
+    login: Option<i64>,
+    email: Option<i64>,
+    user_id: Option<i64>,
+    display_name: Option<i64>,
+    app_username: Option<i64>,
+    app: Option<i64>,
+    pub(crate) session: Option<i64>,
+    source_ip: Option<i64>,
+    user_agent: Option<i64>,
+    asn: Option<i64>,
+    as_org: Option<i64>,
+    country: Option<String>,
+    mfa: Option<i64>,
+    factors: Option<i64>,
+    auth_requirement: Option<i64>,
+    raw_id: i64,
+    event_suffix: Option<String>,
+}
+
+impl IdpRow {
+    fn read(r: &Row<'_>) -> rusqlite::Result<IdpRow> {
+        Ok(IdpRow {
+            provider: r.get(0)?,
+            tenant: r.get(1)?,
+            event_id: r.get(2)?,
+            time_ms: r.get(3)?,
+            kind: r.get(4)?,
+            native_type: r.get(5)?,
+            outcome: r.get(6)?,
+            outcome_reason: r.get(7)?,
             login: r.get(8)?,
             email: r.get(9)?,
             user_id: r.get(10)?,
             display_name: r.get(11)?,
             app_username: r.get(12)?,
-        },
-        app_id: r.get(13)?,
-        app_name: r.get(14)?,
-        session_id: r.get(15)?,
-        source_ip: r.get(16)?,
-        user_agent: r.get(17)?,
-        asn: r.get::<_, Option<i64>>(18)?.and_then(|a| u32::try_from(a).ok()),
-        as_org: r.get(19)?,
-        country: r.get(20)?,
-        mfa,
-        factors,
-        auth_requirement: r.get(23)?,
-    }))
+            app: r.get(13)?,
+            session: r.get(14)?,
+            source_ip: r.get(15)?,
+            user_agent: r.get(16)?,
+            asn: r.get(17)?,
+            as_org: r.get(18)?,
+            country: r.get(19)?,
+            mfa: r.get(20)?,
+            factors: r.get(21)?,
+            auth_requirement: r.get(22)?,
+            raw_id: r.get(23)?,
+            event_suffix: r.get(24)?,
+        })
+    }
+
+    fn provider(&self) -> Result<Idp> {
+        Idp::parse(&self.provider)
+            .ok_or_else(|| StoreError::Corrupt(format!("idp event with provider {:?}", self.provider)))
+    }
+}
+
+/// Resolves the strings of [`IdpRow`]s, each distinct one read once. It holds a read
+/// transaction (a savepoint) for as long as it lives: a prune removes the strings no event
+/// points at any more, and a string stored later may then be given a removed one's id, so ids
+/// are only taken as meaning one string within one transaction.
+pub(crate) struct IdpReader<'s> {
+    conn: &'s rusqlite::Connection,
+    strings: HashMap<i64, Option<String>>,
+    apps: HashMap<i64, (Option<String>, Option<String>)>,
+    factors: HashMap<i64, Vec<String>>,
+}
+
+impl<'s> IdpReader<'s> {
+    pub(crate) fn new(store: &'s Store) -> Result<IdpReader<'s>> {
+        store.conn.execute_batch("SAVEPOINT idp_reader")?;
+        Ok(IdpReader { conn: &store.conn, strings: HashMap::new(), apps: HashMap::new(), factors: HashMap::new() })
+    }
+
+    /// The string `id` refers to (`None` for none). A reference to a string that is not stored
+    /// reads as none, as the view's LEFT JOIN gives it.
+    pub(crate) fn string(&mut self, id: Option<i64>) -> Result<Option<&str>> {
+        let Some(id) = id else { return Ok(None) };
+        if !self.strings.contains_key(&id) {
+            let v: Option<String> = self
+                .conn
+                .prepare_cached("SELECT value FROM idp_strings WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            self.strings.insert(id, v);
+        }
+        Ok(self.strings.get(&id).and_then(|v| v.as_deref()))
+    }
+
+    fn owned(&mut self, id: Option<i64>) -> Result<Option<String>> {
+        Ok(self.string(id)?.map(str::to_string))
+    }
+
+    /// A string the event must have.
+    fn required(&mut self, id: Option<i64>, what: &str, row: &IdpRow) -> Result<String> {
+        self.owned(id)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("idp event {:?} of {} without its {what}", row.event_id, row.provider))
+        })
+    }
+
+    /// The event id of `row`: its raw record's native id and its suffix (migration 20).
+    pub(crate) fn event_id(&mut self, row: &IdpRow) -> Result<String> {
+        if let Some(id) = &row.event_id {
+            return Ok(id.clone());
+        }
+        let native: Option<String> = self
+            .conn
+            .prepare_cached("SELECT native_id FROM raw_records WHERE id = ?1")?
+            .query_row([row.raw_id], |r| r.get(0))
+            .optional()?;
+        let Some(native) = native else {
+            return Err(StoreError::Corrupt(format!("idp event of {} without its raw record {}", row.provider, row.raw_id)));
+        };
+        Ok(native + row.event_suffix.as_deref().unwrap_or(""))
+    }
+
+    fn app(&mut self, id: Option<i64>) -> Result<(Option<String>, Option<String>)> {
+        let Some(id) = id else { return Ok((None, None)) };
+        if !self.apps.contains_key(&id) {
+            let v = self
+                .conn
+                .prepare_cached("SELECT app_id, app_name FROM idp_app_refs WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .unwrap_or((None, None));
+            self.apps.insert(id, v);
+        }
+        Ok(self.apps.get(&id).cloned().unwrap_or((None, None)))
+    }
+
+    /// The event `row` holds (an unknown enum value means the database was written by another
+    /// version, which must not be silently misread).
+    pub(crate) fn event(&mut self, row: &IdpRow) -> Result<IdpEvent> {
+        let provider = row.provider()?;
+        let mfa = self.required(row.mfa, "mfa", row)?;
+        let (Some(kind), Some(mfa)) = (IdpEventKind::parse(&row.kind), MfaClaim::parse(&mfa)) else {
+            return Err(StoreError::Corrupt(format!(
+                "idp event with provider {:?}, kind {:?}, mfa {mfa:?}",
+                row.provider, row.kind
+            )));
+        };
+        let factors = match row.factors.and_then(|id| self.factors.get(&id).cloned()) {
+            Some(f) => f,
+            None => {
+                let text = self.required(row.factors, "factors", row)?;
+                let f: Vec<String> = serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("factors {text:?}: {e}")))?;
+                if let Some(id) = row.factors {
+                    self.factors.insert(id, f.clone());
+                }
+                f
+            }
+        };
+        let (app_id, app_name) = self.app(row.app)?;
+        Ok(IdpEvent {
+            provider,
+            tenant: self.owned(row.tenant)?,
+            event_id: self.event_id(row)?,
+            time_ms: row.time_ms,
+            kind,
+            native_type: self.required(row.native_type, "native type", row)?,
+            outcome: Outcome::parse(&row.outcome),
+            outcome_reason: self.owned(row.outcome_reason)?,
+            user: UserKeys {
+                login: self.owned(row.login)?,
+                email: self.owned(row.email)?,
+                user_id: self.owned(row.user_id)?,
+                display_name: self.owned(row.display_name)?,
+                app_username: self.owned(row.app_username)?,
+            },
+            app_id,
+            app_name,
+            session_id: self.owned(row.session)?,
+            source_ip: self.owned(row.source_ip)?,
+            user_agent: self.owned(row.user_agent)?,
+            asn: row.asn.and_then(|a| u32::try_from(a).ok()),
+            as_org: self.owned(row.as_org)?,
+            country: row.country.clone(),
+            mfa,
+            factors,
+            auth_requirement: self.owned(row.auth_requirement)?,
+        })
+    }
+
+    /// The baseline fields of an SSO `row` holds.
+    fn brief(&mut self, row: &IdpRow) -> Result<SsoBrief> {
+        Ok(SsoBrief {
+            provider: row.provider()?,
+            outcome: row.outcome.clone(),
+            login_fold: self.string(row.login)?.map(trailproof_model::fold),
+            email_fold: self.string(row.email)?.map(trailproof_model::fold),
+            app_username_fold: self.string(row.app_username)?.map(crate::sql_lower_trim),
+            asn: row.asn.and_then(|a| u32::try_from(a).ok()),
+            country: row.country.clone(),
+            time_ms: row.time_ms,
+        })
+    }
+}
+
+impl Drop for IdpReader<'_> {
+    fn drop(&mut self) {
+        // Only read: releasing cannot lose anything, and fails only if the savepoint is gone.
+        let _ = self.conn.execute_batch("RELEASE idp_reader");
+    }
 }
 
 /// The AWS applications at the IdPs: by id, and by lower-case name.
@@ -278,6 +460,7 @@ impl SsoBaseline {
     fn prior(
         &mut self,
         store: &Store,
+        reader: &mut IdpReader<'_>,
         apps: &AwsApps,
         q: &SnapshotQuery,
         users: &BTreeMap<(Idp, String), Millis>,
@@ -286,8 +469,8 @@ impl SsoBaseline {
         let (Some(lo), Some(lo_max)) = (users.values().min().copied(), users.values().max().copied()) else {
             return Ok(out);
         };
-        let own = |out: &mut BTreeMap<(Idp, String), PriorSsos>| {
-            store.for_each_aws_app_sso_brief(apps, lo - q.baseline_ms, lo_max - 1, &mut |b| {
+        let own = |reader: &mut IdpReader<'_>, out: &mut BTreeMap<(Idp, String), PriorSsos>| {
+            store.for_each_aws_app_sso_brief(reader, apps, lo - q.baseline_ms, lo_max - 1, &mut |b| {
                 if let Some(login) = b.login_before(users)
                     && users.get(&(b.provider, login.to_string())).is_some_and(|t| b.time_ms >= t - q.baseline_ms)
                 {
@@ -297,12 +480,12 @@ impl SsoBaseline {
         };
         let anchor = q.from_ms - q.from_ms.rem_euclid(trailproof_model::DAY_MS) - q.before_ms;
         if lo < anchor {
-            own(&mut out)?;
+            own(reader, &mut out)?;
             return Ok(out);
         }
         if self.anchor != Some(anchor) {
             let mut before: BTreeMap<(Idp, String), LoginAggregates> = BTreeMap::new();
-            store.for_each_aws_app_sso_brief(apps, anchor - q.baseline_ms, anchor - 1, &mut |b| {
+            store.for_each_aws_app_sso_brief(reader, apps, anchor - q.baseline_ms, anchor - 1, &mut |b| {
                 if let Some(login) = b.baseline_login() {
                     add_brief(before.entry((b.provider, login.to_string())).or_default(), b, login);
                 }
@@ -320,7 +503,7 @@ impl SsoBaseline {
         if lo < self.folded_to {
             // Not expected (see the type's docs), but an aggregate cannot give back what was
             // seen before `lo` only.
-            own(&mut out)?;
+            own(reader, &mut out)?;
             return Ok(out);
         }
         if lo_max > self.read_to {
@@ -330,7 +513,7 @@ impl SsoBaseline {
                     let read_to = self.read_to;
                     new.extend(briefs.iter().filter(|b| read_to <= b.time_ms && b.time_ms < lo_max).cloned());
                 }
-                _ => store.for_each_aws_app_sso_brief(apps, self.read_to, lo_max - 1, &mut |b| {
+                _ => store.for_each_aws_app_sso_brief(reader, apps, self.read_to, lo_max - 1, &mut |b| {
                     if b.baseline_login().is_some() {
                         new.push(b.clone());
                     }
@@ -408,17 +591,18 @@ impl Store {
         Ok(out)
     }
 
-    /// Runs `select` (columns of `idp_events_full`) over the SSOs to the AWS applications with
-    /// `from <= time <= to`, calling `f` with each row, in time order. They are sought by
-    /// application in `idp_events_sso_app`.
+    /// Calls `f` with each SSO to the AWS applications with `from <= time <= to`, in time order,
+    /// its strings by reference (resolved by an [`IdpReader`]), with its event id if `with_ids`
+    /// (the reader reads it otherwise). They are sought by application in `idp_events_sso_app`.
     pub(crate) fn for_each_aws_app_sso(
         &self,
         apps: &AwsApps,
-        select: &str,
         from: Millis,
         to: Millis,
-        f: &mut dyn FnMut(&Row<'_>) -> Result<()>,
+        with_ids: bool,
+        f: &mut dyn FnMut(&IdpRow) -> Result<()>,
     ) -> Result<()> {
+        let (cols, from_sql) = if with_ids { (IDP_REF_COLS, IDP_FROM) } else { (IDP_REF_COLS_NO_ID, "idp_events AS e") };
         for chunk in self.aws_app_refs(apps)?.chunks(400) {
             let mut args: Vec<Value> = vec![from.into(), to.into()];
             let mut ins = Vec::with_capacity(chunk.len());
@@ -428,26 +612,26 @@ impl Store {
             }
             // `kind = 'app_sso'` is written as the partial index has it, so SQLite can use it.
             let sql = format!(
-                "SELECT {select} FROM idp_events_full WHERE id IN (
+                "SELECT {cols} FROM {from_sql} WHERE e.id IN (
                     SELECT id FROM idp_events INDEXED BY idp_events_sso_app
                     WHERE kind = 'app_sso' AND app_ref IN ({}) AND time_ms >= ?1 AND time_ms <= ?2)
-                 ORDER BY time_ms, id",
+                 ORDER BY e.time_ms, e.id",
                 ins.join(", ")
             );
             let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
             let mut rows = st.query(params_from_iter(args))?;
             while let Some(r) = rows.next()? {
-                f(r)?;
+                f(&IdpRow::read(r)?)?;
             }
         }
         Ok(())
     }
 
     /// SSOs to the AWS applications with `from <= time <= to`.
-    fn aws_app_ssos(&self, apps: &AwsApps, from: Millis, to: Millis) -> Result<Vec<IdpEvent>> {
+    fn aws_app_ssos(&self, reader: &mut IdpReader<'_>, apps: &AwsApps, from: Millis, to: Millis) -> Result<Vec<IdpEvent>> {
         let mut out = Vec::new();
-        self.for_each_aws_app_sso(apps, IDP_COLS, from, to, &mut |r| {
-            out.push(idp_row(r)?.map_err(StoreError::Corrupt)?);
+        self.for_each_aws_app_sso(apps, from, to, true, &mut |r| {
+            out.push(reader.event(r)?);
             Ok(())
         })?;
         Ok(out)
@@ -457,27 +641,14 @@ impl Store {
     /// `from <= time <= to`.
     fn for_each_aws_app_sso_brief(
         &self,
+        reader: &mut IdpReader<'_>,
         apps: &AwsApps,
         from: Millis,
         to: Millis,
         f: &mut dyn FnMut(&SsoBrief),
     ) -> Result<()> {
-        let select = "provider, outcome, user_login, user_email, lower(trim(app_username)), asn, country, time_ms";
-        self.for_each_aws_app_sso(apps, select, from, to, &mut |r| {
-            let p: String = r.get(0)?;
-            let Some(provider) = Idp::parse(&p) else {
-                return Err(StoreError::Corrupt(format!("idp event with provider {p:?}")));
-            };
-            f(&SsoBrief {
-                provider,
-                outcome: r.get(1)?,
-                login_fold: r.get::<_, Option<String>>(2)?.as_deref().map(trailproof_model::fold),
-                email_fold: r.get::<_, Option<String>>(3)?.as_deref().map(trailproof_model::fold),
-                app_username_fold: r.get(4)?,
-                asn: r.get::<_, Option<i64>>(5)?.and_then(|a| u32::try_from(a).ok()),
-                country: r.get(6)?,
-                time_ms: r.get(7)?,
-            });
+        self.for_each_aws_app_sso(apps, from, to, false, &mut |r| {
+            f(&reader.brief(r)?);
             Ok(())
         })?;
         // What a prune folded of the SSOs it removed (`retention.rs`): each value once, at the
@@ -519,7 +690,7 @@ impl Store {
     }
 
     pub(crate) fn idp_query_by_pub(&self, index: &str, where_sql: &str, args: Vec<Value>) -> Result<Vec<IdpEvent>> {
-        self.idp_query_by(index, where_sql, args)
+        self.idp_query_by(&mut IdpReader::new(self)?, index, where_sql, args)
     }
 
     fn aws_query(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<AwsEvent>> {
@@ -535,17 +706,24 @@ impl Store {
     }
 
     /// `index`: `INDEXED BY <name>`, or empty to let SQLite choose.
-    fn idp_query_by(&self, index: &str, where_sql: &str, args: Vec<Value>) -> Result<Vec<IdpEvent>> {
-        // The index finds the rows; their strings are read through the view (migration 17).
+    fn idp_query_by(
+        &self,
+        reader: &mut IdpReader<'_>,
+        index: &str,
+        where_sql: &str,
+        args: Vec<Value>,
+    ) -> Result<Vec<IdpEvent>> {
+        // The index finds the rows; their strings are read by the reader (migration 17).
         let sql = format!(
-            "SELECT {IDP_COLS} FROM idp_events_full WHERE id IN (SELECT id FROM idp_events {index} WHERE {where_sql})
-             ORDER BY time_ms, provider, event_id"
+            "SELECT {IDP_REF_COLS} FROM {IDP_FROM}
+             WHERE e.id IN (SELECT id FROM idp_events {index} WHERE {where_sql})
+             ORDER BY e.time_ms, e.provider, 3"
         );
         let mut st = self.conn.prepare(&sql).map_err(crate::bulk::explain_missing_index)?;
-        let rows = st.query_map(params_from_iter(args), idp_row)?;
+        let mut rows = st.query(params_from_iter(args))?;
         let mut out = Vec::new();
-        for row in rows {
-            out.push(row?.map_err(StoreError::Corrupt)?);
+        while let Some(r) = rows.next()? {
+            out.push(reader.event(&IdpRow::read(r)?)?);
         }
         Ok(out)
     }
@@ -748,7 +926,8 @@ impl Store {
         // to every other application.
         let apps = self.aws_apps(&q.aws_app_ids, &q.aws_app_names, q.default_app_pattern)?;
         let (lo, near_lo, hi) = (plan.far_lo.min(plan.near_lo), plan.near_lo, plan.hi);
-        let near = self.aws_app_ssos(&apps, near_lo, hi)?;
+        let mut reader = IdpReader::new(self)?;
+        let near = self.aws_app_ssos(&mut reader, &apps, near_lo, hi)?;
 
         // Each login's baseline is aggregated before the time from which the snapshot holds all
         // of its SSOs: the near span's start, or the far span's for the logins read there.
@@ -759,9 +938,9 @@ impl Store {
             }
         }
         let (mut ssos, far) =
-            if lo < near_lo { self.far_ssos(&apps, plan, lo, &mut users)? } else { (Vec::new(), Vec::new()) };
+            if lo < near_lo { self.far_ssos(&mut reader, &apps, plan, lo, &mut users)? } else { (Vec::new(), Vec::new()) };
         snap.far_signins = far;
-        snap.prior_ssos = baseline.prior(self, &apps, q, &users)?;
+        snap.prior_ssos = baseline.prior(self, &mut reader, &apps, q, &users)?;
         baseline.remember(near_lo, hi, &near);
         ssos.extend(near);
 
@@ -784,6 +963,7 @@ impl Store {
             for chunk in sids.chunks(500) {
                 let mut args: Vec<Value> = vec![provider.to_string().into(), hi.into()];
                 related.extend(self.idp_query_by(
+                    &mut reader,
                     // The index (provider, session_ref, kind, time_ms) holds no SSOs (a partial
                     // index); `kind <> 'app_sso'` is written as its definition has it, so that
                     // SQLite can use it. A session holds a few events: one seek per session and
@@ -808,6 +988,7 @@ impl Store {
             let mut args: Vec<Value> = vec![(lo - q.google_lookback_ms).into(), hi.into()];
             // Sought per user and kind: (provider, user_login_fold, kind, time_ms).
             related.extend(self.idp_query_by(
+                    &mut reader,
                 "INDEXED BY idp_events_login_kind_time",
                 &format!(
                     "provider = 'google' AND kind <> 'app_sso' AND kind IN ('login', 'session_end')
@@ -832,6 +1013,7 @@ impl Store {
     /// with `lo`); and, by id only, the others in one of `plan.anyone`'s windows.
     fn far_ssos(
         &self,
+        reader: &mut IdpReader<'_>,
         apps: &AwsApps,
         plan: &IdpPlan,
         lo: Millis,
@@ -840,15 +1022,13 @@ impl Store {
         let to = plan.near_lo - 1;
         let anyone = |t: Millis| plan.anyone.iter().any(|(a, b)| *a <= t && t <= *b);
         // (provider, folded login) and whether any of login, e-mail, app user name is a key.
-        let keyed = |r: &Row<'_>| -> Result<(Idp, Option<String>, bool)> {
-            let p: String = r.get(0)?;
-            let provider =
-                Idp::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("idp event with provider {p:?}")))?;
-            let login = r.get::<_, Option<String>>(8)?.as_deref().map(trailproof_model::fold);
+        let keyed = |reader: &mut IdpReader<'_>, r: &IdpRow| -> Result<(Idp, Option<String>, bool)> {
+            let provider = r.provider()?;
+            let login = reader.string(r.login)?.map(trailproof_model::fold);
             let mut hit = login.as_ref().is_some_and(|l| plan.keys.contains(&(provider, l.clone())));
-            for col in [9, 12] {
-                if !hit && let Some(v) = r.get::<_, Option<String>>(col)? {
-                    hit = plan.keys.contains(&(provider, trailproof_model::fold(&v)));
+            for id in [r.email, r.app_username] {
+                if !hit && let Some(v) = reader.string(id)? {
+                    hit = plan.keys.contains(&(provider, trailproof_model::fold(v)));
                 }
             }
             Ok((provider, login, hit))
@@ -856,33 +1036,36 @@ impl Store {
         let (mut out, mut far) = (Vec::new(), Vec::new());
         let mut logins: BTreeSet<(Idp, String)> = BTreeSet::new();
         let mut unkeyed_login = false;
-        self.for_each_aws_app_sso(apps, IDP_COLS, lo, to, &mut |r| {
-            let (provider, login, hit) = keyed(r)?;
+        self.for_each_aws_app_sso(apps, lo, to, false, &mut |r| {
+            let (provider, login, hit) = keyed(reader, r)?;
             if hit {
                 if let Some(l) = login {
                     unkeyed_login |= !plan.keys.contains(&(provider, l.clone()));
                     logins.insert((provider, l));
                 }
             } else {
-                let time_ms: Millis = r.get(3)?;
-                if anyone(time_ms) {
-                    let outcome: String = r.get(6)?;
-                    far.push(FarSignin { time_ms, provider, event_id: r.get(2)?, outcome: Outcome::parse(&outcome) });
+                if anyone(r.time_ms) {
+                    far.push(FarSignin {
+                        time_ms: r.time_ms,
+                        provider,
+                        event_id: reader.event_id(r)?,
+                        outcome: Outcome::parse(&r.outcome),
+                    });
                 }
                 return Ok(());
             }
-            out.push(idp_row(r)?.map_err(StoreError::Corrupt)?);
+            out.push(reader.event(r)?);
             Ok(())
         })?;
         if unkeyed_login {
             // The other SSOs of logins found by e-mail or app user name.
-            self.for_each_aws_app_sso(apps, IDP_COLS, lo, to, &mut |r| {
-                let (provider, login, hit) = keyed(r)?;
+            self.for_each_aws_app_sso(apps, lo, to, false, &mut |r| {
+                let (provider, login, hit) = keyed(reader, r)?;
                 if !hit
                     && let Some(l) = login
                     && logins.contains(&(provider, l))
                 {
-                    out.push(idp_row(r)?.map_err(StoreError::Corrupt)?);
+                    out.push(reader.event(r)?);
                 }
                 Ok(())
             })?;
