@@ -235,7 +235,10 @@ impl<'s> IdpReader<'s> {
             .query_row([row.raw_id], |r| r.get(0))
             .optional()?;
         let Some(native) = native else {
-            return Err(StoreError::Corrupt(format!("idp event of {} without its raw record {}", row.provider, row.raw_id)));
+            return Err(StoreError::Corrupt(format!(
+                "idp event of {} without its raw record {}",
+                row.provider, row.raw_id
+            )));
         };
         Ok(native + row.event_suffix.as_deref().unwrap_or(""))
     }
@@ -269,8 +272,8 @@ impl<'s> IdpReader<'s> {
             Some(f) => f,
             None => {
                 let text = self.required(row.factors, "factors", row)?;
-                let f: Vec<String> = serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("factors {text:?}: {e}")))?;
+                let f: Vec<String> =
+                    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("factors {text:?}: {e}")))?;
                 if let Some(id) = row.factors {
                     self.factors.insert(id, f.clone());
                 }
@@ -602,7 +605,8 @@ impl Store {
         with_ids: bool,
         f: &mut dyn FnMut(&IdpRow) -> Result<()>,
     ) -> Result<()> {
-        let (cols, from_sql) = if with_ids { (IDP_REF_COLS, IDP_FROM) } else { (IDP_REF_COLS_NO_ID, "idp_events AS e") };
+        let (cols, from_sql) =
+            if with_ids { (IDP_REF_COLS, IDP_FROM) } else { (IDP_REF_COLS_NO_ID, "idp_events AS e") };
         for chunk in self.aws_app_refs(apps)?.chunks(400) {
             let mut args: Vec<Value> = vec![from.into(), to.into()];
             let mut ins = Vec::with_capacity(chunk.len());
@@ -628,7 +632,13 @@ impl Store {
     }
 
     /// SSOs to the AWS applications with `from <= time <= to`.
-    fn aws_app_ssos(&self, reader: &mut IdpReader<'_>, apps: &AwsApps, from: Millis, to: Millis) -> Result<Vec<IdpEvent>> {
+    fn aws_app_ssos(
+        &self,
+        reader: &mut IdpReader<'_>,
+        apps: &AwsApps,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<IdpEvent>> {
         let mut out = Vec::new();
         self.for_each_aws_app_sso(apps, from, to, true, &mut |r| {
             out.push(reader.event(r)?);
@@ -937,8 +947,11 @@ impl Store {
                 users.insert((e.provider, trailproof_model::fold(l)), near_lo);
             }
         }
-        let (mut ssos, far) =
-            if lo < near_lo { self.far_ssos(&mut reader, &apps, plan, lo, &mut users)? } else { (Vec::new(), Vec::new()) };
+        let (mut ssos, far) = if lo < near_lo {
+            self.far_ssos(&mut reader, &apps, plan, lo, &mut users)?
+        } else {
+            (Vec::new(), Vec::new())
+        };
         snap.far_signins = far;
         snap.prior_ssos = baseline.prior(self, &mut reader, &apps, q, &users)?;
         baseline.remember(near_lo, hi, &near);
@@ -988,7 +1001,7 @@ impl Store {
             let mut args: Vec<Value> = vec![(lo - q.google_lookback_ms).into(), hi.into()];
             // Sought per user and kind: (provider, user_login_fold, kind, time_ms).
             related.extend(self.idp_query_by(
-                    &mut reader,
+                &mut reader,
                 "INDEXED BY idp_events_login_kind_time",
                 &format!(
                     "provider = 'google' AND kind <> 'app_sso' AND kind IN ('login', 'session_end')
