@@ -221,9 +221,8 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_file(a.out.join(f));
     }
 
-    // Days ending yesterday, so every record is inside the APIs' retention (Entra keeps 30 days).
     let now = util::now_ms();
-    let start_ms = now - now.rem_euclid(DAY) - Millis::from(a.days) * DAY;
+    let start_ms = first_day(now, a.days);
     steps.say(&format!(
         "simulating an organisation of {} users over {} days from {} (seed {})",
         a.users,
@@ -479,4 +478,50 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(util::EXIT_FAILURE));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The start of the `days` simulated days: they end at the last midnight every source has settled
+/// past, so every record is inside the APIs' retention (Entra keeps 30 days) and inside the
+/// coverage the collectors claim. Coverage ends each source's settling time before `now`
+/// (Google's is 4 hours): a demo run soon after midnight that simulated the day just ended would
+/// find its last hours not collected yet, and judge their sessions "unknown" where the simulator
+/// knows better. An hour more: the windows of the last sessions reach past midnight.
+fn first_day(now: Millis, days: u32) -> Millis {
+    let settling = trailproof_model::config::SOURCE_LAGS
+        .iter()
+        .map(|l| Millis::from(l.default_settling_minutes) * 60_000)
+        .max()
+        .unwrap_or(0);
+    let settled = now - settling - 3_600_000;
+    settled - settled.rem_euclid(DAY) - Millis::from(days) * DAY
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trailproof_model::time::parse_time;
+
+    /// Run at any time of day, the demo's days end before every source's coverage does: just
+    /// after midnight (when Google's four hours of settling still reach into the day just ended)
+    /// and late in the day alike.
+    #[test]
+    fn the_demo_days_end_where_every_source_has_settled() {
+        let settling = trailproof_model::config::SOURCE_LAGS
+            .iter()
+            .map(|l| Millis::from(l.default_settling_minutes) * 60_000)
+            .max()
+            .unwrap_or(0);
+        for (now, first) in [
+            ("2026-12-07T00:07:00Z", "2026-12-03T00:00:00Z"),
+            ("2026-12-07T04:59:59Z", "2026-12-03T00:00:00Z"),
+            ("2026-12-07T05:00:00Z", "2026-12-04T00:00:00Z"),
+            ("2026-12-07T23:59:00Z", "2026-12-04T00:00:00Z"),
+        ] {
+            let now = parse_time(now).unwrap();
+            let start = first_day(now, 3);
+            assert_eq!(start, parse_time(first).unwrap(), "{}", format_ms(now));
+            let end = start + 3 * DAY;
+            assert!(end + 3_600_000 <= now - settling, "{}: the days end at {}", format_ms(now), format_ms(end));
+        }
+    }
 }
