@@ -61,7 +61,12 @@ fn main() -> anyhow::Result<()> {
         jo.slice_sessions = n;
     }
     let t = Instant::now();
-    let s = trailproof_pipeline::judge_with(&mut store, &cfg, None, i64::MAX - 1, &jo, &mut |_, _| {})?;
+    let per_slice = std::env::var_os("SIM_PER_SLICE").is_some();
+    let s = trailproof_pipeline::judge_with(&mut store, &cfg, None, i64::MAX - 1, &jo, &mut |_, n| {
+        if per_slice {
+            eprintln!("slice done: {n} sessions, peak RSS {} MB", vm_hwm_kb() / 1024);
+        }
+    })?;
     let secs = t.elapsed().as_secs_f64();
     println!(
         "sessions {} in {secs:.3}s = {:.0}/s; snapshot {:.3}s engine {:.3}s write {:.3}s; slices {}; new {} changed {} unchanged {}; peak RSS {} MB",
