@@ -313,16 +313,17 @@ impl<'s> IdpReader<'s> {
 
     /// The baseline fields of an SSO `row` holds.
     fn brief(&mut self, row: &IdpRow) -> Result<SsoBrief> {
-        Ok(SsoBrief {
-            provider: row.provider()?,
-            outcome: row.outcome.clone(),
-            login_fold: self.string(row.login)?.map(trailproof_model::fold),
-            email_fold: self.string(row.email)?.map(trailproof_model::fold),
-            app_username_fold: self.string(row.app_username)?.map(crate::sql_lower_trim),
-            asn: row.asn.and_then(|a| u32::try_from(a).ok()),
-            country: row.country.clone(),
-            time_ms: row.time_ms,
-        })
+        let provider = row.provider()?;
+        let login = self.string(row.login)?.map(trailproof_model::fold);
+        let email = self.string(row.email)?.map(trailproof_model::fold);
+        let app_user = self.string(row.app_username)?.map(crate::sql_lower_trim);
+        Ok(SsoBrief::new(
+            row.time_ms,
+            provider,
+            row.outcome == "success",
+            [login.as_deref(), email.as_deref(), app_user.as_deref(), row.country.as_deref()],
+            row.asn.and_then(|a| u32::try_from(a).ok()),
+        ))
     }
 }
 
@@ -348,17 +349,19 @@ impl AwsApps {
     }
 }
 
-/// The fields of an SSO the baseline aggregates.
+/// The fields of an SSO the baseline aggregates. The day's baseline keeps one for each SSO of
+/// the hours a later slice may still reach back to, for every user (see [`SsoBaseline`]), so its
+/// strings (folded login, e-mail, app user name, and country) share one allocation.
 #[derive(Debug, Clone)]
 struct SsoBrief {
     time_ms: Millis,
     provider: Idp,
-    outcome: String,
-    login_fold: Option<String>,
-    email_fold: Option<String>,
-    app_username_fold: Option<String>,
+    success: bool,
     asn: Option<u32>,
-    country: Option<String>,
+    /// The four strings one after the other; `ends[i]` is where the i-th ends, `None` for one
+    /// the SSO does not have.
+    text: Box<str>,
+    ends: [Option<u32>; 4],
 }
 
 /// The baseline of SSOs to AWS applications behind the "new ASN / new country" signals, for a
@@ -392,9 +395,34 @@ pub struct SsoBaseline {
 }
 
 impl SsoBrief {
+    /// `parts`: the folded login, e-mail, app user name, and the country.
+    fn new(time_ms: Millis, provider: Idp, success: bool, parts: [Option<&str>; 4], asn: Option<u32>) -> SsoBrief {
+        let mut text = String::with_capacity(parts.iter().flatten().map(|p| p.len()).sum());
+        let mut ends = [None; 4];
+        for (end, part) in ends.iter_mut().zip(parts) {
+            if let Some(p) = part {
+                text.push_str(p);
+                // A string of SQLite's is at most 1e9 bytes (SQLITE_MAX_LENGTH): four fit in u32.
+                *end = Some(u32::try_from(text.len()).unwrap_or(u32::MAX));
+            }
+        }
+        SsoBrief { time_ms, provider, success, asn, text: text.into_boxed_str(), ends }
+    }
+
+    /// The i-th string (see [`SsoBrief::new`]).
+    fn part(&self, i: usize) -> Option<&str> {
+        let end = self.ends[i]? as usize;
+        let start = self.ends[..i].iter().rev().flatten().next().map_or(0, |e| *e as usize);
+        self.text.get(start..end)
+    }
+
+    fn country(&self) -> Option<&str> {
+        self.part(3)
+    }
+
     /// The folded login a successful SSO counts under in the baseline (`None`: it does not count).
     fn baseline_login(&self) -> Option<&str> {
-        self.login_fold.as_deref().filter(|_| self.outcome == "success")
+        self.part(0).filter(|_| self.success)
     }
 
     /// [`SsoBrief::baseline_login`], if it is one of `users` (provider, folded login) and lies
@@ -405,7 +433,7 @@ impl SsoBrief {
 
     /// The user keys it counts under: its login, e-mail and app user name.
     fn keys<'b>(&'b self, login: &'b str) -> BTreeSet<&'b str> {
-        [Some(login), self.email_fold.as_deref(), self.app_username_fold.as_deref()].into_iter().flatten().collect()
+        [Some(login), self.part(1), self.part(2)].into_iter().flatten().collect()
     }
 }
 
@@ -433,7 +461,7 @@ type LoginAggregates = litemap::LiteMap<(Idp, String), PriorSsos>;
 /// Adds `b` to `out` under each of its user keys.
 fn add_brief(out: &mut impl Aggregates, b: &SsoBrief, login: &str) {
     for k in b.keys(login) {
-        out.at((b.provider, k.to_string())).add(b.time_ms, b.asn, b.country.as_deref());
+        out.at((b.provider, k.to_string())).add(b.time_ms, b.asn, b.country());
     }
 }
 
@@ -443,15 +471,17 @@ impl SsoBaseline {
     fn remember(&mut self, lo: Millis, hi: Millis, ssos: &[IdpEvent]) {
         let briefs = ssos
             .iter()
-            .map(|e| SsoBrief {
-                time_ms: e.time_ms,
-                provider: e.provider,
-                outcome: e.outcome.as_str().to_string(),
-                login_fold: e.user.login.as_deref().map(trailproof_model::fold),
-                email_fold: e.user.email.as_deref().map(trailproof_model::fold),
-                app_username_fold: e.user.app_username.as_deref().map(crate::sql_lower_trim),
-                asn: e.asn,
-                country: e.country.clone(),
+            .map(|e| {
+                let login = e.user.login.as_deref().map(trailproof_model::fold);
+                let email = e.user.email.as_deref().map(trailproof_model::fold);
+                let app_user = e.user.app_username.as_deref().map(crate::sql_lower_trim);
+                SsoBrief::new(
+                    e.time_ms,
+                    e.provider,
+                    e.outcome.as_str() == "success",
+                    [login.as_deref(), email.as_deref(), app_user.as_deref(), e.country.as_deref()],
+                    e.asn,
+                )
             })
             .filter(|b| b.baseline_login().is_some())
             .collect();
@@ -545,6 +575,10 @@ impl SsoBaseline {
                 if let Some(login) = b.baseline_login() {
                     add_brief(self.before.entry((b.provider, login.to_string())).or_default(), &b, login);
                 }
+            }
+            // What was drained leaves its room behind: give back most of it.
+            if self.recent.capacity() > 2 * self.recent.len() + 1024 {
+                self.recent.shrink_to_fit();
             }
             self.folded_to = cut;
         }
@@ -681,16 +715,19 @@ impl Store {
             }
             let (email, app_user, asn, country): (String, String, String, String) =
                 (r.get(2)?, r.get(3)?, r.get(6)?, r.get(7)?);
-            f(&SsoBrief {
+            let login: String = r.get(1)?;
+            f(&SsoBrief::new(
+                r.get(8)?,
                 provider,
-                outcome: "success".into(),
-                login_fold: Some(r.get(1)?),
-                email_fold: crate::retention::dec(&email).map(str::to_string),
-                app_username_fold: crate::retention::dec(&app_user).map(str::to_string),
-                asn: crate::retention::dec(&asn).and_then(|a| a.parse::<u32>().ok()),
-                country: crate::retention::dec(&country).map(str::to_string),
-                time_ms: r.get(8)?,
-            });
+                true,
+                [
+                    Some(&login),
+                    crate::retention::dec(&email),
+                    crate::retention::dec(&app_user),
+                    crate::retention::dec(&country),
+                ],
+                crate::retention::dec(&asn).and_then(|a| a.parse::<u32>().ok()),
+            ));
         }
         Ok(())
     }
@@ -1208,6 +1245,27 @@ mod kind_list_tests {
         for k in IdpEventKind::ALL {
             let listed = super::SESSION_KINDS.contains(&format!("'{}'", k.as_str()));
             assert_eq!(listed, k != IdpEventKind::AppSso, "{}", k.as_str());
+        }
+    }
+}
+
+#[cfg(test)]
+mod brief_tests {
+    use super::SsoBrief;
+    use proptest::prelude::*;
+    use trailproof_model::Idp;
+
+    proptest! {
+        /// A brief gives back each of its four strings as given: none stays none, and an empty
+        /// string stays an empty string, wherever it sits among the others.
+        #[test]
+        fn a_brief_gives_back_its_strings(parts in proptest::array::uniform4(proptest::option::of(".{0,6}"))) {
+            let b = SsoBrief::new(7, Idp::Okta, true, [0, 1, 2, 3].map(|i| parts[i].as_deref()), Some(3));
+            for (i, p) in parts.iter().enumerate() {
+                prop_assert_eq!(b.part(i), p.as_deref(), "part {}", i);
+            }
+            prop_assert_eq!(b.baseline_login(), parts[0].as_deref());
+            prop_assert_eq!(b.country(), parts[3].as_deref());
         }
     }
 }
