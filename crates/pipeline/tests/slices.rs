@@ -262,3 +262,50 @@ fn an_identity_center_session_reads_the_whole_login_of_the_user_it_names() {
         );
     }
 }
+
+/// A failed SSO is no baseline. Alice tried from Brazil before `c-mid` and failed, so her sign-in
+/// from Brazil for `c-mid` still comes from a new network; had the try succeeded, Brazil would be
+/// known. Two timings, each judged in one slice and in slices of one session:
+/// - hours apart (03:00 tried, `c-early` at 03:01, `c-mid` at 05:01): the second slice reads the
+///   try from the store;
+/// - minutes apart (02:49:30 tried, `c-early` at 03:01, `c-mid` at 03:04): the try lies in the
+///   first slice's span and before the second's, which takes it from what the first loaded.
+#[test]
+fn a_failed_sso_is_no_baseline_whatever_the_slices() {
+    let (h, sec) = (60 * MIN, 1_000);
+    let brazil = |e: IdpEvent| IdpEvent { asn: Some(64500), country: Some("BR".into()), ..e };
+    let timings = [
+        (MIDNIGHT + 3 * h, MIDNIGHT + 3 * h, MIDNIGHT + 3 * h + MIN, MIDNIGHT + 5 * h + MIN),
+        (
+            MIDNIGHT + 2 * h + 49 * MIN + 30 * sec,
+            MIDNIGHT + 2 * h + 49 * MIN + 45 * sec,
+            MIDNIGHT + 3 * h + MIN,
+            MIDNIGHT + 3 * h + 4 * MIN,
+        ),
+    ];
+    for (tried_at, early_sso, early, mid) in timings {
+        for (outcome, new) in [(Outcome::Failure, true), (Outcome::Success, false)] {
+            let tried = IdpEvent { outcome, ..brazil(sso("s-tried", tried_at)) };
+            let idp = [
+                vec![sso("s-base", MIDNIGHT - 3 * DAY), tried],
+                sign_in(sso("s-early", early_sso)).to_vec(),
+                sign_in(brazil(sso("s-mid", mid - MIN))).to_vec(),
+            ]
+            .concat();
+            let aws = [saml_login("c-early", early), saml_login("c-mid", mid)];
+            for slice_sessions in [4_000, 1] {
+                let (store, s) = judged_in_slices(&idp, &aws, slice_sessions);
+                assert_eq!(s.slices, if slice_sessions == 1 { 2 } else { 1 });
+                let v = verdict_of(&store, "c-mid");
+                assert_eq!(v.verdict, Verdict::Enforced, "slices of {slice_sessions}: {}", v.explanation);
+                assert!(v.evidence.iter().any(|e| e.id == "s-mid"), "{:?}", v.evidence);
+                let signals = &v.risk.signals;
+                assert_eq!(
+                    (signals.contains(&Signal::NewAsn), signals.contains(&Signal::NewCountry)),
+                    (new, new),
+                    "{outcome:?} at {tried_at}, slices of {slice_sessions}: {signals:?}"
+                );
+            }
+        }
+    }
+}
