@@ -97,28 +97,34 @@ fn aws_row(r: &Row<'_>) -> rusqlite::Result<AwsEvent> {
     })
 }
 
-/// An IdP event's columns as stored (`FROM {IDP_FROM}`): its strings by reference
-/// (`idp_strings`, `idp_app_refs`; migration 17) and its id through its raw record (migration
-/// 20). Reading them through `idp_events_full` joins `idp_strings` once per string column and
-/// row; [`IdpReader`] reads each distinct string once.
-const IDP_REF_COLS: &str = "e.provider, e.tenant_ref, r.native_id || coalesce(e.event_suffix, ''), e.time_ms, e.kind,
-    e.native_type_ref, e.outcome, e.outcome_reason_ref, e.user_login_ref, e.user_email_ref, e.user_id_ref,
-    e.display_name_ref, e.app_username_ref, e.app_ref, e.session_ref, e.source_ip_ref, e.user_agent_ref, e.asn,
-    e.as_org_ref, e.country, e.mfa_ref, e.factors_ref, e.auth_requirement_ref, e.raw_id, e.event_suffix";
-const IDP_FROM: &str = "idp_events AS e LEFT JOIN raw_records AS r ON r.id = e.raw_id";
-/// [`IDP_REF_COLS`] without the event id, read from `idp_events AS e` alone: a scan that keeps
-/// few of the rows it reads asks [`IdpReader::event_id`] for the ids of those it keeps, and
-/// saves a seek into `raw_records` for each of the others.
-const IDP_REF_COLS_NO_ID: &str = "e.provider, e.tenant_ref, NULL, e.time_ms, e.kind,
-    e.native_type_ref, e.outcome, e.outcome_reason_ref, e.user_login_ref, e.user_email_ref, e.user_id_ref,
-    e.display_name_ref, e.app_username_ref, e.app_ref, e.session_ref, e.source_ip_ref, e.user_agent_ref, e.asn,
-    e.as_org_ref, e.country, e.mfa_ref, e.factors_ref, e.auth_requirement_ref, e.raw_id, e.event_suffix";
+/// An IdP event's columns as stored: its strings by reference (`idp_strings`, `idp_app_refs`;
+/// migration 17). Reading them through `idp_events_full` joins `idp_strings` once per string
+/// column and row; [`IdpReader`] reads each distinct string once. See [`idp_select`].
+const IDP_REF_COLS: &str = "e.provider, e.tenant_ref, e.time_ms, e.kind, e.native_type_ref, e.outcome,
+    e.outcome_reason_ref, e.user_login_ref, e.user_email_ref, e.user_id_ref, e.display_name_ref, e.app_username_ref,
+    e.app_ref, e.session_ref, e.source_ip_ref, e.user_agent_ref, e.asn, e.as_org_ref, e.country, e.mfa_ref,
+    e.factors_ref, e.auth_requirement_ref, e.raw_id, e.event_suffix";
 
-/// One row of [`IDP_REF_COLS`].
+/// `SELECT` [`IDP_REF_COLS`] and `event_id` `FROM idp_events AS e`. With `with_ids`, the event id
+/// is read through the raw record (migration 20); without, it is NULL: a scan that keeps few of
+/// the rows it reads asks [`IdpReader::event_id`] for the ids of those it keeps, and saves a seek
+/// into `raw_records` for each of the others.
+fn idp_select(with_ids: bool) -> String {
+    if with_ids {
+        format!(
+            "SELECT {IDP_REF_COLS}, r.native_id || coalesce(e.event_suffix, '') AS event_id
+             FROM idp_events AS e LEFT JOIN raw_records AS r ON r.id = e.raw_id"
+        )
+    } else {
+        format!("SELECT {IDP_REF_COLS}, NULL AS event_id FROM idp_events AS e")
+    }
+}
+
+/// One row of [`idp_select`].
 pub(crate) struct IdpRow {
     pub(crate) provider: String,
     tenant: Option<i64>,
-    /// `None` when not read ([`IDP_REF_COLS_NO_ID`]).
+    /// `None` when not read (see [`idp_select`]).
     event_id: Option<String>,
     pub(crate) time_ms: Millis,
     kind: String,
@@ -149,29 +155,29 @@ impl IdpRow {
         Ok(IdpRow {
             provider: r.get(0)?,
             tenant: r.get(1)?,
-            event_id: r.get(2)?,
-            time_ms: r.get(3)?,
-            kind: r.get(4)?,
-            native_type: r.get(5)?,
-            outcome: r.get(6)?,
-            outcome_reason: r.get(7)?,
-            login: r.get(8)?,
-            email: r.get(9)?,
-            user_id: r.get(10)?,
-            display_name: r.get(11)?,
-            app_username: r.get(12)?,
-            app: r.get(13)?,
-            session: r.get(14)?,
-            source_ip: r.get(15)?,
-            user_agent: r.get(16)?,
-            asn: r.get(17)?,
-            as_org: r.get(18)?,
-            country: r.get(19)?,
-            mfa: r.get(20)?,
-            factors: r.get(21)?,
-            auth_requirement: r.get(22)?,
-            raw_id: r.get(23)?,
-            event_suffix: r.get(24)?,
+            time_ms: r.get(2)?,
+            kind: r.get(3)?,
+            native_type: r.get(4)?,
+            outcome: r.get(5)?,
+            outcome_reason: r.get(6)?,
+            login: r.get(7)?,
+            email: r.get(8)?,
+            user_id: r.get(9)?,
+            display_name: r.get(10)?,
+            app_username: r.get(11)?,
+            app: r.get(12)?,
+            session: r.get(13)?,
+            source_ip: r.get(14)?,
+            user_agent: r.get(15)?,
+            asn: r.get(16)?,
+            as_org: r.get(17)?,
+            country: r.get(18)?,
+            mfa: r.get(19)?,
+            factors: r.get(20)?,
+            auth_requirement: r.get(21)?,
+            raw_id: r.get(22)?,
+            event_suffix: r.get(23)?,
+            event_id: r.get(24)?,
         })
     }
 
@@ -320,7 +326,7 @@ impl<'s> IdpReader<'s> {
         Ok(SsoBrief::new(
             row.time_ms,
             provider,
-            row.outcome == "success",
+            Outcome::parse(&row.outcome) == Outcome::Success,
             [login.as_deref(), email.as_deref(), app_user.as_deref(), row.country.as_deref()],
             row.asn.and_then(|a| u32::try_from(a).ok()),
         ))
@@ -478,7 +484,7 @@ impl SsoBaseline {
                 SsoBrief::new(
                     e.time_ms,
                     e.provider,
-                    e.outcome.as_str() == "success",
+                    e.outcome == Outcome::Success,
                     [login.as_deref(), email.as_deref(), app_user.as_deref(), e.country.as_deref()],
                     e.asn,
                 )
@@ -639,8 +645,7 @@ impl Store {
         with_ids: bool,
         f: &mut dyn FnMut(&IdpRow) -> Result<()>,
     ) -> Result<()> {
-        let (cols, from_sql) =
-            if with_ids { (IDP_REF_COLS, IDP_FROM) } else { (IDP_REF_COLS_NO_ID, "idp_events AS e") };
+        let select = idp_select(with_ids);
         for chunk in self.aws_app_refs(apps)?.chunks(400) {
             let mut args: Vec<Value> = vec![from.into(), to.into()];
             let mut ins = Vec::with_capacity(chunk.len());
@@ -650,7 +655,7 @@ impl Store {
             }
             // `kind = 'app_sso'` is written as the partial index has it, so SQLite can use it.
             let sql = format!(
-                "SELECT {cols} FROM {from_sql} WHERE e.id IN (
+                "{select} WHERE e.id IN (
                     SELECT id FROM idp_events INDEXED BY idp_events_sso_app
                     WHERE kind = 'app_sso' AND app_ref IN ({}) AND time_ms >= ?1 AND time_ms <= ?2)
                  ORDER BY e.time_ms, e.id",
@@ -762,9 +767,9 @@ impl Store {
     ) -> Result<Vec<IdpEvent>> {
         // The index finds the rows; their strings are read by the reader (migration 17).
         let sql = format!(
-            "SELECT {IDP_REF_COLS} FROM {IDP_FROM}
-             WHERE e.id IN (SELECT id FROM idp_events {index} WHERE {where_sql})
-             ORDER BY e.time_ms, e.provider, 3"
+            "{} WHERE e.id IN (SELECT id FROM idp_events {index} WHERE {where_sql})
+             ORDER BY e.time_ms, e.provider, event_id",
+            idp_select(true)
         );
         let mut st = self.conn.prepare(&sql).map_err(crate::bulk::explain_missing_index)?;
         let mut rows = st.query(params_from_iter(args))?;
