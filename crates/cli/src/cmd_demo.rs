@@ -487,13 +487,16 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
 /// find its last hours not collected yet, and judge their sessions "unknown" where the simulator
 /// knows better. An hour more: the windows of the last sessions reach past midnight.
 fn first_day(now: Millis, days: u32) -> Millis {
-    let settling = trailproof_model::config::SOURCE_LAGS
-        .iter()
-        .map(|l| Millis::from(l.default_settling_minutes) * 60_000)
-        .max()
-        .unwrap_or(0);
-    let settled = now - settling - 3_600_000;
+    let settled = now - longest_settling_ms() - HOUR;
     settled - settled.rem_euclid(DAY) - Millis::from(days) * DAY
+}
+
+const HOUR: Millis = 3_600_000;
+
+/// The longest default settling time of the collected sources.
+fn longest_settling_ms() -> Millis {
+    let minutes = trailproof_model::config::SOURCE_LAGS.iter().map(|l| l.default_settling_minutes).max();
+    Millis::from(minutes.unwrap_or(0)) * 60_000
 }
 
 #[cfg(test)]
@@ -506,11 +509,8 @@ mod tests {
     /// and late in the day alike.
     #[test]
     fn the_demo_days_end_where_every_source_has_settled() {
-        let settling = trailproof_model::config::SOURCE_LAGS
-            .iter()
-            .map(|l| Millis::from(l.default_settling_minutes) * 60_000)
-            .max()
-            .unwrap_or(0);
+        // Google's four hours.
+        assert_eq!(longest_settling_ms(), 4 * HOUR);
         for (now, first) in [
             ("2026-12-07T00:07:00Z", "2026-12-03T00:00:00Z"),
             ("2026-12-07T04:59:59Z", "2026-12-03T00:00:00Z"),
@@ -521,7 +521,12 @@ mod tests {
             let start = first_day(now, 3);
             assert_eq!(start, parse_time(first).unwrap(), "{}", format_ms(now));
             let end = start + 3 * DAY;
-            assert!(end + 3_600_000 <= now - settling, "{}: the days end at {}", format_ms(now), format_ms(end));
+            assert!(
+                end + HOUR <= now - longest_settling_ms(),
+                "{}: the days end at {}",
+                format_ms(now),
+                format_ms(end)
+            );
         }
     }
 }

@@ -4,7 +4,8 @@
 //! it and prints the time split and peak RSS. Copies of one filled store judged by two builds give
 //! an interleaved A/B; `sqlite3 PATH "SELECT console_login_event_id, version, record,
 //! content_sha256 FROM verdicts ORDER BY console_login_event_id" | sha256sum` compares their
-//! verdicts.
+//! verdicts. With `SIM_PER_SLICE=1` set, the peak RSS is printed after each slice too (which
+//! slice sets the peak).
 //!
 //! cargo run --release -p trailproof-pipeline --example sim_correlate -- --users 10000 --db /tmp/s.db
 
