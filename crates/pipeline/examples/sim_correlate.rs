@@ -5,7 +5,7 @@
 //! an interleaved A/B; `sqlite3 PATH "SELECT console_login_event_id, version, record,
 //! content_sha256 FROM verdicts ORDER BY console_login_event_id" | sha256sum` compares their
 //! verdicts. With `SIM_PER_SLICE=1` set, the peak RSS is printed after each slice too (which
-//! slice sets the peak).
+//! slice sets the peak), with the heap's peak during the slice and what it leaves live.
 //!
 //! cargo run --release -p trailproof-pipeline --example sim_correlate -- --users 10000 --db /tmp/s.db
 
@@ -17,7 +17,10 @@ use trailproof_simulate::{SOURCE_DIRS, SimOptions, simulate};
 use trailproof_store::Store;
 
 mod common;
-use common::vm_hwm_kb;
+use common::{Counting, vm_hwm_kb};
+
+#[global_allocator]
+static HEAP: Counting = Counting::new();
 
 fn main() -> anyhow::Result<()> {
     let mut opts =
@@ -65,7 +68,12 @@ fn main() -> anyhow::Result<()> {
     let per_slice = std::env::var_os("SIM_PER_SLICE").is_some();
     let s = trailproof_pipeline::judge_with(&mut store, &cfg, None, i64::MAX - 1, &jo, &mut |_, n| {
         if per_slice {
-            eprintln!("slice done: {n} sessions, peak RSS {} MB", vm_hwm_kb() / 1024);
+            eprintln!(
+                "slice done: {n} sessions, peak RSS {} MB, heap peak {:.1} MB, left live {:.1} MB",
+                vm_hwm_kb() / 1024,
+                HEAP.take_peak() as f64 / 1e6,
+                HEAP.live() as f64 / 1e6
+            );
         }
     })?;
     let secs = t.elapsed().as_secs_f64();
