@@ -75,8 +75,8 @@ pub struct FarSignin {
 }
 
 /// A user's earlier SSOs to AWS applications (for new_asn / new_country), aggregated like
-/// [`PriorSessions`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// [`PriorSessions`]. Serializable: the store keeps a day's worth of them packed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PriorSsos {
     pub ssos: u64,
     pub last_ms: Millis,
@@ -89,7 +89,7 @@ pub struct PriorSsos {
 /// node is allocated for eleven, and the store keeps one baseline per user of the organisation for
 /// a day of slices; but a `Vec` inserts in linear time, and a principal with many distinct values
 /// (user agents are the caller's to choose) must not make aggregating quadratic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SeenMap<K: Ord> {
     Small(litemap::LiteMap<K, Millis>),
     Large(BTreeMap<K, Millis>),

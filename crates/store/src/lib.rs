@@ -13,6 +13,7 @@
 
 mod bulk;
 pub mod outbox;
+mod packed;
 pub mod raw;
 pub mod retention;
 mod schema;

@@ -1,8 +1,9 @@
 //! Reading what the correlator needs for a time range, with set-based queries.
 
+use crate::packed::{LoginAggregates, PackedLogins};
 use crate::{Result, Store, StoreError};
 use rusqlite::{OptionalExtension, Row, params_from_iter, types::Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use trailproof_model::snapshot::{CoverageSpan, FarSignin, IdpPlan, PriorSsos, Snapshot, UserLookups};
 use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys};
 
@@ -187,7 +188,10 @@ impl IdpRow {
     }
 }
 
-/// Resolves the strings of [`IdpRow`]s, each distinct one read once. It holds a read
+/// How many strings an [`IdpReader`] keeps (some 1.5 MB).
+const STRING_CACHE: usize = 16_384;
+
+/// Resolves the strings of [`IdpRow`]s, each distinct one read once (within [`STRING_CACHE`]). It holds a read
 /// transaction (a savepoint) for as long as it lives: a prune removes the strings no event
 /// points at any more, and a string stored later may then be given a removed one's id, so ids
 /// are only taken as meaning one string within one transaction.
@@ -209,6 +213,11 @@ impl<'s> IdpReader<'s> {
     pub(crate) fn string(&mut self, id: Option<i64>) -> Result<Option<&str>> {
         let Some(id) = id else { return Ok(None) };
         if !self.strings.contains_key(&id) {
+            // A scan over many users (the far span, a day's SSO baseline over 30 days) meets
+            // some strings of every one of them: what is kept is bounded, not the organisation.
+            if self.strings.len() >= STRING_CACHE {
+                self.strings.clear();
+            }
             let v: Option<String> = self
                 .conn
                 .prepare_cached("SELECT value FROM idp_strings WHERE id = ?1")?
@@ -388,8 +397,9 @@ struct SsoBrief {
 #[derive(Debug, Default)]
 pub struct SsoBaseline {
     anchor: Option<Millis>,
-    /// `[anchor - baseline, folded_to)`: per (provider, folded login), per (provider, user key).
-    before: BTreeMap<(Idp, String), LoginAggregates>,
+    /// `[anchor - baseline, folded_to)`: per (provider, folded login), per (provider, user key);
+    /// packed, as it holds every login of the organisation (see [`crate::packed`]).
+    before: PackedLogins,
     folded_to: Millis,
     /// `[folded_to, read_to)`, successful SSOs with a login, in time order.
     recent: Vec<SsoBrief>,
@@ -461,9 +471,6 @@ impl Aggregates for LoginAggregates {
     }
 }
 
-/// One login's aggregates, per (provider, user key): its login, e-mail and app user name.
-type LoginAggregates = litemap::LiteMap<(Idp, String), PriorSsos>;
-
 /// Adds `b` to `out` under each of its user keys.
 fn add_brief(out: &mut impl Aggregates, b: &SsoBrief, login: &str) {
     for k in b.keys(login) {
@@ -523,12 +530,17 @@ impl SsoBaseline {
             return Ok(out);
         }
         if self.anchor != Some(anchor) {
-            let mut before: BTreeMap<(Idp, String), LoginAggregates> = BTreeMap::new();
+            let mut before = PackedLogins::default();
+            let mut packing = Ok(());
             store.for_each_aws_app_sso_brief(reader, apps, anchor - q.baseline_ms, anchor - 1, &mut |b| {
-                if let Some(login) = b.baseline_login() {
-                    add_brief(before.entry((b.provider, login.to_string())).or_default(), b, login);
+                if let Some(login) = b.baseline_login()
+                    && packing.is_ok()
+                {
+                    packing = before.add((b.provider, login), |a| add_brief(a, b, login));
                 }
             })?;
+            packing?;
+            before.settle()?;
             let loaded = self.loaded.take();
             *self = SsoBaseline {
                 anchor: Some(anchor),
@@ -563,8 +575,8 @@ impl SsoBaseline {
             self.read_to = lo_max;
         }
         for user in users.keys() {
-            for (key, agg) in self.before.get(user).into_iter().flatten() {
-                out.entry(key.clone()).or_default().merge(agg);
+            for (key, agg) in self.before.get(user)?.into_iter().flatten() {
+                out.entry(key).or_default().merge(&agg);
             }
         }
         for b in self.recent.iter().take_while(|b| b.time_ms < lo_max) {
@@ -579,9 +591,10 @@ impl SsoBaseline {
             let n = self.recent.partition_point(|b| b.time_ms < cut);
             for b in self.recent.drain(..n) {
                 if let Some(login) = b.baseline_login() {
-                    add_brief(self.before.entry((b.provider, login.to_string())).or_default(), &b, login);
+                    self.before.add((b.provider, login), |a| add_brief(a, &b, login))?;
                 }
             }
+            self.before.settle()?;
             // What was drained leaves its room behind: give back most of it.
             if self.recent.capacity() > 2 * self.recent.len() + 1024 {
                 self.recent.shrink_to_fit();
@@ -995,6 +1008,7 @@ impl Store {
             (Vec::new(), Vec::new())
         };
         snap.far_signins = far;
+        snap.far_signins.shrink_to_fit();
         snap.prior_ssos = baseline.prior(self, &mut reader, &apps, q, &users)?;
         baseline.remember(near_lo, hi, &near);
         ssos.extend(near);
@@ -1055,7 +1069,17 @@ impl Store {
         }
         let mut idp = ssos;
         idp.extend(related);
-        idp.sort_by(|a, b| (a.time_ms, a.provider, &a.event_id).cmp(&(b.time_ms, b.provider, &b.event_id)));
+        // Sorted in place: a stable sort allocates scratch room for half the events (2 MB at
+        // the peak of a 50,000-user day with slices of 1,000). Of the events that would compare
+        // equal, the one read first is kept beforehand, as the stable sort and the dedup below
+        // kept it, so the order is total and the result the same.
+        let first_read: Vec<bool> = {
+            let mut seen: HashSet<(Millis, Idp, &str)> = HashSet::with_capacity(idp.len());
+            idp.iter().map(|e| seen.insert((e.time_ms, e.provider, e.event_id.as_str()))).collect()
+        };
+        let mut first_read = first_read.into_iter();
+        idp.retain(|_| first_read.next().unwrap_or(true));
+        idp.sort_unstable_by(|a, b| (a.time_ms, a.provider, &a.event_id).cmp(&(b.time_ms, b.provider, &b.event_id)));
         idp.dedup_by(|a, b| a.provider == b.provider && a.event_id == b.event_id);
         idp.shrink_to_fit();
         snap.idp = idp;
