@@ -28,6 +28,9 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Freed memory goes back to the system as it is freed, so the peak follows what is live
+    // (trailproof_pipeline::memory); before any thread exists.
+    trailproof_pipeline::memory::release_freed_memory_promptly();
     let cli = args::Cli::parse();
     util::init_tracing(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {

@@ -47,6 +47,8 @@ mod common;
 use common::vm_hwm_kb;
 
 fn main() -> anyhow::Result<()> {
+    // As the binary does (trailproof_pipeline::memory).
+    trailproof_pipeline::memory::release_freed_memory_promptly();
     let (mut users, mut days, mut noise) = (5_000u64, 2u64, 17u64);
     let mut db: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);

@@ -23,6 +23,8 @@ use common::{Counting, vm_hwm_kb};
 static HEAP: Counting = Counting::new();
 
 fn main() -> anyhow::Result<()> {
+    // As the binary does (trailproof_pipeline::memory).
+    trailproof_pipeline::memory::release_freed_memory_promptly();
     let mut opts =
         SimOptions { users: 10_000, days: 1, noise_ratio: 0.995, idp_noise_per_user_day: 40, ..Default::default() };
     let mut db: Option<PathBuf> = None;
