@@ -571,6 +571,8 @@ impl SsoBaseline {
                 })?,
             }
             new.sort_by_key(|b| b.time_ms);
+            // Grown to fit, not doubled: it holds the last hours' SSOs of the whole organisation.
+            self.recent.reserve_exact(new.len());
             self.recent.extend(new);
             self.read_to = lo_max;
         }
