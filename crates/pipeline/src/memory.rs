@@ -6,8 +6,8 @@
 //! the heap instead. There, whatever is allocated above them keeps their pages resident, and each
 //! slice of correlation or batch of an import adds more. Fixing the threshold, and the trim of
 //! the heap's top, at 128 KiB keeps the peak near what is live. Measured (BENCHMARKS.md, "glibc
-//! handing memory back"): 30 to 38 % less peak memory for the IdP imports and 7 to 11 % less for
-//! correlation, for about 3 % more CPU.
+//! handing memory back"): a third less peak memory for the Okta and Entra imports, and 3 to 11 %
+//! less for correlation (more the larger the day), for 1 to 6 % more CPU on the IdP imports.
 
 /// The mapping and trim thresholds set by [`release_freed_memory_promptly`].
 pub const THRESHOLD_BYTES: i32 = 128 * 1024;

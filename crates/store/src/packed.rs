@@ -59,15 +59,11 @@ impl PackedLogins {
     /// The aggregates of `login` (provider, folded login) to add to; merged into the packed
     /// bytes later.
     pub(crate) fn add(&mut self, login: (Idp, &str), f: impl FnOnce(&mut LoginAggregates)) -> Result<()> {
-        match self.pending.get_mut(&(login.0, login.1.to_string())) {
-            Some(aggs) => f(aggs),
-            None => {
-                if self.pending.len() >= PENDING_LOGINS {
-                    self.settle()?;
-                }
-                f(self.pending.entry((login.0, login.1.to_string())).or_default());
-            }
+        let key = (login.0, login.1.to_string());
+        if self.pending.len() >= PENDING_LOGINS && !self.pending.contains_key(&key) {
+            self.settle()?;
         }
+        f(self.pending.entry(key).or_default());
         Ok(())
     }
 

@@ -329,14 +329,16 @@ impl<'s> IdpReader<'s> {
     /// The baseline fields of an SSO `row` holds.
     fn brief(&mut self, row: &IdpRow) -> Result<SsoBrief> {
         let provider = row.provider()?;
-        let login = self.string(row.login)?.map(trailproof_model::fold);
-        let email = self.string(row.email)?.map(trailproof_model::fold);
-        let app_user = self.string(row.app_username)?.map(crate::sql_lower_trim);
-        Ok(SsoBrief::new(
+        let mut keys: [Option<String>; 3] = Default::default();
+        for (i, id) in [row.login, row.email, row.app_username].into_iter().enumerate() {
+            keys[i] = self.string(id)?.map(SsoBrief::KEY_FOLDS[i]);
+        }
+        Ok(SsoBrief::folded(
             row.time_ms,
             provider,
             Outcome::parse(&row.outcome) == Outcome::Success,
-            [login.as_deref(), email.as_deref(), app_user.as_deref(), row.country.as_deref()],
+            &keys,
+            row.country.as_deref(),
             row.asn.and_then(|a| u32::try_from(a).ok()),
         ))
     }
@@ -425,6 +427,29 @@ impl SsoBrief {
         SsoBrief { time_ms, provider, success, asn, text: text.into_boxed_str(), ends }
     }
 
+    /// How the baseline folds an SSO's login, e-mail and app user name, in that order: the app
+    /// user name as SQL's `lower(trim())`, as a prune stores it in `sso_baseline`.
+    const KEY_FOLDS: [fn(&str) -> String; 3] = [trailproof_model::fold, trailproof_model::fold, crate::sql_lower_trim];
+
+    /// [`SsoBrief::new`] with the user keys folded by [`SsoBrief::KEY_FOLDS`].
+    fn folded(
+        time_ms: Millis,
+        provider: Idp,
+        success: bool,
+        keys: &[Option<String>; 3],
+        country: Option<&str>,
+        asn: Option<u32>,
+    ) -> SsoBrief {
+        let [login, email, app_user] = keys;
+        SsoBrief::new(
+            time_ms,
+            provider,
+            success,
+            [login.as_deref(), email.as_deref(), app_user.as_deref(), country],
+            asn,
+        )
+    }
+
     /// The i-th string (see [`SsoBrief::new`]).
     fn part(&self, i: usize) -> Option<&str> {
         let end = self.ends[i]? as usize;
@@ -485,14 +510,14 @@ impl SsoBaseline {
         let briefs = ssos
             .iter()
             .map(|e| {
-                let login = e.user.login.as_deref().map(trailproof_model::fold);
-                let email = e.user.email.as_deref().map(trailproof_model::fold);
-                let app_user = e.user.app_username.as_deref().map(crate::sql_lower_trim);
-                SsoBrief::new(
+                let keys = [&e.user.login, &e.user.email, &e.user.app_username];
+                let keys: [Option<String>; 3] = std::array::from_fn(|i| keys[i].as_deref().map(SsoBrief::KEY_FOLDS[i]));
+                SsoBrief::folded(
                     e.time_ms,
                     e.provider,
                     e.outcome == Outcome::Success,
-                    [login.as_deref(), email.as_deref(), app_user.as_deref(), e.country.as_deref()],
+                    &keys,
+                    e.country.as_deref(),
                     e.asn,
                 )
             })
@@ -522,6 +547,7 @@ impl SsoBaseline {
                 {
                     add_brief(out, b, login);
                 }
+                Ok(())
             })
         };
         let anchor = q.from_ms - q.from_ms.rem_euclid(trailproof_model::DAY_MS) - q.before_ms;
@@ -531,15 +557,12 @@ impl SsoBaseline {
         }
         if self.anchor != Some(anchor) {
             let mut before = PackedLogins::default();
-            let mut packing = Ok(());
-            store.for_each_aws_app_sso_brief(reader, apps, anchor - q.baseline_ms, anchor - 1, &mut |b| {
-                if let Some(login) = b.baseline_login()
-                    && packing.is_ok()
-                {
-                    packing = before.add((b.provider, login), |a| add_brief(a, b, login));
-                }
+            store.for_each_aws_app_sso_brief(reader, apps, anchor - q.baseline_ms, anchor - 1, &mut |b| match b
+                .baseline_login()
+            {
+                Some(login) => before.add((b.provider, login), |a| add_brief(a, b, login)),
+                None => Ok(()),
             })?;
-            packing?;
             before.settle()?;
             let loaded = self.loaded.take();
             *self = SsoBaseline {
@@ -568,6 +591,7 @@ impl SsoBaseline {
                     if b.baseline_login().is_some() {
                         new.push(b.clone());
                     }
+                    Ok(())
                 })?,
             }
             new.sort_by_key(|b| b.time_ms);
@@ -709,12 +733,9 @@ impl Store {
         apps: &AwsApps,
         from: Millis,
         to: Millis,
-        f: &mut dyn FnMut(&SsoBrief),
+        f: &mut dyn FnMut(&SsoBrief) -> Result<()>,
     ) -> Result<()> {
-        self.for_each_aws_app_sso(apps, from, to, false, &mut |r| {
-            f(&reader.brief(r)?);
-            Ok(())
-        })?;
+        self.for_each_aws_app_sso(apps, from, to, false, &mut |r| f(&reader.brief(r)?))?;
         // What a prune folded of the SSOs it removed (`retention.rs`): each value once, at the
         // last time it was seen. Every removed SSO lies before any `to` a judged session asks
         // for, so this answers as the SSOs did: a value seen in `[from, to]` counts, at its
@@ -747,7 +768,7 @@ impl Store {
                     crate::retention::dec(&country),
                 ],
                 crate::retention::dec(&asn).and_then(|a| a.parse::<u32>().ok()),
-            ));
+            ))?;
         }
         Ok(())
     }
