@@ -8,9 +8,10 @@
 //! a bounded number of logins at a time, and merged into the packed bytes in one go.
 
 use crate::{Result, StoreError};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use trailproof_model::Idp;
 use trailproof_model::snapshot::PriorSsos;
+use trailproof_model::{Idp, Millis};
 
 /// One login's aggregates, per (provider, user key): its login, e-mail and app user name.
 pub(crate) type LoginAggregates = litemap::LiteMap<(Idp, String), PriorSsos>;
@@ -103,6 +104,112 @@ impl PackedLogins {
     }
 }
 
+/// An SSO's facts as the baseline reads them, borrowed: its time, provider, outcome, ASN, and
+/// the folded login, e-mail, app user name and the country (see [`crate::snapshot::SsoBaseline`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Brief<'a> {
+    pub(crate) time_ms: Millis,
+    pub(crate) provider: Idp,
+    pub(crate) success: bool,
+    pub(crate) asn: Option<u32>,
+    pub(crate) parts: [Option<&'a str>; 4],
+}
+
+/// A brief as packed, its time aside. The e-mail is mostly the login: it is then written once.
+#[derive(Serialize, Deserialize)]
+struct BriefWire<'a> {
+    provider: Idp,
+    success: bool,
+    asn: Option<u32>,
+    email_is_login: bool,
+    #[serde(borrow)]
+    parts: [Option<&'a str>; 4],
+}
+
+/// Briefs one after the other, each a postcard byte string, for the baseline's SSOs of the last
+/// hours: those of the whole organisation. As values, with their strings in an allocation of
+/// their own, they took about twice the room (BENCHMARKS.md).
+#[derive(Debug, Default)]
+pub(crate) struct PackedBriefs {
+    /// Each brief's time and where its bytes end in `bytes`, in the order pushed.
+    index: Vec<(Millis, usize)>,
+    bytes: Vec<u8>,
+}
+
+impl PackedBriefs {
+    pub(crate) fn push(&mut self, b: &Brief<'_>) -> Result<()> {
+        let email_is_login = b.parts[0].is_some() && b.parts[1] == b.parts[0];
+        let mut parts = b.parts;
+        if email_is_login {
+            parts[1] = None;
+        }
+        let wire = BriefWire { provider: b.provider, success: b.success, asn: b.asn, email_is_login, parts };
+        self.bytes = postcard::to_extend(&wire, std::mem::take(&mut self.bytes))
+            .map_err(|e| StoreError::Corrupt(format!("packing an SSO of the baseline: {e}")))?;
+        self.index.push((b.time_ms, self.bytes.len()));
+        Ok(())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The i-th brief pushed (`i < len()`).
+    pub(crate) fn get(&self, i: usize) -> Result<Brief<'_>> {
+        let start = if i == 0 { 0 } else { self.index[i - 1].1 };
+        let (time_ms, end) = self.index[i];
+        let bytes = self.bytes.get(start..end).unwrap_or_default();
+        let w: BriefWire<'_> = postcard::from_bytes(bytes)
+            .map_err(|e| StoreError::Corrupt(format!("unpacking an SSO of the baseline: {e}")))?;
+        let mut parts = w.parts;
+        if w.email_is_login {
+            parts[1] = parts[0];
+        }
+        Ok(Brief { time_ms, provider: w.provider, success: w.success, asn: w.asn, parts })
+    }
+
+    /// The briefs in the order pushed.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Result<Brief<'_>>> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// How many of the first briefs lie before `t` (pushed in time order).
+    pub(crate) fn count_before(&self, t: Millis) -> usize {
+        self.index.partition_point(|(time, _)| *time < t)
+    }
+
+    /// Removes the first `n` briefs, giving back most of their room.
+    pub(crate) fn drop_first(&mut self, n: usize) {
+        let n = n.min(self.len());
+        if n == 0 {
+            return;
+        }
+        let cut = self.index[n - 1].1;
+        self.bytes.drain(..cut);
+        self.index.drain(..n);
+        for (_, end) in &mut self.index {
+            *end -= cut;
+        }
+        if self.bytes.capacity() > 2 * self.bytes.len() + 65_536 {
+            self.bytes.shrink_to_fit();
+            self.index.shrink_to_fit();
+        }
+    }
+
+    /// Appends `other`'s briefs, sorted by time (stable), to this list, grown to fit rather than
+    /// doubled.
+    pub(crate) fn append_sorted(&mut self, other: &PackedBriefs) -> Result<()> {
+        let mut order: Vec<usize> = (0..other.len()).collect();
+        order.sort_by_key(|i| other.index[*i].0);
+        self.bytes.reserve_exact(other.bytes.len());
+        self.index.reserve_exact(other.len());
+        for i in order {
+            self.push(&other.get(i)?)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +253,53 @@ mod tests {
             for (k, v) in &plain {
                 prop_assert_eq!(packed.get(k).unwrap(), Some(v.clone()));
             }
+        }
+        /// Packed briefs give back what was pushed: none stays none, an empty string stays an
+        /// empty string, an e-mail equal to the login is still given back; appended in time
+        /// order, and after the first ones are dropped.
+        #[test]
+        fn packed_briefs_give_back_what_was_pushed(
+            briefs in proptest::collection::vec(
+                (0i64..1000, any::<bool>(), proptest::option::of(any::<u32>()), any::<bool>(),
+                 proptest::array::uniform4(proptest::option::of(".{0,6}"))),
+                0..60,
+            ),
+            drop in 0usize..70,
+        ) {
+            let owned: Vec<Owned> = briefs
+                .into_iter()
+                .map(|(t, success, asn, same, mut parts)| {
+                    if same {
+                        parts[1] = parts[0].clone();
+                    }
+                    let provider = if t % 2 == 0 { Idp::Okta } else { Idp::Google };
+                    (t, provider, success, asn, parts)
+                })
+                .collect();
+            type Owned = (i64, Idp, bool, Option<u32>, [Option<String>; 4]);
+            fn view(b: &Owned) -> Brief<'_> {
+                Brief { time_ms: b.0, provider: b.1, success: b.2, asn: b.3, parts: std::array::from_fn(|i| b.4[i].as_deref()) }
+            }
+            let mut unsorted = PackedBriefs::default();
+            for b in &owned {
+                unsorted.push(&view(b)).unwrap();
+            }
+            for (i, b) in owned.iter().enumerate() {
+                prop_assert_eq!(unsorted.get(i).unwrap(), view(b));
+            }
+            let mut sorted = owned.clone();
+            sorted.sort_by_key(|b| b.0);
+            let mut packed = PackedBriefs::default();
+            packed.append_sorted(&unsorted).unwrap();
+            let got: Vec<Brief<'_>> = packed.iter().collect::<Result<_>>().unwrap();
+            let want: Vec<Brief<'_>> = sorted.iter().map(view).collect();
+            prop_assert_eq!(&got, &want);
+            let cut = sorted.get(drop).map_or(i64::MAX, |b| b.0);
+            let n = packed.count_before(cut);
+            prop_assert_eq!(n, sorted.iter().filter(|b| b.0 < cut).count());
+            packed.drop_first(n);
+            let got: Vec<Brief<'_>> = packed.iter().collect::<Result<_>>().unwrap();
+            prop_assert_eq!(&got[..], &want[n..]);
         }
     }
 

@@ -1,6 +1,6 @@
 //! Reading what the correlator needs for a time range, with set-based queries.
 
-use crate::packed::{LoginAggregates, PackedLogins};
+use crate::packed::{Brief, LoginAggregates, PackedBriefs, PackedLogins};
 use crate::{Result, Store, StoreError};
 use rusqlite::{OptionalExtension, Row, params_from_iter, types::Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -327,20 +327,19 @@ impl<'s> IdpReader<'s> {
     }
 
     /// The baseline fields of an SSO `row` holds.
-    fn brief(&mut self, row: &IdpRow) -> Result<SsoBrief> {
-        let provider = row.provider()?;
+    /// Calls `f` with the baseline fields of an SSO's row.
+    fn brief(&mut self, row: &IdpRow, f: &mut dyn FnMut(&Brief<'_>) -> Result<()>) -> Result<()> {
         let mut keys: [Option<String>; 3] = Default::default();
         for (i, id) in [row.login, row.email, row.app_username].into_iter().enumerate() {
-            keys[i] = self.string(id)?.map(SsoBrief::KEY_FOLDS[i]);
+            keys[i] = self.string(id)?.map(KEY_FOLDS[i]);
         }
-        Ok(SsoBrief::folded(
-            row.time_ms,
-            provider,
-            Outcome::parse(&row.outcome) == Outcome::Success,
-            &keys,
-            row.country.as_deref(),
-            row.asn.and_then(|a| u32::try_from(a).ok()),
-        ))
+        f(&Brief {
+            time_ms: row.time_ms,
+            provider: row.provider()?,
+            success: Outcome::parse(&row.outcome) == Outcome::Success,
+            asn: row.asn.and_then(|a| u32::try_from(a).ok()),
+            parts: brief_parts(&keys, row.country.as_deref()),
+        })
     }
 }
 
@@ -366,19 +365,18 @@ impl AwsApps {
     }
 }
 
-/// The fields of an SSO the baseline aggregates. The day's baseline keeps one for each SSO of
-/// the hours a later slice may still reach back to, for every user (see [`SsoBaseline`]), so its
-/// strings (folded login, e-mail, app user name, and country) share one allocation.
-#[derive(Debug, Clone)]
-struct SsoBrief {
-    time_ms: Millis,
-    provider: Idp,
-    success: bool,
-    asn: Option<u32>,
-    /// The four strings one after the other; `ends[i]` is where the i-th ends, `None` for one
-    /// the SSO does not have.
-    text: Box<str>,
-    ends: [Option<u32>; 4],
+/// How the baseline folds an SSO's login, e-mail and app user name, in that order: the app user
+/// name as SQL's `lower(trim())`, as a prune stores it in `sso_baseline`.
+const KEY_FOLDS: [fn(&str) -> String; 3] = [trailproof_model::fold, trailproof_model::fold, crate::sql_lower_trim];
+
+/// An SSO's login, e-mail and app user name folded by [`KEY_FOLDS`].
+fn fold_keys(keys: [Option<&str>; 3]) -> [Option<String>; 3] {
+    std::array::from_fn(|i| keys[i].map(KEY_FOLDS[i]))
+}
+
+/// A [`Brief`]'s strings: the folded user keys (see [`fold_keys`]) and the country.
+fn brief_parts<'a>(keys: &'a [Option<String>; 3], country: Option<&'a str>) -> [Option<&'a str>; 4] {
+    [keys[0].as_deref(), keys[1].as_deref(), keys[2].as_deref(), country]
 }
 
 /// The baseline of SSOs to AWS applications behind the "new ASN / new country" signals, for a
@@ -404,77 +402,33 @@ pub struct SsoBaseline {
     before: PackedLogins,
     folded_to: Millis,
     /// `[folded_to, read_to)`, successful SSOs with a login, in time order.
-    recent: Vec<SsoBrief>,
+    recent: PackedBriefs,
     read_to: Millis,
     /// The SSOs that count in a baseline among those the previous slice loaded, `[lo, hi]`:
     /// slices follow each other, so the next slice's baseline mostly lies in them and need not be
     /// read again.
-    loaded: Option<(Millis, Millis, Vec<SsoBrief>)>,
+    loaded: Option<(Millis, Millis, PackedBriefs)>,
 }
 
-impl SsoBrief {
-    /// `parts`: the folded login, e-mail, app user name, and the country.
-    fn new(time_ms: Millis, provider: Idp, success: bool, parts: [Option<&str>; 4], asn: Option<u32>) -> SsoBrief {
-        let mut text = String::with_capacity(parts.iter().flatten().map(|p| p.len()).sum());
-        let mut ends = [None; 4];
-        for (end, part) in ends.iter_mut().zip(parts) {
-            if let Some(p) = part {
-                text.push_str(p);
-                // A string of SQLite's is at most 1e9 bytes (SQLITE_MAX_LENGTH): four fit in u32.
-                *end = Some(u32::try_from(text.len()).unwrap_or(u32::MAX));
-            }
-        }
-        SsoBrief { time_ms, provider, success, asn, text: text.into_boxed_str(), ends }
-    }
-
-    /// How the baseline folds an SSO's login, e-mail and app user name, in that order: the app
-    /// user name as SQL's `lower(trim())`, as a prune stores it in `sso_baseline`.
-    const KEY_FOLDS: [fn(&str) -> String; 3] = [trailproof_model::fold, trailproof_model::fold, crate::sql_lower_trim];
-
-    /// [`SsoBrief::new`] with the user keys folded by [`SsoBrief::KEY_FOLDS`].
-    fn folded(
-        time_ms: Millis,
-        provider: Idp,
-        success: bool,
-        keys: &[Option<String>; 3],
-        country: Option<&str>,
-        asn: Option<u32>,
-    ) -> SsoBrief {
-        let [login, email, app_user] = keys;
-        SsoBrief::new(
-            time_ms,
-            provider,
-            success,
-            [login.as_deref(), email.as_deref(), app_user.as_deref(), country],
-            asn,
-        )
-    }
-
-    /// The i-th string (see [`SsoBrief::new`]).
-    fn part(&self, i: usize) -> Option<&str> {
-        let end = self.ends[i]? as usize;
-        let start = self.ends[..i].iter().rev().flatten().next().map_or(0, |e| *e as usize);
-        self.text.get(start..end)
-    }
-
-    fn country(&self) -> Option<&str> {
-        self.part(3)
+impl<'a> Brief<'a> {
+    fn country(&self) -> Option<&'a str> {
+        self.parts[3]
     }
 
     /// The folded login a successful SSO counts under in the baseline (`None`: it does not count).
-    fn baseline_login(&self) -> Option<&str> {
-        self.part(0).filter(|_| self.success)
+    fn baseline_login(&self) -> Option<&'a str> {
+        self.parts[0].filter(|_| self.success)
     }
 
-    /// [`SsoBrief::baseline_login`], if it is one of `users` (provider, folded login) and lies
+    /// [`Brief::baseline_login`], if it is one of `users` (provider, folded login) and lies
     /// before that user's time.
-    fn login_before(&self, users: &BTreeMap<(Idp, String), Millis>) -> Option<&str> {
+    fn login_before(&self, users: &BTreeMap<(Idp, String), Millis>) -> Option<&'a str> {
         self.baseline_login().filter(|l| users.get(&(self.provider, l.to_string())).is_some_and(|t| self.time_ms < *t))
     }
 
     /// The user keys it counts under: its login, e-mail and app user name.
-    fn keys<'b>(&'b self, login: &'b str) -> BTreeSet<&'b str> {
-        [Some(login), self.part(1), self.part(2)].into_iter().flatten().collect()
+    fn keys(&self, login: &'a str) -> BTreeSet<&'a str> {
+        [Some(login), self.parts[1], self.parts[2]].into_iter().flatten().collect()
     }
 }
 
@@ -497,7 +451,7 @@ impl Aggregates for LoginAggregates {
 }
 
 /// Adds `b` to `out` under each of its user keys.
-fn add_brief(out: &mut impl Aggregates, b: &SsoBrief, login: &str) {
+fn add_brief(out: &mut impl Aggregates, b: &Brief<'_>, login: &str) {
     for k in b.keys(login) {
         out.at((b.provider, k.to_string())).add(b.time_ms, b.asn, b.country());
     }
@@ -506,24 +460,23 @@ fn add_brief(out: &mut impl Aggregates, b: &SsoBrief, login: &str) {
 impl SsoBaseline {
     /// Keeps the briefs of the SSOs loaded for `[lo, hi]` that count in a baseline, for the next
     /// slice's.
-    fn remember(&mut self, lo: Millis, hi: Millis, ssos: &[IdpEvent]) {
-        let briefs = ssos
-            .iter()
-            .map(|e| {
-                let keys = [&e.user.login, &e.user.email, &e.user.app_username];
-                let keys: [Option<String>; 3] = std::array::from_fn(|i| keys[i].as_deref().map(SsoBrief::KEY_FOLDS[i]));
-                SsoBrief::folded(
-                    e.time_ms,
-                    e.provider,
-                    e.outcome == Outcome::Success,
-                    &keys,
-                    e.country.as_deref(),
-                    e.asn,
-                )
-            })
-            .filter(|b| b.baseline_login().is_some())
-            .collect();
+    fn remember(&mut self, lo: Millis, hi: Millis, ssos: &[IdpEvent]) -> Result<()> {
+        let mut briefs = PackedBriefs::default();
+        for e in ssos {
+            let keys = fold_keys([e.user.login.as_deref(), e.user.email.as_deref(), e.user.app_username.as_deref()]);
+            let b = Brief {
+                time_ms: e.time_ms,
+                provider: e.provider,
+                success: e.outcome == Outcome::Success,
+                asn: e.asn,
+                parts: brief_parts(&keys, e.country.as_deref()),
+            };
+            if b.baseline_login().is_some() {
+                briefs.push(&b)?;
+            }
+        }
         self.loaded = Some((lo, hi, briefs));
+        Ok(())
     }
 
     /// The baseline of `users` (provider, folded login), each before its own time, per
@@ -569,7 +522,7 @@ impl SsoBaseline {
                 anchor: Some(anchor),
                 before,
                 folded_to: anchor,
-                recent: Vec::new(),
+                recent: PackedBriefs::default(),
                 read_to: anchor,
                 loaded,
             };
@@ -581,23 +534,24 @@ impl SsoBaseline {
             return Ok(out);
         }
         if lo_max > self.read_to {
-            let mut new = Vec::new();
+            let mut new = PackedBriefs::default();
             match &self.loaded {
                 Some((l, h, briefs)) if *l <= self.read_to && lo_max - 1 <= *h => {
-                    let read_to = self.read_to;
-                    new.extend(briefs.iter().filter(|b| read_to <= b.time_ms && b.time_ms < lo_max).cloned());
+                    for b in briefs.iter() {
+                        let b = b?;
+                        if self.read_to <= b.time_ms && b.time_ms < lo_max {
+                            new.push(&b)?;
+                        }
+                    }
                 }
                 _ => store.for_each_aws_app_sso_brief(reader, apps, self.read_to, lo_max - 1, &mut |b| {
                     if b.baseline_login().is_some() {
-                        new.push(b.clone());
+                        new.push(b)?;
                     }
                     Ok(())
                 })?,
             }
-            new.sort_by_key(|b| b.time_ms);
-            // Grown to fit, not doubled: it holds the last hours' SSOs of the whole organisation.
-            self.recent.reserve_exact(new.len());
-            self.recent.extend(new);
+            self.recent.append_sorted(&new)?;
             self.read_to = lo_max;
         }
         for user in users.keys() {
@@ -605,26 +559,28 @@ impl SsoBaseline {
                 out.entry(key).or_default().merge(&agg);
             }
         }
-        for b in self.recent.iter().take_while(|b| b.time_ms < lo_max) {
+        for b in self.recent.iter() {
+            let b = b?;
+            if b.time_ms >= lo_max {
+                break;
+            }
             if let Some(login) = b.login_before(users) {
-                add_brief(&mut out, b, login);
+                add_brief(&mut out, &b, login);
             }
         }
         // No later slice's span starts before this (slices move forward): aggregate what lies
         // before it.
         let cut = (q.from_ms - q.portal_lookback_ms - q.before_ms).min(lo);
         if cut > self.folded_to {
-            let n = self.recent.partition_point(|b| b.time_ms < cut);
-            for b in self.recent.drain(..n) {
+            let n = self.recent.count_before(cut);
+            for i in 0..n {
+                let b = self.recent.get(i)?;
                 if let Some(login) = b.baseline_login() {
                     self.before.add((b.provider, login), |a| add_brief(a, &b, login))?;
                 }
             }
             self.before.settle()?;
-            // What was drained leaves its room behind: give back most of it.
-            if self.recent.capacity() > 2 * self.recent.len() + 1024 {
-                self.recent.shrink_to_fit();
-            }
+            self.recent.drop_first(n);
             self.folded_to = cut;
         }
         Ok(out)
@@ -733,9 +689,9 @@ impl Store {
         apps: &AwsApps,
         from: Millis,
         to: Millis,
-        f: &mut dyn FnMut(&SsoBrief) -> Result<()>,
+        f: &mut dyn FnMut(&Brief<'_>) -> Result<()>,
     ) -> Result<()> {
-        self.for_each_aws_app_sso(apps, from, to, false, &mut |r| f(&reader.brief(r)?))?;
+        self.for_each_aws_app_sso(apps, from, to, false, &mut |r| reader.brief(r, f))?;
         // What a prune folded of the SSOs it removed (`retention.rs`): each value once, at the
         // last time it was seen. Every removed SSO lies before any `to` a judged session asks
         // for, so this answers as the SSOs did: a value seen in `[from, to]` counts, at its
@@ -757,18 +713,18 @@ impl Store {
             let (email, app_user, asn, country): (String, String, String, String) =
                 (r.get(2)?, r.get(3)?, r.get(6)?, r.get(7)?);
             let login: String = r.get(1)?;
-            f(&SsoBrief::new(
-                r.get(8)?,
+            f(&Brief {
+                time_ms: r.get(8)?,
                 provider,
-                true,
-                [
+                success: true,
+                asn: crate::retention::dec(&asn).and_then(|a| a.parse::<u32>().ok()),
+                parts: [
                     Some(&login),
                     crate::retention::dec(&email),
                     crate::retention::dec(&app_user),
                     crate::retention::dec(&country),
                 ],
-                crate::retention::dec(&asn).and_then(|a| a.parse::<u32>().ok()),
-            ))?;
+            })?;
         }
         Ok(())
     }
@@ -1033,7 +989,7 @@ impl Store {
         snap.far_signins = far;
         snap.far_signins.shrink_to_fit();
         snap.prior_ssos = baseline.prior(self, &mut reader, &apps, q, &users)?;
-        baseline.remember(near_lo, hi, &near);
+        baseline.remember(near_lo, hi, &near)?;
         ssos.extend(near);
 
         // The IdP sessions those SSOs belong to (Okta), and the Google users' logins.
@@ -1297,27 +1253,6 @@ mod kind_list_tests {
         for k in IdpEventKind::ALL {
             let listed = super::SESSION_KINDS.contains(&format!("'{}'", k.as_str()));
             assert_eq!(listed, k != IdpEventKind::AppSso, "{}", k.as_str());
-        }
-    }
-}
-
-#[cfg(test)]
-mod brief_tests {
-    use super::SsoBrief;
-    use proptest::prelude::*;
-    use trailproof_model::Idp;
-
-    proptest! {
-        /// A brief gives back each of its four strings as given: none stays none, and an empty
-        /// string stays an empty string, wherever it sits among the others.
-        #[test]
-        fn a_brief_gives_back_its_strings(parts in proptest::array::uniform4(proptest::option::of(".{0,6}"))) {
-            let b = SsoBrief::new(7, Idp::Okta, true, [0, 1, 2, 3].map(|i| parts[i].as_deref()), Some(3));
-            for (i, p) in parts.iter().enumerate() {
-                prop_assert_eq!(b.part(i), p.as_deref(), "part {}", i);
-            }
-            prop_assert_eq!(b.baseline_login(), parts[0].as_deref());
-            prop_assert_eq!(b.country(), parts[3].as_deref());
         }
     }
 }
