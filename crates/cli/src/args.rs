@@ -297,6 +297,11 @@ pub struct CorrelateArgs {
     #[arg(long, value_name = "N", default_value_t = trailproof_pipeline::JudgeOptions::default().slice_sessions,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub slice_sessions: u64,
+    /// Hold about this many megabytes of records per slice (0: no bound): in a larger
+    /// organisation more is read around each session, and slices then hold fewer sessions, so
+    /// memory stays about the same. A session's verdict does not depend on it.
+    #[arg(long, value_name = "MB", default_value_t = trailproof_pipeline::JudgeOptions::default().slice_bytes / 1_000_000)]
+    pub slice_mb: u64,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

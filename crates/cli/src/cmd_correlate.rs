@@ -16,7 +16,10 @@ pub fn run(g: &Global, a: &CorrelateArgs) -> anyhow::Result<ExitCode> {
         None => util::now_ms(),
     };
     let since = a.since.as_deref().map(|s| util::parse_time_or_ago(s, now)).transpose()?;
-    let opts = trailproof_pipeline::JudgeOptions { slice_sessions: a.slice_sessions };
+    let opts = trailproof_pipeline::JudgeOptions {
+        slice_sessions: a.slice_sessions,
+        slice_bytes: a.slice_mb.saturating_mul(1_000_000),
+    };
     let s = trailproof_pipeline::judge_with(&mut store, &cfg, since, now, &opts, &mut |_, _| {})?;
     let Some((from, to)) = s.range else {
         println!("no ConsoleLogin events stored: nothing to judge (import or collect CloudTrail first)");

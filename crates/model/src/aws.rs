@@ -4,7 +4,7 @@ use crate::{Millis, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The CloudTrail events trailproof keeps. Everything else is counted as irrelevant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, get_size2::GetSize)]
 pub enum AwsEventKind {
     /// `signin.amazonaws.com` ConsoleLogin (success and failure).
     ConsoleLogin,
@@ -110,7 +110,7 @@ impl AwsEventKind {
 }
 
 /// One sign-in relevant CloudTrail record, normalized. Fields a record does not carry are `None`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, get_size2::GetSize)]
 pub struct AwsEvent {
     /// CloudTrail `eventID` (the dedupe key).
     pub event_id: String,

@@ -3,7 +3,7 @@
 use crate::{Millis, Outcome};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, get_size2::GetSize)]
 #[serde(rename_all = "lowercase")]
 pub enum Idp {
     Okta,
@@ -41,7 +41,7 @@ impl Idp {
 }
 
 /// What an IdP event says happened, in the terms the correlator reasons with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, get_size2::GetSize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdpEventKind {
     /// The user was signed in to an application (Okta `user.authentication.sso`, an Entra
@@ -98,7 +98,9 @@ impl IdpEventKind {
 /// under that source's rules (see each source crate's docs). The correlator combines the
 /// claims of the records of one IdP session; a parser never guesses: when the record does not
 /// say, the claim is [`MfaClaim::Silent`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default, get_size2::GetSize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MfaClaim {
     /// The record says nothing about MFA (an Okta SSO event, a Google SAML event).
@@ -146,7 +148,7 @@ impl MfaClaim {
 }
 
 /// The keys an IdP event names its user by. Matching folds case (see [`crate::fold`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, get_size2::GetSize)]
 pub struct UserKeys {
     /// IdP login: Okta `actor.alternateId`, Entra `userPrincipalName`, Google `actor.email`.
     pub login: Option<String>,
@@ -160,7 +162,7 @@ pub struct UserKeys {
 }
 
 /// One sign-in relevant IdP event, normalized. Fields a record does not carry are `None`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, get_size2::GetSize)]
 pub struct IdpEvent {
     pub provider: Idp,
     /// Entra tenant id, Google customer id; Okta events do not name their org (`None`).

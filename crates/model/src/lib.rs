@@ -68,7 +68,7 @@ impl std::fmt::Display for Source {
 }
 
 /// Result of an event as the source reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, get_size2::GetSize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Success,

@@ -18,7 +18,7 @@ pub struct CoverageSpan {
 /// follows the number of principals, not the number of past sessions. Each value is kept with
 /// the time it was last seen, so a login's baseline is exactly the baseline window before it,
 /// whichever range the login is judged in.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, get_size2::GetSize)]
 pub struct PriorSessions {
     pub sessions: u64,
     /// The latest earlier session.
@@ -66,7 +66,7 @@ pub struct UserLookups {
 }
 
 /// An SSO to an AWS application, by id (see [`Snapshot::far_signins`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, get_size2::GetSize)]
 pub struct FarSignin {
     pub time_ms: Millis,
     pub provider: Idp,
@@ -76,7 +76,7 @@ pub struct FarSignin {
 
 /// A user's earlier SSOs to AWS applications (for new_asn / new_country), aggregated like
 /// [`PriorSessions`]. Serializable: the store keeps a day's worth of them packed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, get_size2::GetSize)]
 pub struct PriorSsos {
     pub ssos: u64,
     pub last_ms: Millis,
@@ -234,13 +234,59 @@ pub struct Snapshot {
     pub coverage: Vec<CoverageSpan>,
 }
 
+/// About the heap a value holds: each entry's key and time, and what its key holds.
+impl<K: Ord + get_size2::GetSize> get_size2::GetSize for SeenMap<K> {
+    fn get_heap_size_with_tracker<T: get_size2::GetSizeTracker>(&self, tracker: T) -> (usize, T) {
+        (self.iter().map(|(k, _)| std::mem::size_of::<(K, Millis)>() + k.get_heap_size()).sum(), tracker)
+    }
+}
+
 impl Snapshot {
+    /// About the bytes its events and baselines take, as values and what they hold (the
+    /// collections' own overhead aside): what a slice of the day holds while it is judged, and
+    /// what the pipeline sizes its slices by. The shared sets (`known_users`, `app_names`, ...)
+    /// are not counted.
+    pub fn heap_bytes(&self) -> usize {
+        use get_size2::GetSize;
+        self.console_logins.get_heap_size()
+            + self.history.get_heap_size()
+            + self.aws_related.get_heap_size()
+            + self.idp.get_heap_size()
+            + self.far_signins.get_heap_size()
+            + self.prior_sessions.iter().map(|(k, v)| k.get_size() + v.get_size()).sum::<usize>()
+            + self.prior_ssos.iter().map(|(k, v)| k.get_size() + v.get_size()).sum::<usize>()
+    }
+
     /// Whether `[start, end]` lies inside one coverage interval of `source` (in `scope`, or in any
     /// scope when `scope` is `None`).
     pub fn covers(&self, source: Source, scope: Option<&str>, start: Millis, end: Millis) -> bool {
         self.coverage
             .iter()
             .any(|c| c.source == source && scope.is_none_or(|s| s == c.scope) && c.start_ms <= start && end <= c.end_ms)
+    }
+}
+
+#[cfg(test)]
+mod heap_bytes_tests {
+    use super::*;
+
+    /// What a slice is sized by counts each event with what its strings hold, and the baselines
+    /// with their keys and values.
+    #[test]
+    fn heap_bytes_counts_events_strings_and_baselines() {
+        let mut snap = Snapshot::default();
+        assert_eq!(snap.heap_bytes(), 0);
+        let login = AwsEvent { user_agent: Some("x".repeat(10_000)), ..Default::default() };
+        snap.console_logins.push(login.clone());
+        let one = snap.heap_bytes();
+        assert!(one >= 10_000 + std::mem::size_of::<AwsEvent>(), "{one}");
+        snap.aws_related.push(login);
+        assert!(snap.heap_bytes() >= one + 10_000, "{}", snap.heap_bytes());
+        let before = snap.heap_bytes();
+        let mut prior = PriorSessions::default();
+        prior.add(1, Some("203.0.113.9".repeat(100)), None, None);
+        snap.prior_sessions.insert("arn".to_string(), prior);
+        assert!(snap.heap_bytes() >= before + 1_100, "{}", snap.heap_bytes());
     }
 }
 

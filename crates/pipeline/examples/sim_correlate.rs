@@ -29,6 +29,7 @@ fn main() -> anyhow::Result<()> {
         SimOptions { users: 10_000, days: 1, noise_ratio: 0.995, idp_noise_per_user_day: 40, ..Default::default() };
     let mut db: Option<PathBuf> = None;
     let mut slice: Option<u64> = None;
+    let mut slice_mb: Option<u64> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().ok_or_else(|| anyhow::anyhow!("{a} needs a value"))?;
@@ -39,6 +40,7 @@ fn main() -> anyhow::Result<()> {
             "--noise-ratio" => opts.noise_ratio = v.parse()?,
             "--idp-noise" => opts.idp_noise_per_user_day = v.parse()?,
             "--slice-sessions" => slice = Some(v.parse()?),
+            "--slice-mb" => slice_mb = Some(v.parse()?),
             "--db" => db = Some(PathBuf::from(v)),
             other => anyhow::bail!("unknown argument {other}"),
         }
@@ -65,6 +67,9 @@ fn main() -> anyhow::Result<()> {
     let mut jo = trailproof_pipeline::JudgeOptions::default();
     if let Some(n) = slice {
         jo.slice_sessions = n;
+    }
+    if let Some(mb) = slice_mb {
+        jo.slice_bytes = mb * 1_000_000;
     }
     let t = Instant::now();
     let per_slice = std::env::var_os("SIM_PER_SLICE").is_some();

@@ -61,15 +61,35 @@ pub struct Timings {
 /// How `judge` works through the sessions.
 #[derive(Debug, Clone)]
 pub struct JudgeOptions {
-    /// About how many ConsoleLogins a slice holds (logins of one millisecond stay together).
-    /// Memory follows this, not the day: a slice's logins, the events around them and their
-    /// verdicts are held at once.
+    /// At most about how many ConsoleLogins a slice holds (logins of one millisecond stay
+    /// together). A slice's logins, the events around them and their verdicts are held at once.
     pub slice_sessions: u64,
+    /// About how many bytes a slice's snapshot may hold ([`Snapshot::heap_bytes`]); 0: no bound.
+    /// A larger organisation reads more around each login (more principals per slice, more
+    /// sign-ins in the windows around it), so after each slice the next one is sized to this
+    /// from the bytes per login the last one held, between an eighth of `slice_sessions` and
+    /// `slice_sessions`: the memory a slice takes follows this, not the organisation.
+    ///
+    /// [`Snapshot::heap_bytes`]: trailproof_model::snapshot::Snapshot::heap_bytes
+    pub slice_bytes: u64,
 }
 
 impl Default for JudgeOptions {
     fn default() -> Self {
-        JudgeOptions { slice_sessions: 4_000 }
+        JudgeOptions { slice_sessions: 4_000, slice_bytes: 20_000_000 }
+    }
+}
+
+impl JudgeOptions {
+    /// How many ConsoleLogins the slice after one of `sessions` logins whose snapshot held
+    /// `bytes` may hold (see [`JudgeOptions::slice_bytes`]).
+    pub fn next_slice_sessions(&self, bytes: u64, sessions: u64) -> u64 {
+        if self.slice_bytes == 0 || bytes == 0 || sessions == 0 {
+            return self.slice_sessions;
+        }
+        let fits = u128::from(self.slice_bytes) * u128::from(sessions) / u128::from(bytes);
+        let fits = u64::try_from(fits).unwrap_or(u64::MAX);
+        fits.clamp((self.slice_sessions / 8).max(1), self.slice_sessions.max(1))
     }
 }
 
@@ -211,9 +231,10 @@ fn judge_slices(
     out.timings.snapshot += t.elapsed();
     let mut baseline = SsoBaseline::default();
     let mut start = from;
+    let mut slice_sessions = opts.slice_sessions;
     while start < to {
         let t = std::time::Instant::now();
-        let end = store.console_login_slice_end(start, to, opts.slice_sessions)?;
+        let end = store.console_login_slice_end(start, to, slice_sessions)?;
         let q = SnapshotQuery {
             from_ms: start,
             to_ms: end,
@@ -239,7 +260,11 @@ fn judge_slices(
         out.timings.snapshot += t.elapsed();
         let t = std::time::Instant::now();
         let records = correlate(&snap, cfg);
+        let bytes = u64::try_from(snap.heap_bytes()).unwrap_or(u64::MAX);
+        // The ConsoleLogins the slice was cut by (`console_login_slice_end`), failures too.
+        let logins = snap.console_logins.iter().filter(|c| start <= c.time_ms && c.time_ms < end).count();
         drop(snap);
+        slice_sessions = opts.next_slice_sessions(bytes, logins as u64);
         out.timings.engine += t.elapsed();
         let t = std::time::Instant::now();
         out.sessions += records.len() as u64;
@@ -319,6 +344,21 @@ mod tests {
 
     fn q(from_ms: Millis, to_ms: Millis, sso_only: bool) -> RejudgeRange {
         RejudgeRange { id: 1, provider: "entra".into(), from_ms, to_ms, sso_only, reason: String::new(), queued_ms: 0 }
+    }
+
+    #[test]
+    fn slices_are_sized_to_the_byte_budget_within_bounds() {
+        let o = JudgeOptions { slice_sessions: 4_000, slice_bytes: 24_000_000 };
+        // 4,000 logins held 30 MB: the next slice holds 3,200.
+        assert_eq!(o.next_slice_sessions(30_000_000, 4_000), 3_200);
+        // 1,000 logins held 3 MB: never more than `slice_sessions`.
+        assert_eq!(o.next_slice_sessions(3_000_000, 1_000), 4_000);
+        // Far over the budget: never fewer than an eighth.
+        assert_eq!(o.next_slice_sessions(u64::MAX, 4_000), 500);
+        assert_eq!(JudgeOptions { slice_sessions: 1, ..o }.next_slice_sessions(u64::MAX, 1), 1);
+        // No budget, or nothing measured: `slice_sessions`.
+        assert_eq!(JudgeOptions { slice_bytes: 0, ..o }.next_slice_sessions(30_000_000, 4_000), 4_000);
+        assert_eq!(o.next_slice_sessions(0, 0), 4_000);
     }
 
     #[test]

@@ -37,7 +37,7 @@ fn signals(day2: (&str, &str, &str, u32, &str), slice_sessions: u64) -> Vec<Sign
         None,
     );
     let cfg = Compiled::new(&Config::default()).unwrap();
-    let opts = trailproof_pipeline::JudgeOptions { slice_sessions };
+    let opts = trailproof_pipeline::JudgeOptions { slice_sessions, ..Default::default() };
     let s = trailproof_pipeline::judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
     assert_eq!(s.slices, 3 - slice_sessions, "{s:?}");
     let v = store.verdicts_for("c2").unwrap().remove(0);

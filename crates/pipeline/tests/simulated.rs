@@ -85,7 +85,7 @@ fn verdicts_do_not_depend_on_the_slice_size() {
     assert_eq!(first.slices, 1, "{first:?}");
     assert!(first.sessions > 100, "{first:?}");
     for n in [1, 7] {
-        let opts = trailproof_pipeline::JudgeOptions { slice_sessions: n };
+        let opts = trailproof_pipeline::JudgeOptions { slice_sessions: n, ..Default::default() };
         let again =
             trailproof_pipeline::judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
         assert_eq!(again.sessions, first.sessions, "slices of {n}");
@@ -95,6 +95,13 @@ fn verdicts_do_not_depend_on_the_slice_size() {
         );
         assert_eq!((again.changes.new, again.changes.changed), (0, 0), "slices of {n}: {again:?}");
     }
+    // Slices sized by bytes: with a budget no slice fits, every slice after the first holds an
+    // eighth of `slice_sessions`; the verdicts are the same.
+    let opts = trailproof_pipeline::JudgeOptions { slice_sessions: 64, slice_bytes: 1 };
+    let again = trailproof_pipeline::judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+    assert_eq!(again.sessions, first.sessions);
+    assert!(again.slices > first.sessions / 16, "{again:?}");
+    assert_eq!((again.changes.new, again.changes.changed), (0, 0), "{again:?}");
     // The log was copied on a thread of its own while verdicts were stored; the store's own
     // checkpoints are back, and nothing was lost.
     let auto: i64 = store.conn().pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0)).unwrap();

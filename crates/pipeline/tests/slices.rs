@@ -31,7 +31,7 @@ fn store_with(idp: &[IdpEvent], aws: &[AwsEvent]) -> Store {
 fn judged_in_slices(idp: &[IdpEvent], aws: &[AwsEvent], slice_sessions: u64) -> (Store, JudgeSummary) {
     let mut store = store_with(idp, aws);
     let cfg = Compiled::new(&Config::default()).unwrap();
-    let opts = JudgeOptions { slice_sessions };
+    let opts = JudgeOptions { slice_sessions, ..Default::default() };
     let s = judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
     (store, s)
 }
