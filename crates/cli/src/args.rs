@@ -292,8 +292,9 @@ pub struct CorrelateArgs {
     /// such as 24h or 7d); default: all stored.
     #[arg(long, value_name = "TIME|DURATION")]
     pub since: Option<String>,
-    /// Judge about this many sessions at a time. Memory follows it, not the number of sessions
-    /// judged; a session's verdict does not depend on it.
+    /// Judge at most about this many sessions at a time (fewer when --slice-mb is reached). Memory
+    /// follows the slice, not the number of sessions judged; a session's verdict does not depend
+    /// on it.
     #[arg(long, value_name = "N", default_value_t = trailproof_pipeline::JudgeOptions::default().slice_sessions,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub slice_sessions: u64,
