@@ -6,6 +6,9 @@
 //! (2.9 MB for the 4,464 logins of a simulated 10-day, 10,000-user store; BENCHMARKS.md).
 //! Aggregating is exact in any order ([`PriorSsos::merge`]), so what is added is gathered unpacked,
 //! a bounded number of logins at a time, and merged into the packed bytes in one go.
+//!
+//! The day baseline also keeps the whole organisation's SSOs of the last hours one by one
+//! ([`PackedBriefs`]), each packed the same way: 1.2 MB less at 50,000 users (BENCHMARKS.md).
 
 use crate::{Result, StoreError};
 use serde::{Deserialize, Serialize};
@@ -127,8 +130,8 @@ struct BriefWire<'a> {
 }
 
 /// Briefs one after the other, each a postcard byte string, for the baseline's SSOs of the last
-/// hours: those of the whole organisation. As values, with their strings in an allocation of
-/// their own, they took about twice the room (BENCHMARKS.md).
+/// hours: those of the whole organisation. As values, each with its strings in an allocation of
+/// its own, they took 1.2 MB more at 50,000 users (BENCHMARKS.md).
 #[derive(Debug, Default)]
 pub(crate) struct PackedBriefs {
     /// Each brief's time and where its bytes end in `bytes`, in the order pushed.
