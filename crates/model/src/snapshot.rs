@@ -253,8 +253,8 @@ impl Snapshot {
             + self.aws_related.get_heap_size()
             + self.idp.get_heap_size()
             + self.far_signins.get_heap_size()
-            + self.prior_sessions.iter().map(|(k, v)| k.get_size() + v.get_size()).sum::<usize>()
-            + self.prior_ssos.iter().map(|(k, v)| k.get_size() + v.get_size()).sum::<usize>()
+            + self.prior_sessions.get_heap_size()
+            + self.prior_ssos.get_heap_size()
     }
 
     /// Whether `[start, end]` lies inside one coverage interval of `source` (in `scope`, or in any

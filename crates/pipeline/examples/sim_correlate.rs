@@ -69,7 +69,7 @@ fn main() -> anyhow::Result<()> {
         jo.slice_sessions = n;
     }
     if let Some(mb) = slice_mb {
-        jo.slice_bytes = mb * 1_000_000;
+        jo.slice_bytes = mb.saturating_mul(1_000_000);
     }
     let t = Instant::now();
     let per_slice = std::env::var_os("SIM_PER_SLICE").is_some();

@@ -157,11 +157,28 @@ impl PackedBriefs {
         self.index.len()
     }
 
-    /// The i-th brief pushed (`i < len()`).
-    pub(crate) fn get(&self, i: usize) -> Result<Brief<'_>> {
+    /// The i-th brief's time and packed bytes (`i < len()`).
+    fn packed(&self, i: usize) -> (Millis, &[u8]) {
         let start = if i == 0 { 0 } else { self.index[i - 1].1 };
         let (time_ms, end) = self.index[i];
-        let bytes = self.bytes.get(start..end).unwrap_or_default();
+        (time_ms, self.bytes.get(start..end).unwrap_or_default())
+    }
+
+    /// Appends `other`'s i-th brief as it is packed (`i < other.len()`).
+    pub(crate) fn push_from(&mut self, other: &PackedBriefs, i: usize) {
+        let (time_ms, bytes) = other.packed(i);
+        self.bytes.extend_from_slice(bytes);
+        self.index.push((time_ms, self.bytes.len()));
+    }
+
+    /// The time of the i-th brief pushed (`i < len()`).
+    pub(crate) fn time(&self, i: usize) -> Millis {
+        self.index[i].0
+    }
+
+    /// The i-th brief pushed (`i < len()`).
+    pub(crate) fn get(&self, i: usize) -> Result<Brief<'_>> {
+        let (time_ms, bytes) = self.packed(i);
         let w: BriefWire<'_> = postcard::from_bytes(bytes)
             .map_err(|e| StoreError::Corrupt(format!("unpacking an SSO of the baseline: {e}")))?;
         let mut parts = w.parts;
@@ -201,15 +218,14 @@ impl PackedBriefs {
 
     /// Appends `other`'s briefs, sorted by time (stable), to this list, grown to fit rather than
     /// doubled.
-    pub(crate) fn append_sorted(&mut self, other: &PackedBriefs) -> Result<()> {
+    pub(crate) fn append_sorted(&mut self, other: &PackedBriefs) {
         let mut order: Vec<usize> = (0..other.len()).collect();
-        order.sort_by_key(|i| other.index[*i].0);
+        order.sort_by_key(|i| other.time(*i));
         self.bytes.reserve_exact(other.bytes.len());
         self.index.reserve_exact(other.len());
         for i in order {
-            self.push(&other.get(i)?)?;
+            self.push_from(other, i);
         }
-        Ok(())
     }
 }
 
@@ -293,7 +309,7 @@ mod tests {
             let mut sorted = owned.clone();
             sorted.sort_by_key(|b| b.0);
             let mut packed = PackedBriefs::default();
-            packed.append_sorted(&unsorted).unwrap();
+            packed.append_sorted(&unsorted);
             let got: Vec<Brief<'_>> = packed.iter().collect::<Result<_>>().unwrap();
             let want: Vec<Brief<'_>> = sorted.iter().map(view).collect();
             prop_assert_eq!(&got, &want);

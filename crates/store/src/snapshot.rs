@@ -326,8 +326,7 @@ impl<'s> IdpReader<'s> {
         })
     }
 
-    /// The baseline fields of an SSO `row` holds.
-    /// Calls `f` with the baseline fields of an SSO's row.
+    /// Calls `f` with the baseline fields of the SSO `row` holds.
     fn brief(&mut self, row: &IdpRow, f: &mut dyn FnMut(&Brief<'_>) -> Result<()>) -> Result<()> {
         let mut keys: [Option<String>; 3] = Default::default();
         for (i, id) in [row.login, row.email, row.app_username].into_iter().enumerate() {
@@ -537,10 +536,9 @@ impl SsoBaseline {
             let mut new = PackedBriefs::default();
             match &self.loaded {
                 Some((l, h, briefs)) if *l <= self.read_to && lo_max - 1 <= *h => {
-                    for b in briefs.iter() {
-                        let b = b?;
-                        if self.read_to <= b.time_ms && b.time_ms < lo_max {
-                            new.push(&b)?;
+                    for i in 0..briefs.len() {
+                        if (self.read_to..lo_max).contains(&briefs.time(i)) {
+                            new.push_from(briefs, i);
                         }
                     }
                 }
@@ -551,7 +549,7 @@ impl SsoBaseline {
                     Ok(())
                 })?,
             }
-            self.recent.append_sorted(&new)?;
+            self.recent.append_sorted(&new);
             self.read_to = lo_max;
         }
         for user in users.keys() {
