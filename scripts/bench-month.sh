@@ -13,18 +13,21 @@
 #   scripts/bench-month.sh --users 1000 --days 30   # 1.6 GB of logs, some 5 minutes on 2 cores
 #   scripts/bench-month.sh --quick                  # 40 users, 5 days, 2 kept: seconds
 #
-# Options: --users N, --days N, --keep-days N, --noise R (share of CloudTrail records that are
+# Options: --users N, --days N, --keep-days N, --keep-verdict-days N (the pruned store also removes
+# the verdicts of sessions older than N days; the comparison then covers the sessions it keeps),
+# --noise R (share of CloudTrail records that are
 # ordinary API calls; default 0.9), --idp-noise N, --data DIR (generated corpus and its per-day
 # views, cached by their parameters), --out DIR (BENCHMARKS.md and docs/; default the repository),
 # --bin PATH (a built trailproof; default: cargo build --release), --no-md (no BENCHMARKS.md edit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-users=10000 days=30 keep=7 noise=0.9 idp_noise=20 data="" out="." bin="" md=1 quick=0
+users=10000 days=30 keep=7 vkeep="" noise=0.9 idp_noise=20 data="" out="." bin="" md=1 quick=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) users=$2; shift ;;
     --days) days=$2; shift ;;
     --keep-days) keep=$2; shift ;;
+    --keep-verdict-days) vkeep=$2; shift ;;
     --noise) noise=$2; shift ;;
     --idp-noise) idp_noise=$2; shift ;;
     --data) data=$2; shift ;;
@@ -141,7 +144,8 @@ for date in "${dates[@]}"; do
     timed "$store" "$day" "$date" correlate "$bin" --quiet --db "$db" --config "$work/org.toml" correlate --now "$now" --since "$since"
     timed "$store" "$day" "$date" report "$bin" --quiet --db "$db" report --format html --since "$from" --until "$now" --out "$work/report.html"
     if [ "$store" = pruned ]; then
-      timed "$store" "$day" "$date" prune "$bin" --quiet --db "$db" --config "$work/org.toml" prune --keep-days "$keep" --now "$now"
+      timed "$store" "$day" "$date" prune "$bin" --quiet --db "$db" --config "$work/org.toml" prune --keep-days "$keep" \
+        ${vkeep:+--keep-verdict-days "$vkeep"} --now "$now"
       cp "$work/out" "$work/prune-$day.out"
     fi
     printf '%s\t%s\t%s\tsize\t%s\t0\n' "$store" "$day" "$date" "$(size_of "$db")" >> "$results"
@@ -155,9 +159,9 @@ for store in pruned full; do
   "$bin" --quiet --db "$work/$store.db" status --format json > "$work/status-$store.json"
 done
 
-python3 - "$work" "$out" "$params" "$users" "$days" "$keep" "$noise" "$idp_noise" "$quick" "$md" "$data" <<'PY'
+python3 - "$work" "$out" "$params" "$users" "$days" "$keep" "$noise" "$idp_noise" "$quick" "$md" "$data" "$vkeep" <<'PY'
 import datetime, hashlib, json, os, re, sys
-work, out, params, users, days, keep, noise, idp_noise, quick, md, data = sys.argv[1:]
+work, out, params, users, days, keep, noise, idp_noise, quick, md, data, vkeep = sys.argv[1:]
 users, days, keep, quick, md = int(users), int(days), int(keep), quick == "1", md == "1"
 rows = [l.rstrip("\n").split("\t") for l in open(f"{work}/results.tsv")]
 per = {}  # (store, day) -> {"date", stages{}, size, peak_kb}
@@ -177,6 +181,15 @@ a, b = canon(f"{work}/pruned.json"), canon(f"{work}/full.json")
 sha = lambda v: hashlib.sha256(json.dumps(v, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 ka = {x["console_login_event_id"]: x for x in a}
 kb_ = {x["console_login_event_id"]: x for x in b}
+# With verdicts removed (--keep-verdict-days), the pruned store keeps those of the sessions from the
+# last prune's cut on: each must equal the never-pruned store's, and none of the earlier ones stays.
+cut = None
+if vkeep:
+    last = sorted((int(f[6:-4]) for f in os.listdir(work) if re.fullmatch(r"prune-\d+\.out", f)))[-1]
+    m = re.search(r"verdicts of sessions before (\S+?):", open(f"{work}/prune-{last}.out").read())
+    cut = m.group(1) if m else "9999"
+    b = [x for x in b if x.get("time", "") >= cut]
+    kb_ = {x["console_login_event_id"]: x for x in b}
 differ = sorted(k for k in set(ka) | set(kb_) if ka.get(k) != kb_.get(k))
 status = {s: json.load(open(f"{work}/status-{s}.json")) for s in ("pruned", "full")}
 stored = {s: sum(status[s].get("raw_records", {}).values()) for s in status}
@@ -256,6 +269,8 @@ open(f"{out}/docs/bench-month.svg", "w").write("\n".join(svg) + "\n")
 
 # The BENCHMARKS.md section.
 cmd = "scripts/bench-month.sh --quick" if quick else f"scripts/bench-month.sh --users {users} --days {days} --keep-days {keep}"
+if vkeep:
+    cmd += f" --keep-verdict-days {vkeep}"
 full_windows = [d for d in days_out if d["day"] > keep + 2]
 def spread(key, store, field):
     v = [d[store][field] for d in full_windows]
@@ -269,9 +284,10 @@ sec = ["## A month of daily runs", "",
        + ", ".join(f"{k} {v:,}" for k, v in res["corpus"]["idp_records"].items()) + " IdP records. "
        f"Each day: that day's files imported (IdP pages with their coverage cut to the day, the trail files "
        f"delivered that day), `correlate --now <end of day> --since <72 h before>`, the day's HTML report, then "
-       f"`prune --keep-days {keep} --now <end of day>` in the pruned store only.", "",
+       f"`prune --keep-days {keep}{f' --keep-verdict-days {vkeep}' if vkeep else ''} --now <end of day>` in the pruned store only.", "",
        "![store size and time per day](docs/bench-month.svg)", "",
-       f"**Verdicts at day {ndays - 1}: {len(a):,} in the pruned store, {len(b):,} in the never-pruned one, "
+       (f"**Verdicts kept {vkeep} days: the pruned store holds those of sessions from {cut} on.** " if vkeep else "") +
+       f"**Verdicts at day {ndays - 1}: {len(a):,} in the pruned store, {len(b):,} in the never-pruned one{' (of the same sessions)' if vkeep else ''}, "
        + ("all identical" if not differ else f"{len(differ)} DIFFER") + f"** (SHA-256 over `report --format json`'s verdicts: "
        f"`{res['verdicts']['sha256_pruned'][:16]}…` and `{res['verdicts']['sha256_full'][:16]}…`). "
        f"Raw records stored at the end: {stored['pruned']:,} pruned, {stored['full']:,} never pruned.", "",

@@ -177,10 +177,15 @@ is kept as per-identity aggregates, so no verdict or signal changes. A session n
 window back. The work goes in small transactions (a kill loses nothing; run it again to finish), under \
 the same locks as an import, and the space goes back to the file system by incremental vacuum in \
 bounded steps (stores created before this version reuse it instead).\n\n\
+Verdicts stay until removed on purpose: --keep-verdict-days N (or [retention] verdict_keep_days) removes \
+those of sessions older than N days (N at least the records' window), with their earlier versions, \
+their queued tickets and the records only they cite; one a notification sink has not sent yet stays. \
+Without it the store keeps growing by each judged session's verdict and evidence (some 10 KB).\n\n\
 Nothing is removed by default: without --keep-days, prune needs [retention] enabled = true in the \
 configuration.",
         after_help = "Examples:\n  \
 trailproof --db tp.db prune --keep-days 30 --dry-run\n  \
+trailproof --db tp.db prune --keep-days 30 --keep-verdict-days 400\n  \
 trailproof --db tp.db --config trailproof.toml prune"
     )]
     Prune(PruneArgs),
@@ -191,6 +196,11 @@ pub struct PruneArgs {
     /// Keep this many days (default: [retention] keep_days, when [retention] is enabled).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_days: Option<u32>,
+    /// Also remove the verdicts of sessions older than N days (at least --keep-days), with their
+    /// earlier versions and the records only they cite (default: [retention] verdict_keep_days,
+    /// when [retention] is enabled; otherwise verdicts stay).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_verdict_days: Option<u32>,
     /// The present (RFC 3339); default: now.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,

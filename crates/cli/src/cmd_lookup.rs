@@ -65,8 +65,19 @@ pub fn run(g: &Global, a: &LookupArgs) -> anyhow::Result<ExitCode> {
     let store = util::open_existing(&g.db)?;
     let records = store.verdicts_for(a.target.trim())?;
     if records.is_empty() {
+        // Retention may have removed it on purpose: say so rather than only suggesting a typo.
+        let removed = store
+            .retention_state()?
+            .and_then(|r| r.verdicts_before_ms)
+            .map(|t| {
+                format!(
+                    "; the verdicts of sessions before {} were removed by retention ([retention] verdict_keep_days or prune --keep-verdict-days)",
+                    format_ms(t)
+                )
+            })
+            .unwrap_or_default();
         anyhow::bail!(
-            "no verdict for {:?}: check the ARN or event id, and run `trailproof correlate` after importing the data",
+            "no verdict for {:?}: check the ARN or event id, and run `trailproof correlate` after importing the data{removed}",
             util::inert(&a.target)
         );
     }

@@ -20,13 +20,15 @@ pub fn run(g: &Global, a: &PruneArgs) -> anyhow::Result<ExitCode> {
             "prune needs --keep-days N, or a configuration with [retention] enabled = true (nothing is removed by default)"
         ),
     };
+    // Verdicts go only when asked for: on the command line, or by the [retention] that is used.
+    let verdict_days = a.keep_verdict_days.or(config.retention.verdict_keep_days.filter(|_| config.retention.enabled));
     let cfg = Compiled::new(&config)?;
     let now: Millis = match &a.now {
         Some(s) => trailproof_model::parse_time(s).map_err(|e| anyhow::anyhow!("--now: {e}"))?,
         None => util::now_ms(),
     };
     let mut store = util::open_existing(&g.db)?;
-    let r = trailproof_pipeline::prune(&mut store, &cfg, keep_days, now, a.dry_run)?;
+    let r = trailproof_pipeline::prune(&mut store, &cfg, keep_days, verdict_days, now, a.dry_run)?;
     for line in describe(&r, keep_days) {
         println!("{line}");
     }
@@ -44,14 +46,31 @@ pub fn describe(r: &PruneReport, keep_days: u32) -> Vec<String> {
     };
     let verb = if r.dry_run { "would remove" } else { "removed" };
     let mut out = vec![format!(
-        "keeping {keep_days} days: sessions before {} are sealed (their verdicts stay; never judged again){}",
+        "keeping {keep_days} days: sessions before {} are sealed ({}never judged again){}",
         format_ms(seal),
+        if r.verdicts_before_ms.is_none() { "their verdicts stay; " } else { "" },
         if r.unjudged_sessions > 0 {
             format!("; held back by {} session(s) not judged yet: run correlate", r.unjudged_sessions)
         } else {
             String::new()
         }
     )];
+    if let Some(cut) = r.verdicts_before_ms {
+        out.push(format!(
+            "{verb} the verdicts of sessions before {}: {} verdict(s) with {} earlier version(s){}",
+            format_ms(cut),
+            r.verdicts,
+            r.verdict_versions,
+            if r.verdicts_unsent > 0 {
+                format!(
+                    "; {} kept: a notification sink has not sent them yet (run notify; a sink no longer configured keeps its place in the queue)",
+                    r.verdicts_unsent
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
     out.push(format!(
         "{verb} records before {} (Google sign-ins before {}): {} IdP events, {} AWS events, {} raw records ({} blocks, {} earlier versions), {} coverage intervals cut",
         r.pruned_before_ms.map(format_ms).unwrap_or_default(),

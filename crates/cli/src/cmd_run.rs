@@ -318,16 +318,14 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     // 5. prune ([retention] enabled): last, so that every stage before it saw the data.
     let t = Instant::now();
+    let (keep_days, verdict_days) = (config.retention.keep_days, config.retention.verdict_keep_days);
     if !config.retention.enabled {
         st.line("prune", t, true, "skipped: [retention] is not enabled (nothing is removed)");
     } else if a.dry_run {
-        match trailproof_pipeline::prune(&mut store, &cfg, config.retention.keep_days, now, true) {
-            Ok(r) => st.line(
-                "prune",
-                t,
-                true,
-                &format!("dry run: {}", crate::cmd_prune::describe(&r, config.retention.keep_days).join("; ")),
-            ),
+        match trailproof_pipeline::prune(&mut store, &cfg, keep_days, verdict_days, now, true) {
+            Ok(r) => {
+                st.line("prune", t, true, &format!("dry run: {}", crate::cmd_prune::describe(&r, keep_days).join("; ")))
+            }
             Err(e) => {
                 st.failed = true;
                 eprintln!("error: {e:#}");
@@ -335,8 +333,8 @@ pub fn run(g: &Global, a: &RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     } else {
-        match trailproof_pipeline::prune(&mut store, &cfg, config.retention.keep_days, now, false) {
-            Ok(r) => st.line("prune", t, true, &crate::cmd_prune::describe(&r, config.retention.keep_days).join("; ")),
+        match trailproof_pipeline::prune(&mut store, &cfg, keep_days, verdict_days, now, false) {
+            Ok(r) => st.line("prune", t, true, &crate::cmd_prune::describe(&r, keep_days).join("; ")),
             Err(e) => {
                 st.failed = true;
                 eprintln!("error: {e:#}");

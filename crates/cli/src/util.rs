@@ -151,7 +151,12 @@ pub fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<trailproof_
     let Some(path) = path else { return Ok(Default::default()) };
     let text =
         std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+    let config: trailproof_model::config::Config =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+    let r = &config.retention;
+    trailproof_model::config::RetentionConfig::check_verdict_days(r.keep_days, r.verdict_keep_days)
+        .map_err(|e| anyhow::anyhow!("config {}: [retention]: {e}", path.display()))?;
+    Ok(config)
 }
 
 /// Opens an existing database (commands that only read must not create an empty one).

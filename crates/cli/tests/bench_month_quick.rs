@@ -75,3 +75,37 @@ fn bench_month_quick_run_prunes_and_keeps_every_verdict() {
     assert_eq!(md.matches("## A month of daily runs").count(), 1, "{md}");
     assert!(md.contains("all identical") && md.contains("| 5 | 20261105 |"), "{md}");
 }
+
+/// The same with verdicts kept three days (`--keep-verdict-days 3`): the pruned store ends with
+/// the verdicts of the later sessions only, each equal to the never-pruned store's, and says so.
+#[test]
+fn bench_month_quick_run_with_verdicts_kept_three_days() {
+    if Command::new("python3").arg("--version").output().is_err() || !Path::new("/usr/bin/time").exists() {
+        eprintln!("skipped: the bench script needs python3 and /usr/bin/time");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench-month.sh");
+    let o = Command::new("bash")
+        .arg(&script)
+        .args(["--quick", "--keep-verdict-days", "3", "--bin", env!("CARGO_BIN_EXE_trailproof"), "--data"])
+        .arg(tmp.path().join("data"))
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("docs/bench-month.json")).unwrap()).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("data/sim/truth.json")).unwrap()).unwrap();
+    let sessions = truth["console_logins"]["successful"].as_array().unwrap().len() as u64;
+    let v = &r["verdicts"];
+    assert_eq!(v["differ"], 0, "{v}");
+    let kept = v["pruned"].as_u64().unwrap();
+    assert!(kept > 0 && kept < sessions, "{kept} of {sessions} verdicts kept: {v}");
+    assert_eq!(v["pruned"], v["full"], "{v}");
+    assert_eq!(v["sha256_pruned"], v["sha256_full"]);
+    let md = std::fs::read_to_string(tmp.path().join("BENCHMARKS.md")).unwrap();
+    assert!(md.contains("--keep-verdict-days 3") && md.contains("Verdicts kept 3 days"), "{md}");
+}

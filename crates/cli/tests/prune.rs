@@ -1,7 +1,8 @@
 //! `trailproof prune` as a process (issue 18): killed with SIGKILL at any moment it loses
 //! nothing (every verdict and every record a verdict cites stays, the database is sound) and a
-//! rerun finishes the job exactly as an uninterrupted prune does; a prune and an import started
-//! together both finish and store everything.
+//! rerun finishes the job exactly as an uninterrupted prune does; the same when it also removes
+//! old verdicts (only whole verdicts go, never what a kept one cites); a prune and an import
+//! started together both finish and store everything.
 
 use std::path::Path;
 use std::process::Command;
@@ -40,8 +41,12 @@ fn judged_store(dir: &Path) -> std::path::PathBuf {
 }
 
 fn prune(db: &Path) -> Command {
+    prune_with(db, &[])
+}
+
+fn prune_with(db: &Path, more: &[&str]) -> Command {
     let mut c = bin();
-    c.arg("--db").arg(db).args(["prune", "--keep-days", "2", "--now", NOW]);
+    c.arg("--db").arg(db).args(["prune", "--keep-days", "2", "--now", NOW]).args(more);
     c
 }
 
@@ -79,25 +84,64 @@ fn state(db: &Path) -> (Vec<(String, String)>, Vec<i64>) {
 
 #[test]
 fn sigkill_during_prune_loses_nothing_and_a_rerun_finishes() {
+    sigkill_then_rerun(&[]);
+}
+
+/// The same with verdicts removed too (sessions before 2026-11-04): after any kill, each
+/// verdict is there as it was or gone, and a rerun ends where an uninterrupted prune does.
+#[test]
+fn sigkill_during_a_prune_of_verdicts_loses_nothing_and_a_rerun_finishes() {
+    sigkill_then_rerun(&["--keep-verdict-days", "3"]);
+}
+
+fn sigkill_then_rerun(more: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let db = judged_store(dir.path());
     let reference = dir.path().join("ref.db");
     std::fs::copy(&db, &reference).unwrap();
     let before = state(&db);
-    ok(&mut prune(&reference));
+    let said = ok(&mut prune_with(&reference, more));
     let done = state(&reference);
     assert!(done.1[0] < before.1[0] && done.1[2] < before.1[2], "{:?} vs {:?}", done.1, before.1);
-    assert_eq!(done.0, before.0);
+    if more.is_empty() {
+        assert_eq!(done.0, before.0);
+        assert!(!said.contains("verdicts of sessions before"), "{said}");
+    } else {
+        assert!(
+            !done.0.is_empty() && done.0.len() < before.0.len(),
+            "{} of {} verdicts kept",
+            done.0.len(),
+            before.0.len()
+        );
+        assert!(done.0.iter().all(|v| before.0.contains(v)), "a kept verdict changed");
+        let removed = before.0.len() - done.0.len();
+        assert!(
+            said.contains(&format!(
+                "removed the verdicts of sessions before 2026-11-04T00:00:00Z: {removed} verdict(s)"
+            )),
+            "{said}"
+        );
+        // `lookup` of a removed session says why it has no verdict.
+        let (gone, _) = before.0.iter().find(|v| !done.0.contains(v)).unwrap();
+        let out = bin().arg("--db").arg(&reference).args(["lookup", gone]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("before 2026-11-04T00:00:00Z were removed by retention"),
+            "{err}"
+        );
+    }
 
     let mut killed_midway = 0;
     for ms in [40, 120, 250, 400, 600] {
-        let mut child = prune(&db).stdout(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = prune_with(&db, more).stdout(std::process::Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(ms));
         let finished = child.try_wait().unwrap().is_some();
         child.kill().unwrap_or(()); // SIGKILL
         child.wait().unwrap();
         let now = state(&db);
-        assert_eq!(now.0, before.0, "verdicts changed after a kill at {ms} ms");
+        // Every verdict the finished prune keeps is there, as it was; any other is as before or gone.
+        assert!(done.0.iter().all(|v| now.0.contains(v)), "a kept verdict is gone after a kill at {ms} ms");
+        assert!(now.0.iter().all(|v| before.0.contains(v)), "a verdict changed after a kill at {ms} ms");
         if !finished && now.1 != done.1 {
             killed_midway += 1;
         }
@@ -106,8 +150,26 @@ fn sigkill_during_prune_loses_nothing_and_a_rerun_finishes() {
         }
     }
     assert!(killed_midway > 0, "no kill landed inside the prune: the test proved nothing");
-    ok(&mut prune(&db));
+    ok(&mut prune_with(&db, more));
     assert_eq!(state(&db), done);
+}
+
+/// Verdicts kept fewer days than the records is refused, saying what to do, and changes nothing.
+#[test]
+fn verdicts_kept_fewer_days_than_the_records_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tp.db");
+    trailproof_store::Store::open(&db).unwrap();
+    let out = prune_with(&db, &["--keep-verdict-days", "1"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fewer than the 2 days of records kept") && err.contains("at least 2 days"), "{err}");
+    let cfg = dir.path().join("tp.toml");
+    std::fs::write(&cfg, "[retention]\nenabled = true\nkeep_days = 30\nverdict_keep_days = 7\n").unwrap();
+    let out = bin().arg("--db").arg(&db).arg("--config").arg(&cfg).arg("prune").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[retention]: verdicts would be kept 7 days") && err.contains("tp.toml"), "{err}");
 }
 
 #[test]

@@ -38,11 +38,32 @@ pub struct RetentionConfig {
     /// Console sessions older than this many days are no longer judged again, and the records
     /// no later judgement can need are removed (verdicts and the records they cite stay).
     pub keep_days: u32,
+    /// Verdicts of sessions older than this many days are removed, with their earlier versions
+    /// and the records only they cite (at least `keep_days`; a verdict a notification sink has
+    /// not sent yet stays). Absent: verdicts stay until removed on purpose, and the store grows
+    /// by each judged session's verdict and evidence (some 10 KB) for as long as it runs.
+    pub verdict_keep_days: Option<u32>,
+}
+
+impl RetentionConfig {
+    /// Whether verdicts may be kept `verdict_days` while records are kept `keep_days`: a verdict
+    /// goes only once its session is sealed (never judged again), so never fewer days.
+    pub fn check_verdict_days(keep_days: u32, verdict_days: Option<u32>) -> Result<(), String> {
+        match verdict_days {
+            Some(v) if v < keep_days => Err(format!(
+                "verdicts would be kept {v} days, fewer than the {keep_days} days of records kept: a session's \
+                 verdict may only go once the session is sealed; keep verdicts at least {keep_days} days \
+                 ([retention] verdict_keep_days, or prune --keep-verdict-days)"
+            )),
+            Some(0) => Err("verdict_keep_days must be at least 1".into()),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        RetentionConfig { enabled: false, keep_days: 30 }
+        RetentionConfig { enabled: false, keep_days: 30, verdict_keep_days: None }
     }
 }
 

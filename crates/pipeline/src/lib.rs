@@ -27,6 +27,9 @@ use trailproof_store::{RESTART_BYTES, SnapshotQuery, SsoBaseline, Store, StoreEr
 pub enum PipelineError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A retention setting that cannot be honoured (see [`prune`]).
+    #[error("{0}")]
+    Retention(String),
 }
 
 /// What `judge` did.
@@ -311,18 +314,24 @@ pub fn retention_reach(cfg: &Compiled) -> (Millis, Millis) {
 
 /// Prunes `store` to `keep_days` before `now` (`trailproof prune`, the last stage of `run`):
 /// sessions before `now - keep_days` are sealed, and the records no session after that can
-/// read are removed (see `trailproof_store::retention`).
+/// read are removed (see `trailproof_store::retention`). With `verdict_keep_days`, the verdicts
+/// of sessions before `now - verdict_keep_days` go too (never fewer days than `keep_days`: a
+/// verdict is removed only once its session is sealed, so it is never judged again).
 pub fn prune(
     store: &mut Store,
     cfg: &Compiled,
     keep_days: u32,
+    verdict_keep_days: Option<u32>,
     now: Millis,
     dry_run: bool,
 ) -> Result<trailproof_store::PruneReport, PipelineError> {
+    trailproof_model::config::RetentionConfig::check_verdict_days(keep_days, verdict_keep_days)
+        .map_err(PipelineError::Retention)?;
+    let days = |d: u32| now.saturating_sub(Millis::from(d) * trailproof_model::DAY_MS);
     let (ids, names, default_pattern) = cfg.aws_apps();
     let (reach_ms, google_reach_ms) = retention_reach(cfg);
     let plan = trailproof_store::PrunePlan {
-        keep_from_ms: now.saturating_sub(Millis::from(keep_days) * trailproof_model::DAY_MS),
+        keep_from_ms: days(keep_days),
         reach_ms,
         google_reach_ms,
         aws_app_ids: ids,
@@ -330,6 +339,7 @@ pub fn prune(
         default_app_pattern: default_pattern,
         dry_run,
         vacuum_step_pages: 2048,
+        verdicts_before_ms: verdict_keep_days.map(days),
     };
     Ok(store.prune(&plan)?)
 }

@@ -3,7 +3,10 @@
 //! pruned to a three-day window. Every verdict of the pruned store must equal the never-pruned
 //! store's, signals and versions included, although the baselines of the "new IP / user agent /
 //! role / ASN / country" signals reach back 30 days, far past what the pruned store keeps as
-//! events; and every record a verdict cites stays readable. A hand-built case then pins the
+//! events; and every record a verdict cites stays readable. A third store also removes the
+//! verdicts of sessions older than five days: those it keeps equal the never-pruned store's, and
+//! nothing of the removed ones (queue rows, citations, records only they cited) is left behind.
+//! A hand-built case then pins the
 //! aggregates themselves: without them, a "new ASN" that the pruned SSOs rule out would fire.
 
 use std::collections::BTreeMap;
@@ -66,8 +69,9 @@ struct Run {
     days: u32,
 }
 
-/// The organisation run day by day; `keep_days`: pruned after each day's judging.
-fn run_days(sim: &Path, db: PathBuf, opts: &SimOptions, keep_days: Option<u32>) -> Run {
+/// The organisation run day by day; `keep_days`: pruned after each day's judging (and the
+/// verdicts of sessions older than `verdict_days` removed).
+fn run_days(sim: &Path, db: PathBuf, opts: &SimOptions, keep_days: Option<u32>, verdict_days: Option<u32>) -> Run {
     let text = std::fs::read_to_string(sim.join("org.toml")).unwrap();
     let mut config: trailproof_model::config::Config = toml::from_str(&text).unwrap();
     // Google sign-ins are looked for two days back (14 by default, longer than this run), so
@@ -83,7 +87,7 @@ fn run_days(sim: &Path, db: PathBuf, opts: &SimOptions, keep_days: Option<u32>) 
         let now = start + DAY_MS;
         trailproof_pipeline::judge(&mut store, &cfg, Some(now - 2 * DAY_MS), now, &mut |_, _| {}).unwrap();
         if let Some(k) = keep_days {
-            let r = trailproof_pipeline::prune(&mut store, &cfg, k, now, false).unwrap();
+            let r = trailproof_pipeline::prune(&mut store, &cfg, k, verdict_days, now, false).unwrap();
             assert!(!r.dry_run);
         }
     }
@@ -112,8 +116,9 @@ fn pruning_changes_no_verdict_and_keeps_the_evidence() {
     let s = simulate(&opts, &sim, &mut |_| {}).unwrap();
     assert!(s.mismatches.is_empty(), "{:?}", s.mismatches);
 
-    let full = run_days(&sim, dir.path().join("full.db"), &opts, None);
-    let pruned = run_days(&sim, dir.path().join("pruned.db"), &opts, Some(3));
+    let full = run_days(&sim, dir.path().join("full.db"), &opts, None, None);
+    let pruned = run_days(&sim, dir.path().join("pruned.db"), &opts, Some(3), None);
+    let expiring = run_days(&sim, dir.path().join("expiring.db"), &opts, Some(3), Some(5));
 
     // The pruned store lost its old events but those cited, and kept aggregates instead.
     let events = |s: &Store| count(s, "SELECT count(*) FROM idp_events") + count(s, "SELECT count(*) FROM aws_events");
@@ -125,9 +130,9 @@ fn pruning_changes_no_verdict_and_keeps_the_evidence() {
             s,
             &format!(
                 "SELECT (SELECT count(*) FROM idp_events_full AS e WHERE time_ms < {before} AND kind = 'app_sso'
-                    AND NOT EXISTS (SELECT 1 FROM verdict_evidence WHERE source = e.provider AND event_id = e.event_id))
+                    AND NOT EXISTS (SELECT 1 FROM verdict_cites WHERE source = e.provider AND event_id = e.event_id))
                  + (SELECT count(*) FROM aws_events AS e WHERE time_ms < {before}
-                    AND NOT EXISTS (SELECT 1 FROM verdict_evidence WHERE source = 'cloudtrail' AND event_id = e.event_id))"
+                    AND NOT EXISTS (SELECT 1 FROM verdict_cites WHERE source = 'cloudtrail' AND event_id = e.event_id))"
             ),
         )
     };
@@ -169,6 +174,54 @@ fn pruning_changes_no_verdict_and_keeps_the_evidence() {
             assert!(raw.is_some());
         }
     }
+
+    // With verdicts kept five days: those of later sessions are the same as ever, the earlier
+    // ones are gone with what only they cited, and every record a kept verdict cites stays.
+    let cut = expiring.store.retention_state().unwrap().unwrap().verdicts_before_ms.unwrap();
+    assert_eq!(cut, expiring.day0 + Millis::from(expiring.days - 5) * DAY_MS);
+    let c = all_verdicts(&expiring.store);
+    let later: BTreeMap<String, VerdictRecord> = a
+        .iter()
+        .filter(|(_, v)| trailproof_model::parse_time(&v.time).unwrap() >= cut)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert!(later.len() > 100 && later.len() + 100 < a.len(), "{} of {} verdicts after the cut", later.len(), a.len());
+    assert_eq!(c, later, "the verdicts after the cut differ from the never-pruned store's");
+    assert_eq!(old_uncited(&expiring.store), 0);
+    for (table, fewer) in
+        [("aws_events", true), ("idp_events", true), ("raw_records", true), ("verdict_history", false)]
+    {
+        let (e, p) = (
+            count(&expiring.store, &format!("SELECT count(*) FROM {table}")),
+            count(&pruned.store, &format!("SELECT count(*) FROM {table}")),
+        );
+        assert!(if fewer { e < p } else { e <= p }, "{table}: {e} with verdicts removed, {p} without");
+    }
+    for v in c.values() {
+        for e in &v.evidence {
+            let native = e.id.rsplit_once('#').map_or(e.id.as_str(), |(n, _)| n);
+            assert!(
+                expiring.store.raw_record(e.source, native).unwrap().is_some(),
+                "{} cited by {}",
+                e.id,
+                v.console_login_event_id
+            );
+        }
+    }
+    let no_verdict = count(
+        &expiring.store,
+        "SELECT count(*) FROM outbox WHERE console_login_event_id NOT IN (SELECT console_login_event_id FROM verdicts)",
+    ) + count(
+        &expiring.store,
+        "SELECT count(*) FROM verdict_cites WHERE console_login_event_id NOT IN (SELECT console_login_event_id FROM verdicts)",
+    );
+    assert_eq!(no_verdict, 0, "queue rows or citations outlive their verdict");
+    // Judging again brings none of the removed sessions back.
+    let mut store = expiring.store;
+    let now = expiring.day0 + Millis::from(expiring.days) * DAY_MS;
+    let j = trailproof_pipeline::judge(&mut store, &expiring.cfg, None, now, &mut |_, _| {}).unwrap();
+    assert_eq!((j.changes.new, j.changes.changed), (0, 0));
+    assert_eq!(all_verdicts(&store), later);
 
     // Sessions before the seal are not judged again, even when asked for all.
     let seal = pruned.store.sealed_before().unwrap().unwrap();
@@ -228,7 +281,7 @@ fn the_sso_baseline_outlives_the_pruned_ssos() {
         add(store, &day9.0, &day9.1);
         judge(store, T0 + 8 * DAY, T0 + 9 * DAY + 3_600_000);
     }
-    let r = trailproof_pipeline::prune(&mut pruned, &cfg, 1, T0 + 11 * DAY, false).unwrap();
+    let r = trailproof_pipeline::prune(&mut pruned, &cfg, 1, None, T0 + 11 * DAY, false).unwrap();
     assert_eq!(r.idp_events, 1, "{r:?}");
     assert!(pruned.idp_event(trailproof_model::Idp::Okta, "s0").unwrap().is_none());
     for store in [&mut full, &mut pruned] {

@@ -10,7 +10,7 @@
 //!   Identity Center portal session; the day's baseline anchor), and Google sign-ins a further
 //!   look-back (`google_lookback`); the plan gives both reaches ([`PrunePlan`]). Records older
 //!   than that go, except:
-//!   - every record a stored verdict, or an earlier version of one, cites (`verdict_evidence`,
+//!   - every record a stored verdict, or an earlier version of one, cites (`verdict_cites`,
 //!     written by `put_verdicts`): `lookup` still shows it, for as long as the verdict exists;
 //!   - the non-SSO events (session start, factors) of an IdP session that is still live (it has
 //!     an event, or an SSO to an AWS application, inside the kept time): a later SSO of that
@@ -24,6 +24,11 @@
 //! - **Facts read "at any time"** (known users, application names: `idp_users`, `idp_apps`, never
 //!   pruned; the scopes of Identity Center sign-ins and the providers with events:
 //!   `retained_facts`) outlive the events.
+//! - **Verdicts** stay until removed on purpose: only a plan with `verdicts_before_ms`
+//!   (`[retention] verdict_keep_days`) removes those of sessions before it, never past the seal,
+//!   with their earlier versions, their ticket-queue rows and their citations; a verdict a
+//!   notification sink has not sent yet stays. The records only they cited then go by the rules
+//!   above (their chunks are noted to be visited again).
 //! - **Coverage** before what is kept is removed (it would claim records that are gone), except
 //!   back to the earliest kept event of a live IdP session (its start-to-SSO span stays covered).
 //! - **Crash safety.** Work goes a chunk of 4,096 row ids at a time, each in one transaction
@@ -46,10 +51,13 @@
 use crate::{Result, Store, StoreError, raw};
 use rusqlite::{OptionalExtension, params};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use trailproof_model::Millis;
+use trailproof_model::{Millis, Source};
 
 /// Row ids per chunk (one transaction each): `id >> CHUNK_SHIFT`.
 const CHUNK_SHIFT: u32 = 12;
+
+/// Verdicts removed per transaction (`PrunePlan::verdicts_before_ms`).
+const VERDICT_BATCH: usize = 1_024;
 
 /// What a prune removes. Built by `trailproof_pipeline::prune` from the configuration.
 #[derive(Debug, Clone)]
@@ -71,6 +79,8 @@ pub struct PrunePlan {
     pub dry_run: bool,
     /// Pages returned to the file system per incremental-vacuum step (one transaction each).
     pub vacuum_step_pages: u32,
+    /// Verdicts of sessions before this are removed (see the module docs); `None`: none is.
+    pub verdicts_before_ms: Option<Millis>,
 }
 
 /// What a prune removed (or, dry, would remove).
@@ -109,6 +119,14 @@ pub struct PruneReport {
     pub file_bytes_after: u64,
     /// Whether the freed pages go back to the file system (`auto_vacuum = INCREMENTAL`).
     pub incremental_vacuum: bool,
+    /// Verdicts of sessions before this were removed (`PrunePlan::verdicts_before_ms`, held to
+    /// the seal); `None`: the plan removes none.
+    pub verdicts_before_ms: Option<Millis>,
+    /// Verdicts removed, their earlier versions removed with them, and the verdicts before the
+    /// cut kept because a notification sink has not sent them yet.
+    pub verdicts: u64,
+    pub verdict_versions: u64,
+    pub verdicts_unsent: u64,
     /// Vacuum steps run.
     pub vacuum_steps: u64,
 }
@@ -119,6 +137,8 @@ pub struct RetentionState {
     pub sealed_before_ms: Millis,
     pub pruned_before_ms: Millis,
     pub updated_ms: Millis,
+    /// Verdicts of sessions before this were removed on purpose; `None`: none ever was.
+    pub verdicts_before_ms: Option<Millis>,
 }
 
 /// `''` for none, `'='` and the value otherwise: the key columns of `sso_baseline` (SQL).
@@ -155,9 +175,18 @@ impl Store {
     pub fn retention_state(&self) -> Result<Option<RetentionState>> {
         Ok(self
             .conn
-            .query_row("SELECT sealed_before_ms, pruned_before_ms, updated_ms FROM retention WHERE id = 1", [], |r| {
-                Ok(RetentionState { sealed_before_ms: r.get(0)?, pruned_before_ms: r.get(1)?, updated_ms: r.get(2)? })
-            })
+            .query_row(
+                "SELECT sealed_before_ms, pruned_before_ms, updated_ms, verdicts_before_ms FROM retention WHERE id = 1",
+                [],
+                |r| {
+                    Ok(RetentionState {
+                        sealed_before_ms: r.get(0)?,
+                        pruned_before_ms: r.get(1)?,
+                        updated_ms: r.get(2)?,
+                        verdicts_before_ms: r.get(3)?,
+                    })
+                },
+            )
             .optional()?)
     }
 
@@ -242,6 +271,26 @@ impl Store {
         rep.pruned_before_ms = Some(before);
         rep.google_before_ms = Some(google_before);
         rep.unjudged_sessions = unjudged;
+
+        // 1b. Verdicts past their own window, a batch per transaction; what only they cited is
+        // noted for step 2.
+        if let Some(cut) = plan.verdicts_before_ms {
+            let cut = cut.min(seal);
+            rep.verdicts_before_ms = Some(cut);
+            loop {
+                let (verdicts, versions) = self.prune_step(dry, |s| s.remove_verdicts(cut, VERDICT_BATCH))?;
+                rep.verdicts += verdicts;
+                rep.verdict_versions += versions;
+                if verdicts < VERDICT_BATCH as u64 {
+                    break;
+                }
+            }
+            rep.verdicts_unsent = self.conn.query_row(
+                "SELECT count(*) FROM verdicts INDEXED BY verdicts_time WHERE time_ms < ?1",
+                [cut],
+                |r| r.get::<_, i64>(0),
+            )? as u64;
+        }
 
         // 2. The chunks, one transaction each, then the blocks they thinned packed again. The
         // log is copied into the database on a thread of its own meanwhile (as an import does:
@@ -381,6 +430,94 @@ impl Store {
         }
     }
 
+    /// Removes up to `limit` verdicts of sessions before `cut` (oldest first) that every
+    /// notification sink has sent, each with its earlier versions, its ticket-queue rows and its
+    /// citations; a record no verdict cites any more has its chunk noted for step 2. Notes the
+    /// cut in `retention`. In the caller's transaction; returns (verdicts, earlier versions).
+    fn remove_verdicts(&mut self, cut: Millis, limit: usize) -> Result<(u64, u64)> {
+        self.conn.execute(
+            "UPDATE retention SET verdicts_before_ms = max(coalesce(verdicts_before_ms, ?1), ?1) WHERE id = 1",
+            [cut],
+        )?;
+        // A sink's cursor is the last outbox row it has handled: a row after the lowest cursor
+        // is not sent yet by some sink. (No sink has run: nothing waits.)
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT v.console_login_event_id FROM verdicts AS v INDEXED BY verdicts_time
+                 WHERE v.time_ms < ?1 AND NOT EXISTS (SELECT 1 FROM outbox AS o
+                     WHERE o.console_login_event_id = v.console_login_event_id
+                       AND o.id > (SELECT min(outbox_id) FROM notify_cursors))
+                 ORDER BY v.time_ms, v.console_login_event_id LIMIT ?2",
+            )?
+            .query_map(params![cut, limit as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut versions = 0u64;
+        let mut released: BTreeSet<(String, String)> = BTreeSet::new();
+        for id in &ids {
+            versions += self
+                .conn
+                .prepare_cached("DELETE FROM verdict_history WHERE console_login_event_id = ?1")?
+                .execute([id])? as u64;
+            self.conn.prepare_cached("DELETE FROM outbox WHERE console_login_event_id = ?1")?.execute([id])?;
+            self.conn.prepare_cached("DELETE FROM verdicts WHERE console_login_event_id = ?1")?.execute([id])?;
+            let mut st = self.conn.prepare_cached(
+                "DELETE FROM verdict_cites INDEXED BY verdict_cites_verdict WHERE console_login_event_id = ?1
+                 RETURNING source, event_id",
+            )?;
+            let cited = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            for c in cited {
+                released.insert(c?);
+            }
+        }
+        for (source, event_id) in &released {
+            let still = self
+                .conn
+                .prepare_cached("SELECT 1 FROM verdict_cites WHERE source = ?1 AND event_id = ?2")?
+                .exists(params![source, event_id])?;
+            if !still {
+                self.note_released(source, event_id)?;
+            }
+        }
+        Ok((ids.len() as u64, versions))
+    }
+
+    /// Notes the chunk of the event `source` / `event_id` (no verdict cites it any more) to be
+    /// visited by step 2 from its time on: a chunk visited before kept it as evidence and noted
+    /// only the time of what else it kept. A chunk not noted yet is summarized from all its rows.
+    fn note_released(&mut self, source: &str, event_id: &str) -> Result<()> {
+        let rows: Vec<(i64, Millis)> = if source == Source::Cloudtrail.as_str() {
+            self.conn
+                .prepare_cached("SELECT id, time_ms FROM aws_events WHERE event_id = ?1")?
+                .query_map([event_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        } else {
+            // Through its raw record, as `Store::idp_event` finds it (migrations 9 and 20).
+            let native = event_id.rsplit_once('#').map_or(event_id, |(n, _)| n);
+            self.conn
+                .prepare_cached(
+                    "SELECT e.id, e.time_ms FROM idp_events AS e INDEXED BY idp_events_raw
+                     JOIN raw_records AS r ON r.id = e.raw_id
+                     WHERE e.raw_id IN (SELECT id FROM raw_records INDEXED BY raw_records_key
+                         WHERE native_key IN (trailproof_native_key(?1, ?2), trailproof_native_key(?1, ?3))
+                           AND source = ?1 AND native_id IN (?2, ?3))
+                       AND e.provider = ?1 AND r.native_id || coalesce(e.event_suffix, '') = ?2",
+                )?
+                .query_map(params![source, event_id, native], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let tbl = if source == Source::Cloudtrail.as_str() { "aws_events" } else { "idp_events" };
+        for (id, t) in rows {
+            self.conn
+                .prepare_cached(
+                    "UPDATE prune_chunks SET min_ms = CASE WHEN min_ms IS NULL OR min_ms > ?3 THEN ?3 ELSE min_ms END
+                     WHERE tbl = ?1 AND chunk = ?2",
+                )?
+                .execute(params![tbl, id >> CHUNK_SHIFT, t])?;
+        }
+        Ok(())
+    }
+
     /// The seal and the cut, stored (in the caller's transaction): `None` when no event is stored.
     fn boundaries(&mut self, plan: &PrunePlan) -> Result<Option<(Millis, Millis, Millis, u64)>> {
         let tx = &self.conn;
@@ -518,7 +655,7 @@ impl Store {
             }
             let cited = self
                 .conn
-                .prepare_cached("SELECT 1 FROM verdict_evidence WHERE source = ?1 AND event_id = ?2")?
+                .prepare_cached("SELECT 1 FROM verdict_cites WHERE source = ?1 AND event_id = ?2")?
                 .exists(params![provider, event_id])?;
             if cited {
                 c.evidence += 1;

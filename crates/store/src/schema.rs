@@ -838,4 +838,30 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE sso_baseline_v22 RENAME TO sso_baseline;
     CREATE INDEX sso_baseline_last ON sso_baseline (last_ms);
     "#,
+    // 23: verdicts may be removed on purpose (`[retention] verdict_keep_days`, issue 18), so each
+    // record a verdict cites is noted with the verdict citing it: `verdict_cites` replaces
+    // `verdict_evidence` (which said only that some verdict cited the record). A record stays
+    // while any verdict, current or earlier version, cites it; removing a verdict removes its
+    // rows here (found by `verdict_cites_verdict`), and a record no other verdict cites may go at
+    // its time. `retention.verdicts_before_ms`: the verdicts of sessions before it were removed
+    // (NULL: none ever were), so `lookup` can say why a session has none.
+    r#"
+    CREATE TABLE verdict_cites (
+        source                  TEXT NOT NULL,
+        event_id                TEXT NOT NULL,
+        console_login_event_id  TEXT NOT NULL,
+        PRIMARY KEY (source, event_id, console_login_event_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO verdict_cites (source, event_id, console_login_event_id)
+        SELECT json_extract(ev.value, '$.source'), json_extract(ev.value, '$.id'), verdicts.console_login_event_id
+        FROM verdicts, json_each(verdicts.record, '$.evidence') AS ev
+        WHERE json_extract(ev.value, '$.source') IS NOT NULL AND json_extract(ev.value, '$.id') IS NOT NULL;
+    INSERT OR IGNORE INTO verdict_cites (source, event_id, console_login_event_id)
+        SELECT json_extract(ev.value, '$.source'), json_extract(ev.value, '$.id'), verdict_history.console_login_event_id
+        FROM verdict_history, json_each(verdict_history.record, '$.evidence') AS ev
+        WHERE json_extract(ev.value, '$.source') IS NOT NULL AND json_extract(ev.value, '$.id') IS NOT NULL;
+    CREATE INDEX verdict_cites_verdict ON verdict_cites (console_login_event_id);
+    DROP TABLE verdict_evidence;
+    ALTER TABLE retention ADD COLUMN verdicts_before_ms INTEGER;
+    "#,
 ];

@@ -1244,7 +1244,7 @@ fn a_store_of_schema_15_is_migrated_and_reads_back_every_raw_record() {
     }
     let cited: Vec<(String, String)> = s
         .conn()
-        .prepare("SELECT source, event_id FROM verdict_evidence ORDER BY 1, 2")
+        .prepare("SELECT DISTINCT source, event_id FROM verdict_cites ORDER BY 1, 2")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
@@ -1613,9 +1613,23 @@ fn prune_removes_a_block_whose_records_were_all_replaced_by_later_versions() {
     }
 }
 
+/// Takes a store back to before migration 23: which records some verdict cites, without which
+/// verdict (`verdict_evidence`), and no verdict ever removed.
+fn undo_migration_23(c: &rusqlite::Connection) {
+    c.execute_batch(
+        "CREATE TABLE verdict_evidence (source TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (source, event_id))
+            WITHOUT ROWID;
+         INSERT OR IGNORE INTO verdict_evidence (source, event_id) SELECT source, event_id FROM verdict_cites;
+         DROP TABLE verdict_cites;
+         ALTER TABLE retention DROP COLUMN verdicts_before_ms;",
+    )
+    .unwrap();
+}
+
 /// Takes a store back to what migration 17 left: origin and location as text in every row
 /// (and without migration 21's table of blocks a prune has still to pack).
 fn undo_migration_18(c: &rusqlite::Connection) {
+    undo_migration_23(c);
     c.execute_batch("DROP TABLE prune_repack;").unwrap();
     c.execute_batch(&format!(
         "ALTER TABLE raw_records ADD COLUMN origin TEXT NOT NULL DEFAULT '';
@@ -1822,6 +1836,7 @@ fn prune_plan(keep_from_ms: i64, reach_ms: i64) -> PrunePlan {
         default_app_pattern: true,
         dry_run: true,
         vacuum_step_pages: 16,
+        verdicts_before_ms: None,
     }
 }
 
@@ -1945,4 +1960,166 @@ fn a_store_of_schema_19_is_migrated_and_keeps_every_event_id() {
         )
         .unwrap();
     assert_eq!(keys, 4);
+}
+
+/// Verdicts go only when a plan says so (`verdicts_before_ms`, `[retention] verdict_keep_days`):
+/// those of sessions before the cut (held to the seal) go with their earlier versions, their
+/// ticket-queue rows and their citations, and the records only they cited go in the same prune,
+/// although an earlier prune had visited their chunks and kept them as evidence. A record a
+/// later verdict also cites stays; a verdict a notification sink has not sent yet stays, with
+/// what it cites. A dry run counts the same and removes nothing; a second prune finds nothing.
+#[test]
+fn prune_removes_verdicts_before_their_cut_and_the_records_only_they_cited() {
+    use trailproof_model::verdict::{Evidence, Verdict};
+    const DAY: i64 = trailproof_model::DAY_MS;
+    const HOUR: i64 = 3_600_000;
+    let t0 = 1_793_527_200_000; // 2026-11-01T10:00:00Z
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("tp.db")).unwrap();
+    // Day d: ConsoleLogin c<d>, and an SSO s<d> an hour before it.
+    let mut b = s.batch().unwrap();
+    for d in 0..10 {
+        let (c, sso) = (format!("c{d}"), format!("s{d}"));
+        let e = IdpEvent {
+            time_ms: t0 + d * DAY - HOUR,
+            kind: IdpEventKind::AppSso,
+            session_id: None,
+            app_name: Some("Amazon Web Services".into()),
+            ..idp(&sso)
+        };
+        b.insert_idp(Source::Okta, &sso, at(), &raw::compress(sso.as_bytes()), &[e]).unwrap();
+        let e = AwsEvent { time_ms: t0 + d * DAY, ..aws(&c) };
+        b.insert_aws(&c, at(), &raw::compress(c.as_bytes()), &[e]).unwrap();
+    }
+    // Later rows (failed sign-ins, factors on day 9), enough that the chunk holding the days'
+    // rows is not the last: a prune summarizes the last chunk afresh each time, the others by
+    // what it noted when it visited them.
+    for i in 0..4_100 {
+        let id = format!("f{i}");
+        let e = AwsEvent { time_ms: t0 + 9 * DAY + i, outcome: Outcome::Failure, ..aws(&id) };
+        b.insert_aws(&id, at(), &raw::compress(id.as_bytes()), &[e]).unwrap();
+        let e = IdpEvent { time_ms: t0 + 9 * DAY + i, ..idp(&id) };
+        b.insert_idp(Source::Okta, &id, at(), &raw::compress(id.as_bytes()), &[e]).unwrap();
+    }
+    // Each verdict cites its login and its SSO; c5's also cites s4. c0 is stored twice (an
+    // earlier version kept); c1 last, so that only its queue row is after the sink's cursor.
+    let verdict = |d: i64, v: Verdict| {
+        let mut r = crate::verdicts::tests::rec(&format!("c{d}"), v);
+        r.time = trailproof_model::format_ms(t0 + d * DAY);
+        r.evidence = vec![
+            Evidence { source: Source::Cloudtrail, id: format!("c{d}"), role: "console_login".into() },
+            Evidence { source: Source::Okta, id: format!("s{d}"), role: "idp_sso".into() },
+        ];
+        if d == 5 {
+            r.evidence.push(Evidence { source: Source::Okta, id: "s4".into(), role: "idp_sso".into() });
+        }
+        r
+    };
+    b.put_verdicts(&[verdict(0, Verdict::Enforced)]).unwrap();
+    for d in [0, 2, 3, 4, 5, 6, 7, 8, 9] {
+        b.put_verdicts(&[verdict(d, Verdict::NotEnforced)]).unwrap();
+    }
+    b.commit().unwrap();
+    let cursor = s.outbox_head().unwrap();
+    let mut b = s.batch().unwrap();
+    b.put_verdicts(&[verdict(1, Verdict::Enforced)]).unwrap();
+    b.commit().unwrap();
+    s.set_notify_cursor("jira", cursor).unwrap();
+    s.set_notify_cursor("slack", s.outbox_head().unwrap()).unwrap();
+
+    // Sessions before day 5 are sealed, and nothing older than the seal is needed (reach 0).
+    let seal = t0 + 5 * DAY - 1;
+    // 1. Without a verdict cut every old record is evidence: nothing goes.
+    let r = s.prune(&PrunePlan { dry_run: false, ..prune_plan(seal, 0) }).unwrap();
+    assert_eq!((r.aws_events, r.idp_events, r.verdicts, r.verdicts_before_ms), (0, 0, 0, None), "{r:?}");
+    assert_eq!(r.kept_evidence, 11, "{r:?}"); // c0-c4, s0-s5
+    // 2. Verdicts of sessions before day 30: held to the seal, so c0-c4; c1 waits for jira.
+    let plan = PrunePlan { verdicts_before_ms: Some(t0 + 30 * DAY), ..prune_plan(seal, 0) };
+    let table = |s: &Store, sql: &str| -> Vec<String> {
+        s.conn().prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    };
+    let verdicts = |s: &Store| table(s, "SELECT console_login_event_id FROM verdicts ORDER BY 1");
+    let dry = s.prune(&plan).unwrap();
+    assert_eq!(verdicts(&s).len(), 10, "a dry run removes nothing");
+    let r = s.prune(&PrunePlan { dry_run: false, ..plan.clone() }).unwrap();
+    for rep in [&dry, &r] {
+        assert_eq!(rep.verdicts_before_ms, Some(seal), "{rep:?}");
+        assert_eq!((rep.verdicts, rep.verdict_versions, rep.verdicts_unsent), (4, 1, 1), "{rep:?}");
+        // c0, c2, c3, c4 and s0, s2, s3 (s4 is c5's evidence too).
+        assert_eq!((rep.aws_events, rep.idp_events, rep.raw_records), (4, 3, 7), "{rep:?}");
+    }
+    assert_eq!(verdicts(&s), ["c1", "c5", "c6", "c7", "c8", "c9"]);
+    assert_eq!(table(&s, "SELECT DISTINCT console_login_event_id FROM verdict_history"), Vec::<String>::new());
+    let queued = table(&s, "SELECT DISTINCT console_login_event_id FROM outbox ORDER BY 1");
+    assert_eq!(queued, ["c1", "c5", "c6", "c7", "c8", "c9"]);
+    let cited = table(&s, "SELECT DISTINCT console_login_event_id FROM verdict_cites ORDER BY 1");
+    assert_eq!(cited, ["c1", "c5", "c6", "c7", "c8", "c9"]);
+    for d in 0..10 {
+        let gone = [0, 2, 3, 4].contains(&d);
+        let c = format!("c{d}");
+        assert_eq!(s.raw_record(Source::Cloudtrail, &c).unwrap().is_none(), gone, "{c}");
+        assert_eq!(s.aws_event(&c).unwrap().is_none(), gone, "{c}");
+        let sso = format!("s{d}");
+        let gone = [0, 2, 3].contains(&d);
+        assert_eq!(s.raw_record(Source::Okta, &sso).unwrap().is_none(), gone, "{sso}");
+        assert_eq!(s.idp_event(Idp::Okta, &sso).unwrap().is_none(), gone, "{sso}");
+    }
+    assert_eq!(s.retention_state().unwrap().and_then(|r| r.verdicts_before_ms), Some(seal));
+    // 3. Once jira has sent it, c1 goes too; then nothing is left to do.
+    s.set_notify_cursor("jira", s.outbox_head().unwrap()).unwrap();
+    let r = s.prune(&PrunePlan { dry_run: false, ..plan.clone() }).unwrap();
+    assert_eq!((r.verdicts, r.verdicts_unsent, r.aws_events, r.idp_events), (1, 0, 1, 1), "{r:?}");
+    let again = s.prune(&PrunePlan { dry_run: false, ..plan }).unwrap();
+    assert_eq!((again.verdicts, again.aws_events, again.idp_events, again.raw_records), (0, 0, 0, 0), "{again:?}");
+    let ok: String = s.conn().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
+}
+
+/// A store of schema 22 (which records some verdict cites, not which verdict) is migrated: each
+/// citation of a verdict or of an earlier version is noted with the verdict citing it.
+#[test]
+fn a_store_of_schema_22_notes_which_verdict_cites_each_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v22.db");
+    Store::create_at_version(&path, 22).unwrap();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let record = |ids: &[&str]| {
+            let ev: Vec<String> =
+                ids.iter().map(|i| format!(r#"{{"source":"okta","id":"{i}","role":"idp_sso"}}"#)).collect();
+            format!(r#"{{"console_login_event_id":"x","evidence":[{}]}}"#, ev.join(","))
+        };
+        c.execute(
+            "INSERT INTO verdicts (console_login_event_id, time_ms, verdict, severity, score, version, record,
+                content_sha256, updated_ms) VALUES ('a', 1, 'enforced', 'info', 0, 2, ?1, '', 0),
+                ('b', 2, 'enforced', 'info', 0, 1, ?2, '', 0)",
+            [record(&["s1", "s2"]), record(&["s2"])],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO verdict_history (console_login_event_id, version, record, superseded_ms) VALUES ('a', 1, ?1, 0)",
+            [record(&["s0"])],
+        )
+        .unwrap();
+        c.execute_batch(
+            "INSERT INTO verdict_evidence (source, event_id) VALUES ('okta', 's0'), ('okta', 's1'), ('okta', 's2')",
+        )
+        .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    let rows: Vec<(String, String, String)> = s
+        .conn()
+        .prepare("SELECT source, event_id, console_login_event_id FROM verdict_cites ORDER BY 1, 2, 3")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let want = [("okta", "s0", "a"), ("okta", "s1", "a"), ("okta", "s2", "a"), ("okta", "s2", "b")];
+    assert_eq!(rows, want.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())));
+    let gone: i64 = s
+        .conn()
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'verdict_evidence'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(gone, 0);
 }

@@ -107,11 +107,11 @@ fn with_version(json0: String, rec: &VerdictRecord, version: u32) -> Result<Stri
 impl Batch<'_> {
     /// Stores verdict records, assigning versions (the `version` field of the input is ignored).
     /// Each record is encoded once (its JSON at version 0 gives the content hash and, with the
-    /// version put in, the stored JSON); the records each cites are added to
-    /// `verdict_evidence` once per batch, in key order.
+    /// version put in, the stored JSON); the records each cites are noted in `verdict_cites`
+    /// with it, once per batch, in key order.
     pub fn put_verdicts(&mut self, records: &[VerdictRecord]) -> Result<VerdictChanges> {
         let mut out = VerdictChanges::default();
-        let mut cited: Vec<(&'static str, &str)> = Vec::new();
+        let mut cited: Vec<(&'static str, &str, &str)> = Vec::new();
         let mut select =
             self.tx.prepare_cached("SELECT version, content_sha256 FROM verdicts WHERE console_login_event_id = ?1")?;
         let mut to_history = self.tx.prepare_cached(
@@ -163,17 +163,20 @@ impl Batch<'_> {
                 hash,
                 self.now
             ])?;
-            // The records it cites stay as long as it does (`retention.rs`).
-            cited.extend(rec.evidence.iter().map(|ev| (ev.source.as_str(), ev.id.as_str())));
+            // The records it cites stay as long as it does (`retention.rs`); its earlier
+            // versions' citations stay with it.
+            let owner = rec.console_login_event_id.as_str();
+            cited.extend(rec.evidence.iter().map(|ev| (ev.source.as_str(), ev.id.as_str(), owner)));
             outbox.execute(params![rec.console_login_event_id, version, self.now])?;
             out.written.push((rec.console_login_event_id.clone(), version));
         }
         cited.sort_unstable();
         cited.dedup();
-        let mut cite =
-            self.tx.prepare_cached("INSERT OR IGNORE INTO verdict_evidence (source, event_id) VALUES (?1, ?2)")?;
-        for (source, id) in cited {
-            cite.execute(params![source, id])?;
+        let mut cite = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO verdict_cites (source, event_id, console_login_event_id) VALUES (?1, ?2, ?3)",
+        )?;
+        for (source, id, owner) in cited {
+            cite.execute(params![source, id, owner])?;
         }
         Ok(out)
     }
