@@ -255,7 +255,7 @@ def panel(y0, title, series, unit):
 mb = lambda v: v / 1e6
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
        f'<rect width="{W}" height="{H}" fill="white"/>',
-       f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="13">trailproof, {users:,} users, day by day: pruned to {keep} days vs never pruned</text>']
+       f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="13">trailproof, {users:,} users, day by day: pruned to {keep} days{f", verdicts kept {vkeep}" if vkeep else ""} vs never pruned</text>']
 svg += panel(T + 10, "store on disk (database + wal)", [
     ("pruned", [mb(d["pruned"]["bytes"]) for d in days_out], "#1f77b4"),
     ("never pruned", [mb(d["full"]["bytes"]) for d in days_out], "#d62728")], "MB")

@@ -179,7 +179,7 @@ the same locks as an import, and the space goes back to the file system by incre
 bounded steps (stores created before this version reuse it instead).\n\n\
 Verdicts stay until removed on purpose: --keep-verdict-days N (or [retention] verdict_keep_days) removes \
 those of sessions older than N days (N at least the records' window), with their earlier versions, \
-their queued tickets and the records only they cite; one a notification sink has not sent yet stays. \
+their ticket-queue rows (opened tickets stay) and the records only they cite; one a notification sink has not sent yet stays. \
 Without it the store keeps growing by each judged session's verdict and evidence (some 10 KB).\n\n\
 Nothing is removed by default: without --keep-days, prune needs [retention] enabled = true in the \
 configuration.",

@@ -7,10 +7,47 @@
 use std::path::Path;
 use std::process::Command;
 
+/// Whether the bench scripts can run here (python3 and /usr/bin/time). Without them the tests
+/// say so and skip, unless `TRAILPROOF_REQUIRE_BENCH_TOOLS=1` (set by .ci/run, which installs
+/// them): then they fail.
+fn bench_tools() -> bool {
+    let there = Command::new("python3").arg("--version").output().is_ok() && Path::new("/usr/bin/time").exists();
+    assert!(
+        there || std::env::var("TRAILPROOF_REQUIRE_BENCH_TOOLS").as_deref() != Ok("1"),
+        "TRAILPROOF_REQUIRE_BENCH_TOOLS=1 but python3 or /usr/bin/time is missing"
+    );
+    if !there {
+        eprintln!("skipped: the bench script needs python3 and /usr/bin/time");
+    }
+    there
+}
+
+/// `scripts/bench-month.sh --quick` and `more`, into `out` (its data under `out/data`); the
+/// docs/bench-month.json it wrote, and the successful sessions of the simulated truth.
+fn quick_month(out: &Path, more: &[&str]) -> (serde_json::Value, u64) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench-month.sh");
+    let o = Command::new("bash")
+        .arg(&script)
+        .arg("--quick")
+        .args(more)
+        .args(["--bin", env!("CARGO_BIN_EXE_trailproof"), "--data"])
+        .arg(out.join("data"))
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("docs/bench-month.json")).unwrap()).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("data/sim/truth.json")).unwrap()).unwrap();
+    let sessions = truth["console_logins"]["successful"].as_array().unwrap().len() as u64;
+    (r, sessions)
+}
+
 #[test]
 fn bench_month_quick_run_prunes_and_keeps_every_verdict() {
-    if Command::new("python3").arg("--version").output().is_err() || !Path::new("/usr/bin/time").exists() {
-        eprintln!("skipped: the bench script needs python3 and /usr/bin/time");
+    if !bench_tools() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -21,22 +58,7 @@ fn bench_month_quick_run_prunes_and_keeps_every_verdict() {
          <!-- end of the section written by scripts/bench-month.sh; text below it is kept -->\n\n## Targets\n\nkept\n",
     )
     .unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench-month.sh");
-    let o = Command::new("bash")
-        .arg(&script)
-        .args(["--quick", "--bin", env!("CARGO_BIN_EXE_trailproof"), "--data"])
-        .arg(tmp.path().join("data"))
-        .arg("--out")
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("docs/bench-month.json")).unwrap()).unwrap();
-    let truth: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("data/sim/truth.json")).unwrap()).unwrap();
-    let sessions = truth["console_logins"]["successful"].as_array().unwrap().len();
+    let (r, sessions) = quick_month(tmp.path(), &[]);
     let v = &r["verdicts"];
     assert_eq!(v["differ"], 0, "{v}");
     assert_eq!(v["pruned"], sessions, "{v}");
@@ -80,26 +102,11 @@ fn bench_month_quick_run_prunes_and_keeps_every_verdict() {
 /// the verdicts of the later sessions only, each equal to the never-pruned store's, and says so.
 #[test]
 fn bench_month_quick_run_with_verdicts_kept_three_days() {
-    if Command::new("python3").arg("--version").output().is_err() || !Path::new("/usr/bin/time").exists() {
-        eprintln!("skipped: the bench script needs python3 and /usr/bin/time");
+    if !bench_tools() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench-month.sh");
-    let o = Command::new("bash")
-        .arg(&script)
-        .args(["--quick", "--keep-verdict-days", "3", "--bin", env!("CARGO_BIN_EXE_trailproof"), "--data"])
-        .arg(tmp.path().join("data"))
-        .arg("--out")
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("docs/bench-month.json")).unwrap()).unwrap();
-    let truth: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("data/sim/truth.json")).unwrap()).unwrap();
-    let sessions = truth["console_logins"]["successful"].as_array().unwrap().len() as u64;
+    let (r, sessions) = quick_month(tmp.path(), &["--keep-verdict-days", "3"]);
     let v = &r["verdicts"];
     assert_eq!(v["differ"], 0, "{v}");
     let kept = v["pruned"].as_u64().unwrap();

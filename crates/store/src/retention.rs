@@ -155,6 +155,20 @@ pub(crate) fn dec(v: &str) -> Option<&str> {
 const SESSION_KINDS: &str =
     "'session_start', 'factor_verified', 'factor_failed', 'policy_evaluated', 'login', 'upstream_auth', 'session_end'";
 
+/// What a stored verdict record cites (its `evidence`), as `put_verdicts` noted it in
+/// `verdict_cites`.
+#[derive(serde::Deserialize)]
+struct Cites {
+    #[serde(default)]
+    evidence: Vec<Cited>,
+}
+
+#[derive(serde::Deserialize)]
+struct Cited {
+    source: String,
+    id: String,
+}
+
 /// Counts of one chunk.
 #[derive(Default)]
 struct ChunkCounts {
@@ -455,20 +469,50 @@ impl Store {
         let mut versions = 0u64;
         let mut released: BTreeSet<(String, String)> = BTreeSet::new();
         for id in &ids {
+            // What it cites, from its records (the current one and the earlier versions).
+            let records: Vec<String> = self
+                .conn
+                .prepare_cached(
+                    "SELECT record FROM verdicts WHERE console_login_event_id = ?1
+                     UNION ALL SELECT record FROM verdict_history WHERE console_login_event_id = ?1",
+                )?
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let cited: Option<BTreeSet<(String, String)>> = records
+                .iter()
+                .map(|r| serde_json::from_str::<Cites>(r).map(|c| c.evidence))
+                .try_fold(BTreeSet::new(), |mut all, ev| {
+                    all.extend(ev.ok()?.into_iter().map(|e| (e.source, e.id)));
+                    Some(all)
+                });
+            match cited {
+                Some(cited) => {
+                    let mut st = self.conn.prepare_cached(
+                        "DELETE FROM verdict_cites WHERE source = ?1 AND event_id = ?2 AND console_login_event_id = ?3",
+                    )?;
+                    for (source, event_id) in cited {
+                        if st.execute(params![source, event_id, id])? > 0 {
+                            released.insert((source, event_id));
+                        }
+                    }
+                }
+                // A record that does not read back: its rows are found the long way (no index
+                // on the verdict's id).
+                None => {
+                    let mut st = self.conn.prepare_cached(
+                        "DELETE FROM verdict_cites WHERE console_login_event_id = ?1 RETURNING source, event_id",
+                    )?;
+                    for c in st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                        released.insert(c?);
+                    }
+                }
+            }
             versions += self
                 .conn
                 .prepare_cached("DELETE FROM verdict_history WHERE console_login_event_id = ?1")?
                 .execute([id])? as u64;
             self.conn.prepare_cached("DELETE FROM outbox WHERE console_login_event_id = ?1")?.execute([id])?;
             self.conn.prepare_cached("DELETE FROM verdicts WHERE console_login_event_id = ?1")?.execute([id])?;
-            let mut st = self.conn.prepare_cached(
-                "DELETE FROM verdict_cites INDEXED BY verdict_cites_verdict WHERE console_login_event_id = ?1
-                 RETURNING source, event_id",
-            )?;
-            let cited = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            for c in cited {
-                released.insert(c?);
-            }
         }
         for (source, event_id) in &released {
             let still = self

@@ -2039,6 +2039,8 @@ fn prune_removes_verdicts_before_their_cut_and_the_records_only_they_cited() {
         s.conn().prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
     };
     let verdicts = |s: &Store| table(s, "SELECT console_login_event_id FROM verdicts ORDER BY 1");
+    // c3's record no longer reads back: its citations are found without it.
+    s.conn().execute("UPDATE verdicts SET record = '{' WHERE console_login_event_id = 'c3'", []).unwrap();
     let dry = s.prune(&plan).unwrap();
     assert_eq!(verdicts(&s).len(), 10, "a dry run removes nothing");
     let r = s.prune(&PrunePlan { dry_run: false, ..plan.clone() }).unwrap();
