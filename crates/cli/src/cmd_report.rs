@@ -17,6 +17,17 @@ pub fn run(g: &Global, a: &ReportArgs) -> anyhow::Result<ExitCode> {
         .transpose()?
         .unwrap_or(i64::MAX);
     let records = store.verdicts(from, to)?;
+    // Verdicts removed on purpose by retention are not in the report: say so (not in the report
+    // itself, which holds only what is stored).
+    if let Some(cut) = store.retention_state()?.and_then(|r| r.verdicts_before_ms)
+        && from < cut
+        && !g.quiet
+    {
+        eprintln!(
+            "note: the verdicts of sessions before {} were removed by retention (verdict_keep_days); the report holds the later ones",
+            trailproof_model::format_ms(cut)
+        );
+    }
     let to_terminal = a.out.is_none() && std::io::stdout().is_terminal();
     let opts = trailproof_report::ReportOptions {
         color: a.format == ReportFormat::Table

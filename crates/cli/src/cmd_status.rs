@@ -27,6 +27,7 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
     let es_read = elastic_read(&store.imports(1_000_000)?);
     let replaced = store.raw_history_counts()?;
     let rejudge = store.rejudge_queue()?;
+    let retention = store.retention_state()?;
     // Settling times: the configured sources' (with --config), else each source's default.
     let cfg = util::load_config(g.config.as_deref())?;
     let lags = settling_lines(&cfg.collect);
@@ -41,6 +42,9 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
             "quarantine": quarantine.iter().map(|q| json!({"source": q.source, "count": q.count, "reasons": q.reasons.iter().map(|r| json!({"reason": r.reason, "count": r.count, "first": r.example})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "replaced_records": replaced.iter().map(|(s, n)| (s.clone(), *n)).collect::<BTreeMap<_, _>>(),
             "rejudge_queue": rejudge.len(),
+            "retention": retention.map(|r| json!({"sealed_before": format_ms(r.sealed_before_ms),
+                "records_pruned_before": format_ms(r.pruned_before_ms),
+                "verdicts_removed_before": r.verdicts_before_ms.map(format_ms)})),
             "elasticsearch_read": es_read.iter().map(|(l, (o, e))| json!({"stream": l, "from_event_original": o, "from_ecs_fields": e})).collect::<Vec<_>>(),
             "settling": lags.iter().map(|l| json!({"source": l.source, "name": l.name, "settling_minutes": l.minutes,
                 "documented_bound": l.bound.unwrap_or("unknown"), "documented": l.documented})).collect::<Vec<_>>(),
@@ -90,6 +94,19 @@ pub fn run(g: &Global, a: &StatusArgs) -> anyhow::Result<ExitCode> {
             if r.is_empty() { "none".to_string() } else { r.join(", ") },
             rejudge.len()
         );
+    }
+    println!();
+    match retention {
+        None => println!("retention: never pruned"),
+        Some(r) => println!(
+            "retention: sessions before {} sealed (never judged again); records before {} pruned (but those verdicts cite); {}",
+            format_ms(r.sealed_before_ms),
+            format_ms(r.pruned_before_ms),
+            match r.verdicts_before_ms {
+                Some(t) => format!("verdicts of sessions before {} removed", format_ms(t)),
+                None => "no verdict removed".to_string(),
+            }
+        ),
     }
     println!();
     let total_q: u64 = quarantine.iter().map(|q| q.count).sum();

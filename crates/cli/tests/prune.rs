@@ -129,6 +129,19 @@ fn sigkill_then_rerun(more: &[&str]) {
             !out.status.success() && err.contains("before 2026-11-04T00:00:00Z were removed by retention"),
             "{err}"
         );
+        // `status` says where retention stands; `report` notes what it no longer holds.
+        let status: serde_json::Value =
+            serde_json::from_str(&ok(bin().arg("--db").arg(&reference).args(["status", "--format", "json"]))).unwrap();
+        assert_eq!(status["retention"]["verdicts_removed_before"], "2026-11-04T00:00:00Z", "{status}");
+        assert_eq!(status["retention"]["sealed_before"], "2026-11-05T00:00:00Z", "{status}");
+        let out = bin().arg("--db").arg(&reference).args(["report", "--format", "json"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && err.contains("sessions before 2026-11-04T00:00:00Z were removed by retention"),
+            "{err}"
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["verdicts"].as_array().map(Vec::len), Some(done.0.len()));
     }
 
     let mut killed_midway = 0;
