@@ -4,11 +4,12 @@ record if each block of raw records also carried its records' facts and normaliz
 SQLite held only narrow seek tables. Nothing here is what trailproof writes; it reads a store that
 trailproof wrote and builds the model store beside it, so that the bytes are SQLite's own (dbstat).
 
-    scripts/store-layout-model.py STORE.db MODEL.db [LEVEL] [hash|nohash]
+    scripts/store-layout-model.py STORE.db MODEL.db [LEVEL] [hash|nohash] [text|binary]
 
 STORE.db: a store with IdP records imported (BENCHMARKS.md, "The store per IdP record" says which
 corpus). MODEL.db is overwritten. LEVEL: the zstd level (3, as trailproof's blocks). `nohash`
-leaves out each record's stored content hash. Needs Python's `zstandard` module
+leaves out each record's stored content hash. `binary` writes the facts frame as numbers (varints,
+times as differences) and each distinct string once per block, referred to by its number. Needs Python's `zstandard` module
 (`pip install zstandard`) and an sqlite3 module with dbstat (Debian's has it).
 
 The model, block by block of the store's `raw_blocks`:
@@ -18,8 +19,8 @@ The model, block by block of the store's `raw_blocks`:
   or a string already in the frame costs a reference;
 - seek tables: which blocks hold an application's SSOs, a login's events, a session's events, and
   a record's native key (8 bytes) -> (block, slot), all WITHOUT ROWID.
-The frame's encoding is plain text (fields separated by 0x1f, rows by 0x1e): a binary encoding
-would be smaller still. The per-block values (origin, stored time, provider) are left out: a few
+The frame's encoding is plain text (fields separated by 0x1f, rows by 0x1e) unless `binary`. The
+per-block values (origin, stored time, provider) are left out: a few
 bytes a block.
 """
 import os
@@ -38,6 +39,7 @@ if len(sys.argv) < 3:
 store_path, model_path = sys.argv[1], sys.argv[2]
 level = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 keep_hash = (sys.argv[4] if len(sys.argv) > 4 else "hash") == "hash"
+binary = (sys.argv[5] if len(sys.argv) > 5 else "text") == "binary"
 
 src = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
 if os.path.exists(model_path):
@@ -74,6 +76,42 @@ def text(x):
     return b"" if x is None else str(x).encode()
 
 
+def varint(n):
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+class Binary:
+    """A block's facts as numbers: each distinct string once (in the order first used), values
+    as varints (0: none; a string: 1 + its number), times as zigzag differences."""
+
+    def __init__(self):
+        self.table, self.index, self.body, self.last_t = [], {}, bytearray(), 0
+
+    def value(self, v):
+        if v is None:
+            self.body += varint(0)
+        elif isinstance(v, int):
+            self.body += varint(1 + ((v << 1) ^ (v >> 63)))
+        else:
+            v = str(v)
+            if v not in self.index:
+                self.index[v] = len(self.table)
+                self.table.append(v)
+            self.body += varint(1 + self.index[v])
+
+    def time(self, t):
+        d, self.last_t = t - self.last_t, t
+        self.body += varint((d << 1) ^ (d >> 63))
+
+    def frame(self):
+        return "\x00".join(self.table).encode() + b"\x00\x00" + bytes(self.body)
+
+
 dctx = zstandard.ZstdDecompressor()
 cctx = zstandard.ZstdCompressor(level=level)
 providers = {}
@@ -88,20 +126,33 @@ for block_id, data in src.execute("SELECT id, data FROM raw_blocks ORDER BY id")
     if not rows:
         continue
     frame = bytearray()
+    packer = Binary()
     provider = providers.setdefault(rows[0][1], len(providers))
     times, seeks = [], set()
     for slot, (raw_id, _source, native_id, key, length, content_hash, loc_record, loc_byte, loc_text) in enumerate(rows):
         records += 1
-        frame += native_id.encode() + b"\x1f"
-        if keep_hash:
-            frame += struct.pack("<q", content_hash or 0)
-        frame += b"\x1f".join(map(text, (length, loc_record, loc_byte, loc_text))) + b"\x1e"
+        if binary:
+            packer.body += native_id.encode() + b"\x00"
+            if keep_hash:
+                packer.body += struct.pack("<q", content_hash or 0)
+            for v in (length, loc_record, loc_byte, loc_text):
+                packer.value(v)
+        else:
+            frame += native_id.encode() + b"\x1f"
+            if keep_hash:
+                frame += struct.pack("<q", content_hash or 0)
+            frame += b"\x1f".join(map(text, (length, loc_record, loc_byte, loc_text))) + b"\x1e"
         out.execute("INSERT INTO keys VALUES (?, ?, ?)", (key, block_id, slot))
         for kind, outcome, t, app_ref, session_ref, asn, country, login_fold, suffix, *refs in events.get(raw_id, []):
             times.append(t)
             values = [kind, outcome, t, apps.get(app_ref), strings.get(session_ref), asn, country, suffix]
             values += [strings.get(r) for r in refs]
-            frame += b"\x1f".join(map(text, values)) + b"\x1e"
+            if binary:
+                packer.time(t)
+                for v in values[:2] + values[3:]:
+                    packer.value("|".join(map(str, v)) if isinstance(v, tuple) else v)
+            else:
+                frame += b"\x1f".join(map(text, values)) + b"\x1e"
             if kind == "app_sso":
                 seeks.add(("sso", app_ref))
             else:
@@ -115,6 +166,8 @@ for block_id, data in src.execute("SELECT id, data FROM raw_blocks ORDER BY id")
             out.execute("INSERT INTO seek_login VALUES (?, ?, ?)", (provider, value, block_id))
         else:
             out.execute("INSERT INTO seek_session VALUES (?, ?, ?)", (provider, value, block_id))
+    if binary:
+        frame = bytearray(packer.frame())
     packed_facts = cctx.compress(bytes(frame))
     dictionary = zstandard.ZstdCompressionDict(bytes(frame), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
     packed_raw = zstandard.ZstdCompressor(level=level, dict_data=dictionary).compress(plain)
@@ -134,7 +187,7 @@ if not records:
 
 n = records
 today = sum(s for (s,) in src.execute("SELECT sum(pgsize) FROM dbstat"))
-print(f"{n} stored IdP records; zstd level {level}; content hash kept: {keep_hash}")
+print(f"{n} stored IdP records; zstd level {level}; content hash kept: {keep_hash}; facts as {'binary' if binary else 'text'}")
 print(f"store as written today (dbstat): {today / n:.1f} bytes per record")
 print(f"facts frame {facts_bytes / n:.1f} B/record; raw records given it {raw_bytes / n:.1f} (alone, as today: {raw_today / n:.1f})")
 total = 0
