@@ -186,8 +186,10 @@ kb_ = {x["console_login_event_id"]: x for x in b}
 cut = None
 if vkeep:
     last = sorted((int(f[6:-4]) for f in os.listdir(work) if re.fullmatch(r"prune-\d+\.out", f)))[-1]
-    m = re.search(r"verdicts of sessions before (\S+?):", open(f"{work}/prune-{last}.out").read())
-    cut = m.group(1) if m else "9999"
+    m = re.search(r"verdicts of sessions before (\S+): \d+ verdict", open(f"{work}/prune-{last}.out").read())
+    if not m:
+        sys.exit(f"--keep-verdict-days {vkeep}: the last prune (prune-{last}.out) names no verdict cut")
+    cut = m.group(1)
     b = [x for x in b if x.get("time", "") >= cut]
     kb_ = {x["console_login_event_id"]: x for x in b}
 differ = sorted(k for k in set(ka) | set(kb_) if ka.get(k) != kb_.get(k))

@@ -7,20 +7,8 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Whether the bench scripts can run here (python3 and /usr/bin/time). Without them the tests
-/// say so and skip, unless `TRAILPROOF_REQUIRE_BENCH_TOOLS=1` (set by .ci/run, which installs
-/// them): then they fail.
-fn bench_tools() -> bool {
-    let there = Command::new("python3").arg("--version").output().is_ok() && Path::new("/usr/bin/time").exists();
-    assert!(
-        there || std::env::var("TRAILPROOF_REQUIRE_BENCH_TOOLS").as_deref() != Ok("1"),
-        "TRAILPROOF_REQUIRE_BENCH_TOOLS=1 but python3 or /usr/bin/time is missing"
-    );
-    if !there {
-        eprintln!("skipped: the bench script needs python3 and /usr/bin/time");
-    }
-    there
-}
+mod common;
+use common::bench_tools;
 
 /// `scripts/bench-month.sh --quick` and `more`, into `out` (its data under `out/data`); the
 /// docs/bench-month.json it wrote, and the successful sessions of the simulated truth.
@@ -115,4 +103,6 @@ fn bench_month_quick_run_with_verdicts_kept_three_days() {
     assert_eq!(v["sha256_pruned"], v["sha256_full"]);
     let md = std::fs::read_to_string(tmp.path().join("BENCHMARKS.md")).unwrap();
     assert!(md.contains("--keep-verdict-days 3") && md.contains("Verdicts kept 3 days"), "{md}");
+    // The cut is named in full (the end of a day, as the last prune gave it).
+    assert!(md.contains("holds those of sessions from 2026-11-") && md.contains("T00:00:00Z on."), "{md}");
 }

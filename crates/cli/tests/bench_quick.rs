@@ -5,16 +5,11 @@
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+
 #[test]
 fn bench_script_quick_run_reports_every_stage() {
-    let there = Command::new("python3").arg("--version").output().is_ok() && Path::new("/usr/bin/time").exists();
-    // .ci/run installs them and sets TRAILPROOF_REQUIRE_BENCH_TOOLS=1: there, a skip is a failure.
-    assert!(
-        there || std::env::var("TRAILPROOF_REQUIRE_BENCH_TOOLS").as_deref() != Ok("1"),
-        "TRAILPROOF_REQUIRE_BENCH_TOOLS=1 but python3 or /usr/bin/time is missing"
-    );
-    if !there {
-        eprintln!("skipped: the bench script needs python3 and /usr/bin/time");
+    if !common::bench_tools() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -6,8 +6,8 @@
 //! events; and every record a verdict cites stays readable. A third store also removes the
 //! verdicts of sessions older than five days: those it keeps equal the never-pruned store's, and
 //! nothing of the removed ones (queue rows, citations, records only they cited) is left behind.
-//! A hand-built case then pins the
-//! aggregates themselves: without them, a "new ASN" that the pruned SSOs rule out would fire.
+//! A hand-built case then pins the aggregates themselves: without them, a "new ASN" that the
+//! pruned SSOs rule out would fire.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -103,6 +103,24 @@ fn all_verdicts(store: &Store) -> BTreeMap<String, VerdictRecord> {
         .collect()
 }
 
+/// Every record a verdict of `verdicts` cites is still in `store`: its event, and its raw bytes
+/// as the never-pruned store `full` holds them.
+fn assert_cited_records_stay(store: &Store, full: &Store, verdicts: &BTreeMap<String, VerdictRecord>) {
+    for v in verdicts.values() {
+        for e in &v.evidence {
+            let native = e.id.rsplit_once('#').map_or(e.id.as_str(), |(n, _)| n);
+            let found = match Idp::parse(e.source.as_str()) {
+                Some(p) => store.idp_event(p, &e.id).unwrap().is_some(),
+                None => store.aws_event(&e.id).unwrap().is_some(),
+            };
+            assert!(found, "{} {} cited by {} is gone", e.source.as_str(), e.id, v.console_login_event_id);
+            let raw = store.raw_record(e.source, native).unwrap();
+            assert_eq!(raw, full.raw_record(e.source, native).unwrap(), "{}", e.id);
+            assert!(raw.is_some());
+        }
+    }
+}
+
 fn count(store: &Store, sql: &str) -> i64 {
     store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -160,20 +178,7 @@ fn pruning_changes_no_verdict_and_keeps_the_evidence() {
     let new_signals = a.values().filter(|v| v.risk.signals.iter().any(|s| format!("{s:?}").starts_with("New"))).count();
     assert!(new_signals > 0, "no session has a new_* signal: the test proves little");
 
-    // Every record a verdict cites is still there, event and raw bytes.
-    for v in b.values() {
-        for e in &v.evidence {
-            let native = e.id.rsplit_once('#').map_or(e.id.as_str(), |(n, _)| n);
-            let found = match Idp::parse(e.source.as_str()) {
-                Some(p) => pruned.store.idp_event(p, &e.id).unwrap().is_some(),
-                None => pruned.store.aws_event(&e.id).unwrap().is_some(),
-            };
-            assert!(found, "{} {} cited by {} is gone", e.source.as_str(), e.id, v.console_login_event_id);
-            let raw = pruned.store.raw_record(e.source, native).unwrap();
-            assert_eq!(raw, full.store.raw_record(e.source, native).unwrap(), "{}", e.id);
-            assert!(raw.is_some());
-        }
-    }
+    assert_cited_records_stay(&pruned.store, &full.store, &b);
 
     // With verdicts kept five days: those of later sessions are the same as ever, the earlier
     // ones are gone with what only they cited, and every record a kept verdict cites stays.
@@ -197,17 +202,7 @@ fn pruning_changes_no_verdict_and_keeps_the_evidence() {
         );
         assert!(if fewer { e < p } else { e <= p }, "{table}: {e} with verdicts removed, {p} without");
     }
-    for v in c.values() {
-        for e in &v.evidence {
-            let native = e.id.rsplit_once('#').map_or(e.id.as_str(), |(n, _)| n);
-            assert!(
-                expiring.store.raw_record(e.source, native).unwrap().is_some(),
-                "{} cited by {}",
-                e.id,
-                v.console_login_event_id
-            );
-        }
-    }
+    assert_cited_records_stay(&expiring.store, &full.store, &c);
     let no_verdict = count(
         &expiring.store,
         "SELECT count(*) FROM outbox WHERE console_login_event_id NOT IN (SELECT console_login_event_id FROM verdicts)",

@@ -48,6 +48,7 @@
 //!   `VACUUM`, which rewrites the whole file) keeps the freed pages for its later imports: the file
 //!   stops growing once the window is full, but does not shrink (README, "Retention").
 
+use crate::verdicts::{RAW_IDS_OF_IDP_EVENT, native_id_of};
 use crate::{Result, Store, StoreError, raw};
 use rusqlite::{OptionalExtension, params};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -536,18 +537,15 @@ impl Store {
                 .query_map([event_id], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?
         } else {
-            // Through its raw record, as `Store::idp_event` finds it (migrations 9 and 20).
-            let native = event_id.rsplit_once('#').map_or(event_id, |(n, _)| n);
+            // Through its raw record, as `Store::idp_event` finds it.
             self.conn
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT e.id, e.time_ms FROM idp_events AS e INDEXED BY idp_events_raw
                      JOIN raw_records AS r ON r.id = e.raw_id
-                     WHERE e.raw_id IN (SELECT id FROM raw_records INDEXED BY raw_records_key
-                         WHERE native_key IN (trailproof_native_key(?1, ?2), trailproof_native_key(?1, ?3))
-                           AND source = ?1 AND native_id IN (?2, ?3))
-                       AND e.provider = ?1 AND r.native_id || coalesce(e.event_suffix, '') = ?2",
-                )?
-                .query_map(params![source, event_id, native], |r| Ok((r.get(0)?, r.get(1)?)))?
+                     WHERE e.{RAW_IDS_OF_IDP_EVENT}
+                       AND e.provider = ?1 AND r.native_id || coalesce(e.event_suffix, '') = ?2"
+                ))?
+                .query_map(params![source, event_id, native_id_of(event_id)], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?
         };
         let tbl = if source == Source::Cloudtrail.as_str() { "aws_events" } else { "idp_events" };

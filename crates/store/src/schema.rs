@@ -844,8 +844,9 @@ pub const MIGRATIONS: &[&str] = &[
     // while any verdict, current or earlier version, cites it; removing a verdict removes its
     // rows here (found from its records' evidence, without an index of their own: one on the
     // verdict's id cost 341 bytes a verdict, measured on a 10,000-user store of four days), and a
-    // record no other verdict cites may go at its time. `retention.verdicts_before_ms`: the verdicts of sessions before it were removed
-    // (NULL: none ever were), so `lookup` can say why a session has none.
+    // record no other verdict cites may go at its time. `retention.verdicts_before_ms`: the
+    // verdicts of sessions before it were removed (NULL: none ever were), so `lookup` can say why
+    // a session has none.
     r#"
     CREATE TABLE verdict_cites (
         source                  TEXT NOT NULL,

@@ -182,6 +182,18 @@ impl Batch<'_> {
     }
 }
 
+/// SQL: the `raw_id`s an IdP event may belong to, given `?1` its provider, `?2` its event id and
+/// `?3` [`native_id_of`] it: an event id is its record's native id, or that id and `#<n>`
+/// (migrations 9 and 20), so (at most) two records.
+pub(crate) const RAW_IDS_OF_IDP_EVENT: &str = "raw_id IN (SELECT id FROM raw_records INDEXED BY raw_records_key
+    WHERE native_key IN (trailproof_native_key(?1, ?2), trailproof_native_key(?1, ?3))
+      AND source = ?1 AND native_id IN (?2, ?3))";
+
+/// The native id an IdP event id may be derived from (see [`RAW_IDS_OF_IDP_EVENT`]).
+pub(crate) fn native_id_of(event_id: &str) -> &str {
+    event_id.rsplit_once('#').map_or(event_id, |(n, _)| n)
+}
+
 impl Store {
     /// Stored verdicts with `from_ms <= time < to_ms`, oldest first.
     pub fn verdicts(&self, from_ms: Millis, to_ms: Millis) -> Result<Vec<VerdictRecord>> {
@@ -258,16 +270,12 @@ impl Store {
         provider: trailproof_model::Idp,
         event_id: &str,
     ) -> Result<Option<trailproof_model::IdpEvent>> {
-        // Found through its raw record: the event id is the record's native id, or that id and
-        // `#<n>` (see migrations 9 and 20).
-        let native = event_id.rsplit_once('#').map_or(event_id, |(n, _)| n);
+        // Found through its raw record.
+        let native = native_id_of(event_id);
         Ok(self
             .idp_query_by_pub(
                 "INDEXED BY idp_events_raw",
-                "provider = ?1
-                 AND raw_id IN (SELECT id FROM raw_records INDEXED BY raw_records_key
-                     WHERE native_key IN (trailproof_native_key(?1, ?2), trailproof_native_key(?1, ?3))
-                       AND source = ?1 AND native_id IN (?2, ?3))",
+                &format!("provider = ?1 AND {RAW_IDS_OF_IDP_EVENT}"),
                 vec![provider.as_str().to_string().into(), event_id.to_string().into(), native.to_string().into()],
             )?
             .into_iter()
