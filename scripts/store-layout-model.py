@@ -42,6 +42,9 @@ keep_hash = (sys.argv[4] if len(sys.argv) > 4 else "hash") == "hash"
 binary = (sys.argv[5] if len(sys.argv) > 5 else "text") == "binary"
 
 src = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+if src.execute("SELECT 1 FROM sqlite_schema WHERE name = 'sso_blocks'").fetchone():
+    sys.exit(f"{store_path} keeps its SSOs in frames (schema 24 or later); the model reads a store of schema 23 "
+             "or before, whose SSOs are rows (an older trailproof's import)")
 if os.path.exists(model_path):
     os.remove(model_path)
 out = sqlite3.connect(model_path)

@@ -63,10 +63,18 @@ fn state(db: &Path) -> (Vec<(String, String)>, Vec<i64>) {
         .unwrap()
         .collect::<Result<Vec<(String, String)>, _>>()
         .unwrap();
-    let counts = ["idp_events", "aws_events", "raw_records", "raw_blocks", "coverage", "sso_baseline"]
-        .iter()
-        .map(|t| c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0)).unwrap())
-        .collect();
+    let counts = [
+        "count(*) FROM idp_events",
+        "coalesce(sum(events), 0) FROM sso_blocks",
+        "count(*) FROM aws_events",
+        "count(*) FROM raw_records",
+        "count(*) FROM raw_blocks",
+        "count(*) FROM coverage",
+        "count(*) FROM sso_baseline",
+    ]
+    .iter()
+    .map(|q| c.query_row(&format!("SELECT {q}"), [], |r| r.get(0)).unwrap())
+    .collect();
     // Every record a verdict cites reads back.
     for v in s.verdicts(i64::MIN, i64::MAX).unwrap() {
         for e in &v.evidence {

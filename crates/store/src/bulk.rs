@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 pub(crate) const INDEXES: &[(&str, &str)] = &[
     ("idp_events_login_kind_time", "ON idp_events (provider, user_login_fold, kind, time_ms) WHERE kind <> 'app_sso'"),
     ("idp_events_session", "ON idp_events (provider, session_ref, kind, time_ms) WHERE kind <> 'app_sso'"),
-    ("idp_events_sso_app", "ON idp_events (app_ref, time_ms) WHERE kind = 'app_sso'"),
 ];
 
 /// Secondary indexes of `idp_events` a bulk import keeps: written in order, they cost little.

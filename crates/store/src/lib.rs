@@ -18,10 +18,12 @@ pub mod raw;
 pub mod retention;
 mod schema;
 pub mod snapshot;
+mod sso;
 pub mod verdicts;
 mod walcopy;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use sso::SsoRow;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, Millis, Source, fold};
@@ -307,6 +309,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
 /// leave every foreign key satisfied (checked before the caller commits).
 fn apply_migration(tx: &rusqlite::Transaction<'_>, i: usize, sql: &str) -> Result<()> {
     tx.execute_batch(sql)?;
+    schema::rust_step(i + 1, tx)?;
     if sql.contains("DROP TABLE") {
         let dangling: Option<String> =
             tx.query_row("PRAGMA foreign_key_check", [], |r| r.get::<_, String>(0)).optional()?;
@@ -414,6 +417,13 @@ impl Store {
         Ok(())
     }
 
+    /// Turns the SSO frames back into rows of `idp_events`, as migration 23 left them (its
+    /// `user_version` is left to the caller): for migration tests outside this crate.
+    #[doc(hidden)]
+    pub fn undo_sso_frames(&self) -> Result<()> {
+        sso::undo_frames(&self.conn)
+    }
+
     /// Starts a write batch: everything written through it commits together. It takes the
     /// write lock at once (`BEGIN IMMEDIATE`), waiting up to the busy timeout for another
     /// writer. A deferred transaction that read first would instead fail with "database is
@@ -438,6 +448,7 @@ impl Store {
             added: KeyCache::default(),
             keep_first_since: None,
             origins: HashMap::new(),
+            sso: sso::Gather::default(),
         })
     }
 
@@ -481,8 +492,12 @@ impl Store {
         for row in st.query_map([], |r| Ok(("cloudtrail".to_string(), r.get(0)?, r.get::<_, i64>(1)? as u64)))? {
             out.push(row?);
         }
+        // SSOs are counted in their frames (sso.rs).
         let mut st = self.conn.prepare(
-            "SELECT provider, kind, COUNT(*) FROM idp_events GROUP BY provider, kind ORDER BY provider, kind",
+            "SELECT provider, kind, n FROM (
+                SELECT provider, kind, COUNT(*) AS n FROM idp_events GROUP BY provider, kind
+                UNION ALL SELECT provider, 'app_sso', sum(events) FROM sso_blocks GROUP BY provider)
+             ORDER BY provider, kind",
         )?;
         for row in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))? {
             out.push(row?);
@@ -672,6 +687,8 @@ pub struct Batch<'a> {
     /// Ids of the `raw_origins` rows this batch has used (a batch's own, gone with it if it
     /// rolls back).
     origins: HashMap<String, i64>,
+    /// The SSO frames this batch is filling (written before it commits).
+    sso: sso::Gather,
 }
 
 /// The columns an IdP event's content is compared by (all it stores but the folded keys, which
@@ -713,6 +730,14 @@ fn idp_row_values(e: &IdpEvent) -> Result<[rusqlite::types::Value; IDP_ROW_COLS]
     ])
 }
 
+/// `events` as [`idp_row_values`], in the order [`Batch::stored_event_rows`] gives a stored
+/// record's: the events other than SSOs as given, then the SSOs by time (stable).
+fn event_rows_in_stored_order(events: &[IdpEvent]) -> Result<Vec<[rusqlite::types::Value; IDP_ROW_COLS]>> {
+    let mut ssos: Vec<&IdpEvent> = events.iter().filter(|e| e.kind == IdpEventKind::AppSso).collect();
+    ssos.sort_by_key(|e| e.time_ms);
+    events.iter().filter(|e| e.kind != IdpEventKind::AppSso).chain(ssos).map(idp_row_values).collect()
+}
+
 fn opt_bool(b: Option<bool>) -> Option<i64> {
     b.map(i64::from)
 }
@@ -744,7 +769,9 @@ impl Batch<'_> {
             .optional()?)
     }
 
-    /// Inserts a raw record not stored yet; returns its row id.
+    /// Inserts a raw record not stored yet, with its content hash and the frame its SSOs go
+    /// into; returns its row id.
+    #[allow(clippy::too_many_arguments)]
     fn insert_new_raw(
         &mut self,
         source: Source,
@@ -753,12 +780,13 @@ impl Batch<'_> {
         at: Origin<'_>,
         raw: RawRef<'_>,
         hash: Option<i64>,
+        sso_block: Option<i64>,
     ) -> Result<i64> {
         let c = self.raw_columns(at, raw)?;
         let mut st = self.tx.prepare_cached(
             "INSERT INTO raw_records (source, native_id, native_key, origin_id, loc_record, loc_byte, loc_text,
-                stored_ms, raw, block_id, block_start, block_len, content_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                stored_ms, raw, block_id, block_start, block_len, content_hash, sso_block)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
         st.execute(params![
             source.as_str(),
@@ -773,18 +801,36 @@ impl Batch<'_> {
             c.block_id,
             c.block_start,
             c.block_len,
-            hash
+            hash,
+            sso_block
         ])?;
         Ok(self.tx.last_insert_rowid())
     }
 
-    /// Inserts the raw record; `None` when (source, native_id) is already stored.
-    fn insert_raw(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw: RawRef<'_>) -> Result<Option<i64>> {
+    /// Inserts the raw record of `events`; `None` when (source, native_id) is already stored,
+    /// else its row id and the frame its SSOs go into (see [`Batch::sso_target`]).
+    fn insert_raw(
+        &mut self,
+        source: Source,
+        native_id: &str,
+        at: Origin<'_>,
+        raw: RawRef<'_>,
+        events: &[IdpEvent],
+    ) -> Result<Option<(i64, Option<i64>)>> {
         let key = native_key(source.as_str(), native_id);
         if self.find_raw(source, native_id, key)?.is_some() {
             return Ok(None);
         }
-        self.insert_new_raw(source, native_id, key, at, raw, None).map(Some)
+        let sso_block = self.sso_target(events)?;
+        Ok(Some((self.insert_new_raw(source, native_id, key, at, raw, None, sso_block)?, sso_block)))
+    }
+
+    /// The SSO frame a record with `events` keeps its SSOs in: the one being filled for its
+    /// first SSO's application (`None`: it has no SSO). See sso.rs.
+    fn sso_target(&mut self, events: &[IdpEvent]) -> Result<Option<i64>> {
+        let Some(first) = events.iter().find(|e| e.kind == IdpEventKind::AppSso) else { return Ok(None) };
+        let app = self.app_ref(first.provider, first.app_id.as_deref(), first.app_name.as_deref())?;
+        self.sso.target(&self.tx, first.provider.as_str(), app).map(Some)
     }
 
     /// A raw record's stored columns but its source, native id and times: its origin's id
@@ -844,7 +890,7 @@ impl Batch<'_> {
         raw: impl Into<RawRef<'a>>,
         events: &[AwsEvent],
     ) -> Result<Stored> {
-        let Some(raw_id) = self.insert_raw(Source::Cloudtrail, native_id, at, raw.into())? else {
+        let Some((raw_id, _)) = self.insert_raw(Source::Cloudtrail, native_id, at, raw.into(), &[])? else {
             return Ok(Stored::Duplicate);
         };
         let mut st = self.tx.prepare_cached(
@@ -960,18 +1006,19 @@ impl Batch<'_> {
         }
         let raw = raw.into();
         let Some(hash) = hash else {
-            let Some(raw_id) = self.insert_raw(source, native_id, at, raw)? else {
+            let Some((raw_id, sso_block)) = self.insert_raw(source, native_id, at, raw, events)? else {
                 return Ok(Stored::Duplicate);
             };
-            self.insert_idp_events(raw_id, native_id, events)?;
+            self.insert_idp_events(raw_id, native_id, events, sso_block)?;
             return Ok(Stored::New);
         };
         // A new record is inserted with `hash`; a stored one with the same hash is a copy; one
         // with another hash (or none: stored before migration 15) may be another version.
         let key = native_key(source.as_str(), native_id);
         let Some((raw_id, stored_hash, stored_ms)) = self.find_raw(source, native_id, key)? else {
-            let raw_id = self.insert_new_raw(source, native_id, key, at, raw, Some(hash))?;
-            self.insert_idp_events(raw_id, native_id, events)?;
+            let sso_block = self.sso_target(events)?;
+            let raw_id = self.insert_new_raw(source, native_id, key, at, raw, Some(hash), sso_block)?;
+            self.insert_idp_events(raw_id, native_id, events, sso_block)?;
             return Ok(Stored::New);
         };
         if stored_hash == Some(hash) {
@@ -982,9 +1029,8 @@ impl Batch<'_> {
         }
         // Another version. The same events in other bytes change nothing (but the hash of these
         // bytes is remembered, so the next copy of them is told at once).
-        let old = self.stored_event_rows(raw_id)?;
-        let new: Vec<[rusqlite::types::Value; IDP_ROW_COLS]> =
-            events.iter().map(idp_row_values).collect::<Result<_>>()?;
+        let old = self.stored_event_rows(raw_id, native_id)?;
+        let new = event_rows_in_stored_order(events)?;
         if old == new {
             self.tx
                 .prepare_cached("UPDATE raw_records SET content_hash = ?2 WHERE id = ?1")?
@@ -995,8 +1041,118 @@ impl Batch<'_> {
         Ok(Stored::Updated)
     }
 
-    /// The normalized events of raw record `raw_id` as stored, in the order they were written.
-    fn stored_event_rows(&self, raw_id: i64) -> Result<Vec<[rusqlite::types::Value; IDP_ROW_COLS]>> {
+    /// The frame holding raw record `raw_id`'s SSOs, if it has any.
+    fn sso_block_of(&self, raw_id: i64) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT sso_block FROM raw_records WHERE id = ?1")?
+            .query_row([raw_id], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// The normalized events of raw record `raw_id` as stored, as
+    /// [`event_rows_in_stored_order`] orders them: its other events in the order they were
+    /// written, then its SSOs by time (as their frame keeps them).
+    fn stored_event_rows(
+        &mut self,
+        raw_id: i64,
+        native_id: &str,
+    ) -> Result<Vec<[rusqlite::types::Value; IDP_ROW_COLS]>> {
+        let mut out = self.stored_row_events(raw_id)?;
+        if let Some(block) = self.sso_block_of(raw_id)? {
+            let (provider, mut rows) = self.sso_rows_of(block, raw_id, false)?;
+            sso::sort_rows(&mut rows);
+            for r in &rows {
+                out.push(self.sso_values(&provider, native_id, r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record `raw_id`'s SSO rows in frame `block` and the frame's provider; with `take`, they
+    /// are taken out of it.
+    fn sso_rows_of(&mut self, block: i64, raw_id: i64, take: bool) -> Result<(String, Vec<SsoRow>)> {
+        let provider: String = self
+            .tx
+            .prepare_cached("SELECT provider FROM sso_blocks WHERE id = ?1")?
+            .query_row([block], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::Corrupt(format!("raw record {raw_id}: its SSO frame {block} is missing")))?;
+        if take {
+            if let Some(rows) = self.sso.take_record(block, raw_id) {
+                return Ok((provider, rows));
+            }
+            return Ok((provider, sso::remove_record(&self.tx, block, raw_id)?));
+        }
+        let rows = match self.sso.record_rows(block, raw_id) {
+            Some(rows) => rows,
+            None => sso::read_block(&self.tx, block)?
+                .map(|(_, rows)| rows.into_iter().filter(|r| r.raw_id == raw_id).collect())
+                .unwrap_or_default(),
+        };
+        Ok((provider, rows))
+    }
+
+    /// An SSO of a frame as [`idp_row_values`] gives an event.
+    fn sso_values(
+        &self,
+        provider: &str,
+        native_id: &str,
+        r: &SsoRow,
+    ) -> Result<[rusqlite::types::Value; IDP_ROW_COLS]> {
+        use rusqlite::types::Value;
+        let string = |id: Option<i64>| -> Result<Value> {
+            let Some(id) = id else { return Ok(Value::Null) };
+            let v: Option<String> = self
+                .tx
+                .prepare_cached("SELECT value FROM idp_strings WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            v.map(Value::Text)
+                .ok_or_else(|| StoreError::Corrupt(format!("string {id} of an SSO of {native_id} is missing")))
+        };
+        let (app_id, app_name): (Option<String>, Option<String>) = match r.app {
+            None => (None, None),
+            Some(a) => self
+                .tx
+                .prepare_cached("SELECT app_id, app_name FROM idp_app_refs WHERE id = ?1")?
+                .query_row([a], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| StoreError::Corrupt(format!("application {a} of an SSO of {native_id} is missing")))?,
+        };
+        let opt = |s: Option<String>| s.map_or(Value::Null, Value::Text);
+        Ok([
+            Value::Text(provider.to_string()),
+            string(r.tenant)?,
+            Value::Text(format!("{native_id}{}", r.event_suffix.as_deref().unwrap_or(""))),
+            Value::Integer(r.time_ms),
+            Value::Text(IdpEventKind::AppSso.as_str().to_string()),
+            string(r.native_type)?,
+            Value::Text(r.outcome.clone()),
+            string(r.outcome_reason)?,
+            string(r.login)?,
+            string(r.email)?,
+            string(r.user_id)?,
+            string(r.display_name)?,
+            string(r.app_username)?,
+            opt(app_id),
+            opt(app_name),
+            string(r.session)?,
+            string(r.source_ip)?,
+            string(r.user_agent)?,
+            r.asn.map_or(Value::Null, Value::Integer),
+            string(r.as_org)?,
+            opt(r.country.clone()),
+            string(r.mfa)?,
+            string(r.factors)?,
+            string(r.auth_requirement)?,
+        ])
+    }
+
+    /// The normalized events of raw record `raw_id` stored as rows (all but its SSOs), in the
+    /// order they were written.
+    fn stored_row_events(&self, raw_id: i64) -> Result<Vec<[rusqlite::types::Value; IDP_ROW_COLS]>> {
         let mut st = self.tx.prepare_cached(
             "SELECT provider, tenant, event_id, time_ms, kind, native_type, outcome, outcome_reason, user_login,
                 user_email, user_id, display_name, app_username, app_id, app_name, session_id, source_ip, user_agent,
@@ -1061,17 +1217,22 @@ impl Batch<'_> {
         };
         let origin_id = self.origin_id(at.origin)?;
         let (loc_record, loc_byte, loc_text) = split_location(at.location);
+        // The earlier version's events go: its rows, and its SSOs out of their frame.
+        self.tx.prepare_cached("DELETE FROM idp_events WHERE raw_id = ?1")?.execute([raw_id])?;
+        if let Some(old_block) = self.sso_block_of(raw_id)? {
+            self.sso_rows_of(old_block, raw_id, true)?;
+        }
+        let sso_block = self.sso_target(events)?;
         self.tx
             .prepare_cached(
                 "UPDATE raw_records SET origin_id = ?2, loc_record = ?3, loc_byte = ?4, loc_text = ?5, stored_ms = ?6,
-                    raw = ?7, block_id = ?8, block_start = ?9, block_len = ?10, content_hash = ?11
+                    raw = ?7, block_id = ?8, block_start = ?9, block_len = ?10, content_hash = ?11, sso_block = ?12
                  WHERE id = ?1",
             )?
             .execute(params![
-                raw_id, origin_id, loc_record, loc_byte, loc_text, self.now, blob, block, start, len, hash
+                raw_id, origin_id, loc_record, loc_byte, loc_text, self.now, blob, block, start, len, hash, sso_block
             ])?;
-        self.tx.prepare_cached("DELETE FROM idp_events WHERE raw_id = ?1")?.execute([raw_id])?;
-        self.insert_idp_events(raw_id, native_id, events)?;
+        self.insert_idp_events(raw_id, native_id, events, sso_block)?;
         // What may have rested on either version: its provider(s) and times.
         let mut spans: Vec<(String, Millis, Millis, bool)> = Vec::new();
         let mut note = |provider: &str, t: Millis, sso: bool| match spans.iter_mut().find(|s| s.0 == provider) {
@@ -1112,7 +1273,13 @@ impl Batch<'_> {
     /// Writes a record's normalized events (and their keys in `idp_users` / `idp_apps`). The
     /// strings repeated from event to event are written once, in `idp_strings`, and the
     /// application in `idp_app_refs`; the row holds their ids (migration 17).
-    fn insert_idp_events(&mut self, raw_id: i64, native_id: &str, events: &[IdpEvent]) -> Result<()> {
+    fn insert_idp_events(
+        &mut self,
+        raw_id: i64,
+        native_id: &str,
+        events: &[IdpEvent],
+        sso_block: Option<i64>,
+    ) -> Result<()> {
         for e in events {
             // The event id is the record's native id and this suffix (migration 20; checked by
             // `insert_idp_record`).
@@ -1149,6 +1316,40 @@ impl Batch<'_> {
             let mfa_ref = self.string_ref(e.mfa.as_str())?;
             let factors_ref = self.string_ref(&factors)?;
             let auth_requirement_ref = self.opt_string_ref(e.auth_requirement.as_deref())?;
+            if e.kind == IdpEventKind::AppSso {
+                let block = sso_block.ok_or_else(|| {
+                    StoreError::Corrupt(format!("record {native_id}: an SSO of it was given no frame"))
+                })?;
+                self.sso.push(
+                    block,
+                    SsoRow {
+                        raw_id,
+                        time_ms: e.time_ms,
+                        outcome: e.outcome.as_str().to_string(),
+                        tenant: tenant_ref,
+                        native_type: Some(native_type_ref),
+                        outcome_reason: outcome_reason_ref,
+                        login: user_login_ref,
+                        email: user_email_ref,
+                        user_id: user_id_ref,
+                        display_name: display_name_ref,
+                        app_username: app_username_ref,
+                        app: app_ref,
+                        session: session_ref,
+                        source_ip: source_ip_ref,
+                        user_agent: user_agent_ref,
+                        asn: e.asn.map(i64::from),
+                        as_org: as_org_ref,
+                        country: e.country.clone(),
+                        mfa: Some(mfa_ref),
+                        factors: Some(factors_ref),
+                        auth_requirement: auth_requirement_ref,
+                        event_suffix: suffix.map(str::to_string),
+                    },
+                )?;
+                self.note_keys(e, [login_fold, email_fold, e.user.app_username.as_deref().map(sql_lower_trim)])?;
+                continue;
+            }
             self.tx
                 .prepare_cached(
                     "INSERT INTO idp_events (provider, event_suffix, time_ms, kind, outcome, app_ref, session_ref,
@@ -1347,7 +1548,8 @@ impl Batch<'_> {
         Ok(())
     }
 
-    pub fn commit(self) -> Result<()> {
+    pub fn commit(mut self) -> Result<()> {
+        self.sso.finish(&self.tx)?;
         self.tx.commit()?;
         self.known.absorb(self.added);
         Ok(())

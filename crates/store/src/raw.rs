@@ -61,7 +61,7 @@ pub fn compress(raw: &[u8]) -> Vec<u8> {
 /// Compresses a block's data with zstd at [`BLOCK_LEVEL`]. Each thread keeps one compression
 /// context (as [`compress`] keeps its deflate state); should zstd fail, the block is deflated
 /// instead, which reads back the same.
-fn compress_block(data: &[u8]) -> Vec<u8> {
+pub(crate) fn compress_block(data: &[u8]) -> Vec<u8> {
     thread_local! {
         static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
             std::cell::RefCell::new(zstd::bulk::Compressor::new(BLOCK_LEVEL).ok());

@@ -57,6 +57,9 @@ use trailproof_model::{Millis, Source};
 /// Row ids per chunk (one transaction each): `id >> CHUNK_SHIFT`.
 const CHUNK_SHIFT: u32 = 12;
 
+/// SSO frames visited per transaction of a prune (1,024 SSOs each at most).
+const FRAMES_PER_STEP: usize = 8;
+
 /// Verdicts removed per transaction (`PrunePlan::verdicts_before_ms`).
 const VERDICT_BATCH: usize = 1_024;
 
@@ -425,6 +428,7 @@ impl Store {
                 };
             }
         }
+        self.prune_frames(plan, before, copier, rep)?;
         Ok(live_min)
     }
 
@@ -548,6 +552,32 @@ impl Store {
                 .query_map(params![source, event_id, native_id_of(event_id)], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?
         };
+        if source != Source::Cloudtrail.as_str() {
+            // An SSO: its frame is visited again from its time on.
+            let records: Vec<(i64, String, i64)> = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT id, native_id, sso_block FROM raw_records INDEXED BY raw_records_key
+                     WHERE {} AND sso_block IS NOT NULL",
+                    crate::verdicts::RECORDS_OF_IDP_EVENT
+                ))?
+                .query_map(params![source, event_id, native_id_of(event_id)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            for (raw_id, native_id, block) in records {
+                let Some((_, ssos)) = crate::sso::read_block(&self.conn, block)? else { continue };
+                for r in ssos.iter().filter(|r| r.raw_id == raw_id) {
+                    if format!("{native_id}{}", r.event_suffix.as_deref().unwrap_or("")) == event_id {
+                        self.conn
+                            .prepare_cached(
+                                "UPDATE sso_blocks SET prune_from_ms = min(coalesce(prune_from_ms, ?2), ?2) WHERE id = ?1",
+                            )?
+                            .execute(params![block, r.time_ms])?;
+                    }
+                }
+            }
+        }
         let tbl = if source == Source::Cloudtrail.as_str() { "aws_events" } else { "idp_events" };
         for (id, t) in rows {
             self.conn
@@ -725,12 +755,7 @@ impl Store {
             }
             doomed.push(*id);
         }
-        self.conn.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id INTEGER PRIMARY KEY);
-                 CREATE TEMP TABLE IF NOT EXISTS prune_raw (id INTEGER PRIMARY KEY);
-                 CREATE TEMP TABLE IF NOT EXISTS prune_blocks (id INTEGER PRIMARY KEY);
-                 DELETE FROM temp.prune_ids; DELETE FROM temp.prune_raw; DELETE FROM temp.prune_blocks;",
-        )?;
+        self.reset_prune_tables()?;
         {
             let mut ins = self.conn.prepare_cached("INSERT INTO temp.prune_ids (id) VALUES (?1)")?;
             for id in &doomed {
@@ -750,12 +775,42 @@ impl Store {
             c.deleted =
                 self.conn.execute(&format!("DELETE FROM {tbl} WHERE id IN (SELECT id FROM temp.prune_ids)"), [])?
                     as u64;
-            // Raw records no remaining event points at (an updated record's events, or a
-            // record of several events split across chunks, may still).
+            self.release_raw(&mut c)?;
+        }
+        self.conn.execute(
+            "INSERT OR REPLACE INTO prune_chunks (tbl, chunk, min_ms) VALUES (?1, ?2, ?3)",
+            params![tbl, chunk, remaining_min],
+        )?;
+        c.freed_pages = (self.pragma_i64("freelist_count")? - free0).max(0) as u64;
+        Ok(c)
+    }
+
+    /// The temporary tables a chunk or frame of a prune fills, emptied.
+    fn reset_prune_tables(&self) -> Result<()> {
+        self.conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id INTEGER PRIMARY KEY);
+             CREATE TEMP TABLE IF NOT EXISTS prune_raw (id INTEGER PRIMARY KEY);
+             CREATE TEMP TABLE IF NOT EXISTS prune_blocks (id INTEGER PRIMARY KEY);
+             CREATE TEMP TABLE IF NOT EXISTS prune_ssos (provider TEXT, time_ms INTEGER, outcome TEXT,
+                 login_ref INTEGER, email_ref INTEGER, app_username_ref INTEGER, app_ref INTEGER, asn INTEGER,
+                 country TEXT);
+             DELETE FROM temp.prune_ids; DELETE FROM temp.prune_raw; DELETE FROM temp.prune_blocks;
+             DELETE FROM temp.prune_ssos;",
+        )?;
+        Ok(())
+    }
+
+    /// Removes the raw records of `temp.prune_raw` that no event points at any more (an
+    /// updated record's events, a record of several events split across chunks, or its SSOs in
+    /// their frame may still), with their earlier versions and the blocks they leave empty;
+    /// notes the blocks they thinned to be packed again.
+    fn release_raw(&self, c: &mut ChunkCounts) -> Result<()> {
+        {
             self.conn.execute(
                 "DELETE FROM temp.prune_raw WHERE
                         EXISTS (SELECT 1 FROM idp_events INDEXED BY idp_events_raw WHERE raw_id = prune_raw.id)
-                        OR EXISTS (SELECT 1 FROM aws_events INDEXED BY aws_events_raw WHERE raw_id = prune_raw.id)",
+                        OR EXISTS (SELECT 1 FROM aws_events INDEXED BY aws_events_raw WHERE raw_id = prune_raw.id)
+                        OR EXISTS (SELECT 1 FROM raw_records WHERE id = prune_raw.id AND sso_block IS NOT NULL)",
                 [],
             )?;
             self.conn.execute(
@@ -763,12 +818,12 @@ impl Store {
                      WHERE id IN (SELECT id FROM temp.prune_raw) AND block_id IS NOT NULL",
                 [],
             )?;
-            c.history =
+            c.history +=
                 self.conn.execute("DELETE FROM raw_history WHERE raw_id IN (SELECT id FROM temp.prune_raw)", [])?
                     as u64;
-            c.raw =
+            c.raw +=
                 self.conn.execute("DELETE FROM raw_records WHERE id IN (SELECT id FROM temp.prune_raw)", [])? as u64;
-            c.blocks = self.conn.execute(
+            c.blocks += self.conn.execute(
                     "DELETE FROM raw_blocks WHERE id IN (SELECT id FROM temp.prune_blocks)
                      AND NOT EXISTS (SELECT 1 FROM raw_records INDEXED BY raw_records_block WHERE block_id = raw_blocks.id)",
                     [],
@@ -780,12 +835,119 @@ impl Store {
                 [],
             )?;
         }
-        self.conn.execute(
-            "INSERT OR REPLACE INTO prune_chunks (tbl, chunk, min_ms) VALUES (?1, ?2, ?3)",
-            params![tbl, chunk, remaining_min],
-        )?;
-        c.freed_pages = (self.pragma_i64("freelist_count")? - free0).max(0) as u64;
-        Ok(c)
+        Ok(())
+    }
+
+    /// Frames of SSOs (sso.rs) holding an SSO a prune may remove (`prune_from_ms` before the
+    /// cut), [`FRAMES_PER_STEP`] per transaction: their SSOs before `before` go (folded into
+    /// `sso_baseline` first) but those a verdict cites, and then the raw records left without
+    /// events. Adds the counts to `rep`.
+    fn prune_frames(
+        &mut self,
+        plan: &PrunePlan,
+        before: Millis,
+        copier: Option<&crate::WalCopier>,
+        rep: &mut PruneReport,
+    ) -> Result<()> {
+        let page_size = self.pragma_i64("page_size")?.max(0) as u64;
+        let frames: Vec<i64> = self
+            .conn
+            .prepare("SELECT id FROM sso_blocks INDEXED BY sso_blocks_prune WHERE prune_from_ms < ?1 ORDER BY id")?
+            .query_map([before], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for step in frames.chunks(FRAMES_PER_STEP) {
+            let c = self.prune_step(plan.dry_run, |s| {
+                let free0 = s.pragma_i64("freelist_count")?;
+                let mut c = ChunkCounts::default();
+                for id in step {
+                    s.prune_frame(*id, before, &mut c)?;
+                }
+                c.freed_pages = (s.pragma_i64("freelist_count")? - free0).max(0) as u64;
+                Ok(c)
+            })?;
+            if let Some(copier) = copier {
+                copier.restart_if_long(self, crate::walcopy::RESTART_BYTES)?;
+            }
+            rep.chunks += 1;
+            rep.idp_events += c.deleted;
+            rep.raw_records += c.raw;
+            rep.raw_blocks += c.blocks;
+            rep.raw_history += c.history;
+            rep.kept_evidence += c.evidence;
+            rep.bytes_freed += c.freed_pages * page_size;
+        }
+        Ok(())
+    }
+
+    /// One frame of [`Store::prune_frames`], in its transaction.
+    fn prune_frame(&mut self, id: i64, before: Millis, c: &mut ChunkCounts) -> Result<()> {
+        let Some((provider, rows)) = crate::sso::read_block(&self.conn, id)? else { return Ok(()) };
+        self.reset_prune_tables()?;
+        let (mut kept, mut doomed) = (Vec::new(), Vec::new());
+        // The earliest time a later prune may still remove: of the SSOs kept but not cited.
+        let mut from: Option<Millis> = None;
+        {
+            let mut native = self.conn.prepare_cached("SELECT native_id FROM raw_records WHERE id = ?1")?;
+            let mut cites =
+                self.conn.prepare_cached("SELECT 1 FROM verdict_cites WHERE source = ?1 AND event_id = ?2")?;
+            for r in rows {
+                if r.time_ms >= before {
+                    from = Some(from.map_or(r.time_ms, |f| f.min(r.time_ms)));
+                    kept.push(r);
+                    continue;
+                }
+                let n: Option<String> = native.query_row([r.raw_id], |x| x.get(0)).optional()?;
+                let n =
+                    n.ok_or_else(|| StoreError::Corrupt(format!("the raw record {} of an SSO is missing", r.raw_id)))?;
+                let event_id = format!("{n}{}", r.event_suffix.as_deref().unwrap_or(""));
+                if cites.exists(params![provider, event_id])? {
+                    c.evidence += 1;
+                    kept.push(r);
+                } else {
+                    doomed.push(r);
+                }
+            }
+        }
+        if !doomed.is_empty() {
+            {
+                let mut ins = self.conn.prepare_cached(
+                    "INSERT INTO temp.prune_ssos (provider, time_ms, outcome, login_ref, email_ref, app_username_ref,
+                        app_ref, asn, country) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?;
+                for r in &doomed {
+                    ins.execute(params![
+                        provider,
+                        r.time_ms,
+                        r.outcome,
+                        r.login,
+                        r.email,
+                        r.app_username,
+                        r.app,
+                        r.asn,
+                        r.country
+                    ])?;
+                }
+            }
+            self.fold_sso_baselines()?;
+            c.deleted += doomed.len() as u64;
+            crate::sso::store_block(&self.conn, id, &mut kept)?;
+            let still: HashSet<i64> = kept.iter().map(|r| r.raw_id).collect();
+            let gone: BTreeSet<i64> = doomed.iter().map(|r| r.raw_id).filter(|r| !still.contains(r)).collect();
+            let mut unnote =
+                self.conn.prepare_cached("UPDATE raw_records SET sso_block = NULL WHERE id = ?1 AND sso_block = ?2")?;
+            let mut note = self.conn.prepare_cached("INSERT OR IGNORE INTO temp.prune_raw (id) VALUES (?1)")?;
+            for raw_id in gone {
+                unnote.execute(params![raw_id, id])?;
+                note.execute([raw_id])?;
+            }
+        }
+        self.conn
+            .prepare_cached("UPDATE sso_blocks SET prune_from_ms = ?2 WHERE id = ?1")?
+            .execute(params![id, from])?;
+        if !doomed.is_empty() {
+            self.release_raw(c)?;
+        }
+        Ok(())
     }
 
     /// Packs again, each once, the blocks the chunks of a prune noted in `prune_repack` (this
@@ -908,9 +1070,21 @@ impl Store {
         Ok(())
     }
 
-    /// Folds the successful SSOs with a login among `temp.prune_ids` into `sso_baseline` (keys as
-    /// the snapshot's SSO baseline reads them), and their providers into `retained_facts`.
+    /// Notes the providers of the events other than SSOs among `temp.prune_ids` in
+    /// `retained_facts`.
     fn fold_idp_baselines(&self) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO retained_facts (kind, value)
+             SELECT DISTINCT 'idp_provider', provider FROM idp_events
+             WHERE id IN (SELECT id FROM temp.prune_ids) AND kind <> 'app_sso'",
+            [],
+        )?;
+        Ok(())
+    }
+
+    /// Folds the successful SSOs with a login among `temp.prune_ssos` into `sso_baseline` (keys
+    /// as the snapshot's SSO baseline reads them).
+    fn fold_sso_baselines(&self) -> Result<()> {
         let keys = format!(
             "provider, trailproof_fold(user_login) AS login_fold, {} AS email_fold, {} AS app_user_fold,
              {} AS app_id_enc, {} AS app_name_enc",
@@ -926,9 +1100,16 @@ impl Store {
                      country, first_ms, last_ms)
                  SELECT provider, login_fold, email_fold, app_user_fold, app_id_enc, app_name_enc, asn_enc, country_enc,
                      min(time_ms), max(time_ms)
-                 FROM (SELECT {keys}, {} AS asn_enc, {} AS country_enc, time_ms FROM idp_events_full
-                       WHERE id IN (SELECT id FROM temp.prune_ids) AND kind = 'app_sso' AND outcome = 'success'
-                         AND user_login IS NOT NULL)
+                 FROM (SELECT {keys}, {} AS asn_enc, {} AS country_enc, time_ms FROM (
+                           SELECT p.provider, p.time_ms, p.outcome, login.value AS user_login,
+                               email.value AS user_email, app_user.value AS app_username, app.app_id, app.app_name,
+                               p.asn, p.country
+                           FROM temp.prune_ssos AS p
+                               LEFT JOIN idp_strings AS login ON login.id = p.login_ref
+                               LEFT JOIN idp_strings AS email ON email.id = p.email_ref
+                               LEFT JOIN idp_strings AS app_user ON app_user.id = p.app_username_ref
+                               LEFT JOIN idp_app_refs AS app ON app.id = p.app_ref)
+                       WHERE outcome = 'success' AND user_login IS NOT NULL)
                  WHERE 1
                  GROUP BY provider, login_fold, email_fold, app_user_fold, app_id_enc, app_name_enc, asn_enc, country_enc
                  ON CONFLICT (provider, login_fold, email_fold, app_user_fold, app_id, app_name, asn, country)
@@ -936,12 +1117,6 @@ impl Store {
                 enc("CASE WHEN asn BETWEEN 0 AND 4294967295 THEN CAST(asn AS TEXT) END"),
                 enc("country"),
             ),
-            [],
-        )?;
-        self.conn.execute(
-            "INSERT OR IGNORE INTO retained_facts (kind, value)
-             SELECT DISTINCT 'idp_provider', provider FROM idp_events
-             WHERE id IN (SELECT id FROM temp.prune_ids) AND kind <> 'app_sso'",
             [],
         )?;
         Ok(())
@@ -969,9 +1144,23 @@ const STRING_REFS: [&str; 15] = [
 
 /// Removes the strings no IdP event points at (the events that did were pruned) and, when it
 /// removed any, adds one to `retention.strings_gc` in the same transaction, so that writers
-/// forget the string ids they remember (see `Store::batch`). One scan of the events.
+/// forget the string ids they remember (see `Store::batch`). One scan of the events' rows and
+/// frames.
 fn remove_unused_strings(tx: &rusqlite::Connection) -> Result<u64> {
     let mut used: HashSet<i64> = HashSet::new();
+    {
+        let mut st = tx.prepare("SELECT id, frame FROM sso_blocks")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let (id, frame): (i64, Vec<u8>) = (r.get(0)?, r.get(1)?);
+            if frame.is_empty() {
+                continue;
+            }
+            for sso in crate::sso::decode(&frame, id)? {
+                used.extend(sso.string_refs().into_iter().flatten());
+            }
+        }
+    }
     {
         let mut st = tx.prepare(&format!("SELECT {} FROM idp_events", STRING_REFS.join(", ")))?;
         let mut rows = st.query([])?;

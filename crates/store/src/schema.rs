@@ -865,4 +865,38 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE verdict_evidence;
     ALTER TABLE retention ADD COLUMN verdicts_before_ms INTEGER;
     "#,
+    // 24: SSOs to applications are kept in compressed frames (`sso_blocks`, see sso.rs), not a
+    // row each in `idp_events` (issue 18): they are most IdP events, and their rows and indexes
+    // cost some 120 bytes each. `sso_block_apps` names the frames of each application by their
+    // latest time (application 0: SSOs that name none); `raw_records.sso_block` is the frame
+    // holding a record's SSOs; `prune_from_ms` is the earliest time a prune may still remove
+    // from a frame (as `prune_chunks.min_ms` is for a chunk of rows). After this SQL,
+    // `sso::migrate_rows` moves the stored SSOs into frames and removes their rows.
+    r#"
+    CREATE TABLE sso_blocks (
+        id             INTEGER PRIMARY KEY,
+        provider       TEXT    NOT NULL,
+        min_ms         INTEGER NOT NULL,
+        max_ms         INTEGER NOT NULL,
+        events         INTEGER NOT NULL,
+        prune_from_ms  INTEGER,
+        frame          BLOB    NOT NULL
+    );
+    CREATE INDEX sso_blocks_prune ON sso_blocks (prune_from_ms) WHERE prune_from_ms IS NOT NULL;
+    CREATE TABLE sso_block_apps (
+        app_ref   INTEGER NOT NULL,
+        max_ms    INTEGER NOT NULL,
+        block_id  INTEGER NOT NULL,
+        PRIMARY KEY (app_ref, max_ms, block_id)
+    ) WITHOUT ROWID;
+    ALTER TABLE raw_records ADD COLUMN sso_block INTEGER;
+    "#,
 ];
+
+/// Migrations whose SQL is followed by a step in Rust (by migration number).
+pub(crate) fn rust_step(n: usize, tx: &rusqlite::Transaction<'_>) -> crate::Result<()> {
+    match n {
+        24 => crate::sso::migrate_rows(tx),
+        _ => Ok(()),
+    }
+}

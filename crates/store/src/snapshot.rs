@@ -182,6 +182,37 @@ impl IdpRow {
         })
     }
 
+    /// An SSO of a frame (sso.rs) of `provider`, with its event id if read.
+    pub(crate) fn from_sso(provider: &str, r: &crate::sso::SsoRow, event_id: Option<String>) -> IdpRow {
+        IdpRow {
+            provider: provider.to_string(),
+            tenant: r.tenant,
+            event_id,
+            time_ms: r.time_ms,
+            kind: IdpEventKind::AppSso.as_str().to_string(),
+            native_type: r.native_type,
+            outcome: r.outcome.clone(),
+            outcome_reason: r.outcome_reason,
+            login: r.login,
+            email: r.email,
+            user_id: r.user_id,
+            display_name: r.display_name,
+            app_username: r.app_username,
+            app: r.app,
+            session: r.session,
+            source_ip: r.source_ip,
+            user_agent: r.user_agent,
+            asn: r.asn,
+            as_org: r.as_org,
+            country: r.country.clone(),
+            mfa: r.mfa,
+            factors: r.factors,
+            auth_requirement: r.auth_requirement,
+            raw_id: r.raw_id,
+            event_suffix: r.event_suffix.clone(),
+        }
+    }
+
     fn provider(&self) -> Result<Idp> {
         Idp::parse(&self.provider)
             .ok_or_else(|| StoreError::Corrupt(format!("idp event with provider {:?}", self.provider)))
@@ -627,9 +658,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Calls `f` with each SSO to the AWS applications with `from <= time <= to`, in time order,
-    /// its strings by reference (resolved by an [`IdpReader`]), with its event id if `with_ids`
-    /// (the reader reads it otherwise). They are sought by application in `idp_events_sso_app`.
+    /// Calls `f` with each SSO to the AWS applications with `from <= time <= to`, in time order
+    /// (then by record: see sso.rs), its strings by reference (resolved by an [`IdpReader`]),
+    /// with its event id if `with_ids` (the reader reads it otherwise). They are read from the
+    /// applications' frames (`sso_block_apps`).
     pub(crate) fn for_each_aws_app_sso(
         &self,
         apps: &AwsApps,
@@ -638,29 +670,21 @@ impl Store {
         with_ids: bool,
         f: &mut dyn FnMut(&IdpRow) -> Result<()>,
     ) -> Result<()> {
-        let select = idp_select(with_ids);
-        for chunk in self.aws_app_refs(apps)?.chunks(400) {
-            let mut args: Vec<Value> = vec![from.into(), to.into()];
-            let mut ins = Vec::with_capacity(chunk.len());
-            for id in chunk {
-                args.push((*id).into());
-                ins.push(format!("?{}", args.len()));
-            }
-            // `kind = 'app_sso'` is written as the partial index has it, so SQLite can use it.
-            let sql = format!(
-                "{select} WHERE e.id IN (
-                    SELECT id FROM idp_events INDEXED BY idp_events_sso_app
-                    WHERE kind = 'app_sso' AND app_ref IN ({}) AND time_ms >= ?1 AND time_ms <= ?2)
-                 ORDER BY e.time_ms, e.id",
-                ins.join(", ")
-            );
-            let mut st = self.conn.prepare_cached(&sql).map_err(crate::bulk::explain_missing_index)?;
-            let mut rows = st.query(params_from_iter(args))?;
-            while let Some(r) = rows.next()? {
-                f(&IdpRow::read(r)?)?;
-            }
-        }
-        Ok(())
+        let refs = self.aws_app_refs(apps)?;
+        let wanted: BTreeSet<i64> = refs.iter().copied().collect();
+        let blocks = crate::sso::blocks_for(&self.conn, &refs, from, to)?;
+        let mut native = self.conn.prepare_cached("SELECT native_id FROM raw_records WHERE id = ?1")?;
+        crate::sso::merge(&self.conn, &blocks, &wanted, from, to, &mut |provider, r| {
+            let event_id = if with_ids {
+                let id: Option<String> = native.query_row([r.raw_id], |x| x.get(0)).optional()?;
+                let id =
+                    id.ok_or_else(|| StoreError::Corrupt(format!("the raw record {} of an SSO is missing", r.raw_id)))?;
+                Some(format!("{id}{}", r.event_suffix.as_deref().unwrap_or("")))
+            } else {
+                None
+            };
+            f(&IdpRow::from_sso(provider, r, event_id))
+        })
     }
 
     /// SSOs to the AWS applications with `from <= time <= to`.
@@ -729,6 +753,59 @@ impl Store {
 
     pub(crate) fn aws_query_pub(&self, where_sql: &str, args: Vec<Value>) -> Result<Vec<AwsEvent>> {
         self.aws_query(where_sql, args)
+    }
+
+    /// The SSOs of the (at most two) records IdP event `event_id` of `provider` may belong to
+    /// (see [`crate::verdicts::RAW_IDS_OF_IDP_EVENT`]), read from their frames.
+    pub(crate) fn idp_ssos_of_event_id(&self, provider: Idp, event_id: &str) -> Result<Vec<IdpEvent>> {
+        let native = crate::verdicts::native_id_of(event_id);
+        let records: Vec<(i64, String, i64)> = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT id, native_id, sso_block FROM raw_records INDEXED BY raw_records_key
+                 WHERE {} AND sso_block IS NOT NULL",
+                crate::verdicts::RECORDS_OF_IDP_EVENT
+            ))?
+            .query_map(rusqlite::params![provider.as_str(), event_id, native], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut reader = IdpReader::new(self)?;
+        let mut out = Vec::new();
+        for (raw_id, native_id, block) in records {
+            let Some((p, rows)) = crate::sso::read_block(&self.conn, block)? else {
+                return Err(StoreError::Corrupt(format!("raw record {native_id}: its SSO frame {block} is missing")));
+            };
+            for r in rows.iter().filter(|r| r.raw_id == raw_id) {
+                let id = format!("{native_id}{}", r.event_suffix.as_deref().unwrap_or(""));
+                out.push(reader.event(&IdpRow::from_sso(&p, r, Some(id)))?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every stored IdP event: the rows, then the SSOs of each frame. Reads the whole store: for
+    /// tests and checks that count or compare all of them.
+    pub fn idp_events_all(&self) -> Result<Vec<IdpEvent>> {
+        let mut reader = IdpReader::new(self)?;
+        let mut out = self.idp_query_by(&mut reader, "", "1", vec![])?;
+        let frames: Vec<i64> = self
+            .conn
+            .prepare("SELECT id FROM sso_blocks ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut native = self.conn.prepare_cached("SELECT native_id FROM raw_records WHERE id = ?1")?;
+        for block in frames {
+            let Some((provider, rows)) = crate::sso::read_block(&self.conn, block)? else { continue };
+            for r in &rows {
+                let id: Option<String> = native.query_row([r.raw_id], |x| x.get(0)).optional()?;
+                let id =
+                    id.ok_or_else(|| StoreError::Corrupt(format!("the raw record {} of an SSO is missing", r.raw_id)))?;
+                let id = format!("{id}{}", r.event_suffix.as_deref().unwrap_or(""));
+                out.push(reader.event(&IdpRow::from_sso(&provider, r, Some(id)))?);
+            }
+        }
+        Ok(out)
     }
 
     pub(crate) fn idp_query_by_pub(&self, index: &str, where_sql: &str, args: Vec<Value>) -> Result<Vec<IdpEvent>> {

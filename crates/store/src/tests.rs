@@ -84,15 +84,18 @@ fn stored_fields_and_folded_keys() {
         .unwrap();
     assert_eq!(login_fold, "alice@example.com");
     assert_eq!(mfa, "verified");
-    // An SSO's keys are folded when read, not stored; no e-mail's is (no column holds one).
+    // An SSO is kept in a frame (sso.rs), not as a row, and its keys are folded when read; no
+    // e-mail's is (no column holds one).
     let mut b = s.batch().unwrap();
     let e = IdpEvent { kind: IdpEventKind::AppSso, ..idp("u2") };
-    b.insert_idp(Source::Okta, "u2", at(), &raw::compress(b"{}"), &[e]).unwrap();
+    b.insert_idp(Source::Okta, "u2", at(), &raw::compress(b"{}"), std::slice::from_ref(&e)).unwrap();
     b.commit().unwrap();
     assert_eq!(
         table(&s, "SELECT kind || ' ' || coalesce(user_login_fold, '-') FROM idp_events"),
-        ["app_sso -", "factor_verified alice@example.com"]
+        ["factor_verified alice@example.com"]
     );
+    assert_eq!(table(&s, "SELECT provider || ' ' || events FROM sso_blocks"), ["okta 1"]);
+    assert_eq!(s.idp_event(Idp::Okta, "u2").unwrap(), Some(e));
     assert_eq!(factors, r#"["OKTA_VERIFY_PUSH"]"#);
     assert_eq!(asn, 3741);
     let counts = s.event_counts().unwrap();
@@ -330,6 +333,30 @@ fn write_events(s: &mut Store, events: &[IdpEvent]) {
     b.commit().unwrap();
 }
 
+/// Every stored IdP event's id, sorted: the rows' and the SSOs' in their frames.
+fn idp_event_ids(s: &Store) -> Vec<String> {
+    let mut out = table(s, "SELECT event_id FROM idp_events_full");
+    let frames: Vec<(i64, Vec<u8>)> = s
+        .conn()
+        .prepare("SELECT id, frame FROM sso_blocks")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    for (id, frame) in frames {
+        for r in crate::sso::decode(&frame, id).unwrap() {
+            let native: String = s
+                .conn()
+                .query_row("SELECT native_id FROM raw_records WHERE id = ?1", [r.raw_id], |x| x.get(0))
+                .unwrap();
+            out.push(format!("{native}{}", r.event_suffix.unwrap_or_default()));
+        }
+    }
+    out.sort();
+    out
+}
+
 fn table(s: &Store, sql: &str) -> Vec<String> {
     let mut st = s.conn().prepare(sql).unwrap();
     let rows = st.query_map([], |r| r.get::<_, String>(0)).unwrap();
@@ -349,6 +376,9 @@ fn a_database_migrated_to_9_knows_the_users_and_apps_a_new_one_knows() {
     write_events(&mut new, &tricky_events());
     let old_db = dir.path().join("old.db");
     Store::create_at_version(&old_db, 8).unwrap();
+    // The SSOs as rows again (migration 24 moves them back into frames at the next open).
+    undo_migration_24(new.conn());
+    new.conn().execute_batch("PRAGMA user_version = 23").unwrap();
     // Version 8 has the same columns: copy the rows in as an old trailproof would have written them.
     new.conn()
         .execute_batch(&format!(
@@ -381,10 +411,13 @@ fn a_database_migrated_to_9_knows_the_users_and_apps_a_new_one_knows() {
         }
     }
     let old = Store::open(&old_db).unwrap();
+    drop(new);
+    let new = Store::open(&new_db).unwrap();
+    assert_eq!(idp_event_ids(&old), idp_event_ids(&new));
+    assert_eq!(idp_event_ids(&new).len(), tricky_events().len());
     for sql in [
         "SELECT provider || ' ' || key FROM idp_users",
         "SELECT provider || ' ' || app_id || ' ' || name_fold FROM idp_apps",
-        "SELECT event_id FROM idp_events_full",
     ] {
         assert_eq!(table(&old, sql), table(&new, sql), "{sql}");
     }
@@ -860,10 +893,7 @@ fn a_store_of_schema_12_gets_the_new_google_ids_and_its_verdicts_stay_unchanged(
         table(&s, "SELECT native_id FROM raw_records WHERE source = 'google'"),
         [new_login.clone(), format!("login/{multi}"), new_sso.clone()]
     );
-    assert_eq!(
-        table(&s, "SELECT event_id FROM idp_events_full WHERE provider = 'google' ORDER BY id"),
-        [new_login.clone(), format!("login/{multi}#0"), new_step.clone(), new_sso.clone()]
-    );
+    assert_eq!(idp_event_ids(&s), [new_login.clone(), format!("login/{multi}#0"), new_step.clone(), new_sso.clone()]);
     assert_eq!(s.idp_event(Idp::Google, &new_step).unwrap().map(|e| e.time_ms), Some(1_200));
     assert_eq!(s.idp_event(Idp::Google, &new_sso).unwrap().map(|e| e.kind), Some(IdpEventKind::AppSso));
     assert_eq!(s.raw_record(Source::Google, &new_sso).unwrap().as_deref(), Some(&b"{\"a\":2}"[..]));
@@ -978,8 +1008,9 @@ fn a_later_version_replaces_the_events_keeps_the_earlier_bytes_and_queues_a_reju
     b.commit().unwrap();
     // The normalized event is the later one, still one row; the raw record holds the later bytes.
     assert_eq!(s.idp_event(Idp::Entra, "si-1").unwrap(), Some(later.clone()));
-    let n: i64 = s.conn().query_row("SELECT COUNT(*) FROM idp_events", [], |r| r.get(0)).unwrap();
-    assert_eq!(n, 1);
+    // One event: the earlier version's SSO left its frame (emptied, so removed).
+    assert_eq!(idp_event_ids(&s), ["si-1"]);
+    assert_eq!(table(&s, "SELECT CAST(events AS TEXT) FROM sso_blocks"), ["1"]);
     assert_eq!(s.raw_record(Source::Entra, "si-1").unwrap().as_deref(), Some(v2));
     // The earlier bytes are kept, with where they came from.
     let hist = s.raw_history(Source::Entra, "si-1").unwrap();
@@ -1390,23 +1421,41 @@ fn a_dry_run_counts_what_the_prune_does_across_chunks() {
             let bytes = format!(r#"{{"uuid":"{id}","pad":"{}"}}"#, "x".repeat(i % 30)).into_bytes();
             refs.push((id, block.push(&bytes)));
         }
+        // And 3,000 SSOs, kept in three frames (sso.rs).
+        for i in 0..3_000 {
+            let id = format!("sso-{i}");
+            let bytes = format!(r#"{{"uuid":"{id}"}}"#).into_bytes();
+            refs.push((id, block.push(&bytes)));
+        }
         let block_id = b.insert_block(&block.finish()).unwrap();
         for (k, (id, (start, len))) in refs.into_iter().enumerate() {
-            let e = IdpEvent {
-                event_id: id.clone(),
-                time_ms: t0 + k as i64,
-                kind: IdpEventKind::AppSso,
-                user_agent: Some(format!("UA {}", k % 7)),
-                ..idp(&id)
+            let e = if k < 9_000 {
+                IdpEvent {
+                    event_id: id.clone(),
+                    time_ms: t0 + k as i64,
+                    user_agent: Some(format!("UA {}", k % 7)),
+                    ..idp(&id)
+                }
+            } else {
+                IdpEvent {
+                    event_id: id.clone(),
+                    time_ms: t0 + k as i64 - 9_000,
+                    kind: IdpEventKind::AppSso,
+                    app_id: Some("0oa-aws".into()),
+                    user_agent: Some(format!("SSO UA {}", k % 5)),
+                    ..idp(&id)
+                }
             };
             b.insert_idp(Source::Okta, &id, at(), RawRef::InBlock { block_id, start, len }, &[e]).unwrap();
         }
         let mut v = crate::verdicts::tests::rec("ct-0", trailproof_model::verdict::Verdict::Enforced);
-        v.evidence = vec![trailproof_model::verdict::Evidence {
-            source: Source::Okta,
-            id: "okta-8999".into(),
-            role: "idp_sso".into(),
-        }];
+        v.evidence = ["okta-8999", "sso-2999"]
+            .map(|id| trailproof_model::verdict::Evidence {
+                source: Source::Okta,
+                id: id.into(),
+                role: "idp_sso".into(),
+            })
+            .to_vec();
         b.put_verdicts(&[v]).unwrap();
         b.commit().unwrap();
     }
@@ -1419,6 +1468,7 @@ fn a_dry_run_counts_what_the_prune_does_across_chunks() {
         .collect::<rusqlite::Result<_>>()
         .unwrap();
     assert_eq!(chunks, [0, 1, 2], "the block's events span three chunks");
+    assert_eq!(table(&s, "SELECT CAST(events AS TEXT) FROM sso_blocks"), ["1024", "1024", "952"]);
     let plan = prune_plan(t0 + 12 * DAY, 2 * DAY);
     let dry = s.prune(&plan).unwrap();
     let stored = |s: &Store| -> (i64, i64, i64, i64) {
@@ -1433,9 +1483,20 @@ fn a_dry_run_counts_what_the_prune_does_across_chunks() {
     };
     let before = stored(&s);
     assert_eq!((before.0, before.1, before.3), (9_000, 1, 0), "a dry run changes nothing");
+    assert_eq!(
+        table(&s, "SELECT CAST(events AS TEXT) FROM sso_blocks"),
+        ["1024", "1024", "952"],
+        "a dry run changes nothing"
+    );
     let r = s.prune(&PrunePlan { dry_run: false, ..plan }).unwrap();
-    assert_eq!((r.idp_events, r.raw_records, r.raw_blocks_repacked, r.kept_evidence), (8_999, 8_999, 1, 1), "{r:?}");
-    assert_eq!(r.unused_strings, 6, "six of the seven user agents went (the cited event keeps one): {r:?}");
+    assert_eq!((r.idp_events, r.raw_records, r.raw_blocks_repacked, r.kept_evidence), (11_998, 11_998, 1, 2), "{r:?}");
+    assert_eq!(r.unused_strings, 10, "all user agents but the two the cited events name went: {r:?}");
+    assert_eq!(idp_event_ids(&s), ["okta-8999", "sso-2999"]);
+    assert_eq!(
+        table(&s, "SELECT CAST(events AS TEXT) FROM sso_blocks"),
+        ["1"],
+        "two frames emptied and removed, one thinned"
+    );
     let same = |p: &PruneReport| PruneReport {
         dry_run: false,
         file_bytes_before: 0,
@@ -1616,6 +1677,7 @@ fn prune_removes_a_block_whose_records_were_all_replaced_by_later_versions() {
 /// Takes a store back to before migration 23: which records some verdict cites, without which
 /// verdict (`verdict_evidence`), and no verdict ever removed.
 fn undo_migration_23(c: &rusqlite::Connection) {
+    undo_migration_24(c);
     c.execute_batch(
         "CREATE TABLE verdict_evidence (source TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (source, event_id))
             WITHOUT ROWID;
@@ -1624,6 +1686,11 @@ fn undo_migration_23(c: &rusqlite::Connection) {
          ALTER TABLE retention DROP COLUMN verdicts_before_ms;",
     )
     .unwrap();
+}
+
+/// Takes a store back to what migration 23 left (see `Store::undo_sso_frames`).
+fn undo_migration_24(c: &rusqlite::Connection) {
+    crate::sso::undo_frames(c).unwrap();
 }
 
 /// Takes a store back to what migration 17 left: origin and location as text in every row
@@ -2124,4 +2191,111 @@ fn a_store_of_schema_22_notes_which_verdict_cites_each_record() {
         .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'verdict_evidence'", [], |r| r.get(0))
         .unwrap();
     assert_eq!(gone, 0);
+}
+
+/// Migration 24 moves the SSOs stored as rows into frames. A store of schema 23 (made here from a
+/// new one, its SSOs turned back into rows) reads back the same: every event by its id, the same
+/// snapshot (SSOs of one millisecond included), every raw record byte for byte; each record with
+/// SSOs names its frame, and a frame holds one application's SSOs but where a record named several.
+#[test]
+fn a_store_of_schema_23_keeps_its_ssos_in_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tp.db");
+    let day = 86_400_000;
+    let t = 10 * day;
+    let mut events: Vec<(Source, String, Vec<IdpEvent>)> = Vec::new();
+    for i in 0..2_500 {
+        let app = ["AWS Account Federation", "Slack", "Zoom", "Amazon Web Services"][i % 4];
+        let id = format!("sso-{i:04}");
+        // Some SSOs share a millisecond: read in the order their records were stored.
+        let mut e = sso(&id, t + (i as i64 / 3) * 1_000, None, Some(app), &format!("u{}@x.com", i % 50));
+        e.user_agent = Some(format!("UA {}", i % 9));
+        e.country = (i % 5 == 0).then(|| "NL".to_string());
+        events.push((Source::Okta, id, vec![e]));
+    }
+    // A Google activity with three events: two SSOs to two applications and a sign-in.
+    let g = |n: usize, kind: IdpEventKind, app: Option<&str>| IdpEvent {
+        provider: Idp::Google,
+        event_id: format!("saml/x#{n}"),
+        kind,
+        app_name: app.map(str::to_string),
+        time_ms: t + 5_000,
+        ..idp("g")
+    };
+    events.push((
+        Source::Google,
+        "saml/x".into(),
+        vec![
+            g(0, IdpEventKind::AppSso, Some("Amazon Web Services")),
+            g(1, IdpEventKind::Login, None),
+            g(2, IdpEventKind::AppSso, Some("Slack")),
+        ],
+    ));
+    {
+        let mut s = Store::open(&path).unwrap();
+        let mut b = s.batch().unwrap();
+        for (source, id, evs) in &events {
+            b.insert_idp(*source, id, at(), &raw::compress(id.as_bytes()), evs).unwrap();
+        }
+        b.commit().unwrap();
+    }
+    let query = SnapshotQuery {
+        from_ms: t,
+        to_ms: t + day,
+        before_ms: 3_600_000,
+        after_ms: 3_600_000,
+        baseline_ms: 30 * day,
+        burst_ms: 0,
+        google_lookback_ms: 0,
+        portal_lookback_ms: 0,
+        aws_app_ids: vec![],
+        aws_app_names: vec![],
+        default_app_pattern: true,
+    };
+    let (ids_new, snap_new) = {
+        let s = Store::open(&path).unwrap();
+        (idp_event_ids(&s), s.snapshot(&query).unwrap())
+    };
+    assert_eq!(ids_new.len(), 2_503);
+    assert_eq!(snap_new.idp.iter().filter(|e| e.kind == IdpEventKind::AppSso).count(), 1_251);
+    {
+        let s = Store::open(&path).unwrap();
+        undo_migration_24(s.conn());
+        s.conn().execute_batch("PRAGMA user_version = 23").unwrap();
+        let rows: i64 = s.conn().query_row("SELECT count(*) FROM idp_events", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 2_503, "schema 23 keeps every event as a row");
+    }
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    assert_eq!(idp_event_ids(&s), ids_new);
+    let snap = s.snapshot(&query).unwrap();
+    assert_eq!(snap.idp, snap_new.idp, "the same SSOs in the same order");
+    assert_eq!(snap.prior_ssos, snap_new.prior_ssos);
+    let rows: i64 = s.conn().query_row("SELECT count(*) FROM idp_events", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 1, "only the Google sign-in is a row");
+    for (source, id, evs) in &events {
+        assert_eq!(s.raw_record(*source, id).unwrap().as_deref(), Some(id.as_bytes()));
+        for e in evs {
+            assert_eq!(s.idp_event(e.provider, &e.event_id).unwrap().as_ref(), Some(e), "{}", e.event_id);
+        }
+    }
+    let unnamed: i64 = s
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM raw_records WHERE source <> 'cloudtrail' AND sso_block IS NULL AND native_id <> ''",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unnamed, 0, "every record here has an SSO and names its frame");
+    // Frames by application: four of 625 SSOs each (the Google record's frame holds its two).
+    assert_eq!(
+        table(&s, "SELECT provider || ' ' || CAST(events AS TEXT) FROM sso_blocks"),
+        ["google 2", "okta 625", "okta 625", "okta 625", "okta 625"]
+    );
+    let apps: i64 = s
+        .conn()
+        .query_row("SELECT count(DISTINCT app_ref) FROM sso_block_apps WHERE block_id = (SELECT id FROM sso_blocks WHERE provider = 'google')", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(apps, 2, "the Google frame is sought by both its applications");
 }

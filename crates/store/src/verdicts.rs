@@ -182,12 +182,22 @@ impl Batch<'_> {
     }
 }
 
+macro_rules! records_of_idp_event {
+    () => {
+        "native_key IN (trailproof_native_key(?1, ?2), trailproof_native_key(?1, ?3))
+         AND source = ?1 AND native_id IN (?2, ?3)"
+    };
+}
+
 /// SQL: the `raw_id`s an IdP event may belong to, given `?1` its provider, `?2` its event id and
 /// `?3` [`native_id_of`] it: an event id is its record's native id, or that id and `#<n>`
 /// (migrations 9 and 20), so (at most) two records.
-pub(crate) const RAW_IDS_OF_IDP_EVENT: &str = "raw_id IN (SELECT id FROM raw_records INDEXED BY raw_records_key
-    WHERE native_key IN (trailproof_native_key(?1, ?2), trailproof_native_key(?1, ?3))
-      AND source = ?1 AND native_id IN (?2, ?3))";
+pub(crate) const RAW_IDS_OF_IDP_EVENT: &str =
+    concat!("raw_id IN (SELECT id FROM raw_records INDEXED BY raw_records_key WHERE ", records_of_idp_event!(), ")");
+
+/// SQL: the `raw_records` rows an IdP event may belong to (see [`RAW_IDS_OF_IDP_EVENT`]), as a
+/// condition on `raw_records` sought by `raw_records_key`.
+pub(crate) const RECORDS_OF_IDP_EVENT: &str = records_of_idp_event!();
 
 /// The native id an IdP event id may be derived from (see [`RAW_IDS_OF_IDP_EVENT`]).
 pub(crate) fn native_id_of(event_id: &str) -> &str {
@@ -270,9 +280,9 @@ impl Store {
         provider: trailproof_model::Idp,
         event_id: &str,
     ) -> Result<Option<trailproof_model::IdpEvent>> {
-        // Found through its raw record.
+        // Found through its raw record: among its rows, or its SSOs (in their frame).
         let native = native_id_of(event_id);
-        Ok(self
+        let found = self
             .idp_query_by_pub(
                 "INDEXED BY idp_events_raw",
                 &format!("provider = ?1 AND {RAW_IDS_OF_IDP_EVENT}"),
@@ -280,7 +290,11 @@ impl Store {
             )?
             .into_iter()
             // The events of (at most) two records: the one asked for by its id.
-            .find(|e| e.event_id == event_id))
+            .find(|e| e.event_id == event_id);
+        if found.is_some() {
+            return Ok(found);
+        }
+        Ok(self.idp_ssos_of_event_id(provider, event_id)?.into_iter().find(|e| e.event_id == event_id))
     }
 }
 
