@@ -2299,3 +2299,51 @@ fn a_store_of_schema_23_keeps_its_ssos_in_frames() {
         .unwrap();
     assert_eq!(apps, 2, "the Google frame is sought by both its applications");
 }
+
+/// A pruned record's earlier versions go with it; a kept record keeps its own, whether its SSO
+/// is in a frame or its event a row.
+#[test]
+fn prune_removes_the_earlier_versions_of_the_records_it_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("tp.db")).unwrap();
+    const DAY: i64 = trailproof_model::DAY_MS;
+    let t0 = 1_793_527_200_000;
+    let put = |s: &mut Store, id: &str, t: Millis, kind: IdpEventKind, version: u8| {
+        let bytes = format!(r#"{{"id":"{id}","v":{version}}}"#).into_bytes();
+        let e = IdpEvent {
+            provider: Idp::Entra,
+            event_id: id.into(),
+            time_ms: t,
+            kind,
+            app_id: Some("0oa-slack".into()),
+            factors: vec![format!("v{version}")],
+            session_id: Some(format!("s-{id}")),
+            ..idp(id)
+        };
+        let mut b = s.batch().unwrap();
+        let r = b
+            .insert_idp_record(Source::Entra, id, at(), &raw::compress(&bytes), Some(content_hash(&bytes)), &[e])
+            .unwrap();
+        b.commit().unwrap();
+        r
+    };
+    for (id, t, kind) in [
+        ("old-sso", t0, IdpEventKind::AppSso),
+        ("old-row", t0 + 1, IdpEventKind::FactorVerified),
+        ("new-sso", t0 + 11 * DAY, IdpEventKind::AppSso),
+        ("new-row", t0 + 11 * DAY + 1, IdpEventKind::FactorVerified),
+    ] {
+        assert_eq!(put(&mut s, id, t, kind, 1), Stored::New);
+        assert_eq!(put(&mut s, id, t, kind, 2), Stored::Updated);
+    }
+    assert_eq!(s.raw_history_counts().unwrap(), vec![("entra".to_string(), 4)]);
+    let r = s.prune(&PrunePlan { dry_run: false, ..prune_plan(t0 + 12 * DAY, 2 * DAY) }).unwrap();
+    assert_eq!((r.idp_events, r.raw_records, r.raw_history), (2, 2, 2), "{r:?}");
+    assert_eq!(s.raw_history_counts().unwrap(), vec![("entra".to_string(), 2)]);
+    for id in ["new-sso", "new-row"] {
+        let h = s.raw_history(Source::Entra, id).unwrap();
+        assert_eq!(h.len(), 1, "{id}");
+        assert_eq!(h[0].raw, format!(r#"{{"id":"{id}","v":1}}"#).into_bytes());
+    }
+    assert_eq!(idp_event_ids(&s), ["new-row", "new-sso"]);
+}
