@@ -1125,7 +1125,7 @@ impl Batch<'_> {
         Ok([
             Value::Text(provider.to_string()),
             string(r.tenant)?,
-            Value::Text(format!("{native_id}{}", r.event_suffix.as_deref().unwrap_or(""))),
+            Value::Text(r.event_id(native_id)),
             Value::Integer(r.time_ms),
             Value::Text(IdpEventKind::AppSso.as_str().to_string()),
             string(r.native_type)?,

@@ -188,6 +188,21 @@ struct ChunkCounts {
     freed_pages: u64,
 }
 
+impl ChunkCounts {
+    /// Adds what one step (a chunk of rows, or the SSO frames of one transaction) removed and
+    /// kept to `rep`, but its events (the caller knows of which kind).
+    fn add_to(&self, rep: &mut PruneReport, page_size: u64) {
+        rep.chunks += 1;
+        rep.raw_records += self.raw;
+        rep.raw_blocks += self.blocks;
+        rep.raw_blocks_repacked += self.repacked;
+        rep.raw_history += self.history;
+        rep.kept_evidence += self.evidence;
+        rep.kept_live_sessions += self.live;
+        rep.bytes_freed += self.freed_pages * page_size;
+    }
+}
+
 impl Store {
     /// The retention boundaries, if this store was ever pruned.
     pub fn retention_state(&self) -> Result<Option<RetentionState>> {
@@ -409,19 +424,12 @@ impl Store {
                 if let Some(copier) = copier {
                     copier.restart_if_long(self, crate::walcopy::RESTART_BYTES)?;
                 }
-                rep.chunks += 1;
                 if tbl == "aws_events" {
                     rep.aws_events += c.deleted;
                 } else {
                     rep.idp_events += c.deleted;
                 }
-                rep.raw_records += c.raw;
-                rep.raw_blocks += c.blocks;
-                rep.raw_blocks_repacked += c.repacked;
-                rep.raw_history += c.history;
-                rep.kept_evidence += c.evidence;
-                rep.kept_live_sessions += c.live;
-                rep.bytes_freed += c.freed_pages * page_size;
+                c.add_to(rep, page_size);
                 live_min = match (live_min, c.live_min) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -554,28 +562,12 @@ impl Store {
         };
         if source != Source::Cloudtrail.as_str() {
             // An SSO: its frame is visited again from its time on.
-            let records: Vec<(i64, String, i64)> = self
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT id, native_id, sso_block FROM raw_records INDEXED BY raw_records_key
-                     WHERE {} AND sso_block IS NOT NULL",
-                    crate::verdicts::RECORDS_OF_IDP_EVENT
-                ))?
-                .query_map(params![source, event_id, native_id_of(event_id)], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            for (raw_id, native_id, block) in records {
-                let Some((_, ssos)) = crate::sso::read_block(&self.conn, block)? else { continue };
-                for r in ssos.iter().filter(|r| r.raw_id == raw_id) {
-                    if format!("{native_id}{}", r.event_suffix.as_deref().unwrap_or("")) == event_id {
-                        self.conn
-                            .prepare_cached(
-                                "UPDATE sso_blocks SET prune_from_ms = min(coalesce(prune_from_ms, ?2), ?2) WHERE id = ?1",
-                            )?
-                            .execute(params![block, r.time_ms])?;
-                    }
-                }
+            for (block, _, r) in crate::sso::rows_of_event(&self.conn, source, event_id)? {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE sso_blocks SET prune_from_ms = min(coalesce(prune_from_ms, ?2), ?2) WHERE id = ?1",
+                    )?
+                    .execute(params![block, r.time_ms])?;
             }
         }
         let tbl = if source == Source::Cloudtrail.as_str() { "aws_events" } else { "idp_events" };
@@ -876,13 +868,8 @@ impl Store {
             if let Some(copier) = copier {
                 copier.restart_if_long(self, crate::walcopy::RESTART_BYTES)?;
             }
-            rep.chunks += 1;
             rep.idp_events += c.deleted;
-            rep.raw_records += c.raw;
-            rep.raw_blocks += c.blocks;
-            rep.raw_history += c.history;
-            rep.kept_evidence += c.evidence;
-            rep.bytes_freed += c.freed_pages * page_size;
+            c.add_to(rep, page_size);
         }
         Ok(())
     }
@@ -895,7 +882,6 @@ impl Store {
         // The earliest time a later prune may still remove: of the SSOs kept but not cited.
         let mut from: Option<Millis> = None;
         {
-            let mut native = self.conn.prepare_cached("SELECT native_id FROM raw_records WHERE id = ?1")?;
             let mut cites =
                 self.conn.prepare_cached("SELECT 1 FROM verdict_cites WHERE source = ?1 AND event_id = ?2")?;
             for r in rows {
@@ -904,11 +890,7 @@ impl Store {
                     kept.push(r);
                     continue;
                 }
-                let n: Option<String> = native.query_row([r.raw_id], |x| x.get(0)).optional()?;
-                let n =
-                    n.ok_or_else(|| StoreError::Corrupt(format!("the raw record {} of an SSO is missing", r.raw_id)))?;
-                let event_id = format!("{n}{}", r.event_suffix.as_deref().unwrap_or(""));
-                if cites.exists(params![provider, event_id])? {
+                if cites.exists(params![provider, crate::sso::event_id_of(&self.conn, &r)?])? {
                     c.evidence += 1;
                     kept.push(r);
                 } else {

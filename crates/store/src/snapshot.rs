@@ -110,7 +110,7 @@ const IDP_REF_COLS: &str = "e.provider, e.tenant_ref, e.time_ms, e.kind, e.nativ
 /// is read through the raw record (migration 20); without, it is NULL: a scan that keeps few of
 /// the rows it reads asks [`IdpReader::event_id`] for the ids of those it keeps, and saves a seek
 /// into `raw_records` for each of the others.
-fn idp_select(with_ids: bool) -> String {
+pub(crate) fn idp_select(with_ids: bool) -> String {
     if with_ids {
         format!(
             "SELECT {IDP_REF_COLS}, r.native_id || coalesce(e.event_suffix, '') AS event_id
@@ -152,7 +152,7 @@ pub(crate) struct IdpRow {
 }
 
 impl IdpRow {
-    fn read(r: &Row<'_>) -> rusqlite::Result<IdpRow> {
+    pub(crate) fn read(r: &Row<'_>) -> rusqlite::Result<IdpRow> {
         Ok(IdpRow {
             provider: r.get(0)?,
             tenant: r.get(1)?,
@@ -180,6 +180,34 @@ impl IdpRow {
             event_suffix: r.get(23)?,
             event_id: r.get(24)?,
         })
+    }
+
+    /// This SSO as a frame (sso.rs) holds it (all but its provider, kind and event id).
+    pub(crate) fn into_sso(self) -> crate::sso::SsoRow {
+        crate::sso::SsoRow {
+            raw_id: self.raw_id,
+            time_ms: self.time_ms,
+            outcome: self.outcome,
+            tenant: self.tenant,
+            native_type: self.native_type,
+            outcome_reason: self.outcome_reason,
+            login: self.login,
+            email: self.email,
+            user_id: self.user_id,
+            display_name: self.display_name,
+            app_username: self.app_username,
+            app: self.app,
+            session: self.session,
+            source_ip: self.source_ip,
+            user_agent: self.user_agent,
+            asn: self.asn,
+            as_org: self.as_org,
+            country: self.country,
+            mfa: self.mfa,
+            factors: self.factors,
+            auth_requirement: self.auth_requirement,
+            event_suffix: self.event_suffix,
+        }
     }
 
     /// An SSO of a frame (sso.rs) of `provider`, with its event id if read.
@@ -673,16 +701,8 @@ impl Store {
         let refs = self.aws_app_refs(apps)?;
         let wanted: BTreeSet<i64> = refs.iter().copied().collect();
         let blocks = crate::sso::blocks_for(&self.conn, &refs, from, to)?;
-        let mut native = self.conn.prepare_cached("SELECT native_id FROM raw_records WHERE id = ?1")?;
         crate::sso::merge(&self.conn, &blocks, &wanted, from, to, &mut |provider, r| {
-            let event_id = if with_ids {
-                let id: Option<String> = native.query_row([r.raw_id], |x| x.get(0)).optional()?;
-                let id =
-                    id.ok_or_else(|| StoreError::Corrupt(format!("the raw record {} of an SSO is missing", r.raw_id)))?;
-                Some(format!("{id}{}", r.event_suffix.as_deref().unwrap_or("")))
-            } else {
-                None
-            };
+            let event_id = if with_ids { Some(crate::sso::event_id_of(&self.conn, r)?) } else { None };
             f(&IdpRow::from_sso(provider, r, event_id))
         })
     }
@@ -755,31 +775,13 @@ impl Store {
         self.aws_query(where_sql, args)
     }
 
-    /// The SSOs of the (at most two) records IdP event `event_id` of `provider` may belong to
-    /// (see [`crate::verdicts::RAW_IDS_OF_IDP_EVENT`]), read from their frames.
+    /// The SSO whose event id is `event_id` of `provider`, if one is stored, read from its frame
+    /// (see [`crate::sso::rows_of_event`]).
     pub(crate) fn idp_ssos_of_event_id(&self, provider: Idp, event_id: &str) -> Result<Vec<IdpEvent>> {
-        let native = crate::verdicts::native_id_of(event_id);
-        let records: Vec<(i64, String, i64)> = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT id, native_id, sso_block FROM raw_records INDEXED BY raw_records_key
-                 WHERE {} AND sso_block IS NOT NULL",
-                crate::verdicts::RECORDS_OF_IDP_EVENT
-            ))?
-            .query_map(rusqlite::params![provider.as_str(), event_id, native], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
         let mut reader = IdpReader::new(self)?;
         let mut out = Vec::new();
-        for (raw_id, native_id, block) in records {
-            let Some((p, rows)) = crate::sso::read_block(&self.conn, block)? else {
-                return Err(StoreError::Corrupt(format!("raw record {native_id}: its SSO frame {block} is missing")));
-            };
-            for r in rows.iter().filter(|r| r.raw_id == raw_id) {
-                let id = format!("{native_id}{}", r.event_suffix.as_deref().unwrap_or(""));
-                out.push(reader.event(&IdpRow::from_sso(&p, r, Some(id)))?);
-            }
+        for (_, native_id, r) in crate::sso::rows_of_event(&self.conn, provider.as_str(), event_id)? {
+            out.push(reader.event(&IdpRow::from_sso(provider.as_str(), &r, Some(r.event_id(&native_id))))?);
         }
         Ok(out)
     }
@@ -794,14 +796,10 @@ impl Store {
             .prepare("SELECT id FROM sso_blocks ORDER BY id")?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut native = self.conn.prepare_cached("SELECT native_id FROM raw_records WHERE id = ?1")?;
         for block in frames {
             let Some((provider, rows)) = crate::sso::read_block(&self.conn, block)? else { continue };
             for r in &rows {
-                let id: Option<String> = native.query_row([r.raw_id], |x| x.get(0)).optional()?;
-                let id =
-                    id.ok_or_else(|| StoreError::Corrupt(format!("the raw record {} of an SSO is missing", r.raw_id)))?;
-                let id = format!("{id}{}", r.event_suffix.as_deref().unwrap_or(""));
+                let id = crate::sso::event_id_of(&self.conn, r)?;
                 out.push(reader.event(&IdpRow::from_sso(&provider, r, Some(id)))?);
             }
         }

@@ -55,6 +55,11 @@ pub(crate) struct SsoRow {
 }
 
 impl SsoRow {
+    /// Its event id, given its record's native id.
+    pub(crate) fn event_id(&self, native_id: &str) -> String {
+        format!("{native_id}{}", self.event_suffix.as_deref().unwrap_or(""))
+    }
+
     /// The `idp_strings` ids this SSO points at.
     pub(crate) fn string_refs(&self) -> [Option<i64>; 15] {
         [
@@ -110,23 +115,7 @@ pub(crate) fn encode(rows: &mut [SsoRow]) -> Result<Vec<u8>> {
             raw_id_delta: r.raw_id.wrapping_sub(raw_id),
             time_delta: r.time_ms.wrapping_sub(time),
             outcome: &r.outcome,
-            refs: [
-                r.session,
-                r.login,
-                r.email,
-                r.user_id,
-                r.display_name,
-                r.app_username,
-                r.source_ip,
-                r.user_agent,
-                r.tenant,
-                r.native_type,
-                r.outcome_reason,
-                r.as_org,
-                r.mfa,
-                r.factors,
-                r.auth_requirement,
-            ],
+            refs: r.string_refs(),
             app: r.app,
             asn: r.asn,
             country: r.country.as_deref(),
@@ -154,7 +143,8 @@ pub(crate) fn decode(frame: &[u8], block: i64) -> Result<Vec<SsoRow>> {
         return Err(corrupt(format!("encoding version {version} is not known to this trailproof")));
     }
     let (n, mut rest) = postcard::take_from_bytes::<u64>(rest).map_err(|e| corrupt(e.to_string()))?;
-    // Each row takes at least 20 bytes: a count past that is a lie, not a reason to allocate.
+    // Each row takes at least a byte: a count past the bytes left is a lie, not a reason to
+    // allocate.
     let n =
         usize::try_from(n).ok().filter(|n| *n <= rest.len()).ok_or_else(|| corrupt(format!("it claims {n} rows")))?;
     let mut out = Vec::with_capacity(n);
@@ -223,6 +213,45 @@ pub(crate) fn read_block(conn: &Connection, block: i64) -> Result<Option<(String
         Some((provider, frame)) if frame.is_empty() => Ok(Some((provider, Vec::new()))),
         Some((provider, frame)) => Ok(Some((provider, decode(&frame, block)?))),
     }
+}
+
+/// The event id of SSO `r`: its record's native id (read from `raw_records`) and its suffix.
+pub(crate) fn event_id_of(conn: &Connection, r: &SsoRow) -> Result<String> {
+    let native: Option<String> = conn
+        .prepare_cached("SELECT native_id FROM raw_records WHERE id = ?1")?
+        .query_row([r.raw_id], |x| x.get(0))
+        .optional()?;
+    let native =
+        native.ok_or_else(|| StoreError::Corrupt(format!("the raw record {} of an SSO is missing", r.raw_id)))?;
+    Ok(r.event_id(&native))
+}
+
+/// The SSOs whose event id is `event_id` of `provider`, with their frame and their record's
+/// native id: found through the (at most two) records the id may belong to (see
+/// [`crate::verdicts::RECORDS_OF_IDP_EVENT`]).
+pub(crate) fn rows_of_event(conn: &Connection, provider: &str, event_id: &str) -> Result<Vec<(i64, String, SsoRow)>> {
+    let records: Vec<(i64, String, i64)> = conn
+        .prepare_cached(&format!(
+            "SELECT id, native_id, sso_block FROM raw_records INDEXED BY raw_records_key
+             WHERE {} AND sso_block IS NOT NULL",
+            crate::verdicts::RECORDS_OF_IDP_EVENT
+        ))?
+        .query_map(params![provider, event_id, crate::verdicts::native_id_of(event_id)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::new();
+    for (raw_id, native_id, block) in records {
+        let Some((_, rows)) = read_block(conn, block)? else {
+            return Err(StoreError::Corrupt(format!("raw record {native_id}: its SSO frame {block} is missing")));
+        };
+        for r in rows.into_iter().filter(|r| r.raw_id == raw_id) {
+            if r.event_id(&native_id) == event_id {
+                out.push((block, native_id.clone(), r));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The application key of `sso_block_apps` for an SSO's application (0: none).
@@ -448,41 +477,16 @@ pub(crate) fn migrate_rows(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     let mut gather = Gather::default();
     let mut current: Option<(i64, i64)> = None; // (record, its frame)
     {
-        let mut st = tx.prepare(
-            "SELECT provider, raw_id, time_ms, outcome, tenant_ref, native_type_ref, outcome_reason_ref,
-                user_login_ref, user_email_ref, user_id_ref, display_name_ref, app_username_ref, app_ref, session_ref,
-                source_ip_ref, user_agent_ref, asn, as_org_ref, country, mfa_ref, factors_ref, auth_requirement_ref,
-                event_suffix
-             FROM idp_events WHERE kind = 'app_sso' ORDER BY raw_id, id",
-        )?;
+        let mut st = tx.prepare(&format!(
+            "{} WHERE e.kind = 'app_sso' ORDER BY e.raw_id, e.id",
+            crate::snapshot::idp_select(false)
+        ))?;
         let mut note = tx.prepare("UPDATE raw_records SET sso_block = ?2 WHERE id = ?1")?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
-            let provider: String = r.get(0)?;
-            let row = SsoRow {
-                raw_id: r.get(1)?,
-                time_ms: r.get(2)?,
-                outcome: r.get(3)?,
-                tenant: r.get(4)?,
-                native_type: r.get(5)?,
-                outcome_reason: r.get(6)?,
-                login: r.get(7)?,
-                email: r.get(8)?,
-                user_id: r.get(9)?,
-                display_name: r.get(10)?,
-                app_username: r.get(11)?,
-                app: r.get(12)?,
-                session: r.get(13)?,
-                source_ip: r.get(14)?,
-                user_agent: r.get(15)?,
-                asn: r.get(16)?,
-                as_org: r.get(17)?,
-                country: r.get(18)?,
-                mfa: r.get(19)?,
-                factors: r.get(20)?,
-                auth_requirement: r.get(21)?,
-                event_suffix: r.get(22)?,
-            };
+            let r = crate::snapshot::IdpRow::read(r)?;
+            let provider = r.provider.clone();
+            let row = r.into_sso();
             let block = match current {
                 Some((raw, block)) if raw == row.raw_id => block,
                 _ => {
