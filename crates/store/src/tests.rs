@@ -247,6 +247,25 @@ fn sso(id: &str, t: i64, app_id: Option<&str>, app_name: Option<&str>, login: &s
     }
 }
 
+/// The snapshot of the day from `t`, with an hour either side, a 30-day baseline and the AWS
+/// applications given.
+fn day_query(t: Millis, ids: Vec<&str>, names: Vec<&str>, pattern: bool) -> SnapshotQuery {
+    let day = 86_400_000;
+    SnapshotQuery {
+        from_ms: t,
+        to_ms: t + day,
+        before_ms: 3_600_000,
+        after_ms: 3_600_000,
+        baseline_ms: 30 * day,
+        burst_ms: 0,
+        google_lookback_ms: 0,
+        portal_lookback_ms: 0,
+        aws_app_ids: ids.into_iter().map(String::from).collect(),
+        aws_app_names: names.into_iter().map(String::from).collect(),
+        default_app_pattern: pattern,
+    }
+}
+
 /// The snapshot seeks SSOs to the AWS applications by name or id (an index per column); the
 /// default pattern is resolved to the stored names. Whatever the path, it must take exactly the
 /// SSOs the old full scan took: AWS apps by id, by configured name in any case, by the pattern.
@@ -274,19 +293,7 @@ fn snapshot_takes_sso_to_aws_apps_by_id_name_and_pattern_and_nothing_else() {
         b.insert_idp(Source::Okta, &e.event_id, at(), &raw::compress(b"{}"), std::slice::from_ref(e)).unwrap();
     }
     b.commit().unwrap();
-    let q = |ids: Vec<&str>, names: Vec<&str>, pattern: bool| SnapshotQuery {
-        from_ms: t,
-        to_ms: t + day,
-        before_ms: 3_600_000,
-        after_ms: 3_600_000,
-        baseline_ms: 30 * day,
-        burst_ms: 0,
-        google_lookback_ms: 0,
-        portal_lookback_ms: 0,
-        aws_app_ids: ids.into_iter().map(String::from).collect(),
-        aws_app_names: names.into_iter().map(String::from).collect(),
-        default_app_pattern: pattern,
-    };
+    let q = |ids: Vec<&str>, names: Vec<&str>, pattern: bool| day_query(t, ids, names, pattern);
     let ids_of = |snap: &trailproof_model::snapshot::Snapshot| -> Vec<String> {
         snap.idp.iter().map(|e| e.event_id.clone()).collect()
     };
@@ -2239,19 +2246,7 @@ fn a_store_of_schema_23_keeps_its_ssos_in_frames() {
         }
         b.commit().unwrap();
     }
-    let query = SnapshotQuery {
-        from_ms: t,
-        to_ms: t + day,
-        before_ms: 3_600_000,
-        after_ms: 3_600_000,
-        baseline_ms: 30 * day,
-        burst_ms: 0,
-        google_lookback_ms: 0,
-        portal_lookback_ms: 0,
-        aws_app_ids: vec![],
-        aws_app_names: vec![],
-        default_app_pattern: true,
-    };
+    let query = day_query(t, vec![], vec![], true);
     let (ids_new, snap_new) = {
         let s = Store::open(&path).unwrap();
         (idp_event_ids(&s), s.snapshot(&query).unwrap())
