@@ -1053,38 +1053,31 @@ impl Batch<'_> {
 
     /// The normalized events of raw record `raw_id` as stored, as
     /// [`event_rows_in_stored_order`] orders them: its other events in the order they were
-    /// written, then its SSOs by time (as their frame keeps them).
-    fn stored_event_rows(
-        &mut self,
-        raw_id: i64,
-        native_id: &str,
-    ) -> Result<Vec<[rusqlite::types::Value; IDP_ROW_COLS]>> {
+    /// written, then its SSOs by time (as their frame keeps them), read as the snapshot reads
+    /// them ([`snapshot::IdpReader`]).
+    fn stored_event_rows(&self, raw_id: i64, native_id: &str) -> Result<Vec<[rusqlite::types::Value; IDP_ROW_COLS]>> {
         let mut out = self.stored_row_events(raw_id)?;
         if let Some(block) = self.sso_block_of(raw_id)? {
-            let (provider, mut rows) = self.sso_rows_of(block, raw_id, false)?;
+            let (provider, mut rows) = self.sso_rows_of(block, raw_id)?;
             sso::sort_rows(&mut rows);
+            let mut reader = snapshot::IdpReader::on(&self.tx)?;
             for r in &rows {
-                out.push(self.sso_values(&provider, native_id, r)?);
+                let e = reader.event(&snapshot::IdpRow::from_sso(&provider, r, Some(r.event_id(native_id))))?;
+                out.push(idp_row_values(&e)?);
             }
         }
         Ok(out)
     }
 
-    /// Record `raw_id`'s SSO rows in frame `block` and the frame's provider; with `take`, they
-    /// are taken out of it.
-    fn sso_rows_of(&mut self, block: i64, raw_id: i64, take: bool) -> Result<(String, Vec<SsoRow>)> {
+    /// Record `raw_id`'s SSO rows in frame `block` (one this batch is filling, or a stored one),
+    /// and the frame's provider.
+    fn sso_rows_of(&self, block: i64, raw_id: i64) -> Result<(String, Vec<SsoRow>)> {
         let provider: String = self
             .tx
             .prepare_cached("SELECT provider FROM sso_blocks WHERE id = ?1")?
             .query_row([block], |r| r.get(0))
             .optional()?
             .ok_or_else(|| StoreError::Corrupt(format!("raw record {raw_id}: its SSO frame {block} is missing")))?;
-        if take {
-            if let Some(rows) = self.sso.take_record(block, raw_id) {
-                return Ok((provider, rows));
-            }
-            return Ok((provider, sso::remove_record(&self.tx, block, raw_id)?));
-        }
         let rows = match self.sso.record_rows(block, raw_id) {
             Some(rows) => rows,
             None => sso::read_block(&self.tx, block)?
@@ -1092,62 +1085,6 @@ impl Batch<'_> {
                 .unwrap_or_default(),
         };
         Ok((provider, rows))
-    }
-
-    /// An SSO of a frame as [`idp_row_values`] gives an event.
-    fn sso_values(
-        &self,
-        provider: &str,
-        native_id: &str,
-        r: &SsoRow,
-    ) -> Result<[rusqlite::types::Value; IDP_ROW_COLS]> {
-        use rusqlite::types::Value;
-        let string = |id: Option<i64>| -> Result<Value> {
-            let Some(id) = id else { return Ok(Value::Null) };
-            let v: Option<String> = self
-                .tx
-                .prepare_cached("SELECT value FROM idp_strings WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))
-                .optional()?;
-            v.map(Value::Text)
-                .ok_or_else(|| StoreError::Corrupt(format!("string {id} of an SSO of {native_id} is missing")))
-        };
-        let (app_id, app_name): (Option<String>, Option<String>) = match r.app {
-            None => (None, None),
-            Some(a) => self
-                .tx
-                .prepare_cached("SELECT app_id, app_name FROM idp_app_refs WHERE id = ?1")?
-                .query_row([a], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
-                .ok_or_else(|| StoreError::Corrupt(format!("application {a} of an SSO of {native_id} is missing")))?,
-        };
-        let opt = |s: Option<String>| s.map_or(Value::Null, Value::Text);
-        Ok([
-            Value::Text(provider.to_string()),
-            string(r.tenant)?,
-            Value::Text(r.event_id(native_id)),
-            Value::Integer(r.time_ms),
-            Value::Text(IdpEventKind::AppSso.as_str().to_string()),
-            string(r.native_type)?,
-            Value::Text(r.outcome.clone()),
-            string(r.outcome_reason)?,
-            string(r.login)?,
-            string(r.email)?,
-            string(r.user_id)?,
-            string(r.display_name)?,
-            string(r.app_username)?,
-            opt(app_id),
-            opt(app_name),
-            string(r.session)?,
-            string(r.source_ip)?,
-            string(r.user_agent)?,
-            r.asn.map_or(Value::Null, Value::Integer),
-            string(r.as_org)?,
-            opt(r.country.clone()),
-            string(r.mfa)?,
-            string(r.factors)?,
-            string(r.auth_requirement)?,
-        ])
     }
 
     /// The normalized events of raw record `raw_id` stored as rows (all but its SSOs), in the
@@ -1219,8 +1156,10 @@ impl Batch<'_> {
         let (loc_record, loc_byte, loc_text) = split_location(at.location);
         // The earlier version's events go: its rows, and its SSOs out of their frame.
         self.tx.prepare_cached("DELETE FROM idp_events WHERE raw_id = ?1")?.execute([raw_id])?;
-        if let Some(old_block) = self.sso_block_of(raw_id)? {
-            self.sso_rows_of(old_block, raw_id, true)?;
+        if let Some(old_block) = self.sso_block_of(raw_id)?
+            && self.sso.take_record(old_block, raw_id).is_none()
+        {
+            sso::remove_record(&self.tx, old_block, raw_id)?;
         }
         let sso_block = self.sso_target(events)?;
         self.tx

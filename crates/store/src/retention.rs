@@ -777,18 +777,23 @@ impl Store {
         Ok(c)
     }
 
-    /// The temporary tables a chunk or frame of a prune fills, emptied.
+    /// The temporary tables a chunk or frame of a prune fills, emptied. Each statement is
+    /// prepared once per connection: a prune runs this for every chunk and every SSO frame.
     fn reset_prune_tables(&self) -> Result<()> {
-        self.conn.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id INTEGER PRIMARY KEY);
-             CREATE TEMP TABLE IF NOT EXISTS prune_raw (id INTEGER PRIMARY KEY);
-             CREATE TEMP TABLE IF NOT EXISTS prune_blocks (id INTEGER PRIMARY KEY);
-             CREATE TEMP TABLE IF NOT EXISTS prune_ssos (provider TEXT, time_ms INTEGER, outcome TEXT,
+        for sql in [
+            "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id INTEGER PRIMARY KEY)",
+            "CREATE TEMP TABLE IF NOT EXISTS prune_raw (id INTEGER PRIMARY KEY)",
+            "CREATE TEMP TABLE IF NOT EXISTS prune_blocks (id INTEGER PRIMARY KEY)",
+            "CREATE TEMP TABLE IF NOT EXISTS prune_ssos (provider TEXT, time_ms INTEGER, outcome TEXT,
                  login_ref INTEGER, email_ref INTEGER, app_username_ref INTEGER, app_ref INTEGER, asn INTEGER,
-                 country TEXT);
-             DELETE FROM temp.prune_ids; DELETE FROM temp.prune_raw; DELETE FROM temp.prune_blocks;
-             DELETE FROM temp.prune_ssos;",
-        )?;
+                 country TEXT)",
+            "DELETE FROM temp.prune_ids",
+            "DELETE FROM temp.prune_raw",
+            "DELETE FROM temp.prune_blocks",
+            "DELETE FROM temp.prune_ssos",
+        ] {
+            self.conn.prepare_cached(sql)?.execute([])?;
+        }
         Ok(())
     }
 
@@ -877,6 +882,7 @@ impl Store {
     /// One frame of [`Store::prune_frames`], in its transaction.
     fn prune_frame(&mut self, id: i64, before: Millis, c: &mut ChunkCounts) -> Result<()> {
         let Some((provider, rows)) = crate::sso::read_block(&self.conn, id)? else { return Ok(()) };
+        let held = crate::sso::apps_of(&rows);
         self.reset_prune_tables()?;
         let (mut kept, mut doomed) = (Vec::new(), Vec::new());
         // The earliest time a later prune may still remove: of the SSOs kept but not cited.
@@ -920,7 +926,7 @@ impl Store {
             }
             self.fold_sso_baselines()?;
             c.deleted += doomed.len() as u64;
-            crate::sso::store_block(&self.conn, id, &mut kept)?;
+            crate::sso::store_block(&self.conn, id, &held, &mut kept)?;
             let still: HashSet<i64> = kept.iter().map(|r| r.raw_id).collect();
             let gone: BTreeSet<i64> = doomed.iter().map(|r| r.raw_id).filter(|r| !still.contains(r)).collect();
             let mut unnote =
@@ -1083,9 +1089,10 @@ impl Store {
             enc("app_id"),
             enc("app_name"),
         );
-        // One row per user keys, application, ASN and country (migration 22).
-        self.conn.execute(
-            &format!(
+        // One row per user keys, application, ASN and country (migration 22). Prepared once per
+        // connection (it runs for every frame a prune thins).
+        self.conn
+            .prepare_cached(&format!(
                 "INSERT INTO sso_baseline (provider, login_fold, email_fold, app_user_fold, app_id, app_name, asn,
                      country, first_ms, last_ms)
                  SELECT provider, login_fold, email_fold, app_user_fold, app_id_enc, app_name_enc, asn_enc, country_enc,
@@ -1106,9 +1113,8 @@ impl Store {
                  DO UPDATE SET first_ms = min(first_ms, excluded.first_ms), last_ms = max(last_ms, excluded.last_ms)",
                 enc("CASE WHEN asn BETWEEN 0 AND 4294967295 THEN CAST(asn AS TEXT) END"),
                 enc("country"),
-            ),
-            [],
-        )?;
+            ))?
+            .execute([])?;
         Ok(())
     }
 }

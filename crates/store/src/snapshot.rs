@@ -263,8 +263,14 @@ pub(crate) struct IdpReader<'s> {
 
 impl<'s> IdpReader<'s> {
     pub(crate) fn new(store: &'s Store) -> Result<IdpReader<'s>> {
-        store.conn.execute_batch("SAVEPOINT idp_reader")?;
-        Ok(IdpReader { conn: &store.conn, strings: HashMap::new(), apps: HashMap::new(), factors: HashMap::new() })
+        IdpReader::on(&store.conn)
+    }
+
+    /// A reader on `conn`: the store's connection, or a write batch's transaction (the savepoint
+    /// nests in it).
+    pub(crate) fn on(conn: &'s rusqlite::Connection) -> Result<IdpReader<'s>> {
+        conn.execute_batch("SAVEPOINT idp_reader")?;
+        Ok(IdpReader { conn, strings: HashMap::new(), apps: HashMap::new(), factors: HashMap::new() })
     }
 
     /// The string `id` refers to (`None` for none). A reference to a string that is not stored
@@ -777,13 +783,12 @@ impl Store {
 
     /// The SSO whose event id is `event_id` of `provider`, if one is stored, read from its frame
     /// (see [`crate::sso::rows_of_event`]).
-    pub(crate) fn idp_ssos_of_event_id(&self, provider: Idp, event_id: &str) -> Result<Vec<IdpEvent>> {
+    pub(crate) fn idp_sso(&self, provider: Idp, event_id: &str) -> Result<Option<IdpEvent>> {
+        let Some((_, native_id, r)) = crate::sso::rows_of_event(&self.conn, provider.as_str(), event_id)?.pop() else {
+            return Ok(None);
+        };
         let mut reader = IdpReader::new(self)?;
-        let mut out = Vec::new();
-        for (_, native_id, r) in crate::sso::rows_of_event(&self.conn, provider.as_str(), event_id)? {
-            out.push(reader.event(&IdpRow::from_sso(provider.as_str(), &r, Some(r.event_id(&native_id))))?);
-        }
-        Ok(out)
+        Ok(Some(reader.event(&IdpRow::from_sso(provider.as_str(), &r, Some(r.event_id(&native_id))))?))
     }
 
     /// Every stored IdP event: the rows, then the SSOs of each frame. Reads the whole store: for

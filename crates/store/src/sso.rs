@@ -259,21 +259,24 @@ fn app_key(app: Option<i64>) -> i64 {
     app.unwrap_or(0)
 }
 
+/// The keys of `sso_block_apps` a frame of `rows` is sought by.
+pub(crate) fn apps_of(rows: &[SsoRow]) -> BTreeSet<i64> {
+    rows.iter().map(|r| app_key(r.app)).collect()
+}
+
 /// Writes frame `block` with `rows` (or removes it when there are none), and its rows of
-/// `sso_block_apps`. The block's row must exist (a frame being gathered has one, empty).
-pub(crate) fn store_block(conn: &Connection, block: i64, rows: &mut [SsoRow]) -> Result<()> {
-    // The seek rows of what the block held before.
-    let before: Option<(Millis, Vec<u8>)> = conn
-        .prepare_cached("SELECT max_ms, frame FROM sso_blocks WHERE id = ?1")?
-        .query_row([block], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    if let Some((max_ms, frame)) = before
-        && !frame.is_empty()
-    {
-        let apps: BTreeSet<i64> = decode(&frame, block)?.iter().map(|r| app_key(r.app)).collect();
+/// `sso_block_apps`. The block's row must exist (a frame being gathered has one, empty);
+/// `held` is [`apps_of`] what it holds now (the caller has read it; empty for a frame being
+/// gathered), whose seek rows go.
+pub(crate) fn store_block(conn: &Connection, block: i64, held: &BTreeSet<i64>, rows: &mut [SsoRow]) -> Result<()> {
+    if !held.is_empty() {
+        let max_ms: Option<Millis> = conn
+            .prepare_cached("SELECT max_ms FROM sso_blocks WHERE id = ?1")?
+            .query_row([block], |r| r.get(0))
+            .optional()?;
         let mut del =
             conn.prepare_cached("DELETE FROM sso_block_apps WHERE app_ref = ?1 AND max_ms = ?2 AND block_id = ?3")?;
-        for a in apps {
+        for a in held {
             del.execute(params![a, max_ms, block])?;
         }
     }
@@ -290,10 +293,9 @@ pub(crate) fn store_block(conn: &Connection, block: i64, rows: &mut [SsoRow]) ->
             prune_from_ms = coalesce(prune_from_ms, ?2) WHERE id = ?1",
     )?
     .execute(params![block, min_ms, max_ms, rows.len() as i64, frame])?;
-    let apps: BTreeSet<i64> = rows.iter().map(|r| app_key(r.app)).collect();
     let mut ins =
         conn.prepare_cached("INSERT OR IGNORE INTO sso_block_apps (app_ref, max_ms, block_id) VALUES (?1, ?2, ?3)")?;
-    for a in apps {
+    for a in apps_of(rows) {
         ins.execute(params![a, max_ms, block])?;
     }
     Ok(())
@@ -348,28 +350,28 @@ pub(crate) fn merge(
 ) -> Result<()> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
-    // Open frames: their provider, kept rows and the next row's place.
-    let mut open: Vec<(usize, Vec<SsoRow>, usize)> = Vec::new();
+    // Open frames: their place in `blocks` and the rows kept of them.
+    let mut open: Vec<(usize, Vec<SsoRow>)> = Vec::new();
     // (time, record, frame's place in `blocks`, row): the next row of each open frame.
     let mut heap: BinaryHeap<Reverse<(Millis, i64, usize, usize)>> = BinaryHeap::new();
     let mut next = 0;
     loop {
         while next < blocks.len() && heap.peek().is_none_or(|Reverse(h)| blocks[next].0 <= h.0) {
             let (_, id, _) = &blocks[next];
-            let frame: Vec<u8> =
-                conn.prepare_cached("SELECT frame FROM sso_blocks WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
-            let rows: Vec<SsoRow> = if frame.is_empty() { Vec::new() } else { decode(&frame, *id)? }
+            let rows: Vec<SsoRow> = read_block(conn, *id)?
+                .map(|(_, rows)| rows)
+                .unwrap_or_default()
                 .into_iter()
                 .filter(|r| r.time_ms >= from && r.time_ms <= to && r.app.is_some_and(|a| apps.contains(&a)))
                 .collect();
             if let Some(first) = rows.first() {
                 heap.push(Reverse((first.time_ms, first.raw_id, open.len(), 0)));
-                open.push((next, rows, 0));
+                open.push((next, rows));
             }
             next += 1;
         }
         let Some(Reverse((_, _, o, i))) = heap.pop() else { break };
-        let (b, rows, _) = &open[o];
+        let (b, rows) = &open[o];
         f(&blocks[*b].2, &rows[i])?;
         if let Some(r) = rows.get(i + 1) {
             heap.push(Reverse((r.time_ms, r.raw_id, o, i + 1)));
@@ -448,7 +450,7 @@ impl Gather {
         let mut rows = self.rows.remove(&block).unwrap_or_default();
         self.total -= rows.len();
         self.open.retain(|_, b| *b != block);
-        store_block(conn, block, &mut rows)
+        store_block(conn, block, &BTreeSet::new(), &mut rows)
     }
 
     /// Writes every frame being filled.
@@ -464,9 +466,10 @@ impl Gather {
 /// Removes record `raw_id`'s rows from stored frame `block`; returns them.
 pub(crate) fn remove_record(conn: &Connection, block: i64, raw_id: i64) -> Result<Vec<SsoRow>> {
     let Some((_, rows)) = read_block(conn, block)? else { return Ok(Vec::new()) };
+    let held = apps_of(&rows);
     let (taken, mut kept): (Vec<SsoRow>, Vec<SsoRow>) = rows.into_iter().partition(|r| r.raw_id == raw_id);
     if !taken.is_empty() {
-        store_block(conn, block, &mut kept)?;
+        store_block(conn, block, &held, &mut kept)?;
     }
     Ok(taken)
 }
@@ -661,7 +664,7 @@ mod tests {
         let mut all = Vec::new();
         for rows in &frames {
             let id = new_block(conn, "okta").unwrap();
-            store_block(conn, id, &mut rows.clone()).unwrap();
+            store_block(conn, id, &BTreeSet::new(), &mut rows.clone()).unwrap();
             all.extend(rows.iter().cloned());
         }
         for (apps, from, to) in [(vec![1, 2], 0, i64::MAX), (vec![1], 120, 200), (vec![2], 0, 95), (vec![3], 0, 1000)] {
@@ -684,10 +687,10 @@ mod tests {
         }
         // Rewriting a frame moves its seek rows; emptying it removes it.
         let mut fewer = frames[1][..10].to_vec();
-        store_block(conn, 2, &mut fewer).unwrap();
+        store_block(conn, 2, &apps_of(&frames[1]), &mut fewer).unwrap();
         assert_eq!(blocks_for(conn, &[2], 110, i64::MAX).unwrap(), vec![]);
         assert_eq!(blocks_for(conn, &[2], 0, i64::MAX).unwrap().len(), 1);
-        store_block(conn, 2, &mut []).unwrap();
+        store_block(conn, 2, &apps_of(&fewer), &mut []).unwrap();
         assert_eq!(blocks_for(conn, &[2], 0, i64::MAX).unwrap(), vec![]);
         let n: i64 =
             conn.query_row("SELECT count(*) FROM sso_block_apps WHERE block_id = 2", [], |r| r.get(0)).unwrap();

@@ -364,6 +364,28 @@ fn idp_event_ids(s: &Store) -> Vec<String> {
     out
 }
 
+/// `sso_block_apps` holds exactly one row per frame and application it holds, at the frame's
+/// latest time: no seek row outlives what it named.
+fn assert_seek_rows_match_frames(s: &Store) {
+    let frames: Vec<(i64, i64, Vec<u8>)> = s
+        .conn()
+        .prepare("SELECT id, max_ms, frame FROM sso_blocks")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let mut want = Vec::new();
+    for (id, max_ms, frame) in frames {
+        let rows = crate::sso::decode(&frame, id).unwrap();
+        assert_eq!(rows.iter().map(|r| r.time_ms).max(), Some(max_ms), "frame {id}");
+        want.extend(crate::sso::apps_of(&rows).into_iter().map(|a| format!("{a} {max_ms} {id}")));
+    }
+    want.sort();
+    let got = table(s, "SELECT app_ref || ' ' || max_ms || ' ' || block_id FROM sso_block_apps");
+    assert_eq!(got, want);
+}
+
 fn table(s: &Store, sql: &str) -> Vec<String> {
     let mut st = s.conn().prepare(sql).unwrap();
     let rows = st.query_map([], |r| r.get::<_, String>(0)).unwrap();
@@ -1018,6 +1040,7 @@ fn a_later_version_replaces_the_events_keeps_the_earlier_bytes_and_queues_a_reju
     // One event: the earlier version's SSO left its frame (emptied, so removed).
     assert_eq!(idp_event_ids(&s), ["si-1"]);
     assert_eq!(table(&s, "SELECT CAST(events AS TEXT) FROM sso_blocks"), ["1"]);
+    assert_seek_rows_match_frames(&s);
     assert_eq!(s.raw_record(Source::Entra, "si-1").unwrap().as_deref(), Some(v2));
     // The earlier bytes are kept, with where they came from.
     let hist = s.raw_history(Source::Entra, "si-1").unwrap();
@@ -1504,6 +1527,7 @@ fn a_dry_run_counts_what_the_prune_does_across_chunks() {
         ["1"],
         "two frames emptied and removed, one thinned"
     );
+    assert_seek_rows_match_frames(&s);
     let same = |p: &PruneReport| PruneReport {
         dry_run: false,
         file_bytes_before: 0,
@@ -2293,6 +2317,7 @@ fn a_store_of_schema_23_keeps_its_ssos_in_frames() {
         .query_row("SELECT count(DISTINCT app_ref) FROM sso_block_apps WHERE block_id = (SELECT id FROM sso_blocks WHERE provider = 'google')", [], |r| r.get(0))
         .unwrap();
     assert_eq!(apps, 2, "the Google frame is sought by both its applications");
+    assert_seek_rows_match_frames(&s);
 }
 
 /// A pruned record's earlier versions go with it; a kept record keeps its own, whether its SSO
@@ -2341,4 +2366,47 @@ fn prune_removes_the_earlier_versions_of_the_records_it_removes() {
         assert_eq!(h[0].raw, format!(r#"{{"id":"{id}","v":1}}"#).into_bytes());
     }
     assert_eq!(idp_event_ids(&s), ["new-row", "new-sso"]);
+}
+
+/// A record with a row (a Google sign-in) and an SSO in a frame keeps its raw record while
+/// either is kept: the SSO a verdict cites holds it after the sign-in's row is pruned, and the
+/// cited sign-in holds it after the SSO left its frame.
+#[test]
+fn a_record_stays_while_its_row_or_its_sso_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("tp.db")).unwrap();
+    const DAY: i64 = trailproof_model::DAY_MS;
+    let t0 = 1_793_527_200_000;
+    let event = |native: &str, n: usize, kind: IdpEventKind| IdpEvent {
+        provider: Idp::Google,
+        event_id: format!("{native}#{n}"),
+        kind,
+        app_name: (kind == IdpEventKind::AppSso).then(|| "Amazon Web Services".to_string()),
+        session_id: None,
+        time_ms: t0,
+        ..idp(native)
+    };
+    let mut b = s.batch().unwrap();
+    for native in ["saml/a", "saml/b"] {
+        let evs = [event(native, 0, IdpEventKind::Login), event(native, 1, IdpEventKind::AppSso)];
+        b.insert_idp(Source::Google, native, at(), &raw::compress(native.as_bytes()), &evs).unwrap();
+    }
+    let mut v = crate::verdicts::tests::rec("ct-0", trailproof_model::verdict::Verdict::Enforced);
+    v.evidence = [(Source::Google, "saml/a#1", "idp_sso"), (Source::Google, "saml/b#0", "idp_login")]
+        .map(|(source, id, role)| trailproof_model::verdict::Evidence { source, id: id.into(), role: role.into() })
+        .to_vec();
+    b.put_verdicts(&[v]).unwrap();
+    b.commit().unwrap();
+    let r = s.prune(&PrunePlan { dry_run: false, ..prune_plan(t0 + 12 * DAY, 2 * DAY) }).unwrap();
+    assert_eq!((r.idp_events, r.raw_records, r.kept_evidence), (2, 0, 2), "{r:?}");
+    assert_eq!(idp_event_ids(&s), ["saml/a#1", "saml/b#0"]);
+    assert_seek_rows_match_frames(&s);
+    for native in ["saml/a", "saml/b"] {
+        assert_eq!(s.raw_record(Source::Google, native).unwrap().as_deref(), Some(native.as_bytes()));
+    }
+    let sso = s.idp_event(Idp::Google, "saml/a#1").unwrap().expect("the cited SSO reads back");
+    assert_eq!(sso.kind, IdpEventKind::AppSso);
+    assert!(s.idp_event(Idp::Google, "saml/a#0").unwrap().is_none());
+    assert!(s.idp_event(Idp::Google, "saml/b#0").unwrap().is_some());
+    assert!(s.idp_event(Idp::Google, "saml/b#1").unwrap().is_none());
 }

@@ -294,7 +294,7 @@ impl Store {
         if found.is_some() {
             return Ok(found);
         }
-        Ok(self.idp_ssos_of_event_id(provider, event_id)?.into_iter().find(|e| e.event_id == event_id))
+        self.idp_sso(provider, event_id)
     }
 }
 
