@@ -117,6 +117,7 @@ fn a_simulated_days_idp_events_read_back_as_parsed_before_and_after_the_migratio
     // raw records are already as 20 leaves them and 20 rebuilds them the same).
     let at = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE idp_strings")).unwrap();
     let at20 = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE raw_records_v20")).unwrap();
+    store.undo_raw_facts().unwrap();
     store.undo_sso_frames().unwrap();
     store.conn().execute_batch(LAYOUT_16).unwrap();
     store.conn().execute_batch(&format!("BEGIN; {} COMMIT;", MIGRATIONS[at])).unwrap();

@@ -11,6 +11,7 @@
 //! - All times are UTC milliseconds.
 //! - Everything a [`Batch`] writes commits together or not at all.
 
+mod blocks;
 mod bulk;
 pub mod outbox;
 mod packed;
@@ -203,56 +204,10 @@ pub(crate) fn sql_lower_trim(s: &str) -> String {
     sql_lower(s.trim_matches(' '))
 }
 
-/// A raw record's location as stored (migration 18): `record N at byte M`, what an import
-/// writes for a record not inside an envelope, as its two numbers; any other text as written.
-fn split_location(location: &str) -> (Option<i64>, Option<i64>, Option<&str>) {
-    let numbers = location
-        .strip_prefix("record ")
-        .and_then(|rest| rest.split_once(" at byte "))
-        .and_then(|(n, m)| Some((n.parse::<i64>().ok()?, m.parse::<i64>().ok()?)));
-    match numbers {
-        Some((n, m)) if format!("record {n} at byte {m}") == location => (Some(n), Some(m), None),
-        _ => (None, None, Some(location)),
-    }
-}
-
-/// The columns of a `raw_records` row that [`Batch::raw_columns`] derives from an [`Origin`]
-/// and a [`RawRef`].
-struct RawColumns<'r> {
-    origin_id: i64,
-    loc_record: Option<i64>,
-    loc_byte: Option<i64>,
-    loc_text: Option<&'r str>,
-    blob: &'r [u8],
-    block_id: Option<i64>,
-    block_start: Option<i64>,
-    block_len: Option<i64>,
-}
-
-/// The location text of a `raw_records` row (the inverse of [`split_location`], in SQL).
+/// The location text of a `raw_records` row as migration 18 to 24 kept it (the inverse of
+/// `raw::Location::parse`, in SQL), for the migrations' tests.
+#[cfg(test)]
 pub(crate) const RAW_LOCATION_SQL: &str = "coalesce(loc_text, 'record ' || loc_record || ' at byte ' || loc_byte, '')";
-
-/// The bytes of raw record `id` (decompressed), through any connection or transaction.
-fn read_raw(conn: &Connection, id: i64, native_id: &str) -> Result<Vec<u8>> {
-    type Row = (Vec<u8>, Option<i64>, Option<i64>, Option<i64>);
-    let (blob, block, start, len): Row =
-        conn.query_row("SELECT raw, block_id, block_start, block_len FROM raw_records WHERE id = ?1", [id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?;
-    let corrupt = |why: String| StoreError::Corrupt(format!("raw record {native_id}: {why}"));
-    let Some(block) = block else {
-        return raw::decompress(&blob).map_err(|e| corrupt(e.to_string()));
-    };
-    let data: Vec<u8> = conn
-        .query_row("SELECT data FROM raw_blocks WHERE id = ?1", [block], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| corrupt(format!("its block {block} is missing")))?;
-    let data = raw::decompress(&data).map_err(|e| corrupt(e.to_string()))?;
-    let (start, len) = (start.unwrap_or(0).max(0) as usize, len.unwrap_or(0).max(0) as usize);
-    data.get(start..start.saturating_add(len))
-        .map(|b| b.to_vec())
-        .ok_or_else(|| corrupt(format!("bytes {start}+{len} lie outside its block of {}", data.len())))
-}
 
 /// SQL functions the migrations use: `trailproof_fold(x)` is [`fold`] (NULL stays NULL), so that
 /// a migration fills a folded column with exactly the keys the writer stores for new rows.
@@ -310,7 +265,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
 fn apply_migration(tx: &rusqlite::Transaction<'_>, i: usize, sql: &str) -> Result<()> {
     tx.execute_batch(sql)?;
     schema::rust_step(i + 1, tx)?;
-    if sql.contains("DROP TABLE") {
+    if sql.contains("DROP TABLE") || schema::REBUILT_IN_RUST.contains(&(i + 1)) {
         let dangling: Option<String> =
             tx.query_row("PRAGMA foreign_key_check", [], |r| r.get::<_, String>(0)).optional()?;
         if let Some(table) = dangling {
@@ -424,6 +379,14 @@ impl Store {
         sso::undo_frames(&self.conn)
     }
 
+    /// Takes the raw records back to what migration 24 left (each record's place, location and
+    /// stored time in its row, no facts in the blocks; `user_version` is left to the caller):
+    /// for migration tests outside this crate. Before [`Store::undo_sso_frames`].
+    #[doc(hidden)]
+    pub fn undo_raw_facts(&self) -> Result<()> {
+        blocks::undo(&self.conn)
+    }
+
     /// Starts a write batch: everything written through it commits together. It takes the
     /// write lock at once (`BEGIN IMMEDIATE`), waiting up to the busy timeout for another
     /// writer. A deferred transaction that read first would instead fail with "database is
@@ -449,6 +412,7 @@ impl Store {
             keep_first_since: None,
             origins: HashMap::new(),
             sso: sso::Gather::default(),
+            facts: blocks::Pending::new(),
         })
     }
 
@@ -533,6 +497,24 @@ impl Store {
         Ok(out)
     }
 
+    /// Where a stored record was read: its origin (the file or API page) and its location there,
+    /// by source and native id.
+    pub fn raw_origin(&self, source: Source, native_id: &str) -> Result<Option<(String, String)>> {
+        let found: Option<(i64, Option<String>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, (SELECT origin FROM raw_origins WHERE id = origin_id) FROM raw_records
+                 WHERE native_key = ?3 AND source_code = ?1 AND native_id = ?2",
+            )?
+            .query_row(params![blocks::source_code(source), native_id, native_key(source.as_str(), native_id)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((id, origin)) = found else { return Ok(None) };
+        let (_, fact, _) = blocks::fact_of(&self.conn, id, None)?;
+        Ok(Some((origin.unwrap_or_default(), fact.loc.text())))
+    }
+
     /// Reads one raw record back (decompressed), by source and native id.
     pub fn raw_record(&self, source: Source, native_id: &str) -> Result<Option<Vec<u8>>> {
         let id: Option<i64> = self
@@ -545,7 +527,7 @@ impl Store {
             .optional()?;
         match id {
             None => Ok(None),
-            Some(id) => read_raw(&self.conn, id, native_id).map(Some),
+            Some(id) => blocks::read_raw(&self.conn, id, native_id, None).map(Some),
         }
     }
 
@@ -689,6 +671,9 @@ pub struct Batch<'a> {
     origins: HashMap<String, i64>,
     /// The SSO frames this batch is filling (written before it commits).
     sso: sso::Gather,
+    /// The facts of the raw blocks this batch is filling, a slot per record stored in them
+    /// (written as it commits; see blocks.rs).
+    facts: blocks::Pending,
 }
 
 /// The columns an IdP event's content is compared by (all it stores but the folded keys, which
@@ -756,17 +741,30 @@ impl Batch<'_> {
         self.keep_first_since = Some(t);
     }
 
-    /// The stored record (source, native_id), if any: its row id, content hash and `stored_ms`.
-    /// Sought by its key (migration 20); what the key finds is compared whole.
+    /// The stored record (source, native_id), if any: its row id, content hash and when it was
+    /// stored (its block's `stored_ms`). Sought by its key (migration 20); what the key finds
+    /// is compared whole.
+    ///
+    /// Two statements, not a join: SQLite prepared `raw_records LEFT JOIN raw_blocks` here again
+    /// at every step (`sqlite3Reprepare`: a quarter of an import's samples, imports 1.4-1.6x as
+    /// slow).
     fn find_raw(&self, source: Source, native_id: &str, key: i64) -> Result<Option<(i64, Option<i64>, Millis)>> {
-        Ok(self
+        let found: Option<(i64, Option<i64>, i64)> = self
             .tx
             .prepare_cached(
-                "SELECT id, content_hash, stored_ms FROM raw_records INDEXED BY raw_records_key
-                 WHERE native_key = ?1 AND source = ?2 AND native_id = ?3",
+                "SELECT id, content_hash, block_id FROM raw_records INDEXED BY raw_records_key
+                 WHERE native_key = ?1 AND source_code = ?2 AND native_id = ?3",
             )?
-            .query_row(params![key, source.as_str(), native_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?)
+            .query_row(params![key, blocks::source_code(source), native_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((id, hash, block)) = found else { return Ok(None) };
+        let stored_ms: Option<Millis> = self
+            .tx
+            .prepare_cached("SELECT stored_ms FROM raw_blocks WHERE id = ?1")?
+            .query_row([block], |r| r.get(0))
+            .optional()?
+            .flatten();
+        Ok(Some((id, hash, stored_ms.unwrap_or(0))))
     }
 
     /// Inserts a raw record not stored yet, with its content hash and the frame its SSOs go
@@ -782,28 +780,14 @@ impl Batch<'_> {
         hash: Option<i64>,
         sso_block: Option<i64>,
     ) -> Result<i64> {
-        let c = self.raw_columns(at, raw)?;
+        let origin_id = self.origin_id(at.origin)?;
+        let (block, slot) = self.place(at, raw)?;
         let mut st = self.tx.prepare_cached(
-            "INSERT INTO raw_records (source, native_id, native_key, origin_id, loc_record, loc_byte, loc_text,
-                stored_ms, raw, block_id, block_start, block_len, content_hash, sso_block)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            "INSERT INTO raw_records (source_code, native_id, native_key, block_id, block_slot, content_hash, origin_id,
+                sso_block)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        st.execute(params![
-            source.as_str(),
-            native_id,
-            key,
-            c.origin_id,
-            c.loc_record,
-            c.loc_byte,
-            c.loc_text,
-            self.now,
-            c.blob,
-            c.block_id,
-            c.block_start,
-            c.block_len,
-            hash,
-            sso_block
-        ])?;
+        st.execute(params![blocks::source_code(source), native_id, key, block, slot, hash, origin_id, sso_block])?;
         Ok(self.tx.last_insert_rowid())
     }
 
@@ -835,22 +819,18 @@ impl Batch<'_> {
 
     /// A raw record's stored columns but its source, native id and times: its origin's id
     /// (added if new), its location (split as migration 18 stores it) and where its bytes are.
-    fn raw_columns<'r>(&mut self, at: Origin<'r>, raw: RawRef<'r>) -> Result<RawColumns<'r>> {
-        let (loc_record, loc_byte, loc_text) = split_location(at.location);
-        let (blob, block_id, block_start, block_len): (&[u8], _, _, _) = match raw {
-            RawRef::Deflated(b) => (b, None, None, None),
-            RawRef::InBlock { block_id, start, len } => (&[], Some(block_id), Some(start as i64), Some(len as i64)),
+    fn place(&mut self, at: Origin<'_>, raw: RawRef<'_>) -> Result<(i64, i64)> {
+        let loc = raw::Location::parse(at.location);
+        let (block, span) = match raw {
+            RawRef::Deflated(b) => (self.insert_block(b)?, None),
+            RawRef::InBlock { block_id, start, len } => (block_id, Some((start as u64, len as u64))),
         };
-        Ok(RawColumns {
-            origin_id: self.origin_id(at.origin)?,
-            loc_record,
-            loc_byte,
-            loc_text,
-            blob,
-            block_id,
-            block_start,
-            block_len,
-        })
+        let facts = self.facts.get_mut(&block).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "raw block {block} was not written by this batch: a record cannot be put in it"
+            ))
+        })?;
+        Ok((block, facts.push(raw::Fact { span, loc })))
     }
 
     /// The id of `origin` in `raw_origins`, added if new.
@@ -870,14 +850,17 @@ impl Batch<'_> {
     /// Stores a block of raw records compressed together ([`raw::Block`]); the records then
     /// point into it with [`RawRef::InBlock`].
     pub fn insert_block(&mut self, packed: &[u8]) -> Result<i64> {
-        let mut st = self.tx.prepare_cached("INSERT INTO raw_blocks (data) VALUES (?1)")?;
-        st.execute([packed])?;
-        Ok(self.tx.last_insert_rowid())
+        let mut st = self.tx.prepare_cached("INSERT INTO raw_blocks (data, stored_ms) VALUES (?1, ?2)")?;
+        st.execute(params![packed, self.now])?;
+        let id = self.tx.last_insert_rowid();
+        self.facts.insert(id, raw::Facts::default());
+        Ok(id)
     }
 
     /// Removes a block no stored record points into (all of its records were duplicates).
     pub fn delete_block(&mut self, block_id: i64) -> Result<()> {
         self.tx.prepare_cached("DELETE FROM raw_blocks WHERE id = ?1")?.execute([block_id])?;
+        self.facts.remove(&block_id);
         Ok(())
     }
 
@@ -1121,14 +1104,13 @@ impl Batch<'_> {
         old: &[[rusqlite::types::Value; IDP_ROW_COLS]],
         events: &[IdpEvent],
     ) -> Result<()> {
-        let earlier = read_raw(&self.tx, raw_id, native_id)?;
-        let (origin, location, stored_ms): (Option<String>, String, i64) = self.tx.query_row(
-            &format!(
-                "SELECT (SELECT origin FROM raw_origins WHERE id = origin_id), {RAW_LOCATION_SQL}, stored_ms
-                 FROM raw_records WHERE id = ?1"
-            ),
+        let earlier = blocks::read_raw(&self.tx, raw_id, native_id, Some(&self.facts))?;
+        let (_, fact, stored_ms) = blocks::fact_of(&self.tx, raw_id, Some(&self.facts))?;
+        let location = fact.loc.text();
+        let origin: Option<String> = self.tx.query_row(
+            "SELECT (SELECT origin FROM raw_origins WHERE id = origin_id) FROM raw_records WHERE id = ?1",
             [raw_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| r.get(0),
         )?;
         let origin = origin.unwrap_or_default();
         self.tx
@@ -1148,12 +1130,8 @@ impl Batch<'_> {
             ])?;
         // The block the earlier bytes were in stays: other records may point into it (and an
         // import may still be writing records of it).
-        let (blob, block, start, len): (&[u8], _, _, _) = match raw {
-            RawRef::Deflated(b) => (b, None, None, None),
-            RawRef::InBlock { block_id, start, len } => (&[], Some(block_id), Some(start as i64), Some(len as i64)),
-        };
         let origin_id = self.origin_id(at.origin)?;
-        let (loc_record, loc_byte, loc_text) = split_location(at.location);
+        let (block, slot) = self.place(at, raw)?;
         // The earlier version's events go: its rows, and its SSOs out of their frame.
         self.tx.prepare_cached("DELETE FROM idp_events WHERE raw_id = ?1")?.execute([raw_id])?;
         if let Some(old_block) = self.sso_block_of(raw_id)?
@@ -1164,13 +1142,10 @@ impl Batch<'_> {
         let sso_block = self.sso_target(events)?;
         self.tx
             .prepare_cached(
-                "UPDATE raw_records SET origin_id = ?2, loc_record = ?3, loc_byte = ?4, loc_text = ?5, stored_ms = ?6,
-                    raw = ?7, block_id = ?8, block_start = ?9, block_len = ?10, content_hash = ?11, sso_block = ?12
+                "UPDATE raw_records SET origin_id = ?2, block_id = ?3, block_slot = ?4, content_hash = ?5, sso_block = ?6
                  WHERE id = ?1",
             )?
-            .execute(params![
-                raw_id, origin_id, loc_record, loc_byte, loc_text, self.now, blob, block, start, len, hash, sso_block
-            ])?;
+            .execute(params![raw_id, origin_id, block, slot, hash, sso_block])?;
         self.insert_idp_events(raw_id, native_id, events, sso_block)?;
         // What may have rested on either version: its provider(s) and times.
         let mut spans: Vec<(String, Millis, Millis, bool)> = Vec::new();
@@ -1489,6 +1464,7 @@ impl Batch<'_> {
 
     pub fn commit(mut self) -> Result<()> {
         self.sso.finish(&self.tx)?;
+        blocks::write_pending(&self.tx, &self.facts)?;
         self.tx.commit()?;
         self.known.absorb(self.added);
         Ok(())

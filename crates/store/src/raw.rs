@@ -124,6 +124,190 @@ impl Block {
     }
 }
 
+/// Where a record was read, as an import names it: `record N at byte M` for a record of a file
+/// of records (kept as its two numbers), any other text (a record inside an envelope, an API
+/// page) as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Location {
+    At { record: i64, byte: i64 },
+    Text(String),
+}
+
+impl Location {
+    pub(crate) fn parse(text: &str) -> Location {
+        let numbers = text
+            .strip_prefix("record ")
+            .and_then(|rest| rest.split_once(" at byte "))
+            .and_then(|(n, m)| Some((n.parse::<i64>().ok()?, m.parse::<i64>().ok()?)));
+        match numbers {
+            // Only what the numbers give back exactly is kept as numbers.
+            Some((record, byte)) if format!("record {record} at byte {byte}") == text => Location::At { record, byte },
+            _ => Location::Text(text.to_string()),
+        }
+    }
+
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Location::At { record, byte } => format!("record {record} at byte {byte}"),
+            Location::Text(t) => t.clone(),
+        }
+    }
+}
+
+/// What a block says of one record stored in it (migration 25): where its bytes lie in the
+/// block's data and where the record was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fact {
+    /// Bytes `start..start + len` of the block's data; `None`: all of it (a record stored
+    /// alone, [`RawRef::Deflated`], is a block of its own).
+    pub(crate) span: Option<(u64, u64)>,
+    pub(crate) loc: Location,
+}
+
+impl Fact {
+    /// The record's bytes within its block's (decompressed) `data`.
+    pub(crate) fn bytes<'d>(&self, data: &'d [u8]) -> Result<&'d [u8], String> {
+        let Some((start, len)) = self.span else { return Ok(data) };
+        usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(len).ok())
+            .and_then(|(s, l)| data.get(s..s.checked_add(l)?))
+            .ok_or_else(|| format!("bytes {start}+{len} lie outside its block of {}", data.len()))
+    }
+
+    /// The bytes of the record (uncompressed) out of the block's `data_len`.
+    pub(crate) fn len_in(&self, data_len: usize) -> u64 {
+        self.span.map_or(data_len as u64, |(_, len)| len)
+    }
+}
+
+/// The facts of a block's records, a slot each (`raw_blocks.facts`, migration 25). A record's
+/// row names its block and slot; the slots are given in the order records are stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Facts {
+    slots: Vec<Fact>,
+}
+
+/// The first byte of a facts frame's data, before compression: the encoding's version.
+const FACTS_VERSION: u8 = 1;
+
+/// A fact as written: offsets and numbers as differences from the slot before, so a block of
+/// records read one after another from a file costs a few bytes a record.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum WireSpan {
+    Whole,
+    /// `start` less the end of the previous slot's span, and the length.
+    Part(i64, u64),
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+enum WireLoc<'a> {
+    /// Record number and byte offset less the previous numbered location's.
+    At(i64, i64),
+    Text(&'a str),
+}
+
+impl Facts {
+    /// Adds a record's fact; returns its slot.
+    pub(crate) fn push(&mut self, fact: Fact) -> i64 {
+        self.slots.push(fact);
+        self.slots.len() as i64 - 1
+    }
+
+    pub(crate) fn get(&self, slot: i64) -> Option<&Fact> {
+        usize::try_from(slot).ok().and_then(|s| self.slots.get(s))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The compressed frame `raw_blocks.facts` holds. Slots are given in the order records are
+    /// stored, which an import sorts by native key; they are written in the order of their bytes
+    /// in the block (the order they were read), each with its slot number, so that offsets and
+    /// locations differ little from one to the next (14 bytes a record in slot order, 3 in this
+    /// order, on a simulated day: see BENCHMARKS.md).
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, String> {
+        let failed = |e: postcard::Error| format!("a block's facts could not be encoded: {e}");
+        let mut order: Vec<usize> = (0..self.slots.len()).collect();
+        order.sort_by_key(|&i| (self.slots[i].span.map(|(start, _)| start), i));
+        let mut data = vec![FACTS_VERSION];
+        data = postcard::to_extend(&(self.slots.len() as u64), data).map_err(failed)?;
+        let (mut end, mut record, mut byte) = (0u64, 0i64, 0i64);
+        for i in order {
+            let f = &self.slots[i];
+            let span = match f.span {
+                None => WireSpan::Whole,
+                Some((start, len)) => {
+                    let gap = (start as i64).wrapping_sub(end as i64);
+                    end = start.wrapping_add(len);
+                    WireSpan::Part(gap, len)
+                }
+            };
+            let loc = match &f.loc {
+                Location::At { record: r, byte: b } => {
+                    let w = WireLoc::At(r.wrapping_sub(record), b.wrapping_sub(byte));
+                    (record, byte) = (*r, *b);
+                    w
+                }
+                Location::Text(t) => WireLoc::Text(t),
+            };
+            data = postcard::to_extend(&(i as u64, span, loc), data).map_err(failed)?;
+        }
+        Ok(compress_block(&data))
+    }
+
+    /// The facts of block `block` (named in errors) from its frame.
+    pub(crate) fn decode(frame: &[u8], block: i64) -> Result<Facts, String> {
+        let corrupt = |why: String| format!("the facts of raw block {block}: {why}");
+        let data = decompress(frame).map_err(|e| corrupt(e.to_string()))?;
+        let Some((&version, rest)) = data.split_first() else {
+            return Err(corrupt("they are empty".into()));
+        };
+        if version != FACTS_VERSION {
+            return Err(corrupt(format!("encoding version {version} is not known to this trailproof")));
+        }
+        let (n, mut rest) = postcard::take_from_bytes::<u64>(rest).map_err(|e| corrupt(e.to_string()))?;
+        // Each slot takes at least three bytes: a count past the bytes left is a lie, not a
+        // reason to allocate.
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|n| n.saturating_mul(3) <= rest.len())
+            .ok_or_else(|| corrupt(format!("they claim {n} slots")))?;
+        let mut slots: Vec<Option<Fact>> = vec![None; n];
+        let (mut end, mut record, mut byte) = (0u64, 0i64, 0i64);
+        for _ in 0..n {
+            let ((slot, span, loc), next) =
+                postcard::take_from_bytes::<(u64, WireSpan, WireLoc<'_>)>(rest).map_err(|e| corrupt(e.to_string()))?;
+            rest = next;
+            let span = match span {
+                WireSpan::Whole => None,
+                WireSpan::Part(gap, len) => {
+                    let start = (end as i64).wrapping_add(gap) as u64;
+                    end = start.wrapping_add(len);
+                    Some((start, len))
+                }
+            };
+            let loc = match loc {
+                WireLoc::At(dr, db) => {
+                    (record, byte) = (record.wrapping_add(dr), byte.wrapping_add(db));
+                    Location::At { record, byte }
+                }
+                WireLoc::Text(t) => Location::Text(t.to_string()),
+            };
+            let place = usize::try_from(slot).ok().and_then(|s| slots.get_mut(s)).filter(|p| p.is_none());
+            let place = place.ok_or_else(|| corrupt(format!("slot {slot} is out of range or given twice")))?;
+            *place = Some(Fact { span, loc });
+        }
+        if !rest.is_empty() {
+            return Err(corrupt(format!("{} bytes follow the last slot", rest.len())));
+        }
+        // n slots, each given once and in range: all are there.
+        Ok(Facts { slots: slots.into_iter().flatten().collect() })
+    }
+}
+
 /// The bytes of a block or of a record stored alone, whichever codec wrote them (see the top
 /// of this module).
 pub fn decompress(blob: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -270,7 +454,76 @@ mod tests {
         assert!(decompress(&lying).is_err(), "a frame shorter than it says is an error");
     }
 
+    fn location() -> impl Strategy<Value = Location> {
+        prop_oneof![
+            (any::<i64>(), any::<i64>()).prop_map(|(record, byte)| Location::At { record, byte }),
+            ".{0,40}".prop_map(Location::Text),
+        ]
+    }
+
+    fn fact() -> impl Strategy<Value = Fact> {
+        (prop::option::of((any::<u64>(), any::<u64>())), location()).prop_map(|(span, loc)| Fact { span, loc })
+    }
+
+    #[test]
+    fn a_location_is_numbers_only_when_they_give_the_text_back() {
+        assert_eq!(Location::parse("record 3 at byte 120"), Location::At { record: 3, byte: 120 });
+        for text in ["record 03 at byte 120", "record 3 at byte 120 ", "page 2, record 1", "", "record -0 at byte 1"] {
+            assert_eq!(Location::parse(text), Location::Text(text.to_string()), "{text:?}");
+            assert_eq!(Location::parse(text).text(), text);
+        }
+    }
+
+    #[test]
+    fn damaged_facts_are_an_error() {
+        let mut facts = Facts::default();
+        for i in 0..50u64 {
+            facts.push(Fact {
+                span: Some((i * 900, 900)),
+                loc: Location::At { record: i as i64, byte: (i * 901) as i64 },
+            });
+        }
+        let frame = facts.encode().unwrap();
+        let data = decompress(&frame).unwrap();
+        for cut in 0..data.len() {
+            assert!(Facts::decode(&compress_block(&data[..cut]), 7).is_err(), "cut at {cut}");
+        }
+        let mut longer = data.clone();
+        longer.push(0);
+        assert!(Facts::decode(&compress_block(&longer), 7).unwrap_err().contains("follow the last slot"));
+        let mut version = data.clone();
+        version[0] = 9;
+        assert!(Facts::decode(&compress_block(&version), 7).unwrap_err().contains("version 9"));
+        assert!(Facts::decode(b"not a frame", 7).is_err());
+        assert_eq!(Facts::decode(&frame, 7).unwrap(), facts);
+    }
+
+    #[test]
+    fn a_fact_names_its_bytes_or_the_whole_block() {
+        let data = b"0123456789";
+        assert_eq!(Fact { span: Some((2, 3)), loc: Location::Text(String::new()) }.bytes(data).unwrap(), b"234");
+        assert_eq!(Fact { span: None, loc: Location::Text(String::new()) }.bytes(data).unwrap(), data);
+        for span in [(8, 3), (11, 0), (u64::MAX, 2), (2, u64::MAX)] {
+            assert!(Fact { span: Some(span), loc: Location::Text(String::new()) }.bytes(data).is_err(), "{span:?}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn facts_round_trip(slots in prop::collection::vec(fact(), 0..60)) {
+            let mut facts = Facts::default();
+            for f in slots.iter().cloned() {
+                facts.push(f);
+            }
+            let back = Facts::decode(&facts.encode().unwrap(), 1).unwrap();
+            prop_assert_eq!(back.len(), slots.len());
+            for (i, f) in slots.iter().enumerate() {
+                prop_assert_eq!(back.get(i as i64), Some(f));
+            }
+            prop_assert_eq!(back.get(slots.len() as i64), None);
+            prop_assert_eq!(back.get(-1), None);
+        }
+
         #[test]
         fn any_records_round_trip_through_a_block(records in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..3000), 0..40)) {
             let mut block = Block::default();

@@ -990,40 +990,47 @@ impl Store {
     /// Packs block `id` again with its remaining records alone when they are less than half of
     /// its bytes (see [`Store::repack_noted`]); `false` when it was left as it is (or is gone).
     fn repack_block(&self, id: i64) -> Result<bool> {
-        let blob: Option<Vec<u8>> = self
+        let found: Option<(Vec<u8>, Option<Millis>)> = self
             .conn
-            .prepare_cached("SELECT data FROM raw_blocks WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
+            .prepare_cached("SELECT data, stored_ms FROM raw_blocks WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        let Some(blob) = blob else { return Ok(false) };
+        let Some((blob, stored_ms)) = found else { return Ok(false) };
         let data = raw::decompress(&blob).map_err(|e| StoreError::Corrupt(format!("raw block {id}: {e}")))?;
-        let live: Vec<(i64, i64, i64)> = self
+        let (facts, _) = crate::blocks::facts_of(&self.conn, id, None)?;
+        let live: Vec<(i64, i64)> = self
             .conn
-            .prepare_cached(
-                "SELECT id, block_start, block_len FROM raw_records INDEXED BY raw_records_block WHERE block_id = ?1",
-            )?
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .prepare_cached("SELECT id, block_slot FROM raw_records INDEXED BY raw_records_block WHERE block_id = ?1")?
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        let live_bytes: i64 = live.iter().map(|l| l.2.max(0)).sum();
-        if live.is_empty() || live_bytes.saturating_mul(2) >= data.len() as i64 {
+        let mut kept = Vec::with_capacity(live.len());
+        for (rid, slot) in live {
+            let fact = facts
+                .get(slot)
+                .ok_or_else(|| StoreError::Corrupt(format!("raw record {rid}: its block {id} has no slot {slot}")))?;
+            kept.push((rid, fact));
+        }
+        let live_bytes: u64 = kept.iter().map(|(_, f)| f.len_in(data.len())).sum();
+        if kept.is_empty() || live_bytes.saturating_mul(2) >= data.len() as u64 {
             return Ok(false);
         }
         let mut block = raw::Block::default();
-        let mut moved = Vec::with_capacity(live.len());
-        for (rid, start, len) in live {
-            let (s, l) = (start.max(0) as usize, len.max(0) as usize);
-            let bytes = data.get(s..s.saturating_add(l)).ok_or_else(|| {
-                StoreError::Corrupt(format!("raw record {rid}: bytes {s}+{l} lie outside its block of {}", data.len()))
-            })?;
-            moved.push((rid, block.push(bytes)));
+        let mut new_facts = raw::Facts::default();
+        let mut moved = Vec::with_capacity(kept.len());
+        for (rid, fact) in kept {
+            let bytes = fact.bytes(&data).map_err(|why| StoreError::Corrupt(format!("raw record {rid}: {why}")))?;
+            let (start, len) = block.push(bytes);
+            let slot = new_facts.push(raw::Fact { span: Some((start as u64, len as u64)), loc: fact.loc.clone() });
+            moved.push((rid, slot));
         }
-        self.conn.execute("INSERT INTO raw_blocks (data) VALUES (?1)", [block.finish()])?;
+        self.conn.execute(
+            "INSERT INTO raw_blocks (data, stored_ms, facts) VALUES (?1, ?2, ?3)",
+            params![block.finish(), stored_ms, new_facts.encode().map_err(StoreError::Corrupt)?],
+        )?;
         let new_id = self.conn.last_insert_rowid();
-        let mut up = self
-            .conn
-            .prepare_cached("UPDATE raw_records SET block_id = ?2, block_start = ?3, block_len = ?4 WHERE id = ?1")?;
-        for (rid, (start, len)) in moved {
-            up.execute(params![rid, new_id, start as i64, len as i64])?;
+        let mut up = self.conn.prepare_cached("UPDATE raw_records SET block_id = ?2, block_slot = ?3 WHERE id = ?1")?;
+        for (rid, slot) in moved {
+            up.execute(params![rid, new_id, slot])?;
         }
         self.conn.execute("DELETE FROM raw_blocks WHERE id = ?1", [id])?;
         Ok(true)

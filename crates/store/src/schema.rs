@@ -891,12 +891,29 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     ALTER TABLE raw_records ADD COLUMN sso_block INTEGER;
     "#,
+    // 25: a record's row keeps what is sought or compared; its block says the rest (issue 18,
+    // blocks.rs). Each block has `facts` (per slot: where the record's bytes lie in the block and
+    // where it was read) and `stored_ms` (a block is written by one batch); a record stored alone
+    // becomes a block of its own; `source` is derived from a small code. After this SQL,
+    // `blocks::migrate` writes the facts and rebuilds `raw_records` without `stored_ms`, `raw`,
+    // `block_start`, `block_len` and the location columns (row ids kept). Measured: see
+    // BENCHMARKS.md ("A record's facts in its block").
+    r#"
+    ALTER TABLE raw_blocks ADD COLUMN stored_ms INTEGER;
+    ALTER TABLE raw_blocks ADD COLUMN facts BLOB;
+    ALTER TABLE raw_records ADD COLUMN block_slot INTEGER;
+    "#,
 ];
+
+/// Migrations whose step in Rust rebuilds a table (their foreign keys are checked as for a
+/// migration whose SQL drops one).
+pub(crate) const REBUILT_IN_RUST: &[usize] = &[25];
 
 /// Migrations whose SQL is followed by a step in Rust (by migration number).
 pub(crate) fn rust_step(n: usize, tx: &rusqlite::Transaction<'_>) -> crate::Result<()> {
     match n {
         24 => crate::sso::migrate_rows(tx),
+        25 => crate::blocks::migrate(tx),
         _ => Ok(()),
     }
 }
