@@ -2,19 +2,131 @@
 //! of up to 1,024 records compressed together (what an import writes), or a block of its own (a
 //! record stored alone, [`RawRef::Deflated`]). What the record's row used to say of its bytes
 //! (where they lie in the block, where the record was read, when it was stored) the block says
-//! instead: `facts` (one [`Fact`] per slot, [`Facts`]) and `stored_ms` (a block is written by one
-//! batch). The row keeps what is sought or compared: its source, native id and key, its block and
-//! slot, its content hash, its origin and its SSO frame.
+//! instead, in `raw_facts` (a row per block): `facts` (one [`Fact`] per slot, [`Facts`]) and
+//! `stored_ms` (a block is written by one batch). A table of their own, not columns of
+//! `raw_blocks`: SQLite reads a column after a large blob by walking the blob's overflow pages,
+//! which doubled a correlation's reading (measured). The native id is a fact too: the row keeps what is sought or compared, its source (a
+//! code), native key, block and slot, content hash, origin and SSO frame. Whoever seeks a record by
+//! its native id seeks its key and compares the id its block gives; SQL reads an id through
+//! `trailproof_native_id(facts, slot)` ([`register_functions`]).
 //!
 //! A batch fills the facts of the blocks it writes in memory and writes them as it commits
 //! ([`crate::Batch::commit`]); what it reads of its own blocks before then it reads from memory
 //! (`pending`).
 
-use crate::raw::{self, Fact, Facts, Location};
+use crate::raw::{self, Fact, Facts, Location, NativeId};
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use trailproof_model::{Millis, Source};
+
+/// Facts frames decoded lately on this thread, with the bytes they were decoded from: a scan or
+/// a batch reads the records of a few blocks at a time, so each block's frame is decoded once
+/// per run of its records, not once per record. Keyed by the frame's bytes (compared whole), so
+/// a block rewritten or a block id used again can never be read through stale facts.
+const DECODED_KEPT: usize = 16;
+
+thread_local! {
+    static DECODED: RefCell<Vec<(Vec<u8>, Rc<Facts>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The facts of `frame` (block `block`, for errors), decoded or remembered.
+pub(crate) fn decoded(frame: &[u8], block: Option<i64>) -> std::result::Result<Rc<Facts>, String> {
+    let hit = DECODED.with(|d| {
+        let mut d = d.borrow_mut();
+        let at = d.iter().position(|(bytes, _)| bytes.as_slice() == frame)?;
+        let entry = d.remove(at);
+        let facts = entry.1.clone();
+        d.push(entry);
+        Some(facts)
+    });
+    if let Some(facts) = hit {
+        return Ok(facts);
+    }
+    let facts = Rc::new(Facts::decode(frame, block.unwrap_or(0))?);
+    DECODED.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.len() >= DECODED_KEPT {
+            d.remove(0);
+        }
+        d.push((frame.to_vec(), facts.clone()));
+    });
+    Ok(facts)
+}
+
+/// `trailproof_native_id(facts, slot)`: the native id a block's facts give for a slot (NULL when
+/// either is NULL); an error for a damaged frame or a slot it lacks. Registered on every
+/// connection the store opens (the view `idp_events_full` and the prune read ids through it).
+pub(crate) fn register_functions(conn: &Connection) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::ValueRef;
+    conn.create_scalar_function(
+        "trailproof_native_id",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let (ValueRef::Blob(frame), ValueRef::Integer(slot)) = (ctx.get_raw(0), ctx.get_raw(1)) else {
+                return Ok(None);
+            };
+            let facts = decoded(frame, None).map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+            let fact = facts.get(slot).ok_or_else(|| {
+                rusqlite::Error::UserFunctionError(format!("a raw block's facts have no slot {slot}").into())
+            })?;
+            Ok(Some(fact.native_id.text()))
+        },
+    )?;
+    Ok(())
+}
+
+/// Native ids of stored records, each block's facts read and decoded once: for scans that meet
+/// many records of few blocks (a snapshot's events, a prune's SSOs). Use within one read of the
+/// store (a transaction or savepoint), where a block id names one block.
+#[derive(Default)]
+pub(crate) struct NativeIds {
+    /// By block: when last used, and its facts.
+    facts: HashMap<i64, (u64, Rc<Facts>)>,
+    uses: u64,
+}
+
+impl NativeIds {
+    /// Blocks whose facts are kept (some 60 KB each), the least lately used leaving first.
+    const KEPT: usize = 256;
+
+    /// The native id of raw record `raw_id`.
+    pub(crate) fn of(&mut self, conn: &Connection, raw_id: i64) -> Result<String> {
+        let (block, slot) =
+            place_of(conn, raw_id)?.ok_or_else(|| StoreError::Corrupt(format!("raw record {raw_id} is missing")))?;
+        self.uses += 1;
+        let facts = match self.facts.get_mut(&block) {
+            Some((used, facts)) => {
+                *used = self.uses;
+                facts.clone()
+            }
+            None => {
+                if self.facts.len() >= Self::KEPT
+                    && let Some(oldest) = self.facts.iter().min_by_key(|(_, (used, _))| *used).map(|(b, _)| *b)
+                {
+                    self.facts.remove(&oldest);
+                }
+                let (facts, _) = facts_of(conn, block, None)?;
+                self.facts.insert(block, (self.uses, facts.clone()));
+                facts
+            }
+        };
+        facts
+            .get(slot)
+            .map(|f| f.native_id.text())
+            .ok_or_else(|| StoreError::Corrupt(format!("raw record {raw_id}: its block {block} has no slot {slot}")))
+    }
+}
+
+/// SQL: the native id of the `raw_records` row named `r` (through its block's facts). It reads
+/// the block's facts for each row: for the few rows a key finds. A scan resolves ids with
+/// [`NativeIds`].
+pub(crate) const NATIVE_ID_SQL: &str =
+    "trailproof_native_id((SELECT facts FROM raw_facts WHERE raw_facts.block_id = r.block_id), r.block_slot)";
 
 /// `raw_records.source_code` of each source; `raw_records.source` is derived from it (a virtual
 /// column, [`source_sql`]), so the text is stored in no row. The sources most records come from
@@ -41,8 +153,8 @@ fn code_sql(name: &str) -> String {
     format!("CASE {name}{arms} END")
 }
 
-/// The facts of blocks a batch is filling, by block id (not written yet).
-pub(crate) type Pending = HashMap<i64, Facts>;
+/// The blocks a batch is filling, by id: when stored, and their facts (not written yet).
+pub(crate) type Pending = HashMap<i64, (Millis, Facts)>;
 
 /// A stored record's block and slot.
 pub(crate) fn place_of(conn: &Connection, raw_id: i64) -> Result<Option<(i64, i64)>> {
@@ -54,18 +166,16 @@ pub(crate) fn place_of(conn: &Connection, raw_id: i64) -> Result<Option<(i64, i6
 
 /// Block `block`'s facts and the time it was stored, from `pending` when the caller's batch is
 /// filling it.
-pub(crate) fn facts_of(conn: &Connection, block: i64, pending: Option<&Pending>) -> Result<(Facts, Millis)> {
-    let corrupt = |why: String| StoreError::Corrupt(format!("raw block {block}: {why}"));
-    let (frame, stored_ms): (Option<Vec<u8>>, Option<Millis>) = conn
-        .prepare_cached("SELECT facts, stored_ms FROM raw_blocks WHERE id = ?1")?
+pub(crate) fn facts_of(conn: &Connection, block: i64, pending: Option<&Pending>) -> Result<(Rc<Facts>, Millis)> {
+    if let Some((stored_ms, facts)) = pending.and_then(|p| p.get(&block)) {
+        return Ok((Rc::new(facts.clone()), *stored_ms));
+    }
+    let (frame, stored_ms): (Vec<u8>, Millis) = conn
+        .prepare_cached("SELECT facts, stored_ms FROM raw_facts WHERE block_id = ?1")?
         .query_row([block], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
-        .ok_or_else(|| corrupt("it is missing".into()))?;
-    if let Some(facts) = pending.and_then(|p| p.get(&block)) {
-        return Ok((facts.clone(), stored_ms.unwrap_or(0)));
-    }
-    let frame = frame.ok_or_else(|| corrupt("it has no facts".into()))?;
-    Ok((Facts::decode(&frame, block).map_err(StoreError::Corrupt)?, stored_ms.unwrap_or(0)))
+        .ok_or_else(|| StoreError::Corrupt(format!("raw block {block} is missing, or its facts")))?;
+    Ok((decoded(&frame, Some(block)).map_err(StoreError::Corrupt)?, stored_ms))
 }
 
 /// Block `block`'s data, decompressed.
@@ -90,6 +200,42 @@ pub(crate) fn fact_of(conn: &Connection, raw_id: i64, pending: Option<&Pending>)
     Ok((block, fact, stored_ms))
 }
 
+/// Whether the record in slot `slot` of block `block` has native id `native_id`.
+fn slot_is(conn: &Connection, block: i64, slot: i64, pending: Option<&Pending>, native_id: &str) -> Result<bool> {
+    let missing = || StoreError::Corrupt(format!("raw block {block} has no slot {slot}"));
+    if let Some((_, f)) = pending.and_then(|p| p.get(&block)) {
+        return f.get(slot).map(|f| f.native_id.is(native_id)).ok_or_else(missing);
+    }
+    let (facts, _) = facts_of(conn, block, None)?;
+    facts.get(slot).map(|f| f.native_id.is(native_id)).ok_or_else(missing)
+}
+
+/// The stored records of `source` whose native id is `native_id`, sought by key: row id,
+/// content hash and block (none or one, unless the store holds a record twice).
+pub(crate) fn find(
+    conn: &Connection,
+    source: Source,
+    native_id: &str,
+    pending: Option<&Pending>,
+) -> Result<Vec<(i64, Option<i64>, i64)>> {
+    let candidates: Vec<(i64, Option<i64>, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT id, content_hash, block_id, block_slot FROM raw_records INDEXED BY raw_records_key
+             WHERE native_key = ?1 AND source_code = ?2",
+        )?
+        .query_map(params![crate::native_key(source.as_str(), native_id), source_code(source)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::new();
+    for (id, hash, block, slot) in candidates {
+        if slot_is(conn, block, slot, pending, native_id)? {
+            out.push((id, hash, block));
+        }
+    }
+    Ok(out)
+}
+
 /// The bytes of raw record `id` (decompressed); `native_id` names it in errors.
 pub(crate) fn read_raw(conn: &Connection, id: i64, native_id: &str, pending: Option<&Pending>) -> Result<Vec<u8>> {
     let corrupt = |e: StoreError| match e {
@@ -103,10 +249,19 @@ pub(crate) fn read_raw(conn: &Connection, id: i64, native_id: &str, pending: Opt
 
 /// Writes the facts of the blocks a batch filled.
 pub(crate) fn write_pending(conn: &Connection, pending: &Pending) -> Result<()> {
-    let mut st = conn.prepare_cached("UPDATE raw_blocks SET facts = ?2 WHERE id = ?1")?;
-    for (block, facts) in pending {
-        st.execute(params![block, facts.encode().map_err(StoreError::Corrupt)?])?;
+    for (block, (stored_ms, facts)) in pending {
+        insert_facts(conn, *block, *stored_ms, facts)?;
     }
+    Ok(())
+}
+
+/// Writes block `block`'s facts and stored time (`raw_facts`).
+pub(crate) fn insert_facts(conn: &Connection, block: i64, stored_ms: Millis, facts: &Facts) -> Result<()> {
+    conn.prepare_cached("INSERT INTO raw_facts (block_id, stored_ms, facts) VALUES (?1, ?2, ?3)")?.execute(params![
+        block,
+        stored_ms,
+        facts.encode().map_err(StoreError::Corrupt)?
+    ])?;
     Ok(())
 }
 
@@ -115,10 +270,9 @@ const RAW_RECORDS_25: &str = "
     CREATE TABLE raw_records_v25 (
         id            INTEGER PRIMARY KEY,
         source_code   INTEGER NOT NULL,   -- blocks::source_code
-        native_id     TEXT    NOT NULL,
-        native_key    INTEGER NOT NULL,   -- crate::native_key(source, native_id)
+        native_key    INTEGER NOT NULL,   -- crate::native_key(source, native id)
         block_id      INTEGER NOT NULL REFERENCES raw_blocks(id),
-        block_slot    INTEGER NOT NULL,   -- its slot in the block's facts
+        block_slot    INTEGER NOT NULL,   -- its slot in the block's facts (native id, place, location)
         content_hash  INTEGER,
         origin_id     INTEGER,
         sso_block     INTEGER,
@@ -142,80 +296,80 @@ pub(crate) fn migrate(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     }
     // Records stored alone: a block each.
     {
-        type Alone = (i64, Vec<u8>, Millis, Option<i64>, Option<i64>, Option<String>);
+        type Alone = (i64, String, Vec<u8>, Millis, Option<i64>, Option<i64>, Option<String>);
         let alone: Vec<Alone> = tx
             .prepare(
-                "SELECT id, raw, stored_ms, loc_record, loc_byte, loc_text FROM raw_records
+                "SELECT id, native_id, raw, stored_ms, loc_record, loc_byte, loc_text FROM raw_records
                  WHERE block_id IS NULL ORDER BY id",
             )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut ins = tx.prepare("INSERT INTO raw_blocks (data, stored_ms, facts) VALUES (?1, ?2, ?3)")?;
+        let mut ins = tx.prepare("INSERT INTO raw_blocks (data) VALUES (?1)")?;
         let mut up = tx.prepare("UPDATE raw_records SET block_id = ?2, block_slot = 0, raw = x'' WHERE id = ?1")?;
-        for (id, blob, stored_ms, rec, byte, text) in alone {
+        for (id, native_id, blob, stored_ms, rec, byte, text) in alone {
             let mut facts = Facts::default();
-            facts.push(Fact { span: None, loc: location(rec, byte, text) });
-            ins.execute(params![blob, stored_ms, facts.encode().map_err(StoreError::Corrupt)?])?;
-            up.execute(params![id, tx.last_insert_rowid()])?;
+            facts.push(Fact { native_id: NativeId::new(&native_id), span: None, loc: location(rec, byte, text) });
+            ins.execute(params![blob])?;
+            let block = tx.last_insert_rowid();
+            insert_facts(tx, block, stored_ms, &facts)?;
+            up.execute(params![id, block])?;
         }
     }
     // Blocks: a slot per record, in the order the records were stored.
     {
-        type InBlock = (i64, i64, Option<i64>, Option<i64>, Millis, Option<i64>, Option<i64>, Option<String>);
+        type InBlock = (i64, i64, String, Option<i64>, Option<i64>, Millis, Option<i64>, Option<i64>, Option<String>);
         let mut st = tx.prepare(
-            "SELECT id, block_id, block_start, block_len, stored_ms, loc_record, loc_byte, loc_text
+            "SELECT id, block_id, native_id, block_start, block_len, stored_ms, loc_record, loc_byte, loc_text
              FROM raw_records WHERE block_id IS NOT NULL AND block_slot IS NULL ORDER BY block_id, id",
         )?;
         let rows: Vec<InBlock> = st
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
         let mut slot_of = tx.prepare("UPDATE raw_records SET block_slot = ?2 WHERE id = ?1")?;
-        let mut facts_of = tx.prepare("UPDATE raw_blocks SET facts = ?2, stored_ms = ?3 WHERE id = ?1")?;
         let mut i = 0;
         while i < rows.len() {
             let block = rows[i].1;
             let (mut facts, mut stored) = (Facts::default(), Millis::MAX);
-            while let Some((id, b, start, len, stored_ms, rec, byte, text)) = rows.get(i).cloned()
+            while let Some((id, b, native_id, start, len, stored_ms, rec, byte, text)) = rows.get(i).cloned()
                 && b == block
             {
                 let span = start.zip(len).map(|(s, l)| (s.max(0) as u64, l.max(0) as u64));
                 let span = span.ok_or_else(|| {
                     StoreError::Corrupt(format!("raw record {id} points into block {block} without its place there"))
                 })?;
-                slot_of.execute(params![id, facts.push(Fact { span: Some(span), loc: location(rec, byte, text) })])?;
+                let fact =
+                    Fact { native_id: NativeId::new(&native_id), span: Some(span), loc: location(rec, byte, text) };
+                slot_of.execute(params![id, facts.push(fact)])?;
                 stored = stored.min(stored_ms);
                 i += 1;
             }
-            facts_of.execute(params![block, facts.encode().map_err(StoreError::Corrupt)?, stored])?;
+            insert_facts(tx, block, stored, &facts)?;
         }
         // Blocks no record points into (a prune removes them): empty facts.
         tx.execute(
-            "UPDATE raw_blocks SET facts = ?1 WHERE facts IS NULL",
+            "INSERT INTO raw_facts (block_id, stored_ms, facts)
+             SELECT id, 0, ?1 FROM raw_blocks WHERE id NOT IN (SELECT block_id FROM raw_facts)",
             [Facts::default().encode().map_err(StoreError::Corrupt)?],
         )?;
     }
-    let view: Option<String> = tx
-        .query_row("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'idp_events_full'", [], |r| r.get(0))
-        .optional()?;
     tx.execute_batch("DROP VIEW IF EXISTS idp_events_full;")?;
     tx.execute_batch(&format!(
         "{}
-        INSERT INTO raw_records_v25 (id, source_code, native_id, native_key, block_id, block_slot, content_hash,
-            origin_id, sso_block)
-        SELECT id, {}, native_id, native_key, block_id, block_slot, content_hash, origin_id, sso_block
+        INSERT INTO raw_records_v25 (id, source_code, native_key, block_id, block_slot, content_hash, origin_id,
+            sso_block)
+        SELECT id, {}, native_key, block_id, block_slot, content_hash, origin_id, sso_block
         FROM raw_records ORDER BY id;
         DROP TABLE raw_records;
         ALTER TABLE raw_records_v25 RENAME TO raw_records;
         CREATE INDEX raw_records_key ON raw_records (native_key);
-        CREATE INDEX raw_records_block ON raw_records (block_id);",
+        CREATE INDEX raw_records_block ON raw_records (block_id);
+        CREATE INDEX IF NOT EXISTS raw_history_raw ON raw_history (raw_id);",
         RAW_RECORDS_25.replace("SOURCE_SQL", &source_sql("source_code")),
         code_sql("source")
     ))?;
-    if let Some(view) = view {
-        tx.execute_batch(&view)?;
-    }
+    tx.execute_batch(&view_sql(true))?;
     // The rebuild wrote the new rows before it dropped the old: a quarter of the file free inside
     // (93 MB of 372 on a simulated 10,000-user day). A store that returns freed pages (created
     // with incremental vacuum, see retention.rs) hands it back here (0.3 s there).
@@ -227,6 +381,27 @@ pub(crate) fn migrate(tx: &rusqlite::Transaction<'_>) -> Result<()> {
         while rows.next()?.is_some() {}
     }
     Ok(())
+}
+
+/// `CREATE VIEW idp_events_full` as migration 20 made it (`current` false), or as migration 25
+/// makes it: the event id through the block's facts, and the event's suffix as a column of its
+/// own (for a writer that knows the record's native id while its block's facts are not written).
+/// A view over a function the store registers: the `sqlite3` shell reads every table, but not
+/// this view's event ids.
+pub(crate) fn view_sql(current: bool) -> String {
+    let m20 = crate::schema::MIGRATIONS[19];
+    let view = m20.find("CREATE VIEW idp_events_full").map_or("", |at| &m20[at..]);
+    if !current {
+        return view.to_string();
+    }
+    view.replace(
+        "r.native_id || coalesce(e.event_suffix, '') AS event_id",
+        &format!("{NATIVE_ID_SQL} || coalesce(e.event_suffix, '') AS event_id"),
+    )
+    .replace(
+        "e.app_ref, e.session_ref\n    FROM idp_events AS e",
+        "e.app_ref, e.session_ref, e.event_suffix\n    FROM idp_events AS e",
+    )
 }
 
 fn location(record: Option<i64>, byte: Option<i64>, text: Option<String>) -> Location {
@@ -255,9 +430,6 @@ fn undo_rows(c: &Connection) -> Result<()> {
         .prepare("SELECT id, block_id, block_slot FROM raw_records ORDER BY id")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let view: Option<String> = c
-        .query_row("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'idp_events_full'", [], |r| r.get(0))
-        .optional()?;
     c.execute_batch(&format!(
         "DROP VIEW IF EXISTS idp_events_full;
          CREATE TABLE raw_records_v24 (
@@ -267,7 +439,7 @@ fn undo_rows(c: &Connection) -> Result<()> {
             loc_byte INTEGER, loc_text TEXT, sso_block INTEGER);
          INSERT INTO raw_records_v24 (id, source, native_id, native_key, stored_ms, raw, block_id, content_hash,
             origin_id, sso_block)
-         SELECT id, {}, native_id, native_key, 0, x'', block_id, content_hash, origin_id, sso_block
+         SELECT id, {}, '', native_key, 0, x'', block_id, content_hash, origin_id, sso_block
          FROM raw_records ORDER BY id;
          DROP TABLE raw_records;
          ALTER TABLE raw_records_v24 RENAME TO raw_records;
@@ -277,7 +449,7 @@ fn undo_rows(c: &Connection) -> Result<()> {
     ))?;
     let mut up = c.prepare(
         "UPDATE raw_records SET stored_ms = ?2, raw = ?3, block_id = ?4, block_start = ?5, block_len = ?6,
-            loc_record = ?7, loc_byte = ?8, loc_text = ?9 WHERE id = ?1",
+            loc_record = ?7, loc_byte = ?8, loc_text = ?9, native_id = ?10 WHERE id = ?1",
     )?;
     let mut alone = Vec::new();
     for (id, block, slot) in rows {
@@ -289,11 +461,24 @@ fn undo_rows(c: &Connection) -> Result<()> {
         };
         match fact.span {
             Some((start, len)) => {
-                up.execute(params![id, stored_ms, Vec::<u8>::new(), block, start as i64, len as i64, rec, byte, text])?;
+                let n = fact.native_id.text();
+                up.execute(params![
+                    id,
+                    stored_ms,
+                    Vec::<u8>::new(),
+                    block,
+                    start as i64,
+                    len as i64,
+                    rec,
+                    byte,
+                    text,
+                    n
+                ])?;
             }
             None => {
                 let blob: Vec<u8> = c.query_row("SELECT data FROM raw_blocks WHERE id = ?1", [block], |r| r.get(0))?;
-                up.execute(params![id, stored_ms, blob, None::<i64>, None::<i64>, None::<i64>, rec, byte, text])?;
+                let n = fact.native_id.text();
+                up.execute(params![id, stored_ms, blob, None::<i64>, None::<i64>, None::<i64>, rec, byte, text, n])?;
                 alone.push(block);
             }
         }
@@ -301,9 +486,34 @@ fn undo_rows(c: &Connection) -> Result<()> {
     for block in alone {
         c.execute("DELETE FROM raw_blocks WHERE id = ?1", [block])?;
     }
-    c.execute_batch("ALTER TABLE raw_blocks DROP COLUMN facts; ALTER TABLE raw_blocks DROP COLUMN stored_ms;")?;
-    if let Some(view) = view {
-        c.execute_batch(&view)?;
-    }
+    c.execute_batch("DROP TRIGGER raw_blocks_facts; DROP TABLE raw_facts;")?;
+    c.execute_batch(&view_sql(false))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The view is derived from migration 20's text: each change must have found its place.
+    #[test]
+    fn the_view_reads_event_ids_through_the_facts() {
+        let (old, new) = (view_sql(false), view_sql(true));
+        assert!(old.starts_with("CREATE VIEW idp_events_full AS") && old.contains("r.native_id ||"));
+        assert!(!new.contains("r.native_id") && new.contains(NATIVE_ID_SQL));
+        assert!(new.contains("e.session_ref, e.event_suffix"));
+    }
+
+    #[test]
+    fn each_source_has_its_own_code_and_the_sql_gives_its_name_back() {
+        let c = Connection::open_in_memory().unwrap();
+        let mut codes = std::collections::HashSet::new();
+        for s in Source::ALL {
+            assert!(codes.insert(source_code(s)));
+            let sql = format!("SELECT {}, {}", source_sql("?1"), code_sql("?2"));
+            let (name, code): (String, i64) =
+                c.query_row(&sql, params![source_code(s), s.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+            assert_eq!((name.as_str(), code), (s.as_str(), source_code(s)));
+        }
+    }
 }

@@ -257,7 +257,7 @@ fn register_functions(conn: &Connection) -> Result<()> {
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| Ok(ctx.get::<Option<String>>(0)?.and_then(|r| verdicts::record_sha256(&r))),
     )?;
-    Ok(())
+    blocks::register_functions(conn)
 }
 
 /// Runs migration `i` (0-based) in `tx` and records it; a migration that drops a table must
@@ -500,35 +500,35 @@ impl Store {
     /// Where a stored record was read: its origin (the file or API page) and its location there,
     /// by source and native id.
     pub fn raw_origin(&self, source: Source, native_id: &str) -> Result<Option<(String, String)>> {
-        let found: Option<(i64, Option<String>)> = self
-            .conn
-            .prepare_cached(
-                "SELECT id, (SELECT origin FROM raw_origins WHERE id = origin_id) FROM raw_records
-                 WHERE native_key = ?3 AND source_code = ?1 AND native_id = ?2",
-            )?
-            .query_row(params![blocks::source_code(source), native_id, native_key(source.as_str(), native_id)], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        let Some((id, origin)) = found else { return Ok(None) };
+        let Some((id, _, _)) = blocks::find(&self.conn, source, native_id, None)?.pop() else { return Ok(None) };
+        let origin: Option<String> = self.conn.query_row(
+            "SELECT (SELECT origin FROM raw_origins WHERE id = origin_id) FROM raw_records WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
         let (_, fact, _) = blocks::fact_of(&self.conn, id, None)?;
         Ok(Some((origin.unwrap_or_default(), fact.loc.text())))
     }
 
     /// Reads one raw record back (decompressed), by source and native id.
     pub fn raw_record(&self, source: Source, native_id: &str) -> Result<Option<Vec<u8>>> {
-        let id: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT id FROM raw_records WHERE native_key = ?3 AND source = ?1 AND native_id = ?2",
-                params![source.as_str(), native_id, native_key(source.as_str(), native_id)],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match id {
+        match blocks::find(&self.conn, source, native_id, None)?.pop() {
             None => Ok(None),
-            Some(id) => blocks::read_raw(&self.conn, id, native_id, None).map(Some),
+            Some((id, _, _)) => blocks::read_raw(&self.conn, id, native_id, None).map(Some),
         }
+    }
+
+    /// The native ids of the stored records of `source`, sorted.
+    pub fn native_ids(&self, source: Source) -> Result<Vec<String>> {
+        let rows: Vec<i64> = self
+            .conn
+            .prepare("SELECT id FROM raw_records WHERE source_code = ?1")?
+            .query_map([blocks::source_code(source)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut native = blocks::NativeIds::default();
+        let mut ids = rows.into_iter().map(|id| native.of(&self.conn, id)).collect::<Result<Vec<_>>>()?;
+        ids.sort();
+        Ok(ids)
     }
 
     /// The earlier versions of a record that later ones replaced, oldest first.
@@ -745,26 +745,25 @@ impl Batch<'_> {
     /// stored (its block's `stored_ms`). Sought by its key (migration 20); what the key finds
     /// is compared whole.
     ///
-    /// Two statements, not a join: SQLite prepared `raw_records LEFT JOIN raw_blocks` here again
-    /// at every step (`sqlite3Reprepare`: a quarter of an import's samples, imports 1.4-1.6x as
-    /// slow).
-    fn find_raw(&self, source: Source, native_id: &str, key: i64) -> Result<Option<(i64, Option<i64>, Millis)>> {
-        let found: Option<(i64, Option<i64>, i64)> = self
-            .tx
-            .prepare_cached(
-                "SELECT id, content_hash, block_id FROM raw_records INDEXED BY raw_records_key
-                 WHERE native_key = ?1 AND source_code = ?2 AND native_id = ?3",
-            )?
-            .query_row(params![key, blocks::source_code(source), native_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
-        let Some((id, hash, block)) = found else { return Ok(None) };
-        let stored_ms: Option<Millis> = self
-            .tx
-            .prepare_cached("SELECT stored_ms FROM raw_blocks WHERE id = ?1")?
-            .query_row([block], |r| r.get(0))
-            .optional()?
-            .flatten();
-        Ok(Some((id, hash, stored_ms.unwrap_or(0))))
+    ///
+    /// Its block's time in a statement of its own: read through `raw_records LEFT JOIN
+    /// raw_blocks`, SQLite prepared the statement again at every step (`sqlite3Reprepare`: a
+    /// quarter of an import's samples, imports 1.4-1.6x as slow).
+    fn find_raw(&self, source: Source, native_id: &str) -> Result<Option<(i64, Option<i64>, Millis)>> {
+        let Some((id, hash, block)) = blocks::find(&self.tx, source, native_id, Some(&self.facts))?.pop() else {
+            return Ok(None);
+        };
+        let stored_ms: Option<Millis> = match self.facts.get(&block) {
+            Some((stored_ms, _)) => Some(*stored_ms),
+            None => self
+                .tx
+                .prepare_cached("SELECT stored_ms FROM raw_facts WHERE block_id = ?1")?
+                .query_row([block], |r| r.get(0))
+                .optional()?,
+        };
+        let stored_ms =
+            stored_ms.ok_or_else(|| StoreError::Corrupt(format!("raw block {block} is missing, or its facts")))?;
+        Ok(Some((id, hash, stored_ms)))
     }
 
     /// Inserts a raw record not stored yet, with its content hash and the frame its SSOs go
@@ -781,13 +780,12 @@ impl Batch<'_> {
         sso_block: Option<i64>,
     ) -> Result<i64> {
         let origin_id = self.origin_id(at.origin)?;
-        let (block, slot) = self.place(at, raw)?;
+        let (block, slot) = self.place(native_id, at, raw)?;
         let mut st = self.tx.prepare_cached(
-            "INSERT INTO raw_records (source_code, native_id, native_key, block_id, block_slot, content_hash, origin_id,
-                sso_block)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO raw_records (source_code, native_key, block_id, block_slot, content_hash, origin_id, sso_block)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        st.execute(params![blocks::source_code(source), native_id, key, block, slot, hash, origin_id, sso_block])?;
+        st.execute(params![blocks::source_code(source), key, block, slot, hash, origin_id, sso_block])?;
         Ok(self.tx.last_insert_rowid())
     }
 
@@ -802,7 +800,7 @@ impl Batch<'_> {
         events: &[IdpEvent],
     ) -> Result<Option<(i64, Option<i64>)>> {
         let key = native_key(source.as_str(), native_id);
-        if self.find_raw(source, native_id, key)?.is_some() {
+        if self.find_raw(source, native_id)?.is_some() {
             return Ok(None);
         }
         let sso_block = self.sso_target(events)?;
@@ -819,18 +817,18 @@ impl Batch<'_> {
 
     /// A raw record's stored columns but its source, native id and times: its origin's id
     /// (added if new), its location (split as migration 18 stores it) and where its bytes are.
-    fn place(&mut self, at: Origin<'_>, raw: RawRef<'_>) -> Result<(i64, i64)> {
+    fn place(&mut self, native_id: &str, at: Origin<'_>, raw: RawRef<'_>) -> Result<(i64, i64)> {
         let loc = raw::Location::parse(at.location);
         let (block, span) = match raw {
             RawRef::Deflated(b) => (self.insert_block(b)?, None),
             RawRef::InBlock { block_id, start, len } => (block_id, Some((start as u64, len as u64))),
         };
-        let facts = self.facts.get_mut(&block).ok_or_else(|| {
+        let (_, facts) = self.facts.get_mut(&block).ok_or_else(|| {
             StoreError::Corrupt(format!(
                 "raw block {block} was not written by this batch: a record cannot be put in it"
             ))
         })?;
-        Ok((block, facts.push(raw::Fact { span, loc })))
+        Ok((block, facts.push(raw::Fact { native_id: raw::NativeId::new(native_id), span, loc })))
     }
 
     /// The id of `origin` in `raw_origins`, added if new.
@@ -850,10 +848,10 @@ impl Batch<'_> {
     /// Stores a block of raw records compressed together ([`raw::Block`]); the records then
     /// point into it with [`RawRef::InBlock`].
     pub fn insert_block(&mut self, packed: &[u8]) -> Result<i64> {
-        let mut st = self.tx.prepare_cached("INSERT INTO raw_blocks (data, stored_ms) VALUES (?1, ?2)")?;
-        st.execute(params![packed, self.now])?;
+        let mut st = self.tx.prepare_cached("INSERT INTO raw_blocks (data) VALUES (?1)")?;
+        st.execute(params![packed])?;
         let id = self.tx.last_insert_rowid();
-        self.facts.insert(id, raw::Facts::default());
+        self.facts.insert(id, (self.now, raw::Facts::default()));
         Ok(id)
     }
 
@@ -998,7 +996,7 @@ impl Batch<'_> {
         // A new record is inserted with `hash`; a stored one with the same hash is a copy; one
         // with another hash (or none: stored before migration 15) may be another version.
         let key = native_key(source.as_str(), native_id);
-        let Some((raw_id, stored_hash, stored_ms)) = self.find_raw(source, native_id, key)? else {
+        let Some((raw_id, stored_hash, stored_ms)) = self.find_raw(source, native_id)? else {
             let sso_block = self.sso_target(events)?;
             let raw_id = self.insert_new_raw(source, native_id, key, at, raw, Some(hash), sso_block)?;
             self.insert_idp_events(raw_id, native_id, events, sso_block)?;
@@ -1039,7 +1037,7 @@ impl Batch<'_> {
     /// written, then its SSOs by time (as their frame keeps them), read as the snapshot reads
     /// them ([`snapshot::IdpReader`]).
     fn stored_event_rows(&self, raw_id: i64, native_id: &str) -> Result<Vec<[rusqlite::types::Value; IDP_ROW_COLS]>> {
-        let mut out = self.stored_row_events(raw_id)?;
+        let mut out = self.stored_row_events(raw_id, native_id)?;
         if let Some(block) = self.sso_block_of(raw_id)? {
             let (provider, mut rows) = self.sso_rows_of(block, raw_id)?;
             sso::sort_rows(&mut rows);
@@ -1072,15 +1070,17 @@ impl Batch<'_> {
 
     /// The normalized events of raw record `raw_id` stored as rows (all but its SSOs), in the
     /// order they were written.
-    fn stored_row_events(&self, raw_id: i64) -> Result<Vec<[rusqlite::types::Value; IDP_ROW_COLS]>> {
+    /// Its event ids are made of `native_id` here: the view reads them through the block's facts,
+    /// which a batch writes as it commits.
+    fn stored_row_events(&self, raw_id: i64, native_id: &str) -> Result<Vec<[rusqlite::types::Value; IDP_ROW_COLS]>> {
         let mut st = self.tx.prepare_cached(
-            "SELECT provider, tenant, event_id, time_ms, kind, native_type, outcome, outcome_reason, user_login,
+            "SELECT provider, tenant, ?2 || coalesce(event_suffix, ''), time_ms, kind, native_type, outcome, outcome_reason, user_login,
                 user_email, user_id, display_name, app_username, app_id, app_name, session_id, source_ip, user_agent,
                 asn, as_org, country, mfa, factors, auth_requirement
              FROM idp_events_full
              WHERE id IN (SELECT id FROM idp_events INDEXED BY idp_events_raw WHERE raw_id = ?1) ORDER BY id",
         )?;
-        let rows = st.query_map([raw_id], |r| {
+        let rows = st.query_map(params![raw_id, native_id], |r| {
             let mut v: [rusqlite::types::Value; IDP_ROW_COLS] = std::array::from_fn(|_| rusqlite::types::Value::Null);
             for (i, slot) in v.iter_mut().enumerate() {
                 *slot = r.get(i)?;
@@ -1131,7 +1131,7 @@ impl Batch<'_> {
         // The block the earlier bytes were in stays: other records may point into it (and an
         // import may still be writing records of it).
         let origin_id = self.origin_id(at.origin)?;
-        let (block, slot) = self.place(at, raw)?;
+        let (block, slot) = self.place(native_id, at, raw)?;
         // The earlier version's events go: its rows, and its SSOs out of their frame.
         self.tx.prepare_cached("DELETE FROM idp_events WHERE raw_id = ?1")?.execute([raw_id])?;
         if let Some(old_block) = self.sso_block_of(raw_id)?

@@ -154,10 +154,11 @@ impl Location {
     }
 }
 
-/// What a block says of one record stored in it (migration 25): where its bytes lie in the
-/// block's data and where the record was read.
+/// What a block says of one record stored in it (migration 25): its native id, where its bytes
+/// lie in the block's data and where the record was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fact {
+    pub(crate) native_id: NativeId,
     /// Bytes `start..start + len` of the block's data; `None`: all of it (a record stored
     /// alone, [`RawRef::Deflated`], is a block of its own).
     pub(crate) span: Option<(u64, u64)>,
@@ -198,6 +199,66 @@ enum WireSpan {
     Whole,
     /// `start` less the end of the previous slot's span, and the length.
     Part(i64, u64),
+}
+
+/// A record's native id as its block's facts keep it: a UUID in its usual text (lower-case hex,
+/// hyphens at 8-4-4-4-12), as Okta and Entra give theirs, as its 16 bytes (made text only when
+/// asked); anything else as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NativeId {
+    Uuid([u8; 16]),
+    Text(Box<str>),
+}
+
+impl NativeId {
+    pub(crate) fn new(id: &str) -> NativeId {
+        match uuid_bytes(id) {
+            Some(b) => NativeId::Uuid(b),
+            None => NativeId::Text(id.into()),
+        }
+    }
+
+    pub(crate) fn text(&self) -> String {
+        match self {
+            NativeId::Text(t) => t.to_string(),
+            NativeId::Uuid(b) => {
+                let h = hex::encode(b);
+                format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+            }
+        }
+    }
+
+    /// Whether this is the id `id`.
+    pub(crate) fn is(&self, id: &str) -> bool {
+        match self {
+            NativeId::Text(t) => &**t == id,
+            NativeId::Uuid(b) => uuid_bytes(id).as_ref() == Some(b),
+        }
+    }
+}
+
+/// The 16 bytes of a UUID written in its usual text, `None` for any other text.
+fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
+    let b = id.as_bytes();
+    let hyphens = [8, 13, 18, 23];
+    let shaped = b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| {
+            if hyphens.contains(&i) { *c == b'-' } else { c.is_ascii_digit() || (b'a'..=b'f').contains(c) }
+        });
+    if !shaped {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    hex::decode_to_slice(&hex, &mut out).ok()?;
+    Some(out)
+}
+
+/// A native id as written ([`NativeId`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+enum WireId<'a> {
+    Uuid([u8; 16]),
+    Text(&'a str),
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -253,7 +314,11 @@ impl Facts {
                 }
                 Location::Text(t) => WireLoc::Text(t),
             };
-            data = postcard::to_extend(&(i as u64, span, loc), data).map_err(failed)?;
+            let id = match &f.native_id {
+                NativeId::Uuid(b) => WireId::Uuid(*b),
+                NativeId::Text(t) => WireId::Text(t),
+            };
+            data = postcard::to_extend(&(i as u64, id, span, loc), data).map_err(failed)?;
         }
         Ok(compress_block(&data))
     }
@@ -269,17 +334,18 @@ impl Facts {
             return Err(corrupt(format!("encoding version {version} is not known to this trailproof")));
         }
         let (n, mut rest) = postcard::take_from_bytes::<u64>(rest).map_err(|e| corrupt(e.to_string()))?;
-        // Each slot takes at least three bytes: a count past the bytes left is a lie, not a
+        // Each slot takes at least four bytes: a count past the bytes left is a lie, not a
         // reason to allocate.
         let n = usize::try_from(n)
             .ok()
-            .filter(|n| n.saturating_mul(3) <= rest.len())
+            .filter(|n| n.saturating_mul(4) <= rest.len())
             .ok_or_else(|| corrupt(format!("they claim {n} slots")))?;
         let mut slots: Vec<Option<Fact>> = vec![None; n];
         let (mut end, mut record, mut byte) = (0u64, 0i64, 0i64);
         for _ in 0..n {
-            let ((slot, span, loc), next) =
-                postcard::take_from_bytes::<(u64, WireSpan, WireLoc<'_>)>(rest).map_err(|e| corrupt(e.to_string()))?;
+            let ((slot, id, span, loc), next) =
+                postcard::take_from_bytes::<(u64, WireId<'_>, WireSpan, WireLoc<'_>)>(rest)
+                    .map_err(|e| corrupt(e.to_string()))?;
             rest = next;
             let span = match span {
                 WireSpan::Whole => None,
@@ -298,7 +364,11 @@ impl Facts {
             };
             let place = usize::try_from(slot).ok().and_then(|s| slots.get_mut(s)).filter(|p| p.is_none());
             let place = place.ok_or_else(|| corrupt(format!("slot {slot} is out of range or given twice")))?;
-            *place = Some(Fact { span, loc });
+            let native_id = match id {
+                WireId::Uuid(b) => NativeId::Uuid(b),
+                WireId::Text(t) => NativeId::Text(t.into()),
+            };
+            *place = Some(Fact { native_id, span, loc });
         }
         if !rest.is_empty() {
             return Err(corrupt(format!("{} bytes follow the last slot", rest.len())));
@@ -317,13 +387,24 @@ pub fn decompress(blob: &[u8]) -> std::io::Result<Vec<u8>> {
         // that size. Streaming it through a reader cost about twice as much (copies through the
         // reader's buffer, a growing output): half of a prune's inflating (BENCHMARKS.md).
         // Anything else (no size stated, several frames, a size past the bound) is streamed.
+        // Each thread keeps one decompression context: setting one up cost as much as inflating
+        // a block's facts (a fifth of a correlation's reading of them, measured).
+        thread_local! {
+            static UNZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+                std::cell::RefCell::new(zstd::bulk::Decompressor::new().ok());
+        }
         if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(blob)
             && let Ok(size) = usize::try_from(size)
             && size <= ONE_SHOT_MAX
-            && let Ok(out) = zstd::bulk::decompress(blob, size)
-            && out.len() == size
         {
-            return Ok(out);
+            let once = || -> Option<Vec<u8>> {
+                UNZSTD.with(|cell| cell.try_borrow_mut().ok()?.as_mut()?.decompress(blob, size).ok())
+            };
+            if let Some(out) = once().or_else(|| zstd::bulk::decompress(blob, size).ok())
+                && out.len() == size
+            {
+                return Ok(out);
+            }
         }
         return zstd::stream::decode_all(blob);
     }
@@ -461,8 +542,40 @@ mod tests {
         ]
     }
 
+    fn native_id() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<[u8; 16]>().prop_map(|b| {
+                let h = hex::encode(b);
+                format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+            }),
+            "[0-9a-fA-F-]{30,40}",
+            ".{0,50}",
+        ]
+    }
+
     fn fact() -> impl Strategy<Value = Fact> {
-        (prop::option::of((any::<u64>(), any::<u64>())), location()).prop_map(|(span, loc)| Fact { span, loc })
+        (native_id(), prop::option::of((any::<u64>(), any::<u64>())), location())
+            .prop_map(|(native_id, span, loc)| Fact { native_id: NativeId::new(&native_id), span, loc })
+    }
+
+    #[test]
+    fn a_native_id_is_bytes_only_when_they_give_the_text_back() {
+        let id = "7c226b41-9fbd-4cdb-8357-3f936f6347f5";
+        assert!(matches!(NativeId::new(id), NativeId::Uuid(_)));
+        assert_eq!(NativeId::new(id).text(), id);
+        assert!(NativeId::new(id).is(id) && !NativeId::new(id).is(&id.to_uppercase()));
+        for other in [
+            "7C226B41-9FBD-4CDB-8357-3F936F6347F5",
+            "7c226b41-9fbd-4cdb-8357-3f936f6347f",
+            "7c226b41-9fbd-4cdb-8357-3f936f6347f5 ",
+            "7c226b419fbd-4cdb-8357-3f936f6347f5-",
+            "saml/2026-11-01T13:55:44.738Z/1531594925879249536",
+            "",
+        ] {
+            assert!(matches!(NativeId::new(other), NativeId::Text(_)), "{other:?}");
+            assert_eq!(NativeId::new(other).text(), other);
+            assert!(NativeId::new(other).is(other) && !NativeId::new(other).is(id));
+        }
     }
 
     #[test]
@@ -479,6 +592,7 @@ mod tests {
         let mut facts = Facts::default();
         for i in 0..50u64 {
             facts.push(Fact {
+                native_id: NativeId::new(&format!("id-{i}")),
                 span: Some((i * 900, 900)),
                 loc: Location::At { record: i as i64, byte: (i * 901) as i64 },
             });
@@ -496,15 +610,36 @@ mod tests {
         assert!(Facts::decode(&compress_block(&version), 7).unwrap_err().contains("version 9"));
         assert!(Facts::decode(b"not a frame", 7).is_err());
         assert_eq!(Facts::decode(&frame, 7).unwrap(), facts);
+        // A slot given twice (and so another missing) is refused.
+        let mut twice = vec![FACTS_VERSION];
+        twice = postcard::to_extend(&2u64, twice).unwrap();
+        for _ in 0..2 {
+            let entry = (0u64, WireId::Text("x"), WireSpan::Whole, WireLoc::Text(""));
+            twice = postcard::to_extend(&entry, twice).unwrap();
+        }
+        assert!(Facts::decode(&compress_block(&twice), 7).unwrap_err().contains("given twice"));
     }
 
     #[test]
     fn a_fact_names_its_bytes_or_the_whole_block() {
         let data = b"0123456789";
-        assert_eq!(Fact { span: Some((2, 3)), loc: Location::Text(String::new()) }.bytes(data).unwrap(), b"234");
-        assert_eq!(Fact { span: None, loc: Location::Text(String::new()) }.bytes(data).unwrap(), data);
+        assert_eq!(
+            Fact { native_id: NativeId::new(""), span: Some((2, 3)), loc: Location::Text(String::new()) }
+                .bytes(data)
+                .unwrap(),
+            b"234"
+        );
+        assert_eq!(
+            Fact { native_id: NativeId::new(""), span: None, loc: Location::Text(String::new()) }.bytes(data).unwrap(),
+            data
+        );
         for span in [(8, 3), (11, 0), (u64::MAX, 2), (2, u64::MAX)] {
-            assert!(Fact { span: Some(span), loc: Location::Text(String::new()) }.bytes(data).is_err(), "{span:?}");
+            assert!(
+                Fact { native_id: NativeId::new(""), span: Some(span), loc: Location::Text(String::new()) }
+                    .bytes(data)
+                    .is_err(),
+                "{span:?}"
+            );
         }
     }
 

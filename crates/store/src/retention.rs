@@ -555,7 +555,8 @@ impl Store {
                     "SELECT e.id, e.time_ms FROM idp_events AS e INDEXED BY idp_events_raw
                      JOIN raw_records AS r ON r.id = e.raw_id
                      WHERE e.{RAW_IDS_OF_IDP_EVENT}
-                       AND e.provider = ?1 AND r.native_id || coalesce(e.event_suffix, '') = ?2"
+                       AND e.provider = ?1 AND {} || coalesce(e.event_suffix, '') = ?2",
+                    crate::blocks::NATIVE_ID_SQL
                 ))?
                 .query_map(params![source, event_id, native_id_of(event_id)], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?
@@ -696,27 +697,37 @@ impl Store {
         let (lo, hi) = (chunk << CHUNK_SHIFT, (chunk + 1) << CHUNK_SHIFT);
         let idp = tbl == "idp_events";
         let free0 = self.pragma_i64("freelist_count")?;
-        type RowInfo = (i64, Millis, String, String, String, Option<String>);
+        // An IdP event's id is its record's native id (through its block's facts, read once per
+        // block) and its suffix: made only for the rows the cut reaches.
+        type RowInfo = (i64, Millis, String, Option<String>, (i64, Option<String>), String, Option<String>);
         let rows: Vec<RowInfo> = {
             let sql = if idp {
-                "SELECT id, time_ms, provider, event_id, kind, session_id FROM idp_events_full WHERE id >= ?1 AND id < ?2"
+                "SELECT e.id, e.time_ms, e.provider, NULL, e.raw_id, e.event_suffix, e.kind, s.value
+                 FROM idp_events AS e LEFT JOIN idp_strings AS s ON s.id = e.session_ref WHERE e.id >= ?1 AND e.id < ?2"
             } else {
-                "SELECT id, time_ms, 'cloudtrail', event_id, kind, NULL FROM aws_events WHERE id >= ?1 AND id < ?2"
+                "SELECT id, time_ms, 'cloudtrail', event_id, raw_id, NULL, kind, NULL FROM aws_events WHERE id >= ?1 AND id < ?2"
             };
             let mut st = self.conn.prepare_cached(sql)?;
-            st.query_map([lo, hi], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
-                .collect::<rusqlite::Result<_>>()?
+            st.query_map([lo, hi], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, (r.get(4)?, r.get(5)?), r.get(6)?, r.get(7)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?
         };
+        let mut ids = crate::blocks::NativeIds::default();
         let mut c = ChunkCounts::default();
         let mut doomed: Vec<i64> = Vec::new();
         let mut remaining_min: Option<Millis> = None;
         let note = |m: &mut Option<Millis>, t: Millis| *m = Some(m.map_or(t, |x| x.min(t)));
-        for (id, t, provider, event_id, kind, sid) in &rows {
+        for (id, t, provider, event_id, (raw_id, suffix), kind, sid) in &rows {
             let cut = if idp && provider == "google" && kind != "app_sso" { google_before } else { before };
             if *t >= cut {
                 note(&mut remaining_min, *t);
                 continue;
             }
+            let event_id = match event_id {
+                Some(e) => e.clone(),
+                None => ids.of(&self.conn, *raw_id)? + suffix.as_deref().unwrap_or(""),
+            };
             let cited = self
                 .conn
                 .prepare_cached("SELECT 1 FROM verdict_cites WHERE source = ?1 AND event_id = ?2")?
@@ -815,12 +826,11 @@ impl Store {
                      WHERE id IN (SELECT id FROM temp.prune_raw) AND block_id IS NOT NULL",
                 [],
             )?;
-            // Sought by record (`raw_history_record`), the prune's records first: `raw_id IN
-            // (...)` alone scans every earlier version, at each call.
+            // Sought by record (`raw_history_raw`, migration 25), the prune's records first:
+            // without the index, `raw_id IN (...)` scans every earlier version at each call.
             c.history += self.conn.execute(
                 "DELETE FROM raw_history WHERE rowid IN (SELECT h.rowid FROM temp.prune_raw AS p
-                     CROSS JOIN raw_records AS r CROSS JOIN raw_history AS h INDEXED BY raw_history_record
-                     WHERE r.id = p.id AND h.source = r.source AND h.native_id = r.native_id AND h.raw_id = p.id)",
+                     CROSS JOIN raw_history AS h INDEXED BY raw_history_raw WHERE h.raw_id = p.id)",
                 [],
             )? as u64;
             c.raw +=
@@ -890,13 +900,14 @@ impl Store {
         {
             let mut cites =
                 self.conn.prepare_cached("SELECT 1 FROM verdict_cites WHERE source = ?1 AND event_id = ?2")?;
+            let mut ids = crate::blocks::NativeIds::default();
             for r in rows {
                 if r.time_ms >= before {
                     from = Some(from.map_or(r.time_ms, |f| f.min(r.time_ms)));
                     kept.push(r);
                     continue;
                 }
-                if cites.exists(params![provider, crate::sso::event_id_of(&self.conn, &r)?])? {
+                if cites.exists(params![provider, crate::sso::event_id_of(&self.conn, &mut ids, &r)?])? {
                     c.evidence += 1;
                     kept.push(r);
                 } else {
@@ -990,14 +1001,14 @@ impl Store {
     /// Packs block `id` again with its remaining records alone when they are less than half of
     /// its bytes (see [`Store::repack_noted`]); `false` when it was left as it is (or is gone).
     fn repack_block(&self, id: i64) -> Result<bool> {
-        let found: Option<(Vec<u8>, Option<Millis>)> = self
+        let blob: Option<Vec<u8>> = self
             .conn
-            .prepare_cached("SELECT data, stored_ms FROM raw_blocks WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .prepare_cached("SELECT data FROM raw_blocks WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
             .optional()?;
-        let Some((blob, stored_ms)) = found else { return Ok(false) };
+        let Some(blob) = blob else { return Ok(false) };
         let data = raw::decompress(&blob).map_err(|e| StoreError::Corrupt(format!("raw block {id}: {e}")))?;
-        let (facts, _) = crate::blocks::facts_of(&self.conn, id, None)?;
+        let (facts, stored_ms) = crate::blocks::facts_of(&self.conn, id, None)?;
         let live: Vec<(i64, i64)> = self
             .conn
             .prepare_cached("SELECT id, block_slot FROM raw_records INDEXED BY raw_records_block WHERE block_id = ?1")?
@@ -1020,14 +1031,16 @@ impl Store {
         for (rid, fact) in kept {
             let bytes = fact.bytes(&data).map_err(|why| StoreError::Corrupt(format!("raw record {rid}: {why}")))?;
             let (start, len) = block.push(bytes);
-            let slot = new_facts.push(raw::Fact { span: Some((start as u64, len as u64)), loc: fact.loc.clone() });
+            let slot = new_facts.push(raw::Fact {
+                native_id: fact.native_id.clone(),
+                span: Some((start as u64, len as u64)),
+                loc: fact.loc.clone(),
+            });
             moved.push((rid, slot));
         }
-        self.conn.execute(
-            "INSERT INTO raw_blocks (data, stored_ms, facts) VALUES (?1, ?2, ?3)",
-            params![block.finish(), stored_ms, new_facts.encode().map_err(StoreError::Corrupt)?],
-        )?;
+        self.conn.execute("INSERT INTO raw_blocks (data) VALUES (?1)", [block.finish()])?;
         let new_id = self.conn.last_insert_rowid();
+        crate::blocks::insert_facts(&self.conn, new_id, stored_ms, &new_facts)?;
         let mut up = self.conn.prepare_cached("UPDATE raw_records SET block_id = ?2, block_slot = ?3 WHERE id = ?1")?;
         for (rid, slot) in moved {
             up.execute(params![rid, new_id, slot])?;

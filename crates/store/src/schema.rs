@@ -892,15 +892,23 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE raw_records ADD COLUMN sso_block INTEGER;
     "#,
     // 25: a record's row keeps what is sought or compared; its block says the rest (issue 18,
-    // blocks.rs). Each block has `facts` (per slot: where the record's bytes lie in the block and
-    // where it was read) and `stored_ms` (a block is written by one batch); a record stored alone
-    // becomes a block of its own; `source` is derived from a small code. After this SQL,
-    // `blocks::migrate` writes the facts and rebuilds `raw_records` without `stored_ms`, `raw`,
-    // `block_start`, `block_len` and the location columns (row ids kept). Measured: see
-    // BENCHMARKS.md ("A record's facts in its block").
+    // blocks.rs). Each block has a row of `raw_facts`: `facts` (per slot: the record's native id,
+    // where its bytes lie in the block and where it was read) and `stored_ms` (a block is written
+    // by one batch), removed with the block by a trigger; a
+    // record stored alone becomes a block of its own; `source` is derived from a small code.
+    // After this SQL, `blocks::migrate` writes the facts and rebuilds `raw_records` without
+    // `native_id`, `stored_ms`, `raw`, `block_start`, `block_len` and the location columns (row
+    // ids kept); the view `idp_events_full` reads event ids through the facts
+    // (`trailproof_native_id`). Measured: see BENCHMARKS.md ("A record's facts in its block").
     r#"
-    ALTER TABLE raw_blocks ADD COLUMN stored_ms INTEGER;
-    ALTER TABLE raw_blocks ADD COLUMN facts BLOB;
+    CREATE TABLE raw_facts (
+        block_id   INTEGER PRIMARY KEY,   -- raw_blocks(id)
+        stored_ms  INTEGER NOT NULL,
+        facts      BLOB    NOT NULL       -- raw::Facts
+    );
+    CREATE TRIGGER raw_blocks_facts AFTER DELETE ON raw_blocks BEGIN
+        DELETE FROM raw_facts WHERE block_id = old.id;
+    END;
     ALTER TABLE raw_records ADD COLUMN block_slot INTEGER;
     "#,
 ];

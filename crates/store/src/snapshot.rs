@@ -106,19 +106,11 @@ const IDP_REF_COLS: &str = "e.provider, e.tenant_ref, e.time_ms, e.kind, e.nativ
     e.app_ref, e.session_ref, e.source_ip_ref, e.user_agent_ref, e.asn, e.as_org_ref, e.country, e.mfa_ref,
     e.factors_ref, e.auth_requirement_ref, e.raw_id, e.event_suffix";
 
-/// `SELECT` [`IDP_REF_COLS`] and `event_id` `FROM idp_events AS e`. With `with_ids`, the event id
-/// is read through the raw record (migration 20); without, it is NULL: a scan that keeps few of
-/// the rows it reads asks [`IdpReader::event_id`] for the ids of those it keeps, and saves a seek
-/// into `raw_records` for each of the others.
-pub(crate) fn idp_select(with_ids: bool) -> String {
-    if with_ids {
-        format!(
-            "SELECT {IDP_REF_COLS}, r.native_id || coalesce(e.event_suffix, '') AS event_id
-             FROM idp_events AS e LEFT JOIN raw_records AS r ON r.id = e.raw_id"
-        )
-    } else {
-        format!("SELECT {IDP_REF_COLS}, NULL AS event_id FROM idp_events AS e")
-    }
+/// `SELECT` [`IDP_REF_COLS`] and a NULL `event_id` `FROM idp_events AS e`: [`IdpReader::event_id`]
+/// makes the ids of the rows kept from their records' native ids, which their blocks' facts hold
+/// (migration 25), each block's read once.
+pub(crate) fn idp_select() -> String {
+    format!("SELECT {IDP_REF_COLS}, NULL AS event_id FROM idp_events AS e")
 }
 
 /// One row of [`idp_select`].
@@ -259,6 +251,7 @@ pub(crate) struct IdpReader<'s> {
     strings: HashMap<i64, Option<String>>,
     apps: HashMap<i64, (Option<String>, Option<String>)>,
     factors: HashMap<i64, Vec<String>>,
+    ids: crate::blocks::NativeIds,
 }
 
 impl<'s> IdpReader<'s> {
@@ -270,7 +263,13 @@ impl<'s> IdpReader<'s> {
     /// nests in it).
     pub(crate) fn on(conn: &'s rusqlite::Connection) -> Result<IdpReader<'s>> {
         conn.execute_batch("SAVEPOINT idp_reader")?;
-        Ok(IdpReader { conn, strings: HashMap::new(), apps: HashMap::new(), factors: HashMap::new() })
+        Ok(IdpReader {
+            conn,
+            strings: HashMap::new(),
+            apps: HashMap::new(),
+            factors: HashMap::new(),
+            ids: crate::blocks::NativeIds::default(),
+        })
     }
 
     /// The string `id` refers to (`None` for none). A reference to a string that is not stored
@@ -309,17 +308,7 @@ impl<'s> IdpReader<'s> {
         if let Some(id) = &row.event_id {
             return Ok(id.clone());
         }
-        let native: Option<String> = self
-            .conn
-            .prepare_cached("SELECT native_id FROM raw_records WHERE id = ?1")?
-            .query_row([row.raw_id], |r| r.get(0))
-            .optional()?;
-        let Some(native) = native else {
-            return Err(StoreError::Corrupt(format!(
-                "idp event of {} without its raw record {}",
-                row.provider, row.raw_id
-            )));
-        };
+        let native = self.ids.of(self.conn, row.raw_id)?;
         Ok(native + row.event_suffix.as_deref().unwrap_or(""))
     }
 
@@ -707,8 +696,9 @@ impl Store {
         let refs = self.aws_app_refs(apps)?;
         let wanted: BTreeSet<i64> = refs.iter().copied().collect();
         let blocks = crate::sso::blocks_for(&self.conn, &refs, from, to)?;
+        let mut ids = crate::blocks::NativeIds::default();
         crate::sso::merge(&self.conn, &blocks, &wanted, from, to, &mut |provider, r| {
-            let event_id = if with_ids { Some(crate::sso::event_id_of(&self.conn, r)?) } else { None };
+            let event_id = if with_ids { Some(crate::sso::event_id_of(&self.conn, &mut ids, r)?) } else { None };
             f(&IdpRow::from_sso(provider, r, event_id))
         })
     }
@@ -801,10 +791,11 @@ impl Store {
             .prepare("SELECT id FROM sso_blocks ORDER BY id")?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
+        let mut ids = crate::blocks::NativeIds::default();
         for block in frames {
             let Some((provider, rows)) = crate::sso::read_block(&self.conn, block)? else { continue };
             for r in &rows {
-                let id = crate::sso::event_id_of(&self.conn, r)?;
+                let id = crate::sso::event_id_of(&self.conn, &mut ids, r)?;
                 out.push(reader.event(&IdpRow::from_sso(&provider, r, Some(id)))?);
             }
         }
@@ -836,10 +827,11 @@ impl Store {
         args: Vec<Value>,
     ) -> Result<Vec<IdpEvent>> {
         // The index finds the rows; their strings are read by the reader (migration 17).
+        // Event ids are read by the reader (through the blocks' facts), so the order by event id
+        // is made here.
         let sql = format!(
-            "{} WHERE e.id IN (SELECT id FROM idp_events {index} WHERE {where_sql})
-             ORDER BY e.time_ms, e.provider, event_id",
-            idp_select(true)
+            "{} WHERE e.id IN (SELECT id FROM idp_events {index} WHERE {where_sql}) ORDER BY e.time_ms, e.provider",
+            idp_select()
         );
         let mut st = self.conn.prepare(&sql).map_err(crate::bulk::explain_missing_index)?;
         let mut rows = st.query(params_from_iter(args))?;
@@ -847,6 +839,9 @@ impl Store {
         while let Some(r) = rows.next()? {
             out.push(reader.event(&IdpRow::read(r)?)?);
         }
+        out.sort_by(|a, b| {
+            (a.time_ms, a.provider.as_str(), &a.event_id).cmp(&(b.time_ms, b.provider.as_str(), &b.event_id))
+        });
         Ok(out)
     }
 

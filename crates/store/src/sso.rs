@@ -215,15 +215,9 @@ pub(crate) fn read_block(conn: &Connection, block: i64) -> Result<Option<(String
     }
 }
 
-/// The event id of SSO `r`: its record's native id (read from `raw_records`) and its suffix.
-pub(crate) fn event_id_of(conn: &Connection, r: &SsoRow) -> Result<String> {
-    let native: Option<String> = conn
-        .prepare_cached("SELECT native_id FROM raw_records WHERE id = ?1")?
-        .query_row([r.raw_id], |x| x.get(0))
-        .optional()?;
-    let native =
-        native.ok_or_else(|| StoreError::Corrupt(format!("the raw record {} of an SSO is missing", r.raw_id)))?;
-    Ok(r.event_id(&native))
+/// The event id of SSO `r`: its record's native id (through its block's facts) and its suffix.
+pub(crate) fn event_id_of(conn: &Connection, ids: &mut crate::blocks::NativeIds, r: &SsoRow) -> Result<String> {
+    Ok(r.event_id(&ids.of(conn, r.raw_id)?))
 }
 
 /// The SSOs whose event id is `event_id` of `provider`, with their frame and their record's
@@ -232,8 +226,9 @@ pub(crate) fn event_id_of(conn: &Connection, r: &SsoRow) -> Result<String> {
 pub(crate) fn rows_of_event(conn: &Connection, provider: &str, event_id: &str) -> Result<Vec<(i64, String, SsoRow)>> {
     let records: Vec<(i64, String, i64)> = conn
         .prepare_cached(&format!(
-            "SELECT id, native_id, sso_block FROM raw_records INDEXED BY raw_records_key
+            "SELECT id, {}, sso_block FROM raw_records AS r INDEXED BY raw_records_key
              WHERE {} AND sso_block IS NOT NULL",
+            crate::blocks::NATIVE_ID_SQL,
             crate::verdicts::RECORDS_OF_IDP_EVENT
         ))?
         .query_map(params![provider, event_id, crate::verdicts::native_id_of(event_id)], |r| {
@@ -480,10 +475,8 @@ pub(crate) fn migrate_rows(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     let mut gather = Gather::default();
     let mut current: Option<(i64, i64)> = None; // (record, its frame)
     {
-        let mut st = tx.prepare(&format!(
-            "{} WHERE e.kind = 'app_sso' ORDER BY e.raw_id, e.id",
-            crate::snapshot::idp_select(false)
-        ))?;
+        let mut st =
+            tx.prepare(&format!("{} WHERE e.kind = 'app_sso' ORDER BY e.raw_id, e.id", crate::snapshot::idp_select()))?;
         let mut note = tx.prepare("UPDATE raw_records SET sso_block = ?2 WHERE id = ?1")?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {

@@ -355,7 +355,11 @@ fn idp_event_ids(s: &Store) -> Vec<String> {
         for r in crate::sso::decode(&frame, id).unwrap() {
             let native: String = s
                 .conn()
-                .query_row("SELECT native_id FROM raw_records WHERE id = ?1", [r.raw_id], |x| x.get(0))
+                .query_row(
+                    &format!("SELECT {} FROM raw_records AS r WHERE r.id = ?1", crate::blocks::NATIVE_ID_SQL),
+                    [r.raw_id],
+                    |x| x.get(0),
+                )
                 .unwrap();
             out.push(format!("{native}{}", r.event_suffix.unwrap_or_default()));
         }
@@ -919,7 +923,7 @@ fn a_store_of_schema_12_gets_the_new_google_ids_and_its_verdicts_stay_unchanged(
     let new_sso = format!("saml/{sso_id}");
     let new_step = format!("login/{multi}#1");
     assert_eq!(
-        table(&s, "SELECT native_id FROM raw_records WHERE source = 'google'"),
+        table(&s, &format!("SELECT {} FROM raw_records AS r WHERE source = 'google'", crate::blocks::NATIVE_ID_SQL)),
         [new_login.clone(), format!("login/{multi}"), new_sso.clone()]
     );
     assert_eq!(idp_event_ids(&s), [new_login.clone(), format!("login/{multi}#0"), new_step.clone(), new_sso.clone()]);
@@ -1221,8 +1225,14 @@ fn every_source_is_stored_as_a_code_and_read_back_by_name() {
     b.commit().unwrap();
     for source in Source::ALL {
         let id = format!("{}-1", source.as_str());
-        let name: String =
-            s.conn().query_row("SELECT source FROM raw_records WHERE native_id = ?1", [&id], |r| r.get(0)).unwrap();
+        let name: String = s
+            .conn()
+            .query_row(
+                &format!("SELECT source FROM raw_records AS r WHERE {} = ?1", crate::blocks::NATIVE_ID_SQL),
+                [&id],
+                |r| r.get(0),
+            )
+            .unwrap();
         assert_eq!(name, source.as_str());
         assert_eq!(s.raw_record(source, &id).unwrap(), Some(format!("{{\"id\":\"{id}\"}}").into_bytes()));
         assert_eq!(s.raw_origin(source, &id).unwrap(), Some(("test.json".into(), "record 0 at byte 0".into())));
@@ -1678,10 +1688,12 @@ fn a_block_noted_by_a_killed_prune_is_packed_by_the_next() {
     let kept = ["okta-3", "okta-150"];
     s.conn()
         .execute_batch(&format!(
-            "DELETE FROM idp_events WHERE raw_id IN (SELECT id FROM raw_records WHERE native_id NOT IN ('{0}', '{1}'));
-             DELETE FROM raw_records WHERE native_id NOT IN ('{0}', '{1}');
+            "DELETE FROM idp_events WHERE raw_id IN (SELECT id FROM raw_records AS r WHERE {2} NOT IN ('{0}', '{1}'));
+             DELETE FROM raw_records AS r WHERE {2} NOT IN ('{0}', '{1}');
              INSERT INTO prune_repack (block_id) VALUES ({block_id});",
-            kept[0], kept[1]
+            kept[0],
+            kept[1],
+            crate::blocks::NATIVE_ID_SQL
         ))
         .unwrap();
     let dry = s.prune(&prune_plan(t0 - trailproof_model::DAY_MS, 0)).unwrap();
@@ -1887,7 +1899,7 @@ fn a_store_of_schema_17_is_migrated_and_keeps_every_raw_record_origin_and_locati
         let raw_id: i64 = s
             .conn()
             .query_row(
-                "SELECT id FROM raw_records WHERE source = ?1 AND native_id = ?2",
+                &format!("SELECT id FROM raw_records AS r WHERE source = ?1 AND {} = ?2", crate::blocks::NATIVE_ID_SQL),
                 params![source.as_str(), id],
                 |r| r.get(0),
             )
@@ -2020,7 +2032,10 @@ fn records_sharing_a_native_key_stay_apart() {
     b.commit().unwrap();
     // "a" now carries the key "b" will have.
     s.conn()
-        .execute("UPDATE raw_records SET native_key = ?1 WHERE native_id = 'a'", [native_key("okta", "b")])
+        .execute(
+            &format!("UPDATE raw_records AS r SET native_key = ?1 WHERE {} = 'a'", crate::blocks::NATIVE_ID_SQL),
+            [native_key("okta", "b")],
+        )
         .unwrap();
     let mut b = s.batch().unwrap();
     let hb = content_hash(b"B");
@@ -2044,7 +2059,10 @@ fn records_sharing_a_native_key_stay_apart() {
     assert_eq!(shared, 2);
     // "a" back under its own key: found as before.
     s.conn()
-        .execute("UPDATE raw_records SET native_key = ?1 WHERE native_id = 'a'", [native_key("okta", "a")])
+        .execute(
+            &format!("UPDATE raw_records AS r SET native_key = ?1 WHERE {} = 'a'", crate::blocks::NATIVE_ID_SQL),
+            [native_key("okta", "a")],
+        )
         .unwrap();
     assert_eq!(s.raw_record(Source::Okta, "a").unwrap().as_deref(), Some(b"A".as_slice()));
     assert_eq!(s.raw_record(Source::Okta, "b").unwrap().as_deref(), Some(b"B".as_slice()));
@@ -2123,7 +2141,10 @@ fn a_store_of_schema_19_is_migrated_and_keeps_every_event_id() {
     let keys: i64 = s
         .conn()
         .query_row(
-            "SELECT count(*) FROM raw_records WHERE native_key = trailproof_native_key(source, native_id)",
+            &format!(
+                "SELECT count(*) FROM raw_records AS r WHERE native_key = trailproof_native_key(source, {})",
+                crate::blocks::NATIVE_ID_SQL
+            ),
             [],
             |r| r.get(0),
         )
@@ -2372,7 +2393,10 @@ fn a_store_of_schema_23_keeps_its_ssos_in_frames() {
     let unnamed: i64 = s
         .conn()
         .query_row(
-            "SELECT count(*) FROM raw_records WHERE source <> 'cloudtrail' AND sso_block IS NULL AND native_id <> ''",
+            &format!(
+                "SELECT count(*) FROM raw_records AS r WHERE source <> 'cloudtrail' AND sso_block IS NULL AND {} <> ''",
+                crate::blocks::NATIVE_ID_SQL
+            ),
             [],
             |r| r.get(0),
         )

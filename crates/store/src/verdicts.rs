@@ -184,19 +184,24 @@ impl Batch<'_> {
 
 macro_rules! records_of_idp_event {
     () => {
-        "native_key IN (trailproof_native_key(?1, ?2), trailproof_native_key(?1, ?3))
-         AND source = ?1 AND native_id IN (?2, ?3)"
+        "native_key IN (trailproof_native_key(?1, ?2), trailproof_native_key(?1, ?3)) AND source = ?1
+         AND trailproof_native_id((SELECT facts FROM raw_facts WHERE raw_facts.block_id = r.block_id), r.block_slot)
+             IN (?2, ?3)"
     };
 }
 
 /// SQL: the `raw_id`s an IdP event may belong to, given `?1` its provider, `?2` its event id and
 /// `?3` [`native_id_of`] it: an event id is its record's native id, or that id and `#<n>`
 /// (migrations 9 and 20), so (at most) two records.
-pub(crate) const RAW_IDS_OF_IDP_EVENT: &str =
-    concat!("raw_id IN (SELECT id FROM raw_records INDEXED BY raw_records_key WHERE ", records_of_idp_event!(), ")");
+pub(crate) const RAW_IDS_OF_IDP_EVENT: &str = concat!(
+    "raw_id IN (SELECT id FROM raw_records AS r INDEXED BY raw_records_key WHERE ",
+    records_of_idp_event!(),
+    ")"
+);
 
 /// SQL: the `raw_records` rows an IdP event may belong to (see [`RAW_IDS_OF_IDP_EVENT`]), as a
-/// condition on `raw_records` sought by `raw_records_key`.
+/// condition on `raw_records AS r` sought by `raw_records_key`. (The native id as
+/// [`crate::blocks::NATIVE_ID_SQL`] reads it, written out: `concat!` takes literals.)
 pub(crate) const RECORDS_OF_IDP_EVENT: &str = records_of_idp_event!();
 
 /// The native id an IdP event id may be derived from (see [`RAW_IDS_OF_IDP_EVENT`]).

@@ -47,9 +47,7 @@ pub fn imported(dir: &Path) -> Vec<String> {
 }
 
 pub fn ids(s: &Store) -> Vec<String> {
-    let mut st =
-        s.conn().prepare("SELECT native_id FROM raw_records WHERE source = 'cloudtrail' ORDER BY native_id").unwrap();
-    st.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+    s.native_ids(trailproof_model::Source::Cloudtrail).unwrap()
 }
 
 pub fn quarantined(s: &Store) -> Vec<(String, String)> {

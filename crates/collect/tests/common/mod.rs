@@ -340,8 +340,8 @@ pub fn config(okta: Vec<OktaSource>, entra: Vec<EntraSource>, google: Vec<Google
 /// Native ids of the raw records stored per source.
 pub fn stored_ids(db: &Path, source: &str) -> BTreeSet<String> {
     let store = trailproof_store::Store::open(db).unwrap();
-    let mut st = store.conn().prepare("SELECT native_id FROM raw_records WHERE source = ?1").unwrap();
-    st.query_map([source], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+    let source = trailproof_model::Source::parse(source).unwrap();
+    store.native_ids(source).unwrap().into_iter().collect()
 }
 
 pub fn raw_count(db: &Path, source: &str) -> u64 {
