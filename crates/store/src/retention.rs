@@ -874,8 +874,11 @@ impl Store {
             let c = self.prune_step(plan.dry_run, |s| {
                 let free0 = s.pragma_i64("freelist_count")?;
                 let mut c = ChunkCounts::default();
+                // One transaction: no block is written meanwhile, so its facts, read once, hold
+                // for every frame of the step (consecutive frames meet the same blocks).
+                let mut ids = crate::blocks::NativeIds::default();
                 for id in step {
-                    s.prune_frame(*id, before, &mut c)?;
+                    s.prune_frame(*id, before, &mut ids, &mut c)?;
                 }
                 c.freed_pages = (s.pragma_i64("freelist_count")? - free0).max(0) as u64;
                 Ok(c)
@@ -890,7 +893,13 @@ impl Store {
     }
 
     /// One frame of [`Store::prune_frames`], in its transaction.
-    fn prune_frame(&mut self, id: i64, before: Millis, c: &mut ChunkCounts) -> Result<()> {
+    fn prune_frame(
+        &mut self,
+        id: i64,
+        before: Millis,
+        ids: &mut crate::blocks::NativeIds,
+        c: &mut ChunkCounts,
+    ) -> Result<()> {
         let Some((provider, rows)) = crate::sso::read_block(&self.conn, id)? else { return Ok(()) };
         let held = crate::sso::apps_of(&rows);
         self.reset_prune_tables()?;
@@ -900,14 +909,13 @@ impl Store {
         {
             let mut cites =
                 self.conn.prepare_cached("SELECT 1 FROM verdict_cites WHERE source = ?1 AND event_id = ?2")?;
-            let mut ids = crate::blocks::NativeIds::default();
             for r in rows {
                 if r.time_ms >= before {
                     from = Some(from.map_or(r.time_ms, |f| f.min(r.time_ms)));
                     kept.push(r);
                     continue;
                 }
-                if cites.exists(params![provider, crate::sso::event_id_of(&self.conn, &mut ids, &r)?])? {
+                if cites.exists(params![provider, crate::sso::event_id_of(&self.conn, ids, &r)?])? {
                     c.evidence += 1;
                     kept.push(r);
                 } else {
