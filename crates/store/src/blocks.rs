@@ -1,18 +1,24 @@
 //! Raw records in blocks (migration 25). Every raw record lives in a `raw_blocks` row: a block
 //! of up to 1,024 records compressed together (what an import writes), or a block of its own (a
-//! record stored alone, [`RawRef::Deflated`]). What the record's row used to say of its bytes
-//! (where they lie in the block, where the record was read, when it was stored) the block says
-//! instead, in `raw_facts` (a row per block): `facts` (one [`Fact`] per slot, [`Facts`]) and
-//! `stored_ms` (a block is written by one batch). A table of their own, not columns of
-//! `raw_blocks`: SQLite reads a column after a large blob by walking the blob's overflow pages,
-//! which doubled a correlation's reading (measured). The native id is a fact too: the row keeps what is sought or compared, its source (a
-//! code), native key, block and slot, content hash, origin and SSO frame. Whoever seeks a record by
-//! its native id seeks its key and compares the id its block gives; SQL reads an id through
-//! `trailproof_native_id(facts, slot)` ([`register_functions`]).
+//! record stored alone, [`RawRef::Deflated`]).
+//!
+//! A record's row keeps what is sought or compared: its source (a code), native key, block and
+//! slot, content hash, origin and SSO frame. The rest its block says, in a row of `raw_facts`:
+//! `facts` (one [`Fact`] per slot: the record's native id, where its bytes lie in the block, where
+//! it was read; [`Facts`]) and `stored_ms` (a block is written by one batch). A table of their
+//! own, not columns of `raw_blocks`: SQLite reads a column after a large blob by walking the
+//! blob's overflow pages, which doubled a correlation's reading (measured).
+//!
+//! Reading native ids:
+//! - a record sought by its native id is sought by key, then the id its block gives is compared
+//!   ([`find`]);
+//! - a scan names many records of few blocks: [`NativeIds`] decodes each block's facts once;
+//! - SQL over a few rows reads an id through `trailproof_native_id(facts, slot)`
+//!   ([`register_functions`]).
 //!
 //! A batch fills the facts of the blocks it writes in memory and writes them as it commits
 //! ([`crate::Batch::commit`]); what it reads of its own blocks before then it reads from memory
-//! (`pending`).
+//! ([`Pending`]).
 
 use crate::raw::{self, Fact, Facts, Location, NativeId};
 use crate::{Result, StoreError};
@@ -98,8 +104,16 @@ impl NativeIds {
     pub(crate) fn of(&mut self, conn: &Connection, raw_id: i64) -> Result<String> {
         let (block, slot) =
             place_of(conn, raw_id)?.ok_or_else(|| StoreError::Corrupt(format!("raw record {raw_id} is missing")))?;
+        self.facts(conn, block)?
+            .get(slot)
+            .map(|f| f.native_id.text())
+            .ok_or_else(|| StoreError::Corrupt(format!("raw record {raw_id}: its block {block} has no slot {slot}")))
+    }
+
+    /// The facts of block `block` (written: not one a batch is filling).
+    pub(crate) fn facts(&mut self, conn: &Connection, block: i64) -> Result<Rc<Facts>> {
         self.uses += 1;
-        let facts = match self.facts.get_mut(&block) {
+        Ok(match self.facts.get_mut(&block) {
             Some((used, facts)) => {
                 *used = self.uses;
                 facts.clone()
@@ -114,11 +128,7 @@ impl NativeIds {
                 self.facts.insert(block, (self.uses, facts.clone()));
                 facts
             }
-        };
-        facts
-            .get(slot)
-            .map(|f| f.native_id.text())
-            .ok_or_else(|| StoreError::Corrupt(format!("raw record {raw_id}: its block {block} has no slot {slot}")))
+        })
     }
 }
 
@@ -201,22 +211,31 @@ pub(crate) fn fact_of(conn: &Connection, raw_id: i64, pending: Option<&Pending>)
 }
 
 /// Whether the record in slot `slot` of block `block` has native id `native_id`.
-fn slot_is(conn: &Connection, block: i64, slot: i64, pending: Option<&Pending>, native_id: &str) -> Result<bool> {
+fn slot_is(
+    conn: &Connection,
+    block: i64,
+    slot: i64,
+    pending: Option<&Pending>,
+    ids: &mut NativeIds,
+    native_id: &str,
+) -> Result<bool> {
     let missing = || StoreError::Corrupt(format!("raw block {block} has no slot {slot}"));
     if let Some((_, f)) = pending.and_then(|p| p.get(&block)) {
         return f.get(slot).map(|f| f.native_id.is(native_id)).ok_or_else(missing);
     }
-    let (facts, _) = facts_of(conn, block, None)?;
-    facts.get(slot).map(|f| f.native_id.is(native_id)).ok_or_else(missing)
+    ids.facts(conn, block)?.get(slot).map(|f| f.native_id.is(native_id)).ok_or_else(missing)
 }
 
 /// The stored records of `source` whose native id is `native_id`, sought by key: row id,
-/// content hash and block (none or one, unless the store holds a record twice).
+/// content hash and block (none or one, unless the store holds a record twice). `ids` keeps the
+/// facts read: a batch that meets many stored records (an import of records stored before) reads
+/// each block's facts once.
 pub(crate) fn find(
     conn: &Connection,
     source: Source,
     native_id: &str,
     pending: Option<&Pending>,
+    ids: &mut NativeIds,
 ) -> Result<Vec<(i64, Option<i64>, i64)>> {
     let candidates: Vec<(i64, Option<i64>, i64, i64)> = conn
         .prepare_cached(
@@ -229,7 +248,7 @@ pub(crate) fn find(
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::new();
     for (id, hash, block, slot) in candidates {
-        if slot_is(conn, block, slot, pending, native_id)? {
+        if slot_is(conn, block, slot, pending, ids, native_id)? {
             out.push((id, hash, block));
         }
     }

@@ -413,6 +413,7 @@ impl Store {
             origins: HashMap::new(),
             sso: sso::Gather::default(),
             facts: blocks::Pending::new(),
+            ids: Default::default(),
         })
     }
 
@@ -500,7 +501,11 @@ impl Store {
     /// Where a stored record was read: its origin (the file or API page) and its location there,
     /// by source and native id.
     pub fn raw_origin(&self, source: Source, native_id: &str) -> Result<Option<(String, String)>> {
-        let Some((id, _, _)) = blocks::find(&self.conn, source, native_id, None)?.pop() else { return Ok(None) };
+        let Some((id, _, _)) =
+            blocks::find(&self.conn, source, native_id, None, &mut blocks::NativeIds::default())?.pop()
+        else {
+            return Ok(None);
+        };
         let origin: Option<String> = self.conn.query_row(
             "SELECT (SELECT origin FROM raw_origins WHERE id = origin_id) FROM raw_records WHERE id = ?1",
             [id],
@@ -512,7 +517,7 @@ impl Store {
 
     /// Reads one raw record back (decompressed), by source and native id.
     pub fn raw_record(&self, source: Source, native_id: &str) -> Result<Option<Vec<u8>>> {
-        match blocks::find(&self.conn, source, native_id, None)?.pop() {
+        match blocks::find(&self.conn, source, native_id, None, &mut blocks::NativeIds::default())?.pop() {
             None => Ok(None),
             Some((id, _, _)) => blocks::read_raw(&self.conn, id, native_id, None).map(Some),
         }
@@ -674,6 +679,8 @@ pub struct Batch<'a> {
     /// The facts of the raw blocks this batch is filling, a slot per record stored in them
     /// (written as it commits; see blocks.rs).
     facts: blocks::Pending,
+    /// The facts of written blocks this batch has read (its transaction writes none of them).
+    ids: std::cell::RefCell<blocks::NativeIds>,
 }
 
 /// The columns an IdP event's content is compared by (all it stores but the folded keys, which
@@ -750,7 +757,9 @@ impl Batch<'_> {
     /// raw_blocks`, SQLite prepared the statement again at every step (`sqlite3Reprepare`: a
     /// quarter of an import's samples, imports 1.4-1.6x as slow).
     fn find_raw(&self, source: Source, native_id: &str) -> Result<Option<(i64, Option<i64>, Millis)>> {
-        let Some((id, hash, block)) = blocks::find(&self.tx, source, native_id, Some(&self.facts))?.pop() else {
+        let Some((id, hash, block)) =
+            blocks::find(&self.tx, source, native_id, Some(&self.facts), &mut self.ids.borrow_mut())?.pop()
+        else {
             return Ok(None);
         };
         let stored_ms: Option<Millis> = match self.facts.get(&block) {
