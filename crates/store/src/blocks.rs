@@ -91,44 +91,41 @@ pub(crate) fn register_functions(conn: &Connection) -> Result<()> {
 /// store (a transaction or savepoint), where a block id names one block.
 #[derive(Default)]
 pub(crate) struct NativeIds {
-    /// By block: when last used, and its facts.
-    facts: HashMap<i64, (u64, Rc<Facts>)>,
+    /// By block: when last used, and its slots' native ids (the rest of its facts is not kept).
+    ids: HashMap<i64, (u64, Rc<[NativeId]>)>,
     uses: u64,
 }
 
 impl NativeIds {
-    /// Blocks whose facts are kept (some 60 KB each), the least lately used leaving first.
+    /// Blocks whose ids are kept (some 24 KB each), the least lately used leaving first.
     const KEPT: usize = 256;
 
     /// The native id of raw record `raw_id`.
     pub(crate) fn of(&mut self, conn: &Connection, raw_id: i64) -> Result<String> {
         let (block, slot) =
             place_of(conn, raw_id)?.ok_or_else(|| StoreError::Corrupt(format!("raw record {raw_id} is missing")))?;
-        self.facts(conn, block)?
-            .get(slot)
-            .map(|f| f.native_id.text())
+        self.slot(conn, block, slot)?
+            .map(NativeId::text)
             .ok_or_else(|| StoreError::Corrupt(format!("raw record {raw_id}: its block {block} has no slot {slot}")))
     }
 
-    /// The facts of block `block` (written: not one a batch is filling).
-    pub(crate) fn facts(&mut self, conn: &Connection, block: i64) -> Result<Rc<Facts>> {
+    /// The native id in slot `slot` of block `block` (a written block: not one a batch is
+    /// filling), `None` when it has no such slot.
+    pub(crate) fn slot(&mut self, conn: &Connection, block: i64, slot: i64) -> Result<Option<&NativeId>> {
         self.uses += 1;
-        Ok(match self.facts.get_mut(&block) {
-            Some((used, facts)) => {
-                *used = self.uses;
-                facts.clone()
+        if let Some((used, _)) = self.ids.get_mut(&block) {
+            *used = self.uses;
+        } else {
+            if self.ids.len() >= Self::KEPT
+                && let Some(oldest) = self.ids.iter().min_by_key(|(_, (used, _))| *used).map(|(b, _)| *b)
+            {
+                self.ids.remove(&oldest);
             }
-            None => {
-                if self.facts.len() >= Self::KEPT
-                    && let Some(oldest) = self.facts.iter().min_by_key(|(_, (used, _))| *used).map(|(b, _)| *b)
-                {
-                    self.facts.remove(&oldest);
-                }
-                let (facts, _) = facts_of(conn, block, None)?;
-                self.facts.insert(block, (self.uses, facts.clone()));
-                facts
-            }
-        })
+            let (facts, _) = facts_of(conn, block, None)?;
+            let ids: Rc<[NativeId]> = facts.native_ids().cloned().collect();
+            self.ids.insert(block, (self.uses, ids));
+        }
+        Ok(self.ids.get(&block).and_then(|(_, ids)| usize::try_from(slot).ok().and_then(|s| ids.get(s))))
     }
 }
 
@@ -223,7 +220,7 @@ fn slot_is(
     if let Some((_, f)) = pending.and_then(|p| p.get(&block)) {
         return f.get(slot).map(|f| f.native_id.is(native_id)).ok_or_else(missing);
     }
-    ids.facts(conn, block)?.get(slot).map(|f| f.native_id.is(native_id)).ok_or_else(missing)
+    ids.slot(conn, block, slot)?.map(|id| id.is(native_id)).ok_or_else(missing)
 }
 
 /// The stored records of `source` whose native id is `native_id`, sought by key: row id,

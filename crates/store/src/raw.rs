@@ -279,6 +279,11 @@ impl Facts {
         usize::try_from(slot).ok().and_then(|s| self.slots.get(s))
     }
 
+    /// The slots' native ids, in slot order.
+    pub(crate) fn native_ids(&self) -> impl Iterator<Item = &NativeId> {
+        self.slots.iter().map(|f| &f.native_id)
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
