@@ -121,7 +121,10 @@ impl NativeIds {
             {
                 self.ids.remove(&oldest);
             }
-            let (facts, _) = facts_of(conn, block, None)?;
+            // Decoded here, not through `decoded`: this keeps the ids, and a scan's frames would
+            // only push the ones by-id lookups use out of that cache.
+            let (frame, _) = frame_of(conn, block)?;
+            let facts = Facts::decode(&frame, block).map_err(StoreError::Corrupt)?;
             let ids: Rc<[NativeId]> = facts.native_ids().cloned().collect();
             self.ids.insert(block, (self.uses, ids));
         }
@@ -129,11 +132,19 @@ impl NativeIds {
     }
 }
 
+/// SQL: the native id of the `raw_records` row named `r` (through its block's facts), as a
+/// literal for `concat!` ([`NATIVE_ID_SQL`]).
+macro_rules! native_id_sql {
+    () => {
+        "trailproof_native_id((SELECT facts FROM raw_facts WHERE raw_facts.block_id = r.block_id), r.block_slot)"
+    };
+}
+pub(crate) use native_id_sql;
+
 /// SQL: the native id of the `raw_records` row named `r` (through its block's facts). It reads
 /// the block's facts for each row: for the few rows a key finds. A scan resolves ids with
 /// [`NativeIds`].
-pub(crate) const NATIVE_ID_SQL: &str =
-    "trailproof_native_id((SELECT facts FROM raw_facts WHERE raw_facts.block_id = r.block_id), r.block_slot)";
+pub(crate) const NATIVE_ID_SQL: &str = native_id_sql!();
 
 /// `raw_records.source_code` of each source; `raw_records.source` is derived from it (a virtual
 /// column, [`source_sql`]), so the text is stored in no row. The sources most records come from
@@ -171,17 +182,18 @@ pub(crate) fn place_of(conn: &Connection, raw_id: i64) -> Result<Option<(i64, i6
         .optional()?)
 }
 
-/// Block `block`'s facts and the time it was stored, from `pending` when the caller's batch is
-/// filling it.
-pub(crate) fn facts_of(conn: &Connection, block: i64, pending: Option<&Pending>) -> Result<(Rc<Facts>, Millis)> {
-    if let Some((stored_ms, facts)) = pending.and_then(|p| p.get(&block)) {
-        return Ok((Rc::new(facts.clone()), *stored_ms));
-    }
-    let (frame, stored_ms): (Vec<u8>, Millis) = conn
-        .prepare_cached("SELECT facts, stored_ms FROM raw_facts WHERE block_id = ?1")?
+/// Written block `block`'s facts frame and the time it was stored (`raw_facts`).
+fn frame_of(conn: &Connection, block: i64) -> Result<(Vec<u8>, Millis)> {
+    conn.prepare_cached("SELECT facts, stored_ms FROM raw_facts WHERE block_id = ?1")?
         .query_row([block], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
-        .ok_or_else(|| StoreError::Corrupt(format!("raw block {block} is missing, or its facts")))?;
+        .ok_or_else(|| StoreError::Corrupt(format!("raw block {block} is missing, or its facts")))
+}
+
+/// Written block `block`'s facts (through the frames this thread decoded last, [`decoded`]) and
+/// the time it was stored.
+pub(crate) fn facts_of(conn: &Connection, block: i64) -> Result<(Rc<Facts>, Millis)> {
+    let (frame, stored_ms) = frame_of(conn, block)?;
     Ok((decoded(&frame, Some(block)).map_err(StoreError::Corrupt)?, stored_ms))
 }
 
@@ -199,12 +211,12 @@ pub(crate) fn data_of(conn: &Connection, block: i64) -> Result<Vec<u8>> {
 pub(crate) fn fact_of(conn: &Connection, raw_id: i64, pending: Option<&Pending>) -> Result<(i64, Fact, Millis)> {
     let (block, slot) =
         place_of(conn, raw_id)?.ok_or_else(|| StoreError::Corrupt(format!("raw record {raw_id} is missing")))?;
-    let (facts, stored_ms) = facts_of(conn, block, pending)?;
-    let fact = facts
-        .get(slot)
-        .cloned()
-        .ok_or_else(|| StoreError::Corrupt(format!("raw record {raw_id}: its block {block} has no slot {slot}")))?;
-    Ok((block, fact, stored_ms))
+    let missing = || StoreError::Corrupt(format!("raw record {raw_id}: its block {block} has no slot {slot}"));
+    if let Some((stored_ms, facts)) = pending.and_then(|p| p.get(&block)) {
+        return Ok((block, facts.get(slot).cloned().ok_or_else(missing)?, *stored_ms));
+    }
+    let (facts, stored_ms) = facts_of(conn, block)?;
+    Ok((block, facts.get(slot).cloned().ok_or_else(missing)?, stored_ms))
 }
 
 /// Whether the record in slot `slot` of block `block` has native id `native_id`.
@@ -469,7 +481,7 @@ fn undo_rows(c: &Connection) -> Result<()> {
     )?;
     let mut alone = Vec::new();
     for (id, block, slot) in rows {
-        let (facts, stored_ms) = facts_of(c, block, None)?;
+        let (facts, stored_ms) = facts_of(c, block)?;
         let fact = facts.get(slot).ok_or_else(|| StoreError::Corrupt(format!("raw record {id}: no slot {slot}")))?;
         let (rec, byte, text) = match &fact.loc {
             Location::At { record, byte } => (Some(*record), Some(*byte), None),

@@ -1016,7 +1016,7 @@ impl Store {
             .optional()?;
         let Some(blob) = blob else { return Ok(false) };
         let data = raw::decompress(&blob).map_err(|e| StoreError::Corrupt(format!("raw block {id}: {e}")))?;
-        let (facts, stored_ms) = crate::blocks::facts_of(&self.conn, id, None)?;
+        let (facts, stored_ms) = crate::blocks::facts_of(&self.conn, id)?;
         let live: Vec<(i64, i64)> = self
             .conn
             .prepare_cached("SELECT id, block_slot FROM raw_records INDEXED BY raw_records_block WHERE block_id = ?1")?

@@ -368,6 +368,21 @@ fn idp_event_ids(s: &Store) -> Vec<String> {
     out
 }
 
+/// Every raw block has its facts (`raw_facts`), and no facts outlive their block (the trigger of
+/// migration 25): facts left behind would block a later block given the same id.
+fn assert_every_block_has_its_facts(s: &Store) {
+    let (blocks, facts, without): (i64, i64, i64) = s
+        .conn()
+        .query_row(
+            "SELECT (SELECT count(*) FROM raw_blocks), (SELECT count(*) FROM raw_facts),
+                (SELECT count(*) FROM raw_blocks WHERE id NOT IN (SELECT block_id FROM raw_facts))",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((facts, without), (blocks, 0), "{blocks} blocks, {facts} rows of facts");
+}
+
 /// `sso_block_apps` holds exactly one row per frame and application it holds, at the frame's
 /// latest time: no seek row outlives what it named.
 fn assert_seek_rows_match_frames(s: &Store) {
@@ -1390,6 +1405,7 @@ fn a_store_of_schema_15_is_migrated_and_reads_back_every_raw_record() {
     let dry = s.prune(&plan).unwrap();
     let r = s.prune(&PrunePlan { dry_run: false, ..plan.clone() }).unwrap();
     assert!(!r.incremental_vacuum && r.vacuum_steps == 0, "{r:?}");
+    assert_every_block_has_its_facts(&s);
     // The first two blocks' SSOs (days 0 and 5) but the cited one, the logins before day 10 but
     // the cited one; the whole second block goes, the first stays for its cited record, and so
     // do the blocks of their own the 19 CloudTrail records stored alone became (migration 25).
@@ -1492,6 +1508,7 @@ fn prune_repacks_a_block_of(deflate_first: bool) {
     let after = blocks(&s);
     assert_eq!(after.len(), 2, "{after:?}");
     assert_eq!(after[0], before[1], "the kept day's block is left alone");
+    assert_every_block_has_its_facts(&s);
     let cited: usize =
         records.iter().filter(|(id, _)| id == "okta-0-7" || id == "okta-0-250").map(|(_, b)| b.len()).sum();
     assert_eq!(after[1].1, cited, "the new block holds the two cited records and nothing else");
@@ -1922,6 +1939,7 @@ fn a_store_of_schema_17_is_migrated_and_keeps_every_raw_record_origin_and_locati
     b.commit().unwrap();
     let h = s.raw_history(Source::Okta, "okta-3").unwrap();
     assert_eq!((h[0].origin.as_str(), h[0].location.as_str()), ("/data/okta/syslog-0000.json", "record 007 at byte 1"));
+    assert_eq!(h[0].stored_ms, 5, "the time it was first stored, kept by its block");
     assert_eq!(h[0].raw, rows[3].4);
     assert_eq!(s.raw_record(Source::Okta, "okta-3").unwrap().as_deref(), Some(v2.as_slice()));
     assert_eq!(stored(&s, Source::Okta, "okta-3"), (at2.origin.to_string(), at2.location.to_string()));

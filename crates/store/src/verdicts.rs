@@ -184,9 +184,11 @@ impl Batch<'_> {
 
 macro_rules! records_of_idp_event {
     () => {
-        "native_key IN (trailproof_native_key(?1, ?2), trailproof_native_key(?1, ?3)) AND source = ?1
-         AND trailproof_native_id((SELECT facts FROM raw_facts WHERE raw_facts.block_id = r.block_id), r.block_slot)
-             IN (?2, ?3)"
+        concat!(
+            "native_key IN (trailproof_native_key(?1, ?2), trailproof_native_key(?1, ?3)) AND source = ?1 AND ",
+            crate::blocks::native_id_sql!(),
+            " IN (?2, ?3)"
+        )
     };
 }
 
@@ -200,8 +202,7 @@ pub(crate) const RAW_IDS_OF_IDP_EVENT: &str = concat!(
 );
 
 /// SQL: the `raw_records` rows an IdP event may belong to (see [`RAW_IDS_OF_IDP_EVENT`]), as a
-/// condition on `raw_records AS r` sought by `raw_records_key`. (The native id as
-/// [`crate::blocks::NATIVE_ID_SQL`] reads it, written out: `concat!` takes literals.)
+/// condition on `raw_records AS r` sought by `raw_records_key`.
 pub(crate) const RECORDS_OF_IDP_EVENT: &str = records_of_idp_event!();
 
 /// The native id an IdP event id may be derived from (see [`RAW_IDS_OF_IDP_EVENT`]).
