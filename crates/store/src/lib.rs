@@ -752,10 +752,9 @@ impl Batch<'_> {
     /// stored (its block's `stored_ms`). Sought by its key (migration 20); what the key finds
     /// is compared whole.
     ///
-    ///
-    /// Its block's time in a statement of its own: read through `raw_records LEFT JOIN
-    /// raw_blocks`, SQLite prepared the statement again at every step (`sqlite3Reprepare`: a
-    /// quarter of an import's samples, imports 1.4-1.6x as slow).
+    /// Its block's time in a statement of its own: read through a join in the record's lookup
+    /// (`raw_records LEFT JOIN raw_blocks`), SQLite prepared the statement again at every step
+    /// (`sqlite3Reprepare`: a quarter of an import's samples, imports 1.4-1.6x as slow).
     fn find_raw(&self, source: Source, native_id: &str) -> Result<Option<(i64, Option<i64>, Millis)>> {
         let Some((id, hash, block)) =
             blocks::find(&self.tx, source, native_id, Some(&self.facts), &mut self.ids.borrow_mut())?.pop()
