@@ -441,10 +441,15 @@ fn location(record: Option<i64>, byte: Option<i64>, text: Option<String>) -> Loc
     }
 }
 
-/// Takes a store back to what migration 24 left: each record's place, location and stored
-/// time in its row again, the records of blocks of their own stored alone, and no facts (for
-/// migration tests; `user_version` is left to the caller).
+/// Takes a store of the latest schema back to what migration 24 left: the native keys of
+/// migrations 20 to 25 again (migration 26 undone: its blocks of columns read as any block),
+/// each record's place, location and stored time in its row again, the records of blocks of
+/// their own stored alone, and no facts (for migration tests; `user_version` is left to the
+/// caller).
 pub(crate) fn undo(c: &Connection) -> Result<()> {
+    // The 64-bit key whose shift by 17 gives the 47-bit key back (not the SHA-256 prefix
+    // migration 20 wrote, whose low bits are gone, but one migration 26 maps to the same key).
+    c.execute_batch("UPDATE raw_records SET native_key = native_key << 17")?;
     // Dropping the table the events point at (as `Store::open` migrates: foreign keys off).
     c.pragma_update(None, "foreign_keys", false)?;
     let undone = undo_rows(c);

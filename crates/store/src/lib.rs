@@ -13,6 +13,7 @@
 
 mod blocks;
 mod bulk;
+mod columns;
 pub mod outbox;
 mod packed;
 pub mod raw;
@@ -99,10 +100,21 @@ pub fn content_hash(raw: &[u8]) -> i64 {
     i64::from_be_bytes(b)
 }
 
-/// The key `raw_records.native_key` holds for a record (migration 20): the first 8 bytes of the
-/// SHA-256 of its source, a NUL byte and its native id, read as a big-endian signed integer. Two
-/// records may share a key: whoever seeks by key compares source and native id too.
+/// The key `raw_records.native_key` holds for a record: [`native_key_64`] shifted right by 17
+/// bits (migration 26), 47 bits with their sign, which SQLite stores in 6 bytes instead of 8
+/// (in the row and in the index `raw_records_key`). Two records may share a key: whoever seeks by
+/// key compares source and native id too. With 47 bits, a store of a billion records finds a
+/// second record under a key once in some 140,000 lookups.
 pub fn native_key(source: &str, native_id: &str) -> i64 {
+    native_key_64(source, native_id) >> KEY_SHIFT
+}
+
+/// How far migration 26 shifted the keys of migration 20.
+const KEY_SHIFT: u32 = 17;
+
+/// The key of migrations 20 to 25: the first 8 bytes of the SHA-256 of the record's source, a
+/// NUL byte and its native id, read as a big-endian signed integer.
+fn native_key_64(source: &str, native_id: &str) -> i64 {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     h.update(source.as_bytes());
@@ -238,19 +250,24 @@ fn register_functions(conn: &Connection) -> Result<()> {
             Ok(verdicts::migrate_google_evidence(&record, &map))
         },
     )?;
-    // Migration 20 and the lookups by native id: `trailproof_native_key(source, native_id)` is
-    // [`native_key`] (NULL when either is NULL).
-    conn.create_scalar_function(
-        "trailproof_native_key",
-        2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            let (Some(source), Some(id)) = (ctx.get::<Option<String>>(0)?, ctx.get::<Option<String>>(1)?) else {
-                return Ok(None);
-            };
-            Ok(Some(native_key(&source, &id)))
-        },
-    )?;
+    // The lookups by native id: `trailproof_native_key(source, native_id)` is [`native_key`];
+    // migration 20 computes the key of its time, `trailproof_native_key_64` ([`native_key_64`]),
+    // which migration 26 shifts (NULL when either argument is NULL).
+    for (name, key) in
+        [("trailproof_native_key", native_key as fn(&str, &str) -> i64), ("trailproof_native_key_64", native_key_64)]
+    {
+        conn.create_scalar_function(
+            name,
+            2,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            move |ctx| {
+                let (Some(source), Some(id)) = (ctx.get::<Option<String>>(0)?, ctx.get::<Option<String>>(1)?) else {
+                    return Ok(None);
+                };
+                Ok(Some(key(&source, &id)))
+            },
+        )?;
+    }
     conn.create_scalar_function(
         "trailproof_verdict_sha256",
         1,
@@ -379,8 +396,9 @@ impl Store {
         sso::undo_frames(&self.conn)
     }
 
-    /// Takes the raw records back to what migration 24 left (each record's place, location and
-    /// stored time in its row, no facts in the blocks; `user_version` is left to the caller):
+    /// Takes the raw records back to what migration 24 left (the keys before migration 26, each
+    /// record's place, location and stored time in its row, no facts in the blocks;
+    /// `user_version` is left to the caller):
     /// for migration tests outside this crate. Before [`Store::undo_sso_frames`].
     #[doc(hidden)]
     pub fn undo_raw_facts(&self) -> Result<()> {

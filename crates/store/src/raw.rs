@@ -20,9 +20,19 @@ use std::io::{Read, Write};
 /// The first bytes of a zstd frame (RFC 8878 §3.1.1: magic number 0xFD2FB528, little-endian).
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
+/// What a block of records laid out as columns (migration 26, [`crate::columns`]) begins with,
+/// before the zstd frame of its layout: a zstd skippable frame (RFC 8878 §3.1.2: magic number
+/// 0x184D2A5E, little-endian, then the length of its content, 4) holding `TPC1`. No deflate
+/// stream begins with it: its first byte `0x5E` has BTYPE 11 (bits 1-2), which RFC 1951 §3.2.3
+/// reserves as an error; nor does a zstd frame of data (another magic number).
+pub const COLUMNS_HEADER: [u8; 12] = [0x5E, 0x2A, 0x4D, 0x18, 4, 0, 0, 0, b'T', b'P', b'C', b'1'];
+
 /// The largest stated size [`decompress`] inflates in one call (a block holds up to 1,024 records
 /// of at most a few MB in practice; a larger stated size is streamed, growing as it goes).
 const ONE_SHOT_MAX: usize = 256 << 20;
+
+/// About the most a block holds (ingest sends a chunk once its records hold 4 MiB).
+const CHUNK_BYTES_HINT: usize = 4 << 20;
 
 /// The zstd level of blocks (measured: see migration 18).
 pub const BLOCK_LEVEL: i32 = 3;
@@ -58,19 +68,21 @@ pub fn compress(raw: &[u8]) -> Vec<u8> {
     })
 }
 
-/// Compresses a block's data with zstd at [`BLOCK_LEVEL`]. Each thread keeps one compression
-/// context (as [`compress`] keeps its deflate state); should zstd fail, the block is deflated
-/// instead, which reads back the same.
+thread_local! {
+    /// Each thread's zstd compression context (as [`compress`] keeps its deflate state).
+    static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        std::cell::RefCell::new(zstd::bulk::Compressor::new(BLOCK_LEVEL).ok());
+}
+
+/// Compresses `data` with zstd at [`BLOCK_LEVEL`]; `None` should zstd fail.
+fn zstd_block(data: &[u8]) -> Option<Vec<u8>> {
+    ZSTD.with(|cell| cell.try_borrow_mut().ok()?.as_mut()?.compress(data).ok())
+}
+
+/// Compresses a frame's data (SSOs, facts) with zstd at [`BLOCK_LEVEL`]; should zstd fail, the
+/// data is deflated instead, which reads back the same.
 pub(crate) fn compress_block(data: &[u8]) -> Vec<u8> {
-    thread_local! {
-        static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-            std::cell::RefCell::new(zstd::bulk::Compressor::new(BLOCK_LEVEL).ok());
-    }
-    let packed = ZSTD.with(|cell| {
-        let mut guard = cell.try_borrow_mut().ok()?;
-        guard.as_mut()?.compress(data).ok()
-    });
-    packed.unwrap_or_else(|| compress(data))
+    zstd_block(data).unwrap_or_else(|| compress(data))
 }
 
 /// Where the writer finds a record's raw bytes.
@@ -99,6 +111,8 @@ impl<'a> From<&'a Vec<u8>> for RawRef<'a> {
 #[derive(Debug, Default)]
 pub struct Block {
     data: Vec<u8>,
+    /// Where each record pushed ends in `data`.
+    ends: Vec<usize>,
 }
 
 impl Block {
@@ -106,6 +120,7 @@ impl Block {
     pub fn push(&mut self, raw: &[u8]) -> (usize, usize) {
         let start = self.data.len();
         self.data.extend_from_slice(raw);
+        self.ends.push(self.data.len());
         (start, raw.len())
     }
 
@@ -118,9 +133,39 @@ impl Block {
         self.data.is_empty()
     }
 
-    /// The compressed block (zstd), for [`crate::Batch::insert_block`].
+    /// The compressed block, for [`crate::Batch::insert_block`]: its records laid out as
+    /// columns ([`crate::columns`]) behind [`COLUMNS_HEADER`], compressed with zstd (should
+    /// zstd fail: the data deflated, as before migration 18). It reads back, with
+    /// [`decompress`], as the records pushed, one after another.
     pub fn finish(self) -> Vec<u8> {
-        compress_block(&self.data)
+        // The layout and its compressed bytes go through buffers the thread keeps: fresh pages
+        // for them at every block cost more than laying the records out (page faults).
+        thread_local! {
+            static BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+        }
+        let pack = |laid: &mut Vec<u8>, z: &mut Vec<u8>| -> Option<Vec<u8>> {
+            crate::columns::encode_into(&self.data, &self.ends, laid);
+            z.clear();
+            z.reserve(zstd::zstd_safe::compress_bound(laid.len()));
+            ZSTD.with(|cell| cell.try_borrow_mut().ok()?.as_mut()?.compress_to_buffer(laid, z).ok())?;
+            let mut out = Vec::with_capacity(COLUMNS_HEADER.len() + z.len());
+            out.extend_from_slice(&COLUMNS_HEADER);
+            out.extend_from_slice(z);
+            // A block of a few huge records does not pin its size on the thread.
+            if laid.capacity() > 4 * CHUNK_BYTES_HINT {
+                *laid = Vec::new();
+                *z = Vec::new();
+            }
+            Some(out)
+        };
+        let packed = BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut b) => {
+                let (laid, z) = &mut *b;
+                pack(laid, z)
+            }
+            Err(_) => pack(&mut Vec::new(), &mut Vec::new()),
+        });
+        packed.unwrap_or_else(|| compress(&self.data))
     }
 }
 
@@ -386,6 +431,13 @@ impl Facts {
 /// The bytes of a block or of a record stored alone, whichever codec wrote them (see the top
 /// of this module).
 pub fn decompress(blob: &[u8]) -> std::io::Result<Vec<u8>> {
+    if let Some(z) = blob.strip_prefix(&COLUMNS_HEADER) {
+        if !z.starts_with(&ZSTD_MAGIC) {
+            return Err(std::io::Error::other("a block of columns holds no zstd frame"));
+        }
+        let laid = decompress(z)?;
+        return crate::columns::decode(&laid).map_err(std::io::Error::other);
+    }
     if blob.starts_with(&ZSTD_MAGIC) {
         // A block written by [`Block::finish`] is one frame that states its size (zstd's
         // one-shot compression writes it): it is inflated in one call into a buffer of exactly
@@ -447,7 +499,7 @@ mod tests {
     /// one, binary (every byte value, NULs), a record of several MiB, one after another on the
     /// reused context.
     #[test]
-    fn blocks_are_zstd_and_every_record_reads_back_from_its_place() {
+    fn blocks_are_columns_and_every_record_reads_back_from_its_place() {
         let mut seed = 11u64;
         let all_bytes: Vec<u8> = (0..=255u8).collect();
         let records: Vec<Vec<u8>> = vec![
@@ -465,7 +517,8 @@ mod tests {
             let places: Vec<(usize, usize)> = records.iter().map(|r| block.push(r)).collect();
             assert_eq!(block.len(), records.iter().map(Vec::len).sum::<usize>());
             let packed = block.finish();
-            assert!(packed.starts_with(&ZSTD_MAGIC), "round {round}");
+            assert!(packed.starts_with(&COLUMNS_HEADER), "round {round}");
+            assert!(packed[COLUMNS_HEADER.len()..].starts_with(&ZSTD_MAGIC), "round {round}");
             let data = decompress(&packed).unwrap();
             for (r, (start, len)) in records.iter().zip(places) {
                 assert_eq!(&data[start..start + len], r.as_slice(), "round {round}");
@@ -504,6 +557,77 @@ mod tests {
         let packed = block.finish();
         assert!(decompress(&packed[..packed.len() / 2]).is_err());
         assert!(decompress(&ZSTD_MAGIC).is_err());
+        assert!(decompress(&COLUMNS_HEADER).is_err());
+        // The header before a frame of plain data: the layout is refused, not read as records.
+        let plain = compress_block(&br#"{"k":"v"}"#.repeat(1000));
+        assert!(decompress(&[&COLUMNS_HEADER[..], &plain].concat()).is_err());
+        // The header before a deflate stream is refused too.
+        assert!(decompress(&[&COLUMNS_HEADER[..], &compress(b"{}")].concat()).is_err());
+    }
+
+    /// No deflate stream begins with the header of a block of columns (its first byte's BTYPE
+    /// is 11, reserved), so the first bytes tell the three codecs apart.
+    #[test]
+    fn the_columns_header_is_no_valid_deflate_start() {
+        assert_eq!((COLUMNS_HEADER[0] >> 1) & 0b11, 0b11);
+        let mut out = Vec::new();
+        assert!(DeflateDecoder::new(&COLUMNS_HEADER[..]).read_to_end(&mut out).is_err());
+        assert!(!COLUMNS_HEADER.starts_with(&ZSTD_MAGIC));
+    }
+
+    /// Every file of the repository's fixtures (real vendor records, hostile and broken files),
+    /// packed whole and line by line, reads back byte for byte from a block of columns.
+    #[test]
+    fn every_fixture_reads_back_from_a_block_of_columns() {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    files(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let mut all = Vec::new();
+        files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"), &mut all);
+        assert!(all.len() > 100, "the fixtures were not found: {} files", all.len());
+        let (mut block, mut records) = (Block::default(), Vec::new());
+        for path in &all {
+            let bytes = std::fs::read(path).unwrap();
+            for rec in std::iter::once(&bytes[..]).chain(bytes.split_inclusive(|b| *b == b'\n')) {
+                records.push((path, block.push(rec), rec.to_vec()));
+            }
+        }
+        let data = decompress(&block.finish()).unwrap();
+        for (path, (start, len), rec) in records {
+            assert_eq!(&data[start..start + len], rec.as_slice(), "{}", path.display());
+        }
+    }
+
+    /// Records of one shape come out smaller as columns than compressed one after another.
+    #[test]
+    fn columns_are_smaller_than_the_records_compressed_as_they_are() {
+        let mut seed = 5u64;
+        let mut block = Block::default();
+        for i in 0..1000 {
+            let user = noise(&mut seed, 8, b"abcdefghijklmnop");
+            let id = noise(&mut seed, 32, b"0123456789abcdef");
+            block.push(
+                format!(
+                    r#"{{"uuid":"{}","published":"2026-11-01T00:{:02}:{:02}.000Z","actor":{{"alternateId":"{}@example.com"}},"outcome":{{"result":"{}"}}}}"#,
+                    String::from_utf8_lossy(&id),
+                    i / 60 % 60,
+                    i % 60,
+                    String::from_utf8_lossy(&user),
+                    if i % 7 == 0 { "FAILURE" } else { "SUCCESS" }
+                )
+                .as_bytes(),
+            );
+        }
+        let plain = compress_block(&block.data).len();
+        let columns = block.finish().len();
+        assert!(columns < plain * 95 / 100, "columns {columns} bytes, as they are {plain}");
     }
 
     /// What the one-shot path does not take is streamed as before: a frame that does not state
@@ -511,7 +635,7 @@ mod tests {
     #[test]
     fn frames_the_one_shot_path_does_not_take_read_as_before() {
         let data = br#"{"eventTime":"2026-12-06T10:00:00Z"}"#.repeat(500);
-        let sized = Block { data: data.clone() }.finish();
+        let sized = compress_block(&data);
         assert_eq!(zstd::zstd_safe::get_frame_content_size(&sized).ok().flatten(), Some(data.len() as u64));
         assert_eq!(decompress(&sized).unwrap(), data);
 
@@ -528,7 +652,7 @@ mod tests {
         // number, the descriptor; a window byte unless single-segment; the dictionary id; then
         // the size, stored less 256 in a 2-byte field): the one-shot inflate finds fewer bytes
         // than stated, and the stream reader refuses the frame too.
-        let mut lying = Block { data: vec![b'x'; 300] }.finish();
+        let mut lying = compress_block(&[b'x'; 300]);
         let descriptor = lying[4];
         assert_eq!(descriptor >> 6, 1, "a 2-byte size field for 300 bytes");
         let window = usize::from(descriptor & 0x20 == 0);

@@ -750,7 +750,7 @@ pub const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO raw_records_v20 (id, source, native_id, native_key, stored_ms, raw, block_id, block_start,
         block_len, content_hash, origin_id, loc_record, loc_byte, loc_text)
-    SELECT id, source, native_id, trailproof_native_key(source, native_id), stored_ms, raw, block_id, block_start,
+    SELECT id, source, native_id, trailproof_native_key_64(source, native_id), stored_ms, raw, block_id, block_start,
         block_len, content_hash, origin_id, loc_record, loc_byte, loc_text
     FROM raw_records ORDER BY id;
     DROP TABLE raw_records;
@@ -910,6 +910,18 @@ pub const MIGRATIONS: &[&str] = &[
         DELETE FROM raw_facts WHERE block_id = old.id;
     END;
     ALTER TABLE raw_records ADD COLUMN block_slot INTEGER;
+    "#,
+    // 26 (issue 18): blocks written from now on lay their records out as columns before zstd
+    // (columns.rs; they begin with `raw::COLUMNS_HEADER`). Blocks written before read as they
+    // did, and a prune repacks them as columns; the version also makes an older build refuse
+    // the store (`StoreError::TooNew`) instead of failing on its new blocks. The native key
+    // keeps 47 bits (`crate::native_key`: the key of migration 20 shifted right by 17, sign
+    // kept, as SQLite's `>>` does), 6 bytes instead of 8 in the row and its index; the index is
+    // built again after, as compact as a fresh one. Measured: BENCHMARKS.md ("Blocks as columns").
+    r#"
+    DROP INDEX raw_records_key;
+    UPDATE raw_records SET native_key = native_key >> 17;
+    CREATE INDEX raw_records_key ON raw_records (native_key);
     "#,
 ];
 

@@ -1433,11 +1433,11 @@ fn prune_repacks_a_block_kept_for_its_cited_records() {
     prune_repacks_a_block_of(false);
 }
 
-/// The same over blocks of both codecs: the block repacked was written before migration 18
-/// (deflate), the other one is zstd; the repacked block is zstd and every live record reads
-/// back byte for byte.
+/// The same over blocks of all three codecs: the block repacked was written before migration
+/// 18 (deflate) or before migration 26 (zstd of the records as they are), the other one is
+/// columns; the repacked block is columns and every live record reads back byte for byte.
 #[test]
-fn prune_repacks_a_deflate_block_of_before_into_zstd() {
+fn prune_repacks_a_deflate_block_of_before_into_columns() {
     prune_repacks_a_block_of(true);
 }
 
@@ -1460,9 +1460,15 @@ fn prune_repacks_a_block_of(deflate_first: bool) {
                 plain.extend_from_slice(&bytes);
                 records.push((id, bytes));
             }
-            // A block as written before migration 18: the same bytes, deflated.
-            let packed = if blk == 0 && deflate_first { raw::compress(&plain) } else { block.finish() };
-            assert_eq!(packed.starts_with(ZSTD_MAGIC), !(blk == 0 && deflate_first));
+            // The first block as written before migration 18 (the same bytes, deflated) or
+            // before migration 26 (zstd of the bytes as they are); the second as columns.
+            let packed = match (blk, deflate_first) {
+                (0, true) => raw::compress(&plain),
+                (0, false) => raw::compress_block(&plain),
+                _ => block.finish(),
+            };
+            assert_eq!(packed.starts_with(ZSTD_MAGIC), blk == 0 && !deflate_first);
+            assert_eq!(packed.starts_with(&raw::COLUMNS_HEADER), blk == 1);
             let block_id = b.insert_block(&packed).unwrap();
             for (k, (id, (start, len))) in refs.into_iter().enumerate() {
                 let e = IdpEvent {
@@ -1513,7 +1519,7 @@ fn prune_repacks_a_block_of(deflate_first: bool) {
         records.iter().filter(|(id, _)| id == "okta-0-7" || id == "okta-0-250").map(|(_, b)| b.len()).sum();
     assert_eq!(after[1].1, cited, "the new block holds the two cited records and nothing else");
     let newest: Vec<u8> = s.conn().query_row("SELECT data FROM raw_blocks ORDER BY id DESC", [], |r| r.get(0)).unwrap();
-    assert!(newest.starts_with(ZSTD_MAGIC), "a repacked block is zstd");
+    assert!(newest.starts_with(&raw::COLUMNS_HEADER), "a repacked block is columns");
     for (id, bytes) in &records {
         let stays = id.starts_with("okta-1-") || id == "okta-0-7" || id == "okta-0-250";
         assert_eq!(s.raw_record(Source::Okta, id).unwrap().as_deref(), stays.then_some(bytes.as_slice()), "{id}");
@@ -2522,4 +2528,62 @@ fn a_record_stays_while_its_row_or_its_sso_is_kept() {
     assert!(s.idp_event(Idp::Google, "saml/a#0").unwrap().is_none());
     assert!(s.idp_event(Idp::Google, "saml/b#0").unwrap().is_some());
     assert!(s.idp_event(Idp::Google, "saml/b#1").unwrap().is_none());
+}
+
+/// Migration 26 on a store of schema 25: every record's key becomes the 47-bit key (6 bytes in
+/// SQLite), every record is found by its id again, and records stored after it are told from
+/// those stored before (duplicates stay duplicates).
+#[test]
+fn migration_26_keeps_every_record_found_by_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tp.db");
+    let ids: Vec<String> = (0..500).map(|i| format!("00u-{i:04}-{}", i * 7919 % 1000)).collect();
+    {
+        let mut s = Store::open(&path).unwrap();
+        let mut b = s.batch().unwrap();
+        for id in &ids {
+            b.insert_idp(Source::Okta, id, at(), &raw::compress(id.as_bytes()), &[idp(id)]).unwrap();
+        }
+        b.commit().unwrap();
+        // Back to schema 25: each key as migration 20 computed it.
+        let tx = s.conn();
+        for id in &ids {
+            tx.execute(
+                "UPDATE raw_records SET native_key = trailproof_native_key_64('okta', ?1)
+                 WHERE native_key = trailproof_native_key('okta', ?1)",
+                [id],
+            )
+            .unwrap();
+        }
+        tx.execute_batch("PRAGMA user_version = 25").unwrap();
+    }
+    let wide: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM raw_records WHERE abs(native_key) >= 1 << 46", [], |r| r.get(0))
+        .unwrap();
+    assert!(wide > 400, "schema 25's keys use 64 bits ({wide} of 500 past 47)");
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let (wide, n): (i64, i64) = s
+        .conn()
+        .query_row("SELECT count(*) FILTER (WHERE native_key >= 1 << 46 OR native_key < -(1 << 46)), count(*) FROM raw_records", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((wide, n), (0, 500), "every key fits in 47 bits with its sign");
+    for id in &ids {
+        assert_eq!(s.raw_record(Source::Okta, id).unwrap().as_deref(), Some(id.as_bytes()), "{id}");
+        let key: i64 = s.conn().query_row("SELECT trailproof_native_key('okta', ?1)", [id], |r| r.get(0)).unwrap();
+        assert_eq!(key, crate::native_key("okta", id));
+    }
+    let mut b = s.batch().unwrap();
+    assert!(matches!(
+        b.insert_idp(Source::Okta, &ids[3], at(), &raw::compress(ids[3].as_bytes()), &[idp(&ids[3])]).unwrap(),
+        Stored::Duplicate
+    ));
+    assert!(matches!(
+        b.insert_idp(Source::Okta, "00u-new", at(), &raw::compress(b"new"), &[idp("00u-new")]).unwrap(),
+        Stored::New
+    ));
+    b.commit().unwrap();
 }
