@@ -29,7 +29,7 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --version 0.13.2
 fi
 
-targets=(split parse_cloudtrail parse_okta parse_entra parse_google prefilter envelope read_records config)
+targets=(split parse_cloudtrail parse_okta parse_entra parse_google prefilter envelope read_records config raw_blocks)
 if [[ "$mode" != ci && "$mode" != long ]]; then targets=("$mode"); fi
 
 # Seeds: the fixtures each target reads (copied, so the corpora libFuzzer grows stay out of git).

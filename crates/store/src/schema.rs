@@ -917,7 +917,8 @@ pub const MIGRATIONS: &[&str] = &[
     // the store (`StoreError::TooNew`) instead of failing on its new blocks. The native key
     // keeps 47 bits (`crate::native_key`: the key of migration 20 shifted right by 17, sign
     // kept, as SQLite's `>>` does), 6 bytes instead of 8 in the row and its index; the index is
-    // built again after, as compact as a fresh one. Measured: BENCHMARKS.md ("Blocks as columns").
+    // built again after, as compact as a fresh one, and the pages freed are handed back.
+    // Measured: BENCHMARKS.md ("Blocks as columns").
     r#"
     DROP INDEX raw_records_key;
     UPDATE raw_records SET native_key = native_key >> 17;
@@ -934,6 +935,7 @@ pub(crate) fn rust_step(n: usize, tx: &rusqlite::Transaction<'_>) -> crate::Resu
     match n {
         24 => crate::sso::migrate_rows(tx),
         25 => crate::blocks::migrate(tx),
+        26 => crate::blocks::give_back_free_pages(tx),
         _ => Ok(()),
     }
 }
