@@ -370,7 +370,7 @@ fn take(e: Emitted<'_>, opts: &ImportOptions, input: usize, local: &mut Local, c
                 Events::Idp(_) => Some(trailproof_store::content_hash(raw)),
                 Events::Aws(_) => None,
             };
-            let raw = chunk.block.push(raw);
+            let raw = chunk.block.push_id(raw, &native_id);
             chunk.items.push(Item::Relevant { source, native_id, input, location: at.text(), raw, hash, events });
         }
         RecordOutcome::Quarantined { source, reason } => {
@@ -444,7 +444,14 @@ fn write_chunks(
         let at = Origin { origin: &names[input], location };
         let block_id = match block_ids[c] {
             Some(id) => id,
-            None => *block_ids[c].insert(batch.insert_block(&chunks[c].block)?),
+            // Every record pushed into the block, stored or not (see `raw::Block::push_id`).
+            None => {
+                let pushed = chunks[c].items.iter().filter_map(|item| match item {
+                    Item::Relevant { native_id, raw: (start, len), .. } => Some((native_id.as_str(), *start, *len)),
+                    Item::Quarantine { .. } => None,
+                });
+                *block_ids[c].insert(batch.insert_block_of(&chunks[c].block, pushed)?)
+            }
         };
         let raw = RawRef::InBlock { block_id, start, len };
         let stored = match events {

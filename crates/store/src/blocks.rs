@@ -197,14 +197,22 @@ pub(crate) fn facts_of(conn: &Connection, block: i64) -> Result<(Rc<Facts>, Mill
     Ok((decoded(&frame, Some(block)).map_err(StoreError::Corrupt)?, stored_ms))
 }
 
-/// Block `block`'s data, decompressed.
-pub(crate) fn data_of(conn: &Connection, block: i64) -> Result<Vec<u8>> {
+/// Block `block`'s data, decompressed; a block compressed with its records' ids reads them from
+/// its facts (a batch's own, for a block it filled).
+pub(crate) fn data_of(conn: &Connection, block: i64, pending: Option<&Pending>) -> Result<Vec<u8>> {
     let blob: Vec<u8> = conn
         .prepare_cached("SELECT data FROM raw_blocks WHERE id = ?1")?
         .query_row([block], |r| r.get(0))
         .optional()?
         .ok_or_else(|| StoreError::Corrupt(format!("raw block {block} is missing")))?;
-    raw::decompress(&blob).map_err(|e| StoreError::Corrupt(format!("raw block {block}: {e}")))
+    let corrupt = |e: std::io::Error| StoreError::Corrupt(format!("raw block {block}: {e}"));
+    if !blob.starts_with(&raw::COLUMNS_IDS_HEADER) {
+        return raw::decompress(&blob).map_err(corrupt);
+    }
+    match pending.and_then(|p| p.get(&block)) {
+        Some((_, facts)) => raw::decompress_block(&blob, Some(facts)).map_err(corrupt),
+        None => raw::decompress_block(&blob, Some(&facts_of(conn, block)?.0)).map_err(corrupt),
+    }
 }
 
 /// What a block says of stored record `raw_id`: its fact and its block's stored time.
@@ -271,7 +279,7 @@ pub(crate) fn read_raw(conn: &Connection, id: i64, native_id: &str, pending: Opt
         e => e,
     };
     let (block, fact, _) = fact_of(conn, id, pending).map_err(corrupt)?;
-    let data = data_of(conn, block).map_err(corrupt)?;
+    let data = data_of(conn, block, pending).map_err(corrupt)?;
     fact.bytes(&data).map(<[u8]>::to_vec).map_err(|why| StoreError::Corrupt(format!("raw record {native_id}: {why}")))
 }
 
@@ -455,6 +463,16 @@ pub(crate) fn undo(c: &Connection) -> Result<()> {
     // The 64-bit key whose shift by 17 gives the 47-bit key back (not the SHA-256 prefix
     // migration 20 wrote, whose low bits are gone, but one migration 26 maps to the same key).
     c.execute_batch("UPDATE raw_records SET native_key = native_key << 17")?;
+    // Blocks compressed with their records' ids read only with their facts, which go: they are
+    // compressed as migrations 18 to 25 wrote blocks.
+    let with_ids: Vec<i64> = c
+        .prepare("SELECT id FROM raw_blocks WHERE substr(data, 1, 12) = ?1")?
+        .query_map([&raw::COLUMNS_IDS_HEADER[..]], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for block in with_ids {
+        let data = data_of(c, block, None)?;
+        c.execute("UPDATE raw_blocks SET data = ?2 WHERE id = ?1", params![block, raw::compress_block(&data)])?;
+    }
     // Dropping the table the events point at (as `Store::open` migrates: foreign keys off).
     c.pragma_update(None, "foreign_keys", false)?;
     let undone = undo_rows(c);

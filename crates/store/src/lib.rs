@@ -874,10 +874,27 @@ impl Batch<'_> {
     /// Stores a block of raw records compressed together ([`raw::Block`]); the records then
     /// point into it with [`RawRef::InBlock`].
     pub fn insert_block(&mut self, packed: &[u8]) -> Result<i64> {
+        self.insert_block_with(packed, raw::Facts::default())
+    }
+
+    /// Stores a block whose records were pushed with their native ids ([`raw::Block::push_id`]),
+    /// given as `(native id, start, len)` of each, in any order: every record of the block,
+    /// whether it is then stored or not (a block compressed with its records' ids as dictionary
+    /// reads back only with all of them).
+    pub fn insert_block_of<'r>(
+        &mut self,
+        packed: &[u8],
+        pushed: impl Iterator<Item = (&'r str, usize, usize)>,
+    ) -> Result<i64> {
+        let facts = raw::Facts::of_pushed(pushed.map(|(id, start, len)| (id, start as u64, len as u64)));
+        self.insert_block_with(packed, facts)
+    }
+
+    fn insert_block_with(&mut self, packed: &[u8], facts: raw::Facts) -> Result<i64> {
         let mut st = self.tx.prepare_cached("INSERT INTO raw_blocks (data) VALUES (?1)")?;
         st.execute(params![packed])?;
         let id = self.tx.last_insert_rowid();
-        self.facts.insert(id, (self.now, raw::Facts::default()));
+        self.facts.insert(id, (self.now, facts));
         Ok(id)
     }
 

@@ -2,15 +2,23 @@
 //! rate and size (design.md, measured facts), and the compression runs on the parse workers,
 //! not on the single writer.
 //!
-//! Two codecs, told apart by a blob's first bytes, so every blob written before reads as it did:
-//! - zstd (RFC 8878): what [`Block::finish`] writes. A zstd frame starts with the magic number
-//!   `28 B5 2F FD` (RFC 8878 §3.1.1).
+//! The codecs, told apart by a blob's first bytes, so every blob written before reads as it did:
+//! - columns (migration 26): what [`Block::finish`] writes. The block's records laid out as
+//!   columns ([`crate::columns`]), compressed with zstd, behind a header that is a zstd skippable
+//!   frame: [`COLUMNS_IDS_HEADER`] when the records' native ids were zstd's dictionary (every
+//!   record pushed with [`Block::push_id`]: an import's blocks, a prune's), [`COLUMNS_HEADER`]
+//!   otherwise. The ids are not in the blob: the block's facts say them, and such a block is read
+//!   with them ([`decompress_block`]).
+//! - zstd (RFC 8878) of the records as they are: what blocks held from migration 18 to 25, and
+//!   what the store's frames of facts and SSOs are ([`compress_block`]). A zstd frame starts with
+//!   the magic number `28 B5 2F FD` (RFC 8878 §3.1.1).
 //! - raw deflate (RFC 1951), without header: what blocks held before migration 18, what
 //!   [`compress`] writes for a record stored alone ([`RawRef::Deflated`]) and for `raw_history`.
 //!   No deflate stream begins with the zstd magic number: its first byte `0x28` would open a
 //!   stored block that is not the last (BFINAL 0, BTYPE 00), whose next four bytes are LEN and
 //!   its one's complement NLEN (RFC 1951 §3.2.4); `B5 2F` as LEN needs `4A D0` as NLEN, not
 //!   `FD ..`. A decoder refuses such a stream, so no blob that ever read as deflate reads as zstd.
+//!   Nor does one begin with the columns' headers (their first byte has BTYPE 11, reserved).
 
 use flate2::Compression;
 use flate2::read::DeflateDecoder;
@@ -26,6 +34,27 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 /// stream begins with it: its first byte `0x5E` has BTYPE 11 (bits 1-2), which RFC 1951 §3.2.3
 /// reserves as an error; nor does a zstd frame of data (another magic number).
 pub const COLUMNS_HEADER: [u8; 12] = [0x5E, 0x2A, 0x4D, 0x18, 4, 0, 0, 0, b'T', b'P', b'C', b'1'];
+
+/// What a block of columns compressed with its records' native ids as zstd's dictionary begins
+/// with (`TPC2`; [`Block::push_id`]). The ids are not in the blob: its facts say them (every
+/// record pushed into the block has an entry there, stored or not), so it is read with
+/// [`decompress_block`]. Its zstd frame carries a checksum of its content, so a dictionary that
+/// is not the one it was written with is an error, not other bytes.
+pub const COLUMNS_IDS_HEADER: [u8; 12] = [0x5E, 0x2A, 0x4D, 0x18, 4, 0, 0, 0, b'T', b'P', b'C', b'2'];
+
+/// The dictionary a block of [`COLUMNS_IDS_HEADER`] is compressed with: its records' native ids
+/// in the order of their bytes (ties by id), each quoted and on a line of its own, as a column of
+/// ids lays them out ([`crate::columns`]): a column of ids then compresses as a few long matches.
+pub(crate) fn ids_dictionary<'a>(mut entries: Vec<(u64, std::borrow::Cow<'a, str>)>) -> Vec<u8> {
+    entries.sort_unstable();
+    let mut out = Vec::with_capacity(entries.iter().map(|(_, id)| id.len() + 3).sum());
+    for (_, id) in entries {
+        out.push(b'"');
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(b"\"\n");
+    }
+    out
+}
 
 /// The largest stated size [`decompress`] inflates in one call (a block holds up to 1,024 records
 /// of at most a few MB in practice; a larger stated size is streamed, growing as it goes).
@@ -74,6 +103,17 @@ thread_local! {
         std::cell::RefCell::new(zstd::bulk::Compressor::new(BLOCK_LEVEL).ok());
 }
 
+thread_local! {
+    /// Each thread's zstd context for blocks compressed with their ids ([`COLUMNS_IDS_HEADER`]):
+    /// a dictionary stays loaded in a context until the next, so frames compressed without one
+    /// use [`ZSTD`].
+    static ZSTD_IDS: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        std::cell::RefCell::new(zstd::bulk::Compressor::new(BLOCK_LEVEL).ok());
+    /// The same for reading them.
+    static UNZSTD_IDS: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        std::cell::RefCell::new(zstd::bulk::Decompressor::new().ok());
+}
+
 /// Compresses `data` with zstd at [`BLOCK_LEVEL`]; `None` should zstd fail.
 fn zstd_block(data: &[u8]) -> Option<Vec<u8>> {
     ZSTD.with(|cell| cell.try_borrow_mut().ok()?.as_mut()?.compress(data).ok())
@@ -113,6 +153,8 @@ pub struct Block {
     data: Vec<u8>,
     /// Where each record pushed ends in `data`.
     ends: Vec<usize>,
+    /// Each record's start and native id, when every record was pushed with one.
+    ids: Vec<(u64, String)>,
 }
 
 impl Block {
@@ -122,6 +164,16 @@ impl Block {
         self.data.extend_from_slice(raw);
         self.ends.push(self.data.len());
         (start, raw.len())
+    }
+
+    /// Appends a record with its native id; returns its `(start, len)` in the block. A block
+    /// whose every record was pushed so is compressed with their ids as its dictionary
+    /// ([`COLUMNS_IDS_HEADER`]); the store must then be told every record of it
+    /// ([`crate::Batch::insert_block_of`]), stored or not.
+    pub fn push_id(&mut self, raw: &[u8], native_id: &str) -> (usize, usize) {
+        let place = self.push(raw);
+        self.ids.push((place.0 as u64, native_id.to_string()));
+        place
     }
 
     /// Bytes pushed so far (uncompressed).
@@ -143,13 +195,27 @@ impl Block {
         thread_local! {
             static BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
         }
+        let by_id = !self.ids.is_empty() && self.ids.len() == self.ends.len();
         let pack = |laid: &mut Vec<u8>, z: &mut Vec<u8>| -> Option<Vec<u8>> {
             crate::columns::encode_into(&self.data, &self.ends, laid);
             z.clear();
             z.reserve(zstd::zstd_safe::compress_bound(laid.len()));
-            ZSTD.with(|cell| cell.try_borrow_mut().ok()?.as_mut()?.compress_to_buffer(laid, z).ok())?;
-            let mut out = Vec::with_capacity(COLUMNS_HEADER.len() + z.len());
-            out.extend_from_slice(&COLUMNS_HEADER);
+            let header = if by_id {
+                let dict = ids_dictionary(self.ids.iter().map(|(s, id)| (*s, id.as_str().into())).collect());
+                ZSTD_IDS.with(|cell| {
+                    let mut c = cell.try_borrow_mut().ok()?;
+                    let c = c.as_mut()?;
+                    c.set_dictionary(BLOCK_LEVEL, &dict).ok()?;
+                    c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true)).ok()?;
+                    c.compress_to_buffer(laid, z).ok()
+                })?;
+                COLUMNS_IDS_HEADER
+            } else {
+                ZSTD.with(|cell| cell.try_borrow_mut().ok()?.as_mut()?.compress_to_buffer(laid, z).ok())?;
+                COLUMNS_HEADER
+            };
+            let mut out = Vec::with_capacity(header.len() + z.len());
+            out.extend_from_slice(&header);
             out.extend_from_slice(z);
             // A block of a few huge records does not pin its size on the thread.
             if laid.capacity() > 4 * CHUNK_BYTES_HINT {
@@ -229,13 +295,30 @@ impl Fact {
 
 /// The facts of a block's records, a slot each (`raw_blocks.facts`, migration 25). A record's
 /// row names its block and slot; the slots are given in the order records are stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Facts {
     slots: Vec<Fact>,
+    /// Records pushed into the block whose bytes no slot may name (an import's copies of records
+    /// stored before), sorted by their span: span and native id. A writer lists every record it
+    /// pushed ([`Facts::of_pushed`]); those that got a slot are told apart when the facts are
+    /// written ([`Facts::unstored`]). A block compressed with its ids ([`COLUMNS_IDS_HEADER`])
+    /// needs the ids of these too.
+    pushed: Vec<((u64, u64), Box<str>)>,
 }
 
-/// The first byte of a facts frame's data, before compression: the encoding's version.
-const FACTS_VERSION: u8 = 1;
+/// Facts are equal when they say the same (whatever a writer indexed to fill them).
+impl PartialEq for Facts {
+    fn eq(&self, other: &Facts) -> bool {
+        self.slots == other.slots && self.unstored() == other.unstored()
+    }
+}
+
+impl Eq for Facts {}
+
+/// The first byte of a facts frame's data, before compression: the encoding's version. 1:
+/// migration 25 (slots only); 2: migration 26 (entries without a slot too, written with slot
+/// number 0 and the others with theirs plus one).
+const FACTS_VERSION: u8 = 2;
 
 /// A fact as written: offsets and numbers as differences from the slot before, so a block of
 /// records read one after another from a file costs a few bytes a record.
@@ -293,9 +376,15 @@ fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
     if !shaped {
         return None;
     }
+    // The 32 hex digits without the hyphens, two to a byte (no copy of the text: this runs for
+    // every record an import stores).
+    let mut digits = b.iter().filter(|c| **c != b'-');
     let mut out = [0u8; 16];
-    let hex: String = id.chars().filter(|c| *c != '-').collect();
-    hex::decode_to_slice(&hex, &mut out).ok()?;
+    for byte in &mut out {
+        let (hi, lo) = (digits.next()?, digits.next()?);
+        let value = |c: u8| if c.is_ascii_digit() { c - b'0' } else { c - b'a' + 10 };
+        *byte = value(*hi) << 4 | value(*lo);
+    }
     Some(out)
 }
 
@@ -314,10 +403,50 @@ enum WireLoc<'a> {
 }
 
 impl Facts {
+    /// The facts of a block whose records were pushed with their ids ([`Block::push_id`]):
+    /// `(native id, start, len)` of each, none stored yet.
+    pub(crate) fn of_pushed<'a>(pushed: impl Iterator<Item = (&'a str, u64, u64)>) -> Facts {
+        let mut pushed: Vec<((u64, u64), Box<str>)> =
+            pushed.map(|(id, start, len)| ((start, len), id.into())).collect();
+        pushed.sort_by_key(|a| a.0);
+        Facts { slots: Vec::new(), pushed }
+    }
+
     /// Adds a record's fact; returns its slot.
     pub(crate) fn push(&mut self, fact: Fact) -> i64 {
         self.slots.push(fact);
         self.slots.len() as i64 - 1
+    }
+
+    /// The records pushed into the block that have no slot: those of [`Facts::of_pushed`] whose
+    /// span and id no slot has, by span.
+    pub(crate) fn unstored(&self) -> Vec<((u64, u64), NativeId)> {
+        if self.pushed.is_empty() {
+            return Vec::new();
+        }
+        let mut named: Vec<((u64, u64), &NativeId)> =
+            self.slots.iter().filter_map(|f| Some((f.span?, &f.native_id))).collect();
+        named.sort_unstable_by_key(|(span, _)| *span);
+        let mut out = Vec::new();
+        let mut k = 0;
+        for (span, id) in &self.pushed {
+            while k < named.len() && named[k].0 < *span {
+                k += 1;
+            }
+            let id = NativeId::new(id);
+            if !named[k..].iter().take_while(|(s, _)| s == span).any(|(_, n)| **n == id) {
+                out.push((*span, id));
+            }
+        }
+        out
+    }
+
+    /// The dictionary a block of [`COLUMNS_IDS_HEADER`] was compressed with ([`ids_dictionary`]
+    /// of every record pushed into it, stored or not).
+    pub(crate) fn dictionary(&self) -> Vec<u8> {
+        let stored = self.slots.iter().filter_map(|f| Some((f.span?.0, f.native_id.text().into())));
+        let unstored = self.unstored().into_iter().map(|((start, _), id)| (start, id.text().into()));
+        ids_dictionary(stored.chain(unstored).collect())
     }
 
     pub(crate) fn get(&self, slot: i64) -> Option<&Fact> {
@@ -338,17 +467,30 @@ impl Facts {
     /// stored, which an import sorts by native key; they are written in the order of their bytes
     /// in the block (the order they were read), each with its slot number, so that offsets and
     /// locations differ little from one to the next (14 bytes a record in slot order, 3 in this
-    /// order, on a simulated day: see BENCHMARKS.md).
+    /// order, on a simulated day: see BENCHMARKS.md). Records pushed into the block but not
+    /// stored are written among them, with slot number 0 (the others' are their slot plus one).
     pub(crate) fn encode(&self) -> Result<Vec<u8>, String> {
         let failed = |e: postcard::Error| format!("a block's facts could not be encoded: {e}");
-        let mut order: Vec<usize> = (0..self.slots.len()).collect();
-        order.sort_by_key(|&i| (self.slots[i].span.map(|(start, _)| start), i));
+        // (start, entry): a slot's index, or an unstored record's index plus the slots' count.
+        let n_slots = self.slots.len();
+        let unstored = self.unstored();
+        let mut order: Vec<(Option<u64>, usize)> =
+            (0..n_slots).map(|i| (self.slots[i].span.map(|(s, _)| s), i)).collect();
+        order.extend(unstored.iter().enumerate().map(|(i, (span, _))| (Some(span.0), n_slots + i)));
+        order.sort_unstable();
         let mut data = vec![FACTS_VERSION];
-        data = postcard::to_extend(&(self.slots.len() as u64), data).map_err(failed)?;
+        data = postcard::to_extend(&(order.len() as u64), data).map_err(failed)?;
         let (mut end, mut record, mut byte) = (0u64, 0i64, 0i64);
-        for i in order {
-            let f = &self.slots[i];
-            let span = match f.span {
+        let no_loc = Location::Text(String::new());
+        for (_, i) in order {
+            let (code, native_id, span, loc) = match self.slots.get(i) {
+                Some(f) => (i as u64 + 1, &f.native_id, f.span, &f.loc),
+                None => {
+                    let (span, id) = &unstored[i - n_slots];
+                    (0, id, Some(*span), &no_loc)
+                }
+            };
+            let span = match span {
                 None => WireSpan::Whole,
                 Some((start, len)) => {
                     let gap = (start as i64).wrapping_sub(end as i64);
@@ -356,7 +498,7 @@ impl Facts {
                     WireSpan::Part(gap, len)
                 }
             };
-            let loc = match &f.loc {
+            let loc = match loc {
                 Location::At { record: r, byte: b } => {
                     let w = WireLoc::At(r.wrapping_sub(record), b.wrapping_sub(byte));
                     (record, byte) = (*r, *b);
@@ -364,11 +506,11 @@ impl Facts {
                 }
                 Location::Text(t) => WireLoc::Text(t),
             };
-            let id = match &f.native_id {
+            let id = match native_id {
                 NativeId::Uuid(b) => WireId::Uuid(*b),
                 NativeId::Text(t) => WireId::Text(t),
             };
-            data = postcard::to_extend(&(i as u64, id, span, loc), data).map_err(failed)?;
+            data = postcard::to_extend(&(code, id, span, loc), data).map_err(failed)?;
         }
         Ok(compress_block(&data))
     }
@@ -380,7 +522,7 @@ impl Facts {
         let Some((&version, rest)) = data.split_first() else {
             return Err(corrupt("they are empty".into()));
         };
-        if version != FACTS_VERSION {
+        if version != 1 && version != FACTS_VERSION {
             return Err(corrupt(format!("encoding version {version} is not known to this trailproof")));
         }
         let (n, mut rest) = postcard::take_from_bytes::<u64>(rest).map_err(|e| corrupt(e.to_string()))?;
@@ -391,9 +533,10 @@ impl Facts {
             .filter(|n| n.saturating_mul(4) <= rest.len())
             .ok_or_else(|| corrupt(format!("they claim {n} slots")))?;
         let mut slots: Vec<Option<Fact>> = vec![None; n];
+        let mut unstored = Vec::new();
         let (mut end, mut record, mut byte) = (0u64, 0i64, 0i64);
         for _ in 0..n {
-            let ((slot, id, span, loc), next) =
+            let ((code, id, span, loc), next) =
                 postcard::take_from_bytes::<(u64, WireId<'_>, WireSpan, WireLoc<'_>)>(rest)
                     .map_err(|e| corrupt(e.to_string()))?;
             rest = next;
@@ -412,25 +555,72 @@ impl Facts {
                 }
                 WireLoc::Text(t) => Location::Text(t.to_string()),
             };
-            let place = usize::try_from(slot).ok().and_then(|s| slots.get_mut(s)).filter(|p| p.is_none());
-            let place = place.ok_or_else(|| corrupt(format!("slot {slot} is out of range or given twice")))?;
             let native_id = match id {
                 WireId::Uuid(b) => NativeId::Uuid(b),
                 WireId::Text(t) => NativeId::Text(t.into()),
             };
+            // Version 1 gives every entry's slot; version 2 the slot plus one, 0 for a record
+            // not stored.
+            let slot = match (version, code) {
+                (1, slot) => slot,
+                (_, 0) => {
+                    let span = span.ok_or_else(|| corrupt("a record not stored has no place in the block".into()))?;
+                    unstored.push((span, native_id.text().into_boxed_str()));
+                    continue;
+                }
+                (_, code) => code - 1,
+            };
+            let place = usize::try_from(slot).ok().and_then(|s| slots.get_mut(s)).filter(|p| p.is_none());
+            let place = place.ok_or_else(|| corrupt(format!("slot {slot} is out of range or given twice")))?;
             *place = Some(Fact { native_id, span, loc });
         }
         if !rest.is_empty() {
             return Err(corrupt(format!("{} bytes follow the last slot", rest.len())));
         }
-        // n slots, each given once and in range: all are there.
-        Ok(Facts { slots: slots.into_iter().flatten().collect() })
+        // Each slot given once and in range: the first `n - unstored` are all there.
+        let stored = n - unstored.len();
+        if slots[..stored].iter().any(Option::is_none) {
+            return Err(corrupt(format!("slots are missing: {stored} stored records, slots up to {n}")));
+        }
+        unstored.sort_by_key(|a| a.0);
+        Ok(Facts { slots: slots.into_iter().flatten().collect(), pushed: unstored })
     }
 }
 
+/// The bytes of raw block `blob`, whose facts are `facts` (needed by a block of
+/// [`COLUMNS_IDS_HEADER`] only; any other blob reads as [`decompress`] reads it).
+pub(crate) fn decompress_block(blob: &[u8], facts: Option<&Facts>) -> std::io::Result<Vec<u8>> {
+    let Some(z) = blob.strip_prefix(&COLUMNS_IDS_HEADER) else { return decompress(blob) };
+    let facts = facts.ok_or_else(|| std::io::Error::other("a block compressed with its records' ids has no facts"))?;
+    let size = zstd::zstd_safe::get_frame_content_size(z)
+        .ok()
+        .flatten()
+        .and_then(|s| usize::try_from(s).ok())
+        .filter(|s| *s <= ONE_SHOT_MAX)
+        .ok_or_else(|| std::io::Error::other("a block compressed with its records' ids does not state its size"))?;
+    let dict = facts.dictionary();
+    let laid = UNZSTD_IDS
+        .with(|cell| -> std::io::Result<Vec<u8>> {
+            let mut d = cell.try_borrow_mut().map_err(std::io::Error::other)?;
+            let d = d.as_mut().ok_or_else(|| std::io::Error::other("no zstd context"))?;
+            d.set_dictionary(&dict)?;
+            d.decompress(z, size)
+        })
+        .map_err(|e| std::io::Error::other(format!("a block does not read back with its records' ids: {e}")))?;
+    if laid.len() != size {
+        return Err(std::io::Error::other("a block compressed with its records' ids is shorter than it says"));
+    }
+    crate::columns::decode(&laid).map_err(std::io::Error::other)
+}
+
 /// The bytes of a block or of a record stored alone, whichever codec wrote them (see the top
-/// of this module).
+/// of this module), but a block of [`COLUMNS_IDS_HEADER`] ([`decompress_block`]).
 pub fn decompress(blob: &[u8]) -> std::io::Result<Vec<u8>> {
+    if blob.starts_with(&COLUMNS_IDS_HEADER) {
+        return Err(std::io::Error::other(
+            "a block compressed with its records' ids as dictionary is read with its facts (decompress_block)",
+        ));
+    }
     if let Some(z) = blob.strip_prefix(&COLUMNS_HEADER) {
         if !z.starts_with(&ZSTD_MAGIC) {
             return Err(std::io::Error::other("a block of columns holds no zstd frame"));
@@ -605,6 +795,63 @@ mod tests {
         }
     }
 
+    /// A block pushed with its records' ids reads back only with its facts, which name every
+    /// record pushed (stored or not, the facts written and read again): byte for byte with
+    /// them, an error without them or with another id among them (never other bytes).
+    #[test]
+    fn a_block_compressed_with_its_ids_reads_back_with_its_facts_only() {
+        let mut block = Block::default();
+        let mut pushed = Vec::new();
+        for i in 0..300 {
+            let id = if i % 3 == 0 { format!("{:08x}-0000-4000-8000-{:012x}", i * 7919, i) } else { format!("g/{i}") };
+            let rec = format!(r#"{{"id":"{id}","n":{i},"user":"u{}"}}"#, i % 17);
+            let (start, len) = block.push_id(rec.as_bytes(), &id);
+            pushed.push((id, start, len, rec));
+        }
+        let packed = block.finish();
+        assert!(packed.starts_with(&COLUMNS_IDS_HEADER));
+        assert!(decompress(&packed).is_err(), "not without its facts");
+        let mut facts = Facts::of_pushed(pushed.iter().map(|(id, s, l, _)| (id.as_str(), *s as u64, *l as u64)));
+        // Every other record stored (in another order than pushed), the rest copies not stored.
+        for (id, start, len, _) in pushed.iter().rev().step_by(2) {
+            facts.push(Fact {
+                native_id: NativeId::new(id),
+                span: Some((*start as u64, *len as u64)),
+                loc: Location::At { record: 1, byte: *start as i64 },
+            });
+        }
+        let facts = Facts::decode(&facts.encode().unwrap(), 1).unwrap();
+        assert_eq!(facts.len(), 150);
+        let data = decompress_block(&packed, Some(&facts)).unwrap();
+        for (_, start, len, rec) in &pushed {
+            assert_eq!(&data[*start..start + len], rec.as_bytes());
+        }
+        let mut other = Facts::of_pushed(pushed.iter().map(|(id, s, l, _)| (id.as_str(), *s as u64, *l as u64)));
+        other.push(Fact {
+            native_id: NativeId::new("g/999"),
+            span: Some((1 << 40, 1)),
+            loc: Location::Text(String::new()),
+        });
+        assert!(decompress_block(&packed, Some(&other)).is_err(), "another dictionary is an error");
+        assert!(decompress_block(&packed, None).is_err());
+    }
+
+    /// A facts frame of migration 25 (version 1: a slot for every entry) reads as before.
+    #[test]
+    fn facts_of_version_1_read_as_before() {
+        let mut data = vec![1u8];
+        data = postcard::to_extend(&2u64, data).unwrap();
+        data = postcard::to_extend(&(1u64, WireId::Text("b"), WireSpan::Part(0, 5), WireLoc::At(1, 0)), data).unwrap();
+        data = postcard::to_extend(&(0u64, WireId::Uuid([7; 16]), WireSpan::Part(0, 3), WireLoc::Text("page 2")), data)
+            .unwrap();
+        let facts = Facts::decode(&compress_block(&data), 3).unwrap();
+        assert_eq!(facts.get(1).unwrap().span, Some((0, 5)));
+        assert_eq!(facts.get(0).unwrap().span, Some((5, 3)));
+        assert_eq!(facts.get(0).unwrap().native_id, NativeId::Uuid([7; 16]));
+        assert_eq!(facts.get(1).unwrap().loc, Location::At { record: 1, byte: 0 });
+        assert!(facts.unstored().is_empty());
+    }
+
     /// Records of one shape come out smaller as columns than compressed one after another.
     #[test]
     fn columns_are_smaller_than_the_records_compressed_as_they_are() {
@@ -743,7 +990,7 @@ mod tests {
         let mut twice = vec![FACTS_VERSION];
         twice = postcard::to_extend(&2u64, twice).unwrap();
         for _ in 0..2 {
-            let entry = (0u64, WireId::Text("x"), WireSpan::Whole, WireLoc::Text(""));
+            let entry = (1u64, WireId::Text("x"), WireSpan::Whole, WireLoc::Text(""));
             twice = postcard::to_extend(&entry, twice).unwrap();
         }
         assert!(Facts::decode(&compress_block(&twice), 7).unwrap_err().contains("given twice"));

@@ -1015,8 +1015,9 @@ impl Store {
             .query_row([id], |r| r.get(0))
             .optional()?;
         let Some(blob) = blob else { return Ok(false) };
-        let data = raw::decompress(&blob).map_err(|e| StoreError::Corrupt(format!("raw block {id}: {e}")))?;
         let (facts, stored_ms) = crate::blocks::facts_of(&self.conn, id)?;
+        let data = raw::decompress_block(&blob, Some(&facts))
+            .map_err(|e| StoreError::Corrupt(format!("raw block {id}: {e}")))?;
         let live: Vec<(i64, i64)> = self
             .conn
             .prepare_cached("SELECT id, block_slot FROM raw_records INDEXED BY raw_records_block WHERE block_id = ?1")?
@@ -1038,7 +1039,7 @@ impl Store {
         let mut moved = Vec::with_capacity(kept.len());
         for (rid, fact) in kept {
             let bytes = fact.bytes(&data).map_err(|why| StoreError::Corrupt(format!("raw record {rid}: {why}")))?;
-            let (start, len) = block.push(bytes);
+            let (start, len) = block.push_id(bytes, &fact.native_id.text());
             let slot = new_facts.push(raw::Fact {
                 native_id: fact.native_id.clone(),
                 span: Some((start as u64, len as u64)),

@@ -912,9 +912,12 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE raw_records ADD COLUMN block_slot INTEGER;
     "#,
     // 26 (issue 18): blocks written from now on lay their records out as columns before zstd
-    // (columns.rs; they begin with `raw::COLUMNS_HEADER`). Blocks written before read as they
-    // did, and a prune repacks them as columns; the version also makes an older build refuse
-    // the store (`StoreError::TooNew`) instead of failing on its new blocks. The native key
+    // (columns.rs), with the records' native ids as zstd's dictionary when every record was
+    // pushed with its id (`raw::COLUMNS_IDS_HEADER`; an import's and a prune's blocks). Such a
+    // block reads only with its facts, which now list every record pushed into it, stored or
+    // not (facts version 2). Blocks written before read as they did, and a prune repacks them
+    // as columns; the version also makes an older build refuse the store
+    // (`StoreError::TooNew`) instead of failing on its new blocks. The native key
     // keeps 47 bits (`crate::native_key`: the key of migration 20 shifted right by 17, sign
     // kept, as SQLite's `>>` does), 6 bytes instead of 8 in the row and its index; the index is
     // built again after, as compact as a fresh one, and the pages freed are handed back.

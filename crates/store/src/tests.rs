@@ -1495,10 +1495,14 @@ fn prune_repacks_a_block_of(deflate_first: bool) {
     }
     let blocks = |s: &Store| -> Vec<(i64, usize)> {
         s.conn()
-            .prepare("SELECT id, data FROM raw_blocks ORDER BY id")
+            .prepare("SELECT id FROM raw_blocks ORDER BY id")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, raw::decompress(&r.get::<_, Vec<u8>>(1)?).unwrap().len())))
+            .query_map([], |r| r.get(0))
             .unwrap()
+            .map(|id| {
+                let id: i64 = id.unwrap();
+                Ok((id, crate::blocks::data_of(s.conn(), id, None).unwrap().len()))
+            })
             .collect::<rusqlite::Result<_>>()
             .unwrap()
     };
@@ -1519,7 +1523,7 @@ fn prune_repacks_a_block_of(deflate_first: bool) {
         records.iter().filter(|(id, _)| id == "okta-0-7" || id == "okta-0-250").map(|(_, b)| b.len()).sum();
     assert_eq!(after[1].1, cited, "the new block holds the two cited records and nothing else");
     let newest: Vec<u8> = s.conn().query_row("SELECT data FROM raw_blocks ORDER BY id DESC", [], |r| r.get(0)).unwrap();
-    assert!(newest.starts_with(&raw::COLUMNS_HEADER), "a repacked block is columns");
+    assert!(newest.starts_with(&raw::COLUMNS_IDS_HEADER), "a repacked block is columns, with its ids as dictionary");
     for (id, bytes) in &records {
         let stays = id.starts_with("okta-1-") || id == "okta-0-7" || id == "okta-0-250";
         assert_eq!(s.raw_record(Source::Okta, id).unwrap().as_deref(), stays.then_some(bytes.as_slice()), "{id}");
@@ -1733,11 +1737,15 @@ fn a_block_noted_by_a_killed_prune_is_packed_by_the_next() {
     assert_eq!((r.raw_records, r.raw_blocks_repacked), (0, 1), "{r:?}");
     let notes: i64 = s.conn().query_row("SELECT count(*) FROM prune_repack", [], |r| r.get(0)).unwrap();
     assert_eq!(notes, 0, "the note goes with the packing");
-    let (blocks, bytes): (i64, Vec<u8>) =
-        s.conn().query_row("SELECT count(*), max(data) FROM raw_blocks", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (blocks, block): (i64, i64) =
+        s.conn().query_row("SELECT count(*), max(id) FROM raw_blocks", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     let left: Vec<u8> =
         records.iter().filter(|(id, _)| kept.contains(&id.as_str())).flat_map(|(_, b)| b.clone()).collect();
-    assert_eq!((blocks, raw::decompress(&bytes).unwrap()), (1, left), "one block, holding the two records left");
+    assert_eq!(
+        (blocks, crate::blocks::data_of(s.conn(), block, None).unwrap()),
+        (1, left),
+        "one block, holding the two records left"
+    );
     for (id, bytes) in &records {
         let stays = kept.contains(&id.as_str());
         assert_eq!(s.raw_record(Source::Okta, id).unwrap().as_deref(), stays.then_some(bytes.as_slice()), "{id}");
