@@ -872,7 +872,9 @@ impl Batch<'_> {
     }
 
     /// Stores a block of raw records compressed together ([`raw::Block`]); the records then
-    /// point into it with [`RawRef::InBlock`].
+    /// point into it with [`RawRef::InBlock`]. A block whose records were pushed with their ids
+    /// goes through [`Batch::insert_block_of`] instead: stored here, it reads back only if every
+    /// record of it is then stored (otherwise reading it is an error).
     pub fn insert_block(&mut self, packed: &[u8]) -> Result<i64> {
         self.insert_block_with(packed, raw::Facts::default())
     }
