@@ -100,7 +100,7 @@ pub fn content_hash(raw: &[u8]) -> i64 {
     i64::from_be_bytes(b)
 }
 
-/// The key `raw_records.native_key` holds for a record: [`native_key_64`] shifted right by 17
+/// The key `raw_records.native_key` holds for a record: `native_key_64` shifted right by 17
 /// bits (migration 26), 47 bits with their sign, which SQLite stores in 6 bytes instead of 8
 /// (in the row and in the index `raw_records_key`). Two records may share a key: whoever seeks by
 /// key compares source and native id too. With 47 bits, a store of a billion records finds a

@@ -4,13 +4,13 @@
 //!
 //! The codecs, told apart by a blob's first bytes, so every blob written before reads as it did:
 //! - columns (migration 26): what [`Block::finish`] writes. The block's records laid out as
-//!   columns ([`crate::columns`]), compressed with zstd, behind a header that is a zstd skippable
+//!   columns (`crate::columns`), compressed with zstd, behind a header that is a zstd skippable
 //!   frame: [`COLUMNS_IDS_HEADER`] when the records' native ids were zstd's dictionary (every
 //!   record pushed with [`Block::push_id`]: an import's blocks, a prune's), [`COLUMNS_HEADER`]
 //!   otherwise. The ids are not in the blob: the block's facts say them, and such a block is read
-//!   with them ([`decompress_block`]).
+//!   with them (`decompress_block`).
 //! - zstd (RFC 8878) of the records as they are: what blocks held from migration 18 to 25, and
-//!   what the store's frames of facts and SSOs are ([`compress_block`]). A zstd frame starts with
+//!   what the store's frames of facts and SSOs are (`compress_block`). A zstd frame starts with
 //!   the magic number `28 B5 2F FD` (RFC 8878 §3.1.1).
 //! - raw deflate (RFC 1951), without header: what blocks held before migration 18, what
 //!   [`compress`] writes for a record stored alone ([`RawRef::Deflated`]) and for `raw_history`.
@@ -28,7 +28,7 @@ use std::io::{Read, Write};
 /// The first bytes of a zstd frame (RFC 8878 §3.1.1: magic number 0xFD2FB528, little-endian).
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
-/// What a block of records laid out as columns (migration 26, [`crate::columns`]) begins with,
+/// What a block of records laid out as columns (migration 26, `crate::columns`) begins with,
 /// before the zstd frame of its layout: a zstd skippable frame (RFC 8878 §3.1.2: magic number
 /// 0x184D2A5E, little-endian, then the length of its content, 4) holding `TPC1`. No deflate
 /// stream begins with it: its first byte `0x5E` has BTYPE 11 (bits 1-2), which RFC 1951 §3.2.3
@@ -38,13 +38,13 @@ pub const COLUMNS_HEADER: [u8; 12] = [0x5E, 0x2A, 0x4D, 0x18, 4, 0, 0, 0, b'T', 
 /// What a block of columns compressed with its records' native ids as zstd's dictionary begins
 /// with (`TPC2`; [`Block::push_id`]). The ids are not in the blob: its facts say them (every
 /// record pushed into the block has an entry there, stored or not), so it is read with
-/// [`decompress_block`]. Its zstd frame carries a checksum of its content, so a dictionary that
+/// `decompress_block`. Its zstd frame carries a checksum of its content, so a dictionary that
 /// is not the one it was written with is an error, not other bytes.
 pub const COLUMNS_IDS_HEADER: [u8; 12] = [0x5E, 0x2A, 0x4D, 0x18, 4, 0, 0, 0, b'T', b'P', b'C', b'2'];
 
 /// The dictionary a block of [`COLUMNS_IDS_HEADER`] is compressed with: its records' native ids
 /// in the order of their bytes (ties by id), each quoted and on a line of its own, as a column of
-/// ids lays them out ([`crate::columns`]): a column of ids then compresses as a few long matches.
+/// ids lays them out (`crate::columns`): a column of ids then compresses as a few long matches.
 pub(crate) fn ids_dictionary<'a>(mut entries: Vec<(u64, std::borrow::Cow<'a, str>)>) -> Vec<u8> {
     entries.sort_unstable();
     let mut out = Vec::with_capacity(entries.iter().map(|(_, id)| id.len() + 3).sum());
@@ -186,7 +186,7 @@ impl Block {
     }
 
     /// The compressed block, for [`crate::Batch::insert_block`]: its records laid out as
-    /// columns ([`crate::columns`]) behind [`COLUMNS_HEADER`], compressed with zstd (should
+    /// columns (`crate::columns`) behind [`COLUMNS_HEADER`], compressed with zstd (should
     /// zstd fail: the data deflated, as before migration 18). It reads back, with
     /// [`decompress`], as the records pushed, one after another.
     pub fn finish(self) -> Vec<u8> {
@@ -614,7 +614,7 @@ pub(crate) fn decompress_block(blob: &[u8], facts: Option<&Facts>) -> std::io::R
 }
 
 /// The bytes of a block or of a record stored alone, whichever codec wrote them (see the top
-/// of this module), but a block of [`COLUMNS_IDS_HEADER`] ([`decompress_block`]).
+/// of this module), but a block of [`COLUMNS_IDS_HEADER`] (`decompress_block`).
 pub fn decompress(blob: &[u8]) -> std::io::Result<Vec<u8>> {
     if blob.starts_with(&COLUMNS_IDS_HEADER) {
         return Err(std::io::Error::other(
