@@ -329,10 +329,6 @@ pub(crate) fn split_wrappers(opts: &ImportOptions) -> &'static [WrapperPath] {
 /// 256 and wastes less of its last overflow page (3,000-user day: see migration 18).
 const CHUNK: usize = 1024;
 
-/// A chunk is sent once its records hold this many bytes, whatever their number (large records
-/// make a block of fewer).
-const CHUNK_BYTES: usize = 4 << 20;
-
 fn note_span(local: &mut Local, source: Source, scope: Option<String>, t: Millis) {
     let key = (source, scope.unwrap_or_else(|| "*".to_string()));
     let e = local.span.entry(key).or_insert((t, t));
@@ -573,7 +569,7 @@ fn read_input(
         if let Err(u) = records.record(&rec, &mut |e| take(e, opts, idx, &mut local, &mut chunk)) {
             break Some(u.to_string());
         }
-        if (chunk.items.len() >= CHUNK || chunk.block.len() >= CHUNK_BYTES)
+        if (chunk.items.len() >= CHUNK || chunk.block.len() >= trailproof_store::raw::BLOCK_BYTES)
             && tx.send(Msg::Items(std::mem::take(&mut chunk).finish())).is_err()
         {
             return (local, Some("import stopped".into()));

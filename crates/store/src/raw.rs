@@ -60,8 +60,9 @@ pub(crate) fn ids_dictionary<'a>(mut entries: Vec<(u64, std::borrow::Cow<'a, str
 /// of at most a few MB in practice; a larger stated size is streamed, growing as it goes).
 const ONE_SHOT_MAX: usize = 256 << 20;
 
-/// About the most a block holds (ingest sends a chunk once its records hold 4 MiB).
-const CHUNK_BYTES_HINT: usize = 4 << 20;
+/// A block is closed once its records hold this many bytes, whatever their number (ingest's
+/// chunks; large records make a block of fewer). About the most a block holds.
+pub const BLOCK_BYTES: usize = 4 << 20;
 
 /// The zstd level of blocks (measured: see migration 18).
 pub const BLOCK_LEVEL: i32 = 3;
@@ -218,7 +219,7 @@ impl Block {
             out.extend_from_slice(&header);
             out.extend_from_slice(z);
             // A block of a few huge records does not pin its size on the thread.
-            if laid.capacity() > 4 * CHUNK_BYTES_HINT {
+            if laid.capacity() > 4 * BLOCK_BYTES {
                 *laid = Vec::new();
                 *z = Vec::new();
             }
