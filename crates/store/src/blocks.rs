@@ -4,10 +4,13 @@
 //!
 //! A record's row keeps what is sought or compared: its source (a code), native key, block and
 //! slot, content hash, origin and SSO frame. The rest its block says, in a row of `raw_facts`:
-//! `facts` (one [`Fact`] per slot: the record's native id, where its bytes lie in the block, where
-//! it was read; [`Facts`]) and `stored_ms` (a block is written by one batch). A table of their
-//! own, not columns of `raw_blocks`: SQLite reads a column after a large blob by walking the
-//! blob's overflow pages, which doubled a correlation's reading (measured).
+//! `facts` (one [`Fact`] per slot: the record's source and native id, where its bytes lie in the
+//! block, where it was read; [`Facts`]) and `stored_ms` (a block is written by one batch). A table
+//! of their own, not columns of `raw_blocks`: SQLite reads a column after a large blob by walking
+//! the blob's overflow pages, which doubled a correlation's reading (measured).
+//!
+//! No index finds a block's records (migration 27): its facts name them, each found by its key
+//! ([`live_records`]); only a prune asks, once per block it removes or packs again.
 //!
 //! Reading native ids:
 //! - a record sought by its native id is sought by key, then the id its block gives is compared
@@ -159,6 +162,11 @@ pub(crate) fn source_code(s: Source) -> i64 {
     }
 }
 
+/// The source of a code [`source_code`] gives.
+pub(crate) fn source_of_code(code: i64) -> Option<Source> {
+    Source::ALL.iter().copied().find(|s| source_code(*s) == code)
+}
+
 /// SQL giving a source's name from its code in column `code` (the inverse of [`source_code`]).
 pub(crate) fn source_sql(code: &str) -> String {
     let arms: String = Source::ALL.iter().map(|s| format!(" WHEN {} THEN '{}'", source_code(*s), s.as_str())).collect();
@@ -195,6 +203,16 @@ fn frame_of(conn: &Connection, block: i64) -> Result<(Vec<u8>, Millis)> {
 pub(crate) fn facts_of(conn: &Connection, block: i64) -> Result<(Rc<Facts>, Millis)> {
     let (frame, stored_ms) = frame_of(conn, block)?;
     Ok((decoded(&frame, Some(block)).map_err(StoreError::Corrupt)?, stored_ms))
+}
+
+/// Like [`facts_of`], `None` when block `block` is gone.
+pub(crate) fn facts_of_any(conn: &Connection, block: i64) -> Result<Option<(Rc<Facts>, Millis)>> {
+    let frame: Option<(Vec<u8>, Millis)> = conn
+        .prepare_cached("SELECT facts, stored_ms FROM raw_facts WHERE block_id = ?1")?
+        .query_row([block], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((frame, stored_ms)) = frame else { return Ok(None) };
+    Ok(Some((decoded(&frame, Some(block)).map_err(StoreError::Corrupt)?, stored_ms)))
 }
 
 /// Block `block`'s data, decompressed; a block compressed with its records' ids reads them from
@@ -272,6 +290,29 @@ pub(crate) fn find(
     Ok(out)
 }
 
+/// The records stored in block `block` whose facts are `facts`: `(row id, slot)` of each slot a
+/// row still points at, in slot order. Each slot's record is sought by its key, as [`find`] does
+/// (no index by block: migration 27); a row whose key matches but that points elsewhere (a later
+/// version stored in another block, a record sharing the key) is not the slot's.
+pub(crate) fn live_records(conn: &Connection, block: i64, facts: &Facts) -> Result<Vec<(i64, i64)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id FROM raw_records INDEXED BY raw_records_key WHERE native_key = ?1 AND block_id = ?2 AND block_slot = ?3",
+    )?;
+    let mut out = Vec::new();
+    for (slot, fact) in facts.stored() {
+        let source = fact.source.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "raw block {block}: slot {slot} names no source (facts from before migration 27)"
+            ))
+        })?;
+        let key = crate::native_key(source.as_str(), &fact.native_id.text());
+        if let Some(id) = st.query_row(params![key, block, slot], |r| r.get::<_, i64>(0)).optional()? {
+            out.push((id, slot));
+        }
+    }
+    Ok(out)
+}
+
 /// The bytes of raw record `id` (decompressed); `native_id` names it in errors.
 pub(crate) fn read_raw(conn: &Connection, id: i64, native_id: &str, pending: Option<&Pending>) -> Result<Vec<u8>> {
     let corrupt = |e: StoreError| match e {
@@ -332,19 +373,26 @@ pub(crate) fn migrate(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     }
     // Records stored alone: a block each.
     {
-        type Alone = (i64, String, Vec<u8>, Millis, Option<i64>, Option<i64>, Option<String>);
+        type Alone = (i64, String, Vec<u8>, Millis, Option<i64>, Option<i64>, Option<String>, String);
         let alone: Vec<Alone> = tx
             .prepare(
-                "SELECT id, native_id, raw, stored_ms, loc_record, loc_byte, loc_text FROM raw_records
+                "SELECT id, native_id, raw, stored_ms, loc_record, loc_byte, loc_text, source FROM raw_records
                  WHERE block_id IS NULL ORDER BY id",
             )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         let mut ins = tx.prepare("INSERT INTO raw_blocks (data) VALUES (?1)")?;
         let mut up = tx.prepare("UPDATE raw_records SET block_id = ?2, block_slot = 0, raw = x'' WHERE id = ?1")?;
-        for (id, native_id, blob, stored_ms, rec, byte, text) in alone {
+        for (id, native_id, blob, stored_ms, rec, byte, text, source) in alone {
             let mut facts = Facts::default();
-            facts.push(Fact { native_id: NativeId::new(&native_id), span: None, loc: location(rec, byte, text) });
+            facts.push(Fact {
+                source: Source::parse(&source),
+                native_id: NativeId::new(&native_id),
+                span: None,
+                loc: location(rec, byte, text),
+            });
             ins.execute(params![blob])?;
             let block = tx.last_insert_rowid();
             insert_facts(tx, block, stored_ms, &facts)?;
@@ -353,14 +401,26 @@ pub(crate) fn migrate(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     }
     // Blocks: a slot per record, in the order the records were stored.
     {
-        type InBlock = (i64, i64, String, Option<i64>, Option<i64>, Millis, Option<i64>, Option<i64>, Option<String>);
+        type InBlock =
+            (i64, i64, String, Option<i64>, Option<i64>, Millis, Option<i64>, Option<i64>, Option<String>, String);
         let mut st = tx.prepare(
-            "SELECT id, block_id, native_id, block_start, block_len, stored_ms, loc_record, loc_byte, loc_text
+            "SELECT id, block_id, native_id, block_start, block_len, stored_ms, loc_record, loc_byte, loc_text, source
              FROM raw_records WHERE block_id IS NOT NULL AND block_slot IS NULL ORDER BY block_id, id",
         )?;
         let rows: Vec<InBlock> = st
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
             })?
             .collect::<rusqlite::Result<_>>()?;
         let mut slot_of = tx.prepare("UPDATE raw_records SET block_slot = ?2 WHERE id = ?1")?;
@@ -368,15 +428,19 @@ pub(crate) fn migrate(tx: &rusqlite::Transaction<'_>) -> Result<()> {
         while i < rows.len() {
             let block = rows[i].1;
             let (mut facts, mut stored) = (Facts::default(), Millis::MAX);
-            while let Some((id, b, native_id, start, len, stored_ms, rec, byte, text)) = rows.get(i).cloned()
+            while let Some((id, b, native_id, start, len, stored_ms, rec, byte, text, source)) = rows.get(i).cloned()
                 && b == block
             {
                 let span = start.zip(len).map(|(s, l)| (s.max(0) as u64, l.max(0) as u64));
                 let span = span.ok_or_else(|| {
                     StoreError::Corrupt(format!("raw record {id} points into block {block} without its place there"))
                 })?;
-                let fact =
-                    Fact { native_id: NativeId::new(&native_id), span: Some(span), loc: location(rec, byte, text) };
+                let fact = Fact {
+                    source: Source::parse(&source),
+                    native_id: NativeId::new(&native_id),
+                    span: Some(span),
+                    loc: location(rec, byte, text),
+                };
                 slot_of.execute(params![id, facts.push(fact)])?;
                 stored = stored.min(stored_ms);
                 i += 1;
@@ -408,6 +472,101 @@ pub(crate) fn migrate(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     tx.execute_batch(&view_sql(true))?;
     // The rebuild wrote the new rows before it dropped the old: a quarter of the file free inside
     // (93 MB of 372 on a simulated 10,000-user day), handed back here (0.3 s there).
+    give_back_free_pages(tx)
+}
+
+/// `raw_records` as migration 27 rebuilds it: as migration 25 made it, without the foreign key
+/// on `block_id` (with it, removing a block made SQLite seek rows by block, which needed an index
+/// by block of 11 bytes a record; the prune finds a block's records from its facts instead,
+/// [`live_records`]).
+const RAW_RECORDS_27: &str = "
+    CREATE TABLE raw_records_v27 (
+        id            INTEGER PRIMARY KEY,
+        source_code   INTEGER NOT NULL,   -- blocks::source_code
+        native_key    INTEGER NOT NULL,   -- crate::native_key(source, native id)
+        block_id      INTEGER NOT NULL,   -- raw_blocks(id)
+        block_slot    INTEGER NOT NULL,   -- its slot in the block's facts (native id, place, location)
+        content_hash  INTEGER,
+        origin_id     INTEGER,
+        sso_block     INTEGER,
+        source        TEXT    GENERATED ALWAYS AS (SOURCE_SQL) VIRTUAL
+    );";
+
+/// Migration 27 (after its SQL noted the blocks no record points into, for the next prune):
+/// every block's facts written again with each slot's source, from the row that points at the
+/// slot (a slot no row points at takes its block's first source: sought by that key, it finds
+/// no row pointing at it, as before), and their slots in the order of their records' bytes (as
+/// an import now gives them, so they compress as well as before); then `raw_records` rebuilt
+/// with the slots renumbered, without its index by block and the foreign key that needed it.
+/// Row ids are kept.
+pub(crate) fn migrate_sources(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE slots_27 (block_id INTEGER NOT NULL, before INTEGER NOT NULL, now INTEGER NOT NULL,
+            PRIMARY KEY (block_id, before)) WITHOUT ROWID;",
+    )?;
+    {
+        let blocks: Vec<i64> = tx
+            .prepare("SELECT block_id FROM raw_facts ORDER BY block_id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut rows_st = tx.prepare(
+            "SELECT block_id, block_slot, source_code FROM raw_records INDEXED BY raw_records_block ORDER BY block_id",
+        )?;
+        let mut rows = rows_st
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?
+            .peekable();
+        let mut up = tx.prepare("UPDATE raw_facts SET facts = ?2 WHERE block_id = ?1")?;
+        let mut renumber = tx.prepare("INSERT INTO temp.slots_27 (block_id, before, now) VALUES (?1, ?2, ?3)")?;
+        for block in blocks {
+            let (frame, _) = frame_of(tx, block)?;
+            let mut facts = Facts::decode(&frame, block).map_err(StoreError::Corrupt)?;
+            let mut first = None;
+            while let Some(Ok((b, _, _))) = rows.peek()
+                && *b <= block
+            {
+                let Some((b, slot, code)) = rows.next().transpose()? else { break };
+                if b < block {
+                    // A row pointing into a block without facts: the foreign key forbade it, and
+                    // reading it would fail; left as it is.
+                    continue;
+                }
+                let source = source_of_code(code).ok_or_else(|| {
+                    StoreError::Corrupt(format!("raw record in block {block}: source code {code} is not known"))
+                })?;
+                if !facts.set_source(slot, source) {
+                    return Err(StoreError::Corrupt(format!(
+                        "a raw record points at slot {slot} of block {block}, which has none"
+                    )));
+                }
+                first.get_or_insert(source);
+            }
+            facts.fill_sources(first.unwrap_or(Source::Okta));
+            let (facts, moved) = facts.in_byte_order();
+            for (before, now) in moved {
+                renumber.execute(params![block, before, now])?;
+            }
+            up.execute(params![block, facts.encode().map_err(StoreError::Corrupt)?])?;
+        }
+        if let Some(row) = rows.next() {
+            row?;
+        }
+    }
+    tx.execute_batch(&format!(
+        "DROP VIEW IF EXISTS idp_events_full;
+        {}
+        INSERT INTO raw_records_v27 (id, source_code, native_key, block_id, block_slot, content_hash, origin_id,
+            sso_block)
+        SELECT r.id, r.source_code, r.native_key, r.block_id, coalesce(s.now, r.block_slot), r.content_hash,
+            r.origin_id, r.sso_block
+        FROM raw_records AS r LEFT JOIN temp.slots_27 AS s ON s.block_id = r.block_id AND s.before = r.block_slot
+        ORDER BY r.id;
+        DROP TABLE raw_records;
+        DROP TABLE temp.slots_27;
+        ALTER TABLE raw_records_v27 RENAME TO raw_records;
+        CREATE INDEX raw_records_key ON raw_records (native_key);",
+        RAW_RECORDS_27.replace("SOURCE_SQL", &source_sql("source_code")),
+    ))?;
+    tx.execute_batch(&view_sql(true))?;
     give_back_free_pages(tx)
 }
 

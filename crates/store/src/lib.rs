@@ -806,7 +806,7 @@ impl Batch<'_> {
         sso_block: Option<i64>,
     ) -> Result<i64> {
         let origin_id = self.origin_id(at.origin)?;
-        let (block, slot) = self.place(native_id, at, raw)?;
+        let (block, slot) = self.place(source, native_id, at, raw)?;
         let mut st = self.tx.prepare_cached(
             "INSERT INTO raw_records (source_code, native_key, block_id, block_slot, content_hash, origin_id, sso_block)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -841,9 +841,9 @@ impl Batch<'_> {
         self.sso.target(&self.tx, first.provider.as_str(), app).map(Some)
     }
 
-    /// A raw record's stored columns but its source, native id and times: its origin's id
-    /// (added if new), its location (split as migration 18 stores it) and where its bytes are.
-    fn place(&mut self, native_id: &str, at: Origin<'_>, raw: RawRef<'_>) -> Result<(i64, i64)> {
+    /// Gives a raw record a slot in its block's facts (its source, native id, location and where
+    /// its bytes are; a record stored alone gets a block of its own): its block and slot.
+    fn place(&mut self, source: Source, native_id: &str, at: Origin<'_>, raw: RawRef<'_>) -> Result<(i64, i64)> {
         let loc = raw::Location::parse(at.location);
         let (block, span) = match raw {
             RawRef::Deflated(b) => (self.insert_block(b)?, None),
@@ -854,7 +854,9 @@ impl Batch<'_> {
                 "raw block {block} was not written by this batch: a record cannot be put in it"
             ))
         })?;
-        Ok((block, facts.push(raw::Fact { native_id: raw::NativeId::new(native_id), span, loc })))
+        let fact = raw::Fact { source: Some(source), native_id: raw::NativeId::new(native_id), span, loc };
+        let slot = facts.place(fact).map_err(|why| StoreError::Corrupt(format!("raw block {block}: {why}")))?;
+        Ok((block, slot))
     }
 
     /// The id of `origin` in `raw_origins`, added if new.
@@ -1150,7 +1152,7 @@ impl Batch<'_> {
         events: &[IdpEvent],
     ) -> Result<()> {
         let earlier = blocks::read_raw(&self.tx, raw_id, native_id, Some(&self.facts))?;
-        let (_, fact, stored_ms) = blocks::fact_of(&self.tx, raw_id, Some(&self.facts))?;
+        let (old_block, fact, stored_ms) = blocks::fact_of(&self.tx, raw_id, Some(&self.facts))?;
         let location = fact.loc.text();
         let origin: Option<String> = self.tx.query_row(
             "SELECT (SELECT origin FROM raw_origins WHERE id = origin_id) FROM raw_records WHERE id = ?1",
@@ -1174,9 +1176,12 @@ impl Batch<'_> {
                 raw::compress(&earlier)
             ])?;
         // The block the earlier bytes were in stays: other records may point into it (and an
-        // import may still be writing records of it).
+        // import may still be writing records of it). It is noted for the next prune, which
+        // removes it if this was its last record, or packs it again if it holds little else
+        // (no scan finds blocks left empty: migration 27).
+        self.tx.prepare_cached("INSERT OR IGNORE INTO prune_repack (block_id) VALUES (?1)")?.execute([old_block])?;
         let origin_id = self.origin_id(at.origin)?;
-        let (block, slot) = self.place(native_id, at, raw)?;
+        let (block, slot) = self.place(source, native_id, at, raw)?;
         // The earlier version's events go: its rows, and its SSOs out of their frame.
         self.tx.prepare_cached("DELETE FROM idp_events WHERE raw_id = ?1")?.execute([raw_id])?;
         if let Some(old_block) = self.sso_block_of(raw_id)?

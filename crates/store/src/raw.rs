@@ -24,6 +24,7 @@ use flate2::Compression;
 use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 use std::io::{Read, Write};
+use trailproof_model::Source;
 
 /// The first bytes of a zstd frame (RFC 8878 §3.1.1: magic number 0xFD2FB528, little-endian).
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
@@ -267,9 +268,12 @@ impl Location {
 }
 
 /// What a block says of one record stored in it (migration 25): its native id, where its bytes
-/// lie in the block's data and where the record was read.
+/// lie in the block's data and where the record was read; since migration 27 its source too, so
+/// that the block's records are found by their key (`raw_records_key`) from its facts alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fact {
+    /// `None` only in facts written before migration 27 (which writes every block's again).
+    pub(crate) source: Option<Source>,
     pub(crate) native_id: NativeId,
     /// Bytes `start..start + len` of the block's data; `None`: all of it (a record stored
     /// alone, [`RawRef::Deflated`], is a block of its own).
@@ -295,31 +299,38 @@ impl Fact {
 }
 
 /// The facts of a block's records, a slot each (`raw_blocks.facts`, migration 25). A record's
-/// row names its block and slot; the slots are given in the order records are stored.
-#[derive(Debug, Clone, Default)]
+/// row names its block and slot. A block whose records were pushed with their ids
+/// ([`Facts::of_pushed`], an import's) has a slot for every record pushed, in the order of their
+/// bytes, and a record stored takes the slot of its bytes ([`Facts::place`]); others' slots are
+/// given in the order records are stored ([`Facts::push`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Facts {
-    slots: Vec<Fact>,
-    /// Records pushed into the block whose bytes no slot may name (an import's copies of records
-    /// stored before), sorted by their span: span and native id. A writer lists every record it
-    /// pushed ([`Facts::of_pushed`]); those that got a slot are told apart when the facts are
-    /// written ([`Facts::unstored`]). A block compressed with its ids ([`COLUMNS_IDS_HEADER`])
-    /// needs the ids of these too.
-    pushed: Vec<((u64, u64), Box<str>)>,
+    slots: Vec<Entry>,
+    /// The slots were made from the records pushed ([`Facts::of_pushed`]): a record stored takes
+    /// its own, and one not pushed is an error (the block reads only with its ids).
+    pushed: bool,
 }
 
-/// Facts are equal when they say the same (whatever a writer indexed to fill them).
-impl PartialEq for Facts {
-    fn eq(&self, other: &Facts) -> bool {
-        self.slots == other.slots && self.unstored() == other.unstored()
-    }
+/// A slot of a block's facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    Stored(Fact),
+    /// A record pushed into the block and not stored (an import's copy of a record stored
+    /// before): its span and native id, which a block compressed with its ids
+    /// ([`COLUMNS_IDS_HEADER`]) needs. No row names this slot.
+    Unstored((u64, u64), NativeId),
 }
-
-impl Eq for Facts {}
 
 /// The first byte of a facts frame's data, before compression: the encoding's version. 1:
 /// migration 25 (slots only); 2: migration 26 (entries without a slot too, written with slot
-/// number 0 and the others with theirs plus one).
-const FACTS_VERSION: u8 = 2;
+/// number 0 and the others with theirs plus one); 3: migration 27 (every slot in slot order,
+/// each with whether it is stored, its source code ([`NO_SOURCE`] for none) and its location's
+/// byte offset less the previous located record's length).
+const FACTS_VERSION: u8 = 3;
+
+/// The source code a fact without a source is written with (`blocks::source_code` gives the
+/// others).
+const NO_SOURCE: u8 = u8::MAX;
 
 /// A fact as written: offsets and numbers as differences from the slot before, so a block of
 /// records read one after another from a file costs a few bytes a record.
@@ -405,113 +416,173 @@ enum WireLoc<'a> {
 
 impl Facts {
     /// The facts of a block whose records were pushed with their ids ([`Block::push_id`]):
-    /// `(native id, start, len)` of each, none stored yet.
+    /// `(native id, start, len)` of each, none stored yet: a slot each, in the order of their
+    /// bytes.
     pub(crate) fn of_pushed<'a>(pushed: impl Iterator<Item = (&'a str, u64, u64)>) -> Facts {
-        let mut pushed: Vec<((u64, u64), Box<str>)> =
-            pushed.map(|(id, start, len)| ((start, len), id.into())).collect();
-        pushed.sort_by_key(|a| a.0);
-        Facts { slots: Vec::new(), pushed }
+        let mut slots: Vec<Entry> =
+            pushed.map(|(id, start, len)| Entry::Unstored((start, len), NativeId::new(id))).collect();
+        slots.sort_by_key(|e| e.span());
+        Facts { slots, pushed: true }
     }
 
-    /// Adds a record's fact; returns its slot.
+    /// Adds a record's fact in a slot of its own; returns its slot.
     pub(crate) fn push(&mut self, fact: Fact) -> i64 {
-        self.slots.push(fact);
+        self.slots.push(Entry::Stored(fact));
         self.slots.len() as i64 - 1
     }
 
-    /// The records pushed into the block that have no slot: those of [`Facts::of_pushed`] whose
-    /// span and id no slot has, by span.
+    /// Stores a record's fact: in the slot of its bytes for a block of [`Facts::of_pushed`],
+    /// which must have pushed it (same bytes, same id, not stored yet); else as [`Facts::push`].
+    /// Returns its slot.
+    pub(crate) fn place(&mut self, fact: Fact) -> Result<i64, String> {
+        if !self.pushed {
+            return Ok(self.push(fact));
+        }
+        let span = fact.span.ok_or("a record of a block of pushed records names no bytes of it")?;
+        let from = self.slots.partition_point(|e| e.span() < Some(span));
+        let at = (from..self.slots.len())
+            .take_while(|i| self.slots[*i].span() == Some(span))
+            .find(|i| matches!(&self.slots[*i], Entry::Unstored(_, id) if *id == fact.native_id));
+        let at = at.ok_or_else(|| {
+            format!("record {} at bytes {}+{} was not pushed into its block", fact.native_id.text(), span.0, span.1)
+        })?;
+        self.slots[at] = Entry::Stored(fact);
+        Ok(at as i64)
+    }
+
+    /// The records pushed into the block that have no slot of a stored record, by span.
+    #[cfg(test)]
     pub(crate) fn unstored(&self) -> Vec<((u64, u64), NativeId)> {
-        if self.pushed.is_empty() {
-            return Vec::new();
-        }
-        let mut named: Vec<((u64, u64), &NativeId)> =
-            self.slots.iter().filter_map(|f| Some((f.span?, &f.native_id))).collect();
-        named.sort_unstable_by_key(|(span, _)| *span);
-        let mut out = Vec::new();
-        let mut k = 0;
-        for (span, id) in &self.pushed {
-            while k < named.len() && named[k].0 < *span {
-                k += 1;
-            }
-            let id = NativeId::new(id);
-            if !named[k..].iter().take_while(|(s, _)| s == span).any(|(_, n)| **n == id) {
-                out.push((*span, id));
-            }
-        }
+        let mut out: Vec<_> = self
+            .slots
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Unstored(span, id) => Some((*span, id.clone())),
+                Entry::Stored(_) => None,
+            })
+            .collect();
+        out.sort_by_key(|a| a.0);
         out
     }
 
     /// The dictionary a block of [`COLUMNS_IDS_HEADER`] was compressed with ([`ids_dictionary`]
     /// of every record pushed into it, stored or not).
     pub(crate) fn dictionary(&self) -> Vec<u8> {
-        let stored = self.slots.iter().filter_map(|f| Some((f.span?.0, f.native_id.text().into())));
-        let unstored = self.unstored().into_iter().map(|((start, _), id)| (start, id.text().into()));
-        ids_dictionary(stored.chain(unstored).collect())
+        let entries = self.slots.iter().filter_map(|e| match e {
+            Entry::Stored(f) => Some((f.span?.0, f.native_id.text().into())),
+            Entry::Unstored((start, _), id) => Some((*start, id.text().into())),
+        });
+        ids_dictionary(entries.collect())
     }
 
+    /// The fact of slot `slot`, `None` when it has none or no stored record.
     pub(crate) fn get(&self, slot: i64) -> Option<&Fact> {
-        usize::try_from(slot).ok().and_then(|s| self.slots.get(s))
+        match usize::try_from(slot).ok().and_then(|s| self.slots.get(s))? {
+            Entry::Stored(f) => Some(f),
+            Entry::Unstored(..) => None,
+        }
     }
 
-    /// The slots' native ids, in slot order.
+    /// Every slot's native id, in slot order (a slot without a stored record too).
     pub(crate) fn native_ids(&self) -> impl Iterator<Item = &NativeId> {
-        self.slots.iter().map(|f| &f.native_id)
+        self.slots.iter().map(|e| match e {
+            Entry::Stored(f) => &f.native_id,
+            Entry::Unstored(_, id) => id,
+        })
     }
 
+    /// The slots of stored records and their facts, in slot order.
+    pub(crate) fn stored(&self) -> impl Iterator<Item = (i64, &Fact)> {
+        self.slots.iter().enumerate().filter_map(|(i, e)| match e {
+            Entry::Stored(f) => Some((i as i64, f)),
+            Entry::Unstored(..) => None,
+        })
+    }
+
+    fn stored_mut(&mut self) -> impl Iterator<Item = &mut Fact> {
+        self.slots.iter_mut().filter_map(|e| match e {
+            Entry::Stored(f) => Some(f),
+            Entry::Unstored(..) => None,
+        })
+    }
+
+    /// The number of stored records.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.slots.len()
+        self.stored().count()
     }
 
-    /// The compressed frame `raw_blocks.facts` holds. Slots are given in the order records are
-    /// stored, which an import sorts by native key; they are written in the order of their bytes
-    /// in the block (the order they were read), each with its slot number, so that offsets and
-    /// locations differ little from one to the next (14 bytes a record in slot order, 3 in this
-    /// order, on a simulated day: see BENCHMARKS.md). Records pushed into the block but not
-    /// stored are written among them, with slot number 0 (the others' are their slot plus one).
+    /// Gives slot `slot`'s record its source; `false` when no record is stored in that slot.
+    pub(crate) fn set_source(&mut self, slot: i64, source: Source) -> bool {
+        match usize::try_from(slot).ok().and_then(|s| self.slots.get_mut(s)) {
+            Some(Entry::Stored(f)) => {
+                f.source = Some(source);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Gives every stored record without a source `source`.
+    pub(crate) fn fill_sources(&mut self, source: Source) {
+        for f in self.stored_mut() {
+            f.source.get_or_insert(source);
+        }
+    }
+
+    /// These facts with their slots in the order of their records' bytes (a record stored
+    /// alone, without a span, first), as an import's block has them since migration 27, and the
+    /// slots of stored records that moved: `(slot before, slot now)`.
+    pub(crate) fn in_byte_order(&self) -> (Facts, Vec<(i64, i64)>) {
+        let mut order: Vec<usize> = (0..self.slots.len()).collect();
+        order.sort_by_key(|i| (self.slots[*i].span(), *i));
+        let mut moved = Vec::new();
+        let mut slots = Vec::with_capacity(order.len());
+        for (now, before) in order.into_iter().enumerate() {
+            if now != before && matches!(self.slots[before], Entry::Stored(_)) {
+                moved.push((before as i64, now as i64));
+            }
+            slots.push(self.slots[before].clone());
+        }
+        (Facts { slots, pushed: self.pushed }, moved)
+    }
+
+    /// These facts as a frame written before migration 27 says them: no record's source.
+    #[cfg(test)]
+    pub(crate) fn without_sources(&self) -> Facts {
+        let mut facts = self.clone();
+        for f in facts.stored_mut() {
+            f.source = None;
+        }
+        facts
+    }
+
+    /// The compressed frame `raw_facts.facts` holds: every slot in slot order (which is the
+    /// order of the records' bytes in an import's block), each with whether a record is stored
+    /// there, offsets and locations as differences from the slot before, so a block of records
+    /// read one after another from a file costs a few bytes a record (see BENCHMARKS.md).
     pub(crate) fn encode(&self) -> Result<Vec<u8>, String> {
         let failed = |e: postcard::Error| format!("a block's facts could not be encoded: {e}");
-        // (start, entry): a slot's index, or an unstored record's index plus the slots' count.
-        let n_slots = self.slots.len();
-        let unstored = self.unstored();
-        let mut order: Vec<(Option<u64>, usize)> =
-            (0..n_slots).map(|i| (self.slots[i].span.map(|(s, _)| s), i)).collect();
-        order.extend(unstored.iter().enumerate().map(|(i, (span, _))| (Some(span.0), n_slots + i)));
-        order.sort_unstable();
         let mut data = vec![FACTS_VERSION];
-        data = postcard::to_extend(&(order.len() as u64), data).map_err(failed)?;
-        let (mut end, mut record, mut byte) = (0u64, 0i64, 0i64);
+        data = postcard::to_extend(&(self.slots.len() as u64), data).map_err(failed)?;
+        let mut at = Deltas::default();
         let no_loc = Location::Text(String::new());
-        for (_, i) in order {
-            let (code, native_id, span, loc) = match self.slots.get(i) {
-                Some(f) => (i as u64 + 1, &f.native_id, f.span, &f.loc),
-                None => {
-                    let (span, id) = &unstored[i - n_slots];
-                    (0, id, Some(*span), &no_loc)
+        let mut source = NO_SOURCE;
+        for entry in &self.slots {
+            let (stored, native_id, span, loc) = match entry {
+                Entry::Stored(f) => {
+                    source = f.source.map_or(NO_SOURCE, |s| crate::blocks::source_code(s) as u8);
+                    (true, &f.native_id, f.span, &f.loc)
                 }
-            };
-            let span = match span {
-                None => WireSpan::Whole,
-                Some((start, len)) => {
-                    let gap = (start as i64).wrapping_sub(end as i64);
-                    end = start.wrapping_add(len);
-                    WireSpan::Part(gap, len)
-                }
-            };
-            let loc = match loc {
-                Location::At { record: r, byte: b } => {
-                    let w = WireLoc::At(r.wrapping_sub(record), b.wrapping_sub(byte));
-                    (record, byte) = (*r, *b);
-                    w
-                }
-                Location::Text(t) => WireLoc::Text(t),
+                // A record not stored repeats the source before it (free once compressed).
+                Entry::Unstored(span, id) => (false, id, Some(*span), &no_loc),
             };
             let id = match native_id {
                 NativeId::Uuid(b) => WireId::Uuid(*b),
                 NativeId::Text(t) => WireId::Text(t),
             };
-            data = postcard::to_extend(&(code, id, span, loc), data).map_err(failed)?;
+            let (span, loc) = at.write(span, loc);
+            data = postcard::to_extend(&(stored, source, id, span, loc), data).map_err(failed)?;
         }
         Ok(compress_block(&data))
     }
@@ -523,7 +594,7 @@ impl Facts {
         let Some((&version, rest)) = data.split_first() else {
             return Err(corrupt("they are empty".into()));
         };
-        if version != 1 && version != FACTS_VERSION {
+        if !(1..=FACTS_VERSION).contains(&version) {
             return Err(corrupt(format!("encoding version {version} is not known to this trailproof")));
         }
         let (n, mut rest) = postcard::take_from_bytes::<u64>(rest).map_err(|e| corrupt(e.to_string()))?;
@@ -533,47 +604,55 @@ impl Facts {
             .ok()
             .filter(|n| n.saturating_mul(4) <= rest.len())
             .ok_or_else(|| corrupt(format!("they claim {n} slots")))?;
+        if version == 3 {
+            let mut slots = Vec::with_capacity(n);
+            let mut at = Deltas::default();
+            for slot in 0..n {
+                let ((stored, source, id, span, loc), next) =
+                    postcard::take_from_bytes::<(bool, u8, WireId<'_>, WireSpan, WireLoc<'_>)>(rest)
+                        .map_err(|e| corrupt(e.to_string()))?;
+                rest = next;
+                let (span, loc) = at.read(span, loc);
+                let native_id = NativeId::of_wire(id);
+                slots.push(if stored {
+                    let source = source_of(source).map_err(|why| corrupt(format!("slot {slot}: {why}")))?;
+                    Entry::Stored(Fact { source, native_id, span, loc })
+                } else {
+                    let span = span.ok_or_else(|| corrupt(format!("slot {slot}: a record not stored has no place")))?;
+                    Entry::Unstored(span, native_id)
+                });
+            }
+            if !rest.is_empty() {
+                return Err(corrupt(format!("{} bytes follow the last slot", rest.len())));
+            }
+            return Ok(Facts { slots, pushed: false });
+        }
+        // Versions 1 and 2: entries in the order of their bytes, each with its slot; records
+        // not stored (version 2, slot code 0) come after the stored ones' slots.
         let mut slots: Vec<Option<Fact>> = vec![None; n];
         let mut unstored = Vec::new();
-        let (mut end, mut record, mut byte) = (0u64, 0i64, 0i64);
+        let mut at = Deltas::before_27();
         for _ in 0..n {
             let ((code, id, span, loc), next) =
                 postcard::take_from_bytes::<(u64, WireId<'_>, WireSpan, WireLoc<'_>)>(rest)
                     .map_err(|e| corrupt(e.to_string()))?;
             rest = next;
-            let span = match span {
-                WireSpan::Whole => None,
-                WireSpan::Part(gap, len) => {
-                    let start = (end as i64).wrapping_add(gap) as u64;
-                    end = start.wrapping_add(len);
-                    Some((start, len))
-                }
-            };
-            let loc = match loc {
-                WireLoc::At(dr, db) => {
-                    (record, byte) = (record.wrapping_add(dr), byte.wrapping_add(db));
-                    Location::At { record, byte }
-                }
-                WireLoc::Text(t) => Location::Text(t.to_string()),
-            };
-            let native_id = match id {
-                WireId::Uuid(b) => NativeId::Uuid(b),
-                WireId::Text(t) => NativeId::Text(t.into()),
-            };
+            let (span, loc) = at.read(span, loc);
+            let native_id = NativeId::of_wire(id);
             // Version 1 gives every entry's slot; version 2 the slot plus one, 0 for a record
             // not stored.
             let slot = match (version, code) {
                 (1, slot) => slot,
                 (_, 0) => {
                     let span = span.ok_or_else(|| corrupt("a record not stored has no place in the block".into()))?;
-                    unstored.push((span, native_id.text().into_boxed_str()));
+                    unstored.push(Entry::Unstored(span, native_id));
                     continue;
                 }
                 (_, code) => code - 1,
             };
             let place = usize::try_from(slot).ok().and_then(|s| slots.get_mut(s)).filter(|p| p.is_none());
             let place = place.ok_or_else(|| corrupt(format!("slot {slot} is out of range or given twice")))?;
-            *place = Some(Fact { native_id, span, loc });
+            *place = Some(Fact { source: None, native_id, span, loc });
         }
         if !rest.is_empty() {
             return Err(corrupt(format!("{} bytes follow the last slot", rest.len())));
@@ -583,8 +662,109 @@ impl Facts {
         if slots[..stored].iter().any(Option::is_none) {
             return Err(corrupt(format!("slots are missing: {stored} stored records, slots up to {n}")));
         }
-        unstored.sort_by_key(|a| a.0);
-        Ok(Facts { slots: slots.into_iter().flatten().collect(), pushed: unstored })
+        unstored.sort_by_key(Entry::span);
+        let slots = slots.into_iter().flatten().map(Entry::Stored).chain(unstored).collect();
+        Ok(Facts { slots, pushed: false })
+    }
+}
+
+impl Entry {
+    fn span(&self) -> Option<(u64, u64)> {
+        match self {
+            Entry::Stored(f) => f.span,
+            Entry::Unstored(span, _) => Some(*span),
+        }
+    }
+}
+
+impl NativeId {
+    fn of_wire(id: WireId<'_>) -> NativeId {
+        match id {
+            WireId::Uuid(b) => NativeId::Uuid(b),
+            WireId::Text(t) => NativeId::Text(t.into()),
+        }
+    }
+}
+
+/// The source of a code written in a facts frame.
+fn source_of(code: u8) -> Result<Option<Source>, String> {
+    match code {
+        NO_SOURCE => Ok(None),
+        code => crate::blocks::source_of_code(i64::from(code))
+            .map(Some)
+            .ok_or_else(|| format!("source code {code} is not known")),
+    }
+}
+
+/// The running values a facts frame's offsets and locations are written against: the end of
+/// the previous slot's bytes; the previous numbered location; and, since version 3, the length
+/// of that location's record, which its next one's byte offset is written less (records read
+/// one after another from a file lie a separator apart).
+#[derive(Default)]
+struct Deltas {
+    end: u64,
+    record: i64,
+    byte: i64,
+    len: i64,
+    /// Versions 1 and 2: the byte offset less the previous one's only.
+    without_len: bool,
+}
+
+impl Deltas {
+    fn before_27() -> Deltas {
+        Deltas { without_len: true, ..Deltas::default() }
+    }
+
+    fn write<'a>(&mut self, span: Option<(u64, u64)>, loc: &'a Location) -> (WireSpan, WireLoc<'a>) {
+        let span = match span {
+            None => WireSpan::Whole,
+            Some((start, len)) => {
+                let gap = (start as i64).wrapping_sub(self.end as i64);
+                self.end = start.wrapping_add(len);
+                WireSpan::Part(gap, len)
+            }
+        };
+        let loc = match loc {
+            Location::At { record, byte } => {
+                let w =
+                    WireLoc::At(record.wrapping_sub(self.record), byte.wrapping_sub(self.byte).wrapping_sub(self.len));
+                self.located(*record, *byte, &span);
+                w
+            }
+            Location::Text(t) => WireLoc::Text(t),
+        };
+        (span, loc)
+    }
+
+    fn read(&mut self, span: WireSpan, loc: WireLoc<'_>) -> (Option<(u64, u64)>, Location) {
+        let wire = span;
+        let span = match &wire {
+            WireSpan::Whole => None,
+            WireSpan::Part(gap, len) => {
+                let start = (self.end as i64).wrapping_add(*gap) as u64;
+                self.end = start.wrapping_add(*len);
+                Some((start, *len))
+            }
+        };
+        let loc = match loc {
+            WireLoc::At(dr, db) => {
+                let (record, byte) = (self.record.wrapping_add(dr), self.byte.wrapping_add(db).wrapping_add(self.len));
+                self.located(record, byte, &wire);
+                Location::At { record, byte }
+            }
+            WireLoc::Text(t) => Location::Text(t.to_string()),
+        };
+        (span, loc)
+    }
+
+    fn located(&mut self, record: i64, byte: i64, span: &WireSpan) {
+        (self.record, self.byte) = (record, byte);
+        if !self.without_len {
+            self.len = match span {
+                WireSpan::Part(_, len) => *len as i64,
+                WireSpan::Whole => 0,
+            };
+        }
     }
 }
 
@@ -815,12 +995,25 @@ mod tests {
         let mut facts = Facts::of_pushed(pushed.iter().map(|(id, s, l, _)| (id.as_str(), *s as u64, *l as u64)));
         // Every other record stored (in another order than pushed), the rest copies not stored.
         for (id, start, len, _) in pushed.iter().rev().step_by(2) {
-            facts.push(Fact {
-                native_id: NativeId::new(id),
-                span: Some((*start as u64, *len as u64)),
-                loc: Location::At { record: 1, byte: *start as i64 },
-            });
+            let slot = facts
+                .place(Fact {
+                    source: Some(Source::Google),
+                    native_id: NativeId::new(id),
+                    span: Some((*start as u64, *len as u64)),
+                    loc: Location::At { record: 1, byte: *start as i64 },
+                })
+                .unwrap();
+            assert_eq!(pushed[slot as usize].0, *id, "a record stored takes the slot of its bytes");
         }
+        // A record not pushed, or pushed and stored already, has no slot to take.
+        let again = Fact {
+            source: Some(Source::Google),
+            native_id: NativeId::new(&pushed[1].0),
+            span: Some((pushed[1].1 as u64, pushed[1].2 as u64)),
+            loc: Location::Text(String::new()),
+        };
+        assert!(facts.place(again.clone()).is_err());
+        assert!(facts.place(Fact { native_id: NativeId::new("g/999"), ..again }).is_err());
         let facts = Facts::decode(&facts.encode().unwrap(), 1).unwrap();
         assert_eq!(facts.len(), 150);
         let data = decompress_block(&packed, Some(&facts)).unwrap();
@@ -829,6 +1022,7 @@ mod tests {
         }
         let mut other = Facts::of_pushed(pushed.iter().map(|(id, s, l, _)| (id.as_str(), *s as u64, *l as u64)));
         other.push(Fact {
+            source: None,
             native_id: NativeId::new("g/999"),
             span: Some((1 << 40, 1)),
             loc: Location::Text(String::new()),
@@ -851,6 +1045,47 @@ mod tests {
         assert_eq!(facts.get(0).unwrap().native_id, NativeId::Uuid([7; 16]));
         assert_eq!(facts.get(1).unwrap().loc, Location::At { record: 1, byte: 0 });
         assert!(facts.unstored().is_empty());
+        assert!(facts.get(0).unwrap().source.is_none(), "version 1 names no source");
+    }
+
+    /// A facts frame of migration 26 (version 2: slot plus one, 0 for a record not stored)
+    /// reads as before, without sources; version 3 gives each stored record's.
+    #[test]
+    fn facts_of_version_2_read_as_before_and_3_with_sources() {
+        let mut data = vec![2u8];
+        data = postcard::to_extend(&2u64, data).unwrap();
+        data = postcard::to_extend(&(1u64, WireId::Text("b"), WireSpan::Part(0, 5), WireLoc::At(1, 0)), data).unwrap();
+        data = postcard::to_extend(&(0u64, WireId::Text("c"), WireSpan::Part(0, 3), WireLoc::Text("")), data).unwrap();
+        let facts = Facts::decode(&compress_block(&data), 3).unwrap();
+        assert_eq!(facts.len(), 1);
+        assert_eq!(facts.get(0).unwrap().span, Some((0, 5)));
+        assert!(facts.get(0).unwrap().source.is_none());
+        assert_eq!(facts.unstored(), vec![((5, 3), NativeId::new("c"))]);
+
+        // Version 3: every slot in order, whether stored, its source; a byte offset less the
+        // previous located record's length.
+        let mut data = vec![3u8];
+        data = postcard::to_extend(&3u64, data).unwrap();
+        data = postcard::to_extend(&(true, 2u8, WireId::Text("b"), WireSpan::Part(0, 5), WireLoc::At(1, 10)), data)
+            .unwrap();
+        data = postcard::to_extend(&(false, 2u8, WireId::Text("x"), WireSpan::Part(0, 4), WireLoc::Text("")), data)
+            .unwrap();
+        data = postcard::to_extend(&(true, 1u8, WireId::Text("c"), WireSpan::Part(0, 3), WireLoc::At(1, 2)), data)
+            .unwrap();
+        let facts = Facts::decode(&compress_block(&data), 3).unwrap();
+        assert_eq!(facts.get(0).unwrap().source, Some(Source::Google));
+        assert_eq!(facts.get(0).unwrap().loc, Location::At { record: 1, byte: 10 });
+        assert!(facts.get(1).is_none(), "slot 1 holds a record not stored");
+        assert_eq!(facts.unstored(), vec![((5, 4), NativeId::new("x"))]);
+        assert_eq!(facts.get(2).unwrap().source, Some(Source::Entra));
+        assert_eq!(facts.get(2).unwrap().span, Some((9, 3)));
+        assert_eq!(facts.get(2).unwrap().loc, Location::At { record: 2, byte: 10 + 5 + 2 });
+        assert_eq!(Facts::decode(&facts.encode().unwrap(), 3).unwrap(), facts);
+        // Version, count, the first slot's stored flag, its source.
+        let mut unknown = data.clone();
+        assert_eq!(unknown[..4], [3, 3, 1, 2]);
+        unknown[3] = 77;
+        assert!(Facts::decode(&compress_block(&unknown), 3).unwrap_err().contains("source code 77"));
     }
 
     /// Records of one shape come out smaller as columns than compressed one after another.
@@ -931,8 +1166,18 @@ mod tests {
     }
 
     fn fact() -> impl Strategy<Value = Fact> {
-        (native_id(), prop::option::of((any::<u64>(), any::<u64>())), location())
-            .prop_map(|(native_id, span, loc)| Fact { native_id: NativeId::new(&native_id), span, loc })
+        (
+            prop::option::of(prop::sample::select(Source::ALL.to_vec())),
+            native_id(),
+            prop::option::of((any::<u64>(), any::<u64>())),
+            location(),
+        )
+            .prop_map(|(source, native_id, span, loc)| Fact {
+                source,
+                native_id: NativeId::new(&native_id),
+                span,
+                loc,
+            })
     }
 
     #[test]
@@ -969,6 +1214,7 @@ mod tests {
         let mut facts = Facts::default();
         for i in 0..50u64 {
             facts.push(Fact {
+                source: Some(Source::Google),
                 native_id: NativeId::new(&format!("id-{i}")),
                 span: Some((i * 900, 900)),
                 loc: Location::At { record: i as i64, byte: (i * 901) as i64 },
@@ -988,7 +1234,8 @@ mod tests {
         assert!(Facts::decode(b"not a frame", 7).is_err());
         assert_eq!(Facts::decode(&frame, 7).unwrap(), facts);
         // A slot given twice (and so another missing) is refused.
-        let mut twice = vec![FACTS_VERSION];
+        // (version 2, where each entry gives its slot).
+        let mut twice = vec![2u8];
         twice = postcard::to_extend(&2u64, twice).unwrap();
         for _ in 0..2 {
             let entry = (1u64, WireId::Text("x"), WireSpan::Whole, WireLoc::Text(""));
@@ -1001,20 +1248,27 @@ mod tests {
     fn a_fact_names_its_bytes_or_the_whole_block() {
         let data = b"0123456789";
         assert_eq!(
-            Fact { native_id: NativeId::new(""), span: Some((2, 3)), loc: Location::Text(String::new()) }
+            Fact { source: None, native_id: NativeId::new(""), span: Some((2, 3)), loc: Location::Text(String::new()) }
                 .bytes(data)
                 .unwrap(),
             b"234"
         );
         assert_eq!(
-            Fact { native_id: NativeId::new(""), span: None, loc: Location::Text(String::new()) }.bytes(data).unwrap(),
+            Fact { source: None, native_id: NativeId::new(""), span: None, loc: Location::Text(String::new()) }
+                .bytes(data)
+                .unwrap(),
             data
         );
         for span in [(8, 3), (11, 0), (u64::MAX, 2), (2, u64::MAX)] {
             assert!(
-                Fact { native_id: NativeId::new(""), span: Some(span), loc: Location::Text(String::new()) }
-                    .bytes(data)
-                    .is_err(),
+                Fact {
+                    source: None,
+                    native_id: NativeId::new(""),
+                    span: Some(span),
+                    loc: Location::Text(String::new())
+                }
+                .bytes(data)
+                .is_err(),
                 "{span:?}"
             );
         }
@@ -1034,6 +1288,47 @@ mod tests {
             }
             prop_assert_eq!(back.get(slots.len() as i64), None);
             prop_assert_eq!(back.get(-1), None);
+        }
+
+        /// A block of pushed records, some stored (in any order) and some not: each stored record
+        /// keeps the slot of its bytes, the others their span and id, and the dictionary stays
+        /// the one the block was compressed with.
+        #[test]
+        fn pushed_facts_round_trip(
+            records in prop::collection::vec((native_id(), 1u64..5000, location(), any::<bool>(), any::<u32>()), 0..60)
+        ) {
+            let mut start = 0;
+            let pushed: Vec<(String, u64, u64)> = records
+                .iter()
+                .map(|(id, len, ..)| {
+                    let at = (id.clone(), start, *len);
+                    start += len + 1;
+                    at
+                })
+                .collect();
+            let mut facts = Facts::of_pushed(pushed.iter().map(|(id, s, l)| (id.as_str(), *s, *l)));
+            let dictionary = facts.dictionary();
+            let mut order: Vec<usize> = (0..records.len()).collect();
+            order.sort_by_key(|i| records[*i].4);
+            let mut stored = Vec::new();
+            for i in order.into_iter().filter(|i| records[*i].3) {
+                let fact = Fact {
+                    source: Some(Source::ALL[i % Source::ALL.len()]),
+                    native_id: NativeId::new(&pushed[i].0),
+                    span: Some((pushed[i].1, pushed[i].2)),
+                    loc: records[i].2.clone(),
+                };
+                prop_assert_eq!(facts.place(fact.clone()).unwrap(), i as i64);
+                stored.push((i, fact));
+            }
+            prop_assert_eq!(facts.dictionary(), dictionary.clone());
+            let back = Facts::decode(&facts.encode().unwrap(), 1).unwrap();
+            prop_assert_eq!(&back, &Facts { pushed: false, ..facts });
+            prop_assert_eq!(back.dictionary(), dictionary);
+            prop_assert_eq!(back.len(), stored.len());
+            for (i, fact) in &stored {
+                prop_assert_eq!(back.get(*i as i64), Some(fact));
+            }
         }
 
         #[test]

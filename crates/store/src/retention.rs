@@ -32,12 +32,13 @@
 //! - **Coverage** before what is kept is removed (it would claim records that are gone), except
 //!   back to the earliest kept event of a live IdP session (its start-to-SSO span stays covered).
 //! - **Crash safety.** Work goes a chunk of 4,096 row ids at a time, each in one transaction
-//!   that folds the baselines, removes the events, their raw records (and earlier versions) and
-//!   the blocks left empty, and notes the chunk done (`prune_chunks`): a kill loses nothing and a
-//!   rerun finishes the job. The seal is written first, in its own transaction. The blocks a
-//!   chunk thinned are noted (`prune_repack`) with it and packed again after the chunks, each
-//!   once, a few per transaction, each note removed with its packing: a prune killed before
-//!   that leaves them for the next. Meanwhile the log is copied into the database on a thread
+//!   that folds the baselines, removes the events and their raw records (and earlier versions),
+//!   and notes the chunk done (`prune_chunks`): a kill loses nothing and a rerun finishes the
+//!   job. The seal is written first, in its own transaction. The blocks a chunk thinned are
+//!   noted (`prune_repack`) with it, as are those a writer left behind when it stored a later
+//!   version of a record in another block; after the chunks each is removed if no record is
+//!   left in it, or packed again, once, a few per transaction, each note removed with its
+//!   packing: a prune killed before that leaves them for the next. Meanwhile the log is copied into the database on a thread
 //!   of its own (`WalCopier`), as an import does.
 //! - **Locks.** The same an import holds: the write lock per transaction (`BEGIN IMMEDIATE`), and
 //!   the OS lock on `<db>.bulk-lock` for the whole prune, so no bulk import drops the indexes
@@ -173,13 +174,25 @@ struct Cited {
     id: String,
 }
 
+/// What [`Store::repack_noted`] did to the blocks noted.
+#[derive(Default)]
+struct Packed {
+    removed: u64,
+    repacked: u64,
+}
+
+/// What [`Store::repack_block`] did to a block.
+enum Repack {
+    Removed,
+    Repacked,
+    Kept,
+}
+
 /// Counts of one chunk.
 #[derive(Default)]
 struct ChunkCounts {
     deleted: u64,
     raw: u64,
-    blocks: u64,
-    repacked: u64,
     history: u64,
     evidence: u64,
     live: u64,
@@ -194,8 +207,6 @@ impl ChunkCounts {
     fn add_to(&self, rep: &mut PruneReport, page_size: u64) {
         rep.chunks += 1;
         rep.raw_records += self.raw;
-        rep.raw_blocks += self.blocks;
-        rep.raw_blocks_repacked += self.repacked;
         rep.raw_history += self.history;
         rep.kept_evidence += self.evidence;
         rep.kept_live_sessions += self.live;
@@ -334,26 +345,19 @@ impl Store {
         if let Some(c) = copier {
             c.stop(self)?;
         }
-        let (live_min, (repacked, freed_pages)) = done?;
-        rep.raw_blocks_repacked += repacked;
+        let (live_min, (packed, freed_pages)) = done?;
+        rep.raw_blocks_repacked += packed.repacked;
+        rep.raw_blocks += packed.removed;
         rep.bytes_freed += freed_pages * page_size;
 
         // 3. Coverage before what is kept, and the re-judge queue below the seal.
         let cov_cut = live_min.map_or(before, |m| m.min(before));
         let (idp_events, raw_records) = (rep.idp_events, rep.raw_records);
-        let (coverage_rows, blocks, strings, origins, freed_pages) = self.prune_step(dry, |s| {
+        let (coverage_rows, strings, origins, freed_pages) = self.prune_step(dry, |s| {
             let free0 = s.pragma_i64("freelist_count")?;
             let gone = s.conn.execute("DELETE FROM coverage WHERE end_ms < ?1", [cov_cut])?;
             let cut = s.conn.execute("UPDATE coverage SET start_ms = ?1 WHERE start_ms < ?1", [cov_cut])?;
             s.conn.execute("DELETE FROM rejudge_queue WHERE to_ms < ?1", [seal])?;
-            // Blocks no record points into any more: every record of them was replaced by a later
-            // version stored elsewhere (an import writes a block and its records in one
-            // transaction, and holds the lock this prune holds, so none is half-written).
-            let blocks = s.conn.execute(
-                "DELETE FROM raw_blocks WHERE NOT EXISTS
-                    (SELECT 1 FROM raw_records INDEXED BY raw_records_block WHERE block_id = raw_blocks.id)",
-                [],
-            )? as u64;
             let strings = if idp_events > 0 { remove_unused_strings(&s.conn)? } else { 0 };
             let origins = if raw_records > 0 {
                 s.conn.execute(
@@ -365,10 +369,9 @@ impl Store {
                 0
             };
             let freed = (s.pragma_i64("freelist_count")? - free0).max(0) as u64;
-            Ok(((gone + cut) as u64, blocks, strings, origins, freed))
+            Ok(((gone + cut) as u64, strings, origins, freed))
         })?;
         rep.coverage_rows = coverage_rows;
-        rep.raw_blocks += blocks;
         rep.unused_strings = strings;
         rep.unused_origins = origins;
         rep.bytes_freed += freed_pages * page_size;
@@ -835,12 +838,8 @@ impl Store {
             )? as u64;
             c.raw +=
                 self.conn.execute("DELETE FROM raw_records WHERE id IN (SELECT id FROM temp.prune_raw)", [])? as u64;
-            c.blocks += self.conn.execute(
-                    "DELETE FROM raw_blocks WHERE id IN (SELECT id FROM temp.prune_blocks)
-                     AND NOT EXISTS (SELECT 1 FROM raw_records INDEXED BY raw_records_block WHERE block_id = raw_blocks.id)",
-                    [],
-                )? as u64;
-            // Packed once each after the chunks (`repack_noted`). Each noted block is sought by
+            // Removed if left empty, or packed again, once each after the chunks
+            // (`repack_noted`). Each noted block is sought by
             // id: `id IN (SELECT id FROM raw_blocks)` read every block's row at each call, a
             // page each, and a prune calls this for every chunk and SSO frame (on a 10,000-user
             // store pruned daily, 9,166 blocks and 8 s of the day's prune by day 10).
@@ -965,28 +964,31 @@ impl Store {
         Ok(())
     }
 
-    /// Packs again, each once, the blocks the chunks of a prune noted in `prune_repack` (this
-    /// prune's, or a killed one's): where the records a block still holds are less than half of
-    /// its bytes, they go into a new block of their own and the old block is deleted. Without
-    /// it, one cited record (or a live session's step) keeps its whole block on disk, pruned
-    /// records included: with a verdict's evidence spread over most blocks, a store pruned daily
-    /// kept growing by half the rate of one never pruned (`scripts/bench-month.sh`). The bytes of
-    /// every record stay as they were. A few blocks per transaction, each block's note removed
-    /// with its packing. Returns the blocks packed again and the pages freed.
-    fn repack_noted(&mut self, dry: bool, copier: Option<&crate::WalCopier>) -> Result<(u64, u64)> {
-        let (mut repacked, mut freed) = (0, 0);
-        while let Some((n, f)) = self.prune_step(dry, |s| s.repack_noted_page())? {
-            repacked += n;
+    /// Packs again, each once, the blocks noted in `prune_repack` (by this prune's chunks, a
+    /// killed prune's, or an import that stored a later version of a record elsewhere): a block
+    /// no record points into any more is removed; where the records a block still holds are
+    /// less than half of its bytes, they go into a new block of their own and the old block is
+    /// deleted. Without it, one cited record (or a live session's step) keeps its whole block on
+    /// disk, pruned records included: with a verdict's evidence spread over most blocks, a store
+    /// pruned daily kept growing by half the rate of one never pruned (`scripts/bench-month.sh`).
+    /// The bytes of every record stay as they were. A few blocks per transaction, each block's
+    /// note removed with its packing. Returns the blocks removed and packed again, and the pages
+    /// freed.
+    fn repack_noted(&mut self, dry: bool, copier: Option<&crate::WalCopier>) -> Result<(Packed, u64)> {
+        let (mut packed, mut freed) = (Packed::default(), 0);
+        while let Some((p, f)) = self.prune_step(dry, |s| s.repack_noted_page())? {
+            packed.removed += p.removed;
+            packed.repacked += p.repacked;
             freed += f;
             if let Some(c) = copier {
                 c.restart_if_long(self, crate::walcopy::RESTART_BYTES)?;
             }
         }
-        Ok((repacked, freed))
+        Ok((packed, freed))
     }
 
     /// One transaction's worth of [`Store::repack_noted`]: `None` when no block is noted.
-    fn repack_noted_page(&self) -> Result<Option<(u64, u64)>> {
+    fn repack_noted_page(&self) -> Result<Option<(Packed, u64)>> {
         const PER_TRANSACTION: i64 = 16;
         let free0 = self.pragma_i64("freelist_count")?;
         let ids: Vec<i64> = self
@@ -997,32 +999,35 @@ impl Store {
         if ids.is_empty() {
             return Ok(None);
         }
-        let mut n = 0;
+        let mut packed = Packed::default();
         for id in &ids {
-            n += u64::from(self.repack_block(*id)?);
+            match self.repack_block(*id)? {
+                Repack::Removed => packed.removed += 1,
+                Repack::Repacked => packed.repacked += 1,
+                Repack::Kept => {}
+            }
             self.conn.prepare_cached("DELETE FROM prune_repack WHERE block_id = ?1")?.execute([id])?;
         }
         let freed = (self.pragma_i64("freelist_count")? - free0).max(0) as u64;
-        Ok(Some((n, freed)))
+        Ok(Some((packed, freed)))
     }
 
-    /// Packs block `id` again with its remaining records alone when they are less than half of
-    /// its bytes (see [`Store::repack_noted`]); `false` when it was left as it is (or is gone).
-    fn repack_block(&self, id: i64) -> Result<bool> {
-        let blob: Option<Vec<u8>> = self
-            .conn
-            .prepare_cached("SELECT data FROM raw_blocks WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        let Some(blob) = blob else { return Ok(false) };
-        let (facts, stored_ms) = crate::blocks::facts_of(&self.conn, id)?;
+    /// Removes block `id` when no record points into it any more, packs it again with its
+    /// remaining records alone when they are less than half of its bytes (see
+    /// [`Store::repack_noted`]), else leaves it as it is (or it is gone).
+    fn repack_block(&self, id: i64) -> Result<Repack> {
+        let Some((facts, stored_ms)) = crate::blocks::facts_of_any(&self.conn, id)? else { return Ok(Repack::Kept) };
+        let live = crate::blocks::live_records(&self.conn, id, &facts)?;
+        if live.is_empty() {
+            // An import writes a block and its records in one transaction, and holds the lock
+            // this prune holds: a block without records is one whose records all went.
+            self.conn.execute("DELETE FROM raw_blocks WHERE id = ?1", [id])?;
+            return Ok(Repack::Removed);
+        }
+        let blob: Vec<u8> =
+            self.conn.prepare_cached("SELECT data FROM raw_blocks WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
         let data = raw::decompress_block(&blob, Some(&facts))
             .map_err(|e| StoreError::Corrupt(format!("raw block {id}: {e}")))?;
-        let live: Vec<(i64, i64)> = self
-            .conn
-            .prepare_cached("SELECT id, block_slot FROM raw_records INDEXED BY raw_records_block WHERE block_id = ?1")?
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
         let mut kept = Vec::with_capacity(live.len());
         for (rid, slot) in live {
             let fact = facts
@@ -1031,8 +1036,8 @@ impl Store {
             kept.push((rid, fact));
         }
         let live_bytes: u64 = kept.iter().map(|(_, f)| f.len_in(data.len())).sum();
-        if kept.is_empty() || live_bytes.saturating_mul(2) >= data.len() as u64 {
-            return Ok(false);
+        if live_bytes.saturating_mul(2) >= data.len() as u64 {
+            return Ok(Repack::Kept);
         }
         let mut block = raw::Block::default();
         let mut new_facts = raw::Facts::default();
@@ -1041,6 +1046,7 @@ impl Store {
             let bytes = fact.bytes(&data).map_err(|why| StoreError::Corrupt(format!("raw record {rid}: {why}")))?;
             let (start, len) = block.push_id(bytes, &fact.native_id.text());
             let slot = new_facts.push(raw::Fact {
+                source: fact.source,
                 native_id: fact.native_id.clone(),
                 span: Some((start as u64, len as u64)),
                 loc: fact.loc.clone(),
@@ -1055,7 +1061,7 @@ impl Store {
             up.execute(params![rid, new_id, slot])?;
         }
         self.conn.execute("DELETE FROM raw_blocks WHERE id = ?1", [id])?;
-        Ok(true)
+        Ok(Repack::Repacked)
     }
 
     /// Folds the successful ConsoleLogins among `temp.prune_ids` into `aws_baseline`, as the

@@ -927,11 +927,25 @@ pub const MIGRATIONS: &[&str] = &[
     UPDATE raw_records SET native_key = native_key >> 17;
     CREATE INDEX raw_records_key ON raw_records (native_key);
     "#,
+    // 27 (issue 18): no index of raw records by block (`raw_records_block`, 11 bytes a record).
+    // A block's facts name each slot's source (facts version 3), so its records are sought by
+    // key from its facts (`blocks::live_records`): what a prune needs, once per block it packs
+    // again or removes. Blocks left without records are noted where they are left (a record
+    // replaced by a later version in another block: `prune_repack`), not found by a scan of every
+    // block at each prune. This SQL notes those left before; then `blocks::migrate_sources`
+    // writes every block's facts again with sources and rebuilds `raw_records` without the
+    // index and without the foreign key on `block_id` (with it, removing a block made SQLite
+    // seek the rows pointing into it). Measured: BENCHMARKS.md ("No index by block").
+    r#"
+    INSERT OR IGNORE INTO prune_repack (block_id)
+        SELECT block_id FROM raw_facts AS f
+        WHERE NOT EXISTS (SELECT 1 FROM raw_records INDEXED BY raw_records_block WHERE block_id = f.block_id);
+    "#,
 ];
 
 /// Migrations whose step in Rust rebuilds a table (their foreign keys are checked as for a
 /// migration whose SQL drops one).
-pub(crate) const REBUILT_IN_RUST: &[usize] = &[25];
+pub(crate) const REBUILT_IN_RUST: &[usize] = &[25, 27];
 
 /// Migrations whose SQL is followed by a step in Rust (by migration number).
 pub(crate) fn rust_step(n: usize, tx: &rusqlite::Transaction<'_>) -> crate::Result<()> {
@@ -939,6 +953,7 @@ pub(crate) fn rust_step(n: usize, tx: &rusqlite::Transaction<'_>) -> crate::Resu
         24 => crate::sso::migrate_rows(tx),
         25 => crate::blocks::migrate(tx),
         26 => crate::blocks::give_back_free_pages(tx),
+        27 => crate::blocks::migrate_sources(tx),
         _ => Ok(()),
     }
 }

@@ -1811,6 +1811,153 @@ fn prune_removes_a_block_whose_records_were_all_replaced_by_later_versions() {
     }
 }
 
+/// Migration 27 on a store of schema 26 (facts without sources, an index of records by block):
+/// every block's facts gain each record's source, so a block's records are found from its facts
+/// (here a block holding two sources' records); the index by block and the foreign key go; a
+/// block whose records were all replaced before the migration is noted, and the next prune
+/// removes it; every record reads back as stored.
+#[test]
+fn migration_27_finds_each_blocks_records_from_its_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tp.db");
+    let t0 = 1_793_527_200_000;
+    let mut stored: Vec<(Source, String, Vec<u8>)> = Vec::new();
+    let mixed = {
+        let mut s = Store::open(&path).unwrap();
+        // Entra's three records twice, the second time as later versions: the first block is
+        // left without records.
+        for version in 0..2 {
+            let mut b = s.batch().unwrap();
+            let mut block = raw::Block::default();
+            let mut refs = Vec::new();
+            for i in 0..3 {
+                let id = format!("entra-{i}");
+                let bytes = format!(r#"{{"id":"{id}","v":{version}}}"#).into_bytes();
+                refs.push((id.clone(), bytes.clone(), block.push(&bytes)));
+            }
+            let block_id = b.insert_block(&block.finish()).unwrap();
+            for (k, (id, bytes, (start, len))) in refs.into_iter().enumerate() {
+                let e = IdpEvent {
+                    event_id: id.clone(),
+                    time_ms: t0 + k as i64,
+                    mfa: if version == 0 { MfaClaim::SingleFactor } else { MfaClaim::Verified },
+                    ..idp(&id)
+                };
+                let raw = RawRef::InBlock { block_id, start, len };
+                b.insert_idp_record(Source::Entra, &id, at(), raw, Some(content_hash(&bytes)), &[e]).unwrap();
+                if version == 1 {
+                    stored.push((Source::Entra, id, bytes));
+                }
+            }
+            b.commit().unwrap();
+        }
+        // A block of Okta and Google records.
+        let mut b = s.batch().unwrap();
+        let mut block = raw::Block::default();
+        let mut refs = Vec::new();
+        for i in 0..40 {
+            let (source, id) =
+                if i % 3 == 0 { (Source::Google, format!("app/g-{i}")) } else { (Source::Okta, format!("o-{i}")) };
+            let bytes = format!(r#"{{"id":"{id}","n":{i}}}"#).into_bytes();
+            refs.push((source, id, bytes.clone(), block.push(&bytes)));
+        }
+        let mixed = b.insert_block(&block.finish()).unwrap();
+        // Stored in the reverse of their bytes' order: their slots too.
+        for (source, id, bytes, (start, len)) in refs.into_iter().rev() {
+            let raw = RawRef::InBlock { block_id: mixed, start, len };
+            b.insert_idp_record(source, &id, at(), raw, Some(content_hash(&bytes)), &[]).unwrap();
+            stored.push((source, id, bytes));
+        }
+        b.commit().unwrap();
+        // Back to schema 26: facts without sources, the index by block, nothing noted.
+        let blocks: Vec<i64> = s
+            .conn()
+            .prepare("SELECT block_id FROM raw_facts")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for block in blocks {
+            let (facts, _) = crate::blocks::facts_of(s.conn(), block).unwrap();
+            s.conn()
+                .execute(
+                    "UPDATE raw_facts SET facts = ?2 WHERE block_id = ?1",
+                    rusqlite::params![block, facts.without_sources().encode().unwrap()],
+                )
+                .unwrap();
+        }
+        s.conn()
+            .execute_batch(
+                "DELETE FROM prune_repack; CREATE INDEX raw_records_block ON raw_records (block_id);
+                 PRAGMA user_version = 26",
+            )
+            .unwrap();
+        let (facts, _) = crate::blocks::facts_of(s.conn(), mixed).unwrap();
+        let err = crate::blocks::live_records(s.conn(), mixed, &facts).unwrap_err().to_string();
+        assert!(err.contains("names no source"), "{err}");
+        mixed
+    };
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let (index, fks): (i64, i64) = s
+        .conn()
+        .query_row(
+            "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'raw_records_block'),
+                    (SELECT count(*) FROM pragma_foreign_key_list('raw_records'))",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((index, fks), (0, 0), "no index by block, no foreign key that would need one");
+    let noted: Vec<i64> = s
+        .conn()
+        .prepare("SELECT block_id FROM prune_repack")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(noted, vec![1], "the block whose records were all replaced");
+    let (facts, _) = crate::blocks::facts_of(s.conn(), mixed).unwrap();
+    let live = crate::blocks::live_records(s.conn(), mixed, &facts).unwrap();
+    let rows: Vec<(i64, i64)> = s
+        .conn()
+        .prepare("SELECT id, block_slot FROM raw_records WHERE block_id = ?1 ORDER BY block_slot")
+        .unwrap()
+        .query_map([mixed], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!((live.len(), &live), (40, &rows), "every record of the block, found from its facts");
+    for (slot, fact) in facts.stored() {
+        let google = fact.native_id.text().starts_with("app/");
+        assert_eq!(fact.source, Some(if google { Source::Google } else { Source::Okta }), "slot {slot}");
+    }
+    let starts: Vec<u64> = facts.stored().map(|(_, f)| f.span.unwrap().0).collect();
+    assert!(starts.is_sorted(), "slots renumbered in the order of the records' bytes: {starts:?}");
+    let r = s.prune(&PrunePlan { dry_run: false, ..prune_plan(t0 - trailproof_model::DAY_MS, 0) }).unwrap();
+    assert_eq!((r.raw_records, r.raw_blocks, r.raw_blocks_repacked), (0, 1, 0), "{r:?}");
+    let blocks: i64 = s.conn().query_row("SELECT count(*) FROM raw_blocks", [], |r| r.get(0)).unwrap();
+    assert_eq!(blocks, 2);
+    assert_every_block_has_its_facts(&s);
+    for (source, id, bytes) in &stored {
+        assert_eq!(s.raw_record(*source, id).unwrap().as_deref(), Some(bytes.as_slice()), "{id}");
+    }
+    // Written to again: a copy is a duplicate, a new record is stored.
+    let mut b = s.batch().unwrap();
+    let (_, id, bytes) = &stored[5];
+    assert_eq!(
+        b.insert_idp_record(Source::Okta, id, at(), &raw::compress(bytes), Some(content_hash(bytes)), &[]).unwrap(),
+        Stored::Duplicate
+    );
+    assert_eq!(
+        b.insert_idp_record(Source::Okta, "o-new", at(), &raw::compress(b"{}"), None, &[]).unwrap(),
+        Stored::New
+    );
+    b.commit().unwrap();
+}
+
 /// Takes a store back to before migration 23: which records some verdict cites, without which
 /// verdict (`verdict_evidence`), and no verdict ever removed.
 fn undo_migration_23(c: &rusqlite::Connection) {
@@ -2563,7 +2710,8 @@ fn migration_26_keeps_every_record_found_by_its_id() {
             )
             .unwrap();
         }
-        tx.execute_batch("PRAGMA user_version = 25").unwrap();
+        // Schema 25 had an index of records by block (migration 27 reads it, then drops it).
+        tx.execute_batch("CREATE INDEX raw_records_block ON raw_records (block_id); PRAGMA user_version = 25").unwrap();
     }
     let wide: i64 = rusqlite::Connection::open(&path)
         .unwrap()
