@@ -324,23 +324,39 @@ pub(crate) fn read_raw(conn: &Connection, id: i64, native_id: &str, pending: Opt
     fact.bytes(&data).map(<[u8]>::to_vec).map_err(|why| StoreError::Corrupt(format!("raw record {native_id}: {why}")))
 }
 
-/// Writes the facts of the blocks a batch filled.
-pub(crate) fn write_pending(conn: &Connection, pending: &Pending) -> Result<()> {
+/// Writes the facts of the blocks a batch filled, and their origins (`origins`, by block).
+pub(crate) fn write_pending(conn: &Connection, pending: &Pending, origins: &HashMap<i64, i64>) -> Result<()> {
     for (block, (stored_ms, facts)) in pending {
-        insert_facts(conn, *block, *stored_ms, facts)?;
+        insert_facts(conn, *block, *stored_ms, facts, origins.get(block).copied())?;
     }
     Ok(())
 }
 
-/// Writes block `block`'s facts and stored time (`raw_facts`).
-pub(crate) fn insert_facts(conn: &Connection, block: i64, stored_ms: Millis, facts: &Facts) -> Result<()> {
-    conn.prepare_cached("INSERT INTO raw_facts (block_id, stored_ms, facts) VALUES (?1, ?2, ?3)")?.execute(params![
-        block,
-        stored_ms,
-        facts.encode().map_err(StoreError::Corrupt)?
-    ])?;
+/// Writes block `block`'s facts, stored time and origin (`raw_facts`; the origin of its records
+/// whose row names none, since migration 28, before which the column is not there: `None`
+/// leaves it out).
+pub(crate) fn insert_facts(
+    conn: &Connection,
+    block: i64,
+    stored_ms: Millis,
+    facts: &Facts,
+    origin: Option<i64>,
+) -> Result<()> {
+    let frame = facts.encode().map_err(StoreError::Corrupt)?;
+    match origin {
+        None => conn
+            .prepare_cached("INSERT INTO raw_facts (block_id, stored_ms, facts) VALUES (?1, ?2, ?3)")?
+            .execute(params![block, stored_ms, frame])?,
+        Some(origin) => conn
+            .prepare_cached("INSERT INTO raw_facts (block_id, stored_ms, facts, origin_id) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![block, stored_ms, frame, origin])?,
+    };
     Ok(())
 }
+
+/// SQL: the origin id of the `raw_records` row named `r`: its own, or its block's (migration 28).
+pub(crate) const ORIGIN_ID_SQL: &str =
+    "coalesce(r.origin_id, (SELECT f.origin_id FROM raw_facts AS f WHERE f.block_id = r.block_id))";
 
 /// The rebuilt `raw_records` of migration 25 (also what [`undo`] leaves out).
 const RAW_RECORDS_25: &str = "
@@ -395,7 +411,7 @@ pub(crate) fn migrate(tx: &rusqlite::Transaction<'_>) -> Result<()> {
             });
             ins.execute(params![blob])?;
             let block = tx.last_insert_rowid();
-            insert_facts(tx, block, stored_ms, &facts)?;
+            insert_facts(tx, block, stored_ms, &facts, None)?;
             up.execute(params![id, block])?;
         }
     }
@@ -445,7 +461,7 @@ pub(crate) fn migrate(tx: &rusqlite::Transaction<'_>) -> Result<()> {
                 stored = stored.min(stored_ms);
                 i += 1;
             }
-            insert_facts(tx, block, stored, &facts)?;
+            insert_facts(tx, block, stored, &facts, None)?;
         }
         // Blocks no record points into (a prune removes them): empty facts.
         tx.execute(
@@ -512,9 +528,8 @@ pub(crate) fn migrate_sources(tx: &rusqlite::Transaction<'_>) -> Result<()> {
         let mut rows_st = tx.prepare(
             "SELECT block_id, block_slot, source_code FROM raw_records INDEXED BY raw_records_block ORDER BY block_id",
         )?;
-        let mut rows = rows_st
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?
-            .peekable();
+        let mut rows =
+            rows_st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?.peekable();
         let mut up = tx.prepare("UPDATE raw_facts SET facts = ?2 WHERE block_id = ?1")?;
         let mut renumber = tx.prepare("INSERT INTO temp.slots_27 (block_id, before, now) VALUES (?1, ?2, ?3)")?;
         for block in blocks {
@@ -654,13 +669,14 @@ fn undo_rows(c: &Connection) -> Result<()> {
             loc_byte INTEGER, loc_text TEXT, sso_block INTEGER);
          INSERT INTO raw_records_v24 (id, source, native_id, native_key, stored_ms, raw, block_id, content_hash,
             origin_id, sso_block)
-         SELECT id, {}, '', native_key, 0, x'', block_id, content_hash, origin_id, sso_block
-         FROM raw_records ORDER BY id;
+         SELECT id, {}, '', native_key, 0, x'', block_id, content_hash, {}, sso_block
+         FROM raw_records AS r ORDER BY id;
          DROP TABLE raw_records;
          ALTER TABLE raw_records_v24 RENAME TO raw_records;
          CREATE INDEX raw_records_key ON raw_records (native_key);
          CREATE INDEX raw_records_block ON raw_records (block_id);",
-        source_sql("source_code")
+        source_sql("source_code"),
+        ORIGIN_ID_SQL
     ))?;
     let mut up = c.prepare(
         "UPDATE raw_records SET stored_ms = ?2, raw = ?3, block_id = ?4, block_start = ?5, block_len = ?6,

@@ -90,14 +90,17 @@ pub enum Stored {
     Updated,
 }
 
-/// The content hash `raw_records.content_hash` holds: the first 8 bytes of the record's SHA-256,
-/// read as a big-endian signed integer. Computed by the parse workers, compared by the writer.
+/// The content hash `raw_records.content_hash` holds: the first 6 bytes of the record's SHA-256,
+/// read as a big-endian signed integer (the first 8 read so, shifted right by 16, sign kept:
+/// what migration 28 made of the 8-byte hashes before it; SQLite stores it in 6 bytes). Computed
+/// by the parse workers, compared by the writer: it tells a copy of a stored record from another
+/// version of it (same native id, other bytes), where two versions share a hash once in 2^48.
 pub fn content_hash(raw: &[u8]) -> i64 {
     use sha2::Digest;
     let d = sha2::Sha256::digest(raw);
     let mut b = [0u8; 8];
     b.copy_from_slice(&d[..8]);
-    i64::from_be_bytes(b)
+    i64::from_be_bytes(b) >> 16
 }
 
 /// The key `raw_records.native_key` holds for a record: `native_key_64` shifted right by 17
@@ -431,6 +434,7 @@ impl Store {
             origins: HashMap::new(),
             sso: sso::Gather::default(),
             facts: blocks::Pending::new(),
+            block_origins: HashMap::new(),
             ids: Default::default(),
         })
     }
@@ -525,7 +529,10 @@ impl Store {
             return Ok(None);
         };
         let origin: Option<String> = self.conn.query_row(
-            "SELECT (SELECT origin FROM raw_origins WHERE id = origin_id) FROM raw_records WHERE id = ?1",
+            &format!(
+                "SELECT (SELECT origin FROM raw_origins WHERE id = {}) FROM raw_records AS r WHERE id = ?1",
+                blocks::ORIGIN_ID_SQL
+            ),
             [id],
             |r| r.get(0),
         )?;
@@ -697,6 +704,9 @@ pub struct Batch<'a> {
     /// The facts of the raw blocks this batch is filling, a slot per record stored in them
     /// (written as it commits; see blocks.rs).
     facts: blocks::Pending,
+    /// The origin of the blocks this batch is filling: the first record's, which a record of
+    /// the same origin then does not name in its row (`raw_facts.origin_id`, migration 28).
+    block_origins: HashMap<i64, i64>,
     /// The facts of written blocks this batch has read (its transaction writes none of them).
     ids: std::cell::RefCell<blocks::NativeIds>,
 }
@@ -805,8 +815,8 @@ impl Batch<'_> {
         hash: Option<i64>,
         sso_block: Option<i64>,
     ) -> Result<i64> {
-        let origin_id = self.origin_id(at.origin)?;
         let (block, slot) = self.place(source, native_id, at, raw)?;
+        let origin_id = self.row_origin(block, at.origin)?;
         let mut st = self.tx.prepare_cached(
             "INSERT INTO raw_records (source_code, native_key, block_id, block_slot, content_hash, origin_id, sso_block)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -859,6 +869,15 @@ impl Batch<'_> {
         Ok((block, slot))
     }
 
+    /// The origin id a record of `origin` stored in block `block` (one this batch is filling)
+    /// writes in its row: none when it is the block's (the first record's, see
+    /// [`Batch::block_origins`]).
+    fn row_origin(&mut self, block: i64, origin: &str) -> Result<Option<i64>> {
+        let id = self.origin_id(origin)?;
+        let of_block = *self.block_origins.entry(block).or_insert(id);
+        Ok((of_block != id).then_some(id))
+    }
+
     /// The id of `origin` in `raw_origins`, added if new.
     fn origin_id(&mut self, origin: &str) -> Result<i64> {
         if let Some(id) = self.origins.get(origin) {
@@ -906,6 +925,7 @@ impl Batch<'_> {
     pub fn delete_block(&mut self, block_id: i64) -> Result<()> {
         self.tx.prepare_cached("DELETE FROM raw_blocks WHERE id = ?1")?.execute([block_id])?;
         self.facts.remove(&block_id);
+        self.block_origins.remove(&block_id);
         Ok(())
     }
 
@@ -1154,11 +1174,29 @@ impl Batch<'_> {
         let earlier = blocks::read_raw(&self.tx, raw_id, native_id, Some(&self.facts))?;
         let (old_block, fact, stored_ms) = blocks::fact_of(&self.tx, raw_id, Some(&self.facts))?;
         let location = fact.loc.text();
-        let origin: Option<String> = self.tx.query_row(
-            "SELECT (SELECT origin FROM raw_origins WHERE id = origin_id) FROM raw_records WHERE id = ?1",
-            [raw_id],
-            |r| r.get(0),
-        )?;
+        // The earlier version's origin: its row's, or its block's (a block this batch fills has
+        // no row of facts yet).
+        let own: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT origin_id FROM raw_records WHERE id = ?1")?
+            .query_row([raw_id], |r| r.get(0))?;
+        let origin_id = match (own, self.block_origins.get(&old_block)) {
+            (Some(id), _) | (None, Some(&id)) => Some(id),
+            (None, None) => self
+                .tx
+                .prepare_cached("SELECT origin_id FROM raw_facts WHERE block_id = ?1")?
+                .query_row([old_block], |r| r.get(0))
+                .optional()?
+                .flatten(),
+        };
+        let origin: Option<String> = match origin_id {
+            Some(id) => self
+                .tx
+                .prepare_cached("SELECT origin FROM raw_origins WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?,
+            None => None,
+        };
         let origin = origin.unwrap_or_default();
         self.tx
             .prepare_cached(
@@ -1180,8 +1218,8 @@ impl Batch<'_> {
         // removes it if this was its last record, or packs it again if it holds little else
         // (no scan finds blocks left empty: migration 27).
         self.tx.prepare_cached("INSERT OR IGNORE INTO prune_repack (block_id) VALUES (?1)")?.execute([old_block])?;
-        let origin_id = self.origin_id(at.origin)?;
         let (block, slot) = self.place(source, native_id, at, raw)?;
+        let origin_id = self.row_origin(block, at.origin)?;
         // The earlier version's events go: its rows, and its SSOs out of their frame.
         self.tx.prepare_cached("DELETE FROM idp_events WHERE raw_id = ?1")?.execute([raw_id])?;
         if let Some(old_block) = self.sso_block_of(raw_id)?
@@ -1514,7 +1552,7 @@ impl Batch<'_> {
 
     pub fn commit(mut self) -> Result<()> {
         self.sso.finish(&self.tx)?;
-        blocks::write_pending(&self.tx, &self.facts)?;
+        blocks::write_pending(&self.tx, &self.facts, &self.block_origins)?;
         self.tx.commit()?;
         self.known.absorb(self.added);
         Ok(())

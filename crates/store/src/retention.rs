@@ -362,7 +362,8 @@ impl Store {
             let origins = if raw_records > 0 {
                 s.conn.execute(
                     "DELETE FROM raw_origins WHERE id NOT IN
-                        (SELECT origin_id FROM raw_records WHERE origin_id IS NOT NULL)",
+                        (SELECT origin_id FROM raw_records WHERE origin_id IS NOT NULL
+                         UNION SELECT origin_id FROM raw_facts WHERE origin_id IS NOT NULL)",
                     [],
                 )? as u64
             } else {
@@ -1055,7 +1056,12 @@ impl Store {
         }
         self.conn.execute("INSERT INTO raw_blocks (data) VALUES (?1)", [block.finish()])?;
         let new_id = self.conn.last_insert_rowid();
-        crate::blocks::insert_facts(&self.conn, new_id, stored_ms, &new_facts)?;
+        // The new block's records come from the old one: so does its origin.
+        let origin: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT origin_id FROM raw_facts WHERE block_id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        crate::blocks::insert_facts(&self.conn, new_id, stored_ms, &new_facts, origin)?;
         let mut up = self.conn.prepare_cached("UPDATE raw_records SET block_id = ?2, block_slot = ?3 WHERE id = ?1")?;
         for (rid, slot) in moved {
             up.execute(params![rid, new_id, slot])?;

@@ -941,6 +941,27 @@ pub const MIGRATIONS: &[&str] = &[
         SELECT block_id FROM raw_facts AS f
         WHERE NOT EXISTS (SELECT 1 FROM raw_records INDEXED BY raw_records_block WHERE block_id = f.block_id);
     "#,
+    // 28 (issue 18): two columns of a raw record's row made smaller (4 bytes a record).
+    // - A block's records come from one file or page: its origin is the block's
+    //   (`raw_facts.origin_id`, the first record's), and a record's row names its origin only
+    //   when it is another (`blocks::ORIGIN_ID_SQL` reads either). Blocks written before keep
+    //   their rows' origins, but where every record of a block has the same one, which the
+    //   block then holds.
+    // - The content hash keeps 48 bits (`crate::content_hash`, the hash before shifted right by
+    //   16, sign kept): 6 bytes instead of 8. It tells a copy of a stored record from another
+    //   version of it; two versions of one record share it once in 2^48.
+    r#"
+    ALTER TABLE raw_facts ADD COLUMN origin_id INTEGER;
+    CREATE TEMP TABLE block_origins_28 AS
+        SELECT block_id, min(origin_id) AS origin_id FROM raw_records
+        GROUP BY block_id HAVING count(DISTINCT origin_id) = 1 AND count(origin_id) = count(*);
+    UPDATE raw_facts SET origin_id = (SELECT o.origin_id FROM temp.block_origins_28 AS o WHERE o.block_id = raw_facts.block_id);
+    DROP TABLE temp.block_origins_28;
+    UPDATE raw_records SET
+        content_hash = content_hash >> 16,
+        origin_id = CASE WHEN origin_id = (SELECT f.origin_id FROM raw_facts AS f WHERE f.block_id = raw_records.block_id)
+                         THEN NULL ELSE origin_id END;
+    "#,
 ];
 
 /// Migrations whose step in Rust rebuilds a table (their foreign keys are checked as for a

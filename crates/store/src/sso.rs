@@ -7,7 +7,9 @@
 //! A frame (`sso_blocks.frame`) holds up to [`FRAME_ROWS`] SSOs of one provider, each as
 //! [`SsoRow`]: the columns `idp_events` held (strings by their `idp_strings` id, the application
 //! by its `idp_app_refs` id), sorted by time and record, times and record ids written as
-//! differences, encoded with postcard and compressed with zstd.
+//! differences, encoded with postcard and compressed with zstd. Since version 2 a frame is
+//! written column by column, and a user's other names (e-mail, user id, display name, name in
+//! the application) as differences from the login's string id ([`Columns`]).
 //! - The writer gathers a batch's SSOs by application: all SSOs of one record go into the frame
 //!   of its first SSO's application, so correlation, which reads the AWS applications' SSOs,
 //!   inflates their frames and few others. `sso_block_apps` names, for each application, the
@@ -95,8 +97,40 @@ struct Encoded<'a> {
     event_suffix: Option<&'a str>,
 }
 
-/// The first byte of a frame's data, before compression: the encoding's version.
-const FRAME_VERSION: u8 = 1;
+/// A frame's rows as written since version 2: column by column (the time and record id as
+/// differences from the row before), so that zstd finds each column's values next to each
+/// other: outcomes, tenants, factors and the like cost next to nothing, where between the
+/// rows' identifiers they were paid for in every row.
+#[derive(Serialize, Deserialize, Default)]
+struct Columns {
+    raw_id_delta: Vec<i64>,
+    time_delta: Vec<i64>,
+    outcome: Vec<String>,
+    refs: [Vec<Option<i64>>; 15],
+    app: Vec<Option<i64>>,
+    asn: Vec<Option<i64>>,
+    country: Vec<Option<String>>,
+    event_suffix: Vec<Option<String>>,
+}
+
+/// Where the login is among [`SsoRow::string_refs`], and the user's other names, which version 2
+/// writes as differences from the login's string id: a user's names are met first together, so
+/// their ids mostly differ by the same few, a column zstd makes next to nothing of.
+const LOGIN: usize = 1;
+const BY_LOGIN: [usize; 4] = [2, 3, 4, 5];
+
+/// Ref `k` of an SSO whose login ref is `login`, written (`op` subtracting) or read (adding):
+/// the user's other names relative to the login when both are there, the others as they are.
+fn relative(k: usize, login: Option<i64>, value: Option<i64>, op: fn(i64, i64) -> i64) -> Option<i64> {
+    match (login, value) {
+        (Some(l), Some(v)) if BY_LOGIN.contains(&k) => Some(op(v, l)),
+        _ => value,
+    }
+}
+
+/// The first byte of a frame's data, before compression: the encoding's version. 1: a row
+/// after another ([`Encoded`]); 2: column by column ([`Columns`]).
+const FRAME_VERSION: u8 = 2;
 
 /// Sorts `rows` into reading order: by time, then record (stable: a record's SSOs stay in the
 /// order it gave them).
@@ -107,24 +141,25 @@ pub(crate) fn sort_rows(rows: &mut [SsoRow]) {
 /// A frame of `rows` (sorted first, see [`sort_rows`]).
 pub(crate) fn encode(rows: &mut [SsoRow]) -> Result<Vec<u8>> {
     sort_rows(rows);
-    let mut data = vec![FRAME_VERSION];
-    data.extend_from_slice(&postcard::to_stdvec(&(rows.len() as u64)).map_err(corrupt_encoding)?);
+    let mut c = Columns::default();
     let (mut raw_id, mut time) = (0i64, 0i64);
     for r in rows.iter() {
-        let e = Encoded {
-            raw_id_delta: r.raw_id.wrapping_sub(raw_id),
-            time_delta: r.time_ms.wrapping_sub(time),
-            outcome: &r.outcome,
-            refs: r.string_refs(),
-            app: r.app,
-            asn: r.asn,
-            country: r.country.as_deref(),
-            event_suffix: r.event_suffix.as_deref(),
-        };
+        c.raw_id_delta.push(r.raw_id.wrapping_sub(raw_id));
+        c.time_delta.push(r.time_ms.wrapping_sub(time));
+        c.outcome.push(r.outcome.clone());
+        let refs = r.string_refs();
+        for (k, (column, value)) in c.refs.iter_mut().zip(refs).enumerate() {
+            column.push(relative(k, refs[LOGIN], value, i64::wrapping_sub));
+        }
+        c.app.push(r.app);
+        c.asn.push(r.asn);
+        c.country.push(r.country.clone());
+        c.event_suffix.push(r.event_suffix.clone());
         raw_id = r.raw_id;
         time = r.time_ms;
-        data = postcard::to_extend(&e, data).map_err(corrupt_encoding)?;
     }
+    let mut data = vec![FRAME_VERSION];
+    data = postcard::to_extend(&c, data).map_err(corrupt_encoding)?;
     Ok(crate::raw::compress_block(&data))
 }
 
@@ -139,9 +174,96 @@ pub(crate) fn decode(frame: &[u8], block: i64) -> Result<Vec<SsoRow>> {
     let Some((&version, rest)) = data.split_first() else {
         return Err(corrupt("it is empty".into()));
     };
+    if version == 1 {
+        return decode_rows(rest, &corrupt);
+    }
     if version != FRAME_VERSION {
         return Err(corrupt(format!("encoding version {version} is not known to this trailproof")));
     }
+    let (c, rest) = postcard::take_from_bytes::<Columns>(rest).map_err(|e| corrupt(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(corrupt(format!("{} bytes follow its last column", rest.len())));
+    }
+    let n = c.raw_id_delta.len();
+    let lengths =
+        [c.time_delta.len(), c.outcome.len(), c.app.len(), c.asn.len(), c.country.len(), c.event_suffix.len()];
+    if lengths.into_iter().chain(c.refs.iter().map(Vec::len)).any(|l| l != n) {
+        return Err(corrupt(format!("its columns are not all {n} rows long")));
+    }
+    let mut refs = c.refs.map(Vec::into_iter);
+    let mut out = Vec::with_capacity(n);
+    let (mut raw_id, mut time) = (0i64, 0i64);
+    let rows = c.raw_id_delta.into_iter().zip(c.time_delta).zip(c.outcome).zip(c.app).zip(c.asn).zip(c.country);
+    for ((((((dr, dt), outcome), app), asn), country), event_suffix) in rows.zip(c.event_suffix) {
+        raw_id = raw_id.wrapping_add(dr);
+        time = time.wrapping_add(dt);
+        let mut r: [Option<i64>; 15] = std::array::from_fn(|k| refs[k].next().flatten());
+        let login = r[LOGIN];
+        for (k, value) in r.iter_mut().enumerate() {
+            *value = relative(k, login, *value, i64::wrapping_add);
+        }
+        out.push(row(raw_id, time, outcome, r, app, asn, country, event_suffix));
+    }
+    Ok(out)
+}
+
+/// An SSO from its columns (`refs` in the order of [`SsoRow::string_refs`]).
+#[allow(clippy::too_many_arguments)]
+fn row(
+    raw_id: i64,
+    time_ms: Millis,
+    outcome: String,
+    refs: [Option<i64>; 15],
+    app: Option<i64>,
+    asn: Option<i64>,
+    country: Option<String>,
+    event_suffix: Option<String>,
+) -> SsoRow {
+    let [
+        session,
+        login,
+        email,
+        user_id,
+        display_name,
+        app_username,
+        source_ip,
+        user_agent,
+        tenant,
+        native_type,
+        outcome_reason,
+        as_org,
+        mfa,
+        factors,
+        auth_requirement,
+    ] = refs;
+    SsoRow {
+        raw_id,
+        time_ms,
+        outcome,
+        tenant,
+        native_type,
+        outcome_reason,
+        login,
+        email,
+        user_id,
+        display_name,
+        app_username,
+        app,
+        session,
+        source_ip,
+        user_agent,
+        asn,
+        as_org,
+        country,
+        mfa,
+        factors,
+        auth_requirement,
+        event_suffix,
+    }
+}
+
+/// The rows of a frame of version 1 (`rest`: its data after the version byte).
+fn decode_rows(rest: &[u8], corrupt: &dyn Fn(String) -> StoreError) -> Result<Vec<SsoRow>> {
     let (n, mut rest) = postcard::take_from_bytes::<u64>(rest).map_err(|e| corrupt(e.to_string()))?;
     // Each row takes at least a byte: a count past the bytes left is a lie, not a reason to
     // allocate.
@@ -154,47 +276,9 @@ pub(crate) fn decode(frame: &[u8], block: i64) -> Result<Vec<SsoRow>> {
         rest = next;
         raw_id = raw_id.wrapping_add(e.raw_id_delta);
         time = time.wrapping_add(e.time_delta);
-        let [
-            session,
-            login,
-            email,
-            user_id,
-            display_name,
-            app_username,
-            source_ip,
-            user_agent,
-            tenant,
-            native_type,
-            outcome_reason,
-            as_org,
-            mfa,
-            factors,
-            auth_requirement,
-        ] = e.refs;
-        out.push(SsoRow {
-            raw_id,
-            time_ms: time,
-            outcome: e.outcome.to_string(),
-            tenant,
-            native_type,
-            outcome_reason,
-            login,
-            email,
-            user_id,
-            display_name,
-            app_username,
-            app: e.app,
-            session,
-            source_ip,
-            user_agent,
-            asn: e.asn,
-            as_org,
-            country: e.country.map(str::to_string),
-            mfa,
-            factors,
-            auth_requirement,
-            event_suffix: e.event_suffix.map(str::to_string),
-        });
+        let (app, asn) = (e.app, e.asn);
+        let (country, suffix) = (e.country.map(str::to_string), e.event_suffix.map(str::to_string));
+        out.push(row(raw_id, time, e.outcome.to_string(), e.refs, app, asn, country, suffix));
     }
     if !rest.is_empty() {
         return Err(corrupt(format!("{} bytes follow its last row", rest.len())));
@@ -583,10 +667,12 @@ mod tests {
         #[test]
         fn a_frame_reads_back_sorted(rows in proptest::collection::vec(
             (0i64..1_000_000, -5_000_000_000_000i64..5_000_000_000_000, 0i64..5, any::<Option<i64>>(),
-             proptest::option::of("[a-z#0-9]{0,5}"), "[a-z]{0,8}"), 0..60)) {
-            let mut given: Vec<SsoRow> = rows.iter().map(|(id, t, app, asn, suffix, outcome)| SsoRow {
+             proptest::option::of("[a-z#0-9]{0,5}"), "[a-z]{0,8}"), 0..60),
+            names in proptest::collection::vec(any::<[Option<i64>; 5]>(), 60)) {
+            let mut given: Vec<SsoRow> = rows.iter().zip(names).map(|((id, t, app, asn, suffix, outcome), n)| SsoRow {
                 raw_id: *id, time_ms: *t, app: Some(*app), asn: *asn, event_suffix: suffix.clone(),
-                outcome: outcome.clone(), session: Some(*id ^ 3), ..Default::default()
+                outcome: outcome.clone(), session: Some(*id ^ 3), login: n[0], email: n[1], user_id: n[2],
+                display_name: n[3], app_username: n[4], ..Default::default()
             }).collect();
             let frame = encode(&mut given.clone())?;
             let back = decode(&frame, 1)?;
@@ -607,10 +693,40 @@ mod tests {
         longer.push(0);
         assert!(decode(&crate::raw::compress_block(&longer), 7).is_err());
         let mut other = data;
-        other[0] = 2;
+        other[0] = 9;
         let e = decode(&crate::raw::compress_block(&other), 7).unwrap_err().to_string();
-        assert!(e.contains("SSO frame 7") && e.contains("version 2"), "{e}");
+        assert!(e.contains("SSO frame 7") && e.contains("version 9"), "{e}");
         assert!(decode(b"not a frame", 7).is_err());
+    }
+
+    /// A frame written a row after another (version 1, migration 24 to 27) reads as before.
+    #[test]
+    fn a_frame_of_rows_reads_as_before() {
+        let mut rows = vec![row(5, 10, 1), row(3, 20, 2)];
+        rows[1].email = Some(40);
+        rows[1].event_suffix = Some("#1".into());
+        let mut data = vec![1u8];
+        data = postcard::to_extend(&(rows.len() as u64), data).unwrap();
+        let (mut raw_id, mut time) = (0i64, 0i64);
+        for r in &rows {
+            let e = Encoded {
+                raw_id_delta: r.raw_id - raw_id,
+                time_delta: r.time_ms - time,
+                outcome: &r.outcome,
+                refs: r.string_refs(),
+                app: r.app,
+                asn: r.asn,
+                country: r.country.as_deref(),
+                event_suffix: r.event_suffix.as_deref(),
+            };
+            (raw_id, time) = (r.raw_id, r.time_ms);
+            data = postcard::to_extend(&e, data).unwrap();
+        }
+        assert_eq!(decode(&crate::raw::compress_block(&data), 1).unwrap(), rows);
+        // Written again, it is version 2.
+        let again = encode(&mut rows.clone()).unwrap();
+        assert_eq!(crate::raw::decompress(&again).unwrap()[0], 2);
+        assert_eq!(decode(&again, 1).unwrap(), rows);
     }
 
     /// Many applications at once: the batch never holds much more than [`GATHER_MAX`] rows, and

@@ -1870,6 +1870,7 @@ fn migration_27_finds_each_blocks_records_from_its_facts() {
         }
         b.commit().unwrap();
         // Back to schema 26: facts without sources, the index by block, nothing noted.
+        undo_migration_28(s.conn());
         let blocks: Vec<i64> = s
             .conn()
             .prepare("SELECT block_id FROM raw_facts")
@@ -1956,6 +1957,97 @@ fn migration_27_finds_each_blocks_records_from_its_facts() {
         Stored::New
     );
     b.commit().unwrap();
+}
+
+/// A block's origin is its first record's, and only a record of another origin names its own
+/// (migration 28); each record's origin reads back, through a prune's removal of unused
+/// origins too. Migration 28 on rows that each name theirs gives single-origin blocks theirs,
+/// leaves a block of two origins to its rows, and keeps every copy a copy (48-bit hashes).
+#[test]
+fn a_block_holds_its_records_origin_and_a_record_of_another_names_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tp.db");
+    let t0 = 1_793_527_200_000;
+    let mut s = Store::open(&path).unwrap();
+    let recs: Vec<(String, &str, Vec<u8>)> = (0..6)
+        .map(|i| {
+            let origin = if i == 4 { "okta/other.json" } else { "okta/day.json" };
+            (format!("o-{i}"), origin, format!(r#"{{"id":"o-{i}"}}"#).into_bytes())
+        })
+        .collect();
+    let mut b = s.batch().unwrap();
+    let mut block = raw::Block::default();
+    let places: Vec<_> = recs.iter().map(|(_, _, bytes)| block.push(bytes)).collect();
+    let mixed = b.insert_block(&block.finish()).unwrap();
+    for ((id, origin, bytes), (start, len)) in recs.iter().zip(&places) {
+        let at = Origin { origin, location: "record 1 at byte 0" };
+        let e = IdpEvent { event_id: id.clone(), time_ms: t0, ..idp(id) };
+        let raw = RawRef::InBlock { block_id: mixed, start: *start, len: *len };
+        b.insert_idp_record(Source::Okta, id, at, raw, Some(content_hash(bytes)), &[e]).unwrap();
+    }
+    // A record stored alone: a block of its own, of its origin.
+    let alone = br#"{"id":"o-alone"}"#;
+    let at = Origin { origin: "okta/alone.json", location: "page 1" };
+    b.insert_idp_record(Source::Okta, "o-alone", at, &raw::compress(alone), Some(content_hash(alone)), &[]).unwrap();
+    b.commit().unwrap();
+    let named: Vec<Option<i64>> = s
+        .conn()
+        .prepare("SELECT origin_id FROM raw_records ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        named.iter().filter(|o| o.is_some()).count(),
+        1,
+        "only the record of another origin names it: {named:?}"
+    );
+    let check = |s: &Store| {
+        for (id, origin, bytes) in &recs {
+            assert_eq!(s.raw_origin(Source::Okta, id).unwrap().unwrap().0, *origin, "{id}");
+            assert_eq!(s.raw_record(Source::Okta, id).unwrap().unwrap(), *bytes);
+        }
+        assert_eq!(s.raw_origin(Source::Okta, "o-alone").unwrap().unwrap().0, "okta/alone.json");
+    };
+    check(&s);
+    let r = s.prune(&PrunePlan { dry_run: false, ..prune_plan(t0 - trailproof_model::DAY_MS, 0) }).unwrap();
+    assert_eq!(r.unused_origins, 0, "{r:?}");
+    check(&s);
+    // Back to schema 27 (every row names its origin), then migrated again.
+    undo_migration_28(s.conn());
+    s.conn().execute_batch("PRAGMA user_version = 27").unwrap();
+    drop(s);
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    check(&s);
+    let (rows_naming, blocks_naming): (i64, i64) = s
+        .conn()
+        .query_row(
+            "SELECT (SELECT count(origin_id) FROM raw_records), (SELECT count(origin_id) FROM raw_facts)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((rows_naming, blocks_naming), (6, 1), "the block of two origins leaves them to its rows");
+    let mut b = s.batch().unwrap();
+    for (id, origin, bytes) in &recs {
+        let at = Origin { origin, location: "record 1 at byte 0" };
+        let stored = b.insert_idp_record(Source::Okta, id, at, &raw::compress(bytes), Some(content_hash(bytes)), &[]);
+        assert_eq!(stored.unwrap(), Stored::Duplicate, "{id}: its hash, migrated, is the one computed now");
+    }
+    b.commit().unwrap();
+}
+
+/// Takes a store back to what migration 27 left: every row names its origin, no block does, and
+/// content hashes of 64 bits (the 48 kept, shifted back).
+fn undo_migration_28(c: &rusqlite::Connection) {
+    c.execute_batch(&format!(
+        "UPDATE raw_records AS r SET origin_id = {}, content_hash = content_hash << 16;
+         ALTER TABLE raw_facts DROP COLUMN origin_id;",
+        crate::blocks::ORIGIN_ID_SQL
+    ))
+    .unwrap();
 }
 
 /// Takes a store back to before migration 23: which records some verdict cites, without which
@@ -2711,6 +2803,7 @@ fn migration_26_keeps_every_record_found_by_its_id() {
             .unwrap();
         }
         // Schema 25 had an index of records by block (migration 27 reads it, then drops it).
+        undo_migration_28(tx);
         tx.execute_batch("CREATE INDEX raw_records_block ON raw_records (block_id); PRAGMA user_version = 25").unwrap();
     }
     let wide: i64 = rusqlite::Connection::open(&path)
