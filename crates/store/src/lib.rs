@@ -112,6 +112,12 @@ pub fn native_key(source: &str, native_id: &str) -> i64 {
     native_key_64(source, native_id) >> KEY_SHIFT
 }
 
+/// The key a string of `idp_strings` is sought by (migration 29): the native key of source
+/// `idp_strings`; what it finds is compared whole.
+pub(crate) fn string_key(value: &str) -> i64 {
+    native_key("idp_strings", value)
+}
+
 /// How far migration 26 shifted the keys of migration 20.
 const KEY_SHIFT: u32 = 17;
 
@@ -1398,17 +1404,18 @@ impl Batch<'_> {
         if let Some(id) = self.known.strings.get(value).or_else(|| self.added.strings.get(value)) {
             return Ok(*id);
         }
+        let key = string_key(value);
         let found: Option<i64> = self
             .tx
-            .prepare_cached("SELECT id FROM idp_strings WHERE value = ?1")?
-            .query_row([value], |r| r.get(0))
+            .prepare_cached("SELECT id FROM idp_strings INDEXED BY idp_strings_key WHERE key = ?1 AND value = ?2")?
+            .query_row(params![key, value], |r| r.get(0))
             .optional()?;
         let id = match found {
             Some(id) => id,
             None => self
                 .tx
-                .prepare_cached("INSERT INTO idp_strings (value) VALUES (?1) RETURNING id")?
-                .query_row([value], |r| r.get(0))?,
+                .prepare_cached("INSERT INTO idp_strings (value, key) VALUES (?1, ?2) RETURNING id")?
+                .query_row(params![value, key], |r| r.get(0))?,
         };
         self.added.strings.insert(value.to_string(), id);
         Ok(id)

@@ -664,11 +664,11 @@ impl Store {
             .conn
             .prepare_cached(&format!(
                 "SELECT 1 FROM idp_events INDEXED BY idp_events_session WHERE provider = ?1
-                 AND session_ref = (SELECT id FROM idp_strings WHERE value = ?2)
+                 AND session_ref = (SELECT id FROM idp_strings INDEXED BY idp_strings_key WHERE key = ?4 AND value = ?2)
                  AND kind <> 'app_sso' AND kind IN ({SESSION_KINDS}) AND time_ms >= ?3 LIMIT 1"
             ))
             .map_err(crate::bulk::explain_missing_index)?;
-        if st.exists(params![provider, sid, before])? {
+        if st.exists(params![provider, sid, before, crate::string_key(sid)])? {
             return Ok(true);
         }
         if live_ssos.is_none() {

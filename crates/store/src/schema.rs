@@ -962,6 +962,25 @@ pub const MIGRATIONS: &[&str] = &[
         origin_id = CASE WHEN origin_id = (SELECT f.origin_id FROM raw_facts AS f WHERE f.block_id = raw_records.block_id)
                          THEN NULL ELSE origin_id END;
     "#,
+    // 29 (issue 18): a stored string is sought by a key of 47 bits (`crate::string_key`, the
+    // native key of source `idp_strings`), its text then compared, as a raw record is: the
+    // unique index over the whole text (38 bytes a string on a simulated 50,000-user day) gives
+    // way to one over the key (some 13). The writer alone adds strings, under the write lock,
+    // after seeking them: none is added twice. Ids are kept.
+    // The view over events reads strings: dropped here, made again after (`rust_step`).
+    r#"
+    DROP VIEW IF EXISTS idp_events_full;
+    CREATE TABLE idp_strings_v29 (
+        id     INTEGER PRIMARY KEY,
+        value  TEXT    NOT NULL,
+        key    INTEGER NOT NULL    -- crate::string_key(value)
+    );
+    INSERT INTO idp_strings_v29 (id, value, key)
+        SELECT id, value, trailproof_native_key('idp_strings', value) FROM idp_strings ORDER BY id;
+    DROP TABLE idp_strings;
+    ALTER TABLE idp_strings_v29 RENAME TO idp_strings;
+    CREATE INDEX idp_strings_key ON idp_strings (key);
+    "#,
 ];
 
 /// Migrations whose step in Rust rebuilds a table (their foreign keys are checked as for a
@@ -975,6 +994,7 @@ pub(crate) fn rust_step(n: usize, tx: &rusqlite::Transaction<'_>) -> crate::Resu
         25 => crate::blocks::migrate(tx),
         26 => crate::blocks::give_back_free_pages(tx),
         27 => crate::blocks::migrate_sources(tx),
+        29 => Ok(tx.execute_batch(&crate::blocks::view_sql(true))?),
         _ => Ok(()),
     }
 }

@@ -640,6 +640,17 @@ impl SsoBaseline {
 }
 
 /// `?N` placeholders for `values`, appended to `args`.
+/// Like [`placeholders`], for the keys the strings `values` are sought by in `idp_strings`
+/// (`crate::string_key`, migration 29).
+fn key_placeholders(args: &mut Vec<Value>, values: &[impl AsRef<str>]) -> String {
+    let mut ins = Vec::with_capacity(values.len());
+    for v in values {
+        args.push(crate::string_key(v.as_ref()).into());
+        ins.push(format!("?{}", args.len()));
+    }
+    ins.join(", ")
+}
+
 fn placeholders(args: &mut Vec<Value>, values: &[impl AsRef<str>]) -> String {
     let mut ins = Vec::with_capacity(values.len());
     for v in values {
@@ -1095,9 +1106,11 @@ impl Store {
                     // need them.
                     "INDEXED BY idp_events_session",
                     &format!(
-                        "provider = ?1 AND session_ref IN (SELECT id FROM idp_strings WHERE value IN ({}))
+                        "provider = ?1 AND session_ref IN (SELECT id FROM idp_strings INDEXED BY idp_strings_key
+                             WHERE key IN ({}) AND value IN ({}))
                          AND kind <> 'app_sso' AND +kind IN ({SESSION_KINDS})
                          AND time_ms <= ?2",
+                        key_placeholders(&mut args, chunk),
                         placeholders(&mut args, chunk)
                     ),
                     args,

@@ -2039,6 +2039,70 @@ fn a_block_holds_its_records_origin_and_a_record_of_another_names_its_own() {
     b.commit().unwrap();
 }
 
+/// Migration 29 on a store of schema 28 (strings unique by their text): every string keeps its
+/// id and gets its key, events read back the same, and the writer finds the stored strings by
+/// key (a new record of the same strings adds none).
+#[test]
+fn migration_29_seeks_strings_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tp.db");
+    let t0 = 1_793_527_200_000;
+    let event = |id: &str| IdpEvent {
+        event_id: id.into(),
+        time_ms: t0,
+        kind: IdpEventKind::Login,
+        session_id: Some("sess-1".into()),
+        source_ip: Some("198.51.100.7".into()),
+        ..idp(id)
+    };
+    {
+        let mut s = Store::open(&path).unwrap();
+        let mut b = s.batch().unwrap();
+        b.insert_idp(Source::Okta, "e-1", at(), &raw::compress(b"{}"), &[event("e-1")]).unwrap();
+        b.commit().unwrap();
+        // Back to schema 28.
+        s.conn()
+            .execute_batch(
+                "DROP VIEW idp_events_full;
+                 CREATE TABLE idp_strings_28 (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
+                 INSERT INTO idp_strings_28 SELECT id, value FROM idp_strings;
+                 DROP TABLE idp_strings;
+                 ALTER TABLE idp_strings_28 RENAME TO idp_strings;",
+            )
+            .unwrap();
+        s.conn().execute_batch(&crate::blocks::view_sql(true)).unwrap();
+        s.conn().execute_batch("PRAGMA user_version = 28").unwrap();
+    }
+    let strings_before: Vec<(i64, String)> = rusqlite::Connection::open(&path)
+        .unwrap()
+        .prepare("SELECT id, value FROM idp_strings ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let keyed: Vec<(i64, String)> = s
+        .conn()
+        .prepare(
+            "SELECT id, value FROM idp_strings WHERE key = trailproof_native_key('idp_strings', value) ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(keyed, strings_before, "every string keeps its id and gets its key");
+    assert_eq!(s.idp_event(Idp::Okta, "e-1").unwrap(), Some(event("e-1")));
+    let mut b = s.batch().unwrap();
+    b.insert_idp(Source::Okta, "e-2", at(), &raw::compress(b"{}"), &[event("e-2")]).unwrap();
+    b.commit().unwrap();
+    let n: i64 = s.conn().query_row("SELECT count(*) FROM idp_strings", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, strings_before.len() as i64, "the same strings are found, not added again");
+    assert_eq!(s.idp_event(Idp::Okta, "e-2").unwrap(), Some(event("e-2")));
+}
+
 /// Takes a store back to what migration 27 left: every row names its origin, no block does, and
 /// content hashes of 64 bits (the 48 kept, shifted back).
 fn undo_migration_28(c: &rusqlite::Connection) {
