@@ -967,7 +967,8 @@ pub const MIGRATIONS: &[&str] = &[
     // unique index over the whole text (38 bytes a string on a simulated 50,000-user day) gives
     // way to one over the key (some 13). The writer alone adds strings, under the write lock,
     // after seeking them: none is added twice. Ids are kept.
-    // The view over events reads strings: dropped here, made again after (`rust_step`).
+    // The view over events reads strings: dropped here, made again after (`rust_step`), which
+    // also hands back the pages the old table leaves.
     r#"
     DROP VIEW IF EXISTS idp_events_full;
     CREATE TABLE idp_strings_v29 (
@@ -994,7 +995,10 @@ pub(crate) fn rust_step(n: usize, tx: &rusqlite::Transaction<'_>) -> crate::Resu
         25 => crate::blocks::migrate(tx),
         26 => crate::blocks::give_back_free_pages(tx),
         27 => crate::blocks::migrate_sources(tx),
-        29 => Ok(tx.execute_batch(&crate::blocks::view_sql(true))?),
+        29 => {
+            tx.execute_batch(&crate::blocks::view_sql(true))?;
+            crate::blocks::give_back_free_pages(tx)
+        }
         _ => Ok(()),
     }
 }
