@@ -673,6 +673,12 @@ fn every_stored_real_record_reads_back_as_it_is_in_its_file() {
                 contents.iter().any(|c| c.windows(raw.len()).any(|w| w == raw.as_slice())),
                 "{sub} {id}: its stored bytes are in none of the files"
             );
+            // Its origin (its block's, or its own where the block's is another's: migration 28)
+            // is the file whose bytes hold it.
+            let (origin, _) = store.raw_origin(source, id).unwrap().unwrap();
+            let at = files.iter().position(|p| origin.ends_with(&*p.file_name().unwrap().to_string_lossy()));
+            let at = at.unwrap_or_else(|| panic!("{sub} {id}: origin {origin:?} is none of the files"));
+            assert!(contents[at].windows(raw.len()).any(|w| w == raw.as_slice()), "{sub} {id}: not in {origin}");
         }
     }
 }
