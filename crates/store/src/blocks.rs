@@ -127,9 +127,8 @@ impl NativeIds {
             // Decoded here, not through `decoded`: this keeps the ids, and a scan's frames would
             // only push the ones by-id lookups use out of that cache.
             let (frame, _) = frame_of(conn, block)?;
-            let facts = Facts::decode(&frame, block).map_err(StoreError::Corrupt)?;
-            let ids: Rc<[NativeId]> = facts.native_ids().cloned().collect();
-            self.ids.insert(block, (self.uses, ids));
+            let ids = Facts::native_ids_of(&frame, block).map_err(StoreError::Corrupt)?;
+            self.ids.insert(block, (self.uses, ids.into()));
         }
         Ok(self.ids.get(&block).and_then(|(_, ids)| usize::try_from(slot).ok().and_then(|s| ids.get(s))))
     }

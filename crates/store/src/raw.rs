@@ -587,6 +587,40 @@ impl Facts {
         Ok(compress_block(&data))
     }
 
+    /// The native id of each slot of block `block`'s facts, in slot order, as
+    /// [`Facts::decode`]`(..).native_ids()` gives them, without the rest of the facts: what
+    /// correlation reads of them (see [`crate::blocks::NativeIds`]). The frame is checked as
+    /// that decode checks it.
+    pub(crate) fn native_ids_of(frame: &[u8], block: i64) -> Result<Vec<NativeId>, String> {
+        let corrupt = |why: String| format!("the facts of raw block {block}: {why}");
+        let data = decompress(frame).map_err(|e| corrupt(e.to_string()))?;
+        if data.first() != Some(&FACTS_VERSION) {
+            return Ok(Facts::decode(frame, block)?.native_ids().cloned().collect());
+        }
+        let (n, mut rest) = postcard::take_from_bytes::<u64>(&data[1..]).map_err(|e| corrupt(e.to_string()))?;
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|n| n.saturating_mul(4) <= rest.len())
+            .ok_or_else(|| corrupt(format!("they claim {n} slots")))?;
+        let mut ids = Vec::with_capacity(n);
+        for slot in 0..n {
+            let ((stored, source, id, span, _), next) =
+                postcard::take_from_bytes::<(bool, u8, WireId<'_>, WireSpan, WireLoc<'_>)>(rest)
+                    .map_err(|e| corrupt(e.to_string()))?;
+            rest = next;
+            if stored {
+                source_of(source).map_err(|why| corrupt(format!("slot {slot}: {why}")))?;
+            } else if matches!(span, WireSpan::Whole) {
+                return Err(corrupt(format!("slot {slot}: a record not stored has no place")));
+            }
+            ids.push(NativeId::of_wire(id));
+        }
+        if !rest.is_empty() {
+            return Err(corrupt(format!("{} bytes follow the last slot", rest.len())));
+        }
+        Ok(ids)
+    }
+
     /// The facts of block `block` (named in errors) from its frame.
     pub(crate) fn decode(frame: &[u8], block: i64) -> Result<Facts, String> {
         let corrupt = |why: String| format!("the facts of raw block {block}: {why}");
@@ -1061,6 +1095,8 @@ mod tests {
         assert_eq!(facts.get(0).unwrap().span, Some((0, 5)));
         assert!(facts.get(0).unwrap().source.is_none());
         assert_eq!(facts.unstored(), vec![((5, 3), NativeId::new("c"))]);
+        let ids = |frame: &[u8]| Facts::native_ids_of(frame, 3).unwrap();
+        assert_eq!(ids(&compress_block(&data)), [NativeId::new("b"), NativeId::new("c")]);
 
         // Version 3: every slot in order, whether stored, its source; a byte offset less the
         // previous located record's length.
@@ -1086,6 +1122,9 @@ mod tests {
         assert_eq!(unknown[..4], [3, 3, 1, 2]);
         unknown[3] = 77;
         assert!(Facts::decode(&compress_block(&unknown), 3).unwrap_err().contains("source code 77"));
+        // The ids alone: every slot's, stored or not; the same checks.
+        assert_eq!(ids(&compress_block(&data)), [NativeId::new("b"), NativeId::new("x"), NativeId::new("c")]);
+        assert!(Facts::native_ids_of(&compress_block(&unknown), 3).unwrap_err().contains("source code 77"));
     }
 
     /// Records of one shape come out smaller as columns than compressed one after another.
@@ -1224,10 +1263,12 @@ mod tests {
         let data = decompress(&frame).unwrap();
         for cut in 0..data.len() {
             assert!(Facts::decode(&compress_block(&data[..cut]), 7).is_err(), "cut at {cut}");
+            assert!(Facts::native_ids_of(&compress_block(&data[..cut]), 7).is_err(), "cut at {cut}");
         }
         let mut longer = data.clone();
         longer.push(0);
         assert!(Facts::decode(&compress_block(&longer), 7).unwrap_err().contains("follow the last slot"));
+        assert!(Facts::native_ids_of(&compress_block(&longer), 7).unwrap_err().contains("follow the last slot"));
         let mut version = data.clone();
         version[0] = 9;
         assert!(Facts::decode(&compress_block(&version), 7).unwrap_err().contains("version 9"));
@@ -1322,8 +1363,12 @@ mod tests {
                 stored.push((i, fact));
             }
             prop_assert_eq!(facts.dictionary(), dictionary.clone());
-            let back = Facts::decode(&facts.encode().unwrap(), 1).unwrap();
+            let frame = facts.encode().unwrap();
+            let back = Facts::decode(&frame, 1).unwrap();
             prop_assert_eq!(&back, &Facts { pushed: false, ..facts });
+            // The ids alone, as correlation reads them: every slot's, in the order of the bytes.
+            let ids: Vec<NativeId> = pushed.iter().map(|(id, ..)| NativeId::new(id)).collect();
+            prop_assert_eq!(Facts::native_ids_of(&frame, 1).unwrap(), ids);
             prop_assert_eq!(back.dictionary(), dictionary);
             prop_assert_eq!(back.len(), stored.len());
             for (i, fact) in &stored {

@@ -675,7 +675,7 @@ impl Store {
             let apps = self.aws_apps(&plan.aws_app_ids, &plan.aws_app_names, plan.default_app_pattern)?;
             let mut set = BTreeSet::new();
             let mut reader = crate::snapshot::IdpReader::new(self)?;
-            self.for_each_aws_app_sso(&apps, before, Millis::MAX, false, &mut |r| {
+            self.for_each_aws_app_sso(&apps, before, Millis::MAX, &mut |r| {
                 if let Some(s) = reader.string(r.session)? {
                     set.insert((r.provider.clone(), s.to_string()));
                 }

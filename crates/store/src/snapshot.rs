@@ -693,24 +693,21 @@ impl Store {
     }
 
     /// Calls `f` with each SSO to the AWS applications with `from <= time <= to`, in time order
-    /// (then by record: see sso.rs), its strings by reference (resolved by an [`IdpReader`]),
-    /// with its event id if `with_ids` (the reader reads it otherwise). They are read from the
-    /// applications' frames (`sso_block_apps`).
+    /// (then by record: see sso.rs), its strings and its event id by reference (resolved by an
+    /// [`IdpReader`], whose native ids are kept for the blocks the slice reads). They are read
+    /// from the applications' frames (`sso_block_apps`).
     pub(crate) fn for_each_aws_app_sso(
         &self,
         apps: &AwsApps,
         from: Millis,
         to: Millis,
-        with_ids: bool,
         f: &mut dyn FnMut(&IdpRow) -> Result<()>,
     ) -> Result<()> {
         let refs = self.aws_app_refs(apps)?;
         let wanted: BTreeSet<i64> = refs.iter().copied().collect();
         let blocks = crate::sso::blocks_for(&self.conn, &refs, from, to)?;
-        let mut ids = crate::blocks::NativeIds::default();
         crate::sso::merge(&self.conn, &blocks, &wanted, from, to, &mut |provider, r| {
-            let event_id = if with_ids { Some(crate::sso::event_id_of(&self.conn, &mut ids, r)?) } else { None };
-            f(&IdpRow::from_sso(provider, r, event_id))
+            f(&IdpRow::from_sso(provider, r, None))
         })
     }
 
@@ -723,7 +720,7 @@ impl Store {
         to: Millis,
     ) -> Result<Vec<IdpEvent>> {
         let mut out = Vec::new();
-        self.for_each_aws_app_sso(apps, from, to, true, &mut |r| {
+        self.for_each_aws_app_sso(apps, from, to, &mut |r| {
             out.push(reader.event(r)?);
             Ok(())
         })?;
@@ -740,7 +737,7 @@ impl Store {
         to: Millis,
         f: &mut dyn FnMut(&Brief<'_>) -> Result<()>,
     ) -> Result<()> {
-        self.for_each_aws_app_sso(apps, from, to, false, &mut |r| reader.brief(r, f))?;
+        self.for_each_aws_app_sso(apps, from, to, &mut |r| reader.brief(r, f))?;
         // What a prune folded of the SSOs it removed (`retention.rs`): each value once, at the
         // last time it was seen. Every removed SSO lies before any `to` a judged session asks
         // for, so this answers as the SSOs did: a value seen in `[from, to]` counts, at its
@@ -1180,7 +1177,7 @@ impl Store {
         let (mut out, mut far) = (Vec::new(), Vec::new());
         let mut logins: BTreeSet<(Idp, String)> = BTreeSet::new();
         let mut unkeyed_login = false;
-        self.for_each_aws_app_sso(apps, lo, to, false, &mut |r| {
+        self.for_each_aws_app_sso(apps, lo, to, &mut |r| {
             let (provider, login, hit) = keyed(reader, r)?;
             if hit {
                 if let Some(l) = login {
@@ -1203,7 +1200,7 @@ impl Store {
         })?;
         if unkeyed_login {
             // The other SSOs of logins found by e-mail or app user name.
-            self.for_each_aws_app_sso(apps, lo, to, false, &mut |r| {
+            self.for_each_aws_app_sso(apps, lo, to, &mut |r| {
                 let (provider, login, hit) = keyed(reader, r)?;
                 if !hit
                     && let Some(l) = login
