@@ -101,7 +101,7 @@ pub(crate) struct NativeIds {
 
 impl NativeIds {
     /// Blocks whose ids are kept (some 24 KB each), the least lately used leaving first. A
-    /// block's ids are read in some 10 µs (`Facts::native_ids_of`): 256 kept cost correlation 7
+    /// block's ids are read in some 30 µs (`Facts::native_ids_of`): 256 kept cost correlation 7
     /// MB more at its peak than 96, for no time saved (10,000-user day, BENCHMARKS.md).
     const KEPT: usize = 96;
 

@@ -422,11 +422,11 @@ type WireSlot<'a> = (bool, u8, WireId<'a>, WireSpan, WireLoc<'a>);
 /// follows it. Postcard's wire format (https://postcard.jamesmunns.com/wire-format): a bool is
 /// a byte 0 or 1; a u8 its byte; an enum its variant's index as a varint, then its fields; a
 /// u64 a LEB128 varint, an i64 a zigzag one; a `[u8; 16]` its 16 bytes; a str its length as a
-/// varint, then its UTF-8 bytes. Postcard's serde path costs some 80 ns a slot, four fifths of
-/// reading a block's ids, and correlation reads the ids of nearly every block of its days
-/// (BENCHMARKS.md): read here, directly, some 15 times faster. It refuses all that postcard
-/// refuses, and also a variant index not written in one byte, which postcard never writes
-/// (property-tested against postcard, on slots and on damaged frames).
+/// varint, then its UTF-8 bytes. Correlation reads the ids of nearly every block of its days,
+/// and postcard's serde path took some 45-55 ns a slot; read here directly, some 25 ns
+/// (BENCHMARKS.md). It refuses all that postcard refuses, and also a variant index not written in
+/// one byte, which postcard never writes (property-tested against postcard, on slots and on
+/// damaged frames).
 fn take_slot(b: &[u8]) -> Result<(WireSlot<'_>, &[u8]), String> {
     use integer_encoding::VarInt;
     struct Wire<'a>(&'a [u8]);
