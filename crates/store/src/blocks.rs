@@ -359,6 +359,18 @@ pub(crate) fn insert_facts(
 pub(crate) const ORIGIN_ID_SQL: &str =
     "coalesce(r.origin_id, (SELECT f.origin_id FROM raw_facts AS f WHERE f.block_id = r.block_id))";
 
+/// The origin (file or page) of raw record `raw_id`: its row's, or its block's. `pending`: the
+/// origin id of its block when a batch is filling that block (its facts, which name the
+/// block's origin, are written as the batch commits).
+pub(crate) fn origin_of(conn: &Connection, raw_id: i64, pending: Option<i64>) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT (SELECT origin FROM raw_origins WHERE id = coalesce({ORIGIN_ID_SQL}, ?2))
+             FROM raw_records AS r WHERE id = ?1"
+        ))?
+        .query_row(params![raw_id, pending], |r| r.get(0))?)
+}
+
 /// The rebuilt `raw_records` of migration 25 (also what [`undo`] leaves out).
 const RAW_RECORDS_25: &str = "
     CREATE TABLE raw_records_v25 (

@@ -534,14 +534,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let origin: Option<String> = self.conn.query_row(
-            &format!(
-                "SELECT (SELECT origin FROM raw_origins WHERE id = {}) FROM raw_records AS r WHERE id = ?1",
-                blocks::ORIGIN_ID_SQL
-            ),
-            [id],
-            |r| r.get(0),
-        )?;
+        let origin = blocks::origin_of(&self.conn, id, None)?;
         let (_, fact, _) = blocks::fact_of(&self.conn, id, None)?;
         Ok(Some((origin.unwrap_or_default(), fact.loc.text())))
     }
@@ -1180,29 +1173,8 @@ impl Batch<'_> {
         let earlier = blocks::read_raw(&self.tx, raw_id, native_id, Some(&self.facts))?;
         let (old_block, fact, stored_ms) = blocks::fact_of(&self.tx, raw_id, Some(&self.facts))?;
         let location = fact.loc.text();
-        // The earlier version's origin: its row's, or its block's (a block this batch fills has
-        // no row of facts yet).
-        let own: Option<i64> = self
-            .tx
-            .prepare_cached("SELECT origin_id FROM raw_records WHERE id = ?1")?
-            .query_row([raw_id], |r| r.get(0))?;
-        let origin_id = match (own, self.block_origins.get(&old_block)) {
-            (Some(id), _) | (None, Some(&id)) => Some(id),
-            (None, None) => self
-                .tx
-                .prepare_cached("SELECT origin_id FROM raw_facts WHERE block_id = ?1")?
-                .query_row([old_block], |r| r.get(0))
-                .optional()?
-                .flatten(),
-        };
-        let origin: Option<String> = match origin_id {
-            Some(id) => self
-                .tx
-                .prepare_cached("SELECT origin FROM raw_origins WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))
-                .optional()?,
-            None => None,
-        };
+        // A block this batch fills has its origin in the batch (its facts are not written yet).
+        let origin = blocks::origin_of(&self.tx, raw_id, self.block_origins.get(&old_block).copied())?;
         let origin = origin.unwrap_or_default();
         self.tx
             .prepare_cached(

@@ -640,21 +640,21 @@ impl SsoBaseline {
 }
 
 /// `?N` placeholders for `values`, appended to `args`.
+fn placeholders(args: &mut Vec<Value>, values: &[impl AsRef<str>]) -> String {
+    placeholders_of(args, values.iter().map(|v| v.as_ref().to_string().into()))
+}
+
 /// Like [`placeholders`], for the keys the strings `values` are sought by in `idp_strings`
 /// (`crate::string_key`, migration 29).
 fn key_placeholders(args: &mut Vec<Value>, values: &[impl AsRef<str>]) -> String {
-    let mut ins = Vec::with_capacity(values.len());
-    for v in values {
-        args.push(crate::string_key(v.as_ref()).into());
-        ins.push(format!("?{}", args.len()));
-    }
-    ins.join(", ")
+    placeholders_of(args, values.iter().map(|v| crate::string_key(v.as_ref()).into()))
 }
 
-fn placeholders(args: &mut Vec<Value>, values: &[impl AsRef<str>]) -> String {
-    let mut ins = Vec::with_capacity(values.len());
+/// `?N` placeholders for `values`, appended to `args`.
+fn placeholders_of(args: &mut Vec<Value>, values: impl Iterator<Item = Value>) -> String {
+    let mut ins = Vec::new();
     for v in values {
-        args.push(v.as_ref().to_string().into());
+        args.push(v);
         ins.push(format!("?{}", args.len()));
     }
     ins.join(", ")
