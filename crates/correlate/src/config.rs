@@ -4,8 +4,9 @@ use ipnet::IpNet;
 use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use trailproof_model::config::{Config, ScoreWeights};
-use trailproof_model::{Idp, Millis, fold};
+use trailproof_model::{AwsAppRule, Idp, Millis, fold};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -26,8 +27,32 @@ pub struct IdpRule {
     pub identity_center: bool,
     pub broker_issuer_arns: BTreeSet<String>,
     pub role_arns: BTreeSet<String>,
-    pub aws_app_ids: BTreeSet<String>,
-    pub aws_app_names: BTreeSet<String>,
+}
+
+/// Which applications at the IdPs are AWS applications: per provider, the ids and folded names
+/// its `[[idp]]` entries configure; a provider with none takes the names the default pattern
+/// matches (`(?i)aws|amazon`). The one place this rule is written: the store reads SSOs with it
+/// too ([`Compiled::aws_app_rule`]).
+#[derive(Debug)]
+struct AwsApps {
+    /// (provider, ids, folded names) of each `[[idp]]` entry that names its applications.
+    configured: Vec<(Idp, BTreeSet<String>, BTreeSet<String>)>,
+    default_app: Regex,
+}
+
+impl AwsApps {
+    fn configures(&self, provider: Idp) -> bool {
+        self.configured.iter().any(|(p, _, _)| *p == provider)
+    }
+
+    fn is_aws_app(&self, provider: Idp, app_id: Option<&str>, app_name: Option<&str>) -> bool {
+        if !self.configures(provider) {
+            return app_name.is_some_and(|n| self.default_app.is_match(n));
+        }
+        self.configured.iter().filter(|(p, _, _)| *p == provider).any(|(_, ids, names)| {
+            app_id.is_some_and(|id| ids.contains(id)) || app_name.is_some_and(|n| names.contains(&fold(n)))
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -46,7 +71,7 @@ pub struct Compiled {
     pub allow_asns: BTreeSet<u32>,
     pub allow_user_agents: Vec<Regex>,
     pub weights: ScoreWeights,
-    default_app: Regex,
+    aws_apps: Arc<AwsApps>,
 }
 
 const MIN: Millis = 60_000;
@@ -54,6 +79,7 @@ const MIN: Millis = 60_000;
 impl Compiled {
     pub fn new(c: &Config) -> Result<Compiled, ConfigError> {
         let mut idps = Vec::new();
+        let mut configured = Vec::new();
         for i in &c.idp {
             let provider = Idp::parse(&fold(&i.kind))
                 .ok_or_else(|| ConfigError::IdpKind { name: i.name.clone(), kind: i.kind.clone() })?;
@@ -65,9 +91,11 @@ impl Compiled {
                 identity_center: i.identity_center,
                 broker_issuer_arns: i.broker_issuer_arns.iter().cloned().collect(),
                 role_arns: i.role_arns.iter().cloned().collect(),
-                aws_app_ids: i.aws_app_ids.iter().cloned().collect(),
-                aws_app_names: i.aws_app_names.iter().map(|n| fold(n)).collect(),
             });
+            if !i.aws_app_ids.is_empty() || !i.aws_app_names.is_empty() {
+                let names = i.aws_app_names.iter().map(|n| fold(n)).collect();
+                configured.push((provider, i.aws_app_ids.iter().cloned().collect(), names));
+            }
         }
         let re = |what: &'static str, p: &str| {
             Regex::new(p).map_err(|e| ConfigError::Regex { what, pattern: p.to_string(), why: e.to_string() })
@@ -104,50 +132,35 @@ impl Compiled {
             allow_asns: c.allowlist.asns.iter().copied().collect(),
             allow_user_agents,
             weights: c.score.clone(),
-            default_app: Regex::new("(?i)aws|amazon").map_err(|e| ConfigError::Regex {
-                what: "built-in AWS app pattern",
-                pattern: "(?i)aws|amazon".into(),
-                why: e.to_string(),
-            })?,
+            aws_apps: Arc::new(AwsApps {
+                configured,
+                default_app: Regex::new("(?i)aws|amazon").map_err(|e| ConfigError::Regex {
+                    what: "built-in AWS app pattern",
+                    pattern: "(?i)aws|amazon".into(),
+                    why: e.to_string(),
+                })?,
+            }),
         })
     }
 
     /// Whether an `[[idp]]` entry of this provider names its AWS application(s) (`aws_app_ids` or
     /// `aws_app_names`); if none does, the default pattern `(?i)aws|amazon` over names is used.
     pub fn configures_aws_apps(&self, provider: Idp) -> bool {
-        self.idps.iter().any(|r| r.provider == provider && (!r.aws_app_ids.is_empty() || !r.aws_app_names.is_empty()))
+        self.aws_apps.configures(provider)
     }
 
     /// Is this IdP application the AWS application (for the given provider's rules)?
     pub fn is_aws_app(&self, provider: Idp, app_id: Option<&str>, app_name: Option<&str>) -> bool {
-        let rules: Vec<&IdpRule> = self
-            .idps
-            .iter()
-            .filter(|r| r.provider == provider && (!r.aws_app_ids.is_empty() || !r.aws_app_names.is_empty()))
-            .collect();
-        if rules.is_empty() {
-            return app_name.is_some_and(|n| self.default_app.is_match(n));
-        }
-        rules.iter().any(|r| {
-            app_id.is_some_and(|id| r.aws_app_ids.contains(id))
-                || app_name.is_some_and(|n| r.aws_app_names.contains(&fold(n)))
-        })
+        self.aws_apps.is_aws_app(provider, app_id, app_name)
+    }
+
+    /// [`Compiled::is_aws_app`] for the store, which reads the SSOs to AWS applications with it.
+    pub fn aws_app_rule(&self) -> AwsAppRule {
+        let apps = Arc::clone(&self.aws_apps);
+        AwsAppRule::new(move |provider, app_id, app_name| apps.is_aws_app(provider, app_id, app_name))
     }
 
     pub fn allowlisted_ip(&self, ip: &str) -> bool {
         ip.parse::<IpAddr>().is_ok_and(|a| self.allow_cidrs.iter().any(|n| n.contains(&a)))
-    }
-
-    /// All app ids and names configured, and whether some provider relies on the default name
-    /// pattern: the store's pre-filter.
-    pub fn aws_apps(&self) -> (Vec<String>, Vec<String>, bool) {
-        let mut ids = BTreeSet::new();
-        let mut names = BTreeSet::new();
-        for r in &self.idps {
-            ids.extend(r.aws_app_ids.iter().cloned());
-            names.extend(r.aws_app_names.iter().cloned());
-        }
-        let default_needed = !Idp::ALL.iter().all(|p| self.configures_aws_apps(*p));
-        (ids.into_iter().collect(), names.into_iter().collect(), default_needed)
     }
 }

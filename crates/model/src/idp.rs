@@ -197,3 +197,30 @@ pub struct IdpEvent {
     /// Entra `authenticationRequirement` (`multiFactorAuthentication` / `singleFactorAuthentication`).
     pub auth_requirement: Option<String>,
 }
+
+/// Which IdP applications are AWS applications (by provider, application id and display name as
+/// logged). The rule is the correlate crate's (`Compiled::is_aws_app`); a store that reads the
+/// SSOs the judging takes only asks it, for each application it holds, so what the store reads
+/// and what the engine takes cannot drift apart.
+#[derive(Clone)]
+pub struct AwsAppRule(std::sync::Arc<AppPredicate>);
+
+/// (provider, application id, display name) -> is it an AWS application.
+type AppPredicate = dyn Fn(Idp, Option<&str>, Option<&str>) -> bool + Send + Sync;
+
+impl AwsAppRule {
+    pub fn new(rule: impl Fn(Idp, Option<&str>, Option<&str>) -> bool + Send + Sync + 'static) -> AwsAppRule {
+        AwsAppRule(std::sync::Arc::new(rule))
+    }
+
+    /// Whether an SSO of `provider` to this application is one to an AWS application.
+    pub fn is_aws_app(&self, provider: Idp, app_id: Option<&str>, app_name: Option<&str>) -> bool {
+        (self.0)(provider, app_id, app_name)
+    }
+}
+
+impl std::fmt::Debug for AwsAppRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AwsAppRule(..)")
+    }
+}

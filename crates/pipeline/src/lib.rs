@@ -226,7 +226,7 @@ fn judge_slices(
     out: &mut JudgeSummary,
     on_slice: &mut dyn FnMut(Millis, u64),
 ) -> Result<(), PipelineError> {
-    let (ids, names, default_pattern) = cfg.aws_apps();
+    let aws_apps = cfg.aws_app_rule();
     let t = std::time::Instant::now();
     let providers_present = store.providers_present()?;
     let app_names = Arc::new(store.app_names_by_provider()?);
@@ -247,9 +247,7 @@ fn judge_slices(
             burst_ms: cfg.burst_ms,
             google_lookback_ms: cfg.google_lookback_ms,
             portal_lookback_ms: cfg.identity_center_session_ms + cfg.skew_ms,
-            aws_app_ids: ids.clone(),
-            aws_app_names: names.clone(),
-            default_app_pattern: default_pattern,
+            aws_apps: aws_apps.clone(),
         };
         let mut snap = store.snapshot_aws(&q)?;
         snap.providers_present = providers_present.clone();
@@ -328,15 +326,12 @@ pub fn prune(
     trailproof_model::config::RetentionConfig::check_verdict_days(keep_days, verdict_keep_days)
         .map_err(PipelineError::Retention)?;
     let days = |d: u32| now.saturating_sub(Millis::from(d) * trailproof_model::DAY_MS);
-    let (ids, names, default_pattern) = cfg.aws_apps();
     let (reach_ms, google_reach_ms) = retention_reach(cfg);
     let plan = trailproof_store::PrunePlan {
         keep_from_ms: days(keep_days),
         reach_ms,
         google_reach_ms,
-        aws_app_ids: ids,
-        aws_app_names: names,
-        default_app_pattern: default_pattern,
+        aws_apps: cfg.aws_app_rule(),
         dry_run,
         vacuum_step_pages: 2048,
         verdicts_before_ms: verdict_keep_days.map(days),

@@ -76,9 +76,7 @@ pub struct PrunePlan {
     pub google_reach_ms: Millis,
     /// The AWS applications at the IdPs (as the snapshot takes them): a live IdP session is one
     /// with an SSO to one of them inside the kept time.
-    pub aws_app_ids: Vec<String>,
-    pub aws_app_names: Vec<String>,
-    pub default_app_pattern: bool,
+    pub aws_apps: trailproof_model::AwsAppRule,
     /// Say what would go without removing anything: the prune runs in one transaction that is
     /// rolled back, holding the write lock until then.
     pub dry_run: bool,
@@ -672,10 +670,9 @@ impl Store {
             return Ok(true);
         }
         if live_ssos.is_none() {
-            let apps = self.aws_apps(&plan.aws_app_ids, &plan.aws_app_names, plan.default_app_pattern)?;
             let mut set = BTreeSet::new();
             let mut reader = crate::snapshot::IdpReader::new(self)?;
-            self.for_each_aws_app_sso(&apps, before, Millis::MAX, &mut |r| {
+            self.for_each_aws_app_sso(&plan.aws_apps, before, Millis::MAX, &mut |r| {
                 if let Some(s) = reader.string(r.session)? {
                     set.insert((r.provider.clone(), s.to_string()));
                 }

@@ -5,7 +5,9 @@ use crate::{Result, Store, StoreError};
 use rusqlite::{OptionalExtension, Row, params_from_iter, types::Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use trailproof_model::snapshot::{CoverageSpan, FarSignin, IdpPlan, PriorSsos, Snapshot, UserLookups};
-use trailproof_model::{AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys};
+use trailproof_model::{
+    AwsAppRule, AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, UserKeys,
+};
 
 /// Known users per provider (folded keys) and the providers present.
 #[cfg(test)]
@@ -30,12 +32,8 @@ pub struct SnapshotQuery {
     /// How long before a ConsoleLogin its Identity Center portal sign-in may be (the portal
     /// session length).
     pub portal_lookback_ms: Millis,
-    /// AWS applications at the IdPs, by id and by folded display name.
-    pub aws_app_ids: Vec<String>,
-    pub aws_app_names: Vec<String>,
-    /// Also take apps whose name contains `aws` or `amazon` (any case): the default for IdPs
-    /// with no AWS app configured. Forced on when both lists are empty.
-    pub default_app_pattern: bool,
+    /// Which IdP applications are AWS applications: the SSOs read are those to them.
+    pub aws_apps: AwsAppRule,
 }
 
 /// Every IdP event kind but `app_sso`, as SQL literals (a test checks the list is complete).
@@ -403,21 +401,6 @@ impl Drop for IdpReader<'_> {
     }
 }
 
-/// The AWS applications at the IdPs: by id, and by lower-case name.
-pub(crate) struct AwsApps {
-    ids: Vec<String>,
-    names: Vec<String>,
-}
-
-impl AwsApps {
-    /// Whether an SSO to this application is one to an AWS application: its id is one of
-    /// `ids`, or its name, lower-cased as SQLite's `lower` does, is one of `names`.
-    fn matches(&self, app_id: Option<&str>, app_name: Option<&str>) -> bool {
-        app_id.is_some_and(|id| self.ids.iter().any(|i| i == id))
-            || app_name.is_some_and(|n| self.names.contains(&crate::sql_lower(n)))
-    }
-}
-
 /// How the baseline folds an SSO's login, e-mail and app user name, in that order: the app user
 /// name as SQL's `lower(trim())`, as a prune stores it in `sso_baseline`.
 const KEY_FOLDS: [fn(&str) -> String; 3] = [trailproof_model::fold, trailproof_model::fold, crate::sql_lower_trim];
@@ -538,7 +521,7 @@ impl SsoBaseline {
         &mut self,
         store: &Store,
         reader: &mut IdpReader<'_>,
-        apps: &AwsApps,
+        apps: &AwsAppRule,
         q: &SnapshotQuery,
         users: &BTreeMap<(Idp, String), Millis>,
     ) -> Result<BTreeMap<(Idp, String), PriorSsos>> {
@@ -661,31 +644,16 @@ fn placeholders_of(args: &mut Vec<Value>, values: impl Iterator<Item = Value>) -
 }
 
 impl Store {
-    /// The AWS applications at the IdPs: the configured ids and names, and (with none configured,
-    /// or `default_pattern`) the stored application names that contain `aws` or `amazon`.
-    pub(crate) fn aws_apps(&self, ids: &[String], names: &[String], default_pattern: bool) -> Result<AwsApps> {
-        let mut app_names: BTreeSet<String> = names.iter().map(|n| trailproof_model::fold(n)).collect();
-        if (ids.is_empty() && names.is_empty()) || default_pattern {
-            for name in self.sso_app_names()? {
-                if name.contains("aws") || name.contains("amazon") {
-                    app_names.insert(name);
-                }
-            }
-        }
-        Ok(AwsApps { ids: ids.to_vec(), names: app_names.into_iter().collect() })
-    }
-
-    /// The applications (`idp_app_refs` ids) that are AWS applications: those whose id or name
-    /// passes [`AwsApps::matches`]. Before migration 17, an application was sought by id, or by
-    /// name among the SSOs that carry no id, with the ids stored with a matching name; every SSO
-    /// so found was kept if it passed [`AwsApps::matches`]: the same SSOs.
-    fn aws_app_refs(&self, apps: &AwsApps) -> Result<Vec<i64>> {
-        let mut st = self.conn.prepare_cached("SELECT id, app_id, app_name FROM idp_app_refs")?;
+    /// The applications (`idp_app_refs` ids) that are AWS applications by `apps`.
+    fn aws_app_refs(&self, apps: &AwsAppRule) -> Result<Vec<i64>> {
+        let mut st = self.conn.prepare_cached("SELECT id, provider, app_id, app_name FROM idp_app_refs")?;
         let mut rows = st.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            let (id, app_id, app_name): (i64, Option<String>, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            if apps.matches(app_id.as_deref(), app_name.as_deref()) {
+            let (id, p, app_id, app_name): (i64, String, Option<String>, Option<String>) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            let provider = Idp::parse(&p).ok_or_else(|| StoreError::Corrupt(format!("idp app of provider {p:?}")))?;
+            if apps.is_aws_app(provider, app_id.as_deref(), app_name.as_deref()) {
                 out.push(id);
             }
         }
@@ -698,7 +666,7 @@ impl Store {
     /// from the applications' frames (`sso_block_apps`).
     pub(crate) fn for_each_aws_app_sso(
         &self,
-        apps: &AwsApps,
+        apps: &AwsAppRule,
         from: Millis,
         to: Millis,
         f: &mut dyn FnMut(&IdpRow) -> Result<()>,
@@ -715,7 +683,7 @@ impl Store {
     fn aws_app_ssos(
         &self,
         reader: &mut IdpReader<'_>,
-        apps: &AwsApps,
+        apps: &AwsAppRule,
         from: Millis,
         to: Millis,
     ) -> Result<Vec<IdpEvent>> {
@@ -732,7 +700,7 @@ impl Store {
     fn for_each_aws_app_sso_brief(
         &self,
         reader: &mut IdpReader<'_>,
-        apps: &AwsApps,
+        apps: &AwsAppRule,
         from: Millis,
         to: Millis,
         f: &mut dyn FnMut(&Brief<'_>) -> Result<()>,
@@ -753,7 +721,7 @@ impl Store {
                 return Err(StoreError::Corrupt(format!("sso baseline of provider {p:?}")));
             };
             let (app_id, app_name): (String, String) = (r.get(4)?, r.get(5)?);
-            if !apps.matches(crate::retention::dec(&app_id), crate::retention::dec(&app_name)) {
+            if !apps.is_aws_app(provider, crate::retention::dec(&app_id), crate::retention::dec(&app_name)) {
                 continue;
             }
             let (email, app_user, asn, country): (String, String, String, String) =
@@ -1049,10 +1017,10 @@ impl Store {
         // name) is resolved to the applications stored (`idp_app_refs`), so every query seeks
         // its application in the index (app_ref, time_ms) of SSOs instead of reading the SSOs
         // to every other application.
-        let apps = self.aws_apps(&q.aws_app_ids, &q.aws_app_names, q.default_app_pattern)?;
+        let apps = &q.aws_apps;
         let (lo, near_lo, hi) = (plan.far_lo.min(plan.near_lo), plan.near_lo, plan.hi);
         let mut reader = IdpReader::new(self)?;
-        let near = self.aws_app_ssos(&mut reader, &apps, near_lo, hi)?;
+        let near = self.aws_app_ssos(&mut reader, apps, near_lo, hi)?;
 
         // Each login's baseline is aggregated before the time from which the snapshot holds all
         // of its SSOs: the near span's start, or the far span's for the logins read there.
@@ -1063,13 +1031,13 @@ impl Store {
             }
         }
         let (mut ssos, far) = if lo < near_lo {
-            self.far_ssos(&mut reader, &apps, plan, lo, &mut users)?
+            self.far_ssos(&mut reader, apps, plan, lo, &mut users)?
         } else {
             (Vec::new(), Vec::new())
         };
         snap.far_signins = far;
         snap.far_signins.shrink_to_fit();
-        snap.prior_ssos = baseline.prior(self, &mut reader, &apps, q, &users)?;
+        snap.prior_ssos = baseline.prior(self, &mut reader, apps, q, &users)?;
         baseline.remember(near_lo, hi, &near)?;
         ssos.extend(near);
 
@@ -1155,7 +1123,7 @@ impl Store {
     fn far_ssos(
         &self,
         reader: &mut IdpReader<'_>,
-        apps: &AwsApps,
+        apps: &AwsAppRule,
         plan: &IdpPlan,
         lo: Millis,
         users: &mut BTreeMap<(Idp, String), Millis>,
@@ -1215,13 +1183,6 @@ impl Store {
             users.insert(l, lo);
         }
         Ok((out, far))
-    }
-
-    /// The distinct application names (lower case) of stored SSO events (`idp_apps`).
-    pub fn sso_app_names(&self) -> Result<BTreeSet<String>> {
-        let mut st = self.conn.prepare_cached("SELECT DISTINCT name_fold FROM idp_apps WHERE name_fold > ''")?;
-        let names = st.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(names.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Per provider, the folded names of the applications its stored SSOs went to (`idp_apps`).

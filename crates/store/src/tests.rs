@@ -3,7 +3,7 @@ use proptest::prelude::*;
 
 /// The first bytes of a zstd frame (RFC 8878 §3.1.1): how a zstd block is told from deflate.
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xB5, 0x2F, 0xFD];
-use trailproof_model::{AwsEventKind, Idp, IdpEventKind, MfaClaim, Outcome, UserKeys};
+use trailproof_model::{AwsAppRule, AwsEventKind, Idp, IdpEventKind, MfaClaim, Outcome, UserKeys};
 
 fn at() -> Origin<'static> {
     Origin { origin: "test.json", location: "record 0 at byte 0" }
@@ -247,9 +247,25 @@ fn sso(id: &str, t: i64, app_id: Option<&str>, app_name: Option<&str>, login: &s
     }
 }
 
+/// The engine's AWS-application rule for a configuration naming, for Okta, the applications with
+/// these ids and names (with none, Okta's SSOs to names like AWS are taken).
+fn okta_apps(ids: &[&str], names: &[&str]) -> AwsAppRule {
+    let mut c = trailproof_model::config::Config::default();
+    if !ids.is_empty() || !names.is_empty() {
+        c.idp.push(trailproof_model::config::IdpConfig {
+            name: "Okta".into(),
+            kind: "okta".into(),
+            aws_app_ids: ids.iter().map(|s| s.to_string()).collect(),
+            aws_app_names: names.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        });
+    }
+    trailproof_correlate::Compiled::new(&c).unwrap().aws_app_rule()
+}
+
 /// The snapshot of the day from `t`, with an hour either side, a 30-day baseline and the AWS
 /// applications given.
-fn day_query(t: Millis, ids: Vec<&str>, names: Vec<&str>, pattern: bool) -> SnapshotQuery {
+fn day_query(t: Millis, aws_apps: AwsAppRule) -> SnapshotQuery {
     let day = 86_400_000;
     SnapshotQuery {
         from_ms: t,
@@ -260,15 +276,13 @@ fn day_query(t: Millis, ids: Vec<&str>, names: Vec<&str>, pattern: bool) -> Snap
         burst_ms: 0,
         google_lookback_ms: 0,
         portal_lookback_ms: 0,
-        aws_app_ids: ids.into_iter().map(String::from).collect(),
-        aws_app_names: names.into_iter().map(String::from).collect(),
-        default_app_pattern: pattern,
+        aws_apps,
     }
 }
 
-/// The snapshot seeks SSOs to the AWS applications by name or id (an index per column); the
-/// default pattern is resolved to the stored names. Whatever the path, it must take exactly the
-/// SSOs the old full scan took: AWS apps by id, by configured name in any case, by the pattern.
+/// The snapshot reads the SSOs to the applications the engine's rule calls AWS applications
+/// (`Compiled::is_aws_app`): by id, by configured name in any case, by the default pattern for a
+/// provider that configures none; and no other.
 #[test]
 fn snapshot_takes_sso_to_aws_apps_by_id_name_and_pattern_and_nothing_else() {
     let mut s = Store::open_in_memory().unwrap();
@@ -280,6 +294,7 @@ fn snapshot_takes_sso_to_aws_apps_by_id_name_and_pattern_and_nothing_else() {
         sso("by-name", t + 2, None, Some("Console Access"), "c@x.com"),
         sso("by-id", t + 3, Some("0oa-aws"), Some("Federation"), "d@x.com"),
         sso("other-app", t + 4, Some("0oa-slack"), Some("Slack"), "a@x.com"),
+        sso("non-ascii", t + 7, None, Some("Cloud-Überwachung"), "f@x.com"),
         sso("outside-window", t + 3 * day, None, Some("Amazon Web Services (Prod)"), "a@x.com"),
         sso("baseline", t - 5 * day, None, Some("aws iam identity center"), "b@x.com"),
         // One application under two names: its name is turned into its id, and of the SSOs
@@ -293,23 +308,25 @@ fn snapshot_takes_sso_to_aws_apps_by_id_name_and_pattern_and_nothing_else() {
         b.insert_idp(Source::Okta, &e.event_id, at(), &raw::compress(b"{}"), std::slice::from_ref(e)).unwrap();
     }
     b.commit().unwrap();
-    let q = |ids: Vec<&str>, names: Vec<&str>, pattern: bool| day_query(t, ids, names, pattern);
+    let q = |ids: &[&str], names: &[&str]| day_query(t, okta_apps(ids, names));
     let ids_of = |snap: &trailproof_model::snapshot::Snapshot| -> Vec<String> {
         snap.idp.iter().map(|e| e.event_id.clone()).collect()
     };
-    let snap = s.snapshot(&q(vec![], vec![], false)).unwrap();
+    let snap = s.snapshot(&q(&[], &[])).unwrap();
     assert_eq!(ids_of(&snap), ["by-pattern", "by-pattern-2", "renamed-aws"]);
     let prior = &snap.prior_ssos[&(Idp::Okta, "b@x.com".to_string())];
     assert_eq!(prior.ssos, 1, "the baseline SSO of b, found by the pattern in another case");
-    let snap = s.snapshot(&q(vec!["0oa-aws"], vec!["  CONSOLE access "], false)).unwrap();
+    let snap = s.snapshot(&q(&["0oa-aws"], &["  CONSOLE access "])).unwrap();
     assert_eq!(ids_of(&snap), ["by-name", "by-id"]);
     assert!(snap.prior_ssos.is_empty());
-    let snap = s.snapshot(&q(vec!["0oa-aws"], vec![], true)).unwrap();
-    assert_eq!(ids_of(&snap), ["by-pattern", "by-pattern-2", "by-id", "renamed-aws"]);
-    let snap = s.snapshot(&q(vec!["0oa-renamed"], vec![], false)).unwrap();
+    let snap = s.snapshot(&q(&["0oa-aws"], &[])).unwrap();
+    assert_eq!(ids_of(&snap), ["by-id"], "a provider that names its applications takes no others");
+    let snap = s.snapshot(&q(&[], &["cloud-überwachung"])).unwrap();
+    assert_eq!(ids_of(&snap), ["non-ascii"], "names fold as the rule folds them");
+    let snap = s.snapshot(&q(&["0oa-renamed"], &[])).unwrap();
     assert_eq!(ids_of(&snap), ["renamed-aws", "renamed-other"], "an id takes all of its SSOs");
     // Configured by id and by a name that resolves to the same id: each SSO counts once.
-    let snap = s.snapshot(&q(vec!["0oa-renamed"], vec!["AWS Sandbox"], false)).unwrap();
+    let snap = s.snapshot(&q(&["0oa-renamed"], &["AWS Sandbox"])).unwrap();
     assert_eq!(ids_of(&snap), ["renamed-aws", "renamed-other"]);
     assert_eq!(snap.prior_ssos[&(Idp::Okta, "e@x.com".to_string())].ssos, 1);
 }
@@ -470,7 +487,7 @@ fn a_database_migrated_to_9_knows_the_users_and_apps_a_new_one_knows() {
         assert_eq!(table(&old, sql), table(&new, sql), "{sql}");
     }
     assert_eq!(old.identity_index().unwrap(), new.identity_index().unwrap());
-    assert_eq!(old.sso_app_names().unwrap(), new.sso_app_names().unwrap());
+    assert_eq!(old.app_names_by_provider().unwrap(), new.app_names_by_provider().unwrap());
     assert_eq!(
         table(&new, "SELECT key FROM idp_users WHERE provider = 'okta'"),
         ["\tjörg-admin", "bob", "bob@example.com", "olaf@mail.example", "ölaf@example.com"],
@@ -645,13 +662,13 @@ fn a_rolled_back_batch_leaves_no_key_behind() {
     } // dropped: rolled back
     let (known, _) = s.identity_index().unwrap();
     assert!(known.is_empty());
-    assert!(s.sso_app_names().unwrap().is_empty());
+    assert!(s.app_names_by_provider().unwrap().is_empty());
     let mut b = s.batch().unwrap();
     b.insert_idp(Source::Okta, "d2", at(), &raw::compress(b"{}"), &[dave("d2")]).unwrap();
     b.commit().unwrap();
     let (known, _) = s.identity_index().unwrap();
     assert_eq!(known[&Idp::Okta].iter().collect::<Vec<_>>(), ["dave@example.com"]);
-    assert_eq!(s.sso_app_names().unwrap().into_iter().collect::<Vec<_>>(), ["aws"]);
+    assert_eq!(s.app_names_by_provider().unwrap()[&Idp::Okta].iter().collect::<Vec<_>>(), ["aws"]);
 }
 
 /// The log copier: batches written while it runs are all readable, by this handle and by a
@@ -755,9 +772,7 @@ fn portal_query(t: Millis) -> SnapshotQuery {
         burst_ms: 0,
         google_lookback_ms: 0,
         portal_lookback_ms: 12 * 3_600_000,
-        aws_app_ids: vec![],
-        aws_app_names: vec![],
-        default_app_pattern: false,
+        aws_apps: okta_apps(&[], &[]),
     }
 }
 
@@ -2347,9 +2362,7 @@ fn prune_plan(keep_from_ms: i64, reach_ms: i64) -> PrunePlan {
         keep_from_ms,
         reach_ms,
         google_reach_ms: reach_ms,
-        aws_app_ids: vec![],
-        aws_app_names: vec![],
-        default_app_pattern: true,
+        aws_apps: okta_apps(&[], &[]),
         dry_run: true,
         vacuum_step_pages: 16,
         verdicts_before_ms: None,
@@ -2697,7 +2710,7 @@ fn a_store_of_schema_23_keeps_its_ssos_in_frames() {
         }
         b.commit().unwrap();
     }
-    let query = day_query(t, vec![], vec![], true);
+    let query = day_query(t, okta_apps(&[], &[]));
     let (ids_new, snap_new) = {
         let s = Store::open(&path).unwrap();
         (idp_event_ids(&s), s.snapshot(&query).unwrap())
