@@ -224,3 +224,68 @@ impl std::fmt::Debug for AwsAppRule {
         f.write_str("AwsAppRule(..)")
     }
 }
+
+/// The events of Google's `login` application a judgement tells apart (docs/judging.md §5,
+/// Google): the parser writes them as the [`IdpEventKind::Login`] events whose `native_type` is
+/// `login/<event name>`, and the engine reads them back with [`GoogleLogin::of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GoogleLogin {
+    Success,
+    Failure,
+    /// A step of the sign-in (a second factor, or a check Google asked for).
+    Verification,
+    /// A challenge Google put to the user (its method and status say what).
+    Challenge,
+}
+
+impl GoogleLogin {
+    pub const ALL: [GoogleLogin; 4] =
+        [GoogleLogin::Success, GoogleLogin::Failure, GoogleLogin::Verification, GoogleLogin::Challenge];
+
+    /// The event's name in the Reports API (`events[].name`).
+    pub fn event_name(self) -> &'static str {
+        match self {
+            GoogleLogin::Success => "login_success",
+            GoogleLogin::Failure => "login_failure",
+            GoogleLogin::Verification => "login_verification",
+            GoogleLogin::Challenge => "login_challenge",
+        }
+    }
+
+    /// The event named `name` in the Reports API's `login` application.
+    pub fn from_event_name(name: &str) -> Option<GoogleLogin> {
+        GoogleLogin::ALL.into_iter().find(|g| g.event_name() == name)
+    }
+
+    /// The `native_type` the parser gives such an event.
+    pub fn native_type(self) -> &'static str {
+        match self {
+            GoogleLogin::Success => "login/login_success",
+            GoogleLogin::Failure => "login/login_failure",
+            GoogleLogin::Verification => "login/login_verification",
+            GoogleLogin::Challenge => "login/login_challenge",
+        }
+    }
+
+    /// Which of them `e` is: `None` for anything but a Google `login` event.
+    pub fn of(e: &IdpEvent) -> Option<GoogleLogin> {
+        if e.provider != Idp::Google || e.kind != IdpEventKind::Login {
+            return None;
+        }
+        GoogleLogin::ALL.into_iter().find(|g| g.native_type() == e.native_type)
+    }
+}
+
+#[cfg(test)]
+mod google_login_tests {
+    use super::GoogleLogin;
+
+    #[test]
+    fn a_native_type_is_the_application_and_the_event_name() {
+        for g in GoogleLogin::ALL {
+            assert_eq!(g.native_type(), format!("login/{}", g.event_name()));
+            assert_eq!(GoogleLogin::from_event_name(g.event_name()), Some(g));
+        }
+        assert_eq!(GoogleLogin::from_event_name("logout"), None);
+    }
+}

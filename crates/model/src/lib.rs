@@ -14,7 +14,7 @@ pub mod time;
 pub mod verdict;
 
 pub use aws::{AwsEvent, AwsEventKind};
-pub use idp::{AwsAppRule, Idp, IdpEvent, IdpEventKind, MfaClaim, UserKeys};
+pub use idp::{AwsAppRule, GoogleLogin, Idp, IdpEvent, IdpEventKind, MfaClaim, UserKeys};
 pub use text::{inert, inert_lines};
 pub use time::{DAY_MS, Millis, format_ms, parse_time};
 

@@ -150,7 +150,7 @@ pub use trailproof_model::{IdpEvent, ParseError, Parsed};
 use de::{OneOrMany, Scalar, Text, text, trimmed};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use trailproof_model::{Idp, IdpEventKind, MfaClaim, Outcome, UserKeys, parse_time};
+use trailproof_model::{GoogleLogin, Idp, IdpEventKind, MfaClaim, Outcome, UserKeys, parse_time};
 
 /// What [`ParseError::WrongShape`] says a record should have been.
 const EXPECTED: &str = "Google Reports API activity";
@@ -401,9 +401,7 @@ pub(crate) fn build(act: &Activity<'_, '_>) -> Result<Parsed<IdpEvent>, ParseErr
             },
         };
         let kind = match (app, name) {
-            (App::Login, "login_success" | "login_failure" | "login_verification" | "login_challenge") => {
-                IdpEventKind::Login
-            }
+            (App::Login, n) if GoogleLogin::from_event_name(n).is_some() => IdpEventKind::Login,
             (App::Login, "logout") => IdpEventKind::SessionEnd,
             (App::Saml, "login_success" | "login_failure") => IdpEventKind::AppSso,
             _ => continue,

@@ -60,6 +60,7 @@ fn login_success_maps_every_field() {
     assert_eq!(e.time_ms, T0 + 250);
     assert_eq!(e.kind, IdpEventKind::Login);
     assert_eq!(e.native_type, "login/login_success");
+    assert_eq!(GoogleLogin::of(&e), Some(GoogleLogin::Success), "the engine tells it by this");
     assert_eq!(e.outcome, Outcome::Success);
     assert_eq!(e.outcome_reason, None);
     assert_eq!(e.user.login.as_deref(), Some("Alice@Example.com"));
@@ -224,6 +225,7 @@ fn two_events_get_index_suffixed_ids() {
             assert_eq!(events.len(), 2);
             assert_eq!(events[0].event_id, format!("{NATIVE}#0"));
             assert_eq!(events[0].native_type, "login/login_verification");
+            assert_eq!(GoogleLogin::of(&events[0]), Some(GoogleLogin::Verification));
             assert_eq!(events[0].mfa, MfaClaim::Verified);
             assert_eq!(events[1].event_id, format!("{NATIVE}#1"));
             assert_eq!(events[1].native_type, "login/login_success");

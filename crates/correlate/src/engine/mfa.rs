@@ -239,7 +239,7 @@ impl<'a> Index<'a> {
         let successes: Vec<&IdpEvent> = logins
             .iter()
             .copied()
-            .filter(|e| e.native_type == "login/login_success" && e.outcome == Outcome::Success)
+            .filter(|e| GoogleLogin::of(e) == Some(GoogleLogin::Success) && e.outcome == Outcome::Success)
             .collect();
         let Some(mut chosen) = successes.last().copied() else {
             return MfaFinding::unknown(
@@ -264,7 +264,7 @@ impl<'a> Index<'a> {
             .iter()
             .copied()
             .filter(|e| {
-                (e.native_type == "login/login_verification" || e.native_type == "login/login_challenge")
+                matches!(GoogleLogin::of(e), Some(GoogleLogin::Verification | GoogleLogin::Challenge))
                     && e.time_ms >= chosen.time_ms - GOOGLE_SIGNIN_GROUP
                     && e.time_ms <= chosen.time_ms
             })

@@ -7,7 +7,8 @@ use trailproof_model::verdict::{
     Verdict, VerdictRecord,
 };
 use trailproof_model::{
-    AwsEvent, AwsEventKind, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, Source, fold, format_ms,
+    AwsEvent, AwsEventKind, GoogleLogin, Idp, IdpEvent, IdpEventKind, MfaClaim, Millis, Outcome, Source, fold,
+    format_ms,
 };
 
 use crate::config::Compiled;
