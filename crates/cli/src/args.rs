@@ -159,12 +159,12 @@ trailproof --config trailproof.toml collect --until 2026-11-02T00:00:00Z"
 Meant for cron, a systemd timer or a Kubernetes CronJob (examples in config/schedule/). A lock keeps two \
 runs off one database; the [run] section of the configuration says what is re-judged, which reports are \
 written where, and which findings set the exit code.",
-        after_help = crate::cmd_run::AFTER_HELP
+        after_help = RUN_AFTER_HELP
     )]
-    Run(crate::cmd_run::RunArgs),
+    Run(RunArgs),
     /// Deliver queued verdicts to the [[notify]] sinks: Jira, ServiceNow, PagerDuty, Slack, webhooks.
-    #[command(after_help = crate::cmd_notify::AFTER_HELP)]
-    Notify(crate::cmd_notify::NotifyArgs),
+    #[command(after_help = NOTIFY_AFTER_HELP)]
+    Notify(NotifyArgs),
     /// Remove the records no later judgement can need: retention, by hand (also the last stage of
     /// `run` when [retention] is enabled).
     #[command(
@@ -508,3 +508,69 @@ mod tests {
         Cli::command().debug_assert();
     }
 }
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Do everything but send: collect, judge and write the reports, then print the tickets that
+    /// would be sent and leave them queued.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip collection (for databases fed by `trailproof import`).
+    #[arg(long)]
+    pub no_collect: bool,
+    /// Judge and report as of this time (RFC 3339) instead of now: for replays and tests.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+pub const RUN_AFTER_HELP: &str = "\
+Stages: collect (every [collect] source, from its checkpoint; coverage ends each source's settling \
+time before now, docs/source-lag.md) → correlate (re-judges the sessions of the last \
+run.rejudge_hours, so late records update verdicts, and any older session that rested on an IdP \
+record completed since it was stored) → report (run.report_formats into \
+run.report_dir: report-<time>.<ext> and latest.<ext>) → notify (delivers new and changed verdicts \
+to the [[notify]] sinks through the outbox) → prune (with [retention] enabled: records older than \
+retention.keep_days that no later judgement needs; see `trailproof prune --help`). A stage that fails does not stop the later ones: \
+verdicts only rest on the data whose coverage is recorded, so missing data gives `unknown`, never \
+a wrong verdict.
+
+Exit codes:
+  0  every stage succeeded and no finding reached run.fail_on_severity
+  1  a stage failed (a source not collected, a report not written, tickets left undelivered);
+     takes precedence over 4, since the findings may then be incomplete
+  2  usage error (bad flags or configuration)
+  4  findings: a session of the report window at or above run.fail_on_severity
+  5  another `trailproof run` holds the lock on this database
+
+Scheduling examples: config/schedule/ (cron, systemd timer, Kubernetes CronJob).
+
+Examples:
+  trailproof --db /var/lib/trailproof/tp.db --config /etc/trailproof.toml run
+  trailproof --config trailproof.toml run --dry-run
+  trailproof --config trailproof.toml run --no-collect   # logs arrive by `trailproof import`";
+
+#[derive(Args, Debug)]
+pub struct NotifyArgs {
+    /// Print what would be sent, send nothing, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub const NOTIFY_AFTER_HELP: &str = "\
+Every verdict version trailproof stores is queued (the outbox, written with the verdict). For each \
+[[notify]] sink, notify creates one ticket per session (dedup key: account + ConsoleLogin event id), \
+comments on it when a later version of the verdict differs (PagerDuty: pages again only when the \
+severity rises, else a change event), and closes it when the session turns out enforced \
+(close_on_enforced; Jira through close_transition, else a closing comment). A ticket is never \
+created twice: trailproof looks it up before creating it again. A setup error (credentials, \
+permission, project, issue type, channel, routing key) stops the sink with its queue kept and says \
+what to fix; a ticket refused for its content is reported and not retried for that version; a \
+ticket deleted at the service is recreated or skipped (on_gone). A new sink starts with the last \
+day's verdicts (backfill = true: all). See docs/ticket-sinks.md.
+
+Exit codes: 0 delivered (or nothing to do); 1 a sink stopped (its tickets stay queued) or refused a \
+ticket; 2 usage.
+
+Examples:
+  trailproof --config trailproof.toml notify --dry-run
+  trailproof --config trailproof.toml notify";

@@ -414,18 +414,21 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         title: "trailproof demo".into(),
         range: Some((format_ms(start_ms), format_ms(end_ms))),
     };
-    let files = crate::cmd_run::write_reports(
+    let files = crate::report_files::write_reports(
         &verdicts,
         &["html".to_string(), "json".to_string()],
         &a.out,
         "report",
         &report_opts,
     )?;
-    crate::cmd_run::write_atomic(&a.out.join("verdicts.json"), serde_json::to_string_pretty(&verdicts)?.as_bytes())?;
+    crate::report_files::write_atomic(
+        &a.out.join("verdicts.json"),
+        serde_json::to_string_pretty(&verdicts)?.as_bytes(),
+    )?;
     let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     steps.say(&format!("reports written: {}", names.join(", ")));
 
-    let tickets = crate::cmd_run::demo_tickets(&rt, &config, &mut store, &a.out.join("creds"))?;
+    let tickets = demo_tickets(&rt, &config, &mut store, &a.out.join("creds"))?;
     println!("{tickets}");
     if let Some(line) = &es_line {
         println!("{line}");
@@ -497,6 +500,51 @@ const HOUR: Millis = 3_600_000;
 fn longest_settling_ms() -> Millis {
     let minutes = trailproof_model::config::SOURCE_LAGS.iter().map(|l| l.default_settling_minutes).max();
     Millis::from(minutes.unwrap_or(0)) * 60_000
+}
+
+/// The demo's ticket feed: a webhook sink pointed at the in-process receiver, every verdict the
+/// demo judged (backfill), then a second dispatch that must send nothing.
+pub fn demo_tickets(
+    rt: &tokio::runtime::Runtime,
+    config: &Config,
+    store: &mut trailproof_store::Store,
+    creds: &Path,
+) -> anyhow::Result<String> {
+    let key = "demo-webhook-signing-key";
+    let sink = rt.block_on(crate::demo_sink::start(key.as_bytes())).context("starting the webhook receiver")?;
+    std::fs::create_dir_all(creds)?;
+    let key_file = creds.join("webhook-key");
+    std::fs::write(&key_file, key)?;
+    let mut cfg = config.clone();
+    cfg.notify = vec![trailproof_model::config::NotifySink {
+        name: "demo-webhook".into(),
+        kind: "webhook".into(),
+        url: sink.url(),
+        secret_file: key_file.to_string_lossy().into_owned(),
+        requests_per_minute: 0,
+        backfill: true,
+        ..Default::default()
+    }];
+    let first = crate::cmd_notify::notify(&cfg, store, false)?;
+    let again = crate::cmd_notify::notify(&cfg, store, false)?;
+    let got = sink.received();
+    let created = first.sinks.first().map(|s| s.created).unwrap_or(0);
+    let twice = got.by_key.values().filter(|n| **n > 1).count();
+    anyhow::ensure!(!first.failed(), "the webhook sink failed: {}", first.sinks[0].line());
+    anyhow::ensure!(
+        got.bad_signatures == 0 && twice == 0 && got.by_key.len() as u64 == created,
+        "webhook deliveries: {} tickets sent, {} received, {} twice, {} bad signatures",
+        created,
+        got.by_key.len(),
+        twice,
+        got.bad_signatures
+    );
+    let resent = again.sinks.first().map(|s| s.created + s.updated + s.closed).unwrap_or(0);
+    anyhow::ensure!(resent == 0, "a second dispatch re-sent {resent} tickets");
+    Ok(format!(
+        "tickets: {created} sent to a webhook sink at {} (HMAC verified, one per session; a second dispatch sent none)",
+        sink.url()
+    ))
 }
 
 #[cfg(test)]

@@ -2,40 +2,13 @@
 //! `trailproof run`).
 
 use anyhow::Context;
-use clap::Args;
 use std::process::ExitCode;
 use trailproof_model::config::Config;
 use trailproof_notify::{DispatchOptions, DispatchSummary, dispatch};
 use trailproof_store::Store;
 
-use crate::args::Global;
+use crate::args::{Global, NotifyArgs};
 use crate::util;
-
-#[derive(Args, Debug)]
-pub struct NotifyArgs {
-    /// Print what would be sent, send nothing, change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-pub const AFTER_HELP: &str = "\
-Every verdict version trailproof stores is queued (the outbox, written with the verdict). For each \
-[[notify]] sink, notify creates one ticket per session (dedup key: account + ConsoleLogin event id), \
-comments on it when a later version of the verdict differs (PagerDuty: pages again only when the \
-severity rises, else a change event), and closes it when the session turns out enforced \
-(close_on_enforced; Jira through close_transition, else a closing comment). A ticket is never \
-created twice: trailproof looks it up before creating it again. A setup error (credentials, \
-permission, project, issue type, channel, routing key) stops the sink with its queue kept and says \
-what to fix; a ticket refused for its content is reported and not retried for that version; a \
-ticket deleted at the service is recreated or skipped (on_gone). A new sink starts with the last \
-day's verdicts (backfill = true: all). See docs/ticket-sinks.md.
-
-Exit codes: 0 delivered (or nothing to do); 1 a sink stopped (its tickets stay queued) or refused a \
-ticket; 2 usage.
-
-Examples:
-  trailproof --config trailproof.toml notify --dry-run
-  trailproof --config trailproof.toml notify";
 
 /// Runs the dispatcher on its own runtime and prints one line per sink (and the dry-run plan).
 pub fn notify(config: &Config, store: &Store, dry_run: bool) -> anyhow::Result<DispatchSummary> {

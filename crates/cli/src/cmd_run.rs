@@ -2,63 +2,23 @@
 //! per stage, under a lock so that two runs never share a database.
 
 use anyhow::Context;
-use clap::Args;
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use trailproof_correlate::Compiled;
 use trailproof_model::config::Config;
-use trailproof_model::verdict::{Severity, VerdictRecord};
+use trailproof_model::verdict::Severity;
 use trailproof_model::{Millis, format_ms};
 
-use crate::args::Global;
+use crate::args::{Global, RunArgs};
+use crate::report_files::{format_of, write_reports};
 use crate::util;
 
 /// Exit code: findings at or above `run.fail_on_severity` (and every stage succeeded).
 pub const EXIT_FINDINGS: u8 = 4;
 /// Exit code: another `trailproof run` holds the database's lock.
 pub const EXIT_LOCKED: u8 = 5;
-
-pub const AFTER_HELP: &str = "\
-Stages: collect (every [collect] source, from its checkpoint; coverage ends each source's settling \
-time before now, docs/source-lag.md) → correlate (re-judges the sessions of the last \
-run.rejudge_hours, so late records update verdicts, and any older session that rested on an IdP \
-record completed since it was stored) → report (run.report_formats into \
-run.report_dir: report-<time>.<ext> and latest.<ext>) → notify (delivers new and changed verdicts \
-to the [[notify]] sinks through the outbox) → prune (with [retention] enabled: records older than \
-retention.keep_days that no later judgement needs; see `trailproof prune --help`). A stage that fails does not stop the later ones: \
-verdicts only rest on the data whose coverage is recorded, so missing data gives `unknown`, never \
-a wrong verdict.
-
-Exit codes:
-  0  every stage succeeded and no finding reached run.fail_on_severity
-  1  a stage failed (a source not collected, a report not written, tickets left undelivered);
-     takes precedence over 4, since the findings may then be incomplete
-  2  usage error (bad flags or configuration)
-  4  findings: a session of the report window at or above run.fail_on_severity
-  5  another `trailproof run` holds the lock on this database
-
-Scheduling examples: config/schedule/ (cron, systemd timer, Kubernetes CronJob).
-
-Examples:
-  trailproof --db /var/lib/trailproof/tp.db --config /etc/trailproof.toml run
-  trailproof --config trailproof.toml run --dry-run
-  trailproof --config trailproof.toml run --no-collect   # logs arrive by `trailproof import`";
-
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    /// Do everything but send: collect, judge and write the reports, then print the tickets that
-    /// would be sent and leave them queued.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Skip collection (for databases fed by `trailproof import`).
-    #[arg(long)]
-    pub no_collect: bool,
-    /// Judge and report as of this time (RFC 3339) instead of now: for replays and tests.
-    #[arg(long, value_name = "TIME")]
-    pub now: Option<String>,
-}
 
 /// The run lock: `<db>.run-lock`, an OS file lock (released by the kernel if the process dies)
 /// with the holder's pid, host and start time written inside for the next run's message.
@@ -113,44 +73,6 @@ fn severity(s: &str) -> anyhow::Result<Option<Severity>> {
         Some(v) => Ok(Some(v)),
         None => anyhow::bail!("run.fail_on_severity = {s:?}: use none, low, medium, high or critical"),
     }
-}
-
-fn format_of(name: &str) -> anyhow::Result<trailproof_report::Format> {
-    name.parse::<trailproof_report::Format>().map_err(|e| anyhow::anyhow!("run.report_formats: {e}"))
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half a
-/// report.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
-/// Renders `records` in every format of `formats` into `dir` as `<stem>.<ext>` and
-/// `latest.<ext>`; returns the files written.
-pub fn write_reports(
-    records: &[VerdictRecord],
-    formats: &[String],
-    dir: &Path,
-    stem: &str,
-    opts: &trailproof_report::ReportOptions,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for f in formats {
-        let format = format_of(f)?;
-        let ext = format.extension();
-        let mut buf = Vec::new();
-        trailproof_report::render(records, format, opts, &mut buf).with_context(|| format!("rendering {f}"))?;
-        let path = dir.join(format!("{stem}.{ext}"));
-        write_atomic(&path, &buf)?;
-        write_atomic(&dir.join(format!("latest.{ext}")), &buf)?;
-        written.push(path);
-    }
-    Ok(written)
 }
 
 struct Stages {
@@ -374,49 +296,4 @@ fn notify_stage(config: &Config, store: &mut trailproof_store::Store, dry_run: b
         anyhow::bail!("{text}");
     }
     Ok(text)
-}
-
-/// The demo's ticket feed: a webhook sink pointed at the in-process receiver, every verdict the
-/// demo judged (backfill), then a second dispatch that must send nothing.
-pub fn demo_tickets(
-    rt: &tokio::runtime::Runtime,
-    config: &Config,
-    store: &mut trailproof_store::Store,
-    creds: &Path,
-) -> anyhow::Result<String> {
-    let key = "demo-webhook-signing-key";
-    let sink = rt.block_on(crate::demo_sink::start(key.as_bytes())).context("starting the webhook receiver")?;
-    std::fs::create_dir_all(creds)?;
-    let key_file = creds.join("webhook-key");
-    std::fs::write(&key_file, key)?;
-    let mut cfg = config.clone();
-    cfg.notify = vec![trailproof_model::config::NotifySink {
-        name: "demo-webhook".into(),
-        kind: "webhook".into(),
-        url: sink.url(),
-        secret_file: key_file.to_string_lossy().into_owned(),
-        requests_per_minute: 0,
-        backfill: true,
-        ..Default::default()
-    }];
-    let first = crate::cmd_notify::notify(&cfg, store, false)?;
-    let again = crate::cmd_notify::notify(&cfg, store, false)?;
-    let got = sink.received();
-    let created = first.sinks.first().map(|s| s.created).unwrap_or(0);
-    let twice = got.by_key.values().filter(|n| **n > 1).count();
-    anyhow::ensure!(!first.failed(), "the webhook sink failed: {}", first.sinks[0].line());
-    anyhow::ensure!(
-        got.bad_signatures == 0 && twice == 0 && got.by_key.len() as u64 == created,
-        "webhook deliveries: {} tickets sent, {} received, {} twice, {} bad signatures",
-        created,
-        got.by_key.len(),
-        twice,
-        got.bad_signatures
-    );
-    let resent = again.sinks.first().map(|s| s.created + s.updated + s.closed).unwrap_or(0);
-    anyhow::ensure!(resent == 0, "a second dispatch re-sent {resent} tickets");
-    Ok(format!(
-        "tickets: {created} sent to a webhook sink at {} (HMAC verified, one per session; a second dispatch sent none)",
-        sink.url()
-    ))
 }

@@ -15,6 +15,7 @@ mod cmd_run;
 mod cmd_simulate;
 mod cmd_status;
 mod demo_sink;
+mod report_files;
 mod util;
 
 use clap::Parser;
