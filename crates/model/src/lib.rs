@@ -8,6 +8,7 @@ pub mod aws;
 pub mod config;
 pub mod ecs;
 pub mod idp;
+pub mod scalar;
 pub mod snapshot;
 pub mod text;
 pub mod time;

@@ -14,95 +14,12 @@
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-/// Returns `s` unless it is empty or only whitespace (the sources' way of saying "absent").
-pub(crate) fn non_empty(s: &str) -> Option<&str> {
-    (!s.trim().is_empty()).then_some(s)
-}
-
-/// A scalar read as text, borrowed from the input when possible.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Str<'a>(pub(crate) Option<Cow<'a, str>>);
-
-impl Str<'_> {
-    /// The value, or `None` when absent, `null` or empty.
-    pub(crate) fn get(&self) -> Option<&str> {
-        self.0.as_deref().and_then(non_empty)
-    }
-}
-
-/// An owned scalar read as text.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct OStr(pub(crate) Option<String>);
-
-impl OStr {
-    pub(crate) fn get(&self) -> Option<&str> {
-        self.0.as_deref().and_then(non_empty)
-    }
-}
-
-pub(crate) struct ScalarVisitor;
-
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Option<Cow<'de, str>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string, number, boolean or null")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Borrowed(v)))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(v)))
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Borrowed(if v { "true" } else { "false" })))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(v.to_string())))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(v.to_string())))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Some(Cow::Owned(v.to_string())))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor).map(Str)
-    }
-}
-
-impl<'de> Deserialize<'de> for OStr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor).map(|v| OStr(v.map(Cow::into_owned)))
-    }
-}
+/// Scalars as text, borrowed ([`Str`]) or owned ([`OStr`]); `null`, objects and arrays read as
+/// absent: the workspace's one reading of scalars as text.
+pub(crate) use trailproof_model::scalar::{OptText as Str, OptTextBuf as OStr, non_empty};
 
 /// A nested object that may also arrive as a string holding JSON. Anything unreadable is absent.
 #[derive(Debug, Clone, PartialEq)]
@@ -269,7 +186,7 @@ mod tests {
     #[test]
     fn scalars_of_any_type_read_as_text() {
         assert_eq!(outer(r#"{"s":"x"}"#).s.get(), Some("x"));
-        assert!(matches!(outer(r#"{"s":"x"}"#).s.0, Some(Cow::Borrowed(_))));
+        assert!(matches!(outer(r#"{"s":"x"}"#).s.0, Some(std::borrow::Cow::Borrowed(_))));
         assert_eq!(outer(r#"{"s":"a\"b"}"#).s.get(), Some("a\"b"));
         assert_eq!(outer(r#"{"s":12}"#).s.get(), Some("12"));
         assert_eq!(outer(r#"{"s":1.5}"#).s.get(), Some("1.5"));

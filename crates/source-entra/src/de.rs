@@ -156,64 +156,15 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-fn float_text(v: f64) -> String {
-    if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15 { format!("{}", v as i64) } else { v.to_string() }
-}
-
 /// A string that may also arrive as a number or a boolean (`"errorCode": "0"` / `0`,
-/// `"resultType": 0`, `"autonomousSystemNumber": "12345"`). Borrowed from the input when it
-/// has no escapes. Numbers keep their decimal text (`50126.0` reads as `50126`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Text<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or a number")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_string())))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(float_text(v))))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(if v { "true" } else { "false" })))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
+/// `"resultType": 0`, `"autonomousSystemNumber": "12345"`), and its owned twin for structures
+/// read from a string holding JSON: the workspace's one reading of scalars as text.
+pub(crate) use trailproof_model::scalar::{Text, TextBuf as Str};
 
 /// `Option<Text>` → the text as written; `None` when absent, `null`, empty or only whitespace
 /// (an empty string means absent).
 pub(crate) fn text<'b>(t: &'b Option<Text<'_>>) -> Option<&'b str> {
     t.as_ref().map(|t| t.0.as_ref()).filter(|s| !s.trim().is_empty())
-}
-
-/// The owned twin of [`Text`], for structures that may be read from a string holding JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Str(pub(crate) String);
-
-impl<'de> Deserialize<'de> for Str {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Text::deserialize(d).map(|t| Str(t.0.into_owned()))
-    }
 }
 
 /// `Option<Str>` → the text; `None` when absent or blank.

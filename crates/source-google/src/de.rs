@@ -11,16 +11,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 /// A string field that may also arrive as a number or a boolean (`uniqueQualifier: 1`,
-/// `profileId: 1`); numbers keep their decimal text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
-
-impl<'a> Text<'a> {
-    /// The text as written, or `None` when it is empty or only whitespace (empty means absent).
-    pub(crate) fn get(&self) -> Option<&str> {
-        if self.0.trim().is_empty() { None } else { Some(&self.0) }
-    }
-}
+/// `profileId: 1`): the workspace's one reading of scalars as text.
+pub(crate) use trailproof_model::scalar::Text;
 
 /// `Option<Text>` → the text as written, `None` when absent, null or blank.
 pub(crate) fn text<'b>(t: &'b Option<Text<'_>>) -> Option<&'b str> {
@@ -30,40 +22,6 @@ pub(crate) fn text<'b>(t: &'b Option<Text<'_>>) -> Option<&'b str> {
 /// Like [`text`] but trimmed, for values that are compared rather than reported verbatim.
 pub(crate) fn trimmed<'b>(t: &'b Option<Text<'_>>) -> Option<&'b str> {
     text(t).map(str::trim)
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Text<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or a number")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_string())))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_string())))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(if v { "true" } else { "false" })))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
 }
 
 /// Any JSON scalar, as found in parameter values. Objects and arrays in scalar position are

@@ -124,6 +124,10 @@ fn app_name_falls_back_to_alternate_id() {
     assert_eq!(one(&v).app_name.as_deref(), Some("AWS Prod"));
     v["target"][0]["displayName"] = json!("");
     assert_eq!(one(&v).app_name.as_deref(), Some("AWS Prod"));
+    // Blank means absent, as in every parser (`trailproof_model::scalar`): a display name of
+    // spaces is no name.
+    v["target"][0]["displayName"] = json!("  ");
+    assert_eq!(one(&v).app_name.as_deref(), Some("AWS Prod"));
 }
 
 #[test]
