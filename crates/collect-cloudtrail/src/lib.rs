@@ -30,7 +30,8 @@
 //! Pacing: `requests_per_second` per region for LookupEvents (default 1, half of the documented
 //! 2 per second per account and region, which every reader of the account's event history
 //! shares; 0 = off), with `governor`. `ThrottlingException` (and other transient failures) back off
-//! exponentially from `retry_initial` up to `retry_max`, at most `max_retries` times.
+//! as every collector does (`trailproof_http::RetryPolicy`: exponentially from `retry_initial_ms`
+//! up to `retry_max_ms`, jittered, at most `max_retries` times).
 //!
 //! Regions are read one after the other (one pacer each); the s3 folders too. In s3 mode up to
 //! 8 GETs run ahead of the writer (objects still commit in key order); the S3 client keeps the
@@ -48,6 +49,7 @@ pub mod state;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use trailproof_http::RetryPolicy;
 
 use trailproof_model::config::CloudTrailSource;
 use trailproof_model::time::format_ms;
@@ -85,9 +87,9 @@ pub struct CtOptions {
     pub settling_floor_ms: Millis,
     /// `collect.initial_lookback_hours` in ms: where a first incremental run starts.
     pub initial_lookback_ms: Millis,
-    pub max_retries: u32,
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
+    /// LookupEvents' retries of throttled and transient failures: the collectors' one policy
+    /// (`trailproof_http::RetryPolicy`: exponential, jittered, `[collect]`'s knobs).
+    pub retry: RetryPolicy,
     /// Longest lookup window (default one day).
     pub window_ms: Millis,
     /// LookupEvents `MaxResults` (1–50, default 50).
@@ -107,9 +109,7 @@ impl CtOptions {
             settling_ms: None,
             settling_floor_ms: 0,
             initial_lookback_ms: 24 * 3_600_000,
-            max_retries: 6,
-            retry_initial: Duration::from_millis(500),
-            retry_max: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
             window_ms: 24 * 3_600_000,
             page_size: 50,
             stop_after: None,
@@ -122,9 +122,7 @@ impl CtOptions {
         CtOptions {
             settling_floor_ms: Millis::from(cfg.overlap_minutes) * 60_000,
             initial_lookback_ms: Millis::from(cfg.initial_lookback_hours) * 3_600_000,
-            max_retries: cfg.max_retries,
-            retry_initial: Duration::from_millis(cfg.retry_initial_ms),
-            retry_max: Duration::from_millis(cfg.retry_max_ms.max(cfg.retry_initial_ms)),
+            retry: RetryPolicy::from_config(cfg),
             ..CtOptions::new(now)
         }
     }
@@ -311,10 +309,4 @@ fn directory(store: &mut Store, src: &CloudTrailSource, sum: &mut Summary) -> Re
 pub(crate) fn store_err(label: &str, kept: &str) -> impl Fn(trailproof_store::StoreError) -> CtError {
     let (label, kept) = (label.to_string(), kept.to_string());
     move |e| CtError::Store { label: label.clone(), why: e.to_string(), kept: kept.clone() }
-}
-
-/// Exponential backoff for attempt `n` (0-based).
-pub(crate) fn backoff(opts: &CtOptions, n: u32) -> Duration {
-    let d = opts.retry_initial.saturating_mul(1u32 << n.min(16));
-    d.min(opts.retry_max)
 }

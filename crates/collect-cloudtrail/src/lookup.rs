@@ -15,7 +15,7 @@ use trailproof_store::{Origin, Store};
 
 use crate::aws::{cloudtrail_client, describe, retryable, sdk_config};
 use crate::state::{self, LookupPending, LookupState};
-use crate::{Claim, CtError, CtOptions, CtProgress, EVENT_SOURCES, LOOKUP_HORIZON_MS, Summary, backoff, store_err};
+use crate::{Claim, CtError, CtOptions, CtProgress, EVENT_SOURCES, LOOKUP_HORIZON_MS, Summary, store_err};
 
 /// The checkpoint scope of one region's stream.
 pub fn checkpoint_scope(src: &CloudTrailSource, region: &str) -> String {
@@ -113,10 +113,10 @@ pub(crate) async fn run(
                     .await;
                 match r {
                     Ok(o) => break Ok(o),
-                    Err(e) if retryable(&e) && attempt < opts.max_retries => {
+                    Err(e) if retryable(&e) && attempt < opts.retry.max_retries => {
                         sum.retries += 1;
                         tracing::debug!(region = %region, "LookupEvents retry {}: {}", attempt + 1, describe(&e));
-                        tokio::time::sleep(backoff(opts, attempt)).await;
+                        tokio::time::sleep(opts.retry.backoff(attempt)).await;
                         attempt += 1;
                     }
                     Err(e) => break Err(e),

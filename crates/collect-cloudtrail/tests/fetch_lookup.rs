@@ -103,7 +103,7 @@ async fn lookup_backs_off_on_throttling_exception() {
     o.since = Some(trailproof_simulate::DEFAULT_START_MS);
     o.until = Some(trailproof_simulate::DEFAULT_START_MS + DAY);
     o.page_size = 3;
-    o.max_retries = 20;
+    o.retry.max_retries = 20;
     let sum = collect_cloudtrail(&mut store, &src, &o, &mut |_| {}).await.unwrap();
     assert!(sum.retries > 0, "throttled and retried: {}", sum.line());
     let got = ids(&store);
@@ -131,7 +131,7 @@ async fn lookup_gives_up_after_bounded_retries_and_names_what_was_kept() {
     let mut store = open(sim.path(), "fail.db");
     let mut o: CtOptions = opts();
     o.page_size = 1;
-    o.max_retries = 0;
+    o.retry.max_retries = 0;
     let err = collect_cloudtrail(&mut store, &src, &o, &mut |_| {}).await.unwrap_err().to_string();
     assert!(err.contains("cloudtrail:t"), "{err}");
     assert!(err.contains("ThrottlingException"), "{err}");

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use trailproof_elastic::{Client, ConnectConfig, Credentials, Cursor, Flavour, Scan};
-use trailproof_http::{Note, Observer};
+use trailproof_http::{Note, Observer, RetryPolicy};
 use trailproof_ingest::ImportOptions;
 use trailproof_model::config::{CollectConfig, ElasticSource};
 use trailproof_model::time::format_ms;
@@ -35,7 +35,7 @@ use trailproof_model::{Millis, Source};
 use crate::engine::{Ctx, NoteTx, note_text};
 use crate::state::{BACKFILL, INCREMENTAL, State};
 use crate::writer::{self, Claim, Job};
-use crate::{CoverageClaim, SourceReport, retry_policy};
+use crate::{CoverageClaim, SourceReport};
 
 pub const DEFAULT_CLOUDTRAIL_INDEX: &str = "logs-aws.cloudtrail-*";
 pub const DEFAULT_OKTA_INDEX: &str = "logs-okta.system-*";
@@ -203,7 +203,7 @@ pub fn connect(e: &ElasticSource, cfg: &CollectConfig, observer: Option<Observer
         credentials,
         ca_pem,
         timeout: Duration::from_secs(u64::from(cfg.request_timeout_seconds.max(1))),
-        policy: retry_policy(cfg),
+        policy: RetryPolicy::from_config(cfg),
         observer,
         requests_per_second: e.requests_per_second.unwrap_or(0),
         flavour,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
-use trailproof_http::{ConnectOptions, HttpError, Note, NoteKind, Observer, Page};
+use trailproof_http::{ConnectOptions, HttpError, Note, NoteKind, Observer, Page, RetryPolicy};
 use trailproof_ingest::ImportOptions;
 use trailproof_model::config::CollectConfig;
 use trailproof_model::time::format_ms;
@@ -16,7 +16,7 @@ use crate::report::{Progress, Reporter};
 use crate::source::{Configured, Conn, ScopeRule, config_hint};
 use crate::state::{BACKFILL, INCREMENTAL, Pending, State};
 use crate::writer::{self, Claim, Done, Job, Writer};
-use crate::{CollectOptions, CoverageClaim, SourceReport, retry_policy};
+use crate::{CollectOptions, CoverageClaim, SourceReport};
 
 /// Notes from the HTTP layer, forwarded to the reporter by the collect loop.
 pub(crate) type NoteTx = UnboundedSender<(String, String)>;
@@ -216,7 +216,7 @@ pub(crate) async fn run(c: &Configured, duplicate_of: Option<String>, ctx: &Ctx<
     };
     let copts = ConnectOptions {
         timeout: Duration::from_secs(u64::from(ctx.cfg.request_timeout_seconds.max(1))),
-        policy: retry_policy(ctx.cfg),
+        policy: RetryPolicy::from_config(ctx.cfg),
         observer: Some(observer),
         page_size: ctx.opts.tuning.page_size,
     };

@@ -110,8 +110,8 @@ pub use report::{BarReporter, LineReporter, NullReporter, Progress, Reporter};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use trailproof_http::{ApiStats, RetryPolicy};
-use trailproof_model::config::{CollectConfig, Config};
+use trailproof_http::ApiStats;
+use trailproof_model::config::Config;
 use trailproof_model::time::format_ms;
 use trailproof_model::{Millis, Source};
 use trailproof_store::ImportCounts;
@@ -301,15 +301,6 @@ pub enum CollectError {
     Busy(String),
     #[error("{0}")]
     Store(String),
-}
-
-pub(crate) fn retry_policy(cfg: &CollectConfig) -> RetryPolicy {
-    RetryPolicy {
-        max_retries: cfg.max_retries,
-        initial: Duration::from_millis(cfg.retry_initial_ms),
-        max: Duration::from_millis(cfg.retry_max_ms.max(cfg.retry_initial_ms)),
-        max_server_wait: Duration::from_secs(600),
-    }
 }
 
 fn lock(store_path: &Path) -> Result<std::fs::File, CollectError> {

@@ -30,6 +30,17 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The `[collect]` section's retry knobs (`max_retries`, `retry_initial_ms`, `retry_max_ms`),
+    /// for every collector: the IdP APIs', Elasticsearch and CloudTrail's.
+    pub fn from_config(cfg: &trailproof_model::config::CollectConfig) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: cfg.max_retries,
+            initial: Duration::from_millis(cfg.retry_initial_ms),
+            max: Duration::from_millis(cfg.retry_max_ms.max(cfg.retry_initial_ms)),
+            ..RetryPolicy::default()
+        }
+    }
+
     /// Exponential backoff with jitter for retry number `retry` (0 = first retry): a uniform
     /// draw from `[d/2, d]` where `d = min(max, initial * 2^retry)`.
     pub fn backoff(&self, retry: u32) -> Duration {

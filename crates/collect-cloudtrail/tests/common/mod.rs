@@ -61,8 +61,8 @@ pub fn opts() -> CtOptions {
     o.since = Some(DEFAULT_START_MS - DAY);
     o.until = Some(DEFAULT_START_MS + 2 * DAY);
     o.credentials = Some(aws_sdk_cloudtrail::config::Credentials::new("AKIDTEST", "not-a-secret", None, None, "test"));
-    o.retry_initial = std::time::Duration::from_millis(50);
-    o.retry_max = std::time::Duration::from_millis(500);
+    o.retry.initial = std::time::Duration::from_millis(50);
+    o.retry.max = std::time::Duration::from_millis(500);
     o
 }
 
