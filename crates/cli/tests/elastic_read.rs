@@ -276,3 +276,26 @@ fn a_killed_collect_resumes_with_nothing_lost_or_doubled() {
     assert!(!w.is_empty());
     assert_eq!(w, k, "the same verdicts after the kills");
 }
+
+/// A checkpoint the collector cannot read starts over, which only costs re-reading: it is said
+/// (as the API collectors say it), and nothing is lost or doubled.
+#[test]
+fn an_unreadable_checkpoint_is_reported_and_the_stream_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = simulate(dir.path());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let emu = emulator(&rt, &sim, &[], ElasticConfig::default());
+    let cfg = config(dir.path(), &sim, &emu.url(), 500);
+    let db = dir.path().join("es.db");
+    ok(bin().arg("--db").arg(&db).arg("--config").arg(&cfg).args(["--quiet", "collect"]));
+    let before = verdicts(&db);
+    let store = trailproof_store::Store::open(&db).unwrap();
+    let damaged = store.conn().execute("UPDATE checkpoints SET cursor = '{\"not json'", []).unwrap();
+    drop(store);
+    assert!(damaged > 0, "the collect stored checkpoints");
+    let o = bin().arg("--db").arg(&db).arg("--config").arg(&cfg).arg("collect").output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("unreadable checkpoint"), "{text}");
+    assert_eq!(verdicts(&db), before, "the same verdicts after reading the streams again");
+}

@@ -276,7 +276,11 @@ async fn drive(
     let stream = if opts.since.is_some() { BACKFILL } else { INCREMENTAL };
     let ckpt_scope = s.checkpoint_scope();
     let stored = ctx.writer.checkpoint(s.source, &ckpt_scope, stream).await?;
-    let mut st = stored.as_deref().and_then(|j| State::parse(j).ok()).unwrap_or_default();
+    let (mut st, unreadable) = State::read(stored.as_deref());
+    if let Some(w) = unreadable {
+        ctx.reporter.note(&rep.label, &w);
+        rep.warnings.push(w);
+    }
     let now = opts.now;
     let lag_end = now - s.settling_ms(ctx.cfg);
     let backfill = opts.since;

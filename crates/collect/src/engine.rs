@@ -272,15 +272,11 @@ async fn drive(
     let stream = if backfill { BACKFILL } else { INCREMENTAL };
     let ckpt_scope = c.checkpoint_scope();
     let stored = ctx.writer.checkpoint(c.source(), &ckpt_scope, stream).await.map_err(Failure::Store)?;
-    let mut st = match stored.as_deref().map(State::parse) {
-        None => State::default(),
-        Some(Ok(s)) => s,
-        Some(Err(w)) => {
-            ctx.reporter.note(&rep.label, &w);
-            rep.warnings.push(w);
-            State::default()
-        }
-    };
+    let (mut st, unreadable) = State::read(stored.as_deref());
+    if let Some(w) = unreadable {
+        ctx.reporter.note(&rep.label, &w);
+        rep.warnings.push(w);
+    }
     let now = opts.now;
     // Coverage ends where the source's records have settled (docs/source-lag.md); each run
     // reads again from there, so what arrives late is read.

@@ -60,6 +60,16 @@ impl State {
         serde_json::from_str(s).map_err(|e| format!("unreadable checkpoint ({e}); starting over"))
     }
 
+    /// The stored checkpoint, or a fresh one when none is stored; an unreadable one starts over
+    /// (which only costs re-reading) with the warning to report, never silently.
+    pub fn read(stored: Option<&str>) -> (State, Option<String>) {
+        match stored.map(State::parse) {
+            None => (State::default(), None),
+            Some(Ok(s)) => (s, None),
+            Some(Err(w)) => (State::default(), Some(w)),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
     }
