@@ -29,8 +29,9 @@ use trailproof_simulate::{SimOptions, simulate};
 use trailproof_store::Store;
 
 use crate::args::{DemoArgs, Global};
-use crate::cmd_collect::{Window, collect_all};
+use crate::cmd_collect::collect_all;
 use crate::util;
+use trailproof_pipeline::job::Window;
 
 /// A throwaway RSA key for the demo's Google service account (the emulator does not check the
 /// signature). Not a secret: it signs nothing outside this demo.
@@ -414,14 +415,14 @@ pub fn run(g: &Global, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         title: "trailproof demo".into(),
         range: Some((format_ms(start_ms), format_ms(end_ms))),
     };
-    let files = crate::report_files::write_reports(
+    let files = trailproof_pipeline::job::write_reports(
         &verdicts,
         &["html".to_string(), "json".to_string()],
         &a.out,
         "report",
         &report_opts,
     )?;
-    crate::report_files::write_atomic(
+    trailproof_pipeline::job::write_atomic(
         &a.out.join("verdicts.json"),
         serde_json::to_string_pretty(&verdicts)?.as_bytes(),
     )?;

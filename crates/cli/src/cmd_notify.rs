@@ -1,43 +1,18 @@
 //! `trailproof notify`: deliver queued verdicts to the `[[notify]]` sinks (also the last stage of
 //! `trailproof run`).
 
-use anyhow::Context;
 use std::process::ExitCode;
 use trailproof_model::config::Config;
-use trailproof_notify::{DispatchOptions, DispatchSummary, dispatch};
+use trailproof_notify::DispatchSummary;
+use trailproof_pipeline::job;
 use trailproof_store::Store;
 
 use crate::args::{Global, NotifyArgs};
 use crate::util;
 
-/// Runs the dispatcher on its own runtime and prints one line per sink (and the dry-run plan).
+/// [`job::notify`], printing the dry-run plan, refused tickets, notes and stopped sinks.
 pub fn notify(config: &Config, store: &Store, dry_run: bool) -> anyhow::Result<DispatchSummary> {
-    let rt =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    let opts = DispatchOptions { dry_run, now_ms: util::now_ms() };
-    let summary = rt.block_on(dispatch(store, &config.notify, &opts))?;
-    for s in &summary.sinks {
-        for p in &s.planned {
-            println!("{}", util::inert(p));
-        }
-        for r in &s.rejections {
-            eprintln!("error: ticket refused: {}", util::inert(r));
-        }
-        for h in &s.held {
-            eprintln!("error: ticket refused: {}", util::inert(h));
-        }
-        for n in &s.notes {
-            eprintln!("note: {}", util::inert(n));
-        }
-        if let Some(e) = &s.error {
-            let what = match s.stop {
-                Some(trailproof_notify::Stop::Setup) => "stopped (setup)",
-                _ => "stopped",
-            };
-            eprintln!("error: {} {what}: {}", util::inert(&s.name), util::inert(e));
-        }
-    }
-    Ok(summary)
+    Ok(job::notify(config, store, dry_run, &mut util::Printer { echo: true })?)
 }
 
 pub fn run(g: &Global, a: &NotifyArgs) -> anyhow::Result<ExitCode> {

@@ -45,7 +45,7 @@ pub fn run(g: &Global, a: &ReportArgs) -> anyhow::Result<ExitCode> {
     trailproof_report::render_with(&records, a.format.format(), &opts, &related, &mut buf)?;
     match &a.out {
         Some(path) => {
-            crate::report_files::write_atomic(path, &buf)?;
+            trailproof_pipeline::job::write_atomic(path, &buf)?;
             if !g.quiet {
                 eprintln!("wrote {} sessions as {} to {}", records.len(), a.format.format().as_str(), path.display());
             }

@@ -15,7 +15,6 @@ mod cmd_run;
 mod cmd_simulate;
 mod cmd_status;
 mod demo_sink;
-mod report_files;
 mod util;
 
 use clap::Parser;

@@ -87,6 +87,64 @@ pub fn parse_span(s: &str) -> anyhow::Result<(Millis, Millis)> {
     Ok((start, end))
 }
 
+/// Prints what the job reports (`trailproof_pipeline::job::JobEvents`): summary lines on
+/// stdout, errors, refusals and fixes on stderr. `echo`: print each collected source's line.
+pub struct Printer {
+    pub echo: bool,
+}
+
+impl trailproof_pipeline::job::JobEvents for Printer {
+    fn collected(&mut self, s: &trailproof_pipeline::job::SourceOutcome) {
+        if self.echo
+            && let Some(line) = &s.line
+        {
+            println!("{line}");
+        }
+        if let Some(e) = &s.error {
+            eprintln!("error: {e}");
+        }
+        if let Some(fix) = &s.fix {
+            eprintln!("  fix: {fix}");
+        }
+    }
+
+    fn dispatched(&mut self, summary: &trailproof_notify::DispatchSummary) {
+        for s in &summary.sinks {
+            for p in &s.planned {
+                println!("{}", inert(p));
+            }
+            for r in s.rejections.iter().chain(&s.held) {
+                eprintln!("error: ticket refused: {}", inert(r));
+            }
+            for n in &s.notes {
+                eprintln!("note: {}", inert(n));
+            }
+            if let Some(e) = &s.error {
+                let what = match s.stop {
+                    Some(trailproof_notify::Stop::Setup) => "stopped (setup)",
+                    _ => "stopped",
+                };
+                eprintln!("error: {} {what}: {}", inert(&s.name), inert(e));
+            }
+        }
+    }
+
+    fn stage(&mut self, l: &trailproof_pipeline::job::StageLine) {
+        // One summary line per stage: the run's output, printed even with --quiet.
+        println!(
+            "{:<9} {:<6} {} ({:.1} s)",
+            l.stage,
+            if l.ok { "ok" } else { "FAILED" },
+            l.text,
+            l.elapsed.as_secs_f64()
+        );
+    }
+
+    fn error(&mut self, message: &str) {
+        eprintln!("error: {message}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

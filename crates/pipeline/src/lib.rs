@@ -14,6 +14,7 @@
 //! whatever its own window, and clears the queue: a verdict that rested on the first version gets
 //! a new version (and the outbox a row for it) even when it is older than `run.rejudge_hours`.
 
+pub mod job;
 pub mod memory;
 
 use std::collections::BTreeMap;
