@@ -45,7 +45,7 @@ pub(crate) async fn run(
         let scope_key = checkpoint_scope(src, region);
         let stream = opts.stream();
         let stored = store.checkpoint(Source::Cloudtrail, &scope_key, stream).map_err(store_err(&label, "nothing"))?;
-        let (mut st, warn): (LookupState, _) = state::parse(stored);
+        let (mut st, warn): (LookupState, _) = state::read(stored.as_deref());
         sum.warnings.extend(warn);
         if opts.since.is_some() && (st.since != opts.since || st.until != opts.until) {
             st = LookupState { since: opts.since, until: opts.until, account: st.account, ..Default::default() };
@@ -303,13 +303,15 @@ fn commit_page(
         }
     }
     // A quarantine in the window withdraws its claim.
-    let tainted = next.tainted;
-    if next.pending.is_none() {
-        next.tainted = false;
-        if let (Some(c), false) = (claim, tainted) {
-            batch.add_coverage(Source::Cloudtrail, &c.scope, c.start_ms, c.end_ms)?;
+    let tainted = match trailproof_ingest::checkpoint::close_page(&mut next.tainted, false, next.pending.is_none()) {
+        Some(clean) => {
+            if let (Some(c), true) = (claim, clean) {
+                batch.add_coverage(Source::Cloudtrail, &c.scope, c.start_ms, c.end_ms)?;
+            }
+            !clean
         }
-    }
+        None => next.tainted,
+    };
     batch.set_checkpoint(Source::Cloudtrail, scope_key, stream, &state::to_json(&*next))?;
     batch.commit()?;
     Ok(tainted)

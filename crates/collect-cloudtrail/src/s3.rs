@@ -228,7 +228,7 @@ async fn run_folder(
     let stream = opts.stream();
     let kept = |sum: &Summary| format!("{} objects committed (with their checkpoints)", sum.pages);
     let stored = store.checkpoint(Source::Cloudtrail, &scope_key, stream).map_err(store_err(&label, "nothing"))?;
-    let (mut st, warn): (S3State, _) = state::parse(stored);
+    let (mut st, warn): (S3State, _) = state::read(stored.as_deref());
     sum.warnings.extend(warn);
     if opts.since.is_some() && (st.since != opts.since || st.until != opts.until) {
         st = S3State { since: opts.since, until: opts.until, ..Default::default() };

@@ -5,21 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use trailproof_model::Millis;
 
-pub const INCREMENTAL: &str = "incremental";
-pub const BACKFILL: &str = "backfill";
-
-/// A LookupEvents window being read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LookupPending {
-    /// The window `[from, to)` (queried with inclusive bounds `[from, to - 1 ms]`).
-    pub from: Millis,
-    pub to: Millis,
-    /// Index into [`crate::EVENT_SOURCES`] of the query that comes next.
-    pub query: usize,
-    /// Its next page; `None`: its first page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
-}
+pub use trailproof_ingest::checkpoint::{BACKFILL, INCREMENTAL, Pending as LookupPending, read, to_json};
 
 /// One region's LookupEvents stream.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -67,21 +53,6 @@ pub struct S3State {
     pub until: Option<Millis>,
 }
 
-/// Reads a stored checkpoint; an unreadable one starts over (which only costs re-reading).
-pub fn parse<T: for<'de> Deserialize<'de> + Default>(s: Option<String>) -> (T, Option<String>) {
-    match s {
-        None => (T::default(), None),
-        Some(s) => match serde_json::from_str(&s) {
-            Ok(v) => (v, None),
-            Err(e) => (T::default(), Some(format!("unreadable checkpoint ({e}); starting over"))),
-        },
-    }
-}
-
-pub fn to_json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,8 +66,8 @@ mod tests {
         };
         let j = to_json(&s);
         assert_eq!(j, r#"{"done_until":5,"pending":{"from":5,"to":10,"query":1,"next":"t"}}"#);
-        assert_eq!(parse::<LookupState>(Some(j)).0, s);
-        let (d, warn) = parse::<S3State>(Some("garbage".into()));
+        assert_eq!(read::<LookupState>(Some(&j)).0, s);
+        let (d, warn) = read::<S3State>(Some("garbage"));
         assert_eq!(d, S3State::default());
         assert!(warn.unwrap().contains("starting over"));
     }

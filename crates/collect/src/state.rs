@@ -4,23 +4,7 @@
 use serde::{Deserialize, Serialize};
 use trailproof_model::Millis;
 
-/// Incremental runs (`collect` without `--since`).
-pub const INCREMENTAL: &str = "incremental";
-/// Backfills (`collect --since`); resumed only by a run with the same `--since`/`--until`.
-pub const BACKFILL: &str = "backfill";
-
-/// A window whose pages are being read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pending {
-    /// The window `[from, to)`.
-    pub from: Millis,
-    pub to: Millis,
-    /// Which query of the window comes next (Google: 0 = login, 1 = saml).
-    pub query: usize,
-    /// The next page of that query; `None`: its first page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
-}
+pub use trailproof_ingest::checkpoint::{BACKFILL, INCREMENTAL, Pending};
 
 /// What a source instance's stream has done so far.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -54,24 +38,13 @@ pub struct State {
 }
 
 impl State {
-    /// Reads a stored checkpoint; an unreadable one (another version, corruption) starts over,
-    /// which only costs re-reading (records are deduplicated).
-    pub fn parse(s: &str) -> Result<State, String> {
-        serde_json::from_str(s).map_err(|e| format!("unreadable checkpoint ({e}); starting over"))
-    }
-
-    /// The stored checkpoint, or a fresh one when none is stored; an unreadable one starts over
-    /// (which only costs re-reading) with the warning to report, never silently.
+    /// The stored checkpoint, or a fresh one (see [`trailproof_ingest::checkpoint::read`]).
     pub fn read(stored: Option<&str>) -> (State, Option<String>) {
-        match stored.map(State::parse) {
-            None => (State::default(), None),
-            Some(Ok(s)) => (s, None),
-            Some(Err(w)) => (State::default(), Some(w)),
-        }
+        trailproof_ingest::checkpoint::read(stored)
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+        trailproof_ingest::checkpoint::to_json(self)
     }
 }
 
@@ -88,8 +61,8 @@ mod tests {
         };
         let j = s.to_json();
         assert_eq!(j, r#"{"done_until":5,"pending":{"from":5,"to":10,"query":1}}"#);
-        assert_eq!(State::parse(&j).unwrap(), s);
-        assert_eq!(State::parse("{}").unwrap(), State::default());
-        assert!(State::parse("https://old-style-next-link").is_err());
+        assert_eq!(State::read(Some(&j)), (s, None));
+        assert_eq!(State::read(Some("{}")), (State::default(), None));
+        assert!(State::read(Some("https://old-style-next-link")).1.is_some());
     }
 }

@@ -93,30 +93,26 @@ fn write_page(store: &mut Store, job: Job) -> Result<Done, String> {
     let quarantined = report.counts.quarantined > 0;
     let mut claimed = None;
     let mut withheld = None;
-    if job.finishes {
-        if let Some(c) = job.claim {
-            let scope = c.scope.or_else(|| state.scope.clone());
-            if state.tainted || quarantined {
-                withheld = Some(format!(
-                    "coverage {}..{} not recorded: records of that window were quarantined (see `trailproof status`)",
-                    trailproof_model::time::format_ms(c.from),
-                    trailproof_model::time::format_ms(c.to + 1)
-                ));
-            } else if let Some(scope) = scope {
-                batch.add_coverage(job.source, &scope, c.from, c.to).map_err(|e| e.to_string())?;
-                claimed = Some((scope, c.from, c.to));
-            } else {
-                withheld = Some(format!(
-                    "coverage {}..{} not recorded: the records did not name their customer/tenant yet; set it in the \
-                     configuration",
-                    trailproof_model::time::format_ms(c.from),
-                    trailproof_model::time::format_ms(c.to + 1)
-                ));
-            }
+    let closed = trailproof_ingest::checkpoint::close_page(&mut state.tainted, quarantined, job.finishes);
+    if let (Some(clean), Some(c)) = (closed, job.claim) {
+        let scope = c.scope.or_else(|| state.scope.clone());
+        if !clean {
+            withheld = Some(format!(
+                "coverage {}..{} not recorded: records of that window were quarantined (see `trailproof status`)",
+                trailproof_model::time::format_ms(c.from),
+                trailproof_model::time::format_ms(c.to + 1)
+            ));
+        } else if let Some(scope) = scope {
+            batch.add_coverage(job.source, &scope, c.from, c.to).map_err(|e| e.to_string())?;
+            claimed = Some((scope, c.from, c.to));
+        } else {
+            withheld = Some(format!(
+                "coverage {}..{} not recorded: the records did not name their customer/tenant yet; set it in the \
+                 configuration",
+                trailproof_model::time::format_ms(c.from),
+                trailproof_model::time::format_ms(c.to + 1)
+            ));
         }
-        state.tainted = false;
-    } else if quarantined {
-        state.tainted = true;
     }
     batch.set_checkpoint(job.source, &job.ckpt_scope, job.stream, &state.to_json()).map_err(|e| e.to_string())?;
     let t1 = Instant::now();

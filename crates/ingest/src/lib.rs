@@ -32,6 +32,7 @@
 //!   no datable record withholds everything of its source. A foreign record anywhere withholds
 //!   `--covers` and `coverage.json` coverage too (the command named the wrong source).
 
+pub mod checkpoint;
 pub mod coverage;
 mod dupkeys;
 pub mod input;

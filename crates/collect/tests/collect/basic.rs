@@ -209,3 +209,38 @@ async fn okta_polling_stops_once_it_reaches_now_even_when_pages_stay_full() {
     assert!(s.sources[0].ok());
     assert_eq!(stored_ids(&db, "okta"), ds.okta_ids);
 }
+
+/// A record the parser cannot read is quarantined, and the window it lies in is not claimed as
+/// covered: a stretch holding an unreadable record is no evidence that nobody signed in then
+/// (`trailproof_ingest::checkpoint::close_page`, the rule every collector follows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantined_record_withholds_the_coverage_of_its_window_only() {
+    let ds = dataset(0, 400, 0, 2 * DAY);
+    // One sign-in whose user is an object where Graph documents a string: the parser refuses it.
+    let page = ds.dir.path().join("entra/page-0.json");
+    let mut body: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&page).unwrap()).unwrap();
+    let broken = &mut body["value"][200];
+    broken["userPrincipalName"] = serde_json::json!({"unexpected": "object"});
+    let broken_id = broken["id"].as_str().unwrap().to_string();
+    std::fs::write(&page, body.to_string()).unwrap();
+    let broken_t = ds.times[&broken_id];
+
+    let emu = emulator(ds.dir.path(), &[]).await;
+    let c = creds();
+    let db = c.dir.path().join("t.db");
+    let cfg = config(vec![], vec![entra_source(&emu.url(), &c)], vec![]);
+    let now = t0() + 3 * DAY;
+    let s = collect(&db, &cfg, &opts(now, 20), &NullReporter).await.unwrap();
+    let r = &s.sources[0];
+    assert_eq!(r.counts.quarantined, 1, "{}", r.line());
+    assert_eq!(r.withheld.len(), 1, "{:?}", r.withheld);
+    assert!(r.withheld[0].contains("quarantined"), "{:?}", r.withheld);
+    // 96 h in 6 h windows: the one holding the record is not covered, the 15 others are.
+    assert_eq!(r.coverage.len(), 15);
+    let spans = coverage(&db);
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    assert!(spans.iter().all(|(_, _, a, b)| !(*a <= broken_t && broken_t <= *b)), "{spans:?} cover {broken_t}");
+    let hole = (spans[0].3 + 1, spans[1].2 - 1);
+    assert_eq!(hole.1 - hole.0 + 1, 6 * HOUR, "one window withheld: {hole:?}");
+    assert!(hole.0 <= broken_t && broken_t <= hole.1);
+}
