@@ -33,6 +33,10 @@ fn main() -> ExitCode {
     trailproof_pipeline::memory::release_freed_memory_promptly();
     let cli = args::Cli::parse();
     util::init_tracing(cli.global.verbose, cli.global.quiet);
+    if let Some(why) = util::unsupported_db(&cli.global.db) {
+        eprintln!("error: {why}");
+        return ExitCode::from(util::EXIT_USAGE);
+    }
     let result = match &cli.command {
         args::Command::Import(a) => cmd_import::run(&cli.global, a),
         args::Command::Status(a) => cmd_status::run(&cli.global, a),

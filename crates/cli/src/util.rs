@@ -4,6 +4,8 @@ use std::io::IsTerminal;
 use trailproof_model::{Millis, format_ms};
 
 pub const EXIT_FAILURE: u8 = 1;
+/// A usage error (bad flags or configuration), as clap exits.
+pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_QUARANTINE: u8 = 3;
 
 pub fn init_tracing(verbose: u8, quiet: bool) {
@@ -227,6 +229,21 @@ pub fn open_existing(db: &std::path::Path) -> anyhow::Result<trailproof_store::S
         );
     }
     trailproof_store::Store::open(db).map_err(|e| anyhow::anyhow!("opening {}: {e}", db.display()))
+}
+
+/// Why `--db` cannot be used, when it names a database server: only SQLite files are read by
+/// this build. The URL is shown with its password masked.
+pub fn unsupported_db(db: &std::path::Path) -> Option<String> {
+    use trailproof_store::location::DbLocation;
+    match DbLocation::parse(db) {
+        DbLocation::Sqlite(_) => None,
+        DbLocation::Postgres(url) => Some(format!(
+            "--db {url}: this build stores in SQLite only (PostgreSQL is not supported yet); pass a database file path"
+        )),
+        DbLocation::OtherUrl(url) => {
+            Some(format!("--db {url}: not a database trailproof can use; pass a SQLite database file path"))
+        }
+    }
 }
 
 pub fn now_ms() -> Millis {

@@ -14,6 +14,7 @@
 mod blocks;
 mod bulk;
 mod columns;
+pub mod location;
 pub mod outbox;
 mod packed;
 pub mod raw;
