@@ -56,3 +56,38 @@ fn an_sso_to_another_application_is_not_taken() {
     assert_eq!(verdict_with("Amazon Web Services", ""), Verdict::Enforced);
     assert_ne!(verdict_with("Payroll", ""), Verdict::Enforced);
 }
+
+/// The "new ASN" signal rests on the user's earlier SSOs to AWS applications only, whether those
+/// lie in the session's slice or before it (read as the store's aggregates). Before the store
+/// read SSOs with the engine's rule, an Okta SSO to "Amazon Business" (not Okta's configured AWS
+/// application, but like AWS by the default pattern Entra still needed) entered Okta's
+/// aggregates and hid a new ASN, in slices of one session only.
+#[test]
+fn a_non_aws_application_is_no_baseline_whatever_the_slices() {
+    use trailproof_model::verdict::Signal;
+    const DAY1: i64 = T - DAY;
+    let to = |id: &str, t: i64, app_id: &str, app: &str, asn: u32| IdpEvent {
+        app_id: Some(app_id.into()),
+        app_name: Some(app.into()),
+        asn: Some(asn),
+        session_id: None,
+        ..sso(id, t)
+    };
+    let config = "[[idp]]\nname = \"Okta\"\nkind = \"okta\"\naws_app_ids = [\"0oaAWS\"]\n";
+    for slice_sessions in [1, 2] {
+        let mut store: Store = common::store_with(
+            &[
+                to("aws-day1", DAY1 - 3_000, "0oaAWS", "AWS Account Federation", 3741),
+                to("amazon-business", DAY1 + 3_600_000, "0oaBIZ", "Amazon Business", 64500),
+                to("aws-day2", T - 3_000, "0oaAWS", "AWS Account Federation", 64500),
+            ],
+            &[saml_login("c1", DAY1), saml_login("c2", T)],
+            None,
+        );
+        let cfg = Compiled::new(&toml::from_str(config).unwrap()).unwrap();
+        let opts = trailproof_pipeline::JudgeOptions { slice_sessions, ..Default::default() };
+        trailproof_pipeline::judge_with(&mut store, &cfg, None, i64::MAX - 1, &opts, &mut |_, _| {}).unwrap();
+        let v = store.verdicts_for("c2").unwrap().remove(0);
+        assert!(v.risk.signals.contains(&Signal::NewAsn), "slices of {slice_sessions}: {:?}", v.risk.signals);
+    }
+}
