@@ -312,8 +312,10 @@ async fn run_folder(
     let done_until = from.max(to.min(opts.now - settling));
     let scope = format!("{account}/{region}");
     let mut claim = None;
+    // The folder's range is the window: a quarantined object or record of it withholds its claim.
+    let clean = trailproof_ingest::checkpoint::close_page(&mut st.tainted, false, true) == Some(true);
     match st.span.get(&scope) {
-        _ if st.tainted => sum.withheld.push(format!(
+        _ if !clean => sum.withheld.push(format!(
             "{scope} {}..{}: an object or record was quarantined",
             format_ms(from),
             format_ms(done_until)
