@@ -113,12 +113,15 @@ pub(crate) async fn run(
                     .await;
                 match r {
                     Ok(o) => break Ok(o),
-                    Err(e) if retryable(&e) && attempt < opts.retry.max_retries => {
-                        sum.retries += 1;
-                        tracing::debug!(region = %region, "LookupEvents retry {}: {}", attempt + 1, describe(&e));
-                        tokio::time::sleep(opts.retry.backoff(attempt)).await;
-                        attempt += 1;
-                    }
+                    Err(e) if retryable(&e) => match opts.retry.next_wait(attempt, None) {
+                        Ok(wait) => {
+                            sum.retries += 1;
+                            tracing::debug!(region = %region, "LookupEvents retry {}: {}", attempt + 1, describe(&e));
+                            tokio::time::sleep(wait).await;
+                            attempt += 1;
+                        }
+                        Err(_) => break Err(e),
+                    },
                     Err(e) => break Err(e),
                 }
             };

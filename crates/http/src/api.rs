@@ -11,7 +11,7 @@ use url::Url;
 use crate::HttpError;
 use crate::oauth::TokenSource;
 use crate::pace::Pacer;
-use crate::retry::{RetryPolicy, server_wait};
+use crate::retry::{GiveUp, RetryPolicy, server_wait};
 use crate::secret::{Secret, redact};
 use crate::vendor::vendor_error;
 
@@ -142,7 +142,12 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
 
 enum Attempt {
     Done(Reply),
-    Retry { wait: Duration, why: String, throttled: bool, server_said: bool },
+    /// `server`: the wait the server asked for.
+    Retry {
+        server: Option<Duration>,
+        why: String,
+        throttled: bool,
+    },
     Unauthorized(HeaderMap, Vec<u8>),
     Fail(HttpError),
 }
@@ -253,9 +258,9 @@ impl Api {
             add(&self.stats.wait_ns, self.pacer.ready().await);
             let header = self.auth_header().await?;
             let t0 = Instant::now();
-            let attempt = self.attempt(&method, url, &path, body, header, validate, retries).await;
+            let attempt = self.attempt(&method, url, &path, body, header, validate).await;
             add(&self.stats.http_ns, t0.elapsed());
-            let (wait, why, throttled, server_said) = match attempt {
+            let (server, why, throttled) = match attempt {
                 Attempt::Done(r) => {
                     // Okta: nothing left in this window -> hold until it resets.
                     if let Some(w) = server_wait(&r.headers, false, SystemTime::now())
@@ -287,18 +292,21 @@ impl Api {
                         _ => return Err(HttpError::Unauthorized { path, error }),
                     }
                 }
-                Attempt::Retry { wait, why, throttled, server_said } => (wait, why, throttled, server_said),
+                Attempt::Retry { server, why, throttled } => (server, why, throttled),
             };
-            if retries >= self.policy.max_retries {
-                return Err(HttpError::GaveUp { method: method_name, path, attempts: retries + 1, last: why });
-            }
-            if server_said && wait > self.policy.max_server_wait {
-                return Err(HttpError::WaitTooLong {
-                    path,
-                    wait_s: wait.as_secs(),
-                    max_s: self.policy.max_server_wait.as_secs(),
-                });
-            }
+            let wait = match self.policy.next_wait(retries, server) {
+                Ok(wait) => wait,
+                Err(GiveUp::Exhausted) => {
+                    return Err(HttpError::GaveUp { method: method_name, path, attempts: retries + 1, last: why });
+                }
+                Err(GiveUp::WaitTooLong(wait)) => {
+                    return Err(HttpError::WaitTooLong {
+                        path,
+                        wait_s: wait.as_secs(),
+                        max_s: self.policy.max_server_wait.as_secs(),
+                    });
+                }
+            };
             retries += 1;
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             if throttled {
@@ -331,10 +339,8 @@ impl Api {
         body: Option<(&'static str, &[u8])>,
         header: Option<HeaderValue>,
         validate: &(dyn Fn(&[u8]) -> Result<(), String> + Sync),
-        retry_no: u32,
     ) -> Attempt {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let backoff = |n: u32| self.policy.backoff(n);
         let mut rb = self.http.request(method.clone(), url.clone()).header("accept", "application/json");
         if let Some((content_type, bytes)) = body {
             rb = rb.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes.to_vec());
@@ -345,12 +351,7 @@ impl Api {
         let resp = match rb.send().await {
             Ok(r) => r,
             Err(e) => {
-                return Attempt::Retry {
-                    wait: backoff(retry_no),
-                    why: describe(&e),
-                    throttled: false,
-                    server_said: false,
-                };
+                return Attempt::Retry { server: None, why: describe(&e), throttled: false };
             }
         };
         let status = resp.status();
@@ -358,12 +359,7 @@ impl Api {
         let body = match resp.bytes().await {
             Ok(b) => Vec::from(b),
             Err(e) => {
-                return Attempt::Retry {
-                    wait: backoff(retry_no),
-                    why: describe(&e),
-                    throttled: false,
-                    server_said: false,
-                };
+                return Attempt::Retry { server: None, why: describe(&e), throttled: false };
             }
         };
         tracing::debug!(path = %path, status = status.as_u16(), bytes = body.len(), method = %method, "response");
@@ -371,10 +367,9 @@ impl Api {
             return match validate(&body) {
                 Ok(()) => Attempt::Done(Reply { status: status.as_u16(), headers, body, path: path.to_string() }),
                 Err(why) => Attempt::Retry {
-                    wait: backoff(retry_no),
+                    server: None,
                     why: format!("unreadable response body ({} bytes): {}", body.len(), redact(&why)),
                     throttled: false,
-                    server_said: false,
                 },
             };
         }
@@ -392,12 +387,7 @@ impl Api {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()))
             };
-            return Attempt::Retry {
-                wait: server.unwrap_or_else(|| backoff(retry_no)),
-                why: format!("HTTP {} ({})", status.as_u16(), err.message),
-                throttled,
-                server_said: server.is_some(),
-            };
+            return Attempt::Retry { server, why: format!("HTTP {} ({})", status.as_u16(), err.message), throttled };
         }
         Attempt::Fail(HttpError::Refused {
             path: path.to_string(),

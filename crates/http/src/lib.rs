@@ -47,7 +47,7 @@ pub use api::{Api, ApiStats, Auth, Note, NoteKind, Observer, Reply};
 pub use oauth::TokenSource;
 pub use pace::Pacer;
 pub use page::{ConnectOptions, Page, checked_link, endpoint};
-pub use retry::{RetryPolicy, parse_retry_after};
+pub use retry::{GiveUp, RetryPolicy, parse_retry_after};
 pub use secret::{Secret, SecretError, basic_auth, path_of, redact};
 pub use vendor::{VendorError, auth_error, link_next, vendor_error};
 

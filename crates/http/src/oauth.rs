@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::HttpError;
 use crate::api::{Note, NoteKind, Observer, describe};
-use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::retry::{GiveUp, RetryPolicy, parse_retry_after};
 use crate::secret::Secret;
 use crate::vendor::auth_error;
 
@@ -126,8 +126,9 @@ impl TokenSource {
                 .body(body)
                 .send()
                 .await;
-            let (wait, why, throttled) = match sent {
-                Err(e) => (self.policy.backoff(retries), describe(&e), false),
+            // (the wait the server asked for, why, throttled)
+            let (server, why, throttled) = match sent {
+                Err(e) => (None, describe(&e), false),
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = resp
@@ -136,7 +137,7 @@ impl TokenSource {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| parse_retry_after(v, SystemTime::now()));
                     match resp.bytes().await {
-                        Err(e) => (self.policy.backoff(retries), describe(&e), false),
+                        Err(e) => (None, describe(&e), false),
                         Ok(bytes) if status.is_success() => match serde_json::from_slice::<TokenResponse>(&bytes) {
                             Ok(TokenResponse { access_token: Some(t), expires_in }) if !t.is_empty() => {
                                 let secs = match expires_in {
@@ -155,22 +156,14 @@ impl TokenSource {
                                     why: "the token response has no access_token".into(),
                                 });
                             }
-                            Err(_) => (
-                                self.policy.backoff(retries),
-                                format!("unreadable token response ({} bytes)", bytes.len()),
-                                false,
-                            ),
+                            Err(_) => (None, format!("unreadable token response ({} bytes)", bytes.len()), false),
                         },
                         Ok(bytes) => {
                             // An authentication endpoint: only its OAuth error fields are read.
                             let error = auth_error(&bytes);
                             let s = status.as_u16();
                             if s == 429 || s == 408 || status.is_server_error() {
-                                (
-                                    retry_after.unwrap_or_else(|| self.policy.backoff(retries)),
-                                    format!("HTTP {s} ({})", error.message),
-                                    s == 429,
-                                )
+                                (retry_after, format!("HTTP {s} ({})", error.message), s == 429)
                             } else {
                                 return Err(HttpError::TokenRefused { path, status: s, error });
                             }
@@ -178,16 +171,19 @@ impl TokenSource {
                     }
                 }
             };
-            if retries >= self.policy.max_retries {
-                return Err(HttpError::GaveUp { method: "POST", path, attempts: retries + 1, last: why });
-            }
-            if wait > self.policy.max_server_wait {
-                return Err(HttpError::WaitTooLong {
-                    path,
-                    wait_s: wait.as_secs(),
-                    max_s: self.policy.max_server_wait.as_secs(),
-                });
-            }
+            let wait = match self.policy.next_wait(retries, server) {
+                Ok(wait) => wait,
+                Err(GiveUp::Exhausted) => {
+                    return Err(HttpError::GaveUp { method: "POST", path, attempts: retries + 1, last: why });
+                }
+                Err(GiveUp::WaitTooLong(wait)) => {
+                    return Err(HttpError::WaitTooLong {
+                        path,
+                        wait_s: wait.as_secs(),
+                        max_s: self.policy.max_server_wait.as_secs(),
+                    });
+                }
+            };
             retries += 1;
             self.note(Note {
                 path: path.clone(),

@@ -18,6 +18,15 @@ pub struct RetryPolicy {
     pub max_server_wait: Duration,
 }
 
+/// Why [`RetryPolicy::next_wait`] says to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUp {
+    /// `max_retries` retries were made.
+    Exhausted,
+    /// The server asked for a wait longer than `max_server_wait`.
+    WaitTooLong(Duration),
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
@@ -38,6 +47,20 @@ impl RetryPolicy {
             initial: Duration::from_millis(cfg.retry_initial_ms),
             max: Duration::from_millis(cfg.retry_max_ms.max(cfg.retry_initial_ms)),
             ..RetryPolicy::default()
+        }
+    }
+
+    /// The wait before the next attempt, after a failed one with `retries` retries made so far:
+    /// the wait the server asked for (`server`), else the backoff; or why to stop. Every retry
+    /// loop of the collectors asks this (the APIs', the token endpoints', CloudTrail's).
+    pub fn next_wait(&self, retries: u32, server: Option<Duration>) -> Result<Duration, GiveUp> {
+        if retries >= self.max_retries {
+            return Err(GiveUp::Exhausted);
+        }
+        match server {
+            Some(wait) if wait > self.max_server_wait => Err(GiveUp::WaitTooLong(wait)),
+            Some(wait) => Ok(wait),
+            None => Ok(self.backoff(retries)),
         }
     }
 
@@ -178,6 +201,23 @@ mod tests {
         // Retry-After wins.
         h.insert("retry-after", HeaderValue::from_static("2"));
         assert_eq!(server_wait(&h, true, at(990)), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn the_next_wait_is_the_servers_or_the_backoff_until_the_retries_run_out() {
+        let p = RetryPolicy {
+            max_retries: 2,
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(1000),
+            max_server_wait: Duration::from_secs(60),
+        };
+        let w = p.next_wait(1, None).unwrap();
+        assert!(Duration::from_millis(100) <= w && w <= Duration::from_millis(200), "{w:?}");
+        assert_eq!(p.next_wait(0, Some(Duration::from_secs(30))), Ok(Duration::from_secs(30)));
+        assert_eq!(p.next_wait(0, Some(Duration::from_secs(61))), Err(GiveUp::WaitTooLong(Duration::from_secs(61))));
+        // Out of retries outranks a wait too long.
+        assert_eq!(p.next_wait(2, Some(Duration::from_secs(61))), Err(GiveUp::Exhausted));
+        assert_eq!(p.next_wait(2, None), Err(GiveUp::Exhausted));
     }
 
     #[test]
