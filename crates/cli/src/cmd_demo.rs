@@ -25,13 +25,13 @@ use trailproof_model::config::{
 };
 use trailproof_model::verdict::{Label, Verdict};
 use trailproof_model::{DAY_MS as DAY, Millis, Source, format_ms};
+use trailproof_pipeline::job::Window;
 use trailproof_simulate::{SimOptions, simulate};
 use trailproof_store::Store;
 
 use crate::args::{DemoArgs, Global};
 use crate::cmd_collect::collect_all;
 use crate::util;
-use trailproof_pipeline::job::Window;
 
 /// A throwaway RSA key for the demo's Google service account (the emulator does not check the
 /// signature). Not a secret: it signs nothing outside this demo.
@@ -505,7 +505,7 @@ fn longest_settling_ms() -> Millis {
 
 /// The demo's ticket feed: a webhook sink pointed at the in-process receiver, every verdict the
 /// demo judged (backfill), then a second dispatch that must send nothing.
-pub fn demo_tickets(
+fn demo_tickets(
     rt: &tokio::runtime::Runtime,
     config: &Config,
     store: &mut trailproof_store::Store,

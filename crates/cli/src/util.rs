@@ -43,7 +43,7 @@ pub fn duration(ms: Millis) -> String {
 /// Text that came from a record or a server, made inert for a terminal: the one function every
 /// output uses (`trailproof_model::text`: U+FFFD for each control character and bidirectional
 /// override). `inert_lines` keeps the line breaks of a message trailproof composed.
-pub use trailproof_model::{inert, inert_lines};
+pub use trailproof_model::{inert, inert_lines, now_ms};
 
 /// An error and its causes, `: `-separated like `{:#}`, without the causes that only repeat what
 /// is already said (SQLite's "database or disk is full" comes through three layers that each
@@ -244,10 +244,6 @@ pub fn unsupported_db(db: &std::path::Path) -> Option<String> {
             Some(format!("--db {url}: not a database trailproof can use; pass a SQLite database file path"))
         }
     }
-}
-
-pub fn now_ms() -> Millis {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
 }
 
 /// Parses an RFC 3339 time, or a duration back from `now` (`90m`, `24h`, `7d`).

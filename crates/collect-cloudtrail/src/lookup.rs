@@ -306,15 +306,11 @@ fn commit_page(
         }
     }
     // A quarantine in the window withdraws its claim.
-    let tainted = match trailproof_ingest::checkpoint::close_page(&mut next.tainted, false, next.pending.is_none()) {
-        Some(clean) => {
-            if let (Some(c), true) = (claim, clean) {
-                batch.add_coverage(Source::Cloudtrail, &c.scope, c.start_ms, c.end_ms)?;
-            }
-            !clean
-        }
-        None => next.tainted,
-    };
+    let closed = trailproof_ingest::checkpoint::close_page(&mut next.tainted, false, next.pending.is_none());
+    if let (Some(true), Some(c)) = (closed, claim) {
+        batch.add_coverage(Source::Cloudtrail, &c.scope, c.start_ms, c.end_ms)?;
+    }
+    let tainted = closed.map_or(next.tainted, |clean| !clean);
     batch.set_checkpoint(Source::Cloudtrail, scope_key, stream, &state::to_json(&*next))?;
     batch.commit()?;
     Ok(tainted)

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use trailproof_http::{ConnectOptions, HttpError, Page, RetryPolicy, same_origin};
+use trailproof_model::Source;
 use trailproof_model::config::{CollectConfig, Config};
-use trailproof_model::{Millis, Source};
 use url::Url;
 
 use crate::join::join_all;
@@ -80,10 +80,6 @@ impl Lines<'_> {
         self.reporter.check(&r);
         self.out.push(r);
     }
-}
-
-fn now_ms() -> Millis {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
 }
 
 /// Checks every configured Okta, Entra and Google source (concurrently) and reports each line
@@ -175,7 +171,7 @@ async fn check_one(
     }
 
     // Permission: one minimal read per query.
-    let now = now_ms();
+    let now = trailproof_model::now_ms();
     let probes: Vec<(String, Url)> = match &conn {
         Conn::Okta(a) => vec![("System Log".into(), a.probe_url(now))],
         Conn::Entra(a) => vec![("sign-in logs (beta)".into(), a.probe_url(now))],

@@ -32,7 +32,7 @@ use trailproof_model::config::{CollectConfig, ElasticSource};
 use trailproof_model::time::format_ms;
 use trailproof_model::{Millis, Source};
 
-use crate::engine::{Ctx, NoteTx, note_text};
+use crate::engine::{Ctx, NoteTx, note_text, stored_state};
 use crate::state::{BACKFILL, INCREMENTAL, State};
 use crate::writer::{self, Claim, Job};
 use crate::{CoverageClaim, SourceReport};
@@ -276,11 +276,7 @@ async fn drive(
     let stream = if opts.since.is_some() { BACKFILL } else { INCREMENTAL };
     let ckpt_scope = s.checkpoint_scope();
     let stored = ctx.writer.checkpoint(s.source, &ckpt_scope, stream).await?;
-    let (mut st, unreadable) = State::read(stored.as_deref());
-    if let Some(w) = unreadable {
-        ctx.reporter.note(&rep.label, &w);
-        rep.warnings.push(w);
-    }
+    let mut st = stored_state(ctx, rep, stored.as_deref());
     let now = opts.now;
     let lag_end = now - s.settling_ms(ctx.cfg);
     let backfill = opts.since;

@@ -18,6 +18,17 @@ use crate::state::{BACKFILL, INCREMENTAL, Pending, State};
 use crate::writer::{self, Claim, Done, Job, Writer};
 use crate::{CollectOptions, CoverageClaim, SourceReport};
 
+/// The stream's stored checkpoint (a fresh one when none is stored). An unreadable one starts
+/// over and is reported: a note now, a warning in the source's line.
+pub(crate) fn stored_state(ctx: &Ctx<'_>, rep: &mut SourceReport, stored: Option<&str>) -> State {
+    let (st, unreadable) = State::read(stored);
+    if let Some(w) = unreadable {
+        ctx.reporter.note(&rep.label, &w);
+        rep.warnings.push(w);
+    }
+    st
+}
+
 /// Notes from the HTTP layer, forwarded to the reporter by the collect loop.
 pub(crate) type NoteTx = UnboundedSender<(String, String)>;
 
@@ -272,11 +283,7 @@ async fn drive(
     let stream = if backfill { BACKFILL } else { INCREMENTAL };
     let ckpt_scope = c.checkpoint_scope();
     let stored = ctx.writer.checkpoint(c.source(), &ckpt_scope, stream).await.map_err(Failure::Store)?;
-    let (mut st, unreadable) = State::read(stored.as_deref());
-    if let Some(w) = unreadable {
-        ctx.reporter.note(&rep.label, &w);
-        rep.warnings.push(w);
-    }
+    let mut st = stored_state(ctx, rep, stored.as_deref());
     let now = opts.now;
     // Coverage ends where the source's records have settled (docs/source-lag.md); each run
     // reads again from there, so what arrives late is read.

@@ -227,7 +227,8 @@ impl std::fmt::Debug for AwsAppRule {
 
 /// The events of Google's `login` application a judgement tells apart (docs/judging.md §5,
 /// Google): the parser writes them as the [`IdpEventKind::Login`] events whose `native_type` is
-/// `login/<event name>`, and the engine reads them back with [`GoogleLogin::of`].
+/// `login/<event name>` (the application, then the Reports API's event name), and the engine
+/// reads them back with [`GoogleLogin::of`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GoogleLogin {
     Success,
@@ -257,22 +258,12 @@ impl GoogleLogin {
         GoogleLogin::ALL.into_iter().find(|g| g.event_name() == name)
     }
 
-    /// The `native_type` the parser gives such an event.
-    pub fn native_type(self) -> &'static str {
-        match self {
-            GoogleLogin::Success => "login/login_success",
-            GoogleLogin::Failure => "login/login_failure",
-            GoogleLogin::Verification => "login/login_verification",
-            GoogleLogin::Challenge => "login/login_challenge",
-        }
-    }
-
     /// Which of them `e` is: `None` for anything but a Google `login` event.
     pub fn of(e: &IdpEvent) -> Option<GoogleLogin> {
         if e.provider != Idp::Google || e.kind != IdpEventKind::Login {
             return None;
         }
-        GoogleLogin::ALL.into_iter().find(|g| g.native_type() == e.native_type)
+        e.native_type.strip_prefix("login/").and_then(GoogleLogin::from_event_name)
     }
 }
 
@@ -281,9 +272,8 @@ mod google_login_tests {
     use super::GoogleLogin;
 
     #[test]
-    fn a_native_type_is_the_application_and_the_event_name() {
+    fn an_event_is_found_by_its_reports_api_name() {
         for g in GoogleLogin::ALL {
-            assert_eq!(g.native_type(), format!("login/{}", g.event_name()));
             assert_eq!(GoogleLogin::from_event_name(g.event_name()), Some(g));
         }
         assert_eq!(GoogleLogin::from_event_name("logout"), None);

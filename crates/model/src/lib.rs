@@ -17,7 +17,7 @@ pub mod verdict;
 pub use aws::{AwsEvent, AwsEventKind};
 pub use idp::{AwsAppRule, GoogleLogin, Idp, IdpEvent, IdpEventKind, MfaClaim, UserKeys};
 pub use text::{inert, inert_lines};
-pub use time::{DAY_MS, Millis, format_ms, parse_time};
+pub use time::{DAY_MS, Millis, format_ms, now_ms, parse_time};
 
 use serde::{Deserialize, Serialize};
 

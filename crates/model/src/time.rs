@@ -9,6 +9,12 @@ pub type Millis = i64;
 /// One day in milliseconds.
 pub const DAY_MS: Millis = 86_400_000;
 
+/// Now, in milliseconds since the Unix epoch (0 on a clock set before 1970): the workspace's one
+/// reading of the wall clock.
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
+}
+
 /// Parses a source time stamp into UTC milliseconds.
 ///
 /// Accepts RFC 3339 with 0 to 9 fractional digits (extra digits are truncated, never rounded),

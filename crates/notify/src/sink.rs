@@ -107,10 +107,6 @@ pub const SLACK_MAX_PER_MINUTE: u32 = 60;
 /// (Events API Rate Limits).
 pub const PAGERDUTY_MAX_PER_MINUTE: u32 = 120;
 
-fn now_ms() -> Millis {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
-}
-
 impl Sink {
     pub fn build(cfg: &NotifySink) -> Result<Sink, NotifyError> {
         let err = |why: String| NotifyError::Config { name: cfg.name.clone(), why };
@@ -302,7 +298,7 @@ impl Sink {
     ) -> Result<Option<String>, Failure> {
         let until = since_ms.map(|t| {
             let lag = self.lookup_lag().as_millis() as i64;
-            let left = (t + lag - now_ms()).max(0) as u64;
+            let left = (t + lag - trailproof_model::now_ms()).max(0) as u64;
             Instant::now() + Duration::from_millis(left)
         });
         self.lookup_until(key, exclude, until).await

@@ -28,18 +28,15 @@ pub enum JobError {
     Runtime(std::io::Error),
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
-    #[error("{0}")]
-    Failed(String),
+    #[error(transparent)]
+    Notify(#[from] trailproof_notify::NotifyError),
+    #[error("rendering {format}: {source}")]
+    Report { format: String, source: trailproof_report::ReportError },
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> JobError {
     let what = what.into();
     move |source| JobError::Io { what, source }
-}
-
-/// Now, in milliseconds since the epoch.
-pub fn now_ms() -> Millis {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
 }
 
 /// What the job tells the one who runs it, as it happens: the CLI prints these.
@@ -205,8 +202,8 @@ pub fn notify(
     events: &mut dyn JobEvents,
 ) -> Result<DispatchSummary, JobError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(JobError::Runtime)?;
-    let opts = DispatchOptions { dry_run, now_ms: now_ms() };
-    let summary = rt.block_on(dispatch(store, &config.notify, &opts)).map_err(|e| JobError::Failed(e.to_string()))?;
+    let opts = DispatchOptions { dry_run, now_ms: trailproof_model::now_ms() };
+    let summary = rt.block_on(dispatch(store, &config.notify, &opts))?;
     events.dispatched(&summary);
     Ok(summary)
 }
@@ -244,7 +241,7 @@ pub fn write_reports(
         let ext = format.extension();
         let mut buf = Vec::new();
         trailproof_report::render(records, format, opts, &mut buf)
-            .map_err(|e| JobError::Failed(format!("rendering {f}: {e}")))?;
+            .map_err(|source| JobError::Report { format: f.clone(), source })?;
         let path = dir.join(format!("{stem}.{ext}"));
         write_atomic(&path, &buf)?;
         write_atomic(&dir.join(format!("latest.{ext}")), &buf)?;
@@ -392,7 +389,8 @@ impl RunLock {
         let what = format!("writing the lock file {}", path.display());
         f.set_len(0).map_err(io(&what))?;
         f.rewind().map_err(io(&what))?;
-        writeln!(f, "pid {} on {host}, started {}", std::process::id(), format_ms(now_ms())).map_err(io(&what))?;
+        writeln!(f, "pid {} on {host}, started {}", std::process::id(), format_ms(trailproof_model::now_ms()))
+            .map_err(io(&what))?;
         f.flush().map_err(io(&what))?;
         Ok(Ok(RunLock { _file: f }))
     }
@@ -529,7 +527,7 @@ pub fn run(
         let stamp = format_ms(now).replace([':', '-'], "").replace('.', "");
         let ropts = trailproof_report::ReportOptions {
             color: false,
-            generated_at: format_ms(now_ms()),
+            generated_at: format_ms(trailproof_model::now_ms()),
             title: format!("trailproof run {}", format_ms(now)),
             range: Some((format_ms(report_from), format_ms(now))),
         };

@@ -164,12 +164,12 @@ pub(crate) use trailproof_model::scalar::{Text, TextBuf as Str};
 /// `Option<Text>` → the text as written; `None` when absent, `null`, empty or only whitespace
 /// (an empty string means absent).
 pub(crate) fn text<'b>(t: &'b Option<Text<'_>>) -> Option<&'b str> {
-    t.as_ref().map(|t| t.0.as_ref()).filter(|s| !s.trim().is_empty())
+    t.as_ref().and_then(Text::get)
 }
 
 /// `Option<Str>` → the text; `None` when absent or blank.
 pub(crate) fn str_of(t: &Option<Str>) -> Option<&str> {
-    t.as_ref().map(|t| t.0.as_str()).filter(|s| !s.trim().is_empty())
+    t.as_ref().and_then(Str::get)
 }
 
 /// A boolean that may arrive as `true`, `"true"`, `"True"`, `1` (exports are not careful).

@@ -53,3 +53,34 @@ fn login_and_saml_with_the_same_id_are_two_records() {
 fn elastic_login_test_records() {
     check("google/elastic-test-login");
 }
+
+/// The engine tells Google sign-in events apart by `trailproof_model::GoogleLogin`: each of the
+/// real login-application events (Elastic's test records: a success, a failure, a challenge and
+/// verifications) is recognised as the event its Reports API name says, and nothing else is.
+#[test]
+fn real_login_events_are_the_google_logins_the_engine_reads() {
+    use trailproof_model::{GoogleLogin, IdpEventKind, Parsed};
+    let mut seen = std::collections::BTreeSet::new();
+    for name in ["google/elastic-test-login", "google/p-elastic-login-ecs-without-event-original"] {
+        let bytes = std::fs::read(file(name).data).unwrap();
+        for r in split(&bytes, WRAPPERS) {
+            let Ok(Parsed::Relevant { events, .. }) = parse_record(r.as_bytes()) else { continue };
+            for e in events {
+                let event_name = e.native_type.strip_prefix("login/");
+                match GoogleLogin::of(&e) {
+                    Some(g) => {
+                        assert_eq!(event_name, Some(g.event_name()), "{name}: {}", e.native_type);
+                        seen.insert(g.event_name());
+                    }
+                    None => assert!(
+                        e.kind != IdpEventKind::Login || event_name.and_then(GoogleLogin::from_event_name).is_none(),
+                        "{name}: {} not recognised",
+                        e.native_type
+                    ),
+                }
+            }
+        }
+    }
+    let want: std::collections::BTreeSet<&str> = GoogleLogin::ALL.iter().map(|g| g.event_name()).collect();
+    assert_eq!(seen, want, "every login event the engine reads has a real record");
+}

@@ -306,10 +306,6 @@ fn apply_migration(tx: &rusqlite::Transaction<'_>, i: usize, sql: &str) -> Resul
     Ok(())
 }
 
-fn now_ms() -> Millis {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
-}
-
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
@@ -434,7 +430,7 @@ impl Store {
         }
         Ok(Batch {
             tx,
-            now: now_ms(),
+            now: trailproof_model::now_ms(),
             known: &mut self.keys,
             added: KeyCache::default(),
             keep_first_since: None,
@@ -1505,7 +1501,7 @@ impl Batch<'_> {
                 source.as_str(),
                 origin,
                 started_ms,
-                now_ms(),
+                trailproof_model::now_ms(),
                 counts.read as i64,
                 counts.stored as i64,
                 counts.duplicates as i64,

@@ -39,10 +39,6 @@ pub struct Ticket {
     pub updated_ms: Millis,
 }
 
-fn now_ms() -> Millis {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
-}
-
 impl Store {
     /// The sink's cursor: the last outbox id it has handled. `None` before its first run.
     pub fn notify_cursor(&self, sink: &str) -> Result<Option<i64>> {
@@ -57,7 +53,7 @@ impl Store {
         self.conn.execute(
             "INSERT INTO notify_cursors (sink, outbox_id, updated_ms) VALUES (?1, ?2, ?3)
              ON CONFLICT (sink) DO UPDATE SET outbox_id = max(outbox_id, excluded.outbox_id), updated_ms = excluded.updated_ms",
-            params![sink, outbox_id, now_ms()],
+            params![sink, outbox_id, trailproof_model::now_ms()],
         )?;
         Ok(())
     }
@@ -144,7 +140,7 @@ impl Store {
         tx.execute(
             "INSERT OR REPLACE INTO tickets (sink, dedup_key, console_login_event_id, external_id, state, version, verdict, updated_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![sink, t.dedup_key, t.console_login_event_id, t.external_id, t.state, t.version, t.verdict, now_ms()],
+            params![sink, t.dedup_key, t.console_login_event_id, t.external_id, t.state, t.version, t.verdict, trailproof_model::now_ms()],
         )?;
         tx.execute(
             "INSERT OR REPLACE INTO ticket_details (sink, dedup_key, severity, note) VALUES (?1, ?2, ?3, ?4)",
@@ -213,7 +209,7 @@ mod tests {
     #[test]
     fn tickets_keep_severity_note_and_the_time_of_a_create() {
         let s = Store::open_in_memory().unwrap();
-        let before = super::now_ms();
+        let before = trailproof_model::now_ms();
         let t = super::Ticket {
             dedup_key: "111122223333:e1".into(),
             console_login_event_id: "e1".into(),

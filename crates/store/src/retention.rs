@@ -610,7 +610,7 @@ impl Store {
             "INSERT INTO retention (id, sealed_before_ms, pruned_before_ms, updated_ms) VALUES (1, ?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET sealed_before_ms = excluded.sealed_before_ms,
                  pruned_before_ms = excluded.pruned_before_ms, updated_ms = excluded.updated_ms",
-            params![seal, before, crate::now_ms()],
+            params![seal, before, trailproof_model::now_ms()],
         )?;
         Ok(Some((seal, before, google_before, unjudged)))
     }
